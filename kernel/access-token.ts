@@ -1,0 +1,52 @@
+import type { KeyObject } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
+import { z } from 'zod';
+
+/** Claims of the access JWT identity issues and the gateway verifies. */
+export const accessClaimsSchema = z.object({
+  sub: z.uuid(),
+  tid: z.uuid(),
+  sid: z.uuid(),
+  roles: z.array(z.string()),
+  perms: z.array(z.string()),
+  amr: z.enum(['password', 'sso', 'api_key']),
+});
+export type AccessClaims = z.infer<typeof accessClaimsSchema>;
+
+export interface AccessTokenSettings {
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+}
+
+export async function signAccessToken(
+  claims: AccessClaims,
+  key: { privateKey?: KeyObject; kid: string },
+  settings: AccessTokenSettings,
+): Promise<string> {
+  if (!key.privateKey) throw new Error('This service holds no access-token signing key');
+  return new SignJWT({ tid: claims.tid, sid: claims.sid, roles: claims.roles, perms: claims.perms, amr: claims.amr })
+    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
+    .setSubject(claims.sub)
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
+    .setIssuedAt()
+    .setExpirationTime(`${settings.ttlSeconds}s`)
+    .sign(key.privateKey);
+}
+
+/** Verifies an access JWT: EdDSA only, issuer, audience, expiry; throws on anything else. */
+export async function verifyAccessToken(
+  token: string,
+  publicKey: KeyObject,
+  settings: Pick<AccessTokenSettings, 'issuer' | 'audience'>,
+): Promise<AccessClaims> {
+  const { payload } = await jwtVerify(token, publicKey, {
+    algorithms: ['EdDSA'],
+    issuer: settings.issuer,
+    audience: settings.audience,
+    typ: 'at+jwt',
+    requiredClaims: ['exp', 'sub'],
+  });
+  return accessClaimsSchema.parse(payload);
+}

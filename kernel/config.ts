@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { DEFAULT_PORTS, SUBGRAPHS, type SubgraphName } from './services';
+
+/**
+ * Environment configuration, validated at boot. One schema per concern; every problem of every
+ * concern is reported together (see `loadConfig`).
+ */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const serverSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  GATEWAY_PORT: port(DEFAULT_PORTS.gateway),
+  IDENTITY_PORT: port(DEFAULT_PORTS.identity),
+  TENANCY_PORT: port(DEFAULT_PORTS.tenancy),
+  COMMERCE_PORT: port(DEFAULT_PORTS.commerce),
+  LEDGER_PORT: port(DEFAULT_PORTS.ledger),
+  MESSAGING_PORT: port(DEFAULT_PORTS.messaging),
+  INTELLIGENCE_PORT: port(DEFAULT_PORTS.intelligence),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+});
+
+const databaseSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  NEXUS_DATA_DIR: z.string().min(1).default('.nexus'),
+  DB_POOL_SIZE: positiveInt(10),
+  MIGRATE_ON_START: bool(true),
+});
+
+const pem = z
+  .string()
+  .transform((v) => (v.includes('-----BEGIN') ? v : Buffer.from(v, 'base64').toString('utf8')).replace(/\\n/g, '\n'))
+  .refine((v) => v.includes('-----BEGIN'), 'must be a PEM key (or base64 of one)');
+
+const keysSchema = z.object({
+  NEXUS_ACCESS_TOKEN_PRIVATE_KEY: pem.optional(),
+  NEXUS_ACCESS_TOKEN_PUBLIC_KEY: pem.optional(),
+  NEXUS_CONTEXT_PRIVATE_KEY: pem.optional(),
+  NEXUS_CONTEXT_PUBLIC_KEY: pem.optional(),
+});
+
+const authSchema = z.object({
+  JWT_ISSUER: z.string().min(1).default('nexus-identity'),
+  JWT_AUDIENCE: z.string().min(1).default('nexus-api'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  CONTEXT_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(60).default(30),
+});
+
+const gatewaySchema = z.object({
+  SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
+  IDENTITY_URL: z.url().optional(),
+  TENANCY_URL: z.url().optional(),
+  COMMERCE_URL: z.url().optional(),
+  LEDGER_URL: z.url().optional(),
+  MESSAGING_URL: z.url().optional(),
+  INTELLIGENCE_URL: z.url().optional(),
+  LIMIT_MAX_DEPTH: positiveInt(12),
+  LIMIT_MAX_ALIASES: positiveInt(20),
+  LIMIT_MAX_COST: positiveInt(5000),
+  LIMIT_MAX_BODY_BYTES: positiveInt(100_000),
+});
+
+const logSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const seedSchema = z.object({
+  SEED_DEMO: bool(true),
+  DEMO_EMAIL: z.email().default('admin@demo.nexus.local'),
+  DEMO_PASSWORD: z.string().min(8).default('nexus-demo-password'),
+});
+
+const concerns = {
+  server: serverSchema,
+  database: databaseSchema,
+  keys: keysSchema,
+  auth: authSchema,
+  gateway: gatewaySchema,
+  log: logSchema,
+  seed: seedSchema,
+};
+
+type Concerns = typeof concerns;
+export type Config = { [K in keyof Concerns]: z.output<Concerns[K]> };
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses every concern and throws one ConfigError that lists all problems at once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const out: Partial<Record<keyof Concerns, unknown>> = {};
+  for (const [name, schema] of Object.entries(concerns) as [keyof Concerns, z.ZodType][]) {
+    const parsed = schema.safeParse(env);
+    if (parsed.success) out[name] = parsed.data;
+    else for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const config = out as Config;
+  if (problems.length === 0 && config.server.NODE_ENV === 'production') {
+    const k = config.keys;
+    if (!k.NEXUS_ACCESS_TOKEN_PUBLIC_KEY) problems.push('NEXUS_ACCESS_TOKEN_PUBLIC_KEY: required in production');
+    if (!k.NEXUS_CONTEXT_PUBLIC_KEY) problems.push('NEXUS_CONTEXT_PUBLIC_KEY: required in production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+export function portOf(config: Config, service: 'gateway' | SubgraphName): number {
+  const key = `${service.toUpperCase()}_PORT` as keyof Config['server'];
+  return config.server[key] as number;
+}
+
+export function subgraphUrlOverride(config: Config, name: SubgraphName): string | undefined {
+  return config.gateway[`${name.toUpperCase()}_URL` as keyof Config['gateway']] as string | undefined;
+}
+
+export const ALL_SUBGRAPHS = SUBGRAPHS;

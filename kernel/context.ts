@@ -1,0 +1,54 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { z } from 'zod';
+
+/** Who is calling, for which tenant, with which rights. Built by the gateway, signed, verified by subgraphs. */
+export const requestContextSchema = z.object({
+  requestId: z.string().min(1).max(128),
+  tenantId: z.uuid().nullable(),
+  userId: z.uuid().nullable(),
+  sessionId: z.uuid().nullable(),
+  roles: z.array(z.string()).max(64),
+  permissions: z.array(z.string()).max(512),
+  authMethod: z.enum(['anonymous', 'password', 'api_key', 'sso', 'system']),
+  impersonatorId: z.uuid().nullable().optional(),
+});
+export type RequestContext = z.infer<typeof requestContextSchema>;
+
+/** Per-request state held by a subgraph while it serves one request. */
+export interface RequestState {
+  ctx: RequestContext;
+  /** Extensions a resolver wants returned to the gateway alongside the result. */
+  responseExtensions: Record<string, unknown>;
+}
+
+const storage = new AsyncLocalStorage<RequestState>();
+
+export function runWithContext<T>(ctx: RequestContext, fn: () => T): T {
+  return storage.run({ ctx, responseExtensions: {} }, fn);
+}
+
+/** The current request's context. Throws when called outside a request: that is always a bug. */
+export function currentContext(): RequestContext {
+  const state = storage.getStore();
+  if (!state) throw new Error('No request context is set: this code must run inside a request');
+  return state.ctx;
+}
+
+export function currentRequestState(): RequestState {
+  const state = storage.getStore();
+  if (!state) throw new Error('No request context is set: this code must run inside a request');
+  return state;
+}
+
+/** For log lines: the context if there is one, never throws. */
+export function peekContext(): RequestContext | undefined {
+  return storage.getStore()?.ctx;
+}
+
+export function anonymousContext(requestId: string): RequestContext {
+  return { requestId, tenantId: null, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'anonymous' };
+}
+
+export function systemContext(requestId: string, tenantId: string | null = null): RequestContext {
+  return { requestId, tenantId, userId: null, sessionId: null, roles: ['system'], permissions: ['*'], authMethod: 'system' };
+}

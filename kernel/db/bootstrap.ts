@@ -1,0 +1,27 @@
+import { Client } from 'pg';
+
+/** The runtime role every tenant-scoped transaction switches to (SET LOCAL ROLE). */
+export const APP_ROLE = 'nexus_app';
+
+/**
+ * Cluster- and database-level preparation done once by the owner before migrations: the pgvector
+ * extension and the unprivileged runtime role (NOLOGIN, not superuser, no BYPASSRLS, owns nothing).
+ */
+export async function prepareDatabase(url: string): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`SELECT pg_advisory_lock(hashtext('nexus:bootstrap'))`);
+    await client.query(`CREATE EXTENSION IF NOT EXISTS vector`);
+    const exists = await client.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [APP_ROLE]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT`);
+    }
+    await client.query(`ALTER ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE`);
+    const member = await client.query(`SELECT pg_has_role(current_user, $1, 'MEMBER') AS ok`, [APP_ROLE]);
+    if (!member.rows[0].ok) await client.query(`GRANT ${APP_ROLE} TO current_user`);
+    await client.query(`SELECT pg_advisory_unlock(hashtext('nexus:bootstrap'))`);
+  } finally {
+    await client.end();
+  }
+}

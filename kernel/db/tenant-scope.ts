@@ -1,0 +1,60 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { RequestContext } from '../context';
+import { AppError, KernelErrorCode } from '../errors';
+import { logger } from '../log';
+import { APP_ROLE } from './bootstrap';
+
+/**
+ * The only doors to tenant-owned tables.
+ *
+ * `withTenant` opens a transaction, drops to the unprivileged runtime role and sets the tenant (and user)
+ * with transaction-local settings only, so nothing leaks to the next user of a pooled connection. RLS
+ * policies then confine every statement to that tenant; services also filter by tenant_id explicitly.
+ */
+export async function withTenant<T>(
+  ds: DataSource,
+  ctx: RequestContext,
+  work: (em: EntityManager, tenantId: string) => Promise<T>,
+): Promise<T> {
+  const tenantId = ctx.tenantId;
+  if (!tenantId) throw new AppError(KernelErrorCode.TENANT_REQUIRED, 'This operation needs a tenant');
+  return ds.transaction(async (em) => {
+    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
+    await em.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [
+      tenantId,
+      ctx.userId ?? '',
+    ]);
+    return work(em, tenantId);
+  });
+}
+
+/**
+ * For rows that belong to one user across tenants (an account, its memberships): runtime role, no
+ * tenant, only `app.user_id` set. Policies decide what a user may see of their own rows.
+ */
+export async function withUser<T>(ds: DataSource, userId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return ds.transaction(async (em) => {
+    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
+    await em.query(`SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', $1, true)`, [userId]);
+    return work(em);
+  });
+}
+
+const audit = logger('db.system');
+
+/**
+ * The one explicit path that acts across tenants (platform jobs, event consumers creating a tenant's
+ * first rows). Runs as the schema owner; every use is logged with its reason.
+ */
+export async function withSystem<T>(ds: DataSource, reason: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  audit.info({ reason, schema: (ds.options as { schema?: string }).schema ?? null }, 'system access');
+  return ds.transaction(work);
+}
+
+/** Runtime role with neither tenant nor user: for public lookups through narrow SECURITY DEFINER functions. */
+export async function withNoTenant<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return ds.transaction(async (em) => {
+    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
+    return work(em);
+  });
+}

@@ -1,0 +1,64 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { logger } from './log';
+
+/** Codes shared by every service. Subgraphs add their own codes in `<name>.errors.ts`. */
+export enum KernelErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  TENANT_REQUIRED = 'TENANT_REQUIRED',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  NOT_FOUND = 'NOT_FOUND',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+const HTTP_STATUS: Partial<Record<string, number>> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+};
+
+/** An error meant for the client: its message and code are safe to show. */
+export class AppError extends GraphQLError {
+  constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
+    const status = HTTP_STATUS[code];
+    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+  }
+}
+
+export const unauthenticated = (message = 'Authentication required') =>
+  new AppError(KernelErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = 'You do not have permission to do this') =>
+  new AppError(KernelErrorCode.FORBIDDEN, message);
+export const badInput = (message: string, extra: Record<string, unknown> = {}) =>
+  new AppError(KernelErrorCode.BAD_USER_INPUT, message, extra);
+
+const log = logger('errors');
+const SAFE_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * Apollo `formatError`: coded errors pass through; anything unexpected is logged with the request id and
+ * returned as a generic INTERNAL_SERVER_ERROR (no stack, no SQL) unless running in development.
+ */
+export function makeFormatError(production: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    const code = formatted.extensions?.code as string | undefined;
+    const isApp = original instanceof AppError || (error instanceof GraphQLError && original === error);
+    if (isApp && code && code !== 'INTERNAL_SERVER_ERROR') {
+      if (!production) return formatted;
+      const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    if (code && SAFE_CODES.has(code)) return production ? { message: formatted.message, locations: formatted.locations, extensions: { code } } : formatted;
+    log.error({ err: original }, 'unexpected error');
+    if (!production) return formatted;
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}

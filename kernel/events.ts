@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { logger } from './log';
+import { withSystem } from './db/tenant-scope';
+
+/** An event as it travels between subgraphs. */
+export interface DomainEvent<P = Record<string, unknown>> {
+  id: string;
+  type: string;
+  tenantId: string | null;
+  payload: P;
+  occurredAt: string;
+  source: string;
+}
+
+export type EventHandler = (event: DomainEvent, em: EntityManager) => Promise<void>;
+
+export interface EventConsumer {
+  /** Consumer name, unique per subgraph; also the idempotency key space. */
+  name: string;
+  types: string[];
+  handle: EventHandler;
+}
+
+/** Transport between the outbox relays and the consumers. */
+export interface EventBus {
+  publish(event: DomainEvent): Promise<void>;
+  subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void;
+  close(): Promise<void>;
+}
+
+const busLog = logger('events.bus');
+
+/**
+ * In-process bus: delivers each event to every subscribed group and waits for their handlers, so the
+ * relay only marks an event published once every local consumer group has taken it.
+ */
+export class InProcessEventBus implements EventBus {
+  private readonly groups = new Map<string, { types: Set<string>; deliver: (e: DomainEvent) => Promise<void> }>();
+
+  subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
+    this.groups.set(group, { types: new Set(types), deliver });
+  }
+
+  async publish(event: DomainEvent): Promise<void> {
+    const targets = [...this.groups.entries()].filter(([, g]) => g.types.has(event.type));
+    const results = await Promise.allSettled(targets.map(([, g]) => g.deliver(event)));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) {
+      busLog.error({ eventId: event.id, type: event.type, failures: failed.length }, 'event delivery failed');
+      throw new Error(`Delivery of ${event.type} failed for ${failed.length} consumer(s)`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.groups.clear();
+  }
+}
+
+/** Writes an event in the caller's transaction: it is published if and only if the change commits. */
+export async function recordEvent(
+  em: EntityManager,
+  schema: string,
+  event: { type: string; tenantId: string | null; payload: Record<string, unknown> },
+): Promise<string> {
+  const id = randomUUID();
+  await em.query(`INSERT INTO "${schema}".outbox (id, tenant_id, type, payload) VALUES ($1, $2, $3, $4)`, [
+    id,
+    event.tenantId,
+    event.type,
+    JSON.stringify(event.payload),
+  ]);
+  return id;
+}
+
+interface OutboxRow {
+  id: string;
+  tenant_id: string | null;
+  type: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  attempts: number;
+}
+
+/**
+ * Moves committed outbox rows to the bus. Rows are claimed with a lease (several instances may run),
+ * published outside any transaction, then marked published; a failure leaves the row for a later try.
+ */
+export class OutboxRelay {
+  private timer?: NodeJS.Timeout;
+  private running: Promise<number> | null = null;
+  private readonly log = logger('events.relay');
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly schema: string,
+    private readonly bus: EventBus,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush().catch((err) => this.log.error({ err }, 'relay failed')), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Publishes everything committed so far; concurrent calls share one pass. */
+  flush(): Promise<number> {
+    if (!this.running) {
+      this.running = this.pass().finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const rows: OutboxRow[] = await withSystem(this.ds, 'outbox relay', (em) =>
+      em.query(
+        `UPDATE "${this.schema}".outbox SET lease_until = now() + interval '30 seconds', attempts = attempts + 1
+          WHERE id IN (SELECT id FROM "${this.schema}".outbox
+                        WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                        ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+          RETURNING id, tenant_id, type, payload, created_at, attempts`,
+      ),
+    ).then((r: [OutboxRow[], number] | OutboxRow[]) => (Array.isArray(r[0]) ? (r[0] as OutboxRow[]) : (r as OutboxRow[])));
+    let published = 0;
+    for (const row of rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime())) {
+      const event: DomainEvent = {
+        id: row.id,
+        type: row.type,
+        tenantId: row.tenant_id,
+        payload: row.payload,
+        occurredAt: row.created_at.toISOString(),
+        source: this.schema,
+      };
+      try {
+        await this.bus.publish(event);
+        await withSystem(this.ds, 'outbox relay', (em) =>
+          em.query(`UPDATE "${this.schema}".outbox SET published_at = now(), lease_until = NULL WHERE id = $1`, [row.id]),
+        );
+        published++;
+      } catch (err) {
+        this.log.warn({ err, eventId: row.id, attempts: row.attempts }, 'publish failed; will retry');
+        await withSystem(this.ds, 'outbox relay', (em) =>
+          em.query(
+            `UPDATE "${this.schema}".outbox SET lease_until = now() + make_interval(secs => least(300, power(2, $2)::int)) WHERE id = $1`,
+            [row.id, row.attempts],
+          ),
+        );
+      }
+    }
+    return published;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush().catch(() => 0);
+  }
+}
+
+/**
+ * Subscribes a subgraph's consumers to the bus. Each event is handled at most once per consumer: the
+ * handler runs in the same transaction that records the event id in `processed_events`.
+ */
+export function attachConsumers(ds: DataSource, schema: string, bus: EventBus, consumers: EventConsumer[]): void {
+  const log = logger(`events.${schema}`);
+  for (const consumer of consumers) {
+    const group = `${schema}.${consumer.name}`;
+    bus.subscribe(group, consumer.types, async (event) => {
+      await withSystem(ds, `consume ${event.type}`, async (em) => {
+        const inserted: unknown[] = await em.query(
+          `INSERT INTO "${schema}".processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,
+          [consumer.name, event.id],
+        );
+        if (inserted.length === 0) return;
+        await consumer.handle(event, em);
+        log.debug({ consumer: consumer.name, eventId: event.id, type: event.type }, 'event handled');
+      });
+    });
+  }
+}
+
+/** DDL every subgraph's first migration uses for its outbox and idempotency tables. */
+export function eventTablesSql(schema: string): string[] {
+  return [
+    `CREATE TABLE "${schema}".outbox (
+       id uuid PRIMARY KEY,
+       tenant_id uuid,
+       type text NOT NULL,
+       payload jsonb NOT NULL,
+       created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+       published_at timestamptz,
+       lease_until timestamptz,
+       attempts int NOT NULL DEFAULT 0)`,
+    `CREATE INDEX outbox_unpublished_idx ON "${schema}".outbox (created_at) WHERE published_at IS NULL`,
+    `ALTER TABLE "${schema}".outbox ENABLE ROW LEVEL SECURITY`,
+    `ALTER TABLE "${schema}".outbox FORCE ROW LEVEL SECURITY`,
+    `CREATE POLICY outbox_write_own_tenant ON "${schema}".outbox FOR INSERT
+       WITH CHECK (tenant_id IS NOT DISTINCT FROM nullif(current_setting('app.tenant_id', true), '')::uuid)`,
+    // The runtime role may append events but never read or change the outbox.
+    `GRANT INSERT ON "${schema}".outbox TO nexus_app`,
+    `CREATE TABLE "${schema}".processed_events (
+       consumer text NOT NULL,
+       event_id uuid NOT NULL,
+       processed_at timestamptz NOT NULL DEFAULT now(),
+       PRIMARY KEY (consumer, event_id))`,
+  ];
+}

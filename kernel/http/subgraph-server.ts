@@ -1,0 +1,99 @@
+import { createServer } from 'node:http';
+import type { KeyObject } from 'node:crypto';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
+import { currentRequestState, runWithContext } from '../context';
+import { makeFormatError } from '../errors';
+import { logger } from '../log';
+import { closeServer, listen, urlFor, type RunningService } from './service';
+
+export interface SubgraphServerOptions {
+  name: string;
+  schema: GraphQLSchema;
+  host: string;
+  port: number;
+  contextPublicKey: KeyObject;
+  production: boolean;
+  shutdownTimeoutMs: number;
+  /** Readiness probe: resolves true when the service can serve (database reachable...). */
+  ready: () => Promise<boolean>;
+  onStop?: () => Promise<void>;
+}
+
+function refuse(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+/** Returns extensions resolvers asked to hand back to the gateway (e.g. a freshly issued session). */
+const responseExtensionsPlugin: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        const extensions = currentRequestState().responseExtensions;
+        if (response.body.kind === 'single' && Object.keys(extensions).length > 0) {
+          response.body.singleResult.extensions = { ...response.body.singleResult.extensions, ...extensions };
+        }
+      },
+    };
+  },
+};
+
+/**
+ * Serves a subgraph. Every GraphQL request — queries, mutations, `_entities`, `_service` — must carry a
+ * context token signed by the gateway for this subgraph's audience; anything else gets 401 before
+ * GraphQL runs. Resolvers read the verified context from AsyncLocalStorage.
+ */
+export async function startSubgraphServer(options: SubgraphServerOptions): Promise<RunningService> {
+  const log = logger(`subgraph.${options.name}`);
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const apollo = new ApolloServer({
+    schema: options.schema,
+    introspection: !options.production,
+    hideSchemaDetailsFromClientErrors: options.production,
+    includeStacktraceInErrorResponses: !options.production,
+    formatError: makeFormatError(options.production),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), responseExtensionsPlugin],
+  });
+  await apollo.start();
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: options.name });
+  });
+  app.get('/ready', async (_req, res) => {
+    const ok = await options.ready().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: options.name });
+  });
+
+  const verifyContext = async (req: Request, res: Response, next: NextFunction) => {
+    const token = req.header(CONTEXT_HEADER);
+    if (!token) return refuse(res, 401, 'UNAUTHENTICATED', 'Missing signed request context');
+    try {
+      const ctx = await verifyContextToken(token, options.name, options.contextPublicKey);
+      runWithContext(ctx, () => next());
+    } catch (err) {
+      const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
+      log.warn({ reason, ip: req.ip }, 'refused request context');
+      refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
+    }
+  };
+  app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo));
+
+  const port = await listen(httpServer, options.port, options.host);
+  log.info({ port }, 'subgraph listening');
+  return {
+    name: options.name,
+    port,
+    url: urlFor(options.host, port),
+    async stop() {
+      await apollo.stop();
+      await closeServer(httpServer, options.shutdownTimeoutMs);
+      await options.onStop?.();
+    },
+  };
+}

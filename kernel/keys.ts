@@ -1,0 +1,70 @@
+import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from './config';
+import { logger } from './log';
+
+/**
+ * Two Ed25519 key pairs:
+ * - access: identity signs access tokens, the gateway verifies them;
+ * - context: the gateway signs per-subgraph context tokens, subgraphs verify them.
+ * Each service only needs the halves it uses. In development missing keys are generated once and kept
+ * under NEXUS_DATA_DIR/keys so restarts keep sessions valid.
+ */
+export interface KeyPair {
+  privateKey?: KeyObject;
+  publicKey: KeyObject;
+  kid: string;
+}
+export interface PlatformKeys {
+  access: KeyPair;
+  context: KeyPair;
+}
+
+const log = logger('keys');
+
+export function keyId(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64url').slice(0, 16);
+}
+
+function pair(privatePem: string | undefined, publicPem: string | undefined): KeyPair | undefined {
+  if (!privatePem && !publicPem) return undefined;
+  const privateKey = privatePem ? createPrivateKey(privatePem) : undefined;
+  const publicKey = publicPem ? createPublicKey(publicPem) : createPublicKey(privateKey!);
+  if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error('Nexus keys must be Ed25519');
+  return { privateKey, publicKey, kid: keyId(publicKey) };
+}
+
+export function generateKeyPair(): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey, kid: keyId(publicKey) };
+}
+
+function persistedPair(dir: string, name: string): KeyPair {
+  const file = join(dir, `${name}.key.pem`);
+  if (existsSync(file)) return pair(readFileSync(file, 'utf8'), undefined)!;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const generated = generateKeyPair();
+  writeFileSync(file, generated.privateKey!.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+  log.warn({ file }, `generated a development ${name} signing key`);
+  return generated;
+}
+
+export function loadKeys(config: Config): PlatformKeys {
+  const k = config.keys;
+  const dir = join(config.database.NEXUS_DATA_DIR, 'keys');
+  const access = pair(k.NEXUS_ACCESS_TOKEN_PRIVATE_KEY, k.NEXUS_ACCESS_TOKEN_PUBLIC_KEY);
+  const context = pair(k.NEXUS_CONTEXT_PRIVATE_KEY, k.NEXUS_CONTEXT_PUBLIC_KEY);
+  if ((!access || !context) && config.server.NODE_ENV === 'production') {
+    throw new Error('Signing keys must be configured in production');
+  }
+  return { access: access ?? persistedPair(dir, 'access'), context: context ?? persistedPair(dir, 'context') };
+}
+
+export function exportPem(pair: KeyPair): { privatePem?: string; publicPem: string } {
+  return {
+    privatePem: pair.privateKey?.export({ type: 'pkcs8', format: 'pem' }) as string | undefined,
+    publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  };
+}

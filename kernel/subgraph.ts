@@ -1,0 +1,48 @@
+import type { GraphQLSchema } from 'graphql';
+import type { DataSource } from 'typeorm';
+import type { ContainerType, NonEmptyArray } from 'type-graphql';
+import type { Config } from './config';
+import type { PlatformKeys } from './keys';
+import type { SubgraphName } from './services';
+import type { EventConsumer, OutboxRelay } from './events';
+import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
+
+/** What a subgraph's resolvers and services are given: never another subgraph. */
+export interface SubgraphDeps {
+  name: SubgraphName;
+  ds: DataSource;
+  config: Config;
+  keys: PlatformKeys;
+  outbox: OutboxRelay;
+}
+
+/** A subgraph describes itself; the kernel runs it. */
+export interface SubgraphDefinition {
+  name: SubgraphName;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: Function[];
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: Function[];
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  resolvers: NonEmptyArray<Function>;
+  referenceResolvers?: (deps: SubgraphDeps) => ReferenceResolvers;
+  consumers?: (deps: SubgraphDeps) => EventConsumer[];
+}
+
+/** Resolver classes take the subgraph's deps in their constructor; one instance each per schema. */
+function containerFor(deps: SubgraphDeps): ContainerType {
+  const instances = new Map<unknown, unknown>();
+  return {
+    get(someClass: new (deps: SubgraphDeps) => unknown) {
+      if (!instances.has(someClass)) instances.set(someClass, new someClass(deps));
+      return instances.get(someClass);
+    },
+  } as ContainerType;
+}
+
+export async function buildSubgraphSchemaFor(def: SubgraphDefinition, deps: SubgraphDeps): Promise<GraphQLSchema> {
+  return buildFederatedSchema(
+    { resolvers: def.resolvers, container: containerFor(deps) },
+    def.referenceResolvers?.(deps) ?? {},
+  );
+}

@@ -1,0 +1,26 @@
+import { Arg, Mutation, Resolver } from 'type-graphql';
+import { Public } from '../../../kernel/auth';
+import { currentContext } from '../../../kernel/context';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
+import { AuthService } from './auth.service';
+
+@Resolver()
+export class AuthResolver {
+  private readonly auth: AuthService;
+  constructor(deps: SubgraphDeps) {
+    this.auth = new AuthService(deps);
+  }
+
+  @Public()
+  @Mutation(() => AuthPayload, { description: 'Creates an account and a tenant it owns, and signs in' })
+  register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<AuthPayload> {
+    return this.auth.register(input, currentContext());
+  }
+
+  @Public()
+  @Mutation(() => AuthPayload, { description: 'Signs in with email and password' })
+  login(@Arg('input', () => LoginInput) input: LoginInput): Promise<AuthPayload> {
+    return this.auth.login(input, currentContext());
+  }
+}

@@ -1,0 +1,44 @@
+/** System roles and the permission strings (`resource:action`) they grant within a tenant. */
+export const PERMISSION_CATALOG = [
+  'users:read',
+  'users:manage',
+  'tenants:read',
+  'tenants:manage',
+  'products:read',
+  'products:manage',
+  'ledger:read',
+  'ledger:write',
+  'rooms:read',
+  'rooms:create',
+  'messages:read',
+  'messages:send',
+  'documents:read',
+  'documents:write',
+] as const;
+
+export type SystemRole = 'owner' | 'admin' | 'member';
+
+const MEMBER: string[] = [
+  'users:read',
+  'tenants:read',
+  'products:read',
+  'ledger:read',
+  'rooms:read',
+  'rooms:create',
+  'messages:read',
+  'messages:send',
+  'documents:read',
+  'documents:write',
+];
+
+export const ROLE_PERMISSIONS: Record<SystemRole, readonly string[]> = {
+  owner: PERMISSION_CATALOG,
+  admin: PERMISSION_CATALOG,
+  member: MEMBER,
+};
+
+export function permissionsFor(roles: string[]): string[] {
+  const out = new Set<string>();
+  for (const role of roles) for (const p of ROLE_PERMISSIONS[role as SystemRole] ?? []) out.add(p);
+  return [...out].sort();
+}

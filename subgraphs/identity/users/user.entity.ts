@@ -1,0 +1,23 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Directive, Field, ID, ObjectType } from 'type-graphql';
+
+/** A person's account. Global (one account, many tenants); visible to itself and to fellow members. */
+@Directive('@key(fields: "id")')
+@ObjectType('User')
+@Entity({ name: 'users' })
+export class User {
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Field(() => String)
+  @Column('text')
+  email: string;
+
+  @Column('text', { name: 'password_hash', select: false })
+  passwordHash: string;
+
+  @Field(() => Date)
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { IntelligenceErrorCode, intelligenceError } from '../intelligence.errors';
+import { Document, type CreateDocumentInput } from './document.entity';
+
+export class DocumentService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  create(ctx: RequestContext, input: CreateDocumentInput): Promise<Document> {
+    const title = (input.title ?? '').trim();
+    const content = input.content ?? '';
+    if (title.length < 1 || title.length > 200) throw intelligenceError(IntelligenceErrorCode.INVALID_DOCUMENT, 'Title must be 1 to 200 characters');
+    if (content.length < 1 || content.length > 100_000) {
+      throw intelligenceError(IntelligenceErrorCode.INVALID_DOCUMENT, 'Content must be 1 to 100000 characters');
+    }
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const id = randomUUID();
+      await em.insert(Document, { tenantId, id, title, content, embedded: false });
+      return em.findOneByOrFail(Document, { tenantId, id });
+    });
+  }
+
+  list(ctx: RequestContext): Promise<Document[]> {
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Document, { where: { tenantId }, order: { createdAt: 'DESC' } }));
+  }
+}

@@ -1,0 +1,55 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Directive, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+
+/** One append-only entry of a tenant's hash chain: hash = SHA-256(previous hash, sequence, content). */
+@Directive('@key(fields: "id")')
+@ObjectType('LedgerEntry')
+@Entity({ name: 'entries' })
+export class LedgerEntry {
+  @PrimaryColumn('uuid', { name: 'tenant_id' })
+  tenantId: string;
+
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Field(() => Int, { description: 'Position in the tenant chain, from 1' })
+  @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  sequence: number;
+
+  @Field(() => String)
+  @Column('text')
+  account: string;
+
+  @Field(() => Int)
+  @Column('bigint', { name: 'amount_cents', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  amountCents: number;
+
+  @Field(() => String)
+  @Column('text')
+  memo: string;
+
+  @Field(() => String)
+  @Column('text', { name: 'prev_hash' })
+  prevHash: string;
+
+  @Field(() => String)
+  @Column('text')
+  hash: string;
+
+  @Field(() => Date)
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+@InputType()
+export class AppendLedgerEntryInput {
+  @Field(() => String)
+  account: string;
+
+  @Field(() => Int)
+  amountCents: number;
+
+  @Field(() => String, { defaultValue: '' })
+  memo: string;
+}

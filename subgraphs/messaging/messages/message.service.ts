@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { MessagingErrorCode, messagingError } from '../messaging.errors';
+import { Room } from '../rooms/room.entity';
+import { cleanText, isUuid } from '../rooms/room.service';
+import { Message } from './message.entity';
+import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
+
+const PAGE_MAX = 100;
+
+export class MessageService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
+    const body = cleanText(input.body ?? '');
+    if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) throw messagingError(MessagingErrorCode.INVALID_MESSAGE);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const room = await this.roomIn(em, tenantId, input.roomId);
+      const message = em.create(Message, { tenantId, id: randomUUID(), roomId: room.id, authorId: ctx.userId!, body });
+      await em.insert(Message, message);
+      const saved = await em.findOneByOrFail(Message, { tenantId, id: message.id });
+      return Object.assign(saved, { room });
+    });
+  }
+
+  async byId(ctx: RequestContext, id: string): Promise<Message | null> {
+    if (!isUuid(id)) return null;
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const message = await em.findOneBy(Message, { tenantId, id });
+      if (!message) return null;
+      return Object.assign(message, { room: await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) });
+    });
+  }
+
+  async history(ctx: RequestContext, roomId: string, first: number | null | undefined, after: string | null | undefined): Promise<MessageConnection> {
+    const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
+    const cursor = after ? decodeCursor(after) : null;
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const room = await this.roomIn(em, tenantId, roomId);
+      const qb = em
+        .createQueryBuilder(Message, 'm')
+        .where('m.tenant_id = :tenantId AND m.room_id = :roomId', { tenantId, roomId: room.id })
+        .orderBy('m.created_at', 'DESC')
+        .addOrderBy('m.id', 'DESC')
+        .limit(limit + 1);
+      if (cursor) qb.andWhere('(m.created_at, m.id) < (:at::timestamptz, :id::uuid)', cursor);
+      const rows = await qb.getMany();
+      const page = rows.slice(0, limit).map((m) => Object.assign(m, { room }));
+      const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
+      return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+    });
+  }
+
+  private async roomIn(em: EntityManager, tenantId: string, roomId: string): Promise<Room> {
+    const room = isUuid(roomId ?? '') ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
+    if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
+    return room;
+  }
+}
+
+function encodeCursor(m: Message): string {
+  return Buffer.from(JSON.stringify([m.createdAt.toISOString(), m.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (typeof at !== 'string' || Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new Error('bad cursor');
+    return { at, id };
+  } catch {
+    throw messagingError(MessagingErrorCode.INVALID_CURSOR);
+  }
+}

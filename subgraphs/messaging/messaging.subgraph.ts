@@ -1,0 +1,15 @@
+import type { SubgraphDefinition } from '../../kernel/subgraph';
+import { MessagingInit1763683200000 } from '../../migrations/messaging/1763683200000-messaging-init';
+import { Message } from './messages/message.entity';
+import { MessageResolver, messageReferenceResolver } from './messages/message.resolver';
+import { Room } from './rooms/room.entity';
+import { RoomResolver, roomReferenceResolver } from './rooms/room.resolver';
+
+/** Rooms and messages. */
+export const messagingSubgraph: SubgraphDefinition = {
+  name: 'messaging',
+  entities: [Room, Message],
+  migrations: [MessagingInit1763683200000],
+  resolvers: [RoomResolver, MessageResolver],
+  referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
+};

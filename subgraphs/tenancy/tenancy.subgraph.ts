@@ -1,0 +1,16 @@
+import type { SubgraphDefinition } from '../../kernel/subgraph';
+import { TenancyInit1763683200000 } from '../../migrations/tenancy/1763683200000-tenancy-init';
+import { Membership } from './tenants/membership.entity';
+import { Tenant } from './tenants/tenant.entity';
+import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
+import { TenantService } from './tenants/tenant.service';
+
+/** Tenants and who belongs to them. */
+export const tenancySubgraph: SubgraphDefinition = {
+  name: 'tenancy',
+  entities: [Tenant, Membership],
+  migrations: [TenancyInit1763683200000],
+  resolvers: [TenantResolver],
+  referenceResolvers: tenantReferenceResolver,
+  consumers: () => [{ name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision }],
+};

@@ -1,0 +1,61 @@
+import { In, type EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import type { DomainEvent } from '../../../kernel/events';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
+import { Membership } from './membership.entity';
+import { Tenant, TenantStatus } from './tenant.entity';
+
+export class TenantService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  async current(ctx: RequestContext): Promise<Tenant> {
+    const tenant = await withTenant(this.deps.ds, ctx, (em, tenantId) => em.findOneBy(Tenant, { id: tenantId }));
+    if (!tenant) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
+    return tenant;
+  }
+
+  async members(ctx: RequestContext, tenant: Tenant): Promise<Membership[]> {
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(Membership, { where: { tenantId: tenant.id === tenantId ? tenantId : '' }, order: { createdAt: 'ASC' } }),
+    );
+  }
+
+  /** Reference lookups: only the caller's own tenant ever resolves. */
+  async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Tenant | null)[]> {
+    if (!ctx.tenantId) return ids.map(() => null);
+    const rows = await withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.findBy(Tenant, { id: In(ids.filter((id) => id === tenantId)) }),
+    );
+    const byId = new Map(rows.map((t) => [t.id, t]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Consumer of identity.tenant_registered: the tenant record and its owner's membership. */
+  static async provision(event: DomainEvent, em: EntityManager): Promise<void> {
+    const p = event.payload as { tenantId: string; name: string; ownerUserId: string };
+    const base = slugify(p.name);
+    const taken = await em.query(`SELECT 1 FROM tenancy.tenants WHERE slug = $1`, [base]);
+    const slug = taken.length ? `${base}-${p.tenantId.slice(0, 8)}` : base;
+    await em.query(
+      `INSERT INTO tenancy.tenants (tenant_id, name, slug, status) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING`,
+      [p.tenantId, p.name, slug, TenantStatus.ACTIVE],
+    );
+    await em.query(
+      `INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
+      [p.tenantId, p.ownerUserId],
+    );
+  }
+}
+
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48);
+  return slug || 'tenant';
+}
