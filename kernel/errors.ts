@@ -11,23 +11,20 @@ export enum KernelErrorCode {
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
-const HTTP_STATUS: Partial<Record<string, number>> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-};
-
-/** An error meant for the client: its message and code are safe to show. */
+/**
+ * An error meant for the client: its message and code are safe to show. Resolver errors travel with
+ * HTTP 200 (GraphQL convention); only the gateway's own request checks set `httpStatus`.
+ */
 export class AppError extends GraphQLError {
-  constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
-    const status = HTTP_STATUS[code];
-    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+  constructor(code: string, message: string, extra: Record<string, unknown> = {}, httpStatus?: number) {
+    super(message, { extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus } } : {}) } });
   }
 }
 
-export const unauthenticated = (message = 'Authentication required') =>
-  new AppError(KernelErrorCode.UNAUTHENTICATED, message);
-export const forbidden = (message = 'You do not have permission to do this') =>
-  new AppError(KernelErrorCode.FORBIDDEN, message);
+export const unauthenticated = (message = 'Authentication required', httpStatus?: number) =>
+  new AppError(KernelErrorCode.UNAUTHENTICATED, message, {}, httpStatus);
+export const forbidden = (message = 'You do not have permission to do this', httpStatus?: number) =>
+  new AppError(KernelErrorCode.FORBIDDEN, message, {}, httpStatus);
 export const badInput = (message: string, extra: Record<string, unknown> = {}) =>
   new AppError(KernelErrorCode.BAD_USER_INPUT, message, extra);
 

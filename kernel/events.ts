@@ -122,6 +122,7 @@ export class OutboxRelay {
                         ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)
           RETURNING id, tenant_id, type, payload, created_at, attempts`,
       ),
+      'debug',
     ).then((r: [OutboxRow[], number] | OutboxRow[]) => (Array.isArray(r[0]) ? (r[0] as OutboxRow[]) : (r as OutboxRow[])));
     let published = 0;
     for (const row of rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime())) {
@@ -137,6 +138,7 @@ export class OutboxRelay {
         await this.bus.publish(event);
         await withSystem(this.ds, 'outbox relay', (em) =>
           em.query(`UPDATE "${this.schema}".outbox SET published_at = now(), lease_until = NULL WHERE id = $1`, [row.id]),
+          'debug',
         );
         published++;
       } catch (err) {

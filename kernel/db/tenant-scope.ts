@@ -46,8 +46,13 @@ const audit = logger('db.system');
  * The one explicit path that acts across tenants (platform jobs, event consumers creating a tenant's
  * first rows). Runs as the schema owner; every use is logged with its reason.
  */
-export async function withSystem<T>(ds: DataSource, reason: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
-  audit.info({ reason, schema: (ds.options as { schema?: string }).schema ?? null }, 'system access');
+export async function withSystem<T>(
+  ds: DataSource,
+  reason: string,
+  work: (em: EntityManager) => Promise<T>,
+  level: 'info' | 'debug' = 'info',
+): Promise<T> {
+  audit[level]({ reason, schema: (ds.options as { schema?: string }).schema ?? null }, 'system access');
   return ds.transaction(work);
 }
 

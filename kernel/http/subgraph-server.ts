@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { GraphQLSchema } from 'graphql';
@@ -58,7 +59,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     hideSchemaDetailsFromClientErrors: options.production,
     includeStacktraceInErrorResponses: !options.production,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), responseExtensionsPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), responseExtensionsPlugin],
   });
   await apollo.start();
 

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Directive, Field, ID, InputType, ObjectType } from 'type-graphql';
 import { Message } from './message.entity';
 
 export const MESSAGE_MAX_LENGTH = 4000;
@@ -21,6 +21,7 @@ export class MessageEdge {
   node: Message;
 }
 
+@Directive('@shareable')
 @ObjectType()
 export class PageInfo {
   @Field(() => Boolean)

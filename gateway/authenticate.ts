@@ -1,0 +1,59 @@
+import { randomUUID, type KeyObject } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { verifyAccessToken, type AccessClaims } from '../kernel/access-token';
+import { anonymousContext, type RequestContext } from '../kernel/context';
+import { forbidden, unauthenticated } from '../kernel/errors';
+
+export const TENANT_HEADER = 'x-tenant-id';
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AuthSettings {
+  accessPublicKey: KeyObject;
+  issuer: string;
+  audience: string;
+}
+
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export function contextFromClaims(requestId: string, claims: AccessClaims): RequestContext {
+  return {
+    requestId,
+    tenantId: claims.tid,
+    userId: claims.sub,
+    sessionId: claims.sid,
+    roles: claims.roles,
+    permissions: claims.perms,
+    authMethod: claims.amr,
+    impersonatorId: null,
+  };
+}
+
+/**
+ * Turns a request's headers into the caller's context. No token: anonymous (only public operations will
+ * succeed). A token must verify (EdDSA only, issuer, audience, expiry). The tenant comes from the token;
+ * a tenant header can only repeat it, never move the caller into another tenant.
+ */
+export async function authenticate(headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
+  const requestId = requestIdFrom(headers);
+  const authorization = headers.authorization;
+  if (!authorization) {
+    if (headers[TENANT_HEADER]) throw unauthenticated('A tenant can only be selected by a signed-in caller', 401);
+    return anonymousContext(requestId);
+  }
+  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization);
+  if (!match) throw unauthenticated('Authorization header must be "Bearer <access token>"', 401);
+  let claims: AccessClaims;
+  try {
+    claims = await verifyAccessToken(match[1], settings.accessPublicKey, settings);
+  } catch {
+    throw unauthenticated('Access token is invalid or expired', 401);
+  }
+  const requested = headers[TENANT_HEADER];
+  if (requested !== undefined && requested !== claims.tid) {
+    throw forbidden('You are not signed in to that tenant', 403);
+  }
+  return contextFromClaims(requestId, claims);
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { KeyObject } from 'node:crypto';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { makeFormatError } from '../kernel/errors';
+import { logger } from '../kernel/log';
+import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
+import { authenticate, type AuthSettings } from './authenticate';
+import { limitRules, type QueryLimits } from './limits';
+import { SignedDataSource, type GatewayContext } from './signed-data-source';
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  production: boolean;
+  supergraphSdl: string;
+  /** Overrides of the subgraph URLs written in the supergraph, by subgraph name. */
+  subgraphUrls: Partial<Record<string, string>>;
+  contextPrivateKey: KeyObject;
+  contextTokenTtlSeconds: number;
+  auth: AuthSettings;
+  limits: QueryLimits;
+  maxBodyBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+const log = logger('gateway');
+
+export function readSupergraph(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** The public endpoint: authenticates, limits, signs context per subgraph and plans federated queries. */
+export async function startGateway(options: GatewayOptions): Promise<RunningService> {
+  const subgraphUrls = new Map<string, string>();
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = options.subgraphUrls[name] ?? url!;
+      subgraphUrls.set(name, target);
+      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth);
+    },
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    introspection: !options.production,
+    hideSchemaDetailsFromClientErrors: options.production,
+    includeStacktraceInErrorResponses: !options.production,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    validationRules: limitRules(options.limits),
+    formatError: makeFormatError(options.production),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: 'gateway' });
+  });
+  app.get('/ready', async (_req, res) => {
+    const checks = await Promise.all(
+      [...subgraphUrls.entries()].map(async ([name, url]) => {
+        const ok = await fetch(url.replace(/\/graphql$/, '/ready'), { signal: AbortSignal.timeout(2000) })
+          .then((r) => r.ok)
+          .catch(() => false);
+        return [name, ok] as const;
+      }),
+    );
+    const ready = checks.every(([, ok]) => ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks) });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: options.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const ctx = await authenticate(req.headers, options.auth);
+        return { ctx };
+      },
+    }),
+  );
+  app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status ?? 500;
+    const code = err.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+    if (status >= 500) log.error({ err }, 'request failed');
+    res.status(status).json({ errors: [{ message: status < 500 ? err.message : 'Internal server error', extensions: { code } }] });
+  });
+
+  const port = await listen(httpServer, options.port, options.host);
+  log.info({ port }, 'gateway listening');
+  return {
+    name: 'gateway',
+    port,
+    url: urlFor(options.host, port),
+    async stop() {
+      await apollo.stop();
+      await closeServer(httpServer, options.shutdownTimeoutMs);
+    },
+  };
+}
+

@@ -1,0 +1,58 @@
+import type { KeyObject } from 'node:crypto';
+import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { verifyAccessToken } from '../kernel/access-token';
+import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
+import { systemContext, type RequestContext } from '../kernel/context';
+import { logger } from '../kernel/log';
+import { contextFromClaims, type AuthSettings } from './authenticate';
+
+export interface GatewayContext {
+  ctx: RequestContext;
+}
+
+/** Extension identity sets when an operation signs someone in (register/login). */
+const ISSUED_SESSION_EXTENSION = 'nexusIssuedAccessToken';
+const log = logger('gateway.datasource');
+
+/**
+ * Sends every subgraph request with a context token signed for that subgraph only. When identity signs
+ * someone in mid-operation, the freshly issued access token is verified like any bearer token and the
+ * rest of the operation's fetches run as that user (so `register { tenant { name } }` resolves).
+ */
+export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    private readonly subgraph: string,
+    url: string,
+    private readonly contextKey: KeyObject,
+    private readonly ttlSeconds: number,
+    private readonly auth: AuthSettings,
+  ) {
+    super({ url });
+  }
+
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+    const ctx = context?.ctx ?? systemContext(`gateway-${this.subgraph}`);
+    const token = await signContextToken(ctx, this.subgraph, this.contextKey, this.ttlSeconds);
+    request.http?.headers.set(CONTEXT_HEADER, token);
+    request.http?.headers.set('x-request-id', ctx.requestId);
+  }
+
+  override async didReceiveResponse({
+    response,
+    context,
+  }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0]) {
+    const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
+    if (issued !== undefined) {
+      delete response.extensions![ISSUED_SESSION_EXTENSION];
+      if (this.subgraph === 'identity' && typeof issued === 'string' && context?.ctx) {
+        try {
+          const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, this.auth);
+          context.ctx = contextFromClaims(context.ctx.requestId, claims);
+        } catch (err) {
+          log.error({ err }, 'identity issued an access token the gateway cannot verify');
+        }
+      }
+    }
+    return response;
+  }
+}

@@ -1,0 +1,98 @@
+import { resolve } from 'node:path';
+import { SUBGRAPH_DEFINITIONS } from '../subgraphs';
+import { readSupergraph, startGateway } from '../gateway/gateway';
+import { portOf, subgraphUrlOverride, type Config } from './config';
+import { openDatabase, type DatabaseHandle } from './db/database';
+import { InProcessEventBus } from './events';
+import type { RunningService } from './http/service';
+import { loadKeys, type PlatformKeys } from './keys';
+import { logger } from './log';
+import { migrateAll, startSubgraph } from './runtime';
+import { SUBGRAPHS, type ServiceName, type SubgraphName } from './services';
+
+export interface PlatformOptions {
+  config: Config;
+  services: ServiceName[];
+  /** Supplied by tests; otherwise from config (DATABASE_URL or embedded under NEXUS_DATA_DIR). */
+  database?: DatabaseHandle;
+  keys?: PlatformKeys;
+}
+
+export interface Platform {
+  gatewayUrl?: string;
+  services: RunningService[];
+  database: DatabaseHandle;
+  keys: PlatformKeys;
+  stop(): Promise<void>;
+}
+
+const log = logger('platform');
+
+/**
+ * Starts the requested services in this process: the database (embedded if needed), migrations, the
+ * subgraphs, then the gateway. `stop()` shuts down in reverse order.
+ */
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const { config } = options;
+  const keys = options.keys ?? loadKeys(config);
+  const database = options.database ?? (await openDatabase(config));
+  const services: RunningService[] = [];
+  const stop = async () => {
+    for (const service of [...services].reverse()) {
+      await service.stop().catch((err) => log.error({ err, service: service.name }, 'stop failed'));
+    }
+    await database.stop();
+  };
+  try {
+    const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
+    if (config.database.MIGRATE_ON_START && subgraphs.length > 0) {
+      await migrateAll(database.url, subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]));
+    }
+    const bus = new InProcessEventBus();
+    const urls: Partial<Record<string, string>> = {};
+    for (const name of SUBGRAPHS) {
+      const override = subgraphUrlOverride(config, name);
+      if (override) urls[name] = override;
+    }
+    for (const name of subgraphs) {
+      const running = await startSubgraph(SUBGRAPH_DEFINITIONS[name], {
+        config,
+        keys,
+        databaseUrl: database.url,
+        poolSize: database.poolSize,
+        bus,
+        host: config.server.HOST,
+        port: portOf(config, name),
+      });
+      services.push(running);
+      urls[name] = running.url;
+    }
+    let gatewayUrl: string | undefined;
+    if (options.services.includes('gateway')) {
+      if (!keys.context.privateKey) throw new Error('The gateway needs NEXUS_CONTEXT_PRIVATE_KEY');
+      const gateway = await startGateway({
+        host: config.server.HOST,
+        port: portOf(config, 'gateway'),
+        production: config.server.NODE_ENV === 'production',
+        supergraphSdl: readSupergraph(resolve(config.gateway.SUPERGRAPH_PATH)),
+        subgraphUrls: urls,
+        contextPrivateKey: keys.context.privateKey,
+        contextTokenTtlSeconds: config.auth.CONTEXT_TOKEN_TTL_SECONDS,
+        auth: { accessPublicKey: keys.access.publicKey, issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE },
+        limits: {
+          maxDepth: config.gateway.LIMIT_MAX_DEPTH,
+          maxAliases: config.gateway.LIMIT_MAX_ALIASES,
+          maxCost: config.gateway.LIMIT_MAX_COST,
+        },
+        maxBodyBytes: config.gateway.LIMIT_MAX_BODY_BYTES,
+        shutdownTimeoutMs: config.server.SHUTDOWN_TIMEOUT_MS,
+      });
+      services.push(gateway);
+      gatewayUrl = gateway.url;
+    }
+    return { gatewayUrl, services, database, keys, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

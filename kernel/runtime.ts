@@ -1,0 +1,75 @@
+import type { DataSource } from 'typeorm';
+import type { Config } from './config';
+import { createSubgraphDataSource, migrateSubgraph } from './db/data-source';
+import { prepareDatabase } from './db/bootstrap';
+import { attachConsumers, OutboxRelay, type EventBus } from './events';
+import { startSubgraphServer } from './http/subgraph-server';
+import type { RunningService } from './http/service';
+import type { PlatformKeys } from './keys';
+import { buildSubgraphSchemaFor, type SubgraphDefinition } from './subgraph';
+
+export interface SubgraphRuntimeOptions {
+  config: Config;
+  keys: PlatformKeys;
+  databaseUrl: string;
+  poolSize: number;
+  bus: EventBus;
+  host: string;
+  port: number;
+}
+
+export interface RunningSubgraph extends RunningService {
+  ds: DataSource;
+  outbox: OutboxRelay;
+}
+
+/** Applies every subgraph's pending migrations (as the owner), after the database-level bootstrap. */
+export async function migrateAll(databaseUrl: string, defs: SubgraphDefinition[]): Promise<Record<string, string[]>> {
+  await prepareDatabase(databaseUrl);
+  const applied: Record<string, string[]> = {};
+  for (const def of defs) {
+    applied[def.name] = await migrateSubgraph({
+      url: databaseUrl,
+      schema: def.name,
+      entities: def.entities,
+      migrations: def.migrations,
+      poolSize: 1,
+    });
+  }
+  return applied;
+}
+
+/** Runs one subgraph: its DataSource, outbox relay, event consumers and HTTP server. */
+export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRuntimeOptions): Promise<RunningSubgraph> {
+  const ds = createSubgraphDataSource({
+    url: options.databaseUrl,
+    schema: def.name,
+    entities: def.entities,
+    migrations: def.migrations,
+    poolSize: options.poolSize,
+  });
+  await ds.initialize();
+  const outbox = new OutboxRelay(ds, def.name, options.bus);
+  const deps = { name: def.name, ds, config: options.config, keys: options.keys, outbox };
+  if (def.consumers) attachConsumers(ds, def.name, options.bus, def.consumers(deps));
+  outbox.start();
+  const schema = await buildSubgraphSchemaFor(def, deps);
+  const server = await startSubgraphServer({
+    name: def.name,
+    schema,
+    host: options.host,
+    port: options.port,
+    contextPublicKey: options.keys.context.publicKey,
+    production: options.config.server.NODE_ENV === 'production',
+    shutdownTimeoutMs: options.config.server.SHUTDOWN_TIMEOUT_MS,
+    ready: async () => {
+      await ds.query('SELECT 1');
+      return true;
+    },
+    onStop: async () => {
+      await outbox.stop();
+      await ds.destroy();
+    },
+  });
+  return { ...server, ds, outbox };
+}
