@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { printSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { parse, printSchema } from 'graphql';
 import { SUBGRAPH_DEFINITIONS } from '../../subgraphs';
 import { DEFAULT_PORTS, SUBGRAPHS } from '../services';
 import { buildSubgraphSchemaFor, type SubgraphDeps } from '../subgraph';
@@ -27,6 +27,8 @@ export async function composeSupergraph(): Promise<Record<string, string>> {
     throw new Error(`Composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
   }
   files['supergraph.graphql'] = `${result.supergraphSdl.trim()}\n`;
+  // What clients see (no join/federation machinery): codegen and frontends use this one.
+  files['api.graphql'] = `${printSchema(result.schema.toAPISchema().toGraphQLJSSchema()).trim()}\n`;
   return files;
 }
 
