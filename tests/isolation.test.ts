@@ -1,0 +1,124 @@
+import { Client } from 'pg';
+import {
+  CreateProductDocument,
+  CurrentTenantDocument,
+  MessageByIdDocument,
+  MessagesDocument,
+  ProductByIdDocument,
+  RoomsDocument,
+  SendMessageDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+
+let t: TestPlatform;
+let a: Account;
+let b: Account;
+let aRoom: { roomId: string; messageId: string };
+let aProductId: string;
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  a = await signUp(t.gatewayUrl, 'Tenant A');
+  b = await signUp(t.gatewayUrl, 'Tenant B');
+  aRoom = await createRoomWithMessage(t.gatewayUrl, a, 'secret of A');
+  const product = await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'A only', priceCents: 1, currency: 'USD' } }, { token: a.token });
+  aProductId = product.data!.createProduct.id;
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('tenant isolation through the gateway', () => {
+  it("does not return tenant A's message to tenant B by id", async () => {
+    const res = await gql(t.gatewayUrl, MessageByIdDocument, { id: aRoom.messageId }, { token: b.token });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.message).toBeNull();
+  });
+
+  it("does not list tenant A's room history or rooms for tenant B", async () => {
+    const history = await gql(t.gatewayUrl, MessagesDocument, { roomId: aRoom.roomId }, { token: b.token });
+    expect(codes(history)).toEqual(['ROOM_NOT_FOUND']);
+    const rooms = await gql(t.gatewayUrl, RoomsDocument, {}, { token: b.token });
+    expect(rooms.data!.rooms).toEqual([]);
+  });
+
+  it("cannot post into tenant A's room, and nothing is written", async () => {
+    const res = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: aRoom.roomId, body: 'intrusion' } }, { token: b.token });
+    expect(codes(res)).toEqual(['ROOM_NOT_FOUND']);
+    const history = await gql(t.gatewayUrl, MessagesDocument, { roomId: aRoom.roomId }, { token: a.token });
+    expect(history.data!.messages.edges.map((e) => e.node.body)).toEqual(['secret of A']);
+  });
+
+  it("does not return tenant A's product to tenant B", async () => {
+    const res = await gql(t.gatewayUrl, ProductByIdDocument, { id: aProductId }, { token: b.token });
+    expect(res.data!.product).toBeNull();
+  });
+
+  it('refuses a tenant header naming a tenant the token is not for', async () => {
+    const res = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: b.token, headers: { 'x-tenant-id': a.tenantId } });
+    expect(res.status).toBe(403);
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    const same = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: b.token, headers: { 'x-tenant-id': b.tenantId } });
+    expect(same.data!.currentTenant.name).toBe('Tenant B');
+  });
+
+  it('refuses a tenant header without a token', async () => {
+    const res = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { headers: { 'x-tenant-id': a.tenantId } });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('row-level security in the database', () => {
+  async function asApp<T>(tenantId: string | null, work: (c: Client) => Promise<T>): Promise<T> {
+    const c = new Client({ connectionString: t.databaseUrl });
+    await c.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SET LOCAL ROLE nexus_app');
+      if (tenantId) await c.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      return await work(c);
+    } finally {
+      await c.query('ROLLBACK').catch(() => undefined);
+      await c.end();
+    }
+  }
+
+  it("shows the runtime role only the current tenant's rows, even without a WHERE clause", async () => {
+    const rows = await asApp(b.tenantId, async (c) => (await c.query('SELECT tenant_id FROM messaging.messages')).rows);
+    expect(rows.every((r) => r.tenant_id === b.tenantId)).toBe(true);
+    const aRows = await asApp(a.tenantId, async (c) => (await c.query('SELECT body FROM messaging.messages')).rows);
+    expect(aRows.map((r) => r.body)).toContain('secret of A');
+  });
+
+  it('shows nothing when no tenant is set (fail closed)', async () => {
+    for (const table of ['messaging.messages', 'messaging.rooms', 'commerce.products', 'tenancy.tenants', 'identity.sessions']) {
+      const count = await asApp(null, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
+      expect({ table, count }).toEqual({ table, count: 0 });
+    }
+  });
+
+  it("refuses to write a row for another tenant", async () => {
+    await expect(
+      asApp(b.tenantId, (c) =>
+        c.query(`INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'x', gen_random_uuid())`, [
+          a.tenantId,
+        ]),
+      ),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it("cannot move a row into another tenant", async () => {
+    const outcome = await asApp(b.tenantId, async (c) => {
+      await c.query(`INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'b', gen_random_uuid())`, [
+        b.tenantId,
+      ]);
+      return c.query(`UPDATE messaging.rooms SET tenant_id = $1`, [a.tenantId]).then(
+        () => 'moved',
+        (e: Error) => e.message,
+      );
+    });
+    expect(outcome).toMatch(/row-level security/);
+  });
+});
