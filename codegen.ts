@@ -6,7 +6,7 @@ const config: CodegenConfig = {
   documents: ['tests/**/*.graphql'],
   generates: {
     'tests/generated/graphql.ts': {
-      plugins: ['typescript', 'typescript-operations', 'typed-document-node'],
+      plugins: ['typescript-operations', 'typed-document-node'],
       config: {
         scalars: { DateTimeISO: 'string' },
         enumsAsTypes: true,

@@ -10,7 +10,7 @@ import { makeFormatError } from '../kernel/errors';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
 import { authenticate, type AuthSettings } from './authenticate';
-import { limitRules, type QueryLimits } from './limits';
+import { limitsPlugin, type QueryLimits } from './limits';
 import { SignedDataSource, type GatewayContext } from './signed-data-source';
 
 export interface GatewayOptions {
@@ -55,9 +55,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     includeStacktraceInErrorResponses: !options.production,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    validationRules: limitRules(options.limits),
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits)],
   });
   await apollo.start();
 

@@ -1,19 +1,21 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
+  getOperationAST,
+  visit,
+  type DocumentNode,
   Kind,
   getNamedType,
   isListType,
   isNonNullType,
   isObjectType,
   isInterfaceType,
-  type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLOutputType,
   type GraphQLSchema,
   type GraphQLCompositeType,
   type SelectionSetNode,
-  type ValidationContext,
   type ValueNode,
 } from 'graphql';
 
@@ -28,7 +30,7 @@ const DEFAULT_LIST_SIZE = 20;
 const MAX_LIST_SIZE = 100;
 
 function limitError(code: string, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code } });
+  return new GraphQLError(message, { extensions: { code, http: { status: 400 } } });
 }
 
 type Fragments = Record<string, FragmentDefinitionNode>;
@@ -78,6 +80,7 @@ function costOf(
   set: SelectionSetNode,
   fragments: Fragments,
   seen: Set<string>,
+  variables: Record<string, unknown>,
 ): number {
   let total = 0;
   for (const sel of set.selections) {
@@ -89,57 +92,72 @@ function costOf(
       const child = getNamedType(def.type);
       const childCost =
         sel.selectionSet && (isObjectType(child) || isInterfaceType(child) || 'getTypes' in child)
-          ? costOf(schema, child as GraphQLCompositeType, sel.selectionSet, fragments, seen)
+          ? costOf(schema, child as GraphQLCompositeType, sel.selectionSet, fragments, seen, variables)
           : 0;
-      total += 1 + (returnsList(def.type) ? listSize(sel, {}) : 1) * childCost;
+      total += 1 + (returnsList(def.type) ? listSize(sel, variables) : 1) * childCost;
     } else if (sel.kind === Kind.INLINE_FRAGMENT) {
       const typed = sel.typeCondition ? (schema.getType(sel.typeCondition.name.value) as GraphQLCompositeType) : parent;
-      total += costOf(schema, typed ?? parent, sel.selectionSet, fragments, seen);
+      total += costOf(schema, typed ?? parent, sel.selectionSet, fragments, seen, variables);
     } else {
       const name = sel.name.value;
       const frag = fragments[name];
       if (!frag || seen.has(name)) continue;
       const typed = schema.getType(frag.typeCondition.name.value) as GraphQLCompositeType;
-      total += costOf(schema, typed ?? parent, frag.selectionSet, fragments, new Set([...seen, name]));
+      total += costOf(schema, typed ?? parent, frag.selectionSet, fragments, new Set([...seen, name]), variables);
     }
   }
   return total;
 }
 
-/** Validation rules for Apollo Server's `validationRules`. */
-export function limitRules(limits: QueryLimits) {
-  const rule = (context: ValidationContext): ASTVisitor => {
-    const doc = context.getDocument();
-    const fragments: Fragments = {};
-    for (const def of doc.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
-    let aliases = 0;
-    return {
-      Field(node) {
-        if (node.alias) aliases++;
-      },
-      Document: {
-        leave() {
-          if (aliases > limits.maxAliases) {
-            context.reportError(limitError('ALIAS_LIMIT_EXCEEDED', `Query uses ${aliases} aliases; the limit is ${limits.maxAliases}`));
-          }
+/** Checks one operation against the limits; returns the first violation. */
+export function checkLimits(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+): GraphQLError | null {
+  const fragments: Fragments = {};
+  let aliases = 0;
+  visit(document, {
+    Field(node) {
+      if (node.alias) aliases++;
+    },
+  });
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  if (aliases > limits.maxAliases) {
+    return limitError('ALIAS_LIMIT_EXCEEDED', `Query uses ${aliases} aliases; the limit is ${limits.maxAliases}`);
+  }
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return null;
+  const depth = depthOf(operation.selectionSet, fragments, new Set());
+  if (depth > limits.maxDepth) {
+    return limitError('DEPTH_LIMIT_EXCEEDED', `Query depth ${depth} exceeds the limit of ${limits.maxDepth}`);
+  }
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
+  if (!root) return null;
+  const cost = costOf(schema, root, operation.selectionSet, fragments, new Set(), variables);
+  if (cost > limits.maxCost) {
+    return limitError('COST_LIMIT_EXCEEDED', `Query cost ${cost} exceeds the limit of ${limits.maxCost}`);
+  }
+  return null;
+}
+
+/** Apollo Server plugin: refuses over-limit operations with HTTP 400 before any subgraph is called. */
+export function limitsPlugin(limits: QueryLimits): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operationName, request }) {
+          const violation = checkLimits(schema, document, operationName, request.variables ?? {}, limits);
+          if (violation) throw violation;
         },
-      },
-      OperationDefinition(node) {
-        const depth = depthOf(node.selectionSet, fragments, new Set());
-        if (depth > limits.maxDepth) {
-          context.reportError(limitError('DEPTH_LIMIT_EXCEEDED', `Query depth ${depth} exceeds the limit of ${limits.maxDepth}`));
-          return;
-        }
-        const schema = context.getSchema();
-        const root =
-          node.operation === 'query' ? schema.getQueryType() : node.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-        if (!root) return;
-        const cost = costOf(schema, root, node.selectionSet, fragments, new Set());
-        if (cost > limits.maxCost) {
-          context.reportError(limitError('COST_LIMIT_EXCEEDED', `Query cost ${cost} exceeds the limit of ${limits.maxCost}`));
-        }
-      },
-    };
+      };
+    },
   };
-  return [rule];
 }

@@ -29,33 +29,26 @@ export const badInput = (message: string, extra: Record<string, unknown> = {}) =
   new AppError(KernelErrorCode.BAD_USER_INPUT, message, extra);
 
 const log = logger('errors');
-const SAFE_CODES = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_USER_INPUT',
-  'BAD_REQUEST',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-]);
 
 /**
- * Apollo `formatError`: coded errors pass through; anything unexpected is logged with the request id and
- * returned as a generic INTERNAL_SERVER_ERROR (no stack, no SQL) unless running in development.
+ * Apollo `formatError`: coded GraphQL errors (ours, GraphQL's own, or passed on by a subgraph) go through;
+ * anything unexpected (a thrown Error, a database failure) is logged with the request id and returned as
+ * a generic INTERNAL_SERVER_ERROR (no stack, no SQL) outside development.
  */
 export function makeFormatError(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
     const code = formatted.extensions?.code as string | undefined;
-    const isApp = original instanceof AppError || (error instanceof GraphQLError && original === error);
-    if (isApp && code && code !== 'INTERNAL_SERVER_ERROR') {
+    // A GraphQLError, or an error object relayed from a subgraph (already masked there), is client-safe.
+    const clientSafe = original instanceof GraphQLError || !(original instanceof Error);
+    const coded = clientSafe && code !== undefined && code !== KernelErrorCode.INTERNAL_SERVER_ERROR;
+    if (coded) {
       if (!production) return formatted;
-      const { stacktrace: _s, ...extensions } = formatted.extensions ?? {};
+      const { stacktrace: _stack, exception: _exception, serviceName: _service, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    if (code && SAFE_CODES.has(code)) return production ? { message: formatted.message, locations: formatted.locations, extensions: { code } } : formatted;
     log.error({ err: original }, 'unexpected error');
     if (!production) return formatted;
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: KernelErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }
