@@ -54,6 +54,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     hideSchemaDetailsFromClientErrors: options.production,
     includeStacktraceInErrorResponses: !options.production,
     allowBatchedHttpRequests: false,
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits)],

@@ -39,9 +39,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const services: RunningService[] = [];
   const stop = async () => {
     for (const service of [...services].reverse()) {
+      const t0 = Date.now();
       await service.stop().catch((err) => log.error({ err, service: service.name }, 'stop failed'));
+      log.info({ service: service.name, ms: Date.now() - t0 }, 'stopped');
     }
+    const t0 = Date.now();
     await database.stop();
+    log.info({ ms: Date.now() - t0 }, 'database closed');
   };
   try {
     const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');

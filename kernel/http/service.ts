@@ -21,6 +21,8 @@ export function listen(server: Server, port: number, host: string): Promise<numb
 
 /** Stops accepting connections, lets in-flight requests finish, then closes idle keep-alive sockets. */
 export function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  // Apollo's drain plugin may already have closed it; close() on a closed server never calls back.
+  if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       server.closeAllConnections();

@@ -18,7 +18,7 @@ export function uniqueEmail(prefix = 'user'): string {
 export async function signUp(gatewayUrl: string, tenantName = 'Acme', email = uniqueEmail()): Promise<Account> {
   const password = 'correct horse battery';
   const res = await gql(gatewayUrl, RegisterDocument, { input: { email, password, tenantName } });
-  if (!res.data?.register) throw new Error(`register failed: ${JSON.stringify(res.errors)}`);
+  if (!res.data?.register) throw new Error(`register failed (HTTP ${res.status}): ${JSON.stringify(res)}`);
   const r = res.data.register;
   return { token: r.accessToken, userId: r.user.id, tenantId: r.tenant.id, email, password };
 }
