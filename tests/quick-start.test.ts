@@ -21,7 +21,7 @@ function startAll(): Promise<Started> {
   const ports = Object.fromEntries(
     ['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [`${s}_PORT`, '0']),
   );
-  const env = { ...process.env, ...ports, NEXUS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ports, NEXUS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' };
   delete env.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'kernel/cli/start.ts', 'all'], { cwd: root, env, stdio: 'pipe' });
   let out = '';
