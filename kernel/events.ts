@@ -22,39 +22,13 @@ export interface EventConsumer {
   handle: EventHandler;
 }
 
-/** Transport between the outbox relays and the consumers. */
+/** Transport between the outbox relays and the consumers (see event-bus.ts). */
 export interface EventBus {
   publish(event: DomainEvent): Promise<void>;
   subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void;
+  /** Resolves true once every interested consumer group has processed these events. */
+  waitConsumed(eventIds: string[], timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
-}
-
-const busLog = logger('events.bus');
-
-/**
- * In-process bus: delivers each event to every subscribed group and waits for their handlers, so the
- * relay only marks an event published once every local consumer group has taken it.
- */
-export class InProcessEventBus implements EventBus {
-  private readonly groups = new Map<string, { types: Set<string>; deliver: (e: DomainEvent) => Promise<void> }>();
-
-  subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
-    this.groups.set(group, { types: new Set(types), deliver });
-  }
-
-  async publish(event: DomainEvent): Promise<void> {
-    const targets = [...this.groups.entries()].filter(([, g]) => g.types.has(event.type));
-    const results = await Promise.allSettled(targets.map(([, g]) => g.deliver(event)));
-    const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length > 0) {
-      busLog.error({ eventId: event.id, type: event.type, failures: failed.length }, 'event delivery failed');
-      throw new Error(`Delivery of ${event.type} failed for ${failed.length} consumer(s)`);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.groups.clear();
-  }
 }
 
 /** Writes an event in the caller's transaction: it is published if and only if the change commits. */
@@ -103,14 +77,14 @@ export class OutboxRelay {
     this.timer.unref();
   }
 
-  /** Publishes everything committed so far; concurrent calls share one pass. */
+  /** Publishes everything committed before this call (passes run one after another). */
   flush(): Promise<number> {
-    if (!this.running) {
-      this.running = this.pass().finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
+    const next = (this.running ?? Promise.resolve(0)).catch(() => 0).then(() => this.pass());
+    this.running = next;
+    void next.finally(() => {
+      if (this.running === next) this.running = null;
+    }).catch(() => undefined);
+    return next;
   }
 
   private async pass(): Promise<number> {

@@ -3,7 +3,7 @@ import { SUBGRAPH_DEFINITIONS } from '../subgraphs';
 import { readSupergraph, startGateway } from '../gateway/gateway';
 import { portOf, subgraphUrlOverride, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/database';
-import { InProcessEventBus } from './events';
+import { PostgresEventBus } from './event-bus';
 import type { RunningService } from './http/service';
 import { loadKeys, type PlatformKeys } from './keys';
 import { logger } from './log';
@@ -37,12 +37,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const keys = options.keys ?? loadKeys(config);
   const database = options.database ?? (await openDatabase(config));
   const services: RunningService[] = [];
+  const bus = new PostgresEventBus(database.url);
   const stop = async () => {
     for (const service of [...services].reverse()) {
       const t0 = Date.now();
       await service.stop().catch((err) => log.error({ err, service: service.name }, 'stop failed'));
       log.info({ service: service.name, ms: Date.now() - t0 }, 'stopped');
     }
+    await bus.close().catch((err) => log.error({ err }, 'event bus close failed'));
     const t0 = Date.now();
     await database.stop();
     log.info({ ms: Date.now() - t0 }, 'database closed');
@@ -52,7 +54,6 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (config.database.MIGRATE_ON_START && subgraphs.length > 0) {
       await migrateAll(database.url, subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]));
     }
-    const bus = new InProcessEventBus();
     const urls: Partial<Record<string, string>> = {};
     for (const name of SUBGRAPHS) {
       const override = subgraphUrlOverride(config, name);

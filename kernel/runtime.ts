@@ -50,7 +50,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
   });
   await ds.initialize();
   const outbox = new OutboxRelay(ds, def.name, options.bus);
-  const deps = { name: def.name, ds, config: options.config, keys: options.keys, outbox };
+  const deps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus };
   if (def.consumers) attachConsumers(ds, def.name, options.bus, def.consumers(deps));
   outbox.start();
   const schema = await buildSubgraphSchemaFor(def, deps);

@@ -4,7 +4,7 @@ import type { ContainerType, NonEmptyArray } from 'type-graphql';
 import type { Config } from './config';
 import type { PlatformKeys } from './keys';
 import type { SubgraphName } from './services';
-import type { EventConsumer, OutboxRelay } from './events';
+import type { EventBus, EventConsumer, OutboxRelay } from './events';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
 
 /** What a subgraph's resolvers and services are given: never another subgraph. */
@@ -14,6 +14,7 @@ export interface SubgraphDeps {
   config: Config;
   keys: PlatformKeys;
   outbox: OutboxRelay;
+  bus: EventBus;
 }
 
 /** A subgraph describes itself; the kernel runs it. */

@@ -1,11 +1,13 @@
 import { Client } from 'pg';
+import { EVENT_BUS_SQL } from '../event-bus';
 
 /** The runtime role every tenant-scoped transaction switches to (SET LOCAL ROLE). */
 export const APP_ROLE = 'nexus_app';
 
 /**
  * Cluster- and database-level preparation done once by the owner before migrations: the pgvector
- * extension and the unprivileged runtime role (NOLOGIN, not superuser, no BYPASSRLS, owns nothing).
+ * extension, the unprivileged runtime role (NOLOGIN, not superuser, no BYPASSRLS, owns nothing) and
+ * the event bus tables.
  */
 export async function prepareDatabase(url: string): Promise<void> {
   const client = new Client({ connectionString: url });
@@ -20,6 +22,7 @@ export async function prepareDatabase(url: string): Promise<void> {
     await client.query(`ALTER ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE`);
     const member = await client.query(`SELECT pg_has_role(current_user, $1, 'MEMBER') AS ok`, [APP_ROLE]);
     if (!member.rows[0].ok) await client.query(`GRANT ${APP_ROLE} TO current_user`);
+    for (const sql of EVENT_BUS_SQL) await client.query(sql);
     await client.query(`SELECT pg_advisory_unlock(hashtext('nexus:bootstrap'))`);
   } finally {
     await client.end();

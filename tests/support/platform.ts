@@ -24,7 +24,7 @@ export interface TestPlatform {
   stop(): Promise<void>;
 }
 
-async function freshDatabase(): Promise<DatabaseHandle> {
+export async function freshDatabase(): Promise<DatabaseHandle> {
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const embedded = await startEmbeddedDatabase({});

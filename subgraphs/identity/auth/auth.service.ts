@@ -4,6 +4,7 @@ import { signAccessToken } from '../../../kernel/access-token';
 import { currentRequestState, type RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { recordEvent } from '../../../kernel/events';
+import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { permissionsFor } from '../rbac/permissions';
@@ -13,6 +14,7 @@ import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { PASSWORD_MAX, PASSWORD_MIN, burnPasswordCheck, hashPassword, verifyPassword } from './password';
 import { Session } from './session.entity';
 
+const log = logger('identity.auth');
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 /** Extension name under which a fresh access token is handed to the gateway for the rest of the operation. */
 export const ISSUED_SESSION_EXTENSION = 'nexusIssuedAccessToken';
@@ -30,24 +32,29 @@ export class AuthService {
     const passwordHash = await hashPassword(input.password);
     const scope: RequestContext = { ...ctx, tenantId, userId };
     let user: User;
+    let provisioning: string;
     try {
-      user = await withTenant(this.deps.ds, scope, async (em) => {
+      [user, provisioning] = await withTenant(this.deps.ds, scope, async (em) => {
         const created = em.create(User, { id: userId, email, passwordHash });
         await em.insert(User, created);
         await em.insert(IdentityMembership, { tenantId, userId, role: 'owner' });
-        await recordEvent(em, 'identity', {
+        const eventId = await recordEvent(em, 'identity', {
           type: 'identity.tenant_registered',
           tenantId,
           payload: { tenantId, name: tenantName, ownerUserId: userId, ownerEmail: email },
         });
-        return em.findOneByOrFail(User, { id: userId });
+        return [await em.findOneByOrFail(User, { id: userId }), eventId] as const;
       });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.EMAIL_TAKEN);
       throw err;
     }
-    // Deliver the provisioning event now so the new tenant is readable in this same operation.
+    // Publish the provisioning event now and wait for its consumers (tenancy creates the tenant), so the
+    // new tenant is readable in this same operation.
     await this.deps.outbox.flush();
+    if (!(await this.deps.bus.waitConsumed([provisioning], 10_000))) {
+      log.warn({ tenantId }, 'tenant provisioning is still pending');
+    }
     return this.issueSession(user, tenantId, ['owner'], scope);
   }
 

@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../config';
+import { startEmbeddedDatabase } from '../db/embedded';
+
+/**
+ * `npm run start:db`: serves the embedded database (PGlite + pgvector, persisted under NEXUS_DATA_DIR) on
+ * EMBEDDED_DB_PORT so services started one by one can share it through DATABASE_URL.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('EMBEDDED_DB_PORT must be a port number');
+  const db = await startEmbeddedDatabase({ dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata'), port });
+  process.stdout.write(`Embedded database ready. For the services:\n  DATABASE_URL=${db.url}\n`);
+  const stop = () => void db.stop().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
