@@ -4,20 +4,9 @@ module.exports = {
   roots: ['<rootDir>/tests', '<rootDir>/kernel', '<rootDir>/gateway', '<rootDir>/subgraphs'],
   testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.(t|j)sx?$': [
-      '@swc/jest',
-      {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true },
-          target: 'es2022',
-        },
-        module: { type: 'commonjs' },
-      },
-    ],
+    // Transpile only (type checking is `npm run typecheck`); keeps decorator metadata.
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: { module: 'commonjs', moduleResolution: 'node', experimentalDecorators: true, emitDecoratorMetadata: true, target: 'es2022', esModuleInterop: true } }],
   },
-  // jose ships ESM only: let swc turn it into CommonJS for the test runtime.
-  transformIgnorePatterns: ['/node_modules/(?!(jose)/)'],
   setupFiles: ['reflect-metadata'],
   testTimeout: 60000,
 };
