@@ -9,10 +9,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 
 COPY package.json package-lock.json ./
-# The lockfile may lack other platforms' optional native packages (@swc/core-*, @unrs/resolver-binding-*),
-# which `npm ci` rejects; `npm install` then installs the same locked versions and only adds those entries.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+    npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY kernel ./kernel

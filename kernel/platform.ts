@@ -35,22 +35,24 @@ const log = logger('platform');
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { config } = options;
   const keys = options.keys ?? loadKeys(config);
-  const database = options.database ?? (await openDatabase(config));
+  const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
+  // The gateway alone holds no data: it needs neither the database nor the event bus.
+  const database: DatabaseHandle =
+    options.database ?? (subgraphs.length > 0 ? await openDatabase(config) : { url: '', embedded: false, poolSize: 0, stop: async () => {} });
   const services: RunningService[] = [];
-  const bus = new PostgresEventBus(database.url);
+  const bus = subgraphs.length > 0 ? new PostgresEventBus(database.url) : null;
   const stop = async () => {
     for (const service of [...services].reverse()) {
       const t0 = Date.now();
       await service.stop().catch((err) => log.error({ err, service: service.name }, 'stop failed'));
       log.info({ service: service.name, ms: Date.now() - t0 }, 'stopped');
     }
-    await bus.close().catch((err) => log.error({ err }, 'event bus close failed'));
+    await bus?.close().catch((err) => log.error({ err }, 'event bus close failed'));
     const t0 = Date.now();
     await database.stop();
     log.info({ ms: Date.now() - t0 }, 'database closed');
   };
   try {
-    const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
     if (config.database.MIGRATE_ON_START && subgraphs.length > 0) {
       await migrateAll(database.url, subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]));
     }
@@ -65,7 +67,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         keys,
         databaseUrl: database.url,
         poolSize: database.poolSize,
-        bus,
+        bus: bus!,
         host: config.server.HOST,
         port: portOf(config, name),
       });
