@@ -10,6 +10,7 @@ import { makeFormatError } from '../kernel/errors';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
 import { authenticate, type AuthSettings } from './authenticate';
+import { accessLogPlugin } from './access-log';
 import { limitsPlugin, type QueryLimits } from './limits';
 import { SignedDataSource, type GatewayContext } from './signed-data-source';
 
@@ -57,7 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits)],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), accessLogPlugin],
   });
   await apollo.start();
 

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   log.info({ ms, services, rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'started');
   const lines = [
     '',
-    `Nexus Platform is up (${(ms / 1000).toFixed(1)} s, ${platform.database.embedded ? 'embedded database' : 'PostgreSQL'})`,
+    `Nexus Platform is up (${(ms / 1000).toFixed(1)} s${platform.database.url ? `, ${platform.database.embedded ? 'embedded database' : 'PostgreSQL'}` : ''})`,
     ...platform.services.map((s) => `  ${s.name.padEnd(13)} ${s.url}`),
   ];
   if (seeded) lines.push('', `Demo tenant "Demo" (${seeded}): ${config.seed.DEMO_EMAIL} / ${config.seed.DEMO_PASSWORD}`);
