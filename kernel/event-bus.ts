@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
+import { Pool, type QueryResult, type QueryResultRow } from 'pg';
 import type { DomainEvent, EventBus } from './events';
 import { logger } from './log';
 
@@ -65,8 +65,27 @@ export class PostgresEventBus implements EventBus {
     this.pool = new Pool({ connectionString: url, max: 3, application_name: 'nexus-bus' });
   }
 
+  /**
+   * Every statement runs in its own explicit transaction: the embedded database multiplexes connections
+   * per transaction, so bare extended-protocol statements from two connections could interleave.
+   */
+  private async query<R extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await client.query<R>(sql, params);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   async publish(event: DomainEvent): Promise<void> {
-    await this.pool.query(
+    await this.query(
       `INSERT INTO nexus_bus.events (id, type, tenant_id, payload, source, occurred_at)
        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
       [event.id, event.type, event.tenantId, JSON.stringify(event.payload), event.source, event.occurredAt],
@@ -77,7 +96,7 @@ export class PostgresEventBus implements EventBus {
   subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
     const sub: Subscription = { group, types, deliver, running: false, again: false, failures: 0 };
     this.subs.push(sub);
-    void this.pool
+    void this
       .query(
         `INSERT INTO nexus_bus.consumer_groups (name, types) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET types = EXCLUDED.types`,
@@ -96,7 +115,7 @@ export class PostgresEventBus implements EventBus {
     const deadline = Date.now() + timeoutMs;
     for (const sub of this.subs) this.kick(sub);
     while (!this.closed) {
-      const { rows } = await this.pool.query(
+      const { rows } = await this.query(
         `SELECT count(*)::int AS pending FROM nexus_bus.events e
            JOIN nexus_bus.consumer_groups g ON e.type = ANY(g.types)
           WHERE e.id = ANY($1::uuid[]) AND g.position < e.seq`,
@@ -132,7 +151,7 @@ export class PostgresEventBus implements EventBus {
   /** Delivers everything available to one group while holding its lease. */
   private async drain(sub: Subscription): Promise<void> {
     for (;;) {
-      const lease = await this.pool.query(
+      const lease = await this.query(
         `UPDATE nexus_bus.consumer_groups SET lease_owner = $2, lease_until = now() + interval '30 seconds'
           WHERE name = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until < now())
           RETURNING position`,
@@ -140,7 +159,7 @@ export class PostgresEventBus implements EventBus {
       );
       if (lease.rowCount === 0) return; // another instance delivers this group
       const position = lease.rows[0].position as string;
-      const { rows } = await this.pool.query<EventRow>(
+      const { rows } = await this.query<EventRow>(
         `SELECT seq, id, type, tenant_id, payload, source, occurred_at FROM nexus_bus.events
           WHERE seq > $1 AND type = ANY($2) AND tx < pg_snapshot_xmin(pg_current_snapshot())
           ORDER BY seq LIMIT 100`,
@@ -160,14 +179,14 @@ export class PostgresEventBus implements EventBus {
         } catch (err) {
           sub.failures++;
           this.log.warn({ err, group: sub.group, eventId: event.id, failures: sub.failures }, 'delivery failed; will retry');
-          await this.pool.query(
+          await this.query(
             `UPDATE nexus_bus.consumer_groups SET failures = failures + 1, last_error = $3 WHERE name = $1 AND lease_owner = $2`,
             [sub.group, this.owner, String((err as Error)?.message ?? err).slice(0, 500)],
           );
           return;
         }
         sub.failures = 0;
-        await this.pool.query(
+        await this.query(
           `UPDATE nexus_bus.consumer_groups SET position = $3, failures = 0, last_error = NULL WHERE name = $1 AND lease_owner = $2`,
           [sub.group, this.owner, row.seq],
         );
@@ -180,7 +199,7 @@ export class PostgresEventBus implements EventBus {
     this.closed = true;
     for (const sub of this.subs) if (sub.timer) clearTimeout(sub.timer);
     while (this.subs.some((s) => s.running)) await new Promise((r) => setTimeout(r, 10));
-    await this.pool
+    await this
       .query(`UPDATE nexus_bus.consumer_groups SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [this.owner])
       .catch(() => undefined);
     await this.pool.end();

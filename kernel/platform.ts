@@ -6,7 +6,7 @@ import { openDatabase, type DatabaseHandle } from './db/database';
 import { PostgresEventBus } from './event-bus';
 import type { RunningService } from './http/service';
 import { loadKeys, type PlatformKeys } from './keys';
-import { logger } from './log';
+import { logger, setLogLevel } from './log';
 import { migrateAll, startSubgraph } from './runtime';
 import { SUBGRAPHS, type ServiceName, type SubgraphName } from './services';
 
@@ -34,6 +34,7 @@ const log = logger('platform');
  */
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { config } = options;
+  setLogLevel(config.log.LOG_LEVEL);
   const keys = options.keys ?? loadKeys(config);
   const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
   // The gateway alone holds no data: it needs neither the database nor the event bus.

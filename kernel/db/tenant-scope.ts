@@ -19,13 +19,17 @@ export async function withTenant<T>(
   const tenantId = ctx.tenantId;
   if (!tenantId) throw new AppError(KernelErrorCode.TENANT_REQUIRED, 'This operation needs a tenant');
   return ds.transaction(async (em) => {
-    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
-    await em.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`, [
-      tenantId,
-      ctx.userId ?? '',
-    ]);
+    await scope(em, tenantId, ctx.userId ?? '');
     return work(em, tenantId);
   });
+}
+
+/** One round trip: `set_config('role', …, true)` is SET LOCAL ROLE; all three settings end with the transaction. */
+async function scope(em: EntityManager, tenantId: string, userId: string): Promise<void> {
+  await em.query(
+    `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', $3, true)`,
+    [APP_ROLE, tenantId, userId],
+  );
 }
 
 /**
@@ -34,8 +38,7 @@ export async function withTenant<T>(
  */
 export async function withUser<T>(ds: DataSource, userId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
   return ds.transaction(async (em) => {
-    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
-    await em.query(`SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', $1, true)`, [userId]);
+    await scope(em, '', userId);
     return work(em);
   });
 }
@@ -59,7 +62,7 @@ export async function withSystem<T>(
 /** Runtime role with neither tenant nor user: for public lookups through narrow SECURITY DEFINER functions. */
 export async function withNoTenant<T>(ds: DataSource, work: (em: EntityManager) => Promise<T>): Promise<T> {
   return ds.transaction(async (em) => {
-    await em.query(`SET LOCAL ROLE ${APP_ROLE}`);
+    await scope(em, '', '');
     return work(em);
   });
 }

@@ -1,0 +1,138 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { loadConfig } from '../kernel/config';
+import { setLogLevel } from '../kernel/log';
+import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
+import type { RequestContext } from '../kernel/context';
+import { startEmbeddedDatabase } from '../kernel/db/embedded';
+import { generateKeyPair } from '../kernel/keys';
+import { startPlatform } from '../kernel/platform';
+import { SUBGRAPHS } from '../kernel/services';
+
+/**
+ * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
+ * context, federation) and, as the baseline measured in the same run, straight to the owning subgraph.
+ * Prints p50/p99 latency and throughput, and the gateway/baseline ratios.
+ */
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+async function measure(name: string, send: () => Promise<void>) {
+  for (let i = 0; i < 30; i++) await send(); // warm-up
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < REQUESTS) {
+        const t0 = performance.now();
+        await send();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { name, p50: pct(50), p99: pct(99), rps: latencies.length / seconds };
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string>): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const json = (await res.json()) as { errors?: unknown };
+  if (!res.ok || json.errors) throw new Error(`request failed: ${res.status} ${JSON.stringify(json)}`);
+}
+
+async function main(): Promise<void> {
+  const ports = Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']));
+  const config = loadConfig({ ...process.env, ...ports, NODE_ENV: 'test', LOG_LEVEL: 'silent', SEED_DEMO: 'false', NEXUS_DATA_DIR: mkdtempSync(join(tmpdir(), 'nexus-bench-')) });
+  setLogLevel(config.log.LOG_LEVEL);
+  const keys = { access: generateKeyPair(), context: generateKeyPair() };
+  let database;
+  let dropDatabase = async () => {};
+  if (process.env.DATABASE_URL) {
+    const name = `nexus_bench_${randomUUID().slice(0, 8)}`;
+    const admin = new Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = new URL(process.env.DATABASE_URL);
+    url.pathname = `/${name}`;
+    database = { url: url.toString(), embedded: false, poolSize: 10, stop: async () => {} };
+    dropDatabase = async () => {
+      const c = new Client({ connectionString: process.env.DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  } else {
+    const embedded = await startEmbeddedDatabase({});
+    database = { url: embedded.url, embedded: true, poolSize: 4, stop: embedded.stop };
+  }
+  const platform = await startPlatform({ config, services: [...SUBGRAPHS, 'gateway'], database, keys });
+  try {
+    const gateway = platform.gatewayUrl!;
+    const reg = await fetch(gateway, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } tenant { id } } }',
+        variables: { i: { email: `bench-${randomUUID().slice(0, 8)}@example.test`, password: 'bench password', tenantName: 'Bench' } },
+      }),
+    }).then((r) => r.json() as Promise<{ data: { register: { accessToken: string; user: { id: string }; tenant: { id: string } } } }>);
+    const { accessToken, user, tenant } = reg.data.register;
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const room = await fetch(gateway, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ query: 'mutation { createRoom(input: { name: "bench" }) { id } }' }),
+    }).then((r) => r.json() as Promise<{ data: { createRoom: { id: string } } }>);
+    const roomId = room.data.createRoom.id;
+    for (let i = 0; i < 20; i++) {
+      await post(gateway, { query: 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, body: $b }) { id } }', variables: { r: roomId, b: `message ${i}` } }, auth);
+    }
+    const ctx: RequestContext = {
+      requestId: 'bench',
+      tenantId: tenant.id,
+      userId: user.id,
+      sessionId: randomUUID(),
+      roles: ['owner'],
+      permissions: ['*'],
+      authMethod: 'password',
+    };
+    const signed = async (aud: string) => ({ [CONTEXT_HEADER]: await signContextToken(ctx, aud, keys.context.privateKey!) });
+    const url = (name: string) => platform.services.find((s) => s.name === name)!.url;
+    const historyQuery = { query: 'query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { id body } } } }', variables: { r: roomId } };
+    const federatedQuery = {
+      query: 'query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { id body author { id email } } } } }',
+      variables: { r: roomId },
+    };
+
+    const results = [
+      await measure('baseline: messaging subgraph direct', async () => post(url('messaging'), historyQuery, await signed('messaging'))),
+      await measure('gateway: same query', () => post(gateway, historyQuery, auth)),
+      await measure('gateway: + author from identity (2 subgraphs)', () => post(gateway, federatedQuery, auth)),
+    ];
+    const base = results[0];
+    process.stdout.write(`\nGateway overhead (${REQUESTS} requests, concurrency ${CONCURRENCY}, ${database.embedded ? 'embedded database' : 'PostgreSQL'})\n`);
+    for (const r of results) {
+      process.stdout.write(
+        `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.rps.toFixed(0).padStart(6)} req/s` +
+          `  (p50 ×${(r.p50 / base.p50).toFixed(2)}, throughput ×${(r.rps / base.rps).toFixed(2)} of baseline)\n`,
+      );
+    }
+    process.stdout.write(`  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`);
+  } finally {
+    await platform.stop();
+    await dropDatabase();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
