@@ -33,6 +33,7 @@ const databaseSchema = z.object({
     .optional(),
   NEXUS_DATA_DIR: z.string().min(1).default('.nexus'),
   DB_POOL_SIZE: positiveInt(10),
+  EMBEDDED_DB_PORT: port(5433),
   MIGRATE_ON_START: bool(true),
 });
 

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config';
 import { logger } from './log';
@@ -41,14 +41,23 @@ export function generateKeyPair(): KeyPair {
   return { privateKey, publicKey, kid: keyId(publicKey) };
 }
 
+/** Reads the key, or creates it; services starting at the same time all end up with the first one written. */
 function persistedPair(dir: string, name: string): KeyPair {
   const file = join(dir, `${name}.key.pem`);
-  if (existsSync(file)) return pair(readFileSync(file, 'utf8'), undefined)!;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const generated = generateKeyPair();
-  writeFileSync(file, generated.privateKey!.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
-  log.warn({ file }, `generated a development ${name} signing key`);
-  return generated;
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = join(dir, `.${name}.${process.pid}.${Date.now()}.tmp`);
+    writeFileSync(temp, generateKeyPair().privateKey!.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    try {
+      linkSync(temp, file); // atomic, and fails if another process got there first
+      log.warn({ file }, `generated a development ${name} signing key`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(temp);
+    }
+  }
+  return pair(readFileSync(file, 'utf8'), undefined)!;
 }
 
 export function loadKeys(config: Config): PlatformKeys {

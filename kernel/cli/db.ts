@@ -8,9 +8,10 @@ import { startEmbeddedDatabase } from '../db/embedded';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const port = Number(process.env.EMBEDDED_DB_PORT ?? 5433);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('EMBEDDED_DB_PORT must be a port number');
-  const db = await startEmbeddedDatabase({ dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata'), port });
+  const db = await startEmbeddedDatabase({
+    dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata'),
+    port: config.database.EMBEDDED_DB_PORT,
+  });
   process.stdout.write(`Embedded database ready. For the services:\n  DATABASE_URL=${db.url}\n`);
   const stop = () => void db.stop().then(() => process.exit(0));
   process.on('SIGTERM', stop);
