@@ -52,3 +52,11 @@ export function makeFormatError(production: boolean) {
     return { message: 'Internal server error', path: formatted.path, extensions: { code: KernelErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }
+
+/**
+ * A subgraph's error module: every code has a default client message (the Record type makes the mapping
+ * exhaustive); `error(code, message?)` builds the GraphQL error with `extensions.code`.
+ */
+export function defineErrors<C extends string>(messages: Record<C, string>) {
+  return (code: C, message: string = messages[code]): AppError => new AppError(code, message);
+}

@@ -8,7 +8,8 @@ import {
   RoomsDocument,
   SendMessageDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
+import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
+import { codes, gql, rawGql } from './support/gql';
 import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
@@ -67,6 +68,29 @@ describe('tenant isolation through the gateway', () => {
   it('refuses a tenant header without a token', async () => {
     const res = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { headers: { 'x-tenant-id': a.tenantId } });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('entity lookups between subgraphs', () => {
+  it("resolves tenant A's entities by key only for tenant A, even when the gateway asks", async () => {
+    const entities = async (tenantId: string, userId: string) => {
+      const ctx = { requestId: 'x', tenantId, userId, sessionId: null, roles: ['owner'], permissions: ['*'], authMethod: 'password' as const };
+      const token = await signContextToken(ctx, 'messaging', t.keys.context.privateKey!);
+      const res = await rawGql<{ _entities: ({ id: string; body: string } | null)[] }>(
+        t.subgraphUrl('messaging'),
+        {
+          query: 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Message { id body } ... on Room { id name } } }',
+          variables: { r: [{ __typename: 'Message', id: aRoom.messageId }, { __typename: 'Room', id: aRoom.roomId }] },
+        },
+        { headers: { [CONTEXT_HEADER]: token } },
+      );
+      return res.data!._entities;
+    };
+    expect(await entities(b.tenantId, b.userId)).toEqual([null, null]);
+    expect(await entities(a.tenantId, a.userId)).toEqual([
+      { id: aRoom.messageId, body: 'secret of A' },
+      { id: aRoom.roomId, name: 'general' },
+    ]);
   });
 });
 

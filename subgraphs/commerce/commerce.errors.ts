@@ -1,9 +1,9 @@
-import { AppError } from '../../kernel/errors';
+import { defineErrors } from '../../kernel/errors';
 
 export enum CommerceErrorCode {
   INVALID_PRODUCT = 'INVALID_PRODUCT',
 }
 
-export function commerceError(code: CommerceErrorCode, message: string): AppError {
-  return new AppError(code, message);
-}
+export const commerceError = defineErrors<CommerceErrorCode>({
+  INVALID_PRODUCT: 'Product is not valid',
+});

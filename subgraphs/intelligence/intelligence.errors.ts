@@ -1,9 +1,9 @@
-import { AppError } from '../../kernel/errors';
+import { defineErrors } from '../../kernel/errors';
 
 export enum IntelligenceErrorCode {
   INVALID_DOCUMENT = 'INVALID_DOCUMENT',
 }
 
-export function intelligenceError(code: IntelligenceErrorCode, message: string): AppError {
-  return new AppError(code, message);
-}
+export const intelligenceError = defineErrors<IntelligenceErrorCode>({
+  INVALID_DOCUMENT: 'Document is not valid',
+});

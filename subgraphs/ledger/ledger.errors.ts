@@ -1,9 +1,9 @@
-import { AppError } from '../../kernel/errors';
+import { defineErrors } from '../../kernel/errors';
 
 export enum LedgerErrorCode {
   INVALID_ENTRY = 'INVALID_ENTRY',
 }
 
-export function ledgerError(code: LedgerErrorCode, message: string): AppError {
-  return new AppError(code, message);
-}
+export const ledgerError = defineErrors<LedgerErrorCode>({
+  INVALID_ENTRY: 'Ledger entry is not valid',
+});

@@ -1,4 +1,4 @@
-import { AppError } from '../../kernel/errors';
+import { defineErrors } from '../../kernel/errors';
 
 export enum MessagingErrorCode {
   ROOM_NOT_FOUND = 'ROOM_NOT_FOUND',
@@ -7,13 +7,9 @@ export enum MessagingErrorCode {
   INVALID_CURSOR = 'INVALID_CURSOR',
 }
 
-const MESSAGES: Record<MessagingErrorCode, string> = {
+export const messagingError = defineErrors<MessagingErrorCode>({
   ROOM_NOT_FOUND: 'Room not found',
   INVALID_ROOM_NAME: 'Room name must be 1 to 80 characters',
   INVALID_MESSAGE: 'Message must be 1 to 4000 characters',
   INVALID_CURSOR: 'Cursor is not valid',
-};
-
-export function messagingError(code: MessagingErrorCode, message = MESSAGES[code]): AppError {
-  return new AppError(code, message);
-}
+});

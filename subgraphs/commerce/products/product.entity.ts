@@ -1,17 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import { Directive, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Column, Entity } from 'typeorm';
+import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { Directive, Field, InputType, Int, ObjectType } from 'type-graphql';
 
 @Directive('@key(fields: "id")')
 @ObjectType('Product')
 @Entity({ name: 'products' })
-export class Product {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId: string;
-
-  @Field(() => ID)
-  @PrimaryColumn('uuid')
-  id: string;
-
+export class Product extends TenantOwnedEntity {
   @Field(() => String)
   @Column('text')
   name: string;
@@ -24,9 +18,6 @@ export class Product {
   @Column('text')
   currency: string;
 
-  @Field(() => Date)
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt: Date;
 }
 
 @InputType()

@@ -26,7 +26,7 @@ export class AuthService {
     const email = normaliseEmail(input.email);
     checkPassword(input.password);
     const tenantName = (input.tenantName ?? '').trim() || `${email.split('@')[0]}'s workspace`;
-    if (tenantName.length > 100) throw identityError(IdentityErrorCode.INVALID_EMAIL, 'Tenant name is at most 100 characters');
+    if (tenantName.length > 100) throw identityError(IdentityErrorCode.INVALID_TENANT_NAME);
     const userId = randomUUID();
     const tenantId = randomUUID();
     const passwordHash = await hashPassword(input.password);

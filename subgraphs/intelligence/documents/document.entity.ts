@@ -1,18 +1,12 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import { Directive, Field, ID, InputType, ObjectType } from 'type-graphql';
+import { Column, Entity } from 'typeorm';
+import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { Directive, Field, InputType, ObjectType } from 'type-graphql';
 
 /** A piece of tenant knowledge the assistant can search; `embedding` is filled by the embedder. */
 @Directive('@key(fields: "id")')
 @ObjectType('Document')
 @Entity({ name: 'documents' })
-export class Document {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId: string;
-
-  @Field(() => ID)
-  @PrimaryColumn('uuid')
-  id: string;
-
+export class Document extends TenantOwnedEntity {
   @Field(() => String)
   @Column('text')
   title: string;
@@ -25,9 +19,6 @@ export class Document {
   @Column('boolean', { name: 'embedded' })
   embedded: boolean;
 
-  @Field(() => Date)
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt: Date;
 }
 
 @InputType()

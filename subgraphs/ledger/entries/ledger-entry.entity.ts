@@ -1,18 +1,12 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import { Directive, Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Column, Entity } from 'typeorm';
+import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { Directive, Field, InputType, Int, ObjectType } from 'type-graphql';
 
 /** One append-only entry of a tenant's hash chain: hash = SHA-256(previous hash, sequence, content). */
 @Directive('@key(fields: "id")')
 @ObjectType('LedgerEntry')
 @Entity({ name: 'entries' })
-export class LedgerEntry {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId: string;
-
-  @Field(() => ID)
-  @PrimaryColumn('uuid')
-  id: string;
-
+export class LedgerEntry extends TenantOwnedEntity {
   @Field(() => Int, { description: 'Position in the tenant chain, from 1' })
   @Column('bigint', { transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
   sequence: number;
@@ -37,9 +31,6 @@ export class LedgerEntry {
   @Column('text')
   hash: string;
 
-  @Field(() => Date)
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt: Date;
 }
 
 @InputType()

@@ -1,5 +1,6 @@
 import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
+import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from './message.entity';
 import { MessageService } from './message.service';
@@ -38,6 +39,9 @@ export class MessageResolver {
 export function messageReferenceResolver(deps: SubgraphDeps) {
   const service = new MessageService(deps);
   return {
-    Message: { __resolveReference: (ref: { id: string }) => service.byId(currentContext(), ref.id) },
+    Message: {
+      __resolveReference: (ref: { id: string }) =>
+        requestLoader<Message>('messaging.message', (ids) => service.byIds(currentContext(), ids)).load(ref.id),
+    },
   };
 }

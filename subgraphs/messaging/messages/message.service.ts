@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -33,6 +33,20 @@ export class MessageService {
       if (!message) return null;
       return Object.assign(message, { room: await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) });
     });
+  }
+
+  /** Messages of the caller's tenant by id, in the order asked (null where not visible). */
+  async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Message | null)[]> {
+    const wanted = ids.filter(isUuid);
+    if (wanted.length === 0) return ids.map(() => null);
+    const found = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const messages = await em.findBy(Message, { tenantId, id: In(wanted) });
+      const rooms = await em.findBy(Room, { tenantId, id: In([...new Set(messages.map((m) => m.roomId))]) });
+      const roomById = new Map(rooms.map((r) => [r.id, r]));
+      return messages.map((m) => Object.assign(m, { room: roomById.get(m.roomId)! }));
+    });
+    const byId = new Map(found.map((m) => [m.id, m]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
   async history(ctx: RequestContext, roomId: string, first: number | null | undefined, after: string | null | undefined): Promise<MessageConnection> {

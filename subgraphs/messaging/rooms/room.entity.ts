@@ -1,17 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import { Directive, Field, ID, ObjectType } from 'type-graphql';
+import { Column, Entity } from 'typeorm';
+import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { Directive, Field, ObjectType } from 'type-graphql';
 
 @Directive('@key(fields: "id")')
 @ObjectType('Room')
 @Entity({ name: 'rooms' })
-export class Room {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId: string;
-
-  @Field(() => ID)
-  @PrimaryColumn('uuid')
-  id: string;
-
+export class Room extends TenantOwnedEntity {
   @Field(() => String)
   @Column('text')
   name: string;
@@ -19,7 +13,4 @@ export class Room {
   @Column('uuid', { name: 'created_by' })
   createdBy: string;
 
-  @Field(() => Date)
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt: Date;
 }

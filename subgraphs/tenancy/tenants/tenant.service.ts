@@ -17,9 +17,8 @@ export class TenantService {
   }
 
   async members(ctx: RequestContext, tenant: Tenant): Promise<Membership[]> {
-    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
-      em.find(Membership, { where: { tenantId: tenant.id === tenantId ? tenantId : '' }, order: { createdAt: 'ASC' } }),
-    );
+    if (tenant.id !== ctx.tenantId) return [];
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Membership, { where: { tenantId }, order: { createdAt: 'ASC' } }));
   }
 
   /** Reference lookups: only the caller's own tenant ever resolves. */
