@@ -6,13 +6,20 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { makeFormatError } from '../kernel/errors';
+import type { GraphQLSchema } from 'graphql';
+import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
+import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
 import { authenticate, type AuthSettings } from './authenticate';
 import { accessLogPlugin } from './access-log';
 import { limitsPlugin, type QueryLimits } from './limits';
 import { SignedDataSource, type GatewayContext } from './signed-data-source';
+import { startGatewayWs } from './subscriptions/gateway-ws';
+import { SubscriptionHub, type FederatedExecutor } from './subscriptions/hub';
+import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
+import { AccessGuard } from './subscriptions/sessions';
+import { UpstreamPool } from './subscriptions/upstream';
 
 export interface GatewayOptions {
   host: string;
@@ -27,6 +34,9 @@ export interface GatewayOptions {
   limits: QueryLimits;
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Notifications from the subgraphs (revoked sessions, suspended tenants). */
+  pubsub: PubSub;
+  accessTokenTtlSeconds: number;
 }
 
 const log = logger('gateway');
@@ -46,6 +56,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth);
     },
   });
+  let apiSchema: GraphQLSchema | undefined;
+  let routes = new Map<string, SubscriptionRoute>();
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
+    apiSchema = schema;
+    routes = subscriptionRoutes(coreSupergraphSdl, schema);
+  });
+  const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createServer(app);
@@ -61,6 +78,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), accessLogPlugin],
   });
   await apollo.start();
+
+  const execute: FederatedExecutor = async (query, variables, ctx) => {
+    const response = await apollo.executeOperation({ query, variables }, { contextValue: { ctx } });
+    return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported' }] };
+  };
+  const upstream = new UpstreamPool(subgraphUrls, options.contextPrivateKey);
+  const ws = startGatewayWs({
+    httpServer,
+    schema: () => apiSchema,
+    routes: () => routes,
+    hub: new SubscriptionHub(upstream, execute),
+    execute,
+    guard,
+    auth: options.auth,
+    limits: options.limits,
+  });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -83,6 +116,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const ctx = await authenticate(req.headers, options.auth);
+        if (guard.isRevoked(ctx.sessionId)) throw unauthenticated('This session has been signed out', 401);
+        if (guard.isSuspended(ctx.tenantId)) throw forbidden('This tenant is suspended', 403);
         return { ctx };
       },
     }),
@@ -102,6 +137,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     port,
     url: urlFor(options.host, port),
     async stop() {
+      await ws.dispose();
+      await upstream.close();
+      guard.close();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },

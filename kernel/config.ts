@@ -71,6 +71,13 @@ const gatewaySchema = z.object({
   LIMIT_MAX_BODY_BYTES: positiveInt(100_000),
 });
 
+const realtimeSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+});
+
 const logSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -87,6 +94,7 @@ const concerns = {
   keys: keysSchema,
   auth: authSchema,
   gateway: gatewaySchema,
+  realtime: realtimeSchema,
   log: logSchema,
   seed: seedSchema,
 };

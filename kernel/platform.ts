@@ -4,6 +4,7 @@ import { readSupergraph, startGateway } from '../gateway/gateway';
 import { portOf, subgraphUrlOverride, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/database';
 import { PostgresEventBus } from './event-bus';
+import { createPubSub, type PubSub } from './pubsub';
 import type { RunningService } from './http/service';
 import { loadKeys, type PlatformKeys } from './keys';
 import { logger, setLogLevel } from './log';
@@ -16,6 +17,8 @@ export interface PlatformOptions {
   /** Supplied by tests; otherwise from config (DATABASE_URL or embedded under NEXUS_DATA_DIR). */
   database?: DatabaseHandle;
   keys?: PlatformKeys;
+  /** Supplied by tests that share one pub/sub between platforms; otherwise memory or Redis (REDIS_URL). */
+  pubsub?: PubSub;
 }
 
 export interface Platform {
@@ -23,6 +26,7 @@ export interface Platform {
   services: RunningService[];
   database: DatabaseHandle;
   keys: PlatformKeys;
+  pubsub: PubSub;
   stop(): Promise<void>;
 }
 
@@ -42,12 +46,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     options.database ?? (subgraphs.length > 0 ? await openDatabase(config) : { url: '', embedded: false, poolSize: 0, stop: async () => {} });
   const services: RunningService[] = [];
   const bus = subgraphs.length > 0 ? new PostgresEventBus(database.url) : null;
+  const pubsub = options.pubsub ?? createPubSub(config.realtime.REDIS_URL);
   const stop = async () => {
     for (const service of [...services].reverse()) {
       const t0 = Date.now();
       await service.stop().catch((err) => log.error({ err, service: service.name }, 'stop failed'));
       log.info({ service: service.name, ms: Date.now() - t0 }, 'stopped');
     }
+    if (!options.pubsub) await pubsub.close().catch(() => undefined);
     await bus?.close().catch((err) => log.error({ err }, 'event bus close failed'));
     const t0 = Date.now();
     await database.stop();
@@ -69,6 +75,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         databaseUrl: database.url,
         poolSize: database.poolSize,
         bus: bus!,
+        pubsub,
         host: config.server.HOST,
         port: portOf(config, name),
       });
@@ -94,11 +101,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         },
         maxBodyBytes: config.gateway.LIMIT_MAX_BODY_BYTES,
         shutdownTimeoutMs: config.server.SHUTDOWN_TIMEOUT_MS,
+        pubsub,
+        accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
       });
       services.push(gateway);
       gatewayUrl = gateway.url;
     }
-    return { gatewayUrl, services, database, keys, stop };
+    return { gatewayUrl, services, database, keys, pubsub, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -6,7 +6,8 @@ import { attachConsumers, OutboxRelay, type EventBus } from './events';
 import { startSubgraphServer } from './http/subgraph-server';
 import type { RunningService } from './http/service';
 import type { PlatformKeys } from './keys';
-import { buildSubgraphSchemaFor, type SubgraphDefinition } from './subgraph';
+import { buildSubgraphSchemaFor, type SubgraphDefinition, type SubgraphDeps } from './subgraph';
+import type { PubSub } from './pubsub';
 
 export interface SubgraphRuntimeOptions {
   config: Config;
@@ -14,6 +15,7 @@ export interface SubgraphRuntimeOptions {
   databaseUrl: string;
   poolSize: number;
   bus: EventBus;
+  pubsub: PubSub;
   host: string;
   port: number;
 }
@@ -50,7 +52,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
   });
   await ds.initialize();
   const outbox = new OutboxRelay(ds, def.name, options.bus);
-  const deps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus };
+  const deps: SubgraphDeps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus, pubsub: options.pubsub };
   if (def.consumers) attachConsumers(ds, def.name, options.bus, def.consumers(deps));
   outbox.start();
   const schema = await buildSubgraphSchemaFor(def, deps);
@@ -60,6 +62,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
     host: options.host,
     port: options.port,
     contextPublicKey: options.keys.context.publicKey,
+    contextValue: { deps },
     production: options.config.server.NODE_ENV === 'production',
     shutdownTimeoutMs: options.config.server.SHUTDOWN_TIMEOUT_MS,
     ready: async () => {

@@ -5,6 +5,7 @@ import type { Config } from './config';
 import type { PlatformKeys } from './keys';
 import type { SubgraphName } from './services';
 import type { EventBus, EventConsumer, OutboxRelay } from './events';
+import type { PubSub } from './pubsub';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
 
 /** What a subgraph's resolvers and services are given: never another subgraph. */
@@ -15,6 +16,7 @@ export interface SubgraphDeps {
   keys: PlatformKeys;
   outbox: OutboxRelay;
   bus: EventBus;
+  pubsub: PubSub;
 }
 
 /** A subgraph describes itself; the kernel runs it. */

@@ -25,6 +25,8 @@ beforeAll(async () => {
     limits: { maxDepth: 4, maxAliases: 20, maxCost: 5000 },
     maxBodyBytes: 100_000,
     shutdownTimeoutMs: 1000,
+    pubsub: t.platform.pubsub,
+    accessTokenTtlSeconds: 900,
   });
 });
 afterAll(async () => {

@@ -23,6 +23,15 @@ export async function buildFederatedSchema(
     authMode: 'error',
     globalMiddlewares: [requireAuthentication, ...(options.globalMiddlewares ?? [])],
     validate: false,
+    // Subscriptions here declare their own `subscribe` (on kernel/pubsub.ts); topic-based ones are not used.
+    pubSub: {
+      publish: () => {
+        throw new Error('Use kernel/pubsub.ts');
+      },
+      subscribe: () => {
+        throw new Error('Subscriptions must declare `subscribe`');
+      },
+    },
   });
   const typeDefs = parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(schema)}`);
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;

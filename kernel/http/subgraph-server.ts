@@ -11,6 +11,7 @@ import { currentRequestState, runWithContext } from '../context';
 import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
+import { startSubgraphWs } from './subgraph-ws';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -23,6 +24,8 @@ export interface SubgraphServerOptions {
   /** Readiness probe: resolves true when the service can serve (database reachable...). */
   ready: () => Promise<boolean>;
   onStop?: () => Promise<void>;
+  /** Handed to resolvers as the GraphQL context value (the subgraph's deps). */
+  contextValue: object;
 }
 
 function refuse(res: Response, status: number, code: string, message: string): void {
@@ -85,7 +88,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
     }
   };
-  app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo));
+  app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
+  const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue });
 
   const port = await listen(httpServer, options.port, options.host);
   log.info({ port }, 'subgraph listening');
@@ -94,6 +98,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     port,
     url: urlFor(options.host, port),
     async stop() {
+      await ws.dispose();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
       await options.onStop?.();

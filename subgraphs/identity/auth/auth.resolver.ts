@@ -1,4 +1,4 @@
-import { Arg, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, Mutation, Resolver } from 'type-graphql';
 import { Public } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -16,6 +16,12 @@ export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'Creates an account and a tenant it owns, and signs in' })
   register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<AuthPayload> {
     return this.auth.register(input, currentContext());
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once' })
+  logout(): Promise<boolean> {
+    return this.auth.logout(currentContext());
   }
 
   @Public()

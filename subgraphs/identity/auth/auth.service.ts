@@ -1,10 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import { IsNull, type EntityManager } from 'typeorm';
 import { signAccessToken } from '../../../kernel/access-token';
 import { currentRequestState, type RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
+import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { permissionsFor } from '../rbac/permissions';
@@ -76,6 +77,18 @@ export class AuthService {
       throw identityError(input.tenantId ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
     return this.issueSession(user, membership.tenantId, [membership.role], { ...ctx, tenantId: membership.tenantId, userId: user.id });
+  }
+
+  /** Ends the caller's session: its refresh token stops working and gateways drop it at once. */
+  async logout(ctx: RequestContext): Promise<boolean> {
+    const sessionId = ctx.sessionId;
+    if (!sessionId) return false;
+    const revoked = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const result = await em.update(Session, { tenantId, id: sessionId, userId: ctx.userId!, revokedAt: IsNull() }, { revokedAt: new Date() });
+      return (result.affected ?? 0) > 0;
+    });
+    await this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId, userId: ctx.userId, tenantId: ctx.tenantId });
+    return revoked;
   }
 
   private async issueSession(user: User, tenantId: string, roles: string[], scope: RequestContext): Promise<AuthPayload> {

@@ -1,9 +1,11 @@
-import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { hasPermission, isAuthenticated } from '../../../kernel/auth';
+import { forbidden, unauthenticated } from '../../../kernel/errors';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from './message.entity';
-import { MessageService } from './message.service';
+import { MessageService, fromEvent, roomTopic, type MessageEvent } from './message.service';
 import { MessageConnection, SendMessageInput } from './message.types';
 
 @Resolver(() => Message)
@@ -30,9 +32,33 @@ export class MessageResolver {
   }
 
   @Authorized('messages:read')
+  @Subscription(() => Message, { subscribe: subscribeToRoom, description: 'Messages posted to a room from now on' })
+  messageAdded(@Root() event: MessageEvent, @Arg('roomId', () => ID) _roomId: string): Message {
+    return fromEvent(event);
+  }
+
+  @Authorized('messages:read')
   @Query(() => Message, { nullable: true })
   message(@Arg('id', () => ID) id: string): Promise<Message | null> {
     return this.service.byId(currentContext(), id);
+  }
+}
+
+/** Starts a room subscription after checking the caller may read that room of their tenant. */
+async function subscribeToRoom({ args, context }: { args: { roomId: string }; context: { deps: SubgraphDeps } }) {
+  const ctx = currentContext();
+  if (!isAuthenticated(ctx)) throw unauthenticated();
+  if (!hasPermission(ctx, 'messages:read')) throw forbidden('Missing permission: messages:read');
+  const room = await new MessageService(context.deps).assertRoom(ctx, args.roomId);
+  const events = context.deps.pubsub.iterate<MessageEvent>(roomTopic(ctx.tenantId!, room.id));
+  return filterTenant(events, ctx.tenantId!);
+}
+
+async function* filterTenant(events: AsyncIterableIterator<MessageEvent>, tenantId: string) {
+  try {
+    for await (const event of events) if (event.tenantId === tenantId) yield event;
+  } finally {
+    await events.return?.();
   }
 }
 

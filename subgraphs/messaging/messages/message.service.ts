@@ -17,13 +17,21 @@ export class MessageService {
   async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
     const body = cleanText(input.body ?? '');
     if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) throw messagingError(MessagingErrorCode.INVALID_MESSAGE);
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    const message = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await this.roomIn(em, tenantId, input.roomId);
-      const message = em.create(Message, { tenantId, id: randomUUID(), roomId: room.id, authorId: ctx.userId!, body });
-      await em.insert(Message, message);
-      const saved = await em.findOneByOrFail(Message, { tenantId, id: message.id });
+      const created = em.create(Message, { tenantId, id: randomUUID(), roomId: room.id, authorId: ctx.userId!, body });
+      await em.insert(Message, created);
+      const saved = await em.findOneByOrFail(Message, { tenantId, id: created.id });
       return Object.assign(saved, { room });
     });
+    // Realtime is best effort once committed: a subscriber that misses it reads it from history.
+    await this.deps.pubsub.publish(roomTopic(message.tenantId, message.roomId), toEvent(message)).catch(() => undefined);
+    return message;
+  }
+
+  /** Refuses rooms outside the caller's tenant before a subscription starts. */
+  async assertRoom(ctx: RequestContext, roomId: string): Promise<Room> {
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => this.roomIn(em, tenantId, roomId));
   }
 
   async byId(ctx: RequestContext, id: string): Promise<Message | null> {
@@ -73,6 +81,39 @@ export class MessageService {
     if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
     return room;
   }
+}
+
+/** Topic of a room's events; the tenant is part of it, so one tenant's subscribers never see another's. */
+export function roomTopic(tenantId: string, roomId: string): string {
+  return `messaging.room.${tenantId}.${roomId}`;
+}
+
+export interface MessageEvent {
+  tenantId: string;
+  id: string;
+  roomId: string;
+  authorId: string;
+  body: string;
+  createdAt: string;
+  room: { tenantId: string; id: string; name: string; createdAt: string; createdBy: string };
+}
+
+function toEvent(m: Message): MessageEvent {
+  const { room } = m;
+  return {
+    tenantId: m.tenantId,
+    id: m.id,
+    roomId: m.roomId,
+    authorId: m.authorId,
+    body: m.body,
+    createdAt: m.createdAt.toISOString(),
+    room: { tenantId: room.tenantId, id: room.id, name: room.name, createdAt: room.createdAt.toISOString(), createdBy: room.createdBy },
+  };
+}
+
+export function fromEvent(e: MessageEvent): Message {
+  const room = Object.assign(new Room(), { ...e.room, createdAt: new Date(e.room.createdAt) });
+  return Object.assign(new Message(), { ...e, createdAt: new Date(e.createdAt), room });
 }
 
 function encodeCursor(m: Message): string {

@@ -1,0 +1,174 @@
+import type { Server } from 'node:http';
+import {
+  GraphQLError,
+  getOperationAST,
+  parse,
+  print,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import type { RequestContext } from '../../kernel/context';
+import { logger } from '../../kernel/log';
+import { authenticate, type AuthSettings } from '../authenticate';
+import { checkLimits, type QueryLimits } from '../limits';
+import type { SubscriptionHub, FederatedExecutor } from './hub';
+import { splitSubscription } from './operations';
+import type { SubscriptionRoute } from './routing';
+import type { AccessGuard } from './sessions';
+
+/** Close codes clients act on: 4401 sign in again, 4403 no longer allowed. */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+
+export interface GatewayWsOptions {
+  httpServer: Server;
+  schema: () => GraphQLSchema | undefined;
+  routes: () => Map<string, SubscriptionRoute>;
+  hub: SubscriptionHub;
+  execute: FederatedExecutor;
+  guard: AccessGuard;
+  auth: AuthSettings;
+  limits: QueryLimits;
+}
+
+interface Connection {
+  ctx?: RequestContext;
+  expiresAt?: number;
+}
+type Extra = { connection?: Connection; socket: WebSocket };
+
+const log = logger('gateway.ws');
+
+function tokenFrom(params: Record<string, unknown> | undefined): string | undefined {
+  const raw = params?.authorization ?? params?.Authorization ?? params?.accessToken;
+  if (typeof raw !== 'string') return undefined;
+  return raw.startsWith('Bearer ') ? raw : `Bearer ${raw}`;
+}
+
+function claimsExpiry(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp?: number };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * graphql-ws on the gateway's own port and path. `connection_init` carries the access token; the caller
+ * is authenticated once and re-checked before every event (revoked session, suspended tenant or expired
+ * token end the connection with 4401/4403). Subscriptions go through the hub; queries and mutations sent
+ * over the socket run through the gateway exactly as over HTTP.
+ */
+export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void> } {
+  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const sockets = new Map<WebSocket, Connection>();
+  const stillValid = (socket: WebSocket, c: Connection): boolean => {
+    const ctx = c.ctx;
+    if (!ctx) return false;
+    if (options.guard.isRevoked(ctx.sessionId)) return close(socket, CLOSE_UNAUTHORIZED, 'Session revoked');
+    if (options.guard.isSuspended(ctx.tenantId)) return close(socket, CLOSE_FORBIDDEN, 'Tenant suspended');
+    if (c.expiresAt !== undefined && c.expiresAt <= Date.now()) return close(socket, CLOSE_UNAUTHORIZED, 'Access token expired');
+    return true;
+  };
+  const close = (socket: WebSocket, code: number, reason: string): false => {
+    if (socket.readyState === socket.OPEN) socket.close(code, reason);
+    return false;
+  };
+  const stopGuard = options.guard.onChange(() => {
+    for (const [socket, c] of sockets) stillValid(socket, c);
+  });
+
+  const server = useServer<Record<string, unknown> | undefined, Extra>(
+    {
+      onConnect: async (c) => {
+        const token = tokenFrom(c.connectionParams);
+        if (!token) return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Missing access token');
+        try {
+          const ctx = await authenticate({ authorization: token }, options.auth);
+          const connection: Connection = { ctx, expiresAt: claimsExpiry(token.slice(7)) };
+          if (!stillValid(c.extra.socket, connection)) return false;
+          c.extra.connection = connection;
+          sockets.set(c.extra.socket, connection);
+          return true;
+        } catch {
+          return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Invalid access token');
+        }
+      },
+      // Results are already formatted by the gateway (plain JSON errors): send them as they are.
+      onNext: (_c, _id, _payload, _args, result) => ({
+        ...result,
+        errors: result.errors?.map((e) => (e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError))),
+      }),
+      onClose: (c) => {
+        sockets.delete(c.extra.socket);
+      },
+      onSubscribe: async (c, _id, payload) => {
+        const connection = c.extra.connection!;
+        if (!stillValid(c.extra.socket, connection)) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
+        const schema = options.schema();
+        if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        const variables = (payload.variables ?? {}) as Record<string, unknown>;
+        const violation = checkLimits(schema, document, payload.operationName, variables, options.limits);
+        if (violation) return [violation];
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: variables,
+          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection },
+        };
+        return args;
+      },
+      execute: async (args) => {
+        const { ctx } = args.contextValue as { ctx: RequestContext };
+        // Already formatted (masked) by the gateway: sent to the client as it is.
+        return (await options.execute(print(args.document), (args.variableValues ?? {}) as Record<string, unknown>, ctx)) as unknown as ExecutionResult;
+      },
+      subscribe: async (args) => {
+        const { ctx, socket, connection } = args.contextValue as { ctx: RequestContext; socket: WebSocket; connection: Connection };
+        const operation = getOperationAST(args.document, args.operationName)!;
+        const field = operation.selectionSet.selections[0];
+        const route = field && field.kind === 'Field' ? options.routes().get(field.name.value) : undefined;
+        if (!route) return { errors: [new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } })] };
+        let split;
+        try {
+          split = splitSubscription(args.document, operation, route.lookupField);
+        } catch (err) {
+          return { errors: [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })] };
+        }
+        return options.hub.subscribe(route, split, `${print(args.document)}#${args.operationName ?? ''}`, (args.variableValues ?? {}) as Record<string, unknown>, {
+          ctx,
+          stillValid: () => stillValid(socket, connection),
+        }) as AsyncIterableIterator<ExecutionResult>;
+      },
+    },
+    wss,
+  );
+  log.debug('graphql-ws ready');
+  return {
+    async dispose() {
+      stopGuard();
+      await server.dispose(); // closes every socket with 1001 Going Away
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+export { CloseCode };

@@ -1,0 +1,73 @@
+import {
+  Kind,
+  getNamedType,
+  isObjectType,
+  parse,
+  type DirectiveNode,
+  type GraphQLSchema,
+  type ObjectTypeDefinitionNode,
+  type ValueNode,
+} from 'graphql';
+
+/** Where each subscription field is served, and how its events are looked up, derived from the supergraph. */
+export interface SubscriptionRoute {
+  field: string;
+  subgraph: string;
+  /** Entity type the field returns, and the Query field that loads one by id (e.g. Message → message(id:)). */
+  entityType: string;
+  lookupField: string;
+}
+
+function stringArg(directive: DirectiveNode, name: string): string | undefined {
+  const arg = directive.arguments?.find((a) => a.name.value === name);
+  return arg ? valueText(arg.value) : undefined;
+}
+
+function valueText(value: ValueNode): string | undefined {
+  return value.kind === Kind.STRING || value.kind === Kind.ENUM ? value.value : undefined;
+}
+
+/**
+ * Reads `join__Graph` and the Subscription type's `@join__field`/`@join__type` directives: the owning
+ * subgraph of every subscription field comes from the supergraph itself, never from a hand-kept table.
+ */
+export function subscriptionRoutes(supergraphSdl: string, apiSchema: GraphQLSchema): Map<string, SubscriptionRoute> {
+  const doc = parse(supergraphSdl);
+  const graphNames = new Map<string, string>();
+  let subscriptionType: ObjectTypeDefinitionNode | undefined;
+  for (const def of doc.definitions) {
+    if (def.kind === Kind.ENUM_TYPE_DEFINITION && def.name.value === 'join__Graph') {
+      for (const value of def.values ?? []) {
+        const graph = value.directives?.find((d) => d.name.value === 'join__graph');
+        const name = graph && stringArg(graph, 'name');
+        if (name) graphNames.set(value.name.value, name);
+      }
+    }
+    if (def.kind === Kind.OBJECT_TYPE_DEFINITION && def.name.value === 'Subscription') subscriptionType = def;
+  }
+  const routes = new Map<string, SubscriptionRoute>();
+  if (!subscriptionType) return routes;
+  const typeGraphs = (subscriptionType.directives ?? []).filter((d) => d.name.value === 'join__type').map((d) => stringArg(d, 'graph'));
+  const queryFields = apiSchema.getQueryType()?.getFields() ?? {};
+  const apiFields = apiSchema.getSubscriptionType()?.getFields() ?? {};
+  for (const field of subscriptionType.fields ?? []) {
+    const fieldGraphs = (field.directives ?? []).filter((d) => d.name.value === 'join__field').map((d) => stringArg(d, 'graph'));
+    const graphs = (fieldGraphs.length ? fieldGraphs : typeGraphs).filter((g): g is string => Boolean(g));
+    if (graphs.length !== 1) throw new Error(`Subscription.${field.name.value} must be served by exactly one subgraph`);
+    const subgraph = graphNames.get(graphs[0]);
+    if (!subgraph) throw new Error(`Unknown join graph ${graphs[0]}`);
+    const apiField = apiFields[field.name.value];
+    if (!apiField) continue; // @inaccessible
+    const entity = getNamedType(apiField.type);
+    if (!isObjectType(entity) || !entity.getFields().id) {
+      throw new Error(`Subscription.${field.name.value} must return an entity with an id`);
+    }
+    const lookupField = entity.name.charAt(0).toLowerCase() + entity.name.slice(1);
+    const lookup = queryFields[lookupField];
+    if (!lookup || getNamedType(lookup.type) !== entity || !lookup.args.some((a) => a.name === 'id')) {
+      throw new Error(`Subscription.${field.name.value} needs a lookup field Query.${lookupField}(id: ID!): ${entity.name}`);
+    }
+    routes.set(field.name.value, { field: field.name.value, subgraph, entityType: entity.name, lookupField });
+  }
+  return routes;
+}

@@ -1,0 +1,117 @@
+import type { KeyObject } from 'node:crypto';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { CONTEXT_HEADER, signContextToken } from '../../kernel/context-token';
+import { systemContext, type RequestContext } from '../../kernel/context';
+import { logger } from '../../kernel/log';
+
+export interface UpstreamSink {
+  next(data: Record<string, unknown>): void;
+  /** GraphQL errors from the subgraph (the subscription was refused or failed): final. */
+  refused(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): void;
+  /** The subgraph stream ended. */
+  complete(): void;
+}
+
+const log = logger('gateway.upstream');
+
+function isStaleContext(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): boolean {
+  return errors.length > 0 && errors.every((e) => e.extensions?.code === 'UNAUTHENTICATED' && /context \(expired|max age|"iat"/.test(e.message));
+}
+
+/**
+ * One graphql-ws connection per subgraph, shared by every subscription the gateway routes there. The
+ * connection proves it is the gateway (a fresh signed system context on each connect); each operation
+ * carries its caller's own signed context in `extensions`. When the connection drops, operations are
+ * subscribed again with freshly signed contexts.
+ */
+export class UpstreamPool {
+  private readonly clients = new Map<string, Client>();
+
+  constructor(
+    private readonly urls: Map<string, string>,
+    private readonly contextKey: KeyObject,
+  ) {}
+
+  private client(subgraph: string): Client {
+    let client = this.clients.get(subgraph);
+    if (!client) {
+      const http = this.urls.get(subgraph);
+      if (!http) throw new Error(`No URL for subgraph ${subgraph}`);
+      client = createClient({
+        url: http.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        lazy: true,
+        lazyCloseTimeout: 5_000,
+        keepAlive: 15_000,
+        retryAttempts: 1_000_000,
+        shouldRetry: () => true,
+        connectionParams: async () => ({
+          [CONTEXT_HEADER]: await signContextToken(systemContext('gateway-ws'), subgraph, this.contextKey),
+        }),
+      });
+      this.clients.set(subgraph, client);
+    }
+    return client;
+  }
+
+  /** Subscribes; returns the function that ends the subscription. */
+  subscribe(subgraph: string, query: string, variables: Record<string, unknown>, ctx: RequestContext, sink: UpstreamSink): () => void {
+    let stopped = false;
+    let cancel: (() => void) | null = null;
+    let attempt = 0;
+    const start = async () => {
+      if (stopped) return;
+      const token = await signContextToken(ctx, subgraph, this.contextKey);
+      if (stopped) return;
+      cancel = this.client(subgraph).subscribe<Record<string, unknown>>(
+        { query, variables, extensions: { [CONTEXT_HEADER]: token } },
+        {
+          next: (result) => {
+            attempt = 0;
+            if (result.errors?.length) {
+              stopped = true;
+              sink.refused(result.errors);
+            } else if (result.data) sink.next(result.data);
+          },
+          error: (err) => {
+            if (stopped) return;
+            if (Array.isArray(err) && isStaleContext(err)) {
+              // The connection came back and re-sent an operation whose signed context had expired.
+              cancel?.();
+              void start();
+              return;
+            }
+            if (Array.isArray(err)) {
+              stopped = true;
+              sink.refused(err);
+              return;
+            }
+            // Transport trouble: subscribe again (fresh context) with backoff.
+            attempt++;
+            log.warn({ subgraph, attempt }, 'upstream subscription lost; subscribing again');
+            setTimeout(() => void start(), Math.min(5_000, 100 * 2 ** attempt)).unref();
+          },
+          complete: () => {
+            if (stopped) return;
+            stopped = true;
+            sink.complete();
+          },
+        },
+      );
+    };
+    void start().catch((err) => {
+      log.error({ err, subgraph }, 'upstream subscribe failed');
+      sink.refused([{ message: 'Subscription could not be started', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+    });
+    return () => {
+      stopped = true;
+      cancel?.();
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.dispose()));
+    this.clients.clear();
+  }
+}

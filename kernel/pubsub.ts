@@ -1,0 +1,137 @@
+import { EventEmitter } from 'node:events';
+import Redis from 'ioredis';
+import { logger } from './log';
+
+/**
+ * Fire-and-forget notifications between instances (realtime events, session revocations). Not
+ * durable: what must not be lost travels through the outbox and the event bus instead.
+ * In memory by default (one process); Redis pub/sub with REDIS_URL (every instance receives).
+ */
+export interface PubSub {
+  publish(topic: string, payload: unknown): Promise<void>;
+  /** Listens to a topic until the returned function is called. */
+  listen(topic: string, handler: (payload: unknown) => void): () => void;
+  /** The same as an async iterator (for GraphQL subscriptions); `return()` stops listening. */
+  iterate<T>(topic: string): AsyncIterableIterator<T>;
+  close(): Promise<void>;
+}
+
+abstract class BasePubSub implements PubSub {
+  abstract publish(topic: string, payload: unknown): Promise<void>;
+  abstract listen(topic: string, handler: (payload: unknown) => void): () => void;
+  abstract close(): Promise<void>;
+
+  iterate<T>(topic: string): AsyncIterableIterator<T> {
+    const queue: T[] = [];
+    const waiting: ((r: IteratorResult<T>) => void)[] = [];
+    let done = false;
+    const stop = this.listen(topic, (payload) => {
+      const waiter = waiting.shift();
+      if (waiter) waiter({ value: payload as T, done: false });
+      else if (queue.length < 10_000) queue.push(payload as T);
+    });
+    const finish = (): Promise<IteratorResult<T>> => {
+      if (!done) {
+        done = true;
+        stop();
+        for (const waiter of waiting.splice(0)) waiter({ value: undefined, done: true });
+      }
+      return Promise.resolve({ value: undefined, done: true });
+    };
+    return {
+      next: () => {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => waiting.push(resolve));
+      },
+      return: finish,
+      throw: (err?: unknown) => finish().then(() => Promise.reject(err)),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+}
+
+export class MemoryPubSub extends BasePubSub {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  async publish(topic: string, payload: unknown): Promise<void> {
+    // Copy, as a network transport would: listeners never share the publisher's object.
+    const copy = JSON.parse(JSON.stringify(payload)) as unknown;
+    queueMicrotask(() => this.emitter.emit(topic, copy));
+  }
+
+  listen(topic: string, handler: (payload: unknown) => void): () => void {
+    this.emitter.on(topic, handler);
+    return () => this.emitter.off(topic, handler);
+  }
+
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}
+
+export class RedisPubSub extends BasePubSub {
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
+  private readonly log = logger('pubsub.redis');
+
+  constructor(url: string, private readonly prefix = 'nexus:') {
+    super();
+    this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    this.sub = new Redis(url, { lazyConnect: false });
+    for (const client of [this.pub, this.sub]) client.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
+    this.sub.on('message', (channel: string, message: string) => {
+      const set = this.handlers.get(channel);
+      if (!set) return;
+      let payload: unknown;
+      try {
+        payload = JSON.parse(message);
+      } catch {
+        return;
+      }
+      for (const handler of set) handler(payload);
+    });
+  }
+
+  async publish(topic: string, payload: unknown): Promise<void> {
+    await this.pub.publish(this.prefix + topic, JSON.stringify(payload));
+  }
+
+  listen(topic: string, handler: (payload: unknown) => void): () => void {
+    const channel = this.prefix + topic;
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      void this.sub.subscribe(channel).catch((err) => this.log.error({ err, channel }, 'subscribe failed'));
+    }
+    set.add(handler);
+    return () => {
+      const current = this.handlers.get(channel);
+      if (!current) return;
+      current.delete(handler);
+      if (current.size === 0) {
+        this.handlers.delete(channel);
+        void this.sub.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  /** Resolves once the subscriber connection has applied every pending SUBSCRIBE. */
+  async ready(): Promise<void> {
+    await this.sub.ping();
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+    this.pub.disconnect();
+    this.sub.disconnect();
+  }
+}
+
+export function createPubSub(redisUrl: string | undefined): PubSub {
+  return redisUrl ? new RedisPubSub(redisUrl) : new MemoryPubSub();
+}

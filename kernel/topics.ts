@@ -1,0 +1,7 @@
+/** Pub/sub topics shared between services (payloads are JSON). */
+
+/** `{ sessionId, userId, tenantId }`: a session was signed out; gateways end it at once. */
+export const SESSION_REVOKED_TOPIC = 'platform.session_revoked';
+
+/** `{ tenantId }`: a tenant was suspended; gateways end its members' connections. */
+export const TENANT_SUSPENDED_TOPIC = 'platform.tenant_suspended';

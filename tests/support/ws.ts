@@ -1,0 +1,94 @@
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
+import WebSocket from 'ws';
+
+/** A real graphql-ws client against the gateway, with the results and the close event it saw. */
+export interface WsSession {
+  client: Client;
+  closed: Promise<{ code: number; reason: string }>;
+  subscribe<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Subscription<T>;
+  dispose(): Promise<void>;
+}
+
+export interface Subscription<T> {
+  results: FormattedExecutionResult<T>[];
+  /** Resolves once `n` results arrived (rejects after `ms`). */
+  waitFor(n: number, ms?: number): Promise<FormattedExecutionResult<T>[]>;
+  completed: Promise<void>;
+  error: Promise<unknown>;
+  unsubscribe(): void;
+}
+
+export function wsUrl(httpUrl: string): string {
+  return httpUrl.replace(/^http/, 'ws');
+}
+
+export function connect(gatewayUrl: string, connectionParams: Record<string, unknown> | undefined): WsSession {
+  let resolveClosed!: (e: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
+  const client = createClient({
+    url: wsUrl(gatewayUrl),
+    webSocketImpl: WebSocket,
+    connectionParams,
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => undefined,
+    on: {
+      closed: (event) => {
+        const e = event as { code: number; reason: string };
+        resolveClosed({ code: e.code, reason: String(e.reason) });
+      },
+    },
+  });
+  return {
+    client,
+    closed,
+    subscribe<T>(query: string, variables: Record<string, unknown> = {}): Subscription<T> {
+      const results: FormattedExecutionResult<T>[] = [];
+      const waiters: (() => void)[] = [];
+      let resolveCompleted!: () => void;
+      let resolveError!: (e: unknown) => void;
+      const completed = new Promise<void>((r) => (resolveCompleted = r));
+      const error = new Promise<unknown>((r) => (resolveError = r));
+      const unsubscribe = client.subscribe<T>(
+        { query, variables },
+        {
+          next: (r) => {
+            results.push(r as FormattedExecutionResult<T>);
+            for (const w of waiters.splice(0)) w();
+          },
+          error: (e) => {
+            resolveError(e);
+            for (const w of waiters.splice(0)) w();
+          },
+          complete: () => {
+            resolveCompleted();
+            for (const w of waiters.splice(0)) w();
+          },
+        },
+      );
+      return {
+        results,
+        completed,
+        error,
+        unsubscribe,
+        async waitFor(n: number, ms = 5000) {
+          const deadline = Date.now() + ms;
+          while (results.length < n) {
+            const left = deadline - Date.now();
+            if (left <= 0) throw new Error(`expected ${n} results, got ${results.length}: ${JSON.stringify(results)}`);
+            await new Promise<void>((resolve) => {
+              waiters.push(resolve);
+              setTimeout(resolve, left);
+            });
+          }
+          return results;
+        },
+      };
+    },
+    dispose: () => client.dispose() as Promise<void>,
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
