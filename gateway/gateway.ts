@@ -84,11 +84,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported' }] };
   };
   const upstream = new UpstreamPool(subgraphUrls, options.contextPrivateKey);
+  const hub = new SubscriptionHub(upstream, execute);
   const ws = startGatewayWs({
     httpServer,
     schema: () => apiSchema,
     routes: () => routes,
-    hub: new SubscriptionHub(upstream, execute),
+    hub,
     execute,
     guard,
     auth: options.auth,
@@ -136,6 +137,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     name: 'gateway',
     port,
     url: urlFor(options.host, port),
+    stats: () => hub.stats(),
     async stop() {
       await ws.dispose();
       await upstream.close();

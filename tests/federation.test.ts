@@ -12,6 +12,7 @@ import {
   SendMessageDocument,
   DocumentsDocument,
   ProductsDocument,
+  RoomsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { createRoomWithMessage, signUp, uniqueEmail } from './support/fixtures';
@@ -33,6 +34,12 @@ describe('federation through the gateway', () => {
     expect(res.data!.register.user.email).toBe(email);
     expect(res.data!.register.tenant.name).toBe('Initech');
     expect(res.data!.register.refreshToken).toMatch(/^nxr_/);
+  });
+
+  it('gives a new tenant its general room, created by messaging from the registration event', async () => {
+    const account = await signUp(t.gatewayUrl, 'Evented');
+    const rooms = await gql(t.gatewayUrl, RoomsDocument, {}, { token: account.token });
+    expect(rooms.data!.rooms.map((r) => r.name)).toEqual(['general']);
   });
 
   it('logs in and reads the account and the tenant with its members', async () => {

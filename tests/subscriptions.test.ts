@@ -1,3 +1,4 @@
+import { TENANT_SUSPENDED_TOPIC } from '../kernel/topics';
 import { SendMessageDocument } from './generated/graphql';
 import { gql, rawGql } from './support/gql';
 import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
@@ -114,9 +115,29 @@ describe('subscriptions through the gateway', () => {
   });
 
   it('shares one upstream subscription and one execution per event among identical subscribers', async () => {
+    const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
+    const before = gateway.stats!();
     const subs = Array.from({ length: 20 }, () => open(a.token).subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: aRoomId }));
     await sleep(500);
-    await send(a, aRoomId, 'fan-out');
-    for (const sub of subs) expect((await sub.waitFor(1))[0].data!.messageAdded.body).toBe('fan-out');
+    expect(gateway.stats!()).toMatchObject({ subscriptionGroups: before.subscriptionGroups + 1, subscribers: before.subscribers + 20 });
+    await send(a, aRoomId, 'fan-out 1');
+    await send(a, aRoomId, 'fan-out 2');
+    for (const sub of subs) expect((await sub.waitFor(2)).map((r) => r.data!.messageAdded.body)).toEqual(['fan-out 1', 'fan-out 2']);
+    expect(gateway.stats!().eventExecutions - before.eventExecutions).toBe(2);
+    for (const sub of subs) sub.unsubscribe();
+    await sleep(200);
+    expect(gateway.stats!()).toMatchObject({ subscriptionGroups: before.subscriptionGroups, subscribers: before.subscribers });
+  });
+
+  it('ends the connections of a suspended tenant with 4403', async () => {
+    const tenant = await signUp(t.gatewayUrl, 'Suspended');
+    const room = (await createRoomWithMessage(t.gatewayUrl, tenant, 'x')).roomId;
+    const s = open(tenant.token);
+    s.subscribe(MESSAGE_ADDED, { roomId: room });
+    await sleep(300);
+    await t.platform.pubsub.publish(TENANT_SUSPENDED_TOPIC, { tenantId: tenant.tenantId });
+    expect((await s.closed).code).toBe(4403);
+    const refused = await rawGql(t.gatewayUrl, { query: '{ me { id } }' }, { token: tenant.token });
+    expect(refused.status).toBe(403);
   });
 });

@@ -142,8 +142,13 @@ export class SubscriptionHub {
     private readonly execute: FederatedExecutor,
   ) {}
 
-  get groupCount(): number {
-    return this.groups.size;
+  /** Executions of event queries so far (one per event per group). */
+  executions = 0;
+
+  stats(): Record<string, number> {
+    let subscribers = 0;
+    for (const g of this.groups.values()) subscribers += g.subscribers.size;
+    return { subscriptionGroups: this.groups.size, subscribers, eventExecutions: this.executions };
   }
 
   subscribe(
@@ -160,7 +165,11 @@ export class SubscriptionHub {
     let group = this.groups.get(key);
     const fresh = !group;
     if (!group) {
-      group = new Group(key, route, split, variables, ctx, this.upstream, this.execute, (g) => {
+      const execute: FederatedExecutor = (q, v, c) => {
+        this.executions++;
+        return this.execute(q, v, c);
+      };
+      group = new Group(key, route, split, variables, ctx, this.upstream, execute, (g) => {
         if (this.groups.get(g.key) === g) this.groups.delete(g.key);
       });
       this.groups.set(key, group);

@@ -7,6 +7,8 @@ export interface RunningService {
   port: number;
   url: string;
   stop(): Promise<void>;
+  /** Live counters for operators and tests (e.g. subscription groups). */
+  stats?(): Record<string, number>;
 }
 
 export function listen(server: Server, port: number, host: string): Promise<number> {

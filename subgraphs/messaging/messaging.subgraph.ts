@@ -4,6 +4,7 @@ import { Message } from './messages/message.entity';
 import { MessageResolver, messageReferenceResolver } from './messages/message.resolver';
 import { Room } from './rooms/room.entity';
 import { RoomResolver, roomReferenceResolver } from './rooms/room.resolver';
+import { createGeneralRoom } from './rooms/room.service';
 
 /** Rooms and messages. */
 export const messagingSubgraph: SubgraphDefinition = {
@@ -12,4 +13,5 @@ export const messagingSubgraph: SubgraphDefinition = {
   migrations: [MessagingInit1763683200000],
   resolvers: [RoomResolver, MessageResolver],
   referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
+  consumers: () => [{ name: 'general-room', types: ['identity.tenant_registered'], handle: createGeneralRoom }],
 };

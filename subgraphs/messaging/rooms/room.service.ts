@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { In } from 'typeorm';
+import { In, type EntityManager } from 'typeorm';
+import type { DomainEvent } from '../../../kernel/events';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -29,6 +30,12 @@ export class RoomService {
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
   }
+}
+
+/** Consumer of identity.tenant_registered: every new tenant starts with a `general` room. */
+export async function createGeneralRoom(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; ownerUserId: string };
+  await em.insert(Room, { tenantId: p.tenantId, id: randomUUID(), name: 'general', createdBy: p.ownerUserId });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
