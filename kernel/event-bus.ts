@@ -16,6 +16,16 @@ export const EVENT_BUS_SQL = [
      occurred_at timestamptz NOT NULL,
      tx xid8 NOT NULL DEFAULT pg_current_xact_id())`,
   `CREATE INDEX IF NOT EXISTS events_type_seq_idx ON nexus_bus.events (type, seq)`,
+  `CREATE TABLE IF NOT EXISTS nexus_bus.dead_letters (
+     id bigserial PRIMARY KEY,
+     consumer_group text NOT NULL,
+     event_id uuid NOT NULL,
+     type text NOT NULL,
+     tenant_id uuid,
+     payload jsonb NOT NULL,
+     attempts int NOT NULL,
+     last_error text,
+     failed_at timestamptz NOT NULL DEFAULT now())`,
   `CREATE TABLE IF NOT EXISTS nexus_bus.consumer_groups (
      name text PRIMARY KEY,
      types text[] NOT NULL,
@@ -54,15 +64,55 @@ interface EventRow {
  * Only events of committed transactions older than every running transaction are read, so a late
  * commit with a lower sequence number is never skipped.
  */
+export interface EventBusOptions {
+  /** How often idle consumers look for new events (they are also woken by local publishes). */
+  pollMs?: number;
+  /** How long a consumer instance holds its group; a crashed instance's events are redelivered after it. */
+  leaseMs?: number;
+  /** Failed deliveries of one event before it is moved to `nexus_bus.dead_letters` and skipped. */
+  maxAttempts?: number;
+}
+
+export interface DeadLetter {
+  consumerGroup: string;
+  eventId: string;
+  type: string;
+  attempts: number;
+  lastError: string | null;
+  failedAt: Date;
+}
+
 export class PostgresEventBus implements EventBus {
   private readonly pool: Pool;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
   private readonly subs: Subscription[] = [];
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly log = logger('events.bus');
   private closed = false;
 
-  constructor(url: string, private readonly pollMs = 500) {
+  constructor(url: string, options: EventBusOptions = {}) {
     this.pool = new Pool({ connectionString: url, max: 3, application_name: 'nexus-bus' });
+    this.pollMs = options.pollMs ?? 500;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.maxAttempts = options.maxAttempts ?? 10;
+  }
+
+  /** Events given up on, newest first: for platform operators. */
+  async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    const { rows } = await this.query<{ consumer_group: string; event_id: string; type: string; attempts: number; last_error: string | null; failed_at: Date }>(
+      `SELECT consumer_group, event_id, type, attempts, last_error, failed_at FROM nexus_bus.dead_letters ORDER BY id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      consumerGroup: r.consumer_group,
+      eventId: r.event_id,
+      type: r.type,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      failedAt: r.failed_at,
+    }));
   }
 
   /**
@@ -152,10 +202,10 @@ export class PostgresEventBus implements EventBus {
   private async drain(sub: Subscription): Promise<void> {
     for (;;) {
       const lease = await this.query(
-        `UPDATE nexus_bus.consumer_groups SET lease_owner = $2, lease_until = now() + interval '30 seconds'
+        `UPDATE nexus_bus.consumer_groups SET lease_owner = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
           WHERE name = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until < now())
           RETURNING position`,
-        [sub.group, this.owner],
+        [sub.group, this.owner, this.leaseMs],
       );
       if (lease.rowCount === 0) return; // another instance delivers this group
       const position = lease.rows[0].position as string;
@@ -178,12 +228,24 @@ export class PostgresEventBus implements EventBus {
           await sub.deliver(event);
         } catch (err) {
           sub.failures++;
-          this.log.warn({ err, group: sub.group, eventId: event.id, failures: sub.failures }, 'delivery failed; will retry');
-          await this.query(
-            `UPDATE nexus_bus.consumer_groups SET failures = failures + 1, last_error = $3 WHERE name = $1 AND lease_owner = $2`,
-            [sub.group, this.owner, String((err as Error)?.message ?? err).slice(0, 500)],
+          const message = String((err as Error)?.message ?? err).slice(0, 500);
+          const { rows: state } = await this.query<{ failures: number }>(
+            `UPDATE nexus_bus.consumer_groups SET failures = failures + 1, last_error = $3
+              WHERE name = $1 AND lease_owner = $2 RETURNING failures`,
+            [sub.group, this.owner, message],
           );
-          return;
+          const attempts = state[0]?.failures ?? sub.failures;
+          if (attempts < this.maxAttempts) {
+            this.log.warn({ err, group: sub.group, eventId: event.id, attempts }, 'delivery failed; will retry');
+            return;
+          }
+          // Given up: park it where operators can see it, and move on.
+          this.log.error({ err, group: sub.group, eventId: event.id, attempts }, 'event moved to dead letters');
+          await this.query(
+            `INSERT INTO nexus_bus.dead_letters (consumer_group, event_id, type, tenant_id, payload, attempts, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+            [sub.group, event.id, event.type, event.tenantId, JSON.stringify(event.payload), attempts, message],
+          );
         }
         sub.failures = 0;
         await this.query(
@@ -198,7 +260,9 @@ export class PostgresEventBus implements EventBus {
   async close(): Promise<void> {
     this.closed = true;
     for (const sub of this.subs) if (sub.timer) clearTimeout(sub.timer);
-    while (this.subs.some((s) => s.running)) await new Promise((r) => setTimeout(r, 10));
+    // Let a delivery in progress finish (bounded: a stuck handler's lease simply expires).
+    const deadline = Date.now() + Math.min(5_000, this.leaseMs);
+    while (this.subs.some((s) => s.running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this
       .query(`UPDATE nexus_bus.consumer_groups SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [this.owner])
       .catch(() => undefined);

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseHandle } from '../kernel/db/database';
 import { prepareDatabase } from '../kernel/db/bootstrap';
-import { PostgresEventBus } from '../kernel/event-bus';
+import { PostgresEventBus, type EventBusOptions } from '../kernel/event-bus';
 import type { DomainEvent } from '../kernel/events';
 import { freshDatabase } from './support/platform';
 
 let db: DatabaseHandle;
 const buses: PostgresEventBus[] = [];
-const bus = () => {
-  const b = new PostgresEventBus(db.url, 50);
+const bus = (options: EventBusOptions = {}) => {
+  const b = new PostgresEventBus(db.url, { pollMs: 50, ...options });
   buses.push(b);
   return b;
 };
@@ -69,6 +69,42 @@ describe('PostgreSQL event bus', () => {
     expect(await b.waitConsumed([e1.id, e2.id], 10_000)).toBe(true);
     expect(handled).toEqual([1, 2]);
     expect(attempts).toBe(4);
+  });
+
+  it('redelivers an event whose consumer crashed mid-event, once its lease runs out', async () => {
+    const crashed = bus({ leaseMs: 400 });
+    const survivor = bus({ leaseMs: 400 });
+    const started: string[] = [];
+    const handled: string[] = [];
+    // The first instance takes the event and never finishes (as if its process died).
+    crashed.subscribe('crashy', ['t.crash'], (e) => {
+      started.push(e.id);
+      return new Promise<void>(() => undefined);
+    });
+    const e = event('t.crash', 1);
+    await crashed.publish(e);
+    await until(() => started.length === 1);
+    survivor.subscribe('crashy', ['t.crash'], async (ev) => void handled.push(ev.id));
+    await until(() => handled.length === 1, 5000);
+    expect(handled).toEqual([e.id]);
+    expect(await survivor.waitConsumed([e.id])).toBe(true);
+  });
+
+  it('moves an event that keeps failing to the dead letters and goes on with the next', async () => {
+    const b = bus({ maxAttempts: 3 });
+    const handled: number[] = [];
+    b.subscribe('poisoned', ['t.poison'], async (e) => {
+      if (e.payload.n === 1) throw new Error('cannot handle this one');
+      handled.push(e.payload.n as number);
+    });
+    const poison = event('t.poison', 1);
+    const fine = event('t.poison', 2);
+    await b.publish(poison);
+    await b.publish(fine);
+    expect(await b.waitConsumed([poison.id, fine.id], 15_000)).toBe(true);
+    expect(handled).toEqual([2]);
+    const dead = (await b.deadLetters()).filter((d) => d.consumerGroup === 'poisoned');
+    expect(dead).toEqual([expect.objectContaining({ eventId: poison.id, type: 't.poison', attempts: 3, lastError: 'cannot handle this one' })]);
   });
 
   it('gives a consumer group that starts late every event published before it existed', async () => {
