@@ -27,6 +27,7 @@ function isStaleContext(errors: readonly { message: string; extensions?: Record<
  */
 export class UpstreamPool {
   private readonly clients = new Map<string, Client>();
+  private closed = false;
 
   constructor(
     private readonly urls: Map<string, string>,
@@ -61,7 +62,7 @@ export class UpstreamPool {
     let cancel: (() => void) | null = null;
     let attempt = 0;
     const start = async () => {
-      if (stopped) return;
+      if (stopped || this.closed) return;
       const token = await signContextToken(ctx, subgraph, this.contextKey);
       if (stopped) return;
       cancel = this.client(subgraph).subscribe<Record<string, unknown>>(
@@ -111,6 +112,7 @@ export class UpstreamPool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.clients.values()].map((c) => c.dispose()));
     this.clients.clear();
   }

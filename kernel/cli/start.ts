@@ -7,18 +7,20 @@ import { seedDemo } from './seed';
 
 /**
  * `start all` (default): every subgraph and the gateway in this process, demo tenant seeded.
- * `start <service>`: one service alone (set DATABASE_URL, and the gateway's *_URL variables).
+ * `start <service>[,<service>…]`: those services only (set DATABASE_URL, and the gateway's *_URL variables).
  */
 async function main(): Promise<void> {
   const started = Date.now();
   const target = process.argv[2] ?? 'all';
-  if (target !== 'all' && target !== 'gateway' && !isSubgraphName(target)) {
-    throw new Error(`Unknown service "${target}". Use all, gateway, or one of: ${SUBGRAPHS.join(', ')}`);
+  const requested = target === 'all' ? [] : target.split(',').map((s) => s.trim());
+  const unknown = requested.filter((s) => s !== 'gateway' && !isSubgraphName(s));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown service "${unknown.join(', ')}". Use all, gateway, one of ${SUBGRAPHS.join(', ')}, or a comma-separated list`);
   }
   const config = loadConfig();
   setLogLevel(config.log.LOG_LEVEL);
   const log = logger('start');
-  const services: ServiceName[] = target === 'all' ? [...SUBGRAPHS, 'gateway'] : [target];
+  const services: ServiceName[] = target === 'all' ? [...SUBGRAPHS, 'gateway'] : (requested as ServiceName[]);
   const platform = await startPlatform({ config, services });
   let seeded: string | undefined;
   if (target === 'all' && config.seed.SEED_DEMO && platform.gatewayUrl) {

@@ -33,24 +33,29 @@ export function createSubgraphDataSource(options: SubgraphDatabaseOptions): Data
 
 const log = logger('db.migrate');
 
-/** Creates the subgraph's schema (as owner) and applies its pending migrations. */
+/**
+ * Creates the subgraph's schema (as owner) and applies its pending migrations. Instances starting at
+ * the same time take turns (advisory lock per schema), so each migration runs once.
+ */
 export async function migrateSubgraph(options: SubgraphDatabaseOptions): Promise<string[]> {
-  const client = new Client({ connectionString: options.url });
-  await client.connect();
+  const lock = new Client({ connectionString: options.url });
+  await lock.connect();
   try {
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    await client.query(`GRANT USAGE ON SCHEMA "${options.schema}" TO ${APP_ROLE}`);
+    await lock.query(`SELECT pg_advisory_lock(hashtext($1))`, [`nexus:migrate:${options.schema}`]);
+    await lock.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await lock.query(`GRANT USAGE ON SCHEMA "${options.schema}" TO ${APP_ROLE}`);
+    const ds = createSubgraphDataSource({ ...options, poolSize: 1 });
+    await ds.initialize();
+    try {
+      const applied = await ds.runMigrations({ transaction: 'each' });
+      if (applied.length) log.info({ schema: options.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
+      return applied.map((m) => m.name);
+    } finally {
+      await ds.destroy();
+    }
   } finally {
-    await client.end();
-  }
-  const ds = createSubgraphDataSource({ ...options, poolSize: 1 });
-  await ds.initialize();
-  try {
-    const applied = await ds.runMigrations({ transaction: 'each' });
-    if (applied.length) log.info({ schema: options.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
-    return applied.map((m) => m.name);
-  } finally {
-    await ds.destroy();
+    await lock.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`nexus:migrate:${options.schema}`]).catch(() => undefined);
+    await lock.end();
   }
 }
 

@@ -77,8 +77,11 @@ export function connect(gatewayUrl: string, connectionParams: Record<string, unk
             const left = deadline - Date.now();
             if (left <= 0) throw new Error(`expected ${n} results, got ${results.length}: ${JSON.stringify(results)}`);
             await new Promise<void>((resolve) => {
-              waiters.push(resolve);
-              setTimeout(resolve, left);
+              const timer = setTimeout(resolve, left);
+              waiters.push(() => {
+                clearTimeout(timer);
+                resolve();
+              });
             });
           }
           return results;
