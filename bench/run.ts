@@ -12,11 +12,13 @@ import { startEmbeddedDatabase } from '../kernel/db/embedded';
 import { generateKeyPair } from '../kernel/keys';
 import { startPlatform } from '../kernel/platform';
 import { SUBGRAPHS } from '../kernel/services';
+import { subscriptionBench } from './subscriptions';
 
 /**
  * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
  * context, federation) and, as the baseline measured in the same run, straight to the owning subgraph.
- * Prints p50/p99 latency and throughput, and the gateway/baseline ratios.
+ * Prints p50/p99 latency and throughput, and the gateway/baseline ratios. Then the same for
+ * subscriptions (bench/subscriptions.ts).
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -126,6 +128,26 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(`  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`);
+
+    const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
+    const messages = Number(process.env.BENCH_MESSAGES ?? 50);
+    const live = await subscriptionBench({
+      gatewayUrl: gateway,
+      messagingUrl: url('messaging'),
+      accessToken,
+      roomId,
+      ctx,
+      contextKey: keys.context.privateKey!,
+      subscribers,
+      messages,
+    });
+    process.stdout.write(`\nSubscriptions: send→receive latency, ${subscribers} subscribers in one room, ${messages} messages\n`);
+    for (const r of live) {
+      process.stdout.write(
+        `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  delivered ${r.delivered}/${r.expected}` +
+          `  (p50 ×${(r.p50 / live[0].p50).toFixed(2)}, p99 ×${(r.p99 / live[0].p99).toFixed(2)} of baseline)\n`,
+      );
+    }
   } finally {
     await platform.stop();
     await dropDatabase();
