@@ -94,6 +94,8 @@ export class PostgresEventBus implements EventBus {
 
   constructor(url: string, options: EventBusOptions = {}) {
     this.pool = new Pool({ connectionString: url, max: 3, application_name: 'nexus-bus' });
+    // An idle connection the server closed (restart, failover) is replaced on next use.
+    this.pool.on('error', (err) => this.log.warn({ err }, 'idle bus connection lost'));
     this.pollMs = options.pollMs ?? 500;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.maxAttempts = options.maxAttempts ?? 10;

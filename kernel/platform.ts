@@ -4,6 +4,8 @@ import { readSupergraph, startGateway } from '../gateway/gateway';
 import { portOf, subgraphUrlOverride, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/database';
 import { PostgresEventBus } from './event-bus';
+import type { EventBus } from './events';
+import { RedisStreamsEventBus } from './redis-event-bus';
 import { createPubSub, type PubSub } from './pubsub';
 import type { RunningService } from './http/service';
 import { loadKeys, type PlatformKeys } from './keys';
@@ -45,7 +47,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const database: DatabaseHandle =
     options.database ?? (subgraphs.length > 0 ? await openDatabase(config) : { url: '', embedded: false, poolSize: 0, stop: async () => {} });
   const services: RunningService[] = [];
-  const bus = subgraphs.length > 0 ? new PostgresEventBus(database.url) : null;
+  // Events between subgraphs: Redis Streams with REDIS_URL, otherwise the log table in PostgreSQL.
+  const bus: EventBus | null =
+    subgraphs.length === 0 ? null : config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL) : new PostgresEventBus(database.url);
   const pubsub = options.pubsub ?? createPubSub(config.realtime.REDIS_URL);
   const stop = async () => {
     for (const service of [...services].reverse()) {

@@ -2,19 +2,28 @@ import { randomUUID } from 'node:crypto';
 import type { DatabaseHandle } from '../kernel/db/database';
 import { prepareDatabase } from '../kernel/db/bootstrap';
 import { PostgresEventBus, type EventBusOptions } from '../kernel/event-bus';
+import { RedisStreamsEventBus } from '../kernel/redis-event-bus';
 import type { DomainEvent } from '../kernel/events';
 import { freshDatabase } from './support/platform';
 
 let db: DatabaseHandle;
-const buses: PostgresEventBus[] = [];
+const run = randomUUID().slice(0, 8);
+const transports = [
+  ['PostgreSQL', (options: EventBusOptions) => new PostgresEventBus(db.url, options)],
+  ...(process.env.REDIS_URL ? [['Redis Streams', (options: EventBusOptions) => new RedisStreamsEventBus(process.env.REDIS_URL!, options)]] : []),
+] as [string, (options: EventBusOptions) => PostgresEventBus | RedisStreamsEventBus][];
+const buses: (PostgresEventBus | RedisStreamsEventBus)[] = [];
+let transport: (typeof transports)[number][1];
 const bus = (options: EventBusOptions = {}) => {
-  const b = new PostgresEventBus(db.url, { pollMs: 50, ...options });
+  const b = transport({ pollMs: 50, ...options });
   buses.push(b);
   return b;
 };
+/** Types and groups are unique per run and transport: a Redis server outlives test runs. */
+let scope = '';
 const event = (type: string, n: number): DomainEvent => ({
   id: randomUUID(),
-  type,
+  type: `${type}.${scope}`,
   tenantId: null,
   payload: { n },
   occurredAt: new Date().toISOString(),
@@ -37,15 +46,22 @@ afterAll(async () => {
   await db?.stop();
 });
 
-describe('PostgreSQL event bus', () => {
+describe.each(transports)('%s event bus', (name, factory) => {
+  beforeAll(() => {
+    transport = factory;
+    scope = `${run}.${name.replace(/\W/g, '')}`;
+  });
+  const T = (type: string) => `${type}.${scope}`;
+  const G = (group: string) => `${group}.${scope}`;
+
   it('delivers each event once per consumer group, in order, across two instances of the same group', async () => {
     const seen: number[] = [];
     const other: number[] = [];
     const a = bus();
     const b = bus();
-    a.subscribe('g1', ['t.one'], async (e) => void seen.push(e.payload.n as number));
-    b.subscribe('g1', ['t.one'], async (e) => void seen.push(e.payload.n as number));
-    b.subscribe('g2', ['t.one'], async (e) => void other.push(e.payload.n as number));
+    a.subscribe(G('g1'), [T('t.one')], async (e) => void seen.push(e.payload.n as number));
+    b.subscribe(G('g1'), [T('t.one')], async (e) => void seen.push(e.payload.n as number));
+    b.subscribe(G('g2'), [T('t.one')], async (e) => void other.push(e.payload.n as number));
     const events = Array.from({ length: 30 }, (_, i) => event('t.one', i));
     for (const e of events) await ((e.payload.n as number) % 2 ? a.publish(e) : b.publish(e));
     expect(await a.waitConsumed(events.map((e) => e.id))).toBe(true);
@@ -57,7 +73,7 @@ describe('PostgreSQL event bus', () => {
     const b = bus();
     let attempts = 0;
     const handled: number[] = [];
-    b.subscribe('flaky', ['t.flaky'], async (e) => {
+    b.subscribe(G('flaky'), [T('t.flaky')], async (e) => {
       attempts++;
       if (attempts < 3) throw new Error('handler crashed');
       handled.push(e.payload.n as number);
@@ -77,14 +93,14 @@ describe('PostgreSQL event bus', () => {
     const started: string[] = [];
     const handled: string[] = [];
     // The first instance takes the event and never finishes (as if its process died).
-    crashed.subscribe('crashy', ['t.crash'], (e) => {
+    crashed.subscribe(G('crashy'), [T('t.crash')], (e) => {
       started.push(e.id);
       return new Promise<void>(() => undefined);
     });
     const e = event('t.crash', 1);
     await crashed.publish(e);
     await until(() => started.length === 1);
-    survivor.subscribe('crashy', ['t.crash'], async (ev) => void handled.push(ev.id));
+    survivor.subscribe(G('crashy'), [T('t.crash')], async (ev) => void handled.push(ev.id));
     await until(() => handled.length === 1, 5000);
     expect(handled).toEqual([e.id]);
     expect(await survivor.waitConsumed([e.id])).toBe(true);
@@ -93,7 +109,7 @@ describe('PostgreSQL event bus', () => {
   it('moves an event that keeps failing to the dead letters and goes on with the next', async () => {
     const b = bus({ maxAttempts: 3 });
     const handled: number[] = [];
-    b.subscribe('poisoned', ['t.poison'], async (e) => {
+    b.subscribe(G('poisoned'), [T('t.poison')], async (e) => {
       if (e.payload.n === 1) throw new Error('cannot handle this one');
       handled.push(e.payload.n as number);
     });
@@ -103,8 +119,8 @@ describe('PostgreSQL event bus', () => {
     await b.publish(fine);
     expect(await b.waitConsumed([poison.id, fine.id], 15_000)).toBe(true);
     expect(handled).toEqual([2]);
-    const dead = (await b.deadLetters()).filter((d) => d.consumerGroup === 'poisoned');
-    expect(dead).toEqual([expect.objectContaining({ eventId: poison.id, type: 't.poison', attempts: 3, lastError: 'cannot handle this one' })]);
+    const dead = (await b.deadLetters()).filter((d) => d.consumerGroup === G('poisoned'));
+    expect(dead).toEqual([expect.objectContaining({ eventId: poison.id, type: T('t.poison'), attempts: 3, lastError: 'cannot handle this one' })]);
   });
 
   it('gives a consumer group that starts late every event published before it existed', async () => {
@@ -112,7 +128,7 @@ describe('PostgreSQL event bus', () => {
     const early = [event('t.late', 1), event('t.late', 2)];
     for (const e of early) await publisher.publish(e);
     const got: number[] = [];
-    bus().subscribe('late-group', ['t.late'], async (e) => void got.push(e.payload.n as number));
+    bus().subscribe(G('late-group'), [T('t.late')], async (e) => void got.push(e.payload.n as number));
     await until(() => got.length === 2);
     expect(got).toEqual([1, 2]);
   });
@@ -120,7 +136,7 @@ describe('PostgreSQL event bus', () => {
   it('ignores a republished event id (the relay may publish twice after a crash)', async () => {
     const b = bus();
     const got: string[] = [];
-    b.subscribe('dedupe', ['t.dup'], async (e) => void got.push(e.id));
+    b.subscribe(G('dedupe'), [T('t.dup')], async (e) => void got.push(e.id));
     const e = event('t.dup', 1);
     await b.publish(e);
     await b.publish(e);
