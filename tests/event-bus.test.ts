@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import type { DatabaseHandle } from '../kernel/db/database';
 import { prepareDatabase } from '../kernel/db/bootstrap';
 import { PostgresEventBus, type EventBusOptions } from '../kernel/event-bus';
@@ -44,6 +45,16 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const b of buses) await b.close();
   await db?.stop();
+  if (process.env.REDIS_URL) {
+    // Leave the shared Redis as it was: this run's streams, leases and dead letters go.
+    const redis = new Redis(process.env.REDIS_URL);
+    const keys = await redis.keys(`nexus:*${run}*`);
+    if (keys.length) await redis.del(...keys);
+    const dead = (await redis.xrange('nexus:dead-letters', '-', '+')) as [string, string[]][];
+    const ours = dead.filter(([, fields]) => fields.some((f) => f.includes(run))).map(([id]) => id);
+    if (ours.length) await redis.xdel('nexus:dead-letters', ...ours);
+    redis.disconnect();
+  }
 });
 
 describe.each(transports)('%s event bus', (name, factory) => {
