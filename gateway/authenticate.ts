@@ -36,7 +36,13 @@ export function contextFromClaims(requestId: string, claims: AccessClaims): Requ
  * succeed). A token must verify (EdDSA only, issuer, audience, expiry). The tenant comes from the token;
  * a tenant header can only repeat it, never move the caller into another tenant.
  */
-export async function authenticate(headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
+export async function authenticate(headers: IncomingHttpHeaders, settings: AuthSettings, ip: string | null = null): Promise<RequestContext> {
+  const ctx = await authenticateHeaders(headers, settings);
+  const userAgent = typeof headers['user-agent'] === 'string' ? headers['user-agent'].slice(0, 512) : null;
+  return { ...ctx, client: { ip: ip ? ip.slice(0, 64) : null, userAgent } };
+}
+
+async function authenticateHeaders(headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
   const requestId = requestIdFrom(headers);
   const authorization = headers.authorization;
   if (!authorization) {

@@ -116,7 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const ctx = await authenticate(req.headers, options.auth);
+        const ctx = await authenticate(req.headers, options.auth, req.ip ?? null);
         if (guard.isRevoked(ctx.sessionId)) throw unauthenticated('This session has been signed out', 401);
         if (guard.isSuspended(ctx.tenantId)) throw forbidden('This tenant is suspended', 403);
         return { ctx };

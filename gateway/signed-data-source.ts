@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { verifyAccessToken } from '../kernel/access-token';
-import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
+import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
 import { systemContext, type RequestContext } from '../kernel/context';
 import { logger } from '../kernel/log';
 import { contextFromClaims, type AuthSettings } from './authenticate';
@@ -10,8 +10,6 @@ export interface GatewayContext {
   ctx: RequestContext;
 }
 
-/** Extension identity sets when an operation signs someone in (register/login). */
-const ISSUED_SESSION_EXTENSION = 'nexusIssuedAccessToken';
 const log = logger('gateway.datasource');
 
 /**
@@ -47,7 +45,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       if (this.subgraph === 'identity' && typeof issued === 'string' && context?.ctx) {
         try {
           const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, this.auth);
-          context.ctx = contextFromClaims(context.ctx.requestId, claims);
+          context.ctx = { ...contextFromClaims(context.ctx.requestId, claims), client: context.ctx.client };
         } catch (err) {
           log.error({ err }, 'identity issued an access token the gateway cannot verify');
         }

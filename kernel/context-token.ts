@@ -4,6 +4,8 @@ import { requestContextSchema, type RequestContext } from './context';
 
 /** HTTP header (and graphql-ws connection param) that carries the signed context to a subgraph. */
 export const CONTEXT_HEADER = 'x-nexus-context';
+/** Response extension through which identity hands the gateway a session it just issued (register, login). */
+export const ISSUED_SESSION_EXTENSION = 'nexusIssuedAccessToken';
 const ISSUER = 'nexus-gateway';
 const TYPE = 'nexus-context+jwt';
 const MAX_AGE_SECONDS = 60;

@@ -11,6 +11,8 @@ export const requestContextSchema = z.object({
   permissions: z.array(z.string()).max(512),
   authMethod: z.enum(['anonymous', 'password', 'api_key', 'sso', 'system']),
   impersonatorId: z.uuid().nullable().optional(),
+  /** Where the call came from, as the gateway saw it (for the audit log). */
+  client: z.object({ ip: z.string().max(64).nullable(), userAgent: z.string().max(512).nullable() }).optional(),
 });
 export type RequestContext = z.infer<typeof requestContextSchema>;
 

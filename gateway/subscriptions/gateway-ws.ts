@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
   getOperationAST,
@@ -43,7 +43,7 @@ interface Connection {
   ctx?: RequestContext;
   expiresAt?: number;
 }
-type Extra = { connection?: Connection; socket: WebSocket };
+type Extra = { connection?: Connection; socket: WebSocket; request: IncomingMessage };
 
 const log = logger('gateway.ws');
 
@@ -93,7 +93,8 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const token = tokenFrom(c.connectionParams);
         if (!token) return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Missing access token');
         try {
-          const ctx = await authenticate({ authorization: token }, options.auth);
+          const request = c.extra.request;
+          const ctx = await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, request.socket.remoteAddress ?? null);
           const connection: Connection = { ctx, expiresAt: claimsExpiry(token.slice(7)) };
           if (!stillValid(c.extra.socket, connection)) return false;
           c.extra.connection = connection;

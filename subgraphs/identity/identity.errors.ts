@@ -8,6 +8,10 @@ export enum IdentityErrorCode {
   NOT_A_MEMBER = 'NOT_A_MEMBER',
   NO_TENANT = 'NO_TENANT',
   INVALID_TENANT_NAME = 'INVALID_TENANT_NAME',
+  INVALID_REFRESH_TOKEN = 'INVALID_REFRESH_TOKEN',
+  REFRESH_TOKEN_REUSED = 'REFRESH_TOKEN_REUSED',
+  SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
+  INVALID_CURSOR = 'INVALID_CURSOR',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -18,4 +22,8 @@ export const identityError = defineErrors<IdentityErrorCode>({
   NOT_A_MEMBER: 'You are not a member of that tenant',
   NO_TENANT: 'This account belongs to no tenant',
   INVALID_TENANT_NAME: 'Tenant name must be at most 100 characters',
+  INVALID_REFRESH_TOKEN: 'Refresh token is invalid or expired; sign in again',
+  REFRESH_TOKEN_REUSED: 'This refresh token was already used; the session has been signed out everywhere it was used',
+  SESSION_NOT_FOUND: 'Session not found',
+  INVALID_CURSOR: 'Cursor is not valid',
 });

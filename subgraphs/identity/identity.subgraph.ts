@@ -1,7 +1,10 @@
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { IdentityInit1763683200000 } from '../../migrations/identity/1763683200000-identity-init';
 import { AuthResolver } from './auth/auth.resolver';
-import { Session } from './auth/session.entity';
+import { AuditEvent } from './audit/audit-event.entity';
+import { AuditResolver } from './audit/audit.resolver';
+import { RefreshToken, Session } from './sessions/session.entity';
+import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
 import { User } from './users/user.entity';
 import { UserResolver, userReferenceResolver } from './users/user.resolver';
@@ -9,8 +12,8 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session],
-  migrations: [IdentityInit1763683200000],
-  resolvers: [AuthResolver, UserResolver],
+  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver],
   referenceResolvers: userReferenceResolver,
 };

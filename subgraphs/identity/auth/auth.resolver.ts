@@ -1,15 +1,19 @@
-import { Arg, Authorized, Mutation, Resolver } from 'type-graphql';
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { SessionService } from '../sessions/session.service';
+import { SessionInfo } from '../sessions/session.types';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { AuthService } from './auth.service';
 
 @Resolver()
 export class AuthResolver {
   private readonly auth: AuthService;
+  private readonly sessionService: SessionService;
   constructor(deps: SubgraphDeps) {
     this.auth = new AuthService(deps);
+    this.sessionService = new SessionService(deps);
   }
 
   @Public()
@@ -18,15 +22,39 @@ export class AuthResolver {
     return this.auth.register(input, currentContext());
   }
 
-  @Authorized()
-  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once' })
-  logout(): Promise<boolean> {
-    return this.auth.logout(currentContext());
-  }
-
   @Public()
   @Mutation(() => AuthPayload, { description: 'Signs in with email and password' })
   login(@Arg('input', () => LoginInput) input: LoginInput): Promise<AuthPayload> {
     return this.auth.login(input, currentContext());
+  }
+
+  @Public()
+  @Mutation(() => AuthPayload, { description: 'New tokens for a session; the refresh token given is used up (rotation)' })
+  refreshSession(@Arg('refreshToken', () => String) refreshToken: string): Promise<AuthPayload> {
+    return this.sessionService.refresh(currentContext(), refreshToken);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once' })
+  logout(): Promise<boolean> {
+    return this.sessionService.logout(currentContext());
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Signs out every session of the account, in every tenant' })
+  logoutEverywhere(): Promise<boolean> {
+    return this.sessionService.logoutEverywhere(currentContext());
+  }
+
+  @Authorized()
+  @Query(() => [SessionInfo], { description: "The account's signed-in devices" })
+  sessions(): Promise<SessionInfo[]> {
+    return this.sessionService.list(currentContext());
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Signs out one of your sessions' })
+  revokeSession(@Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.sessionService.revoke(currentContext(), id);
   }
 }

@@ -14,6 +14,7 @@ export const PERMISSION_CATALOG = [
   'messages:send',
   'documents:read',
   'documents:write',
+  'audit:read',
 ] as const;
 
 export type SystemRole = 'owner' | 'admin' | 'member';

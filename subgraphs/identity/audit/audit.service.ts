@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import { logger } from '../../../kernel/log';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { AuditEvent, AuditResult, type AuditEventConnection, type AuditLogFilter } from './audit-event.entity';
+
+export interface AuditEntry {
+  action: string;
+  result: AuditResult;
+  actorId?: string | null;
+  target?: string | null;
+  details?: Record<string, unknown>;
+}
+
+const log = logger('identity.audit');
+const PAGE_MAX = 100;
+
+/** Writes an audit event in the caller's transaction (it commits or rolls back with the change). */
+export async function audit(em: EntityManager, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
+  await em.insert(AuditEvent, {
+    tenantId,
+    id: randomUUID(),
+    occurredAt: new Date(),
+    actorId: entry.actorId === undefined ? ctx.userId : entry.actorId,
+    action: entry.action,
+    target: entry.target ?? null,
+    result: entry.result,
+    ip: ctx.client?.ip ?? null,
+    userAgent: ctx.client?.userAgent ?? null,
+  });
+  log.info({ tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit');
+}
+
+/** For refusals: the change rolls back, the audit entry must not. */
+export async function auditSeparately(ds: DataSource, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
+  await withTenant(ds, { ...ctx, tenantId }, (em) => audit(em, ctx, tenantId, entry)).catch((err) =>
+    log.error({ err, action: entry.action }, 'audit write failed'),
+  );
+}
+
+export class AuditService {
+  constructor(private readonly ds: DataSource) {}
+
+  /** The tenant's audit log, newest first, with filters and a cursor. */
+  async list(ctx: RequestContext, filter: AuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+    const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
+    const cursor = after ? decode(after) : null;
+    return withTenant(this.ds, ctx, async (em, tenantId) => {
+      const qb = em
+        .createQueryBuilder(AuditEvent, 'a')
+        .where('a.tenant_id = :tenantId', { tenantId })
+        .orderBy('a.occurred_at', 'DESC')
+        .addOrderBy('a.id', 'DESC')
+        .limit(limit + 1);
+      if (filter?.action) qb.andWhere('a.action = :action', { action: filter.action });
+      if (filter?.actorId) qb.andWhere('a.actor_id = :actorId', { actorId: filter.actorId });
+      if (filter?.result) qb.andWhere('a.result = :result', { result: filter.result });
+      if (filter?.since) qb.andWhere('a.occurred_at >= :since', { since: filter.since });
+      if (filter?.until) qb.andWhere('a.occurred_at < :until', { until: filter.until });
+      if (cursor) qb.andWhere('(a.occurred_at, a.id) < (:at::timestamptz, :id::uuid)', cursor);
+      const rows = await qb.getMany();
+      const page = rows.slice(0, limit);
+      const edges = page.map((node) => ({ cursor: encode(node), node }));
+      return { edges, hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null, count: edges.length };
+    });
+  }
+}
+
+function encode(e: AuditEvent): string {
+  return Buffer.from(JSON.stringify([e.occurredAt.toISOString(), e.id])).toString('base64url');
+}
+
+function decode(cursor: string): { at: string; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    if (Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('bad cursor');
+    return { at, id };
+  } catch {
+    throw identityError(IdentityErrorCode.INVALID_CURSOR);
+  }
+}

@@ -1,0 +1,184 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { IsNull, type EntityManager } from 'typeorm';
+import { signAccessToken } from '../../../kernel/access-token';
+import { currentRequestState, type RequestContext } from '../../../kernel/context';
+import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
+import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
+import { audit, auditSeparately } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+import type { AuthPayload } from '../auth/auth.inputs';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { permissionsFor } from '../rbac/permissions';
+import { IdentityMembership } from '../users/membership.entity';
+import { User } from '../users/user.entity';
+import { RefreshToken, Session } from './session.entity';
+import type { SessionInfo } from './session.types';
+
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function newRefreshToken(): string {
+  return `nxr_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Sessions: one per sign-in per tenant. Access tokens are short-lived JWTs; refresh tokens are opaque,
+ * stored hashed, and rotated on every use. Presenting a refresh token that was already exchanged
+ * revokes its whole session (the family), and every gateway drops that session at once.
+ */
+export class SessionService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  /** Opens a session inside the caller's transaction and returns the tokens for it. */
+  async open(em: EntityManager, ctx: RequestContext, user: User, tenantId: string, role: string, action: string): Promise<AuthPayload> {
+    const sessionId = randomUUID();
+    const refreshToken = newRefreshToken();
+    const now = new Date();
+    await em.insert(Session, {
+      tenantId,
+      id: sessionId,
+      userId: user.id,
+      lastUsedAt: now,
+      expiresAt: new Date(now.getTime() + this.deps.config.auth.REFRESH_TOKEN_TTL_SECONDS * 1000),
+      revokedAt: null,
+      revokedReason: null,
+      userAgent: ctx.client?.userAgent ?? null,
+      ip: ctx.client?.ip ?? null,
+    });
+    await em.insert(RefreshToken, { tenantId, tokenHash: sha256(refreshToken), sessionId, usedAt: null });
+    await audit(em, ctx, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}` });
+    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role]);
+    return { accessToken, refreshToken, user, tenant: { id: tenantId } };
+  }
+
+  private async accessToken(userId: string, tenantId: string, sessionId: string, roles: string[]): Promise<string> {
+    const { config, keys } = this.deps;
+    const token = await signAccessToken(
+      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr: 'password' },
+      keys.access,
+      { issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE, ttlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS },
+    );
+    // Lets the gateway resolve the rest of this operation (e.g. `tenant { name }`) as the new session.
+    currentRequestState().responseExtensions[ISSUED_SESSION_EXTENSION] = token;
+    return token;
+  }
+
+  /** Exchanges a refresh token for new tokens of the same session (the old refresh token dies). */
+  async refresh(ctx: RequestContext, refreshToken: string): Promise<AuthPayload> {
+    const hash = sha256(typeof refreshToken === 'string' ? refreshToken : '');
+    const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) =>
+      em.query('SELECT identity.refresh_token_tenant($1) AS tenant_id', [hash]),
+    );
+    const tenantId = rows[0]?.tenant_id;
+    if (!tenantId) throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
+    const scope = { ...ctx, tenantId, userId: null };
+    const outcome = await withTenant(this.deps.ds, scope, async (em) => {
+      const token = await em.findOne(RefreshToken, { where: { tenantId, tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
+      const session = token && (await em.findOne(Session, { where: { tenantId, id: token.sessionId }, lock: { mode: 'pessimistic_write' } }));
+      if (!token || !session) return { kind: 'invalid' as const };
+      if (token.usedAt) {
+        if (!session.revokedAt) {
+          await em.update(Session, { tenantId, id: session.id }, { revokedAt: new Date(), revokedReason: 'refresh_reuse' });
+        }
+        await audit(em, ctx, tenantId, { action: 'refresh_reuse', result: AuditResult.FAILURE, actorId: session.userId, target: `session:${session.id}` });
+        return { kind: 'reused' as const, session };
+      }
+      if (session.revokedAt || session.expiresAt <= new Date()) return { kind: 'invalid' as const };
+      const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
+      const user = await em.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id: session.userId }).getOne();
+      if (!membership || !user) return { kind: 'invalid' as const };
+      const next = newRefreshToken();
+      await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
+      await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
+      await em.update(Session, { tenantId, id: session.id }, { lastUsedAt: new Date() });
+      await audit(em, ctx, tenantId, { action: 'refresh', result: AuditResult.SUCCESS, actorId: user.id, target: `session:${session.id}` });
+      return { kind: 'ok' as const, session, user, role: membership.role, next };
+    });
+    if (outcome.kind === 'reused') {
+      await this.notifyRevoked([outcome.session]);
+      throw identityError(IdentityErrorCode.REFRESH_TOKEN_REUSED);
+    }
+    if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
+    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role]);
+    return { accessToken, refreshToken: outcome.next, user: outcome.user, tenant: { id: tenantId } };
+  }
+
+  /** Signs out the calling session. */
+  async logout(ctx: RequestContext): Promise<boolean> {
+    if (!ctx.sessionId) return false;
+    return this.revoke(ctx, ctx.sessionId, 'logout');
+  }
+
+  /** Signs the account out of every session in every tenant. */
+  async logoutEverywhere(ctx: RequestContext): Promise<boolean> {
+    const userId = ctx.userId!;
+    const revoked = await withUser(this.deps.ds, userId, async (em) => {
+      const open = await em.find(Session, { where: { userId, revokedAt: IsNull() } });
+      if (open.length) {
+        await em.update(Session, { userId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'logout_everywhere' });
+      }
+      return open;
+    });
+    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+      action: 'logout_everywhere',
+      result: AuditResult.SUCCESS,
+      target: `user:${userId}`,
+      details: { sessions: revoked.length },
+    });
+    await this.notifyRevoked(revoked);
+    return true;
+  }
+
+  /** The account's open sessions in every tenant. */
+  async list(ctx: RequestContext): Promise<SessionInfo[]> {
+    const sessions = await withUser(this.deps.ds, ctx.userId!, (em) =>
+      em.find(Session, { where: { userId: ctx.userId!, revokedAt: IsNull() }, order: { lastUsedAt: 'DESC' } }),
+    );
+    return sessions
+      .filter((s) => s.expiresAt > new Date())
+      .map((s) => ({
+        id: s.id,
+        createdAt: s.createdAt,
+        lastUsedAt: s.lastUsedAt,
+        expiresAt: s.expiresAt,
+        userAgent: s.userAgent,
+        ip: s.ip,
+        current: s.id === ctx.sessionId,
+        tenant: { id: s.tenantId },
+      }));
+  }
+
+  /** Revokes one of the account's own sessions (any tenant). Another account's id is "not found". */
+  async revoke(ctx: RequestContext, sessionId: string, reason = 'revoked'): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(sessionId ?? '')) throw identityError(IdentityErrorCode.SESSION_NOT_FOUND);
+    const session = await withUser(this.deps.ds, ctx.userId!, async (em) => {
+      const found = await em.findOneBy(Session, { id: sessionId, userId: ctx.userId! });
+      if (found && !found.revokedAt) {
+        await em.update(Session, { tenantId: found.tenantId, id: found.id }, { revokedAt: new Date(), revokedReason: reason });
+      }
+      return found;
+    });
+    if (!session) {
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'session_revoke', result: AuditResult.FAILURE, target: `session:${sessionId}` });
+      throw identityError(IdentityErrorCode.SESSION_NOT_FOUND);
+    }
+    await auditSeparately(this.deps.ds, ctx, session.tenantId, {
+      action: reason === 'logout' ? 'logout' : 'session_revoke',
+      result: AuditResult.SUCCESS,
+      target: `session:${session.id}`,
+    });
+    await this.notifyRevoked([session]);
+    return true;
+  }
+
+  /** Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). */
+  private async notifyRevoked(sessions: Session[]): Promise<void> {
+    for (const s of sessions) {
+      await this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId });
+    }
+  }
+}
