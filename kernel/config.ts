@@ -78,6 +78,16 @@ const realtimeSchema = z.object({
     .optional(),
 });
 
+const mailSchema = z.object({
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('Nexus Platform <no-reply@nexus.local>'),
+  /** Where links in e-mails point (password reset, invitations). */
+  APP_URL: z.url().default('http://localhost:3000'),
+});
+
 const logSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -95,6 +105,7 @@ const concerns = {
   auth: authSchema,
   gateway: gatewaySchema,
   realtime: realtimeSchema,
+  mail: mailSchema,
   log: logSchema,
   seed: seedSchema,
 };

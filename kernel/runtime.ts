@@ -55,6 +55,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
   const deps: SubgraphDeps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus, pubsub: options.pubsub };
   if (def.consumers) attachConsumers(ds, def.name, options.bus, def.consumers(deps));
   outbox.start();
+  const background = def.background?.(deps);
   const schema = await buildSubgraphSchemaFor(def, deps);
   const server = await startSubgraphServer({
     name: def.name,
@@ -70,6 +71,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
       return true;
     },
     onStop: async () => {
+      await background?.stop();
       await outbox.stop();
       await ds.destroy();
     },

@@ -30,6 +30,8 @@ export interface SubgraphDefinition {
   resolvers: NonEmptyArray<Function>;
   referenceResolvers?: (deps: SubgraphDeps) => ReferenceResolvers;
   consumers?: (deps: SubgraphDeps) => EventConsumer[];
+  /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */
+  background?: (deps: SubgraphDeps) => { stop(): Promise<void> };
 }
 
 /** Resolver classes take the subgraph's deps in their constructor; one instance each per schema. */

@@ -12,6 +12,8 @@ export enum IdentityErrorCode {
   REFRESH_TOKEN_REUSED = 'REFRESH_TOKEN_REUSED',
   SESSION_NOT_FOUND = 'SESSION_NOT_FOUND',
   INVALID_CURSOR = 'INVALID_CURSOR',
+  INVALID_TOKEN = 'INVALID_TOKEN',
+  PASSWORD_REUSED = 'PASSWORD_REUSED',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -26,4 +28,6 @@ export const identityError = defineErrors<IdentityErrorCode>({
   REFRESH_TOKEN_REUSED: 'This refresh token was already used; the session has been signed out everywhere it was used',
   SESSION_NOT_FOUND: 'Session not found',
   INVALID_CURSOR: 'Cursor is not valid',
+  INVALID_TOKEN: 'This link is invalid, expired or already used',
+  PASSWORD_REUSED: 'Choose a password you have not used recently',
 });

@@ -1,4 +1,7 @@
+import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
+import { MailWorker } from './mail/mail-queue';
+import { IdentityPasswords1763856000000 } from '../../migrations/identity/1763856000000-identity-passwords';
 import { IdentityInit1763683200000 } from '../../migrations/identity/1763683200000-identity-init';
 import { AuthResolver } from './auth/auth.resolver';
 import { AuditEvent } from './audit/audit-event.entity';
@@ -13,7 +16,13 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000],
   resolvers: [AuthResolver, UserResolver, AuditResolver],
   referenceResolvers: userReferenceResolver,
+  background: (deps) => {
+    const { mail, database } = deps.config;
+    const worker = new MailWorker(deps.ds, createMailTransport({ smtpUrl: mail.SMTP_URL, from: mail.MAIL_FROM, dataDir: database.NEXUS_DATA_DIR }));
+    worker.start();
+    return worker;
+  },
 };

@@ -6,12 +6,16 @@ import { SessionService } from '../sessions/session.service';
 import { SessionInfo } from '../sessions/session.types';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { AuthService } from './auth.service';
+import { PasswordService } from '../passwords/password.service';
+import { ChangePasswordInput, ResetPasswordInput } from '../passwords/password.types';
 
 @Resolver()
 export class AuthResolver {
   private readonly auth: AuthService;
   private readonly sessionService: SessionService;
+  private readonly passwords: PasswordService;
   constructor(deps: SubgraphDeps) {
+    this.passwords = new PasswordService(deps);
     this.auth = new AuthService(deps);
     this.sessionService = new SessionService(deps);
   }
@@ -32,6 +36,24 @@ export class AuthResolver {
   @Mutation(() => AuthPayload, { description: 'New tokens for a session; the refresh token given is used up (rotation)' })
   refreshSession(@Arg('refreshToken', () => String) refreshToken: string): Promise<AuthPayload> {
     return this.sessionService.refresh(currentContext(), refreshToken);
+  }
+
+  @Public()
+  @Mutation(() => Boolean, { description: 'E-mails a one-time reset link if the address has an account; always true' })
+  requestPasswordReset(@Arg('email', () => String) email: string): boolean {
+    return this.passwords.requestReset(currentContext(), email);
+  }
+
+  @Public()
+  @Mutation(() => Boolean, { description: 'Sets a new password with the token from the reset e-mail; signs out everywhere' })
+  resetPassword(@Arg('input', () => ResetPasswordInput) input: ResetPasswordInput): Promise<boolean> {
+    return this.passwords.reset(currentContext(), input.token, input.newPassword);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Changes the password; other sessions are signed out' })
+  changePassword(@Arg('input', () => ChangePasswordInput) input: ChangePasswordInput): Promise<boolean> {
+    return this.passwords.change(currentContext(), input.currentPassword, input.newPassword);
   }
 
   @Authorized()

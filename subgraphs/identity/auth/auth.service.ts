@@ -11,7 +11,8 @@ import { SessionService } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
-import { PASSWORD_MAX, PASSWORD_MIN, burnPasswordCheck, hashPassword, verifyPassword } from './password';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
+import { checkPasswordPolicy } from '../passwords/password-policy';
 
 const log = logger('identity.auth');
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
@@ -25,7 +26,7 @@ export class AuthService {
 
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
     const email = normaliseEmail(input.email);
-    checkPassword(input.password);
+    checkPasswordPolicy(input.password, email);
     const tenantName = (input.tenantName ?? '').trim() || `${email.split('@')[0]}'s workspace`;
     if (tenantName.length > 100) throw identityError(IdentityErrorCode.INVALID_TENANT_NAME);
     const userId = randomUUID();
@@ -36,6 +37,7 @@ export class AuthService {
     try {
       result = await withTenant(this.deps.ds, scope, async (em) => {
         await em.insert(User, em.create(User, { id: userId, email, passwordHash }));
+        await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, passwordHash]);
         await em.insert(IdentityMembership, { tenantId, userId, role: 'owner' });
         const provisioning = await recordEvent(em, 'identity', {
           type: 'identity.tenant_registered',
@@ -97,10 +99,4 @@ function normaliseEmail(raw: string): string {
   const email = (raw ?? '').trim().toLowerCase();
   if (email.length > 254 || !EMAIL.test(email)) throw identityError(IdentityErrorCode.INVALID_EMAIL);
   return email;
-}
-
-function checkPassword(password: string): void {
-  if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-    throw identityError(IdentityErrorCode.WEAK_PASSWORD);
-  }
 }

@@ -176,7 +176,7 @@ export class SessionService {
   }
 
   /** Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). */
-  private async notifyRevoked(sessions: Session[]): Promise<void> {
+  async notifyRevoked(sessions: Session[]): Promise<void> {
     for (const s of sessions) {
       await this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId });
     }

@@ -3,9 +3,6 @@ import argon2 from 'argon2';
 /** argon2id with OWASP's minimum profile: 19 MiB, 2 iterations, 1 lane. */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 128;
-
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, OPTIONS);
 }

@@ -1,0 +1,95 @@
+import {
+  ChangePasswordDocument,
+  LoginDocument,
+  MeDocument,
+  RegisterDocument,
+  RequestPasswordResetDocument,
+  ResetPasswordDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { signUp, uniqueEmail } from './support/fixtures';
+import { mailsTo, tokenFrom, waitForMail } from './support/mailbox';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+import { sleep } from './support/ws';
+
+let t: TestPlatform;
+beforeAll(async () => {
+  t = await startTestPlatform();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const login = (email: string, password: string) => gql(t.gatewayUrl, LoginDocument, { input: { email, password } });
+
+describe('password policy', () => {
+  it('refuses short, overlong, common and email-like passwords at registration', async () => {
+    const email = uniqueEmail('policy');
+    for (const password of ['short', 'x'.repeat(129), 'Password123', 'qwertyuiop', email, email.split('@')[0]]) {
+      const res = await gql(t.gatewayUrl, RegisterDocument, { input: { email, password } });
+      expect({ password, codes: codes(res) }).toEqual({ password, codes: ['WEAK_PASSWORD'] });
+    }
+    const ok = await gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'a'.repeat(64) + ' long passphrase' } });
+    expect(ok.errors).toBeUndefined();
+  });
+});
+
+describe('password reset', () => {
+  it('answers the same for known and unknown addresses and mails only the known one', async () => {
+    const account = await signUp(t.gatewayUrl, 'Reset');
+    const stranger = uniqueEmail('nobody');
+    const known = await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: account.email });
+    const unknown = await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: stranger });
+    expect(known).toEqual(unknown);
+    expect(known.data).toEqual({ requestPasswordReset: true });
+    const mail = await waitForMail(t.config, account.email);
+    expect(mail.subject).toBe('Reset your password');
+    await sleep(300);
+    expect(mailsTo(t.config, stranger)).toEqual([]);
+  });
+
+  it('sets the new password once with the mailed token and signs out every session', async () => {
+    const account = await signUp(t.gatewayUrl, 'Reset 2');
+    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: account.email });
+    const token = tokenFrom(await waitForMail(t.config, account.email));
+    const weak = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'password' } });
+    expect(codes(weak)).toEqual(['WEAK_PASSWORD']);
+    const done = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'brand new secret phrase' } });
+    expect(done.data).toEqual({ resetPassword: true });
+    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: account.token })).status).toBe(401);
+    expect(codes(await login(account.email, account.password))).toEqual(['INVALID_CREDENTIALS']);
+    expect((await login(account.email, 'brand new secret phrase')).errors).toBeUndefined();
+    const again = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'yet another secret phrase' } });
+    expect(codes(again)).toEqual(['INVALID_TOKEN']);
+    const forged = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token: 'made-up', newPassword: 'yet another secret phrase' } });
+    expect(codes(forged)).toEqual(['INVALID_TOKEN']);
+  });
+});
+
+describe('password change', () => {
+  it('requires the current password, refuses the last five, and signs out the other sessions', async () => {
+    const account = await signUp(t.gatewayUrl, 'Change');
+    const other = (await login(account.email, account.password)).data!.login.accessToken;
+    const opts = { token: account.token };
+    const wrong = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: 'not it at all', newPassword: 'fresh phrase one' } }, opts);
+    expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
+    const same = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: account.password, newPassword: account.password } }, opts);
+    expect(codes(same)).toEqual(['PASSWORD_REUSED']);
+    let current = account.password;
+    const used = [account.password];
+    for (let i = 1; i <= 5; i++) {
+      const next = `fresh phrase number ${i}`;
+      const res = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: next } }, opts);
+      expect(res.errors).toBeUndefined();
+      current = next;
+      used.push(next);
+    }
+    // The original is now six passwords back: allowed again; the last five are not.
+    const recent = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: used[2] } }, opts);
+    expect(codes(recent)).toEqual(['PASSWORD_REUSED']);
+    const old = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: used[0] } }, opts);
+    expect(old.errors).toBeUndefined();
+    expect((await gql(t.gatewayUrl, MeDocument, {}, opts)).data!.me.id).toBe(account.userId);
+    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: other })).status).toBe(401);
+  });
+});

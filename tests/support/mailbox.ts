@@ -1,0 +1,23 @@
+import { mailboxDir, readMailbox, type StoredMail } from '../../kernel/mail';
+import type { Config } from '../../kernel/config';
+
+/** Waits for the n-th mail to an address in the platform's local mailbox. */
+export async function waitForMail(config: Config, to: string, count = 1, ms = 5000): Promise<StoredMail> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const mails = readMailbox(mailboxDir(config.database.NEXUS_DATA_DIR), to);
+    if (mails.length >= count) return mails[count - 1];
+    if (Date.now() > deadline) throw new Error(`no mail #${count} to ${to}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function mailsTo(config: Config, to: string): StoredMail[] {
+  return readMailbox(mailboxDir(config.database.NEXUS_DATA_DIR), to);
+}
+
+export function tokenFrom(mail: StoredMail): string {
+  const match = /token=([A-Za-z0-9_-]+)/.exec(mail.text);
+  if (!match) throw new Error(`no token in: ${mail.text}`);
+  return match[1];
+}
