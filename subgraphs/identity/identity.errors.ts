@@ -14,6 +14,10 @@ export enum IdentityErrorCode {
   INVALID_CURSOR = 'INVALID_CURSOR',
   INVALID_TOKEN = 'INVALID_TOKEN',
   PASSWORD_REUSED = 'PASSWORD_REUSED',
+  TWO_FACTOR_REQUIRED = 'TWO_FACTOR_REQUIRED',
+  INVALID_TOTP_CODE = 'INVALID_TOTP_CODE',
+  TOTP_ALREADY_ENABLED = 'TOTP_ALREADY_ENABLED',
+  TOTP_NOT_ENROLLED = 'TOTP_NOT_ENROLLED',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -30,4 +34,8 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_CURSOR: 'Cursor is not valid',
   INVALID_TOKEN: 'This link is invalid, expired or already used',
   PASSWORD_REUSED: 'Choose a password you have not used recently',
+  TWO_FACTOR_REQUIRED: 'Enter a code from your authenticator app',
+  INVALID_TOTP_CODE: 'The code is wrong, expired or already used',
+  TOTP_ALREADY_ENABLED: 'Two-factor authentication is already on',
+  TOTP_NOT_ENROLLED: 'Two-factor authentication is not set up',
 });

@@ -8,6 +8,7 @@ import { auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SessionService } from '../sessions/session.service';
+import { TotpService } from '../totp/totp.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
@@ -19,9 +20,11 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 
 export class AuthService {
   private readonly sessions: SessionService;
+  private readonly totp: TotpService;
 
   constructor(private readonly deps: SubgraphDeps) {
     this.sessions = new SessionService(deps);
+    this.totp = new TotpService(deps);
   }
 
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
@@ -87,6 +90,7 @@ export class AuthService {
     if (!membership) {
       throw identityError(input.tenantId ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
+    if (await this.totp.enabled(found.user_id)) throw await this.totp.challenge(found.user_id, membership.tenantId);
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
     return withTenant(this.deps.ds, scope, async (em) => {
       const user = await em.findOneByOrFail(User, { id: found.user_id });
