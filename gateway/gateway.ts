@@ -37,6 +37,8 @@ export interface GatewayOptions {
   /** Notifications from the subgraphs (revoked sessions, suspended tenants). */
   pubsub: PubSub;
   accessTokenTtlSeconds: number;
+  /** express "trust proxy": which proxies' X-Forwarded-For gives the client address. */
+  trustProxy?: boolean | number | string;
 }
 
 const log = logger('gateway');
@@ -65,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
   const httpServer = createServer(app);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

@@ -69,6 +69,11 @@ const gatewaySchema = z.object({
   LIMIT_MAX_ALIASES: positiveInt(20),
   LIMIT_MAX_COST: positiveInt(5000),
   LIMIT_MAX_BODY_BYTES: positiveInt(100_000),
+  /** Which proxies' X-Forwarded-For to believe for the client address (express "trust proxy"). */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
 });
 
 const realtimeSchema = z.object({

@@ -107,6 +107,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         shutdownTimeoutMs: config.server.SHUTDOWN_TIMEOUT_MS,
         pubsub,
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
+        trustProxy: config.gateway.TRUST_PROXY,
       });
       services.push(gateway);
       gatewayUrl = gateway.url;

@@ -18,6 +18,7 @@ export enum IdentityErrorCode {
   INVALID_TOTP_CODE = 'INVALID_TOTP_CODE',
   TOTP_ALREADY_ENABLED = 'TOTP_ALREADY_ENABLED',
   TOTP_NOT_ENROLLED = 'TOTP_NOT_ENROLLED',
+  TOO_MANY_ATTEMPTS = 'TOO_MANY_ATTEMPTS',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -38,4 +39,5 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_TOTP_CODE: 'The code is wrong, expired or already used',
   TOTP_ALREADY_ENABLED: 'Two-factor authentication is already on',
   TOTP_NOT_ENROLLED: 'Two-factor authentication is not set up',
+  TOO_MANY_ATTEMPTS: 'Too many attempts; try again later',
 });

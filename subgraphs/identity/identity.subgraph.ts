@@ -3,6 +3,7 @@ import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MailWorker } from './mail/mail-queue';
 import { TotpResolver } from './totp/totp.resolver';
 import { IdentityTotp1763942400000 } from '../../migrations/identity/1763942400000-identity-totp';
+import { IdentityThrottle1764028800000 } from '../../migrations/identity/1764028800000-identity-throttle';
 import { IdentityPasswords1763856000000 } from '../../migrations/identity/1763856000000-identity-passwords';
 import { IdentityInit1763683200000 } from '../../migrations/identity/1763683200000-identity-init';
 import { AuthResolver } from './auth/auth.resolver';
@@ -18,7 +19,7 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver],
   referenceResolvers: userReferenceResolver,
   background: (deps) => {

@@ -58,6 +58,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     NEXUS_DATA_DIR: mkdtempSync(join(tmpdir(), 'nexus-test-')),
     LOG_LEVEL: 'silent',
     SEED_DEMO: 'false',
+    // Tests pose as clients from different addresses through X-Forwarded-For.
+    TRUST_PROXY: 'loopback',
     ...ports,
     ...overrides,
   });

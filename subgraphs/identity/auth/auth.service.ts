@@ -9,6 +9,7 @@ import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
+import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
@@ -65,6 +66,11 @@ export class AuthService {
 
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
     const email = (input.email ?? '').trim().toLowerCase();
+    const ip = clientIp(ctx);
+    await throttle(this.deps.ds, [
+      [LIMITS.loginPerIp, ip],
+      [LIMITS.loginPerAccountAndIp, email, ip],
+    ]);
     const rows: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [email]),
     );

@@ -13,6 +13,7 @@ import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { hashPassword, verifyPassword } from './password-hash';
+import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy } from './password-policy';
 
 const RESET_TTL_MINUTES = 30;
@@ -37,6 +38,15 @@ export class PasswordService {
 
   private async sendResetMail(ctx: RequestContext, email: string): Promise<void> {
     if (!email || email.length > 254) return;
+    // Over the limit: nothing is sent (and the answer was already the same).
+    const allowed = await throttle(this.deps.ds, [
+      [LIMITS.resetPerIp, clientIp(ctx)],
+      [LIMITS.resetPerAccount, email],
+    ]).then(
+      () => true,
+      () => false,
+    );
+    if (!allowed) return;
     const rows: { user_id: string }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT user_id FROM identity.credentials_for_login($1)', [email]),
     );
@@ -63,6 +73,7 @@ export class PasswordService {
 
   /** Sets a new password with a reset token (once, before it expires) and signs the account out everywhere. */
   async reset(ctx: RequestContext, token: string, newPassword: string): Promise<boolean> {
+    await throttle(this.deps.ds, [[LIMITS.resetPerIp, clientIp(ctx)]]);
     const hash = sha256(typeof token === 'string' ? token : '');
     const rows: { user_id: string | null }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT identity.password_reset_user($1) AS user_id', [hash]),

@@ -14,6 +14,7 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { TotpActivation, TotpEnrollment } from './totp.types';
+import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 
 const STEP_SECONDS = 30;
 const CHALLENGE_TTL_MINUTES = 5;
@@ -124,6 +125,7 @@ export class TotpService {
 
   /** Second step: a current code (never one already used) or an unused backup code opens the session. */
   async verifyChallenge(ctx: RequestContext, challengeToken: string, code: string): Promise<AuthPayload> {
+    await throttle(this.deps.ds, [[LIMITS.secondFactorPerIp, clientIp(ctx)]]);
     const hash = sha256(typeof challengeToken === 'string' ? challengeToken : '');
     const rows: { user_id: string | null }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT identity.login_challenge_user($1) AS user_id', [hash]),
