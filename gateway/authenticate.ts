@@ -2,15 +2,30 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { verifyAccessToken, type AccessClaims } from '../kernel/access-token';
 import { anonymousContext, type RequestContext } from '../kernel/context';
-import { forbidden, unauthenticated } from '../kernel/errors';
+import { AppError, forbidden, unauthenticated } from '../kernel/errors';
+import { ApiKeyAuthenticator } from './api-keys';
 
 export const TENANT_HEADER = 'x-tenant-id';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface AuthSettings {
   accessPublicKey: KeyObject;
+  /** Key id access tokens must name (`kid` header). */
+  accessKid?: string;
   issuer: string;
   audience: string;
+  /** Resolves API keys (`Authorization: Bearer nxk_…` or `x-api-key`); absent: keys are refused. */
+  apiKeys?: ApiKeyAuthenticator;
+}
+
+async function authenticateApiKey(key: string, requestId: string, headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
+  if (!settings.apiKeys || !ApiKeyAuthenticator.looksLikeKey(key)) throw unauthenticated('API key is invalid', 401);
+  const ctx = await settings.apiKeys.authenticate(key, requestId);
+  if (ctx === 'rate_limited') throw new AppError('RATE_LIMITED', 'This API key has used up its request rate; slow down', {}, 429);
+  if (!ctx) throw unauthenticated('API key is invalid, expired or revoked', 401);
+  const requested = headers[TENANT_HEADER];
+  if (requested !== undefined && requested !== ctx.tenantId) throw forbidden('This API key is for another tenant', 403);
+  return ctx;
 }
 
 export function requestIdFrom(headers: IncomingHttpHeaders): string {
@@ -45,6 +60,8 @@ export async function authenticate(headers: IncomingHttpHeaders, settings: AuthS
 async function authenticateHeaders(headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
   const requestId = requestIdFrom(headers);
   const authorization = headers.authorization;
+  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : authorization?.startsWith('Bearer nxk_') ? authorization.slice(7) : null;
+  if (apiKey !== null) return authenticateApiKey(apiKey, requestId, headers, settings);
   if (!authorization) {
     if (headers[TENANT_HEADER]) throw unauthenticated('A tenant can only be selected by a signed-in caller', 401);
     return anonymousContext(requestId);
@@ -53,7 +70,7 @@ async function authenticateHeaders(headers: IncomingHttpHeaders, settings: AuthS
   if (!match) throw unauthenticated('Authorization header must be "Bearer <access token>"', 401);
   let claims: AccessClaims;
   try {
-    claims = await verifyAccessToken(match[1], settings.accessPublicKey, settings);
+    claims = await verifyAccessToken(match[1], settings.accessPublicKey, { ...settings, kid: settings.accessKid });
   } catch {
     throw unauthenticated('Access token is invalid or expired', 401);
   }

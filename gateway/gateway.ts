@@ -8,6 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
+import { ApiKeyAuthenticator } from './api-keys';
 import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
@@ -39,6 +40,8 @@ export interface GatewayOptions {
   accessTokenTtlSeconds: number;
   /** express "trust proxy": which proxies' X-Forwarded-For gives the client address. */
   trustProxy?: boolean | number | string;
+  /** Requests per minute each API key may make (per gateway instance). */
+  apiKeyRatePerMinute?: number;
 }
 
 const log = logger('gateway');
@@ -65,6 +68,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     routes = subscriptionRoutes(coreSupergraphSdl, schema);
   });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
+  const apiKeys = new ApiKeyAuthenticator(() => subgraphUrls.get('identity'), options.contextPrivateKey, options.apiKeyRatePerMinute ?? 600, options.pubsub);
+  const auth = { ...options.auth, apiKeys };
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
@@ -95,7 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     hub,
     execute,
     guard,
-    auth: options.auth,
+    auth,
     limits: options.limits,
   });
 
@@ -119,7 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const ctx = await authenticate(req.headers, options.auth, req.ip ?? null);
+        const ctx = await authenticate(req.headers, auth, req.ip ?? null);
         if (guard.isRevoked(ctx.sessionId)) throw unauthenticated('This session has been signed out', 401);
         if (guard.isSuspended(ctx.tenantId)) throw forbidden('This tenant is suspended', 403);
         return { ctx };
@@ -145,6 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       await ws.dispose();
       await upstream.close();
       guard.close();
+      apiKeys.close();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },

@@ -44,7 +44,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       delete response.extensions![ISSUED_SESSION_EXTENSION];
       if (this.subgraph === 'identity' && typeof issued === 'string' && context?.ctx) {
         try {
-          const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, this.auth);
+          const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, { ...this.auth, kid: this.auth.accessKid });
           context.ctx = { ...contextFromClaims(context.ctx.requestId, claims), client: context.ctx.client };
         } catch (err) {
           log.error({ err }, 'identity issued an access token the gateway cannot verify');

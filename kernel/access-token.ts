@@ -35,13 +35,20 @@ export async function signAccessToken(
     .sign(key.privateKey);
 }
 
-/** Verifies an access JWT: EdDSA only, issuer, audience, expiry; throws on anything else. */
+/**
+ * Verifies an access JWT: EdDSA only, the key named by `kid` (when a kid is expected, no other), issuer,
+ * audience, expiry; throws on anything else.
+ */
 export async function verifyAccessToken(
   token: string,
   publicKey: KeyObject,
-  settings: Pick<AccessTokenSettings, 'issuer' | 'audience'>,
+  settings: Pick<AccessTokenSettings, 'issuer' | 'audience'> & { kid?: string },
 ): Promise<AccessClaims> {
-  const { payload } = await jwtVerify(token, publicKey, {
+  const key = (header: { kid?: string }) => {
+    if (settings.kid !== undefined && header.kid !== settings.kid) throw new Error('unknown key id');
+    return publicKey;
+  };
+  const { payload } = await jwtVerify(token, key, {
     algorithms: ['EdDSA'],
     issuer: settings.issuer,
     audience: settings.audience,

@@ -69,6 +69,7 @@ const gatewaySchema = z.object({
   LIMIT_MAX_ALIASES: positiveInt(20),
   LIMIT_MAX_COST: positiveInt(5000),
   LIMIT_MAX_BODY_BYTES: positiveInt(100_000),
+  API_KEY_RATE_PER_MINUTE: positiveInt(600),
   /** Which proxies' X-Forwarded-For to believe for the client address (express "trust proxy"). */
   TRUST_PROXY: z
     .string()

@@ -97,7 +97,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         subgraphUrls: urls,
         contextPrivateKey: keys.context.privateKey,
         contextTokenTtlSeconds: config.auth.CONTEXT_TOKEN_TTL_SECONDS,
-        auth: { accessPublicKey: keys.access.publicKey, issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE },
+        auth: { accessPublicKey: keys.access.publicKey, accessKid: keys.access.kid, issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE },
         limits: {
           maxDepth: config.gateway.LIMIT_MAX_DEPTH,
           maxAliases: config.gateway.LIMIT_MAX_ALIASES,
@@ -108,6 +108,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         pubsub,
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
         trustProxy: config.gateway.TRUST_PROXY,
+        apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
       });
       services.push(gateway);
       gatewayUrl = gateway.url;

@@ -64,6 +64,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
     port: options.port,
     contextPublicKey: options.keys.context.publicKey,
     contextValue: { deps },
+    internal: def.internal?.(deps),
     production: options.config.server.NODE_ENV === 'production',
     shutdownTimeoutMs: options.config.server.SHUTDOWN_TIMEOUT_MS,
     ready: async () => {

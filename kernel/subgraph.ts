@@ -30,6 +30,11 @@ export interface SubgraphDefinition {
   resolvers: NonEmptyArray<Function>;
   referenceResolvers?: (deps: SubgraphDeps) => ReferenceResolvers;
   consumers?: (deps: SubgraphDeps) => EventConsumer[];
+  /**
+   * Service-to-service calls the gateway makes outside GraphQL (POST /internal/<name>, JSON in and out),
+   * accepted only with a context token the gateway signed for its own (system) identity.
+   */
+  internal?: (deps: SubgraphDeps) => Record<string, (body: unknown) => Promise<unknown>>;
   /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */
   background?: (deps: SubgraphDeps) => { stop(): Promise<void> };
 }

@@ -5,3 +5,6 @@ export const SESSION_REVOKED_TOPIC = 'platform.session_revoked';
 
 /** `{ tenantId }`: a tenant was suspended; gateways end its members' connections. */
 export const TENANT_SUSPENDED_TOPIC = 'platform.tenant_suspended';
+
+/** `{ keyId, prefix }`: an API key was revoked; gateways forget it at once. */
+export const API_KEY_REVOKED_TOPIC = 'platform.api_key_revoked';

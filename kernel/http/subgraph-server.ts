@@ -26,6 +26,8 @@ export interface SubgraphServerOptions {
   onStop?: () => Promise<void>;
   /** Handed to resolvers as the GraphQL context value (the subgraph's deps). */
   contextValue: object;
+  /** POST /internal/<name> handlers, for the gateway's system identity only. */
+  internal?: Record<string, (body: unknown) => Promise<unknown>>;
 }
 
 function refuse(res: Response, status: number, code: string, message: string): void {
@@ -88,6 +90,17 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
     }
   };
+  app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, async (req, res) => {
+    const handler = options.internal?.[req.params.name as string];
+    if (!handler) return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
+    if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Internal calls are for the gateway');
+    try {
+      res.json({ result: await handler(req.body) });
+    } catch (err) {
+      log.error({ err, call: req.params.name }, 'internal call failed');
+      refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal call failed');
+    }
+  });
   app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
   const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue });
 

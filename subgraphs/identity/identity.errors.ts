@@ -19,6 +19,9 @@ export enum IdentityErrorCode {
   TOTP_ALREADY_ENABLED = 'TOTP_ALREADY_ENABLED',
   TOTP_NOT_ENROLLED = 'TOTP_NOT_ENROLLED',
   TOO_MANY_ATTEMPTS = 'TOO_MANY_ATTEMPTS',
+  INVALID_API_KEY = 'INVALID_API_KEY',
+  API_KEY_NOT_FOUND = 'API_KEY_NOT_FOUND',
+  PERMISSION_ESCALATION = 'PERMISSION_ESCALATION',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -40,4 +43,7 @@ export const identityError = defineErrors<IdentityErrorCode>({
   TOTP_ALREADY_ENABLED: 'Two-factor authentication is already on',
   TOTP_NOT_ENROLLED: 'Two-factor authentication is not set up',
   TOO_MANY_ATTEMPTS: 'Too many attempts; try again later',
+  INVALID_API_KEY: 'API key settings are not valid',
+  API_KEY_NOT_FOUND: 'API key not found',
+  PERMISSION_ESCALATION: 'You cannot grant a permission you do not have',
 });

@@ -1,6 +1,10 @@
 import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MailWorker } from './mail/mail-queue';
+import { ApiKey } from './api-keys/api-key.entity';
+import { ApiKeyResolver } from './api-keys/api-key.resolver';
+import { ApiKeyService } from './api-keys/api-key.service';
+import { IdentityApiKeys1764115200000 } from '../../migrations/identity/1764115200000-identity-api-keys';
 import { TotpResolver } from './totp/totp.resolver';
 import { IdentityTotp1763942400000 } from '../../migrations/identity/1763942400000-identity-totp';
 import { IdentityThrottle1764028800000 } from '../../migrations/identity/1764028800000-identity-throttle';
@@ -18,10 +22,14 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver],
+  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver],
   referenceResolvers: userReferenceResolver,
+  internal: (deps) => {
+    const keys = new ApiKeyService(deps);
+    return { 'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? '') };
+  },
   background: (deps) => {
     const { mail, database } = deps.config;
     const worker = new MailWorker(deps.ds, createMailTransport({ smtpUrl: mail.SMTP_URL, from: mail.MAIL_FROM, dataDir: database.NEXUS_DATA_DIR }));

@@ -69,8 +69,11 @@ export function testKeys(): PlatformKeys {
   return { access: generateKeyPair(), context: generateKeyPair() };
 }
 
-export async function startTestPlatform(services: ServiceName[] = [...SUBGRAPHS, 'gateway']): Promise<TestPlatform> {
-  const config = testConfig();
+export async function startTestPlatform(
+  services: ServiceName[] = [...SUBGRAPHS, 'gateway'],
+  overrides: Record<string, string> = {},
+): Promise<TestPlatform> {
+  const config = testConfig(overrides);
   const keys = testKeys();
   const database = await freshDatabase();
   const platform = await startPlatform({ config, services, database, keys });

@@ -1,0 +1,96 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
+import { systemContext, type RequestContext } from '../kernel/context';
+import { logger } from '../kernel/log';
+import type { PubSub } from '../kernel/pubsub';
+import { API_KEY_REVOKED_TOPIC } from '../kernel/topics';
+
+interface Principal {
+  keyId: string;
+  tenantId: string;
+  userId: string;
+  permissions: string[];
+}
+
+const CACHE_MS = 30_000;
+const log = logger('gateway.api-keys');
+
+/**
+ * API keys at the gateway: identity says who a key acts as (cached briefly, dropped at once when the key
+ * is revoked), and each key has its own request rate (token bucket per gateway instance).
+ */
+export class ApiKeyAuthenticator {
+  private readonly cache = new Map<string, { principal: Principal | null; until: number; prefix: string }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly stop: () => void;
+
+  constructor(
+    private readonly identityUrl: () => string | undefined,
+    private readonly contextKey: KeyObject,
+    private readonly perMinute: number,
+    pubsub: PubSub,
+  ) {
+    this.stop = pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
+      const { prefix } = p as { prefix?: string };
+      for (const [hash, entry] of this.cache) if (entry.prefix === prefix) this.cache.delete(hash);
+    });
+  }
+
+  static looksLikeKey(value: string): boolean {
+    return value.startsWith('nxk_');
+  }
+
+  /** The caller's context for a key; null when unknown, revoked or expired; 'rate_limited' past its rate. */
+  async authenticate(key: string, requestId: string): Promise<RequestContext | null | 'rate_limited'> {
+    const hash = createHash('sha256').update(key).digest('hex');
+    let entry = this.cache.get(hash);
+    if (!entry || entry.until < Date.now()) {
+      entry = { principal: await this.lookup(key), until: Date.now() + CACHE_MS, prefix: key.split('_').slice(0, 2).join('_') };
+      this.cache.set(hash, entry);
+      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    }
+    const p = entry.principal;
+    if (!p) return null;
+    if (!this.allow(p.keyId)) return 'rate_limited';
+    return { requestId, tenantId: p.tenantId, userId: p.userId, sessionId: null, roles: [], permissions: p.permissions, authMethod: 'api_key', impersonatorId: null };
+  }
+
+  /** Takes one request from the key's budget; false when it is spent. */
+  private allow(keyId: string): boolean {
+    const now = Date.now();
+    const capacity = this.perMinute;
+    const bucket = this.buckets.get(keyId) ?? { tokens: capacity, at: now };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 60_000) * capacity);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      this.buckets.set(keyId, bucket);
+      return false;
+    }
+    bucket.tokens -= 1;
+    this.buckets.set(keyId, bucket);
+    return true;
+  }
+
+  private async lookup(key: string): Promise<Principal | null> {
+    const url = this.identityUrl();
+    if (!url) throw new Error('identity is not reachable');
+    const res = await fetch(url.replace(/\/graphql$/, '/internal/verify-api-key'), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        [CONTEXT_HEADER]: await signContextToken(systemContext('gateway-api-key'), 'identity', this.contextKey),
+      },
+      body: JSON.stringify({ key }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) {
+      log.error({ status: res.status }, 'API key lookup failed');
+      throw new Error('API key lookup failed');
+    }
+    return ((await res.json()) as { result: Principal | null }).result;
+  }
+
+  close(): void {
+    this.stop();
+  }
+}
