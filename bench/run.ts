@@ -13,6 +13,7 @@ import { generateKeyPair } from '../kernel/keys';
 import { startPlatform } from '../kernel/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { subscriptionBench } from './subscriptions';
+import { loginBench } from './login';
 
 /**
  * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
@@ -51,7 +52,17 @@ async function post(url: string, body: unknown, headers: Record<string, string>)
 
 async function main(): Promise<void> {
   const ports = Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']));
-  const config = loadConfig({ ...process.env, ...ports, NODE_ENV: 'test', LOG_LEVEL: 'silent', SEED_DEMO: 'false', NEXUS_DATA_DIR: mkdtempSync(join(tmpdir(), 'nexus-bench-')) });
+  const config = loadConfig({
+    ...process.env,
+    ...ports,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    SEED_DEMO: 'false',
+    NEXUS_DATA_DIR: mkdtempSync(join(tmpdir(), 'nexus-bench-')),
+    // The login bench signs in thousands of times from one address on purpose.
+    LOGIN_ATTEMPTS_PER_IP: '10000000',
+    LOGIN_ATTEMPTS_PER_ACCOUNT_IP: '10000000',
+  });
   setLogLevel(config.log.LOG_LEVEL);
   const keys = { access: generateKeyPair(), context: generateKeyPair() };
   let database;
@@ -78,12 +89,13 @@ async function main(): Promise<void> {
   const platform = await startPlatform({ config, services: [...SUBGRAPHS, 'gateway'], database, keys });
   try {
     const gateway = platform.gatewayUrl!;
+    const benchEmail = `bench-${randomUUID().slice(0, 8)}@example.test`;
     const reg = await fetch(gateway, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } tenant { id } } }',
-        variables: { i: { email: `bench-${randomUUID().slice(0, 8)}@example.test`, password: 'bench password', tenantName: 'Bench' } },
+        variables: { i: { email: benchEmail, password: 'bench password', tenantName: 'Bench' } },
       }),
     }).then((r) => r.json() as Promise<{ data: { register: { accessToken: string; user: { id: string }; tenant: { id: string } } } }>);
     const { accessToken, user, tenant } = reg.data.register;
@@ -148,6 +160,13 @@ async function main(): Promise<void> {
           `  (p50 ×${(r.p50 / live[0].p50).toFixed(2)}, p99 ×${(r.p99 / live[0].p99).toFixed(2)} of baseline)\n`,
       );
     }
+
+    const seconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
+    const login = await loginBench({ gatewayUrl: gateway, email: benchEmail, password: 'bench password', accessToken, seconds, concurrency: 32 });
+    process.stdout.write(`\nSign-in: 32 concurrent clients for ${seconds} s (argon2id 19 MiB, t=2, p=1)\n`);
+    process.stdout.write(`  baseline: bare argon2 verifies                  ${login.verifies.toFixed(1).padStart(7)} /s\n`);
+    process.stdout.write(`  logins through the gateway                      ${login.logins.toFixed(1).padStart(7)} /s  (×${login.ratio.toFixed(2)} of baseline; target ≥ 0.9)\n`);
+    process.stdout.write(`  cheap query alongside (me)                      p50 ${login.cheapP50.toFixed(2)} ms  p99 ${login.cheapP99.toFixed(2)} ms  (${login.cheapSamples} samples; target p99 ≤ 20 ms)\n`);
   } finally {
     await platform.stop();
     await dropDatabase();

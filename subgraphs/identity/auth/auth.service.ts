@@ -68,8 +68,8 @@ export class AuthService {
     const email = (input.email ?? '').trim().toLowerCase();
     const ip = clientIp(ctx);
     await throttle(this.deps.ds, [
-      [LIMITS.loginPerIp, ip],
-      [LIMITS.loginPerAccountAndIp, email, ip],
+      [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
+      [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
     ]);
     const rows: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [email]),
