@@ -22,6 +22,8 @@ export enum IdentityErrorCode {
   INVALID_API_KEY = 'INVALID_API_KEY',
   API_KEY_NOT_FOUND = 'API_KEY_NOT_FOUND',
   PERMISSION_ESCALATION = 'PERMISSION_ESCALATION',
+  UNKNOWN_ROLE = 'UNKNOWN_ROLE',
+  ALREADY_A_MEMBER = 'ALREADY_A_MEMBER',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -46,4 +48,6 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_API_KEY: 'API key settings are not valid',
   API_KEY_NOT_FOUND: 'API key not found',
   PERMISSION_ESCALATION: 'You cannot grant a permission you do not have',
+  UNKNOWN_ROLE: 'No such role',
+  ALREADY_A_MEMBER: 'This account is already a member of the tenant',
 });

@@ -2,6 +2,9 @@ import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MailWorker } from './mail/mail-queue';
 import { ApiKey } from './api-keys/api-key.entity';
+import { Invitation } from './invitations/invitation.entity';
+import { InvitationResolver } from './invitations/invitation.resolver';
+import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
 import { IdentityApiKeys1764115200000 } from '../../migrations/identity/1764115200000-identity-api-keys';
@@ -22,9 +25,9 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver],
+  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver],
   referenceResolvers: userReferenceResolver,
   internal: (deps) => {
     const keys = new ApiKeyService(deps);

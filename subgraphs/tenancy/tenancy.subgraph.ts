@@ -3,7 +3,7 @@ import { TenancyInit1763683200000 } from '../../migrations/tenancy/1763683200000
 import { Membership } from './tenants/membership.entity';
 import { Tenant } from './tenants/tenant.entity';
 import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
-import { TenantService } from './tenants/tenant.service';
+import { TenantService, addMember } from './tenants/tenant.service';
 
 /** Tenants and who belongs to them. */
 export const tenancySubgraph: SubgraphDefinition = {
@@ -12,5 +12,8 @@ export const tenancySubgraph: SubgraphDefinition = {
   migrations: [TenancyInit1763683200000],
   resolvers: [TenantResolver],
   referenceResolvers: tenantReferenceResolver,
-  consumers: () => [{ name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision }],
+  consumers: () => [
+    { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision },
+    { name: 'add-member', types: ['identity.member_added'], handle: addMember },
+  ],
 };

@@ -48,6 +48,16 @@ export class TenantService {
   }
 }
 
+/** Consumer of identity.member_added: the member appears in the tenant's member list. */
+export async function addMember(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; userId: string; role: string };
+  await em.query(
+    `INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
+     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
+    [p.tenantId, p.userId, p.role],
+  );
+}
+
 export function slugify(name: string): string {
   const slug = name
     .normalize('NFKD')

@@ -1,0 +1,107 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { RequestContext } from '../../../kernel/context';
+import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
+import { recordEvent } from '../../../kernel/events';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { audit, auditSeparately } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+import type { AuthPayload } from '../auth/auth.inputs';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { enqueueMail } from '../mail/mail-queue';
+import { hashPassword, verifyPassword } from '../passwords/password-hash';
+import { checkPasswordPolicy } from '../passwords/password-policy';
+import { SessionService, sha256 } from '../sessions/session.service';
+import { IdentityMembership } from '../users/membership.entity';
+import { User } from '../users/user.entity';
+import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
+
+const INVITABLE_ROLES = ['admin', 'member'];
+const TTL_DAYS = 7;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
+
+export class InvitationService {
+  private readonly sessions: SessionService;
+
+  constructor(private readonly deps: SubgraphDeps) {
+    this.sessions = new SessionService(deps);
+  }
+
+  async invite(ctx: RequestContext, input: InviteUserInput): Promise<Invitation> {
+    const email = (input.email ?? '').trim().toLowerCase();
+    if (!EMAIL.test(email) || email.length > 254) throw identityError(IdentityErrorCode.INVALID_EMAIL);
+    if (input.role === 'owner') {
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'invite', result: AuditResult.FAILURE, target: `email:${email}`, details: { role: 'owner' } });
+      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'Ownership cannot be given by invitation');
+    }
+    if (!INVITABLE_ROLES.includes(input.role)) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
+    const token = randomBytes(32).toString('base64url');
+    const link = new URL('/accept-invitation', this.deps.config.mail.APP_URL);
+    link.searchParams.set('token', token);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const id = randomUUID();
+      await em.insert(Invitation, {
+        tenantId,
+        id,
+        email,
+        role: input.role,
+        tokenHash: sha256(token),
+        invitedBy: ctx.userId!,
+        expiresAt: new Date(Date.now() + TTL_DAYS * 86_400_000),
+        acceptedAt: null,
+        acceptedBy: null,
+      });
+      await enqueueMail(em, {
+        to: email,
+        subject: 'You are invited to Nexus Platform',
+        text: `You have been invited to join a workspace as ${input.role}.\n\nTo accept, open:\n${link}\n\nThe link works once, for ${TTL_DAYS} days.\n`,
+      });
+      await audit(em, ctx, tenantId, { action: 'invite', result: AuditResult.SUCCESS, target: `email:${email}`, details: { role: input.role } });
+      return em.findOneByOrFail(Invitation, { tenantId, id });
+    });
+  }
+
+  /** Joins the inviting tenant: creates the account if the address has none (else checks its password). */
+  async accept(ctx: RequestContext, input: AcceptInvitationInput): Promise<AuthPayload> {
+    const hash = sha256(typeof input.token === 'string' ? input.token : '');
+    const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) => em.query('SELECT identity.invitation_tenant($1) AS tenant_id', [hash]));
+    const tenantId = rows[0]?.tenant_id;
+    if (!tenantId) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+    const invitation = await withTenant(this.deps.ds, { ...ctx, tenantId, userId: null }, (em) => em.findOneBy(Invitation, { tenantId, tokenHash: hash }));
+    if (!invitation) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+    const existing: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
+      em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [invitation.email]),
+    );
+    let userId: string;
+    let newHash: string | null = null;
+    if (existing[0]) {
+      if (!(await verifyPassword(existing[0].password_hash, input.password ?? ''))) throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
+      userId = existing[0].user_id;
+    } else {
+      checkPasswordPolicy(input.password, invitation.email);
+      userId = randomUUID();
+      newHash = await hashPassword(input.password);
+    }
+    const scope = { ...ctx, tenantId, userId };
+    const result = await withTenant(this.deps.ds, scope, async (em) => {
+      const claimed = await em.query(
+        `UPDATE identity.invitations SET accepted_at = now(), accepted_by = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL AND expires_at > now() RETURNING id`,
+        [tenantId, invitation.id, userId],
+      );
+      if ((Array.isArray(claimed[0]) ? claimed[0] : claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+      if (newHash) {
+        await em.insert(User, em.create(User, { id: userId, email: invitation.email, passwordHash: newHash }));
+        await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, newHash]);
+      }
+      const already = await em.findOneBy(IdentityMembership, { tenantId, userId });
+      if (already) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER);
+      await em.insert(IdentityMembership, { tenantId, userId, role: invitation.role });
+      const event = await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role: invitation.role } });
+      await audit(em, scope, tenantId, { action: 'invitation_accept', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { role: invitation.role } });
+      const user = await em.findOneByOrFail(User, { id: userId });
+      return { payload: await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login'), event };
+    });
+    await this.deps.outbox.flush();
+    await this.deps.bus.waitConsumed([result.event], 10_000);
+    return result.payload;
+  }
+}

@@ -1,0 +1,70 @@
+import {
+  AcceptInvitationDocument,
+  AuditLogDocument,
+  CreateProductDocument,
+  CurrentTenantDocument,
+  InviteUserDocument,
+  ProductsDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { signUp, uniqueEmail, type Account } from './support/fixtures';
+import { tokenFrom, waitForMail } from './support/mailbox';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+
+let t: TestPlatform;
+let owner: Account;
+beforeAll(async () => {
+  t = await startTestPlatform();
+  owner = await signUp(t.gatewayUrl, 'Inviting');
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+async function invite(email: string, role = 'member', token = owner.token) {
+  return gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token });
+}
+
+describe('invitations', () => {
+  it('lets a new person join with the invited role, and the role decides what they may do', async () => {
+    const email = uniqueEmail('newcomer');
+    expect((await invite(email)).errors).toBeUndefined();
+    const token = tokenFrom(await waitForMail(t.config, email));
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'my own new phrase' } });
+    expect(joined.errors).toBeUndefined();
+    expect(joined.data!.acceptInvitation).toMatchObject({ user: { email }, tenant: { id: owner.tenantId, name: 'Inviting' } });
+    const member = joined.data!.acceptInvitation.accessToken;
+    expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: member })).errors).toBeUndefined();
+    const write = await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'x', priceCents: 1, currency: 'USD' } }, { token: member });
+    expect(codes(write)).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, {}, { token: member }))).toEqual(['FORBIDDEN']);
+    expect(codes(await invite(uniqueEmail(), 'member', member))).toEqual(['FORBIDDEN']);
+    const tenant = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: owner.token });
+    expect(tenant.data!.currentTenant.members.map((m) => [m.role, m.user.email])).toEqual([
+      ['owner', owner.email],
+      ['member', email],
+    ]);
+    const again = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'my own new phrase' } });
+    expect(codes(again)).toEqual(['INVALID_TOKEN']);
+  });
+
+  it('adds an existing account only with its password', async () => {
+    const existing = await signUp(t.gatewayUrl, 'Has own tenant');
+    await invite(existing.email, 'admin');
+    const token = tokenFrom(await waitForMail(t.config, existing.email));
+    const wrong = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'not the password' } });
+    expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
+    const ok = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: existing.password } });
+    expect(ok.data!.acceptInvitation).toMatchObject({ user: { id: existing.userId }, tenant: { id: owner.tenantId } });
+    const admin = ok.data!.acceptInvitation.accessToken;
+    expect((await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'By admin', priceCents: 1, currency: 'USD' } }, { token: admin })).errors).toBeUndefined();
+  });
+
+  it('refuses ownership, unknown roles and malformed addresses, recording the refusal', async () => {
+    expect(codes(await invite(uniqueEmail(), 'owner'))).toEqual(['PERMISSION_ESCALATION']);
+    expect(codes(await invite(uniqueEmail(), 'emperor'))).toEqual(['UNKNOWN_ROLE']);
+    expect(codes(await invite('not-an-address'))).toEqual(['INVALID_EMAIL']);
+    const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'invite', result: 'FAILURE' } }, { token: owner.token });
+    expect(log.data!.auditLog.edges).toHaveLength(1);
+  });
+});
