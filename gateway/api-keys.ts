@@ -1,9 +1,8 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
-import { systemContext, type RequestContext } from '../kernel/context';
-import { logger } from '../kernel/log';
+import { createHash } from 'node:crypto';
+import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC } from '../kernel/topics';
+import type { IdentityClient } from './identity-client';
 
 interface Principal {
   keyId: string;
@@ -13,7 +12,6 @@ interface Principal {
 }
 
 const CACHE_MS = 30_000;
-const log = logger('gateway.api-keys');
 
 /**
  * API keys at the gateway: identity says who a key acts as (cached briefly, dropped at once when the key
@@ -25,8 +23,7 @@ export class ApiKeyAuthenticator {
   private readonly stop: () => void;
 
   constructor(
-    private readonly identityUrl: () => string | undefined,
-    private readonly contextKey: KeyObject,
+    private readonly identity: IdentityClient,
     private readonly perMinute: number,
     pubsub: PubSub,
   ) {
@@ -71,23 +68,8 @@ export class ApiKeyAuthenticator {
     return true;
   }
 
-  private async lookup(key: string): Promise<Principal | null> {
-    const url = this.identityUrl();
-    if (!url) throw new Error('identity is not reachable');
-    const res = await fetch(url.replace(/\/graphql$/, '/internal/verify-api-key'), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [CONTEXT_HEADER]: await signContextToken(systemContext('gateway-api-key'), 'identity', this.contextKey),
-      },
-      body: JSON.stringify({ key }),
-      signal: AbortSignal.timeout(5_000),
-    });
-    if (!res.ok) {
-      log.error({ status: res.status }, 'API key lookup failed');
-      throw new Error('API key lookup failed');
-    }
-    return ((await res.json()) as { result: Principal | null }).result;
+  private lookup(key: string): Promise<Principal | null> {
+    return this.identity.call<Principal | null>('verify-api-key', { key });
   }
 
   close(): void {

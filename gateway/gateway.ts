@@ -9,6 +9,8 @@ import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
 import { ApiKeyAuthenticator } from './api-keys';
+import { IdentityClient } from './identity-client';
+import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
@@ -68,7 +70,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     routes = subscriptionRoutes(coreSupergraphSdl, schema);
   });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
-  const apiKeys = new ApiKeyAuthenticator(() => subgraphUrls.get('identity'), options.contextPrivateKey, options.apiKeyRatePerMinute ?? 600, options.pubsub);
+  const identity = new IdentityClient(() => subgraphUrls.get('identity'), options.contextPrivateKey);
+  const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
+  const permissions = new PermissionResolver(identity, options.pubsub);
   const auth = { ...options.auth, apiKeys };
   const app = express();
   app.disable('x-powered-by');
@@ -102,6 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     guard,
     auth,
     limits: options.limits,
+    refresh: (ctx) => permissions.refresh(ctx),
   });
 
   app.get('/health', (_req, res) => {
@@ -124,9 +129,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const ctx = await authenticate(req.headers, auth, req.ip ?? null);
-        if (guard.isRevoked(ctx.sessionId)) throw unauthenticated('This session has been signed out', 401);
-        if (guard.isSuspended(ctx.tenantId)) throw forbidden('This tenant is suspended', 403);
+        const authenticated = await authenticate(req.headers, auth, req.ip ?? null);
+        if (guard.isRevoked(authenticated.sessionId)) throw unauthenticated('This session has been signed out', 401);
+        if (guard.isSuspended(authenticated.tenantId)) throw forbidden('This tenant is suspended', 403);
+        const ctx = await permissions.refresh(authenticated);
+        if (!ctx) throw forbidden('You are no longer a member of this tenant', 403);
         return { ctx };
       },
     }),
@@ -151,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       await upstream.close();
       guard.close();
       apiKeys.close();
+      permissions.close();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },

@@ -8,3 +8,6 @@ export const TENANT_SUSPENDED_TOPIC = 'platform.tenant_suspended';
 
 /** `{ keyId, prefix }`: an API key was revoked; gateways forget it at once. */
 export const API_KEY_REVOKED_TOPIC = 'platform.api_key_revoked';
+
+/** `{ tenantId }`: roles, groups or assignments changed; gateways re-read permissions on the next request. */
+export const PERMISSIONS_CHANGED_TOPIC = 'platform.permissions_changed';

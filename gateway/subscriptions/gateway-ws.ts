@@ -37,6 +37,8 @@ export interface GatewayWsOptions {
   guard: AccessGuard;
   auth: AuthSettings;
   limits: QueryLimits;
+  /** Current rights of the caller (null: no longer a member). */
+  refresh: (ctx: RequestContext) => Promise<RequestContext | null>;
 }
 
 interface Connection {
@@ -94,7 +96,10 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         if (!token) return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Missing access token');
         try {
           const request = c.extra.request;
-          const ctx = await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, request.socket.remoteAddress ?? null);
+          const ctx = await options.refresh(
+            await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, request.socket.remoteAddress ?? null),
+          );
+          if (!ctx) return close(c.extra.socket, CLOSE_FORBIDDEN, 'No longer a member');
           const connection: Connection = { ctx, expiresAt: claimsExpiry(token.slice(7)) };
           if (!stillValid(c.extra.socket, connection)) return false;
           c.extra.connection = connection;

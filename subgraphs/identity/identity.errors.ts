@@ -24,6 +24,9 @@ export enum IdentityErrorCode {
   PERMISSION_ESCALATION = 'PERMISSION_ESCALATION',
   UNKNOWN_ROLE = 'UNKNOWN_ROLE',
   ALREADY_A_MEMBER = 'ALREADY_A_MEMBER',
+  INVALID_ROLE = 'INVALID_ROLE',
+  INVALID_GROUP = 'INVALID_GROUP',
+  LAST_OWNER = 'LAST_OWNER',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -50,4 +53,7 @@ export const identityError = defineErrors<IdentityErrorCode>({
   PERMISSION_ESCALATION: 'You cannot grant a permission you do not have',
   UNKNOWN_ROLE: 'No such role',
   ALREADY_A_MEMBER: 'This account is already a member of the tenant',
+  INVALID_ROLE: 'Role is not valid',
+  INVALID_GROUP: 'Group is not valid',
+  LAST_OWNER: 'A tenant keeps at least one owner',
 });

@@ -4,6 +4,10 @@ import { MailWorker } from './mail/mail-queue';
 import { ApiKey } from './api-keys/api-key.entity';
 import { Invitation } from './invitations/invitation.entity';
 import { InvitationResolver } from './invitations/invitation.resolver';
+import { CustomRole, Group } from './rbac/rbac.entities';
+import { RbacResolver } from './rbac/rbac.resolver';
+import { accessOf } from './rbac/rbac.service';
+import { IdentityRbac1764288000000 } from '../../migrations/identity/1764288000000-identity-rbac';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
@@ -25,13 +29,16 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver],
+  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver],
   referenceResolvers: userReferenceResolver,
   internal: (deps) => {
     const keys = new ApiKeyService(deps);
-    return { 'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? '') };
+    return {
+      'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
+      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string }),
+    };
   },
   background: (deps) => {
     const { mail, database } = deps.config;

@@ -8,9 +8,8 @@ import { API_KEY_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
-import { permissionsFor } from '../rbac/permissions';
+import { effectiveAccess } from '../rbac/rbac.service';
 import { sha256 } from '../sessions/session.service';
-import { IdentityMembership } from '../users/membership.entity';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
 
 /** `nxk_<8 visible>_<secret>`: the prefix finds the key, the whole key is compared by hash. */
@@ -89,10 +88,9 @@ export class ApiKeyService {
       const expected = Buffer.from(key.secretHash, 'hex');
       const actual = Buffer.from(sha256(presented), 'hex');
       if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
-      const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: key.userId });
-      if (!membership) return null;
-      const creator = permissionsFor([membership.role]);
-      const permissions = key.permissions.filter((p) => hasPermission({ ...scope, permissions: creator }, p));
+      const creator = await effectiveAccess(em, tenantId, key.userId);
+      if (!creator) return null;
+      const permissions = key.permissions.filter((p) => hasPermission({ ...scope, permissions: creator.permissions }, p));
       if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
         await em.update(ApiKey, { tenantId, id: key.id }, { lastUsedAt: new Date() });
       }

@@ -15,6 +15,7 @@ export const PERMISSION_CATALOG = [
   'documents:read',
   'documents:write',
   'audit:read',
+  'roles:manage',
 ] as const;
 
 export type SystemRole = 'owner' | 'admin' | 'member';
@@ -37,6 +38,12 @@ export const ROLE_PERMISSIONS: Record<SystemRole, readonly string[]> = {
   admin: PERMISSION_CATALOG,
   member: MEMBER,
 };
+
+export const SYSTEM_ROLES: readonly SystemRole[] = ['owner', 'admin', 'member'];
+
+export function isSystemRole(role: string): role is SystemRole {
+  return (SYSTEM_ROLES as readonly string[]).includes(role);
+}
 
 export function permissionsFor(roles: string[]): string[] {
   const out = new Set<string>();

@@ -1,0 +1,47 @@
+import type { RequestContext } from '../kernel/context';
+import type { PubSub } from '../kernel/pubsub';
+import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
+import type { IdentityClient } from './identity-client';
+
+interface Access {
+  roles: string[];
+  permissions: string[];
+}
+
+const CACHE_MS = 60_000;
+
+/**
+ * Current roles and permissions of a signed-in member, from identity: a role change applies to the next
+ * request (identity announces changes; the short cache is a backstop), not at token expiry.
+ */
+export class PermissionResolver {
+  private readonly cache = new Map<string, { access: Access | null; until: number }>();
+  private readonly stop: () => void;
+
+  constructor(
+    private readonly identity: IdentityClient,
+    pubsub: PubSub,
+  ) {
+    this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
+      const { tenantId } = p as { tenantId?: string };
+      for (const key of this.cache.keys()) if (key.startsWith(`${tenantId}:`)) this.cache.delete(key);
+    });
+  }
+
+  /** The context with current rights; null when the account is no longer a member of the tenant. */
+  async refresh(ctx: RequestContext): Promise<RequestContext | null> {
+    if (!ctx.tenantId || !ctx.userId || (ctx.authMethod !== 'password' && ctx.authMethod !== 'sso')) return ctx;
+    const key = `${ctx.tenantId}:${ctx.userId}`;
+    let entry = this.cache.get(key);
+    if (!entry || entry.until < Date.now()) {
+      entry = { access: await this.identity.call<Access | null>('effective-permissions', { tenantId: ctx.tenantId, userId: ctx.userId }), until: Date.now() + CACHE_MS };
+      this.cache.set(key, entry);
+      if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return entry.access ? { ...ctx, roles: entry.access.roles, permissions: entry.access.permissions } : null;
+  }
+
+  close(): void {
+    this.stop();
+  }
+}

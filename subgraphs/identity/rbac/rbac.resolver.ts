@@ -1,0 +1,62 @@
+import { Arg, Authorized, Mutation, Query, Resolver } from 'type-graphql';
+import { currentContext } from '../../../kernel/context';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { PERMISSION_CATALOG } from './permissions';
+import { RbacService } from './rbac.service';
+import { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupMemberInput, GroupRoleInput, GroupView, RoleView } from './rbac.types';
+
+@Resolver()
+export class RbacResolver {
+  private readonly rbac: RbacService;
+  constructor(deps: SubgraphDeps) {
+    this.rbac = new RbacService(deps);
+  }
+
+  @Authorized('users:read')
+  @Query(() => [String], { description: 'Every permission string a role can contain' })
+  permissionCatalog(): string[] {
+    return [...PERMISSION_CATALOG];
+  }
+
+  @Authorized('users:read')
+  @Query(() => [RoleView])
+  roles(): Promise<RoleView[]> {
+    return this.rbac.roles(currentContext());
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => RoleView)
+  createRole(@Arg('input', () => CreateRoleInput) input: CreateRoleInput): Promise<RoleView> {
+    return this.rbac.createRole(currentContext(), input);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean, { description: 'Takes effect on the next request' })
+  assignRole(@Arg('input', () => AssignRoleInput) input: AssignRoleInput): Promise<boolean> {
+    return this.rbac.assignRole(currentContext(), input);
+  }
+
+  @Authorized('users:read')
+  @Query(() => [GroupView])
+  groups(): Promise<GroupView[]> {
+    return this.rbac.groups(currentContext());
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => GroupView)
+  createGroup(@Arg('input', () => CreateGroupInput) input: CreateGroupInput): Promise<GroupView> {
+    return this.rbac.createGroup(currentContext(), input);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean)
+  addGroupMember(@Arg('input', () => GroupMemberInput) input: GroupMemberInput): Promise<boolean> {
+    return this.rbac.addGroupMember(currentContext(), input.groupId, input.userId);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean)
+  assignGroupRole(@Arg('input', () => GroupRoleInput) input: GroupRoleInput): Promise<boolean> {
+    return this.rbac.assignGroupRole(currentContext(), input.groupId, input.roleId);
+  }
+}

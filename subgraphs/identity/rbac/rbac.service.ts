@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { hasPermission } from '../../../kernel/auth';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { audit, auditSeparately } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { IdentityMembership } from '../users/membership.entity';
+import { PERMISSION_CATALOG, ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
+import { CustomRole, Group } from './rbac.entities';
+import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView } from './rbac.types';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface EffectiveAccess {
+  roles: string[];
+  permissions: string[];
+}
+
+/**
+ * What a member of a tenant may do: the permissions of their system role, of custom roles given to
+ * them, and of the roles of their groups and every ancestor of those groups.
+ */
+export async function effectiveAccess(em: EntityManager, tenantId: string, userId: string): Promise<EffectiveAccess | null> {
+  const membership = await em.findOneBy(IdentityMembership, { tenantId, userId });
+  if (!membership) return null;
+  const rows: { name: string; permissions: string[] }[] = await em.query(
+    `WITH RECURSIVE my_groups AS (
+         SELECT g.id, g.parent_id FROM identity.groups g
+           JOIN identity.group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
+          WHERE g.tenant_id = $1 AND m.user_id = $2
+       UNION
+         SELECT p.id, p.parent_id FROM identity.groups p JOIN my_groups c ON p.id = c.parent_id WHERE p.tenant_id = $1)
+     SELECT r.name, r.permissions FROM identity.roles r
+      WHERE r.tenant_id = $1 AND (
+        r.id IN (SELECT role_id FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2)
+        OR r.id IN (SELECT role_id FROM identity.group_roles WHERE tenant_id = $1 AND group_id IN (SELECT id FROM my_groups)))`,
+    [tenantId, userId],
+  );
+  const permissions = new Set(permissionsFor([membership.role]));
+  for (const r of rows) for (const p of r.permissions) permissions.add(p);
+  return { roles: [membership.role, ...rows.map((r) => r.name)], permissions: [...permissions].sort() };
+}
+
+/** For the gateway: current roles and permissions of a member (null when not a member). */
+export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string }): Promise<EffectiveAccess | null> {
+  if (!UUID.test(who?.tenantId ?? '') || !UUID.test(who?.userId ?? '')) return null;
+  const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
+  return withTenant(deps.ds, scope, (em) => effectiveAccess(em, who.tenantId, who.userId));
+}
+
+export class RbacService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  private changed(tenantId: string): Promise<void> {
+    return this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId });
+  }
+
+  async roles(ctx: RequestContext): Promise<RoleView[]> {
+    const custom = await withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(CustomRole, { where: { tenantId }, order: { name: 'ASC' } }));
+    return [
+      ...SYSTEM_ROLES.map((r) => ({ id: r, name: r, description: `System role: ${r}`, permissions: [...ROLE_PERMISSIONS[r]], system: true })),
+      ...custom.map(view),
+    ];
+  }
+
+  async createRole(ctx: RequestContext, input: CreateRoleInput): Promise<RoleView> {
+    const name = (input.name ?? '').trim();
+    if (name.length < 1 || name.length > 60 || isSystemRole(name.toLowerCase())) throw identityError(IdentityErrorCode.INVALID_ROLE, 'Role name must be 1 to 60 characters and not a system role');
+    const permissions = [...new Set(input.permissions ?? [])].sort();
+    const unknown = permissions.filter((p) => !(PERMISSION_CATALOG as readonly string[]).includes(p));
+    if (unknown.length) throw identityError(IdentityErrorCode.INVALID_ROLE, `Unknown permissions: ${unknown.join(', ')}`);
+    const beyond = permissions.filter((p) => !hasPermission(ctx, p));
+    if (beyond.length) {
+      await this.refuse(ctx, new Refusal('role_create', `role:${name}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`));
+    }
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const id = randomUUID();
+      try {
+        await em.insert(CustomRole, { tenantId, id, name, description: input.description ?? '', permissions });
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
+        throw err;
+      }
+      await audit(em, ctx, tenantId, { action: 'role_create', result: AuditResult.SUCCESS, target: `role:${id}`, details: { name, permissions } });
+      return view(await em.findOneByOrFail(CustomRole, { tenantId, id }));
+    });
+  }
+
+  /** System role: replaces the member's role. Custom role: adds it. Nobody grants beyond their own rights. */
+  async assignRole(ctx: RequestContext, input: AssignRoleInput): Promise<boolean> {
+    await this.guarded(ctx, (em, tenantId) => this.applyRole(em, ctx, tenantId, input));
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  private async applyRole(em: EntityManager, ctx: RequestContext, tenantId: string, input: AssignRoleInput): Promise<void> {
+    {
+      const member = UUID.test(input.userId ?? '') ? await em.findOneBy(IdentityMembership, { tenantId, userId: input.userId }) : null;
+      if (!member) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
+      if (isSystemRole(input.roleId)) {
+        if ((input.roleId === 'owner' || member.role === 'owner') && !ctx.roles.includes('owner')) {
+          throw new Refusal('role_assign', `user:${member.userId}`, { role: input.roleId }, 'Only an owner can give or take ownership');
+        }
+        if (member.role === 'owner' && input.roleId !== 'owner') {
+          const owners = await em.countBy(IdentityMembership, { tenantId, role: 'owner' });
+          if (owners <= 1) throw identityError(IdentityErrorCode.LAST_OWNER);
+        }
+        await em.update(IdentityMembership, { tenantId, userId: member.userId }, { role: input.roleId });
+      } else {
+        const role = UUID.test(input.roleId ?? '') ? await em.findOneBy(CustomRole, { tenantId, id: input.roleId }) : null;
+        if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
+        const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
+        if (beyond.length) {
+          throw new Refusal('role_assign', `user:${member.userId}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`);
+        }
+        await em.query(`INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, member.userId, role.id]);
+      }
+      await audit(em, ctx, tenantId, { action: 'role_assign', result: AuditResult.SUCCESS, target: `user:${member.userId}`, details: { role: input.roleId } });
+    }
+  }
+
+  async groups(ctx: RequestContext): Promise<GroupView[]> {
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const groups = await em.find(Group, { where: { tenantId }, order: { name: 'ASC' } });
+      const roles: { group_id: string; id: string; name: string; description: string; permissions: string[] }[] = await em.query(
+        `SELECT gr.group_id, r.id, r.name, r.description, r.permissions FROM identity.group_roles gr
+           JOIN identity.roles r ON r.tenant_id = gr.tenant_id AND r.id = gr.role_id WHERE gr.tenant_id = $1`,
+        [tenantId],
+      );
+      const members: { group_id: string; user_id: string }[] = await em.query(`SELECT group_id, user_id FROM identity.group_members WHERE tenant_id = $1`, [tenantId]);
+      return groups.map((g) => ({
+        id: g.id,
+        name: g.name,
+        parentId: g.parentId,
+        roles: roles.filter((r) => r.group_id === g.id).map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, system: false })),
+        memberIds: members.filter((m) => m.group_id === g.id).map((m) => m.user_id),
+      }));
+    });
+  }
+
+  async createGroup(ctx: RequestContext, input: CreateGroupInput): Promise<GroupView> {
+    const name = (input.name ?? '').trim();
+    if (name.length < 1 || name.length > 60) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group name must be 1 to 60 characters');
+    const id = randomUUID();
+    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      if (input.parentId && !(UUID.test(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))) {
+        throw identityError(IdentityErrorCode.INVALID_GROUP, 'Parent group not found');
+      }
+      await em.insert(Group, { tenantId, id, name, parentId: input.parentId ?? null });
+      await audit(em, ctx, tenantId, { action: 'group_create', result: AuditResult.SUCCESS, target: `group:${id}`, details: { name, parentId: input.parentId ?? null } });
+    });
+    return (await this.groups(ctx)).find((g) => g.id === id)!;
+  }
+
+  async addGroupMember(ctx: RequestContext, groupId: string, userId: string): Promise<boolean> {
+    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      await this.groupIn(em, tenantId, groupId);
+      if (!(UUID.test(userId ?? '') && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
+        throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
+      }
+      await em.query(`INSERT INTO identity.group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, userId]);
+      await audit(em, ctx, tenantId, { action: 'group_member_add', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { groupId } });
+    });
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  async assignGroupRole(ctx: RequestContext, groupId: string, roleId: string): Promise<boolean> {
+    await this.guarded(ctx, async (em, tenantId) => {
+      await this.groupIn(em, tenantId, groupId);
+      const role = UUID.test(roleId ?? '') ? await em.findOneBy(CustomRole, { tenantId, id: roleId }) : null;
+      if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
+      const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
+      if (beyond.length) throw new Refusal('group_role_assign', `group:${groupId}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`);
+      await em.query(`INSERT INTO identity.group_roles (tenant_id, group_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, roleId]);
+      await audit(em, ctx, tenantId, { action: 'group_role_assign', result: AuditResult.SUCCESS, target: `group:${groupId}`, details: { roleId } });
+    });
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  private async groupIn(em: EntityManager, tenantId: string, groupId: string): Promise<Group> {
+    const group = UUID.test(groupId ?? '') ? await em.findOneBy(Group, { tenantId, id: groupId }) : null;
+    if (!group) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group not found');
+    return group;
+  }
+
+  /** Runs a change; a Refusal thrown inside rolls it back, is audited on its own, and surfaces as PERMISSION_ESCALATION. */
+  private async guarded(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<void>): Promise<void> {
+    try {
+      await withTenant(this.deps.ds, ctx, work);
+    } catch (err) {
+      if (err instanceof Refusal) await this.refuse(ctx, err);
+      throw err;
+    }
+  }
+
+  private async refuse(ctx: RequestContext, refusal: Refusal): Promise<never> {
+    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: refusal.action, result: AuditResult.FAILURE, target: refusal.target, details: refusal.details });
+    throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, refusal.message);
+  }
+}
+
+/** A refused permission change (escalation): rolled back, then audited in its own transaction. */
+class Refusal extends Error {
+  constructor(
+    readonly action: string,
+    readonly target: string,
+    readonly details: Record<string, unknown>,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function view(r: CustomRole): RoleView {
+  return { id: r.id, name: r.name, description: r.description, permissions: r.permissions, system: false };
+}

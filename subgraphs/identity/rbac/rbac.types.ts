@@ -1,0 +1,85 @@
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
+
+@ObjectType('Role', { description: 'A set of permissions: system roles (owner, admin, member) or defined by the tenant' })
+export class RoleView {
+  @Field(() => ID, { description: 'owner, admin, member, or the id of a custom role' })
+  id: string;
+
+  @Field(() => String)
+  name: string;
+
+  @Field(() => String)
+  description: string;
+
+  @Field(() => [String])
+  permissions: string[];
+
+  @Field(() => Boolean)
+  system: boolean;
+}
+
+@ObjectType('Group', { description: 'Members of a group get its roles and those of every ancestor group' })
+export class GroupView {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String)
+  name: string;
+
+  @Field(() => ID, { nullable: true })
+  parentId: string | null;
+
+  @Field(() => [RoleView])
+  roles: RoleView[];
+
+  @Field(() => [ID])
+  memberIds: string[];
+}
+
+@InputType()
+export class CreateRoleInput {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => [String])
+  permissions: string[];
+
+  @Field(() => String, { defaultValue: '' })
+  description: string;
+}
+
+@InputType()
+export class AssignRoleInput {
+  @Field(() => ID)
+  userId: string;
+
+  @Field(() => ID, { description: 'owner, admin or member (replaces the system role), or a custom role id (added)' })
+  roleId: string;
+}
+
+@InputType()
+export class CreateGroupInput {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => ID, { nullable: true })
+  parentId?: string | null;
+}
+
+@InputType()
+export class GroupMemberInput {
+  @Field(() => ID)
+  groupId: string;
+
+  @Field(() => ID)
+  userId: string;
+}
+
+@InputType()
+export class GroupRoleInput {
+  @Field(() => ID)
+  groupId: string;
+
+  @Field(() => ID)
+  roleId: string;
+}

@@ -1,0 +1,106 @@
+import {
+  AcceptInvitationDocument,
+  AddGroupMemberDocument,
+  AppendLedgerEntryDocument,
+  AssignGroupRoleDocument,
+  AssignRoleDocument,
+  AuditLogDocument,
+  CreateGroupDocument,
+  CreateProductDocument,
+  CreateRoleDocument,
+  GroupsDocument,
+  InviteUserDocument,
+  LedgerEntriesDocument,
+  RolesDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { signUp, uniqueEmail, type Account } from './support/fixtures';
+import { tokenFrom, waitForMail } from './support/mailbox';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+
+let t: TestPlatform;
+let owner: Account;
+beforeAll(async () => {
+  t = await startTestPlatform();
+  owner = await signUp(t.gatewayUrl, 'Roles');
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+/** A member of the owner's tenant, through a real invitation. */
+async function member(role = 'member'): Promise<{ userId: string; token: string }> {
+  const email = uniqueEmail('member');
+  await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
+  const token = tokenFrom(await waitForMail(t.config, email));
+  const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
+  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
+}
+
+const makeProduct = (token: string) =>
+  gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'p', priceCents: 1, currency: 'USD' } }, { token });
+
+describe('roles, groups and permissions', () => {
+  it('lists system roles and the permission catalog', async () => {
+    const res = await gql(t.gatewayUrl, RolesDocument, {}, { token: owner.token });
+    expect(res.data!.roles.filter((r) => r.system).map((r) => r.name)).toEqual(['owner', 'admin', 'member']);
+    expect(res.data!.permissionCatalog).toEqual(expect.arrayContaining(['products:manage', 'roles:manage', 'audit:read']));
+  });
+
+  it('applies a custom role on the very next request, with the same access token', async () => {
+    const m = await member();
+    expect(codes(await makeProduct(m.token))).toEqual(['FORBIDDEN']);
+    const role = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Catalogue editor', permissions: ['products:manage', 'products:read'] } }, { token: owner.token });
+    expect(role.errors).toBeUndefined();
+    await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: m.userId, roleId: role.data!.createRole.id } }, { token: owner.token });
+    expect((await makeProduct(m.token)).errors).toBeUndefined();
+    // And a system role change too: demoted admin loses what only admins had.
+    const a = await member('admin');
+    expect((await gql(t.gatewayUrl, AuditLogDocument, {}, { token: a.token })).errors).toBeUndefined();
+    await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: a.userId, roleId: 'member' } }, { token: owner.token });
+    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, {}, { token: a.token }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('gives members of a child group the roles of its parent group', async () => {
+    const m = await member();
+    const accountants = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Accountant', permissions: ['ledger:read', 'ledger:write'] } }, { token: owner.token });
+    const finance = await gql(t.gatewayUrl, CreateGroupDocument, { input: { name: 'Finance' } }, { token: owner.token });
+    const payroll = await gql(t.gatewayUrl, CreateGroupDocument, { input: { name: 'Payroll', parentId: finance.data!.createGroup.id } }, { token: owner.token });
+    await gql(t.gatewayUrl, AssignGroupRoleDocument, { input: { groupId: finance.data!.createGroup.id, roleId: accountants.data!.createRole.id } }, { token: owner.token });
+    const append = () =>
+      gql(t.gatewayUrl, AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 5 } }, { token: m.token });
+    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    await gql(t.gatewayUrl, AddGroupMemberDocument, { input: { groupId: payroll.data!.createGroup.id, userId: m.userId } }, { token: owner.token });
+    expect((await append()).errors).toBeUndefined();
+    expect((await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 5 }, { token: m.token })).errors).toBeUndefined();
+    const groups = await gql(t.gatewayUrl, GroupsDocument, {}, { token: owner.token });
+    expect(groups.data!.groups.find((g) => g.name === 'Payroll')).toMatchObject({ parentId: finance.data!.createGroup.id, memberIds: [m.userId] });
+  });
+
+  it('refuses escalation: granting what you lack, giving ownership as a non-owner, unknown permissions', async () => {
+    const a = await member('admin');
+    const delegate = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Role admin', permissions: ['roles:manage', 'products:read', 'users:read'] } }, { token: owner.token });
+    const m = await member();
+    await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: m.userId, roleId: delegate.data!.createRole.id } }, { token: owner.token });
+    const grab = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Grab', permissions: ['products:manage'] } }, { token: m.token });
+    expect(codes(grab)).toEqual(['PERMISSION_ESCALATION']);
+    const crown = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: a.userId, roleId: 'owner' } }, { token: a.token });
+    expect(codes(crown)).toEqual(['PERMISSION_ESCALATION']);
+    const unknown = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Odd', permissions: ['rockets:launch'] } }, { token: owner.token });
+    expect(codes(unknown)).toEqual(['INVALID_ROLE']);
+    const lastOwner = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: owner.userId, roleId: 'member' } }, { token: owner.token });
+    expect(codes(lastOwner)).toEqual(['LAST_OWNER']);
+    const refusals = await gql(t.gatewayUrl, AuditLogDocument, { filter: { result: 'FAILURE' } }, { token: owner.token });
+    expect(refusals.data!.auditLog.edges.map((e) => e.node.action)).toEqual(expect.arrayContaining(['role_create', 'role_assign']));
+  });
+
+  it("cannot touch another tenant's roles or people", async () => {
+    const other = await signUp(t.gatewayUrl, 'Other roles');
+    const theirs = await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Theirs', permissions: ['products:read'] } }, { token: other.token });
+    const m = await member();
+    const res = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: m.userId, roleId: theirs.data!.createRole.id } }, { token: owner.token });
+    expect(codes(res)).toEqual(['UNKNOWN_ROLE']);
+    const outsider = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: other.userId, roleId: 'admin' } }, { token: owner.token });
+    expect(codes(outsider)).toEqual(['NOT_A_MEMBER']);
+  });
+});
