@@ -8,7 +8,7 @@ import {
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { signUp, uniqueEmail, type Account } from './support/fixtures';
-import { tokenFrom, waitForMail } from './support/mailbox';
+import { tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -29,7 +29,7 @@ describe('invitations', () => {
   it('lets a new person join with the invited role, and the role decides what they may do', async () => {
     const email = uniqueEmail('newcomer');
     expect((await invite(email)).errors).toBeUndefined();
-    const token = tokenFrom(await waitForMail(t.config, email));
+    const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
     const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'my own new phrase' } });
     expect(joined.errors).toBeUndefined();
     expect(joined.data!.acceptInvitation).toMatchObject({ user: { email }, tenant: { id: owner.tenantId, name: 'Inviting' } });
@@ -51,7 +51,7 @@ describe('invitations', () => {
   it('adds an existing account only with its password', async () => {
     const existing = await signUp(t.gatewayUrl, 'Has own tenant');
     await invite(existing.email, 'admin');
-    const token = tokenFrom(await waitForMail(t.config, existing.email));
+    const token = tokenFrom(await waitForMail(t.config, existing.email, SUBJECTS.invitation));
     const wrong = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'not the password' } });
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
     const ok = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: existing.password } });

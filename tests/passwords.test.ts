@@ -8,7 +8,7 @@ import {
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { signUp, uniqueEmail } from './support/fixtures';
-import { mailsTo, tokenFrom, waitForMail } from './support/mailbox';
+import { mailsTo, tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
 
@@ -42,7 +42,7 @@ describe('password reset', () => {
     const unknown = await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: stranger });
     expect(known).toEqual(unknown);
     expect(known.data).toEqual({ requestPasswordReset: true });
-    const mail = await waitForMail(t.config, account.email);
+    const mail = await waitForMail(t.config, account.email, SUBJECTS.reset);
     expect(mail.subject).toBe('Reset your password');
     await sleep(300);
     expect(mailsTo(t.config, stranger)).toEqual([]);
@@ -51,7 +51,7 @@ describe('password reset', () => {
   it('sets the new password once with the mailed token and signs out every session', async () => {
     const account = await signUp(t.gatewayUrl, 'Reset 2');
     await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: account.email });
-    const token = tokenFrom(await waitForMail(t.config, account.email));
+    const token = tokenFrom(await waitForMail(t.config, account.email, SUBJECTS.reset));
     const weak = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'password' } });
     expect(codes(weak)).toEqual(['WEAK_PASSWORD']);
     const done = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'brand new secret phrase' } });

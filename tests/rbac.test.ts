@@ -15,7 +15,7 @@ import {
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { signUp, uniqueEmail, type Account } from './support/fixtures';
-import { tokenFrom, waitForMail } from './support/mailbox';
+import { tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -32,7 +32,7 @@ afterAll(async () => {
 async function member(role = 'member'): Promise<{ userId: string; token: string }> {
   const email = uniqueEmail('member');
   await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
-  const token = tokenFrom(await waitForMail(t.config, email));
+  const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
   const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
   return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
 }

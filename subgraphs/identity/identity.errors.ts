@@ -27,6 +27,7 @@ export enum IdentityErrorCode {
   INVALID_ROLE = 'INVALID_ROLE',
   INVALID_GROUP = 'INVALID_GROUP',
   LAST_OWNER = 'LAST_OWNER',
+  EMAIL_ALREADY_VERIFIED = 'EMAIL_ALREADY_VERIFIED',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -56,4 +57,5 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_ROLE: 'Role is not valid',
   INVALID_GROUP: 'Group is not valid',
   LAST_OWNER: 'A tenant keeps at least one owner',
+  EMAIL_ALREADY_VERIFIED: 'This address is already confirmed',
 });

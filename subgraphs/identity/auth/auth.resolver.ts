@@ -7,6 +7,7 @@ import { SessionInfo } from '../sessions/session.types';
 import { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { AuthService } from './auth.service';
 import { PasswordService } from '../passwords/password.service';
+import { EmailVerificationService } from '../verification/email-verification.service';
 import { ChangePasswordInput, ResetPasswordInput } from '../passwords/password.types';
 
 @Resolver()
@@ -14,8 +15,10 @@ export class AuthResolver {
   private readonly auth: AuthService;
   private readonly sessionService: SessionService;
   private readonly passwords: PasswordService;
+  private readonly verification: EmailVerificationService;
   constructor(deps: SubgraphDeps) {
     this.passwords = new PasswordService(deps);
+    this.verification = new EmailVerificationService(deps);
     this.auth = new AuthService(deps);
     this.sessionService = new SessionService(deps);
   }
@@ -54,6 +57,18 @@ export class AuthResolver {
   @Mutation(() => Boolean, { description: 'Changes the password; other sessions are signed out' })
   changePassword(@Arg('input', () => ChangePasswordInput) input: ChangePasswordInput): Promise<boolean> {
     return this.passwords.change(currentContext(), input.currentPassword, input.newPassword);
+  }
+
+  @Public()
+  @Mutation(() => Boolean, { description: 'Confirms the address with the token from the mailed link' })
+  verifyEmail(@Arg('token', () => String) token: string): Promise<boolean> {
+    return this.verification.verify(token);
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Sends a new confirmation link to your address' })
+  resendEmailVerification(): Promise<boolean> {
+    return this.verification.resend(currentContext());
   }
 
   @Authorized()

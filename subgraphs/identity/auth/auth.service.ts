@@ -9,6 +9,7 @@ import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
+import { EmailVerificationService } from '../verification/email-verification.service';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
@@ -22,10 +23,12 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 export class AuthService {
   private readonly sessions: SessionService;
   private readonly totp: TotpService;
+  private readonly verification: EmailVerificationService;
 
   constructor(private readonly deps: SubgraphDeps) {
     this.sessions = new SessionService(deps);
     this.totp = new TotpService(deps);
+    this.verification = new EmailVerificationService(deps);
   }
 
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
@@ -48,6 +51,7 @@ export class AuthService {
           tenantId,
           payload: { tenantId, name: tenantName, ownerUserId: userId, ownerEmail: email },
         });
+        await this.verification.send(em, userId, email);
         const user = await em.findOneByOrFail(User, { id: userId });
         return { payload: await this.sessions.open(em, scope, user, tenantId, 'owner', 'register'), provisioning };
       });

@@ -89,7 +89,8 @@ export class InvitationService {
       );
       if ((Array.isArray(claimed[0]) ? claimed[0] : claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
       if (newHash) {
-        await em.insert(User, em.create(User, { id: userId, email: invitation.email, passwordHash: newHash }));
+        // The invitation link reached this address: it is confirmed.
+        await em.insert(User, em.create(User, { id: userId, email: invitation.email, passwordHash: newHash, emailVerifiedAt: new Date() }));
         await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, newHash]);
       }
       const already = await em.findOneBy(IdentityMembership, { tenantId, userId });

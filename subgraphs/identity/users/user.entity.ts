@@ -20,4 +20,12 @@ export class User {
   @Field(() => Date)
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+
+  @Column('timestamptz', { name: 'email_verified_at', nullable: true })
+  emailVerifiedAt: Date | null;
+
+  @Field(() => Boolean, { description: 'True once the owner confirmed the address through the mailed link' })
+  get emailVerified(): boolean {
+    return this.emailVerifiedAt !== null && this.emailVerifiedAt !== undefined;
+  }
 }
