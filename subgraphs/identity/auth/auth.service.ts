@@ -10,7 +10,7 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
-import { LIMITS, clientIp, throttle } from '../throttle/throttle';
+import { LIMITS, clientIp, countAttempts, tooManyAttempts } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
@@ -71,20 +71,22 @@ export class AuthService {
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
     const email = (input.email ?? '').trim().toLowerCase();
     const ip = clientIp(ctx);
-    await throttle(this.deps.ds, [
-      [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
-      [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
-    ]);
-    const rows: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
-      em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [email]),
-    );
-    const found = rows[0];
+    // One round of database work before the password check: count the attempt, find the account.
+    const { wait, found } = await withNoTenant(this.deps.ds, async (em) => ({
+      wait: await countAttempts(em, [
+        [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
+        [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
+      ]),
+      found: ((await em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [email])) as { user_id: string; password_hash: string }[])[0],
+    }));
+    if (wait > 0) throw tooManyAttempts(wait);
     const ok = found ? await verifyPassword(found.password_hash, input.password ?? '') : await burnPasswordCheck(input.password ?? '');
-    const memberships = found
-      ? await withUser(this.deps.ds, found.user_id, (em) =>
-          em.find(IdentityMembership, { where: { userId: found.user_id }, order: { createdAt: 'ASC' } }),
-        )
-      : [];
+    const { memberships, secondFactor } = found
+      ? await withUser(this.deps.ds, found.user_id, async (em) => ({
+          memberships: await em.find(IdentityMembership, { where: { userId: found.user_id }, order: { createdAt: 'ASC' } }),
+          secondFactor: ((await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [found.user_id])) as { on: boolean }[])[0]?.on,
+        }))
+      : { memberships: [], secondFactor: false };
     if (!found || !ok) {
       if (found && memberships[0]) {
         await auditSeparately(this.deps.ds, { ...ctx, userId: null }, memberships[0].tenantId, {
@@ -100,7 +102,7 @@ export class AuthService {
     if (!membership) {
       throw identityError(input.tenantId ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
-    if (await this.totp.enabled(found.user_id)) throw await this.totp.challenge(found.user_id, membership.tenantId);
+    if (secondFactor) throw await this.totp.challenge(found.user_id, membership.tenantId);
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
     return withTenant(this.deps.ds, scope, async (em) => {
       const user = await em.findOneByOrFail(User, { id: found.user_id });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant } from '../../../kernel/db/tenant-scope';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -28,24 +28,24 @@ function bucket(limit: Limit, parts: string[]): string {
   return `${limit.name}:${createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32)}`;
 }
 
-/** Counts one attempt against each limit; throws TOO_MANY_ATTEMPTS (with retryAfter seconds) past any. */
+/** Counts one attempt against each limit in the caller's transaction; seconds to wait (0: allowed). */
+export async function countAttempts(em: EntityManager, checks: [Limit, ...string[]][]): Promise<number> {
+  const rows: { wait: number }[] = await em.query(
+    `SELECT max(identity.count_attempt(c.bucket, c.window_seconds, c.max_hits)) AS wait
+       FROM unnest($1::text[], $2::int[], $3::int[]) AS c(bucket, window_seconds, max_hits)`,
+    [checks.map(([limit, ...parts]) => bucket(limit, parts)), checks.map(([l]) => l.windowSeconds), checks.map(([l]) => l.max)],
+  );
+  return rows[0]?.wait ?? 0;
+}
+
+export function tooManyAttempts(wait: number): Error {
+  return identityError(IdentityErrorCode.TOO_MANY_ATTEMPTS, `Too many attempts; try again in ${wait} seconds`);
+}
+
+/** Counts one attempt against each limit; throws TOO_MANY_ATTEMPTS past any. */
 export async function throttle(ds: DataSource, checks: [Limit, ...string[]][]): Promise<void> {
-  const waits: number[] = await withNoTenant(ds, async (em) => {
-    const out: number[] = [];
-    for (const [limit, ...parts] of checks) {
-      const rows: { wait: number }[] = await em.query('SELECT identity.count_attempt($1, $2, $3) AS wait', [
-        bucket(limit, parts),
-        limit.windowSeconds,
-        limit.max,
-      ]);
-      out.push(rows[0].wait);
-    }
-    return out;
-  });
-  const wait = Math.max(0, ...waits);
-  if (wait > 0) {
-    throw identityError(IdentityErrorCode.TOO_MANY_ATTEMPTS, `Too many attempts; try again in ${wait} seconds`);
-  }
+  const wait = await withNoTenant(ds, (em) => countAttempts(em, checks));
+  if (wait > 0) throw tooManyAttempts(wait);
 }
 
 export function clientIp(ctx: RequestContext): string {
