@@ -12,6 +12,10 @@ import {
   InviteUserDocument,
   LedgerEntriesDocument,
   RolesDocument,
+  TenantUsersDocument,
+  RemoveUserDocument,
+  ProductsDocument,
+  CurrentTenantDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { signUp, uniqueEmail, type Account } from './support/fixtures';
@@ -92,6 +96,20 @@ describe('roles, groups and permissions', () => {
     expect(codes(lastOwner)).toEqual(['LAST_OWNER']);
     const refusals = await gql(t.gatewayUrl, AuditLogDocument, { filter: { result: 'FAILURE' } }, { token: owner.token });
     expect(refusals.data!.auditLog.edges.map((e) => e.node.action)).toEqual(expect.arrayContaining(['role_create', 'role_assign']));
+  });
+
+  it('lists the members with their effective roles, and removes one (their access ends at once)', async () => {
+    const m = await member();
+    const a = await member('admin');
+    const users = await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: owner.token });
+    const row = users.data!.tenantUsers.find((u) => u.user.id === m.userId)!;
+    expect(row).toMatchObject({ role: 'member', roles: ['member'] });
+    expect(row.permissions).toContain('messages:send');
+    expect(codes(await gql(t.gatewayUrl, RemoveUserDocument, { userId: owner.userId }, { token: a.token }))).toEqual(['PERMISSION_ESCALATION']);
+    expect((await gql(t.gatewayUrl, RemoveUserDocument, { userId: m.userId }, { token: a.token })).data).toEqual({ removeUser: true });
+    expect([401, 403]).toContain((await gql(t.gatewayUrl, ProductsDocument, {}, { token: m.token })).status);
+    const after = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: owner.token });
+    expect(after.data!.currentTenant.members.map((x) => x.user.id)).not.toContain(m.userId);
   });
 
   it("cannot touch another tenant's roles or people", async () => {

@@ -3,7 +3,7 @@ import { TenancyInit1763683200000 } from '../../migrations/tenancy/1763683200000
 import { Membership } from './tenants/membership.entity';
 import { Tenant } from './tenants/tenant.entity';
 import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
-import { TenantService, addMember } from './tenants/tenant.service';
+import { TenantService, addMember, removeMember } from './tenants/tenant.service';
 
 /** Tenants and who belongs to them. */
 export const tenancySubgraph: SubgraphDefinition = {
@@ -15,5 +15,6 @@ export const tenancySubgraph: SubgraphDefinition = {
   consumers: () => [
     { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision },
     { name: 'add-member', types: ['identity.member_added'], handle: addMember },
+    { name: 'remove-member', types: ['identity.member_removed'], handle: removeMember },
   ],
 };

@@ -1,4 +1,5 @@
-import { Authorized, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { TenantUser } from './tenant-user.types';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -16,6 +17,18 @@ export class UserResolver {
   @Query(() => User, { description: 'The signed-in account' })
   me(): Promise<User> {
     return this.users.me(currentContext());
+  }
+
+  @Authorized('users:read')
+  @Query(() => [TenantUser], { description: "The current tenant's members, with their roles" })
+  tenantUsers(): Promise<TenantUser[]> {
+    return this.users.members(currentContext());
+  }
+
+  @Authorized('users:manage')
+  @Mutation(() => Boolean, { description: 'Removes a member from the current tenant (their sessions here end)' })
+  removeUser(@Arg('userId', () => ID) userId: string): Promise<boolean> {
+    return this.users.remove(currentContext(), userId);
   }
 }
 

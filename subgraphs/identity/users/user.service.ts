@@ -1,4 +1,14 @@
-import { In } from 'typeorm';
+import { In, IsNull } from 'typeorm';
+import { recordEvent } from '../../../kernel/events';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { audit, auditSeparately } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { effectiveAccess } from '../rbac/rbac.service';
+import { Session } from '../sessions/session.entity';
+import { SessionService } from '../sessions/session.service';
+import { IdentityMembership } from './membership.entity';
+import type { TenantUser } from './tenant-user.types';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { AppError, KernelErrorCode } from '../../../kernel/errors';
@@ -12,6 +22,50 @@ export class UserService {
     const user = await withTenant(this.deps.ds, ctx, (em) => em.findOneBy(User, { id: ctx.userId! }));
     if (!user) throw new AppError(KernelErrorCode.NOT_FOUND, 'Account not found');
     return user;
+  }
+
+  /** Members of the caller's tenant with their effective roles and permissions. */
+  async members(ctx: RequestContext): Promise<TenantUser[]> {
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const memberships = await em.find(IdentityMembership, { where: { tenantId }, order: { createdAt: 'ASC' } });
+      const users = await em.findBy(User, { id: In(memberships.map((m) => m.userId)) });
+      const byId = new Map(users.map((u) => [u.id, u]));
+      const out: TenantUser[] = [];
+      for (const m of memberships) {
+        const access = await effectiveAccess(em, tenantId, m.userId);
+        const user = byId.get(m.userId);
+        if (user && access) out.push({ user, role: m.role, roles: access.roles, permissions: access.permissions, joinedAt: m.createdAt });
+      }
+      return out;
+    });
+  }
+
+  /** Removes a member from the tenant: their sessions there end, their rights there go. */
+  async remove(ctx: RequestContext, userId: string): Promise<boolean> {
+    if (userId === ctx.userId) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove yourself; ask another admin');
+    const outcome = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const member = /^[0-9a-f-]{36}$/i.test(userId ?? '') ? await em.findOneBy(IdentityMembership, { tenantId, userId }) : null;
+      if (!member) return null;
+      if (member.role === 'owner' && !ctx.roles.includes('owner')) return 'owner' as const;
+      await em.delete(IdentityMembership, { tenantId, userId });
+      await em.query(`DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
+      await em.query(`DELETE FROM identity.group_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
+      const sessions = await em.find(Session, { where: { tenantId, userId, revokedAt: IsNull() } });
+      if (sessions.length) await em.update(Session, { tenantId, userId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'removed' });
+      const event = await recordEvent(em, 'identity', { type: 'identity.member_removed', tenantId, payload: { tenantId, userId } });
+      await audit(em, ctx, tenantId, { action: 'member_remove', result: AuditResult.SUCCESS, target: `user:${userId}` });
+      return { sessions, event };
+    });
+    if (outcome === null) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
+    if (outcome === 'owner') {
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'member_remove', result: AuditResult.FAILURE, target: `user:${userId}` });
+      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'Only an owner can remove an owner');
+    }
+    await new SessionService(this.deps).notifyRevoked(outcome.sessions);
+    await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
+    await this.deps.outbox.flush();
+    await this.deps.bus.waitConsumed([outcome.event], 10_000);
+    return true;
   }
 
   /** Users visible in the caller's tenant (RLS: fellow members only), in the order asked. */

@@ -58,6 +58,12 @@ export async function addMember(event: DomainEvent, em: EntityManager): Promise<
   );
 }
 
+/** Consumer of identity.member_removed. */
+export async function removeMember(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; userId: string };
+  await em.query(`DELETE FROM tenancy.memberships WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId]);
+}
+
 export function slugify(name: string): string {
   const slug = name
     .normalize('NFKD')
