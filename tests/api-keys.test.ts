@@ -43,8 +43,11 @@ describe('API keys', () => {
   it('cannot be given more than its creator has, nor create keys itself', async () => {
     const escalate = await create(owner, ['products:read', 'billing:refund']);
     expect(codes(escalate)).toEqual(['PERMISSION_ESCALATION']);
-    const key = (await create(owner, ['products:read'])).data!.createApiKey.secret;
-    const byKey = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'child', permissions: ['products:read'] } }, { token: key });
+    const plain = (await create(owner, ['products:read'])).data!.createApiKey.secret;
+    const noRight = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'child', permissions: ['products:read'] } }, { token: plain });
+    expect(codes(noRight)).toEqual(['FORBIDDEN']);
+    const manager = (await create(owner, ['products:read', 'apikeys:manage'])).data!.createApiKey.secret;
+    const byKey = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'child', permissions: ['products:read'] } }, { token: manager });
     expect(codes(byKey)).toEqual(['PERMISSION_ESCALATION']);
   });
 

@@ -11,19 +11,19 @@ export class ApiKeyResolver {
     this.keys = new ApiKeyService(deps);
   }
 
-  @Authorized()
+  @Authorized('apikeys:manage')
   @Mutation(() => CreatedApiKey, { description: 'Creates an API key with some of your permissions; the secret is returned once' })
   createApiKey(@Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput): Promise<CreatedApiKey> {
     return this.keys.create(currentContext(), input);
   }
 
-  @Authorized()
+  @Authorized('apikeys:manage')
   @Query(() => [ApiKey], { description: 'Your active API keys (all of the tenant with users:manage)' })
   apiKeys(): Promise<ApiKey[]> {
     return this.keys.list(currentContext());
   }
 
-  @Authorized()
+  @Authorized('apikeys:manage')
   @Mutation(() => Boolean)
   revokeApiKey(@Arg('id', () => ID) id: string): Promise<boolean> {
     return this.keys.revoke(currentContext(), id);

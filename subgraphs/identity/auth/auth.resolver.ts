@@ -53,7 +53,7 @@ export class AuthResolver {
     return this.passwords.reset(currentContext(), input.token, input.newPassword);
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Changes the password; other sessions are signed out' })
   changePassword(@Arg('input', () => ChangePasswordInput) input: ChangePasswordInput): Promise<boolean> {
     return this.passwords.change(currentContext(), input.currentPassword, input.newPassword);
@@ -65,31 +65,31 @@ export class AuthResolver {
     return this.verification.verify(token);
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Sends a new confirmation link to your address' })
   resendEmailVerification(): Promise<boolean> {
     return this.verification.resend(currentContext());
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once' })
   logout(): Promise<boolean> {
     return this.sessionService.logout(currentContext());
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out every session of the account, in every tenant' })
   logoutEverywhere(): Promise<boolean> {
     return this.sessionService.logoutEverywhere(currentContext());
   }
 
-  @Authorized()
+  @Authorized('account:read')
   @Query(() => [SessionInfo], { description: "The account's signed-in devices" })
   sessions(): Promise<SessionInfo[]> {
     return this.sessionService.list(currentContext());
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out one of your sessions' })
   revokeSession(@Arg('id', () => ID) id: string): Promise<boolean> {
     return this.sessionService.revoke(currentContext(), id);

@@ -1,5 +1,8 @@
 /** System roles and the permission strings (`resource:action`) they grant within a tenant. */
 export const PERMISSION_CATALOG = [
+  'account:read',
+  'account:manage',
+  'apikeys:manage',
   'users:read',
   'users:manage',
   'tenants:read',
@@ -21,6 +24,9 @@ export const PERMISSION_CATALOG = [
 export type SystemRole = 'owner' | 'admin' | 'member';
 
 const MEMBER: string[] = [
+  'account:read',
+  'account:manage',
+  'apikeys:manage',
   'users:read',
   'tenants:read',
   'products:read',

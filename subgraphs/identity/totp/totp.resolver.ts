@@ -13,19 +13,19 @@ export class TotpResolver {
     this.totp = new TotpService(deps);
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => TotpEnrollment, { description: 'Starts setting up an authenticator app; confirm with a code' })
   enrollTotp(): Promise<TotpEnrollment> {
     return this.totp.enroll(currentContext());
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => TotpActivation, { description: 'Turns two-factor sign-in on; returns backup codes once' })
   confirmTotp(@Arg('code', () => String) code: string): Promise<TotpActivation> {
     return this.totp.confirm(currentContext(), code);
   }
 
-  @Authorized()
+  @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Turns two-factor sign-in off (password and a code required)' })
   disableTotp(@Arg('input', () => DisableTotpInput) input: DisableTotpInput): Promise<boolean> {
     return this.totp.disable(currentContext(), input.password, input.code);

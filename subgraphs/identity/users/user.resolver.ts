@@ -13,7 +13,7 @@ export class UserResolver {
     this.users = new UserService(deps);
   }
 
-  @Authorized()
+  @Authorized('account:read')
   @Query(() => User, { description: 'The signed-in account' })
   me(): Promise<User> {
     return this.users.me(currentContext());
