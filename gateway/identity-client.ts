@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
+import { AppError } from '../kernel/errors';
 import { logger } from '../kernel/log';
 
 const log = logger('gateway.identity');
@@ -12,7 +13,17 @@ export class IdentityClient {
     private readonly contextKey: KeyObject,
   ) {}
 
+  /** Fails closed: when identity cannot answer, the request is refused with 503 (never let through). */
   async call<T>(name: string, body: unknown): Promise<T> {
+    try {
+      return await this.send<T>(name, body);
+    } catch (err) {
+      log.error({ err, call: name }, 'identity unreachable');
+      throw new AppError('SERVICE_UNAVAILABLE', 'Access checks are unavailable right now; try again shortly', {}, 503);
+    }
+  }
+
+  private async send<T>(name: string, body: unknown): Promise<T> {
     const url = this.identityUrl();
     if (!url) throw new Error('identity is not reachable');
     const res = await fetch(url.replace(/\/graphql$/, `/internal/${name}`), {
