@@ -106,7 +106,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     guard,
     auth,
     limits: options.limits,
-    refresh: (ctx) => permissions.refresh(ctx),
+    revalidate: async (authenticated, credential) => {
+      if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);
+      const now = await apiKeys.authenticate(credential, authenticated.requestId);
+      return now === 'rate_limited' ? authenticated : now;
+    },
   });
 
   app.get('/health', (_req, res) => {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { verifyAccessToken } from '../kernel/access-token';
 import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
-import { systemContext, type RequestContext } from '../kernel/context';
+import type { RequestContext } from '../kernel/context';
 import { logger } from '../kernel/log';
 import { contextFromClaims, type AuthSettings } from './authenticate';
 
@@ -29,7 +29,9 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
-    const ctx = context?.ctx ?? systemContext(`gateway-${this.subgraph}`);
+    // Every operation runs as its caller; nothing is sent without one (no silent full-rights fallback).
+    const ctx = context?.ctx;
+    if (!ctx) throw new Error(`No request context for a call to ${this.subgraph}`);
     const token = await signContextToken(ctx, this.subgraph, this.contextKey, this.ttlSeconds);
     request.http?.headers.set(CONTEXT_HEADER, token);
     request.http?.headers.set('x-request-id', ctx.requestId);

@@ -37,12 +37,19 @@ export interface GatewayWsOptions {
   guard: AccessGuard;
   auth: AuthSettings;
   limits: QueryLimits;
-  /** Current rights of the caller (null: no longer a member). */
-  refresh: (ctx: RequestContext) => Promise<RequestContext | null>;
+  /**
+   * The caller's context as of now, from the context first authenticated and the credential presented
+   * (null: no longer allowed — key revoked, no longer a member).
+   */
+  revalidate: (authenticated: RequestContext, credential: string) => Promise<RequestContext | null>;
 }
 
 interface Connection {
   ctx?: RequestContext;
+  /** The context as authenticated from the credential, before current rights were applied. */
+  authenticated: RequestContext;
+  /** The bearer credential (access token or API key) presented at connect. */
+  credential: string;
   expiresAt?: number;
 }
 type Extra = { connection?: Connection; socket: WebSocket; request: IncomingMessage };
@@ -85,8 +92,21 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
     if (socket.readyState === socket.OPEN) socket.close(code, reason);
     return false;
   };
-  const stopGuard = options.guard.onChange(() => {
-    for (const [socket, c] of sockets) stillValid(socket, c);
+  /** Re-reads the caller's rights: gone → 4403 (4401 for a key); changed → 4401 so the client reconnects with them. */
+  const recheck = async (socket: WebSocket, c: Connection): Promise<boolean> => {
+    if (!stillValid(socket, c)) return false;
+    const now = await options.revalidate(c.authenticated, c.credential).catch(() => c.ctx ?? null);
+    if (!now) return close(socket, c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, 'Access revoked');
+    const before = c.ctx?.permissions.join(' ');
+    if (before !== now.permissions.join(' ')) return close(socket, CLOSE_UNAUTHORIZED, 'Permissions changed; reconnect');
+    return true;
+  };
+  const stopGuard = options.guard.onChange((kind, id) => {
+    for (const [socket, c] of sockets) {
+      if (kind === 'api_key' && c.credential.startsWith(`${id}_`)) close(socket, CLOSE_UNAUTHORIZED, 'API key revoked');
+      else if (kind === 'permissions' && c.ctx?.tenantId === id) void recheck(socket, c);
+      else stillValid(socket, c);
+    }
   });
 
   const server = useServer<Record<string, unknown> | undefined, Extra>(
@@ -96,11 +116,17 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         if (!token) return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Missing access token');
         try {
           const request = c.extra.request;
-          const ctx = await options.refresh(
-            await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, request.socket.remoteAddress ?? null),
+          const credential = token.slice(7);
+          const authenticated = await authenticate(
+            { authorization: token, 'user-agent': request.headers['user-agent'] },
+            options.auth,
+            request.socket.remoteAddress ?? null,
           );
+          const ctx = await options.revalidate(authenticated, credential);
           if (!ctx) return close(c.extra.socket, CLOSE_FORBIDDEN, 'No longer a member');
-          const connection: Connection = { ctx, expiresAt: claimsExpiry(token.slice(7)) };
+          // API-key connections are re-established at least hourly (access tokens expire sooner on their own).
+          const expiresAt = authenticated.authMethod === 'api_key' ? Date.now() + 3_600_000 : claimsExpiry(credential);
+          const connection: Connection = { ctx, authenticated, credential, expiresAt };
           if (!stillValid(c.extra.socket, connection)) return false;
           c.extra.connection = connection;
           sockets.set(c.extra.socket, connection);
@@ -119,7 +145,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       },
       onSubscribe: async (c, _id, payload) => {
         const connection = c.extra.connection!;
-        if (!stillValid(c.extra.socket, connection)) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if (!(await recheck(c.extra.socket, connection))) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
         const schema = options.schema();
         if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
         let document: DocumentNode;

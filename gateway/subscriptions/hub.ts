@@ -107,8 +107,10 @@ class Group {
   }
 
   private async deliver(id: string): Promise<void> {
-    if (this.subscribers.size === 0) return;
-    const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, this.ctx);
+    // Resolve as a subscriber who is still allowed (the first one may have left or been revoked).
+    const runner = [...this.subscribers].find((s) => s.handle.stillValid());
+    if (!runner) return;
+    const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, runner.handle.ctx);
     // An event the caller may not see (deleted since, or not visible) resolves to null: nothing to send.
     if (result.data && result.data[this.split.responseKey] === null && !result.errors) return;
     for (const s of this.subscribers) {

@@ -1,6 +1,9 @@
 import type { PubSub } from '../../kernel/pubsub';
-import { SESSION_REVOKED_TOPIC, TENANT_SUSPENDED_TOPIC } from '../../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC, TENANT_SUSPENDED_TOPIC } from '../../kernel/topics';
 
+
+/** What changed: a session revoked, a tenant suspended, a tenant's permissions, an API key revoked. */
+export type AccessChange = 'session' | 'tenant' | 'permissions' | 'api_key';
 
 export interface SessionRevoked {
   sessionId: string;
@@ -16,7 +19,7 @@ export interface TenantSuspended {
 export class AccessGuard {
   private readonly revoked = new Map<string, number>();
   private readonly suspended = new Set<string>();
-  private readonly listeners = new Set<(kind: 'session' | 'tenant', id: string) => void>();
+  private readonly listeners = new Set<(kind: AccessChange, id: string) => void>();
   private readonly stops: (() => void)[] = [];
 
   constructor(
@@ -36,6 +39,15 @@ export class AccessGuard {
         this.suspended.add(tenantId);
         this.emit('tenant', tenantId);
       }),
+      // Rights changed or a key was revoked: live connections must be checked again.
+      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
+        const { tenantId } = p as { tenantId?: string };
+        if (typeof tenantId === 'string') setImmediate(() => this.emit('permissions', tenantId));
+      }),
+      pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
+        const { prefix } = p as { prefix?: string };
+        if (typeof prefix === 'string') this.emit('api_key', prefix);
+      }),
     );
   }
 
@@ -54,12 +66,12 @@ export class AccessGuard {
     return tenantId !== null && this.suspended.has(tenantId);
   }
 
-  onChange(listener: (kind: 'session' | 'tenant', id: string) => void): () => void {
+  onChange(listener: (kind: AccessChange, id: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private emit(kind: 'session' | 'tenant', id: string): void {
+  private emit(kind: AccessChange, id: string): void {
     for (const listener of this.listeners) listener(kind, id);
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import { recordEvent } from '../../../kernel/events';
@@ -12,7 +13,9 @@ import { hashPassword, verifyPassword } from '../passwords/password-hash';
 import { checkPasswordPolicy } from '../passwords/password-policy';
 import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
+import { permissionsFor } from '../rbac/permissions';
 import { User } from '../users/user.entity';
+import { TotpService } from '../totp/totp.service';
 import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
 
 const INVITABLE_ROLES = ['admin', 'member'];
@@ -34,6 +37,11 @@ export class InvitationService {
       throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'Ownership cannot be given by invitation');
     }
     if (!INVITABLE_ROLES.includes(input.role)) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
+    const beyond = permissionsFor([input.role]).filter((p) => !hasPermission(ctx, p));
+    if (beyond.length) {
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'invite', result: AuditResult.FAILURE, target: `email:${email}`, details: { role: input.role, beyond } });
+      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot invite someone with rights you lack: ${beyond.join(', ')}`);
+    }
     const token = randomBytes(32).toString('base64url');
     const link = new URL('/accept-invitation', this.deps.config.mail.APP_URL);
     link.searchParams.set('token', token);
@@ -99,10 +107,14 @@ export class InvitationService {
       const event = await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role: invitation.role } });
       await audit(em, scope, tenantId, { action: 'invitation_accept', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { role: invitation.role } });
       const user = await em.findOneByOrFail(User, { id: userId });
-      return { payload: await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login'), event };
+      const [state]: { on: boolean }[] = await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [userId]);
+      // An account with two-factor sign-in gets no session from a password alone: it joins, then signs in.
+      const payload = state?.on ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
+      return { payload, event };
     });
     await this.deps.outbox.flush();
     await this.deps.bus.waitConsumed([result.event], 10_000);
+    if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);
     return result.payload;
   }
 }

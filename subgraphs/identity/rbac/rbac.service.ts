@@ -105,6 +105,9 @@ export class RbacService {
         if ((input.roleId === 'owner' || member.role === 'owner') && !ctx.roles.includes('owner')) {
           throw new Refusal('role_assign', `user:${member.userId}`, { role: input.roleId }, 'Only an owner can give or take ownership');
         }
+        // Neither grant a role beyond your own rights, nor change someone whose rights exceed yours.
+        assertWithin(ctx, permissionsFor([input.roleId]), 'role_assign', `user:${member.userId}`);
+        assertWithin(ctx, (await effectiveAccess(em, tenantId, member.userId))?.permissions ?? [], 'role_assign', `user:${member.userId}`);
         if (member.role === 'owner' && input.roleId !== 'owner') {
           const owners = await em.countBy(IdentityMembership, { tenantId, role: 'owner' });
           if (owners <= 1) throw identityError(IdentityErrorCode.LAST_OWNER);
@@ -157,8 +160,9 @@ export class RbacService {
   }
 
   async addGroupMember(ctx: RequestContext, groupId: string, userId: string): Promise<boolean> {
-    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    await this.guarded(ctx, async (em, tenantId) => {
       await this.groupIn(em, tenantId, groupId);
+      assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_add', `group:${groupId}`);
       if (!(UUID.test(userId ?? '') && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
         throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
       }
@@ -205,8 +209,28 @@ export class RbacService {
   }
 }
 
+/** Throws a Refusal unless every permission is one the caller holds. */
+export function assertWithin(ctx: RequestContext, permissions: readonly string[], action: string, target: string): void {
+  const beyond = permissions.filter((p) => !hasPermission(ctx, p));
+  if (beyond.length) throw new Refusal(action, target, { beyond }, `You cannot grant or change what you do not have: ${beyond.join(', ')}`);
+}
+
+/** Permissions a group gives its members: its roles and those of its ancestors. */
+async function groupPermissions(em: EntityManager, tenantId: string, groupId: string): Promise<string[]> {
+  const rows: { permissions: string[] }[] = await em.query(
+    `WITH RECURSIVE chain AS (
+         SELECT id, parent_id FROM identity.groups WHERE tenant_id = $1 AND id = $2
+       UNION
+         SELECT g.id, g.parent_id FROM identity.groups g JOIN chain c ON g.id = c.parent_id WHERE g.tenant_id = $1)
+     SELECT r.permissions FROM identity.group_roles gr JOIN identity.roles r ON r.tenant_id = gr.tenant_id AND r.id = gr.role_id
+      WHERE gr.tenant_id = $1 AND gr.group_id IN (SELECT id FROM chain)`,
+    [tenantId, groupId],
+  );
+  return [...new Set(rows.flatMap((r) => r.permissions))];
+}
+
 /** A refused permission change (escalation): rolled back, then audited in its own transaction. */
-class Refusal extends Error {
+export class Refusal extends Error {
   constructor(
     readonly action: string,
     readonly target: string,

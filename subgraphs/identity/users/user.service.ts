@@ -1,4 +1,5 @@
 import { In, IsNull } from 'typeorm';
+import { hasPermission } from '../../../kernel/auth';
 import { recordEvent } from '../../../kernel/events';
 import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -47,6 +48,8 @@ export class UserService {
       const member = /^[0-9a-f-]{36}$/i.test(userId ?? '') ? await em.findOneBy(IdentityMembership, { tenantId, userId }) : null;
       if (!member) return null;
       if (member.role === 'owner' && !ctx.roles.includes('owner')) return 'owner' as const;
+      const theirs = (await effectiveAccess(em, tenantId, userId))?.permissions ?? [];
+      if (theirs.some((p) => !hasPermission(ctx, p))) return 'owner' as const;
       await em.delete(IdentityMembership, { tenantId, userId });
       await em.query(`DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
       await em.query(`DELETE FROM identity.group_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
@@ -59,7 +62,7 @@ export class UserService {
     if (outcome === null) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
     if (outcome === 'owner') {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'member_remove', result: AuditResult.FAILURE, target: `user:${userId}` });
-      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'Only an owner can remove an owner');
+      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove someone with rights you lack');
     }
     await new SessionService(this.deps).notifyRevoked(outcome.sessions);
     await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
