@@ -48,6 +48,15 @@ describe('invitations', () => {
     expect(codes(again)).toEqual(['INVALID_TOKEN']);
   });
 
+  it('invites an end user with the fewest rights', async () => {
+    const email = uniqueEmail('customer');
+    await invite(email, 'user');
+    const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'customer pass phrase' } });
+    const user = joined.data!.acceptInvitation.accessToken;
+    expect(codes(await gql(t.gatewayUrl, ProductsDocument, {}, { token: user }))).toEqual(['FORBIDDEN']);
+  });
+
   it('adds an existing account only with its password', async () => {
     const existing = await signUp(t.gatewayUrl, 'Has own tenant');
     await invite(existing.email, 'admin');

@@ -47,7 +47,7 @@ const makeProduct = (token: string) =>
 describe('roles, groups and permissions', () => {
   it('lists system roles and the permission catalog', async () => {
     const res = await gql(t.gatewayUrl, RolesDocument, {}, { token: owner.token });
-    expect(res.data!.roles.filter((r) => r.system).map((r) => r.name)).toEqual(['owner', 'admin', 'member']);
+    expect(res.data!.roles.filter((r) => r.system).map((r) => r.name)).toEqual(['owner', 'admin', 'member', 'user']);
     expect(res.data!.permissionCatalog).toEqual(expect.arrayContaining(['products:manage', 'roles:manage', 'audit:read']));
   });
 

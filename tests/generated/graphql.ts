@@ -90,7 +90,7 @@ export type GroupRoleInput = {
 
 export type InviteUserInput = {
   email: string;
-  /** admin or member */
+  /** admin, member or user */
   role?: string;
 };
 

@@ -46,7 +46,7 @@ export class InviteUserInput {
   @Field(() => String)
   email: string;
 
-  @Field(() => String, { description: 'admin or member', defaultValue: 'member' })
+  @Field(() => String, { description: 'admin, member or user', defaultValue: 'member' })
   role: string;
 }
 

@@ -18,7 +18,7 @@ import { User } from '../users/user.entity';
 import { TotpService } from '../totp/totp.service';
 import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
 
-const INVITABLE_ROLES = ['admin', 'member'];
+const INVITABLE_ROLES = ['admin', 'member', 'user'];
 const TTL_DAYS = 7;
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 

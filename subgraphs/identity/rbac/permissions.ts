@@ -21,7 +21,7 @@ export const PERMISSION_CATALOG = [
   'roles:manage',
 ] as const;
 
-export type SystemRole = 'owner' | 'admin' | 'member';
+export type SystemRole = 'owner' | 'admin' | 'member' | 'user';
 
 const MEMBER: string[] = [
   'account:read',
@@ -39,13 +39,17 @@ const MEMBER: string[] = [
   'documents:write',
 ];
 
+/** An end user of the tenant's product: their own account, and chat. */
+const USER: string[] = ['account:read', 'account:manage', 'rooms:read', 'messages:read', 'messages:send'];
+
 export const ROLE_PERMISSIONS: Record<SystemRole, readonly string[]> = {
   owner: PERMISSION_CATALOG,
   admin: PERMISSION_CATALOG,
   member: MEMBER,
+  user: USER,
 };
 
-export const SYSTEM_ROLES: readonly SystemRole[] = ['owner', 'admin', 'member'];
+export const SYSTEM_ROLES: readonly SystemRole[] = ['owner', 'admin', 'member', 'user'];
 
 export function isSystemRole(role: string): role is SystemRole {
   return (SYSTEM_ROLES as readonly string[]).includes(role);
