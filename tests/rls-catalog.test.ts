@@ -31,6 +31,19 @@ describe('database catalog', () => {
     expect(unsafe).toEqual([]);
   });
 
+  it('enables and forces row-level security on every account-owned table (user_id without tenant_id)', async () => {
+    const { rows } = await db.query(
+      `SELECT n.nspname || '.' || c.relname AS table, c.relrowsecurity AND c.relforcerowsecurity AS protected
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname = ANY($1)
+          AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped)
+          AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)`,
+      [schemas],
+    );
+    expect(rows.map((r) => r.table)).toEqual(expect.arrayContaining(['identity.password_history', 'identity.backup_codes']));
+    expect(rows.filter((r) => !r.protected)).toEqual([]);
+  });
+
   it('puts tenant_id in the primary key of every tenant-owned table (scale-out ready)', async () => {
     const { rows } = await db.query(
       `SELECT n.nspname || '.' || c.relname AS table

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config';
+import { mailboxDir } from '../mail';
 import { logger, setLogLevel } from '../log';
 import { startPlatform } from '../platform';
 import { SUBGRAPHS, isSubgraphName, type ServiceName } from '../services';
@@ -38,6 +40,9 @@ async function main(): Promise<void> {
     ...platform.services.map((s) => `  ${s.name.padEnd(13)} ${s.url}`),
   ];
   if (seeded) lines.push('', `Demo tenant "Demo" (${seeded}): ${config.seed.DEMO_EMAIL} / ${config.seed.DEMO_PASSWORD}`);
+  if (services.includes('identity') && !config.mail.SMTP_URL) {
+    lines.push(`Mail is not sent (no SMTP_URL): read it in ${resolve(mailboxDir(config.database.NEXUS_DATA_DIR))}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
   let stopping = false;

@@ -21,6 +21,20 @@ export function tenantTableSql(qualified: string, options: { privileges?: string
   ];
 }
 
+/**
+ * Row-level security for rows that belong to one account (not to a tenant): visible and writable only
+ * while `app.user_id` is that account.
+ */
+export function userTableSql(qualified: string, privileges: string): string[] {
+  const name = qualified.split('.').pop()!.replace(/"/g, '');
+  return [
+    `ALTER TABLE ${qualified} ENABLE ROW LEVEL SECURITY`,
+    `ALTER TABLE ${qualified} FORCE ROW LEVEL SECURITY`,
+    `CREATE POLICY ${name}_own ON ${qualified} USING (user_id = ${USER}) WITH CHECK (user_id = ${USER})`,
+    `GRANT ${privileges} ON ${qualified} TO ${APP_ROLE}`,
+  ];
+}
+
 export async function runAll(runner: { query(sql: string): Promise<unknown> }, statements: string[]): Promise<void> {
   for (const sql of statements) await runner.query(sql);
 }

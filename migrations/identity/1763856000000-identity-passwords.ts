@@ -1,24 +1,18 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CURRENT_USER_SQL, runAll } from '../../kernel/db/rls';
+import { runAll, userTableSql } from '../../kernel/db/rls';
 
 /** Password history, one-time reset tokens, and the outgoing mail queue. */
 export class IdentityPasswords1763856000000 implements MigrationInterface {
   name = 'IdentityPasswords1763856000000';
 
   async up(q: QueryRunner): Promise<void> {
-    const ownRows = (table: string, privileges: string) => [
-      `ALTER TABLE identity.${table} ENABLE ROW LEVEL SECURITY`,
-      `ALTER TABLE identity.${table} FORCE ROW LEVEL SECURITY`,
-      `CREATE POLICY ${table}_own ON identity.${table} USING (user_id = ${CURRENT_USER_SQL}) WITH CHECK (user_id = ${CURRENT_USER_SQL})`,
-      `GRANT ${privileges} ON identity.${table} TO nexus_app`,
-    ];
     await runAll(q, [
       `CREATE TABLE identity.password_history (
          user_id uuid NOT NULL REFERENCES identity.users (id) ON DELETE CASCADE,
          password_hash text NOT NULL,
          created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
          PRIMARY KEY (user_id, created_at))`,
-      ...ownRows('password_history', 'SELECT, INSERT, DELETE'),
+      ...userTableSql('identity.password_history', 'SELECT, INSERT, DELETE'),
       `INSERT INTO identity.password_history (user_id, password_hash, created_at) SELECT id, password_hash, created_at FROM identity.users`,
       `CREATE TABLE identity.password_resets (
          token_hash text PRIMARY KEY,
@@ -27,7 +21,7 @@ export class IdentityPasswords1763856000000 implements MigrationInterface {
          expires_at timestamptz NOT NULL,
          used_at timestamptz)`,
       `CREATE INDEX password_resets_user_idx ON identity.password_resets (user_id)`,
-      ...ownRows('password_resets', 'SELECT, INSERT, UPDATE'),
+      ...userTableSql('identity.password_resets', 'SELECT, INSERT, UPDATE'),
       // A reset link arrives without any other credential: which account does this token belong to?
       `CREATE FUNCTION identity.password_reset_user(p_hash text) RETURNS uuid
          LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CURRENT_USER_SQL, runAll } from '../../kernel/db/rls';
+import { runAll, userTableSql } from '../../kernel/db/rls';
 
 /** TOTP second factor: secrets, single-use backup codes, and sign-in challenges. */
 export class IdentityTotp1763942400000 implements MigrationInterface {
@@ -17,10 +17,7 @@ export class IdentityTotp1763942400000 implements MigrationInterface {
          code_hash text NOT NULL,
          used_at timestamptz,
          PRIMARY KEY (user_id, code_hash))`,
-      `ALTER TABLE identity.backup_codes ENABLE ROW LEVEL SECURITY`,
-      `ALTER TABLE identity.backup_codes FORCE ROW LEVEL SECURITY`,
-      `CREATE POLICY backup_codes_own ON identity.backup_codes USING (user_id = ${CURRENT_USER_SQL}) WITH CHECK (user_id = ${CURRENT_USER_SQL})`,
-      `GRANT SELECT, INSERT, UPDATE, DELETE ON identity.backup_codes TO nexus_app`,
+      ...userTableSql('identity.backup_codes', 'SELECT, INSERT, UPDATE, DELETE'),
       `CREATE TABLE identity.login_challenges (
          tenant_id uuid NOT NULL,
          token_hash text NOT NULL,
@@ -31,10 +28,7 @@ export class IdentityTotp1763942400000 implements MigrationInterface {
          used_at timestamptz,
          PRIMARY KEY (tenant_id, token_hash))`,
       `CREATE INDEX login_challenges_hash_idx ON identity.login_challenges (token_hash)`,
-      `ALTER TABLE identity.login_challenges ENABLE ROW LEVEL SECURITY`,
-      `ALTER TABLE identity.login_challenges FORCE ROW LEVEL SECURITY`,
-      `CREATE POLICY login_challenges_own ON identity.login_challenges USING (user_id = ${CURRENT_USER_SQL}) WITH CHECK (user_id = ${CURRENT_USER_SQL})`,
-      `GRANT SELECT, INSERT, UPDATE ON identity.login_challenges TO nexus_app`,
+      ...userTableSql('identity.login_challenges', 'SELECT, INSERT, UPDATE'),
       // The second step arrives with only the challenge token.
       `CREATE FUNCTION identity.login_challenge_user(p_hash text) RETURNS uuid
          LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

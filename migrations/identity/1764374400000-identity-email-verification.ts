@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { CURRENT_USER_SQL, runAll } from '../../kernel/db/rls';
+import { runAll, userTableSql } from '../../kernel/db/rls';
 
 /** E-mail verification: a flag on the account and one-time tokens sent by mail. */
 export class IdentityEmailVerification1764374400000 implements MigrationInterface {
@@ -14,10 +14,7 @@ export class IdentityEmailVerification1764374400000 implements MigrationInterfac
          email text NOT NULL,
          expires_at timestamptz NOT NULL,
          used_at timestamptz)`,
-      `ALTER TABLE identity.email_verifications ENABLE ROW LEVEL SECURITY`,
-      `ALTER TABLE identity.email_verifications FORCE ROW LEVEL SECURITY`,
-      `CREATE POLICY email_verifications_own ON identity.email_verifications USING (user_id = ${CURRENT_USER_SQL}) WITH CHECK (user_id = ${CURRENT_USER_SQL})`,
-      `GRANT SELECT, INSERT, UPDATE ON identity.email_verifications TO nexus_app`,
+      ...userTableSql('identity.email_verifications', 'SELECT, INSERT, UPDATE'),
       `CREATE FUNCTION identity.email_verification_user(p_hash text) RETURNS uuid
          LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
          AS $$ SELECT v.user_id FROM identity.email_verifications v
