@@ -70,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     routes = subscriptionRoutes(coreSupergraphSdl, schema);
   });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
+  await guard.load(options.pubsub);
   const identity = new IdentityClient(() => subgraphUrls.get('identity'), options.contextPrivateKey);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);

@@ -9,6 +9,13 @@ import { logger } from './log';
  */
 export interface PubSub {
   publish(topic: string, payload: unknown): Promise<void>;
+  /**
+   * Publishes and also keeps the payload for `ttlMs`, so an instance that starts later can catch up with
+   * `recent(topic)` (e.g. sessions revoked while a gateway was down).
+   */
+  publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
+  /** Payloads published with `publishRemembered` that have not expired yet. */
+  recent(topic: string): Promise<unknown[]>;
   /** Listens to a topic until the returned function is called. */
   listen(topic: string, handler: (payload: unknown) => void): () => void;
   /** The same as an async iterator (for GraphQL subscriptions); `return()` stops listening. */
@@ -18,6 +25,8 @@ export interface PubSub {
 
 abstract class BasePubSub implements PubSub {
   abstract publish(topic: string, payload: unknown): Promise<void>;
+  abstract publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
+  abstract recent(topic: string): Promise<unknown[]>;
   abstract listen(topic: string, handler: (payload: unknown) => void): () => void;
   abstract close(): Promise<void>;
 
@@ -55,6 +64,20 @@ abstract class BasePubSub implements PubSub {
 
 export class MemoryPubSub extends BasePubSub {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
+  private readonly remembered = new Map<string, { payload: unknown; until: number }[]>();
+
+  async publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void> {
+    const now = Date.now();
+    const kept = (this.remembered.get(topic) ?? []).filter((r) => r.until > now);
+    kept.push({ payload: JSON.parse(JSON.stringify(payload)) as unknown, until: now + ttlMs });
+    this.remembered.set(topic, kept);
+    await this.publish(topic, payload);
+  }
+
+  async recent(topic: string): Promise<unknown[]> {
+    const now = Date.now();
+    return (this.remembered.get(topic) ?? []).filter((r) => r.until > now).map((r) => r.payload);
+  }
 
   async publish(topic: string, payload: unknown): Promise<void> {
     // Copy, as a network transport would: listeners never share the publisher's object.
@@ -98,6 +121,23 @@ export class RedisPubSub extends BasePubSub {
 
   async publish(topic: string, payload: unknown): Promise<void> {
     await this.pub.publish(this.prefix + topic, JSON.stringify(payload));
+  }
+
+  async publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void> {
+    const key = `${this.prefix}recent:${topic}`;
+    const now = Date.now();
+    await this.pub
+      .multi()
+      .zadd(key, now + ttlMs, JSON.stringify(payload))
+      .zremrangebyscore(key, '-inf', now)
+      .pexpire(key, ttlMs)
+      .exec();
+    await this.publish(topic, payload);
+  }
+
+  async recent(topic: string): Promise<unknown[]> {
+    const members = await this.pub.zrangebyscore(`${this.prefix}recent:${topic}`, Date.now(), '+inf');
+    return members.map((m) => JSON.parse(m) as unknown);
   }
 
   listen(topic: string, handler: (payload: unknown) => void): () => void {

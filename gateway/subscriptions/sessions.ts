@@ -51,6 +51,14 @@ export class AccessGuard {
     );
   }
 
+  /** Catches up with sessions revoked before this gateway started (still within a token's lifetime). */
+  async load(pubsub: PubSub): Promise<void> {
+    for (const p of await pubsub.recent(SESSION_REVOKED_TOPIC)) {
+      const { sessionId } = p as SessionRevoked;
+      if (typeof sessionId === 'string') this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
+    }
+  }
+
   isRevoked(sessionId: string | null): boolean {
     if (!sessionId) return false;
     const until = this.revoked.get(sessionId);

@@ -178,7 +178,12 @@ export class SessionService {
   /** Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). */
   async notifyRevoked(sessions: Session[]): Promise<void> {
     for (const s of sessions) {
-      await this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId });
+      // Remembered as long as an access token of the session could still be presented.
+      await this.deps.pubsub.publishRemembered(
+        SESSION_REVOKED_TOPIC,
+        { sessionId: s.id, userId: s.userId, tenantId: s.tenantId },
+        this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS * 1000,
+      );
     }
   }
 }
