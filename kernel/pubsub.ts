@@ -129,8 +129,7 @@ export class RedisPubSub extends BasePubSub {
     await this.pub
       .multi()
       .zadd(key, now + ttlMs, JSON.stringify(payload))
-      .zremrangebyscore(key, '-inf', now)
-      .pexpire(key, ttlMs)
+      .zremrangebyscore(key, '-inf', now) // expired entries go on every write
       .exec();
     await this.publish(topic, payload);
   }
