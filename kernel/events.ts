@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { logger } from './log';
 import { withSystem } from './db/tenant-scope';
+import { returningRows } from './db/values';
 
 /** An event as it travels between subgraphs. */
 export interface DomainEvent<P = Record<string, unknown>> {
@@ -97,7 +98,7 @@ export class OutboxRelay {
           RETURNING id, tenant_id, type, payload, created_at, attempts`,
       ),
       'debug',
-    ).then((r: [OutboxRow[], number] | OutboxRow[]) => (Array.isArray(r[0]) ? (r[0] as OutboxRow[]) : (r as OutboxRow[])));
+    ).then((r) => returningRows<OutboxRow>(r));
     let published = 0;
     for (const row of rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime())) {
       const event: DomainEvent = {

@@ -5,8 +5,7 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { CommerceErrorCode, commerceError } from '../commerce.errors';
 import { Product, type CreateProductInput } from './product.entity';
-
-const UUID = /^[0-9a-f-]{36}$/i;
+import { isUuid } from '../../../kernel/db/values';
 
 export class ProductService {
   constructor(private readonly deps: SubgraphDeps) {}
@@ -32,7 +31,7 @@ export class ProductService {
 
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Product | null)[]> {
     const rows = await withTenant(this.deps.ds, ctx, (em, tenantId) =>
-      em.findBy(Product, { tenantId, id: In(ids.filter((id) => UUID.test(id))) }),
+      em.findBy(Product, { tenantId, id: In(ids.filter(isUuid)) }),
     );
     const byId = new Map(rows.map((p) => [p.id, p]));
     return ids.map((id) => byId.get(id) ?? null);

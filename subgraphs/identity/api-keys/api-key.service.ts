@@ -11,6 +11,7 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { effectiveAccess } from '../rbac/rbac.service';
 import { sha256 } from '../sessions/session.service';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
+import { isUuid } from '../../../kernel/db/values';
 
 /** `nxk_<8 visible>_<secret>`: the prefix finds the key, the whole key is compared by hash. */
 const KEY = /^(nxk_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
@@ -59,7 +60,7 @@ export class ApiKeyService {
 
   async revoke(ctx: RequestContext, id: string): Promise<boolean> {
     const key = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const found = /^[0-9a-f-]{36}$/i.test(id ?? '') ? await em.findOneBy(ApiKey, { tenantId, id }) : null;
+      const found = isUuid(id) ? await em.findOneBy(ApiKey, { tenantId, id }) : null;
       if (!found || found.revokedAt || (found.userId !== ctx.userId && !hasPermission(ctx, 'users:manage'))) return null;
       await em.update(ApiKey, { tenantId, id }, { revokedAt: new Date() });
       await audit(em, ctx, tenantId, { action: 'api_key_revoke', result: AuditResult.SUCCESS, target: `api_key:${id}` });

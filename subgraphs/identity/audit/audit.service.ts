@@ -5,6 +5,7 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import { logger } from '../../../kernel/log';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { AuditEvent, AuditResult, type AuditEventConnection, type AuditLogFilter } from './audit-event.entity';
+import { isUuid } from '../../../kernel/db/values';
 
 export interface AuditEntry {
   action: string;
@@ -75,7 +76,7 @@ function encode(e: AuditEvent): string {
 function decode(cursor: string): { at: string; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    if (Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('bad cursor');
+    if (Number.isNaN(Date.parse(at)) || !isUuid(id)) throw new Error('bad cursor');
     return { at, id };
   } catch {
     throw identityError(IdentityErrorCode.INVALID_CURSOR);

@@ -17,6 +17,7 @@ import { permissionsFor } from '../rbac/permissions';
 import { User } from '../users/user.entity';
 import { TotpService } from '../totp/totp.service';
 import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
+import { returningRows } from '../../../kernel/db/values';
 
 const INVITABLE_ROLES = ['admin', 'member', 'user'];
 const TTL_DAYS = 7;
@@ -95,7 +96,7 @@ export class InvitationService {
         `UPDATE identity.invitations SET accepted_at = now(), accepted_by = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL AND expires_at > now() RETURNING id`,
         [tenantId, invitation.id, userId],
       );
-      if ((Array.isArray(claimed[0]) ? claimed[0] : claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+      if (returningRows(claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
       if (newHash) {
         // The invitation link reached this address: it is confirmed.
         await em.insert(User, em.create(User, { id: userId, email: invitation.email, passwordHash: newHash, emailVerifiedAt: new Date() }));

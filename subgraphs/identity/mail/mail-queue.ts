@@ -3,6 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { withSystem } from '../../../kernel/db/tenant-scope';
 import { logger } from '../../../kernel/log';
 import type { MailMessage, MailTransport } from '../../../kernel/mail';
+import { returningRows } from '../../../kernel/db/values';
 
 const MAX_ATTEMPTS = 10;
 const log = logger('identity.mail');
@@ -62,7 +63,7 @@ export class MailWorker {
                          ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED)
             RETURNING id, recipient, subject, body, attempts`,
         );
-        return Array.isArray(rows[0]) ? rows[0] : rows;
+        return returningRows<QueuedMail>(rows);
       },
       'debug',
     );

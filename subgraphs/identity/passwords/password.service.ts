@@ -15,6 +15,7 @@ import { User } from '../users/user.entity';
 import { hashPassword, verifyPassword } from './password-hash';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy } from './password-policy';
+import { returningRows } from '../../../kernel/db/values';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -84,7 +85,7 @@ export class PasswordService {
     checkPasswordPolicy(newPassword, user.email);
     await this.setPassword(userId, newPassword, async (em) => {
       const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
-      if ((Array.isArray(used[0]) ? used[0] : used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+      if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
     });
     await this.signOutEverywhere(ctx, userId, 'password_reset', null);
     return true;

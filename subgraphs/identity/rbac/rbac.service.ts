@@ -12,8 +12,8 @@ import { IdentityMembership } from '../users/membership.entity';
 import { PERMISSION_CATALOG, ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
 import { CustomRole, Group } from './rbac.entities';
 import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView } from './rbac.types';
+import { isUuid } from '../../../kernel/db/values';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface EffectiveAccess {
   roles: string[];
@@ -47,7 +47,7 @@ export async function effectiveAccess(em: EntityManager, tenantId: string, userI
 
 /** For the gateway: current roles and permissions of a member (null when not a member). */
 export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string }): Promise<EffectiveAccess | null> {
-  if (!UUID.test(who?.tenantId ?? '') || !UUID.test(who?.userId ?? '')) return null;
+  if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
   const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
   return withTenant(deps.ds, scope, (em) => effectiveAccess(em, who.tenantId, who.userId));
 }
@@ -99,7 +99,7 @@ export class RbacService {
 
   private async applyRole(em: EntityManager, ctx: RequestContext, tenantId: string, input: AssignRoleInput): Promise<void> {
     {
-      const member = UUID.test(input.userId ?? '') ? await em.findOneBy(IdentityMembership, { tenantId, userId: input.userId }) : null;
+      const member = isUuid(input.userId) ? await em.findOneBy(IdentityMembership, { tenantId, userId: input.userId }) : null;
       if (!member) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
       if (isSystemRole(input.roleId)) {
         if ((input.roleId === 'owner' || member.role === 'owner') && !ctx.roles.includes('owner')) {
@@ -114,7 +114,7 @@ export class RbacService {
         }
         await em.update(IdentityMembership, { tenantId, userId: member.userId }, { role: input.roleId });
       } else {
-        const role = UUID.test(input.roleId ?? '') ? await em.findOneBy(CustomRole, { tenantId, id: input.roleId }) : null;
+        const role = isUuid(input.roleId) ? await em.findOneBy(CustomRole, { tenantId, id: input.roleId }) : null;
         if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
         const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
         if (beyond.length) {
@@ -150,7 +150,7 @@ export class RbacService {
     if (name.length < 1 || name.length > 60) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group name must be 1 to 60 characters');
     const id = randomUUID();
     await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      if (input.parentId && !(UUID.test(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))) {
+      if (input.parentId && !(isUuid(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))) {
         throw identityError(IdentityErrorCode.INVALID_GROUP, 'Parent group not found');
       }
       await em.insert(Group, { tenantId, id, name, parentId: input.parentId ?? null });
@@ -163,7 +163,7 @@ export class RbacService {
     await this.guarded(ctx, async (em, tenantId) => {
       await this.groupIn(em, tenantId, groupId);
       assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_add', `group:${groupId}`);
-      if (!(UUID.test(userId ?? '') && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
+      if (!(isUuid(userId) && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
         throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
       }
       await em.query(`INSERT INTO identity.group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, userId]);
@@ -176,7 +176,7 @@ export class RbacService {
   async assignGroupRole(ctx: RequestContext, groupId: string, roleId: string): Promise<boolean> {
     await this.guarded(ctx, async (em, tenantId) => {
       await this.groupIn(em, tenantId, groupId);
-      const role = UUID.test(roleId ?? '') ? await em.findOneBy(CustomRole, { tenantId, id: roleId }) : null;
+      const role = isUuid(roleId) ? await em.findOneBy(CustomRole, { tenantId, id: roleId }) : null;
       if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
       const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
       if (beyond.length) throw new Refusal('group_role_assign', `group:${groupId}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`);
@@ -188,7 +188,7 @@ export class RbacService {
   }
 
   private async groupIn(em: EntityManager, tenantId: string, groupId: string): Promise<Group> {
-    const group = UUID.test(groupId ?? '') ? await em.findOneBy(Group, { tenantId, id: groupId }) : null;
+    const group = isUuid(groupId) ? await em.findOneBy(Group, { tenantId, id: groupId }) : null;
     if (!group) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group not found');
     return group;
   }

@@ -15,6 +15,7 @@ import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
+import { isUuid } from '../../../kernel/db/values';
 
 
 export function sha256(value: string): string {
@@ -154,7 +155,7 @@ export class SessionService {
 
   /** Revokes one of the account's own sessions (any tenant). Another account's id is "not found". */
   async revoke(ctx: RequestContext, sessionId: string, reason = 'revoked'): Promise<boolean> {
-    if (!/^[0-9a-f-]{36}$/i.test(sessionId ?? '')) throw identityError(IdentityErrorCode.SESSION_NOT_FOUND);
+    if (!isUuid(sessionId)) throw identityError(IdentityErrorCode.SESSION_NOT_FOUND);
     const session = await withUser(this.deps.ds, ctx.userId!, async (em) => {
       const found = await em.findOneBy(Session, { id: sessionId, userId: ctx.userId! });
       if (found && !found.revokedAt) {

@@ -15,6 +15,7 @@ import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { TotpActivation, TotpEnrollment } from './totp.types';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
+import { returningRows } from '../../../kernel/db/values';
 
 const STEP_SECONDS = 30;
 const CHALLENGE_TTL_MINUTES = 5;
@@ -136,7 +137,7 @@ export class TotpService {
       const [challenge]: { tenant_id: string }[] = await em.query(
         `UPDATE identity.login_challenges SET attempts = attempts + 1 WHERE token_hash = $1 AND used_at IS NULL RETURNING tenant_id`,
         [hash],
-      ).then((r: unknown[]) => (Array.isArray(r[0]) ? (r[0] as { tenant_id: string }[]) : (r as { tenant_id: string }[])));
+      ).then((r) => returningRows<{ tenant_id: string }>(r));
       if (!challenge) return null;
       const state = await this.state(em, userId);
       if (!(await this.useCode(em, userId, state, code))) return { tenantId: challenge.tenant_id, ok: false };
@@ -170,7 +171,7 @@ export class TotpService {
         `UPDATE identity.backup_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING code_hash`,
         [userId, sha256(value.toLowerCase())],
       );
-      return (Array.isArray(used[0]) ? used[0] : used).length > 0;
+      return returningRows(used).length > 0;
     }
     return false;
   }

@@ -15,6 +15,7 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import { AppError, KernelErrorCode } from '../../../kernel/errors';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { User } from './user.entity';
+import { isUuid } from '../../../kernel/db/values';
 
 export class UserService {
   constructor(private readonly deps: SubgraphDeps) {}
@@ -45,7 +46,7 @@ export class UserService {
   async remove(ctx: RequestContext, userId: string): Promise<boolean> {
     if (userId === ctx.userId) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove yourself; ask another admin');
     const outcome = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const member = /^[0-9a-f-]{36}$/i.test(userId ?? '') ? await em.findOneBy(IdentityMembership, { tenantId, userId }) : null;
+      const member = isUuid(userId) ? await em.findOneBy(IdentityMembership, { tenantId, userId }) : null;
       if (!member) return null;
       if (member.role === 'owner' && !ctx.roles.includes('owner')) return 'owner' as const;
       const theirs = (await effectiveAccess(em, tenantId, userId))?.permissions ?? [];

@@ -6,6 +6,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { enqueueMail } from '../mail/mail-queue';
 import { sha256 } from '../sessions/session.service';
+import { returningRows } from '../../../kernel/db/values';
 
 const TTL_HOURS = 48;
 
@@ -48,7 +49,7 @@ export class EmailVerificationService {
     if (!userId) throw identityError(IdentityErrorCode.INVALID_TOKEN);
     await withUser(this.deps.ds, userId, async (em) => {
       const used = await em.query(`UPDATE identity.email_verifications SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING email`, [hash]);
-      const email = (Array.isArray(used[0]) ? used[0] : used)[0]?.email as string | undefined;
+      const email = returningRows<{ email: string }>(used)[0]?.email;
       if (!email) throw identityError(IdentityErrorCode.INVALID_TOKEN);
       // Only the address the link was sent to: a later change of address needs its own link.
       await em.query(`UPDATE identity.users SET email_verified_at = now() WHERE id = $1 AND email = $2`, [userId, email]);

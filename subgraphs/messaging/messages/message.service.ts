@@ -5,9 +5,10 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
-import { cleanText, isUuid } from '../rooms/room.service';
+import { cleanText } from '../rooms/room.service';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
+import { isUuid } from '../../../kernel/db/values';
 
 const PAGE_MAX = 100;
 
@@ -77,7 +78,7 @@ export class MessageService {
   }
 
   private async roomIn(em: EntityManager, tenantId: string, roomId: string): Promise<Room> {
-    const room = isUuid(roomId ?? '') ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
+    const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
     if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
     return room;
   }

@@ -7,6 +7,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import type { CreateRoomInput } from './create-room.input';
 import { Room } from './room.entity';
+import { isUuid } from '../../../kernel/db/values';
 
 export class RoomService {
   constructor(private readonly deps: SubgraphDeps) {}
@@ -38,10 +39,6 @@ export async function createGeneralRoom(event: DomainEvent, em: EntityManager): 
   await em.insert(Room, { tenantId: p.tenantId, id: randomUUID(), name: 'general', createdBy: p.ownerUserId });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 /** Text as stored: NFC, control characters (except newline and tab) removed, trimmed. */
 export function cleanText(value: string): string {
