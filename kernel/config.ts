@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, SUBGRAPHS, type SubgraphName } from './services';
+import { DEFAULT_PORTS, type SubgraphName } from './services';
 
 /**
  * Environment configuration, validated at boot. One schema per concern; every problem of every
@@ -157,4 +157,3 @@ export function subgraphUrlOverride(config: Config, name: SubgraphName): string 
   return config.gateway[`${name.toUpperCase()}_URL` as keyof Config['gateway']] as string | undefined;
 }
 
-export const ALL_SUBGRAPHS = SUBGRAPHS;

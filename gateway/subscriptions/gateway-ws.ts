@@ -11,7 +11,6 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
@@ -203,4 +202,3 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   };
 }
 
-export { CloseCode };

@@ -12,13 +12,13 @@ import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
 import { LIMITS, clientIp, countAttempts, tooManyAttempts } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
+import { normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
 import { checkPasswordPolicy } from '../passwords/password-policy';
 
 const log = logger('identity.auth');
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 
 export class AuthService {
   private readonly sessions: SessionService;
@@ -84,7 +84,7 @@ export class AuthService {
     const { memberships, secondFactor } = found
       ? await withUser(this.deps.ds, found.user_id, async (em) => ({
           memberships: await em.find(IdentityMembership, { where: { userId: found.user_id }, order: { createdAt: 'ASC' } }),
-          secondFactor: ((await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [found.user_id])) as { on: boolean }[])[0]?.on,
+          secondFactor: await TotpService.isEnabled(em, found.user_id),
         }))
       : { memberships: [], secondFactor: false };
     if (!found || !ok) {
@@ -109,10 +109,4 @@ export class AuthService {
       return this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login');
     });
   }
-}
-
-function normaliseEmail(raw: string): string {
-  const email = (raw ?? '').trim().toLowerCase();
-  if (email.length > 254 || !EMAIL.test(email)) throw identityError(IdentityErrorCode.INVALID_EMAIL);
-  return email;
 }

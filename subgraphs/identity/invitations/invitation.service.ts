@@ -14,6 +14,7 @@ import { checkPasswordPolicy } from '../passwords/password-policy';
 import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { permissionsFor } from '../rbac/permissions';
+import { normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import { TotpService } from '../totp/totp.service';
 import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
@@ -21,7 +22,6 @@ import { returningRows } from '../../../kernel/db/values';
 
 const INVITABLE_ROLES = ['admin', 'member', 'user'];
 const TTL_DAYS = 7;
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{2,}$/;
 
 export class InvitationService {
   private readonly sessions: SessionService;
@@ -31,8 +31,7 @@ export class InvitationService {
   }
 
   async invite(ctx: RequestContext, input: InviteUserInput): Promise<Invitation> {
-    const email = (input.email ?? '').trim().toLowerCase();
-    if (!EMAIL.test(email) || email.length > 254) throw identityError(IdentityErrorCode.INVALID_EMAIL);
+    const email = normaliseEmail(input.email);
     if (input.role === 'owner') {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'invite', result: AuditResult.FAILURE, target: `email:${email}`, details: { role: 'owner' } });
       throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'Ownership cannot be given by invitation');
@@ -108,9 +107,8 @@ export class InvitationService {
       const event = await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role: invitation.role } });
       await audit(em, scope, tenantId, { action: 'invitation_accept', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { role: invitation.role } });
       const user = await em.findOneByOrFail(User, { id: userId });
-      const [state]: { on: boolean }[] = await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [userId]);
       // An account with two-factor sign-in gets no session from a password alone: it joins, then signs in.
-      const payload = state?.on ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
+      const payload = (await TotpService.isEnabled(em, userId)) ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
       return { payload, event };
     });
     await this.deps.outbox.flush();

@@ -55,9 +55,10 @@ export class TotpService {
     };
   }
 
-  /** Whether the account signs in with a second factor. */
-  async enabled(userId: string): Promise<boolean> {
-    return withUser(this.deps.ds, userId, async (em) => (await this.state(em, userId)).totpEnabledAt !== null);
+  /** Whether the account signs in with a second factor (in the caller's transaction). */
+  static async isEnabled(em: EntityManager, userId: string): Promise<boolean> {
+    const rows: { on: boolean }[] = await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [userId]);
+    return rows[0]?.on === true;
   }
 
   async enroll(ctx: RequestContext): Promise<TotpEnrollment> {
