@@ -14,7 +14,7 @@ import {
   RevokeApiKeyDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { signUp, uniqueEmail, type Account } from './support/fixtures';
+import { joinByInvitation, signUp, uniqueEmail, type Account } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep } from './support/ws';
@@ -29,13 +29,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function member(role = 'member'): Promise<{ userId: string; token: string }> {
-  const email = uniqueEmail('m');
-  await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
-  const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-  const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
-  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
-}
+const member = (role = 'member') => joinByInvitation(t.gatewayUrl, t.config, owner, role);
 
 async function roleWith(permissions: string[], name = `r-${Math.random().toString(36).slice(2, 8)}`) {
   return (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name, permissions } }, { token: owner.token })).data!.createRole.id;

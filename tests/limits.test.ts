@@ -1,8 +1,7 @@
-import { readSupergraph, startGateway } from '../gateway/gateway';
 import type { RunningService } from '../kernel/http/service';
 import { codes, rawGql } from './support/gql';
 import { signUp, type Account } from './support/fixtures';
-import { startTestPlatform, type TestPlatform } from './support/platform';
+import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { SUBGRAPHS } from '../kernel/services';
 
 let t: TestPlatform;
@@ -13,21 +12,7 @@ beforeAll(async () => {
   t = await startTestPlatform();
   account = await signUp(t.gatewayUrl, 'Limits');
   // A second gateway over the same subgraphs, configured as in production.
-  production = await startGateway({
-    host: '127.0.0.1',
-    port: 0,
-    production: true,
-    supergraphSdl: readSupergraph('schema/supergraph.graphql'),
-    subgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
-    contextPrivateKey: t.keys.context.privateKey!,
-    contextTokenTtlSeconds: 30,
-    auth: { accessPublicKey: t.keys.access.publicKey, issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE },
-    limits: { maxDepth: 4, maxAliases: 20, maxCost: 5000 },
-    maxBodyBytes: 100_000,
-    shutdownTimeoutMs: 1000,
-    pubsub: t.platform.pubsub,
-    accessTokenTtlSeconds: 900,
-  });
+  production = await startExtraGateway(t, { production: true, limits: { maxDepth: 4, maxAliases: 20, maxCost: 5000 } });
 });
 afterAll(async () => {
   await production?.stop();

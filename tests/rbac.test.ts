@@ -1,5 +1,4 @@
 import {
-  AcceptInvitationDocument,
   AddGroupMemberDocument,
   AppendLedgerEntryDocument,
   AssignGroupRoleDocument,
@@ -9,7 +8,6 @@ import {
   CreateProductDocument,
   CreateRoleDocument,
   GroupsDocument,
-  InviteUserDocument,
   LedgerEntriesDocument,
   RolesDocument,
   TenantUsersDocument,
@@ -18,8 +16,7 @@ import {
   CurrentTenantDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { signUp, uniqueEmail, type Account } from './support/fixtures';
-import { tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
+import { joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -33,13 +30,7 @@ afterAll(async () => {
 });
 
 /** A member of the owner's tenant, through a real invitation. */
-async function member(role = 'member'): Promise<{ userId: string; token: string }> {
-  const email = uniqueEmail('member');
-  await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
-  const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-  const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
-  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
-}
+const member = (role = 'member') => joinByInvitation(t.gatewayUrl, t.config, owner, role);
 
 const makeProduct = (token: string) =>
   gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'p', priceCents: 1, currency: 'USD' } }, { token });

@@ -9,11 +9,9 @@ import {
   RevokeSessionDocument,
   SessionsDocument,
 } from './generated/graphql';
-import { readSupergraph, startGateway } from '../gateway/gateway';
-import { SUBGRAPHS } from '../kernel/services';
 import { codes, gql } from './support/gql';
 import { signUp, type Account } from './support/fixtures';
-import { startTestPlatform, type TestPlatform } from './support/platform';
+import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep } from './support/ws';
 
 let t: TestPlatform;
@@ -133,21 +131,7 @@ describe('a gateway that starts after a sign-out', () => {
   it('still refuses the signed-out session', async () => {
     const account = await signUp(t.gatewayUrl, 'Late gateway');
     await gql(t.gatewayUrl, LogoutDocument, {}, { token: account.token });
-    const late = await startGateway({
-      host: '127.0.0.1',
-      port: 0,
-      production: false,
-      supergraphSdl: readSupergraph('schema/supergraph.graphql'),
-      subgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
-      contextPrivateKey: t.keys.context.privateKey!,
-      contextTokenTtlSeconds: 30,
-      auth: { accessPublicKey: t.keys.access.publicKey, accessKid: t.keys.access.kid, issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE },
-      limits: { maxDepth: 12, maxAliases: 20, maxCost: 5000 },
-      maxBodyBytes: 100_000,
-      shutdownTimeoutMs: 1000,
-      pubsub: t.platform.pubsub,
-      accessTokenTtlSeconds: 900,
-    });
+    const late = await startExtraGateway(t);
     try {
       expect((await gql(late.url, MeDocument, {}, { token: account.token })).status).toBe(401);
     } finally {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { RegisterDocument, CreateRoomDocument, SendMessageDocument } from '../generated/graphql';
+import { AcceptInvitationDocument, CreateRoomDocument, InviteUserDocument, RegisterDocument, SendMessageDocument } from '../generated/graphql';
+import type { Config } from '../../kernel/config';
+import { SUBJECTS, tokenFrom, waitForMail } from './mailbox';
 import { gql } from './gql';
 
 export interface Account {
@@ -28,4 +30,13 @@ export async function createRoomWithMessage(gatewayUrl: string, account: Account
   const roomId = room.data!.createRoom.id;
   const sent = await gql(gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: account.token });
   return { roomId, messageId: sent.data!.sendMessage.id };
+}
+
+/** Someone joins `owner`'s tenant with `role` through a real invitation e-mail. */
+export async function joinByInvitation(gatewayUrl: string, config: Config, owner: Account, role = 'member'): Promise<{ userId: string; token: string }> {
+  const email = uniqueEmail('member');
+  await gql(gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
+  const token = tokenFrom(await waitForMail(config, email, SUBJECTS.invitation));
+  const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
+  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
 }

@@ -8,6 +8,8 @@ import type { DatabaseHandle } from '../../kernel/db/database';
 import { startEmbeddedDatabase } from '../../kernel/db/embedded';
 import { generateKeyPair, type PlatformKeys } from '../../kernel/keys';
 import { startPlatform, type Platform } from '../../kernel/platform';
+import { readSupergraph, startGateway, type GatewayOptions } from '../../gateway/gateway';
+import type { RunningService } from '../../kernel/http/service';
 import { SUBGRAPHS, type ServiceName } from '../../kernel/services';
 
 /**
@@ -90,4 +92,24 @@ export async function startTestPlatform(
     databaseUrl: database.url,
     stop: () => platform.stop(),
   };
+}
+
+/** A further gateway in front of a test platform's subgraphs (production mode, other limits, a late start…). */
+export function startExtraGateway(t: TestPlatform, overrides: Partial<GatewayOptions> = {}): Promise<RunningService> {
+  return startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    production: false,
+    supergraphSdl: readSupergraph('schema/supergraph.graphql'),
+    subgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
+    contextPrivateKey: t.keys.context.privateKey!,
+    contextTokenTtlSeconds: 30,
+    auth: { accessPublicKey: t.keys.access.publicKey, accessKid: t.keys.access.kid, issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE },
+    limits: { maxDepth: 12, maxAliases: 20, maxCost: 5000 },
+    maxBodyBytes: 100_000,
+    shutdownTimeoutMs: 1000,
+    pubsub: t.platform.pubsub,
+    accessTokenTtlSeconds: 900,
+    ...overrides,
+  });
 }
