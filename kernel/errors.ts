@@ -25,8 +25,6 @@ export const unauthenticated = (message = 'Authentication required', httpStatus?
   new AppError(KernelErrorCode.UNAUTHENTICATED, message, {}, httpStatus);
 export const forbidden = (message = 'You do not have permission to do this', httpStatus?: number) =>
   new AppError(KernelErrorCode.FORBIDDEN, message, {}, httpStatus);
-export const badInput = (message: string, extra: Record<string, unknown> = {}) =>
-  new AppError(KernelErrorCode.BAD_USER_INPUT, message, extra);
 
 const log = logger('errors');
 

@@ -210,7 +210,7 @@ export class RbacService {
 }
 
 /** Throws a Refusal unless every permission is one the caller holds. */
-export function assertWithin(ctx: RequestContext, permissions: readonly string[], action: string, target: string): void {
+function assertWithin(ctx: RequestContext, permissions: readonly string[], action: string, target: string): void {
   const beyond = permissions.filter((p) => !hasPermission(ctx, p));
   if (beyond.length) throw new Refusal(action, target, { beyond }, `You cannot grant or change what you do not have: ${beyond.join(', ')}`);
 }
@@ -230,7 +230,7 @@ async function groupPermissions(em: EntityManager, tenantId: string, groupId: st
 }
 
 /** A refused permission change (escalation): rolled back, then audited in its own transaction. */
-export class Refusal extends Error {
+class Refusal extends Error {
   constructor(
     readonly action: string,
     readonly target: string,
