@@ -78,6 +78,17 @@ export class OutboxRelay {
     this.timer.unref();
   }
 
+  /**
+   * Publishes now and waits until every consumer of these events has handled them, so a command can
+   * answer with its consequences in place. False when they are still pending after `timeoutMs`.
+   */
+  async deliverNow(eventIds: string[], timeoutMs = 10_000): Promise<boolean> {
+    await this.flush();
+    const done = await this.bus.waitConsumed(eventIds, timeoutMs);
+    if (!done) this.log.warn({ eventIds }, 'events still being consumed');
+    return done;
+  }
+
   /** Publishes everything committed before this call (passes run one after another). */
   flush(): Promise<number> {
     const next = (this.running ?? Promise.resolve(0)).catch(() => 0).then(() => this.pass());

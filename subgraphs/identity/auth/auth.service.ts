@@ -61,10 +61,7 @@ export class AuthService {
     }
     // Publish the provisioning event now and wait for its consumers (tenancy creates the tenant), so the
     // new tenant is readable in this same operation.
-    await this.deps.outbox.flush();
-    if (!(await this.deps.bus.waitConsumed([result.provisioning], 10_000))) {
-      log.warn({ tenantId }, 'tenant provisioning is still pending');
-    }
+    await this.deps.outbox.deliverNow([result.provisioning]);
     return result.payload;
   }
 

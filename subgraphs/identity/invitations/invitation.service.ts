@@ -111,8 +111,7 @@ export class InvitationService {
       const payload = (await TotpService.isEnabled(em, userId)) ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
       return { payload, event };
     });
-    await this.deps.outbox.flush();
-    await this.deps.bus.waitConsumed([result.event], 10_000);
+    await this.deps.outbox.deliverNow([result.event]);
     if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);
     return result.payload;
   }

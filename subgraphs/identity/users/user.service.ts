@@ -67,8 +67,7 @@ export class UserService {
     }
     await new SessionService(this.deps).notifyRevoked(outcome.sessions);
     await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
-    await this.deps.outbox.flush();
-    await this.deps.bus.waitConsumed([outcome.event], 10_000);
+    await this.deps.outbox.deliverNow([outcome.event]);
     return true;
   }
 
