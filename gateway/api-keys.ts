@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
-import { API_KEY_REVOKED_TOPIC } from '../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
 import type { IdentityClient } from './identity-client';
 
 interface Principal {
@@ -15,22 +15,29 @@ const CACHE_MS = 30_000;
 
 /**
  * API keys at the gateway: identity says who a key acts as (cached briefly, dropped at once when the key
- * is revoked), and each key has its own request rate (token bucket per gateway instance).
+ * is revoked or its tenant's rights change), and each key has its own request rate (token bucket per gateway instance).
  */
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, { principal: Principal | null; until: number; prefix: string }>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly stop: () => void;
+  private readonly stops: (() => void)[];
 
   constructor(
     private readonly identity: IdentityClient,
     private readonly perMinute: number,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
-      const { prefix } = p as { prefix?: string };
-      for (const [hash, entry] of this.cache) if (entry.prefix === prefix) this.cache.delete(hash);
-    });
+    this.stops = [
+      pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
+        const { prefix } = p as { prefix?: string };
+        for (const [hash, entry] of this.cache) if (entry.prefix === prefix) this.cache.delete(hash);
+      }),
+      // A key acts with at most its creator's current rights: when rights in a tenant change, ask again.
+      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
+        const { tenantId } = p as { tenantId?: string };
+        for (const [hash, entry] of this.cache) if (entry.principal?.tenantId === tenantId) this.cache.delete(hash);
+      }),
+    ];
   }
 
   static looksLikeKey(value: string): boolean {
@@ -73,6 +80,6 @@ export class ApiKeyAuthenticator {
   }
 
   close(): void {
-    this.stop();
+    for (const stop of this.stops) stop();
   }
 }

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../kernel/context';
+import type { AccessRestriction, RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
 import type { IdentityClient } from './identity-client';
@@ -6,13 +6,15 @@ import type { IdentityClient } from './identity-client';
 interface Access {
   roles: string[];
   permissions: string[];
+  restrictions?: AccessRestriction[];
 }
 
 const CACHE_MS = 60_000;
 
 /**
  * Current roles and permissions of a signed-in member, from identity: a role change applies to the next
- * request (identity announces changes; the short cache is a backstop), not at token expiry.
+ * request (identity announces changes; the short cache is a backstop), not at token expiry. Tenant rules
+ * (2FA required, address not confirmed) come back as restrictions that cut the rights down meanwhile.
  */
 export class PermissionResolver {
   private readonly cache = new Map<string, { access: Access | null; until: number }>();
@@ -38,7 +40,9 @@ export class PermissionResolver {
       this.cache.set(key, entry);
       if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
     }
-    return entry.access ? { ...ctx, roles: entry.access.roles, permissions: entry.access.permissions } : null;
+    if (!entry.access) return null;
+    const { roles, permissions, restrictions } = entry.access;
+    return { ...ctx, roles, permissions, ...(restrictions?.length ? { restrictions } : {}) };
   }
 
   close(): void {

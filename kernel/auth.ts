@@ -1,7 +1,7 @@
 import type { AuthCheckerFn, MiddlewareFn } from 'type-graphql';
-import type { RequestContext } from './context';
+import type { AccessRestriction, RequestContext } from './context';
 import { currentContext } from './context';
-import { forbidden, unauthenticated } from './errors';
+import { AppError, forbidden, unauthenticated } from './errors';
 
 /** Root fields anyone may call without signing in (register, login, public lookups). */
 const publicRootFields = new Set<string>();
@@ -23,6 +23,11 @@ export function hasPermission(ctx: RequestContext, required: string): boolean {
   return ctx.permissions.some((p) => p === '*' || p === required || p === `${resource}:*`);
 }
 
+const RESTRICTION_MESSAGES: Record<AccessRestriction, string> = {
+  TWO_FACTOR_SETUP_REQUIRED: 'This tenant requires two-factor authentication: set it up (enrollTotp, confirmTotp) to continue',
+  EMAIL_VERIFICATION_REQUIRED: 'Confirm your e-mail address (see the link we sent, or resendEmailVerification) to do this',
+};
+
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);
 
 /** Global middleware: a root field that is not @Public() refuses anonymous callers. */
@@ -38,6 +43,10 @@ export const authChecker: AuthCheckerFn = (_resolverData, required) => {
   const ctx = currentContext();
   if (!isAuthenticated(ctx)) throw unauthenticated();
   const missing = required.filter((p) => !hasPermission(ctx, p));
-  if (missing.length > 0) throw forbidden(`Missing permission: ${missing.join(', ')}`);
+  if (missing.length > 0) {
+    const restriction = ctx.restrictions?.[0];
+    if (restriction) throw new AppError(restriction, RESTRICTION_MESSAGES[restriction], { missing });
+    throw forbidden(`Missing permission: ${missing.join(', ')}`);
+  }
   return true;
 };

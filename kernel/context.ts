@@ -1,6 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 
+/**
+ * Why a member's rights are cut down to their own account for now (a tenant's security policy): each is
+ * also the error code a refused call gets, so a client knows which screen to show.
+ */
+export const ACCESS_RESTRICTIONS = ['TWO_FACTOR_SETUP_REQUIRED', 'EMAIL_VERIFICATION_REQUIRED'] as const;
+export type AccessRestriction = (typeof ACCESS_RESTRICTIONS)[number];
+
 /** Who is calling, for which tenant, with which rights. Built by the gateway, signed, verified by subgraphs. */
 export const requestContextSchema = z.object({
   requestId: z.string().min(1).max(128),
@@ -11,6 +18,7 @@ export const requestContextSchema = z.object({
   permissions: z.array(z.string()).max(512),
   authMethod: z.enum(['anonymous', 'password', 'api_key', 'sso', 'system']),
   impersonatorId: z.uuid().nullable().optional(),
+  restrictions: z.array(z.enum(ACCESS_RESTRICTIONS)).max(ACCESS_RESTRICTIONS.length).optional(),
   /** Where the call came from, as the gateway saw it (for the audit log). */
   client: z.object({ ip: z.string().max(64).nullable(), userAgent: z.string().max(512).nullable() }).optional(),
 });

@@ -1,4 +1,3 @@
-import { authenticator } from 'otplib';
 import {
   ConfirmTotpDocument,
   DisableTotpDocument,
@@ -7,7 +6,7 @@ import {
   VerifyLoginChallengeDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import { signUp, totpCodeAt, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -18,8 +17,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** What an authenticator app shows `steps` periods from now. */
-const codeAt = (secret: string, steps = 0) => authenticator.clone({ epoch: Date.now() + steps * 30_000 }).generate(secret);
+
 
 async function loginChallenge(account: Account): Promise<string> {
   const res = await gql(t.gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } });
@@ -32,9 +30,9 @@ async function enable(account: Account): Promise<{ secret: string; backupCodes: 
   const enrollment = await gql(t.gatewayUrl, EnrollTotpDocument, {}, { token: account.token });
   const { secret, otpauthUri } = enrollment.data!.enrollTotp;
   expect(otpauthUri).toMatch(/^otpauth:\/\/totp\/Nexus%20Platform:.*secret=/);
-  const wrong = await gql(t.gatewayUrl, ConfirmTotpDocument, { code: '000000' === codeAt(secret) ? '111111' : '000000' }, { token: account.token });
+  const wrong = await gql(t.gatewayUrl, ConfirmTotpDocument, { code: '000000' === totpCodeAt(secret) ? '111111' : '000000' }, { token: account.token });
   expect(codes(wrong)).toEqual(['INVALID_TOTP_CODE']);
-  const confirmCode = codeAt(secret);
+  const confirmCode = totpCodeAt(secret);
   const confirmed = await gql(t.gatewayUrl, ConfirmTotpDocument, { code: confirmCode }, { token: account.token });
   return { secret, backupCodes: confirmed.data!.confirmTotp.backupCodes, confirmCode };
 }
@@ -48,14 +46,14 @@ describe('TOTP two-factor sign-in', () => {
     // The code used to confirm is spent: the same time step cannot sign in.
     const replay = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: confirmCode } });
     expect(codes(replay)).toEqual(['INVALID_TOTP_CODE']);
-    const next = codeAt(secret, 1);
+    const next = totpCodeAt(secret, 1);
     const ok = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: next } });
     expect(ok.errors).toBeUndefined();
     expect(ok.data!.verifyLoginChallenge).toMatchObject({ user: { id: account.userId }, tenant: { name: 'Two Factor' } });
     const challenge2 = await loginChallenge(account);
     const again = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge2, code: next } });
     expect(codes(again)).toEqual(['INVALID_TOTP_CODE']);
-    const used = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: codeAt(secret, 1) } });
+    const used = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: totpCodeAt(secret, 1) } });
     expect(codes(used)).toEqual(['INVALID_TOKEN']);
   });
 
@@ -76,7 +74,7 @@ describe('TOTP two-factor sign-in', () => {
       const guess = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: String(100000 + i) } });
       expect(codes(guess)).toEqual(['INVALID_TOTP_CODE']);
     }
-    const real = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: codeAt(secret, 1) } });
+    const real = await gql(t.gatewayUrl, VerifyLoginChallengeDocument, { input: { challengeToken: challenge, code: totpCodeAt(secret, 1) } });
     expect(codes(real)).toEqual(['INVALID_TOKEN']);
   });
 

@@ -28,6 +28,9 @@ export enum IdentityErrorCode {
   INVALID_GROUP = 'INVALID_GROUP',
   LAST_OWNER = 'LAST_OWNER',
   EMAIL_ALREADY_VERIFIED = 'EMAIL_ALREADY_VERIFIED',
+  INVALID_POLICY = 'INVALID_POLICY',
+  POLICY_UNMET = 'POLICY_UNMET',
+  TWO_FACTOR_MANDATORY = 'TWO_FACTOR_MANDATORY',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -58,4 +61,7 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_GROUP: 'Group is not valid',
   LAST_OWNER: 'A tenant keeps at least one owner',
   EMAIL_ALREADY_VERIFIED: 'This address is already confirmed',
+  INVALID_POLICY: 'Security policy settings are not valid',
+  POLICY_UNMET: 'Meet this rule yourself before requiring it of others',
+  TWO_FACTOR_MANDATORY: 'This tenant requires two-factor authentication; it cannot be turned off',
 });

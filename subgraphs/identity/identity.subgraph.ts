@@ -10,6 +10,9 @@ import { accessOf } from './rbac/rbac.service';
 import { IdentityRbac1764288000000 } from '../../migrations/identity/1764288000000-identity-rbac';
 import { IdentityEmailVerification1764374400000 } from '../../migrations/identity/1764374400000-identity-email-verification';
 import { IdentityUserRole1764460800000 } from '../../migrations/identity/1764460800000-identity-user-role';
+import { IdentitySecurityPolicy1764547200000 } from '../../migrations/identity/1764547200000-identity-security-policy';
+import { TenantSecurityPolicy } from './policy/security-policy.entity';
+import { SecurityPolicyResolver } from './policy/security-policy.resolver';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
@@ -31,9 +34,9 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver],
+  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver],
   referenceResolvers: userReferenceResolver,
   internal: (deps) => {
     const keys = new ApiKeyService(deps);

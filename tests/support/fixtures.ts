@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { AcceptInvitationDocument, CreateRoomDocument, InviteUserDocument, RegisterDocument, SendMessageDocument } from '../generated/graphql';
+import { authenticator } from 'otplib';
+import {
+  AcceptInvitationDocument,
+  ConfirmTotpDocument,
+  CreateRoomDocument,
+  EnrollTotpDocument,
+  InviteUserDocument,
+  RegisterDocument,
+  SendMessageDocument,
+  VerifyEmailDocument,
+} from '../generated/graphql';
 import type { Config } from '../../kernel/config';
 import { SUBJECTS, tokenFrom, waitForMail } from './mailbox';
 import { gql } from './gql';
@@ -39,4 +49,23 @@ export async function joinByInvitation(gatewayUrl: string, config: Config, owner
   const token = tokenFrom(await waitForMail(config, email, SUBJECTS.invitation));
   const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
   return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
+}
+
+/** What an authenticator app shows `steps` periods from now. */
+export const totpCodeAt = (secret: string, steps = 0) => authenticator.clone({ epoch: Date.now() + steps * 30_000 }).generate(secret);
+
+/** Turns on two-factor sign-in for the account behind `token`, as an authenticator app user would. */
+export async function turnOnTotp(gatewayUrl: string, token: string): Promise<{ secret: string; backupCodes: string[] }> {
+  const enrollment = await gql(gatewayUrl, EnrollTotpDocument, {}, { token });
+  const { secret } = enrollment.data!.enrollTotp;
+  const confirmed = await gql(gatewayUrl, ConfirmTotpDocument, { code: totpCodeAt(secret) }, { token });
+  if (!confirmed.data) throw new Error(`confirmTotp failed: ${JSON.stringify(confirmed.errors)}`);
+  return { secret, backupCodes: confirmed.data.confirmTotp.backupCodes };
+}
+
+/** Follows the confirmation link mailed at registration. */
+export async function confirmEmail(gatewayUrl: string, config: Config, email: string): Promise<void> {
+  const token = tokenFrom(await waitForMail(config, email, SUBJECTS.verification));
+  const res = await gql(gatewayUrl, VerifyEmailDocument, { token });
+  if (!res.data?.verifyEmail) throw new Error(`verifyEmail failed: ${JSON.stringify(res.errors)}`);
 }

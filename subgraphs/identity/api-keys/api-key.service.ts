@@ -8,6 +8,7 @@ import { API_KEY_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
+import { applySecurityPolicy } from '../policy/security-policy.service';
 import { effectiveAccess } from '../rbac/rbac.service';
 import { sha256 } from '../sessions/session.service';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
@@ -89,8 +90,10 @@ export class ApiKeyService {
       const expected = Buffer.from(key.secretHash, 'hex');
       const actual = Buffer.from(sha256(presented), 'hex');
       if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
-      const creator = await effectiveAccess(em, tenantId, key.userId);
-      if (!creator) return null;
+      const access = await effectiveAccess(em, tenantId, key.userId);
+      if (!access) return null;
+      // A key never does more than its creator may do now, tenant rules included (e.g. 2FA not set up).
+      const creator = await applySecurityPolicy(em, tenantId, key.userId, access);
       const permissions = key.permissions.filter((p) => hasPermission({ ...scope, permissions: creator.permissions }, p));
       if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
         await em.update(ApiKey, { tenantId, id: key.id }, { lastUsedAt: new Date() });

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum AuditResult {
@@ -45,6 +46,10 @@ export class AuditEvent {
   @Field(() => String, { nullable: true })
   @Column('text', { name: 'user_agent', nullable: true })
   userAgent: string | null;
+
+  @Field(() => GraphQLJSONObject, { description: 'What changed or why it was refused, e.g. { before, after } or { beyond }' })
+  @Column('jsonb')
+  details: Record<string, unknown>;
 }
 
 @InputType()

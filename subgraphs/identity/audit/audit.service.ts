@@ -30,6 +30,7 @@ export async function audit(em: EntityManager, ctx: RequestContext, tenantId: st
     result: entry.result,
     ip: ctx.client?.ip ?? null,
     userAgent: ctx.client?.userAgent ?? null,
+    details: (entry.details ?? {}) as AuditEvent['details'] & object,
   });
   log.info({ tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit');
 }

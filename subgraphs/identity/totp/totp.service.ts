@@ -16,6 +16,7 @@ import { User } from '../users/user.entity';
 import type { TotpActivation, TotpEnrollment } from './totp.types';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { returningRows } from '../../../kernel/db/values';
+import { SecurityPolicyService, announceAccountChanged } from '../policy/security-policy.service';
 
 const STEP_SECONDS = 30;
 const CHALLENGE_TTL_MINUTES = 5;
@@ -91,12 +92,15 @@ export class TotpService {
     });
     await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'totp_enable', result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE, target: `user:${userId}` });
     if (!ok) throw identityError(IdentityErrorCode.INVALID_TOTP_CODE);
+    await announceAccountChanged(this.deps, userId);
     return { backupCodes: codes };
   }
 
   /** Turning the second factor off needs the password and a code (re-authentication). */
   async disable(ctx: RequestContext, password: string, code: string): Promise<boolean> {
     const userId = ctx.userId!;
+    const policy = await withTenant(this.deps.ds, ctx, (em, tenantId) => SecurityPolicyService.find(em, tenantId));
+    if (policy.requireTwoFactor) throw identityError(IdentityErrorCode.TWO_FACTOR_MANDATORY);
     const ok = await withUser(this.deps.ds, userId, async (em) => {
       const state = await this.state(em, userId);
       if (!state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_NOT_ENROLLED);
@@ -108,6 +112,7 @@ export class TotpService {
     });
     await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'totp_disable', result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE, target: `user:${userId}` });
     if (!ok) throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Password or code is incorrect');
+    await announceAccountChanged(this.deps, userId);
     return true;
   }
 

@@ -7,6 +7,7 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { enqueueMail } from '../mail/mail-queue';
 import { sha256 } from '../sessions/session.service';
 import { returningRows } from '../../../kernel/db/values';
+import { announceAccountChanged } from '../policy/security-policy.service';
 
 const TTL_HOURS = 48;
 
@@ -54,6 +55,7 @@ export class EmailVerificationService {
       // Only the address the link was sent to: a later change of address needs its own link.
       await em.query(`UPDATE identity.users SET email_verified_at = now() WHERE id = $1 AND email = $2`, [userId, email]);
     });
+    await announceAccountChanged(this.deps, userId);
     return true;
   }
 }
