@@ -58,6 +58,11 @@ const authSchema = z.object({
   /** Sign-in attempts allowed per client address, and per account from one address, every 15 minutes. */
   LOGIN_ATTEMPTS_PER_IP: positiveInt(100),
   LOGIN_ATTEMPTS_PER_ACCOUNT_IP: positiveInt(10),
+  /** Accounts (by e-mail) that are platform Super Admins by configuration, comma-separated. */
+  SUPER_ADMIN_EMAILS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)),
 });
 
 const gatewaySchema = z.object({

@@ -31,6 +31,8 @@ export enum IdentityErrorCode {
   INVALID_POLICY = 'INVALID_POLICY',
   POLICY_UNMET = 'POLICY_UNMET',
   TWO_FACTOR_MANDATORY = 'TWO_FACTOR_MANDATORY',
+  USER_NOT_FOUND = 'USER_NOT_FOUND',
+  CONFIGURED_SUPER_ADMIN = 'CONFIGURED_SUPER_ADMIN',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -64,4 +66,6 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_POLICY: 'Security policy settings are not valid',
   POLICY_UNMET: 'Meet this rule yourself before requiring it of others',
   TWO_FACTOR_MANDATORY: 'This tenant requires two-factor authentication; it cannot be turned off',
+  USER_NOT_FOUND: 'No account with that address',
+  CONFIGURED_SUPER_ADMIN: 'This Super Admin is named in SUPER_ADMIN_EMAILS; remove it there',
 });

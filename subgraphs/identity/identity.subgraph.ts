@@ -13,6 +13,8 @@ import { IdentityUserRole1764460800000 } from '../../migrations/identity/1764460
 import { IdentitySecurityPolicy1764547200000 } from '../../migrations/identity/1764547200000-identity-security-policy';
 import { TenantSecurityPolicy } from './policy/security-policy.entity';
 import { SecurityPolicyResolver } from './policy/security-policy.resolver';
+import { IdentityPlatformAdmins1764633600000 } from '../../migrations/identity/1764633600000-identity-platform-admins';
+import { PlatformAdminResolver } from './platform/platform-admin.resolver';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
@@ -35,8 +37,8 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000],
+  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
   internal: (deps) => {
     const keys = new ApiKeyService(deps);

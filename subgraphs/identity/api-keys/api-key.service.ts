@@ -32,6 +32,9 @@ export class ApiKeyService {
     if (name.length < 1 || name.length > 100) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Name must be 1 to 100 characters');
     const permissions = [...new Set(input.permissions ?? [])].sort();
     if (permissions.length === 0) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'An API key needs at least one permission');
+    if (permissions.some((p) => p.startsWith('platform:'))) {
+      throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Platform rights belong to a Super Admin in person and cannot be given to an API key');
+    }
     const beyond = permissions.filter((p) => !/^[a-z-]+:[a-z-*]+$/.test(p) || !hasPermission(ctx, p));
     if (beyond.length > 0 || ctx.authMethod === 'api_key') {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'api_key_create', result: AuditResult.FAILURE, details: { beyond } });

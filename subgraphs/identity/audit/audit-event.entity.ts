@@ -12,6 +12,7 @@ registerEnumType(AuditResult, { name: 'AuditResult' });
 @ObjectType('AuditEvent')
 @Entity({ name: 'audit_events' })
 export class AuditEvent {
+  @Field(() => ID)
   @PrimaryColumn('uuid', { name: 'tenant_id' })
   tenantId: string;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
-import { withTenant } from '../../../kernel/db/tenant-scope';
+import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
 import { logger } from '../../../kernel/log';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { AuditEvent, AuditResult, type AuditEventConnection, type AuditLogFilter } from './audit-event.entity';
@@ -46,28 +46,37 @@ export class AuditService {
   constructor(private readonly ds: DataSource) {}
 
   /** The tenant's audit log, newest first, with filters and a cursor. */
-  async list(ctx: RequestContext, filter: AuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
-    const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
-    const cursor = after ? decode(after) : null;
-    return withTenant(this.ds, ctx, async (em, tenantId) => {
-      const qb = em
-        .createQueryBuilder(AuditEvent, 'a')
-        .where('a.tenant_id = :tenantId', { tenantId })
-        .orderBy('a.occurred_at', 'DESC')
-        .addOrderBy('a.id', 'DESC')
-        .limit(limit + 1);
-      if (filter?.action) qb.andWhere('a.action = :action', { action: filter.action });
-      if (filter?.actorId) qb.andWhere('a.actor_id = :actorId', { actorId: filter.actorId });
-      if (filter?.result) qb.andWhere('a.result = :result', { result: filter.result });
-      if (filter?.since) qb.andWhere('a.occurred_at >= :since', { since: filter.since });
-      if (filter?.until) qb.andWhere('a.occurred_at < :until', { until: filter.until });
-      if (cursor) qb.andWhere('(a.occurred_at, a.id) < (:at::timestamptz, :id::uuid)', cursor);
-      const rows = await qb.getMany();
-      const page = rows.slice(0, limit);
-      const edges = page.map((node) => ({ cursor: encode(node), node }));
-      return { edges, hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null, count: edges.length };
-    });
+  list(ctx: RequestContext, filter: AuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+    return withTenant(this.ds, ctx, (em, tenantId) => page(em, tenantId, filter, first, after));
   }
+
+  /** Every tenant's audit log (or one tenant's), for platform Super Admins: the logged system path. */
+  listAcrossTenants(filter: (AuditLogFilter & { tenantId?: string | null }) | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+    if (filter?.tenantId && !isUuid(filter.tenantId)) return Promise.resolve({ edges: [], hasNextPage: false, endCursor: null, count: 0 });
+    return withSystem(this.ds, 'platform audit log', (em) => page(em, filter?.tenantId ?? null, filter, first, after));
+  }
+}
+
+async function page(
+  em: EntityManager,
+  tenantId: string | null,
+  filter: AuditLogFilter | null | undefined,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<AuditEventConnection> {
+  const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
+  const cursor = after ? decode(after) : null;
+  const qb = em.createQueryBuilder(AuditEvent, 'a').orderBy('a.occurred_at', 'DESC').addOrderBy('a.id', 'DESC').limit(limit + 1);
+  if (tenantId) qb.andWhere('a.tenant_id = :tenantId', { tenantId });
+  if (filter?.action) qb.andWhere('a.action = :action', { action: filter.action });
+  if (filter?.actorId) qb.andWhere('a.actor_id = :actorId', { actorId: filter.actorId });
+  if (filter?.result) qb.andWhere('a.result = :result', { result: filter.result });
+  if (filter?.since) qb.andWhere('a.occurred_at >= :since', { since: filter.since });
+  if (filter?.until) qb.andWhere('a.occurred_at < :until', { until: filter.until });
+  if (cursor) qb.andWhere('(a.occurred_at, a.id) < (:at::timestamptz, :id::uuid)', cursor);
+  const rows = await qb.getMany();
+  const edges = rows.slice(0, limit).map((node) => ({ cursor: encode(node), node }));
+  return { edges, hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null, count: edges.length };
 }
 
 function encode(e: AuditEvent): string {

@@ -14,6 +14,7 @@ import { CustomRole, Group } from './rbac.entities';
 import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView } from './rbac.types';
 import { isUuid } from '../../../kernel/db/values';
 import { applySecurityPolicy, type RestrictedAccess } from '../policy/security-policy.service';
+import { withPlatformRights } from '../platform/platform-admin.service';
 
 
 export interface EffectiveAccess {
@@ -46,13 +47,14 @@ export async function effectiveAccess(em: EntityManager, tenantId: string, userI
   return { roles: [membership.role, ...rows.map((r) => r.name)], permissions: [...permissions].sort() };
 }
 
-/** For the gateway: current roles and permissions of a member after the tenant's rules (null when not a member). */
+/** For the gateway: current roles and permissions of a member after the tenant's rules, plus platform rights (null when not a member). */
 export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string }): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
-  const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
+  const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: who.userId, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
   return withTenant(deps.ds, scope, async (em) => {
     const access = await effectiveAccess(em, who.tenantId, who.userId);
-    return access && applySecurityPolicy(em, who.tenantId, who.userId, access);
+    if (!access) return null;
+    return withPlatformRights(em, who.userId, await applySecurityPolicy(em, who.tenantId, who.userId, access), deps.config.auth.SUPER_ADMIN_EMAILS);
   });
 }
 

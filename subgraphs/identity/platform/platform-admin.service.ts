@@ -1,0 +1,100 @@
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
+import { isUuid } from '../../../kernel/db/values';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { audit } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+import type { AuditEventConnection } from '../audit/audit-event.entity';
+import { AuditService } from '../audit/audit.service';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { announceAccountChanged, type RestrictedAccess } from '../policy/security-policy.service';
+import { normaliseEmail } from '../users/email';
+import { PLATFORM_PERMISSIONS, SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
+
+/**
+ * Adds platform rights for a Super Admin (granted over the API or named in configuration) who uses
+ * two-factor sign-in. Runs in a transaction scoped to the tenant with `app.user_id` set to the account.
+ */
+export async function withPlatformRights(em: EntityManager, userId: string, access: RestrictedAccess, configured: readonly string[]): Promise<RestrictedAccess> {
+  const [row]: { email: string; totp: boolean; granted: boolean }[] = await em.query(
+    `SELECT u.email, u.totp_enabled_at IS NOT NULL AS totp, EXISTS (SELECT 1 FROM identity.platform_admins a WHERE a.user_id = u.id) AS granted
+       FROM identity.users u WHERE u.id = $1`,
+    [userId],
+  );
+  if (!row?.totp || !(row.granted || configured.includes(row.email))) return access;
+  return {
+    ...access,
+    roles: [...access.roles, SUPER_ADMIN_ROLE],
+    permissions: [...new Set([...access.permissions, ...PLATFORM_PERMISSIONS])].sort(),
+  };
+}
+
+/** Platform Super Admins: who they are, granting and revoking, and the audit log across tenants. */
+export class PlatformAdminService {
+  private readonly audit: AuditService;
+
+  constructor(private readonly deps: SubgraphDeps) {
+    this.audit = new AuditService(deps.ds);
+  }
+
+  private get configured(): readonly string[] {
+    return this.deps.config.auth.SUPER_ADMIN_EMAILS;
+  }
+
+  list(): Promise<PlatformAdmin[]> {
+    return withSystem(this.deps.ds, 'list platform admins', async (em) => {
+      const rows: { user_id: string; email: string; granted_at: Date | null; granted_by: string | null; totp: boolean }[] = await em.query(
+        `SELECT u.id AS user_id, u.email, a.granted_at, a.granted_by, u.totp_enabled_at IS NOT NULL AS totp
+           FROM identity.users u LEFT JOIN identity.platform_admins a ON a.user_id = u.id
+          WHERE a.user_id IS NOT NULL OR u.email = ANY($1::text[])
+          ORDER BY u.email`,
+        [this.configured],
+      );
+      return rows.map((r) => ({
+        userId: r.user_id,
+        email: r.email,
+        grantedAt: r.granted_at,
+        grantedBy: r.granted_by,
+        viaConfiguration: this.configured.includes(r.email),
+        twoFactorEnabled: r.totp,
+      }));
+    });
+  }
+
+  async grant(ctx: RequestContext, email: string): Promise<PlatformAdmin> {
+    const address = normaliseEmail(email);
+    const userId = await withSystem(this.deps.ds, 'grant platform admin', async (em) => {
+      const [user]: { id: string }[] = await em.query(`SELECT id FROM identity.users WHERE email = $1`, [address]);
+      if (!user) throw identityError(IdentityErrorCode.USER_NOT_FOUND);
+      await em.query(`INSERT INTO identity.platform_admins (user_id, granted_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`, [user.id, ctx.userId]);
+      return user.id;
+    });
+    await this.record(ctx, 'super_admin_grant', userId);
+    await announceAccountChanged(this.deps, userId);
+    return (await this.list()).find((a) => a.userId === userId)!;
+  }
+
+  async revoke(ctx: RequestContext, userId: string): Promise<boolean> {
+    const admin = isUuid(userId) ? (await this.list()).find((a) => a.userId === userId) : undefined;
+    if (!admin) throw identityError(IdentityErrorCode.USER_NOT_FOUND, 'That account is not a Super Admin');
+    if (admin.viaConfiguration) throw identityError(IdentityErrorCode.CONFIGURED_SUPER_ADMIN);
+    await withSystem(this.deps.ds, 'revoke platform admin', (em) => em.query(`DELETE FROM identity.platform_admins WHERE user_id = $1`, [userId]));
+    await this.record(ctx, 'super_admin_revoke', userId);
+    await announceAccountChanged(this.deps, userId);
+    return true;
+  }
+
+  /** Reading other tenants' logs is itself recorded, in the reader's tenant. */
+  async auditLog(ctx: RequestContext, filter: PlatformAuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+    const result = await this.audit.listAcrossTenants(filter, first, after);
+    await this.record(ctx, 'platform_audit_read', filter?.tenantId ? `tenant:${filter.tenantId}` : 'tenant:*', { filter: { ...filter } });
+    return result;
+  }
+
+  private record(ctx: RequestContext, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      audit(em, ctx, tenantId, { action, result: AuditResult.SUCCESS, target: target.includes(':') ? target : `user:${target}`, details }),
+    );
+  }
+}
