@@ -9,7 +9,8 @@ import { setLogLevel } from '../kernel/log';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
 import { startEmbeddedDatabase } from '../kernel/db/embedded';
-import { generateKeyPair } from '../kernel/keys';
+import { exportPem, generateKeyPair } from '../kernel/keys';
+import { startServices } from '../tests/support/processes';
 import { startPlatform } from '../kernel/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { subscriptionBench } from './subscriptions';
@@ -22,6 +23,8 @@ import { loginBench } from './login';
  * subscriptions (bench/subscriptions.ts).
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
+/** Comma list of parts to run: overhead, subscriptions, login (default: all). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login').split(',').map((s) => s.trim()));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 async function measure(name: string, send: () => Promise<void>) {
@@ -126,47 +129,76 @@ async function main(): Promise<void> {
       variables: { r: roomId },
     };
 
-    const results = [
-      await measure('baseline: messaging subgraph direct', async () => post(url('messaging'), historyQuery, await signed('messaging'))),
-      await measure('gateway: same query', () => post(gateway, historyQuery, auth)),
-      await measure('gateway: + author from identity (2 subgraphs)', () => post(gateway, federatedQuery, auth)),
-    ];
-    const base = results[0];
-    process.stdout.write(`\nGateway overhead (${REQUESTS} requests, concurrency ${CONCURRENCY}, ${database.embedded ? 'embedded database' : 'PostgreSQL'})\n`);
-    for (const r of results) {
-      process.stdout.write(
-        `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.rps.toFixed(0).padStart(6)} req/s` +
-          `  (p50 ×${(r.p50 / base.p50).toFixed(2)}, throughput ×${(r.rps / base.rps).toFixed(2)} of baseline)\n`,
-      );
-    }
-    process.stdout.write(`  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`);
+    if (ONLY.has('overhead')) {
+      const results = [
+        await measure('baseline: messaging subgraph direct', async () => post(url('messaging'), historyQuery, await signed('messaging'))),
+        await measure('gateway: same query', () => post(gateway, historyQuery, auth)),
+        await measure('gateway: + author from identity (2 subgraphs)', () => post(gateway, federatedQuery, auth)),
+      ];
+      const base = results[0];
+      process.stdout.write(`\nGateway overhead (${REQUESTS} requests, concurrency ${CONCURRENCY}, ${database.embedded ? 'embedded database' : 'PostgreSQL'})\n`);
+      for (const r of results) {
+        process.stdout.write(
+          `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.rps.toFixed(0).padStart(6)} req/s` +
+            `  (p50 ×${(r.p50 / base.p50).toFixed(2)}, throughput ×${(r.rps / base.rps).toFixed(2)} of baseline)\n`,
+        );
+      }
+      process.stdout.write(`  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`);
 
-    const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
-    const messages = Number(process.env.BENCH_MESSAGES ?? 50);
-    const live = await subscriptionBench({
-      gatewayUrl: gateway,
-      messagingUrl: url('messaging'),
-      accessToken,
-      roomId,
-      ctx,
-      contextKey: keys.context.privateKey!,
-      subscribers,
-      messages,
-    });
-    process.stdout.write(`\nSubscriptions: send→receive latency, ${subscribers} subscribers in one room, ${messages} messages\n`);
-    for (const r of live) {
-      process.stdout.write(
-        `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  delivered ${r.delivered}/${r.expected}` +
-          `  (p50 ×${(r.p50 / live[0].p50).toFixed(2)}, p99 ×${(r.p99 / live[0].p99).toFixed(2)} of baseline)\n`,
-      );
     }
 
-    const seconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
-    const login = await loginBench({ gatewayUrl: gateway, email: benchEmail, password: 'bench password', accessToken, seconds, concurrency: 32 });
-    process.stdout.write(`\nSign-in: 32 concurrent clients for ${seconds} s (argon2id 19 MiB, t=2, p=1)\n`);
-    process.stdout.write(`  baseline: bare argon2 verifies                  ${login.verifies.toFixed(1).padStart(7)} /s\n`);
-    process.stdout.write(`  logins through the gateway                      ${login.logins.toFixed(1).padStart(7)} /s  (×${login.ratio.toFixed(2)} of baseline; target ≥ 0.9)\n`);
-    process.stdout.write(`  cheap query alongside (me)                      p50 ${login.cheapP50.toFixed(2)} ms  p99 ${login.cheapP99.toFixed(2)} ms  (${login.cheapSamples} samples; target p99 ≤ 20 ms)\n`);
+    if (ONLY.has('subscriptions')) {
+      const subscribers = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
+      const messages = Number(process.env.BENCH_MESSAGES ?? 50);
+      const live = await subscriptionBench({
+        gatewayUrl: gateway,
+        messagingUrl: url('messaging'),
+        accessToken,
+        roomId,
+        ctx,
+        contextKey: keys.context.privateKey!,
+        subscribers,
+        messages,
+      });
+      process.stdout.write(`\nSubscriptions: send→receive latency, ${subscribers} subscribers in one room, ${messages} messages\n`);
+      for (const r of live) {
+        process.stdout.write(
+          `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  delivered ${r.delivered}/${r.expected}` +
+            `  (p50 ×${(r.p50 / live[0].p50).toFixed(2)}, p99 ×${(r.p99 / live[0].p99).toFixed(2)} of baseline)\n`,
+        );
+      }
+    }
+
+    if (ONLY.has('login')) {
+      // As deployed: gateway and identity each in their own process, on the same database and keys.
+      const env = {
+        DATABASE_URL: database.url,
+        MIGRATE_ON_START: 'false',
+        LOG_LEVEL: 'silent',
+        NEXUS_ACCESS_TOKEN_PRIVATE_KEY: exportPem(keys.access).privatePem!,
+        NEXUS_CONTEXT_PRIVATE_KEY: exportPem(keys.context).privatePem!,
+        GATEWAY_PORT: '0',
+        IDENTITY_PORT: '0',
+        LOGIN_ATTEMPTS_PER_IP: config.auth.LOGIN_ATTEMPTS_PER_IP.toString(),
+        LOGIN_ATTEMPTS_PER_ACCOUNT_IP: config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP.toString(),
+      };
+      const identity = await startServices('identity', env);
+      const gatewayProcess = await startServices('gateway', { ...env, IDENTITY_URL: identity.urls.identity });
+      try {
+        const seconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
+        const login = await loginBench({ gatewayUrl: gatewayProcess.urls.gateway, email: benchEmail, password: 'bench password', accessToken, seconds, concurrency: 32 });
+        process.stdout.write(`\nSign-in: 32 concurrent clients for ${seconds} s (argon2id 19 MiB, t=2, p=1; gateway and identity in their own processes)\n`);
+        process.stdout.write(`  baseline: bare argon2 verifies                  ${login.verifies.toFixed(1).padStart(7)} /s\n`);
+        process.stdout.write(`  logins through the gateway                      ${login.logins.toFixed(1).padStart(7)} /s  (×${login.ratio.toFixed(2)} of baseline; target ≥ 0.9)\n`);
+        process.stdout.write(`  cheap query (me) with no sign-ins               p50 ${login.idleP50.toFixed(2)} ms  p99 ${login.idleP99.toFixed(2)} ms\n`);
+        process.stdout.write(
+          `  cheap query alongside (me)                      p50 ${login.cheapP50.toFixed(2)} ms  p99 ${login.cheapP99.toFixed(2)} ms  (${login.cheapSamples} samples; target p99 ≤ 20 ms)\n`,
+        );
+      } finally {
+        await gatewayProcess.stop();
+        await identity.stop();
+      }
+    }
   } finally {
     await platform.stop();
     await dropDatabase();

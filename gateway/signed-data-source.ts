@@ -25,7 +25,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     private readonly ttlSeconds: number,
     private readonly auth: AuthSettings,
   ) {
-    super({ url });
+    super({ url, fetcher: fetch });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {

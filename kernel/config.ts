@@ -58,6 +58,8 @@ const authSchema = z.object({
   /** Sign-in attempts allowed per client address, and per account from one address, every 15 minutes. */
   LOGIN_ATTEMPTS_PER_IP: positiveInt(100),
   LOGIN_ATTEMPTS_PER_ACCOUNT_IP: positiveInt(10),
+  /** Where argon2 runs: a low-priority child process of identity, or inline on the thread pool. */
+  PASSWORD_HASHING: z.enum(['process', 'inline']).default('process'),
   /** Accounts (by e-mail) that are platform Super Admins by configuration, comma-separated. */
   SUPER_ADMIN_EMAILS: z
     .string()

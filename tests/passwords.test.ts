@@ -11,6 +11,8 @@ import { signUp, uniqueEmail } from './support/fixtures';
 import { mailsTo, tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
+import { readFileSync } from 'node:fs';
+import { passwordHashingPid } from '../subgraphs/identity/passwords/password-hash';
 
 let t: TestPlatform;
 beforeAll(async () => {
@@ -91,5 +93,25 @@ describe('password change', () => {
     expect(old.errors).toBeUndefined();
     expect((await gql(t.gatewayUrl, MeDocument, {}, opts)).data!.me.id).toBe(account.userId);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: other })).status).toBe(401);
+  });
+});
+
+describe('password hashing process', () => {
+  const niceOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+
+  it('runs at the lowest CPU priority and a crash of it costs no sign-in', async () => {
+    const account = await signUp(t.gatewayUrl, 'Hashing');
+    expect((await login(account.email, account.password)).errors).toBeUndefined();
+    const first = passwordHashingPid()!;
+    expect(first).toBeGreaterThan(0);
+    expect(niceOf(first)).toBe(19);
+    // Killed while sign-ins are waiting on it: they are hashed again by a new process.
+    const attempts = Array.from({ length: 6 }, (_, i) => login(account.email, i === 5 ? 'wrong password here' : account.password));
+    await sleep(60);
+    process.kill(first, 'SIGKILL');
+    const results = await Promise.all(attempts);
+    expect(results.slice(0, 5).map((r) => r.errors)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(codes(results[5])).toEqual(['INVALID_CREDENTIALS']);
+    expect(passwordHashingPid()).not.toBe(first);
   });
 });

@@ -1,6 +1,7 @@
 import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MailWorker } from './mail/mail-queue';
+import { configurePasswordHashing, warmUpPasswordHashing } from './passwords/password-hash';
 import { ApiKey } from './api-keys/api-key.entity';
 import { Invitation } from './invitations/invitation.entity';
 import { InvitationResolver } from './invitations/invitation.resolver';
@@ -15,6 +16,7 @@ import { TenantSecurityPolicy } from './policy/security-policy.entity';
 import { SecurityPolicyResolver } from './policy/security-policy.resolver';
 import { IdentityPlatformAdmins1764633600000 } from '../../migrations/identity/1764633600000-identity-platform-admins';
 import { PlatformAdminResolver } from './platform/platform-admin.resolver';
+import { IdentitySignIn1764720000000 } from '../../migrations/identity/1764720000000-identity-sign-in';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
@@ -37,7 +39,7 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
   internal: (deps) => {
@@ -51,6 +53,8 @@ export const identitySubgraph: SubgraphDefinition = {
     const { mail, database } = deps.config;
     const worker = new MailWorker(deps.ds, createMailTransport({ smtpUrl: mail.SMTP_URL, from: mail.MAIL_FROM, dataDir: database.NEXUS_DATA_DIR }));
     worker.start();
+    configurePasswordHashing(deps.config.auth.PASSWORD_HASHING);
+    void warmUpPasswordHashing().catch(() => undefined);
     return worker;
   },
 };

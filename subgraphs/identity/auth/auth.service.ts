@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../../kernel/context';
-import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -10,7 +10,7 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
-import { LIMITS, clientIp, countAttempts, tooManyAttempts } from '../throttle/throttle';
+import { LIMITS, attemptParams, attemptsSql, clientIp, tooManyAttempts } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
 import { normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
@@ -68,22 +68,20 @@ export class AuthService {
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
     const email = (input.email ?? '').trim().toLowerCase();
     const ip = clientIp(ctx);
-    // One round of database work before the password check: count the attempt, find the account.
-    const { wait, found } = await withNoTenant(this.deps.ds, async (em) => ({
-      wait: await countAttempts(em, [
-        [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
-        [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
-      ]),
-      found: ((await em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [email])) as { user_id: string; password_hash: string }[])[0],
-    }));
-    if (wait > 0) throw tooManyAttempts(wait);
+    // One statement before the password check: count the attempt, and read all sign-in needs of the account.
+    const [row]: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
+      em.query(
+        `SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4) c ON true`,
+        [...attemptParams([
+          [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
+          [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
+        ]), email],
+      ),
+    );
+    if (row.wait > 0) throw tooManyAttempts(row.wait);
+    const found = row.user_id ? row : null;
     const ok = found ? await verifyPassword(found.password_hash, input.password ?? '') : await burnPasswordCheck(input.password ?? '');
-    const { memberships, secondFactor } = found
-      ? await withUser(this.deps.ds, found.user_id, async (em) => ({
-          memberships: await em.find(IdentityMembership, { where: { userId: found.user_id }, order: { createdAt: 'ASC' } }),
-          secondFactor: await TotpService.isEnabled(em, found.user_id),
-        }))
-      : { memberships: [], secondFactor: false };
+    const memberships = found?.memberships ?? [];
     if (!found || !ok) {
       if (found && memberships[0]) {
         await auditSeparately(this.deps.ds, { ...ctx, userId: null }, memberships[0].tenantId, {
@@ -99,11 +97,20 @@ export class AuthService {
     if (!membership) {
       throw identityError(input.tenantId ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
-    if (secondFactor) throw await this.totp.challenge(found.user_id, membership.tenantId);
+    if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
+    const user = Object.assign(new User(), { id: found.user_id, email: found.email, createdAt: found.created_at, emailVerifiedAt: found.email_verified_at });
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
-    return withTenant(this.deps.ds, scope, async (em) => {
-      const user = await em.findOneByOrFail(User, { id: found.user_id });
-      return this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login');
-    });
+    return withTenant(this.deps.ds, scope, (em) => this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'));
   }
+}
+
+/** What `identity.sign_in_candidate` returns about an account (all null when the address has none). */
+interface SignInCandidate {
+  user_id: string;
+  email: string;
+  password_hash: string;
+  created_at: Date;
+  email_verified_at: Date | null;
+  totp_enabled: boolean;
+  memberships: { tenantId: string; role: string }[];
 }

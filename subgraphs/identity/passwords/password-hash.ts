@@ -1,21 +1,29 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { extname, join } from 'node:path';
 import argon2 from 'argon2';
+import { logger } from '../../../kernel/log';
+import type { HashReply, HashRequest } from './hash-worker';
 
 /** argon2id with OWASP's minimum profile: 19 MiB, 2 iterations, 1 lane. */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
 
+const log = logger('identity.passwords');
+
 /**
- * argon2 runs on libuv's thread pool, which also serves crypto (token signing and verification) and
- * file work. Hashes wait their turn here instead, at most one per core and always leaving two pool
- * threads free, so a burst of sign-ins cannot queue every other request's crypto behind it.
+ * Where hashing runs. By default in a child process at the lowest CPU priority (hash-worker.ts): a
+ * burst of sign-ins then takes only the processor time other requests leave, instead of competing
+ * with them. Inline (PASSWORD_HASHING=inline), in this process on libuv's thread pool (which crypto and
+ * file work share, so at most one hash per core and always two pool threads left free).
  */
 const POOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-const MAX_CONCURRENT = Math.max(1, Math.min(availableParallelism(), POOL - 2));
+let worker: HashWorker | null = null;
+let maxConcurrent = availableParallelism();
 let running = 0;
 const waiting: (() => void)[] = [];
 
 async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (running >= maxConcurrent) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
     return await work();
@@ -25,12 +33,113 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+class ProcessEnded extends Error {
+  constructor() {
+    super('password hashing process ended');
+  }
+}
+
+/** The hashing child: started on first use, restarted after a crash; it exits with this process. */
+class HashWorker {
+  private child: ChildProcess | null = null;
+  private ready: Promise<ChildProcess> | null = null;
+  private readonly pending = new Map<number, { resolve: (v: string | boolean) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** One retry on a fresh process when the process ends mid-request, so a crash costs no sign-in. */
+  run(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
+    return this.send(req).catch((err: Error) => (err instanceof ProcessEnded ? this.send(req) : Promise.reject(err)));
+  }
+
+  private send(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
+    return this.start().then(
+      (child) =>
+        new Promise((resolve, reject) => {
+          const id = this.nextId++;
+          this.pending.set(id, { resolve, reject });
+          this.reference();
+          child.send({ ...req, id } satisfies HashRequest);
+        }),
+    );
+  }
+
+  private start(): Promise<ChildProcess> {
+    this.ready ??= new Promise((resolve, reject) => {
+      const ext = extname(__filename);
+      const child = fork(join(__dirname, `hash-worker${ext}`), [], {
+        execArgv: ext === '.ts' ? ['--import', 'tsx'] : [],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+      this.child = child;
+      child.on('message', (reply: HashReply) => {
+        if (reply.id === 0) return resolve(child);
+        const waiter = this.pending.get(reply.id);
+        if (!waiter) return;
+        this.pending.delete(reply.id);
+        this.reference();
+        if (reply.error !== undefined) waiter.reject(new Error(reply.error));
+        else waiter.resolve(reply.result!);
+      });
+      child.once('exit', (code, signal) => {
+        log.warn({ code, signal }, 'password hashing process ended');
+        this.child = null;
+        this.ready = null;
+        reject(new ProcessEnded());
+        for (const waiter of this.pending.values()) waiter.reject(new ProcessEnded());
+        this.pending.clear();
+      });
+      child.once('error', (err) => log.error({ err }, 'password hashing process failed'));
+      this.reference();
+    });
+    return this.ready;
+  }
+
+  /** Keeps this process alive only while hashes are outstanding. */
+  private reference(): void {
+    const channel = this.child?.channel as { ref(): void; unref(): void } | undefined;
+    if (this.pending.size > 0 || !this.ready) {
+      this.child?.ref();
+      channel?.ref();
+    } else {
+      this.child?.unref();
+      channel?.unref();
+    }
+  }
+}
+
+/** Chooses where hashing runs (identity calls this at start; the default is the child process). */
+export function configurePasswordHashing(mode: 'process' | 'inline'): void {
+  if (mode === 'inline') {
+    worker = null;
+    maxConcurrent = Math.max(1, Math.min(availableParallelism(), POOL - 2));
+  } else {
+    worker ??= new HashWorker();
+    maxConcurrent = availableParallelism();
+  }
+}
+configurePasswordHashing('process');
+
 export function hashPassword(password: string): Promise<string> {
-  return limited(() => argon2.hash(password, OPTIONS));
+  return limited(() => (worker ? (worker.run({ op: 'hash', password, options: OPTIONS }) as Promise<string>) : argon2.hash(password, OPTIONS)));
 }
 
 export function verifyPassword(hash: string, password: string): Promise<boolean> {
-  return limited(() => argon2.verify(hash, password)).catch(() => false);
+  return limited(() => (worker ? (worker.run({ op: 'verify', hash, password }) as Promise<boolean>) : argon2.verify(hash, password))).catch(() => false);
+}
+
+/** The hashing process, if one runs (for operators and tests). */
+export function passwordHashingPid(): number | undefined {
+  return worker?.pid;
+}
+
+/** Starts the hashing process ahead of the first sign-in. */
+export function warmUpPasswordHashing(): Promise<void> {
+  return hashPassword('nexus-warm-up').then(() => undefined);
 }
 
 let dummy: Promise<string> | undefined;

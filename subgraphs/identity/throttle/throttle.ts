@@ -28,13 +28,19 @@ function bucket(limit: Limit, parts: string[]): string {
   return `${limit.name}:${createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 32)}`;
 }
 
+/** SQL counting one attempt per limit, with its parameters at $first…$first+2 (see `attemptParams`): yields `wait`. */
+export function attemptsSql(first: number): string {
+  return `SELECT coalesce(max(identity.count_attempt(c.bucket, c.window_seconds, c.max_hits)), 0) AS wait
+            FROM unnest($${first}::text[], $${first + 1}::int[], $${first + 2}::int[]) AS c(bucket, window_seconds, max_hits)`;
+}
+
+export function attemptParams(checks: [Limit, ...string[]][]): [string[], number[], number[]] {
+  return [checks.map(([limit, ...parts]) => bucket(limit, parts)), checks.map(([l]) => l.windowSeconds), checks.map(([l]) => l.max)];
+}
+
 /** Counts one attempt against each limit in the caller's transaction; seconds to wait (0: allowed). */
 export async function countAttempts(em: EntityManager, checks: [Limit, ...string[]][]): Promise<number> {
-  const rows: { wait: number }[] = await em.query(
-    `SELECT max(identity.count_attempt(c.bucket, c.window_seconds, c.max_hits)) AS wait
-       FROM unnest($1::text[], $2::int[], $3::int[]) AS c(bucket, window_seconds, max_hits)`,
-    [checks.map(([limit, ...parts]) => bucket(limit, parts)), checks.map(([l]) => l.windowSeconds), checks.map(([l]) => l.max)],
-  );
+  const rows: { wait: number }[] = await em.query(attemptsSql(1), attemptParams(checks));
   return rows[0]?.wait ?? 0;
 }
 
