@@ -1,9 +1,9 @@
-import { Arg, Authorized, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { PERMISSION_CATALOG } from './permissions';
 import { RbacService } from './rbac.service';
-import { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupMemberInput, GroupRoleInput, GroupView, RoleView } from './rbac.types';
+import { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupMemberInput, GroupRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
 
 @Resolver()
 export class RbacResolver {
@@ -58,5 +58,47 @@ export class RbacResolver {
   @Mutation(() => Boolean)
   assignGroupRole(@Arg('input', () => GroupRoleInput) input: GroupRoleInput): Promise<boolean> {
     return this.rbac.assignGroupRole(currentContext(), input.groupId, input.roleId);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => RoleView, { description: 'Renames a custom role or replaces its permissions' })
+  updateRole(@Arg('input', () => UpdateRoleInput) input: UpdateRoleInput): Promise<RoleView> {
+    return this.rbac.updateRole(currentContext(), input);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean, { description: 'Deletes a custom role; whoever held it loses it on their next request' })
+  deleteRole(@Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.rbac.deleteRole(currentContext(), id);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean, { description: 'Takes a custom role away from a member' })
+  unassignRole(@Arg('input', () => AssignRoleInput) input: AssignRoleInput): Promise<boolean> {
+    return this.rbac.unassignRole(currentContext(), input);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => GroupView, { description: 'Renames or moves a group (never under itself or its subgroups)' })
+  updateGroup(@Arg('input', () => UpdateGroupInput) input: UpdateGroupInput): Promise<GroupView> {
+    return this.rbac.updateGroup(currentContext(), input);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean, { description: 'Deletes a group; its subgroups become top-level groups' })
+  deleteGroup(@Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.rbac.deleteGroup(currentContext(), id);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean)
+  removeGroupMember(@Arg('input', () => GroupMemberInput) input: GroupMemberInput): Promise<boolean> {
+    return this.rbac.removeGroupMember(currentContext(), input.groupId, input.userId);
+  }
+
+  @Authorized('roles:manage')
+  @Mutation(() => Boolean)
+  unassignGroupRole(@Arg('input', () => GroupRoleInput) input: GroupRoleInput): Promise<boolean> {
+    return this.rbac.unassignGroupRole(currentContext(), input.groupId, input.roleId);
   }
 }

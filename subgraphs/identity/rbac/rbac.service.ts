@@ -11,8 +11,9 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { IdentityMembership } from '../users/membership.entity';
 import { PERMISSION_CATALOG, ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
 import { CustomRole, Group } from './rbac.entities';
-import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView } from './rbac.types';
-import { isUuid } from '../../../kernel/db/values';
+import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
+import { isUuid, returningRows } from '../../../kernel/db/values';
+import { AppError } from '../../../kernel/errors';
 import { applySecurityPolicy, type RestrictedAccess } from '../policy/security-policy.service';
 import { withPlatformRights } from '../platform/platform-admin.service';
 
@@ -74,11 +75,8 @@ export class RbacService {
   }
 
   async createRole(ctx: RequestContext, input: CreateRoleInput): Promise<RoleView> {
-    const name = (input.name ?? '').trim();
-    if (name.length < 1 || name.length > 60 || isSystemRole(name.toLowerCase())) throw identityError(IdentityErrorCode.INVALID_ROLE, 'Role name must be 1 to 60 characters and not a system role');
-    const permissions = [...new Set(input.permissions ?? [])].sort();
-    const unknown = permissions.filter((p) => !(PERMISSION_CATALOG as readonly string[]).includes(p));
-    if (unknown.length) throw identityError(IdentityErrorCode.INVALID_ROLE, `Unknown permissions: ${unknown.join(', ')}`);
+    const name = checkedRoleName(input.name);
+    const permissions = checkedPermissions(input.permissions ?? []);
     const beyond = permissions.filter((p) => !hasPermission(ctx, p));
     if (beyond.length) {
       await this.refuse(ctx, new Refusal('role_create', `role:${name}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`));
@@ -98,7 +96,7 @@ export class RbacService {
 
   /** System role: replaces the member's role. Custom role: adds it. Nobody grants beyond their own rights. */
   async assignRole(ctx: RequestContext, input: AssignRoleInput): Promise<boolean> {
-    await this.guarded(ctx, (em, tenantId) => this.applyRole(em, ctx, tenantId, input));
+    await this.guarded(ctx, (em, tenantId) => this.applyRole(em, ctx, tenantId, input), 'role_assign', `user:${input.userId}`);
     await this.changed(ctx.tenantId!);
     return true;
   }
@@ -120,12 +118,8 @@ export class RbacService {
         }
         await em.update(IdentityMembership, { tenantId, userId: member.userId }, { role: input.roleId });
       } else {
-        const role = isUuid(input.roleId) ? await em.findOneBy(CustomRole, { tenantId, id: input.roleId }) : null;
-        if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
-        const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
-        if (beyond.length) {
-          throw new Refusal('role_assign', `user:${member.userId}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`);
-        }
+        const role = await this.roleIn(em, tenantId, input.roleId);
+        assertWithin(ctx, role.permissions, 'role_assign', `user:${member.userId}`);
         await em.query(`INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, member.userId, role.id]);
       }
       await audit(em, ctx, tenantId, { action: 'role_assign', result: AuditResult.SUCCESS, target: `user:${member.userId}`, details: { role: input.roleId } });
@@ -174,7 +168,7 @@ export class RbacService {
       }
       await em.query(`INSERT INTO identity.group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, userId]);
       await audit(em, ctx, tenantId, { action: 'group_member_add', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { groupId } });
-    });
+    }, 'group_member_add', `group:${groupId}`);
     await this.changed(ctx.tenantId!);
     return true;
   }
@@ -182,15 +176,179 @@ export class RbacService {
   async assignGroupRole(ctx: RequestContext, groupId: string, roleId: string): Promise<boolean> {
     await this.guarded(ctx, async (em, tenantId) => {
       await this.groupIn(em, tenantId, groupId);
-      const role = isUuid(roleId) ? await em.findOneBy(CustomRole, { tenantId, id: roleId }) : null;
-      if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
-      const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
-      if (beyond.length) throw new Refusal('group_role_assign', `group:${groupId}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`);
+      const role = await this.roleIn(em, tenantId, roleId);
+      assertWithin(ctx, role.permissions, 'group_role_assign', `group:${groupId}`);
       await em.query(`INSERT INTO identity.group_roles (tenant_id, group_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, roleId]);
       await audit(em, ctx, tenantId, { action: 'group_role_assign', result: AuditResult.SUCCESS, target: `group:${groupId}`, details: { roleId } });
-    });
+    }, 'group_role_assign', `group:${groupId}`);
     await this.changed(ctx.tenantId!);
     return true;
+  }
+
+  /** Renames a role or replaces its permissions; nobody edits a role beyond their own rights, before or after. */
+  async updateRole(ctx: RequestContext, input: UpdateRoleInput): Promise<RoleView> {
+    const target = `role:${input.id}`;
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        const role = await this.roleIn(em, tenantId, input.id);
+        const name = input.name === undefined || input.name === null ? role.name : checkedRoleName(input.name);
+        const permissions = input.permissions ? checkedPermissions(input.permissions) : role.permissions;
+        assertWithin(ctx, [...role.permissions, ...permissions], 'role_update', target);
+        try {
+          await em.update(CustomRole, { tenantId, id: role.id }, { name, description: input.description ?? role.description, permissions });
+        } catch (err) {
+          if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
+          throw err;
+        }
+        await audit(em, ctx, tenantId, { action: 'role_update', result: AuditResult.SUCCESS, target, details: { before: view(role), after: { name, permissions } } });
+      },
+      'role_update',
+      target,
+    );
+    await this.changed(ctx.tenantId!);
+    return (await this.roles(ctx)).find((r) => r.id === input.id)!;
+  }
+
+  /** Deletes a role: whoever held it (directly or through a group) loses it on their next request. */
+  async deleteRole(ctx: RequestContext, id: string): Promise<boolean> {
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        const role = await this.roleIn(em, tenantId, id);
+        assertWithin(ctx, role.permissions, 'role_delete', `role:${id}`);
+        await em.delete(CustomRole, { tenantId, id: role.id });
+        await audit(em, ctx, tenantId, { action: 'role_delete', result: AuditResult.SUCCESS, target: `role:${id}`, details: { name: role.name, permissions: role.permissions } });
+      },
+      'role_delete',
+      `role:${id}`,
+    );
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  /** Takes a custom role away from a member (system roles are replaced with assignRole instead). */
+  async unassignRole(ctx: RequestContext, input: AssignRoleInput): Promise<boolean> {
+    const target = `user:${input.userId}`;
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        if (isSystemRole(input.roleId)) throw identityError(IdentityErrorCode.INVALID_ROLE, 'A system role is replaced with assignRole, not taken away');
+        const role = await this.roleIn(em, tenantId, input.roleId);
+        assertWithin(ctx, role.permissions, 'role_unassign', target);
+        assertWithin(ctx, isUuid(input.userId) ? ((await effectiveAccess(em, tenantId, input.userId))?.permissions ?? []) : [], 'role_unassign', target);
+        const removed = await em.query(`DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_id = $3 RETURNING role_id`, [
+          tenantId,
+          isUuid(input.userId) ? input.userId : null,
+          role.id,
+        ]);
+        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'That member does not have this role');
+        await audit(em, ctx, tenantId, { action: 'role_unassign', result: AuditResult.SUCCESS, target, details: { role: role.id } });
+      },
+      'role_unassign',
+      target,
+    );
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  /** Renames or moves a group; a group can never become its own ancestor. */
+  async updateGroup(ctx: RequestContext, input: UpdateGroupInput): Promise<GroupView> {
+    const target = `group:${input.id}`;
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        const group = await this.groupIn(em, tenantId, input.id);
+        const name = input.name === undefined || input.name === null ? group.name : input.name.trim();
+        if (name.length < 1 || name.length > 60) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group name must be 1 to 60 characters');
+        const parentId = input.parentId === undefined ? group.parentId : input.parentId;
+        if (parentId !== group.parentId) {
+          // Members would gain the new ancestors' roles, and lose the old ones': both must be within the caller's rights.
+          assertWithin(ctx, await groupPermissions(em, tenantId, group.id), 'group_update', target);
+          if (parentId !== null) {
+            await this.groupIn(em, tenantId, parentId);
+            const [cycle]: { found: boolean }[] = await em.query(
+              `WITH RECURSIVE chain AS (
+                   SELECT id, parent_id FROM identity.groups WHERE tenant_id = $1 AND id = $2
+                 UNION
+                   SELECT g.id, g.parent_id FROM identity.groups g JOIN chain c ON g.id = c.parent_id WHERE g.tenant_id = $1)
+               SELECT EXISTS (SELECT 1 FROM chain WHERE id = $3) AS found`,
+              [tenantId, parentId, group.id],
+            );
+            if (cycle.found) throw identityError(IdentityErrorCode.INVALID_GROUP, 'A group cannot be placed under itself or one of its own subgroups');
+            assertWithin(ctx, await groupPermissions(em, tenantId, parentId), 'group_update', target);
+          }
+        }
+        await em.update(Group, { tenantId, id: group.id }, { name, parentId });
+        await audit(em, ctx, tenantId, { action: 'group_update', result: AuditResult.SUCCESS, target, details: { before: { name: group.name, parentId: group.parentId }, after: { name, parentId } } });
+      },
+      'group_update',
+      target,
+    );
+    await this.changed(ctx.tenantId!);
+    return (await this.groups(ctx)).find((g) => g.id === input.id)!;
+  }
+
+  /** Deletes a group; its subgroups become top-level groups (and stop inheriting through it). */
+  async deleteGroup(ctx: RequestContext, id: string): Promise<boolean> {
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        const group = await this.groupIn(em, tenantId, id);
+        assertWithin(ctx, await groupPermissions(em, tenantId, group.id), 'group_delete', `group:${id}`);
+        await em.delete(Group, { tenantId, id: group.id });
+        await audit(em, ctx, tenantId, { action: 'group_delete', result: AuditResult.SUCCESS, target: `group:${id}`, details: { name: group.name } });
+      },
+      'group_delete',
+      `group:${id}`,
+    );
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  async removeGroupMember(ctx: RequestContext, groupId: string, userId: string): Promise<boolean> {
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        await this.groupIn(em, tenantId, groupId);
+        assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_remove', `group:${groupId}`);
+        const removed = await em.query(`DELETE FROM identity.group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3 RETURNING user_id`, [
+          tenantId,
+          groupId,
+          isUuid(userId) ? userId : null,
+        ]);
+        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not in this group');
+        await audit(em, ctx, tenantId, { action: 'group_member_remove', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { groupId } });
+      },
+      'group_member_remove',
+      `group:${groupId}`,
+    );
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  async unassignGroupRole(ctx: RequestContext, groupId: string, roleId: string): Promise<boolean> {
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        await this.groupIn(em, tenantId, groupId);
+        const role = await this.roleIn(em, tenantId, roleId);
+        assertWithin(ctx, role.permissions, 'group_role_unassign', `group:${groupId}`);
+        const removed = await em.query(`DELETE FROM identity.group_roles WHERE tenant_id = $1 AND group_id = $2 AND role_id = $3 RETURNING role_id`, [tenantId, groupId, role.id]);
+        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'The group does not have this role');
+        await audit(em, ctx, tenantId, { action: 'group_role_unassign', result: AuditResult.SUCCESS, target: `group:${groupId}`, details: { roleId } });
+      },
+      'group_role_unassign',
+      `group:${groupId}`,
+    );
+    await this.changed(ctx.tenantId!);
+    return true;
+  }
+
+  private async roleIn(em: EntityManager, tenantId: string, roleId: string): Promise<CustomRole> {
+    const role = isUuid(roleId) ? await em.findOneBy(CustomRole, { tenantId, id: roleId }) : null;
+    if (!role) throw identityError(IdentityErrorCode.UNKNOWN_ROLE);
+    return role;
   }
 
   private async groupIn(em: EntityManager, tenantId: string, groupId: string): Promise<Group> {
@@ -199,12 +357,20 @@ export class RbacService {
     return group;
   }
 
-  /** Runs a change; a Refusal thrown inside rolls it back, is audited on its own, and surfaces as PERMISSION_ESCALATION. */
-  private async guarded(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<void>): Promise<void> {
+  /**
+   * Runs a change. A Refusal thrown inside rolls it back, is audited on its own and surfaces as
+   * PERMISSION_ESCALATION; any other coded refusal (unknown role, another tenant's group, a cycle) is
+   * rolled back and audited as a failure of `action` too.
+   */
+  private async guarded(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<void>, action?: string, target?: string): Promise<void> {
     try {
       await withTenant(this.deps.ds, ctx, work);
     } catch (err) {
       if (err instanceof Refusal) await this.refuse(ctx, err);
+      const code = err instanceof AppError ? err.extensions.code : undefined;
+      if (action && typeof code === 'string') {
+        await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action, result: AuditResult.FAILURE, target: target ?? null, details: { code } });
+      }
       throw err;
     }
   }
@@ -213,6 +379,20 @@ export class RbacService {
     await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: refusal.action, result: AuditResult.FAILURE, target: refusal.target, details: refusal.details });
     throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, refusal.message);
   }
+}
+
+function checkedRoleName(raw: string | null | undefined): string {
+  const name = (raw ?? '').trim();
+  if (name.length < 1 || name.length > 60 || isSystemRole(name.toLowerCase())) throw identityError(IdentityErrorCode.INVALID_ROLE, 'Role name must be 1 to 60 characters and not a system role');
+  return name;
+}
+
+/** Known permission strings only (from the catalog), sorted and without repeats. */
+function checkedPermissions(raw: readonly string[]): string[] {
+  const permissions = [...new Set(raw)].sort();
+  const unknown = permissions.filter((p) => !(PERMISSION_CATALOG as readonly string[]).includes(p));
+  if (unknown.length) throw identityError(IdentityErrorCode.INVALID_ROLE, `Unknown permissions: ${unknown.join(', ')}`);
+  return permissions;
 }
 
 /** Throws a Refusal unless every permission is one the caller holds. */

@@ -83,3 +83,30 @@ export class GroupRoleInput {
   @Field(() => ID)
   roleId: string;
 }
+
+@InputType()
+export class UpdateRoleInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'Replaces the permissions; members holding the role get the change on their next request' })
+  permissions?: string[] | null;
+}
+
+@InputType()
+export class UpdateGroupInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'New parent; null makes it a top-level group; omitted leaves it' })
+  parentId?: string | null;
+}
