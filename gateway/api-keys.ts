@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
-import type { IdentityClient } from './identity-client';
+import type { InternalClient } from './internal-client';
 
 interface Principal {
   keyId: string;
@@ -23,7 +23,7 @@ export class ApiKeyAuthenticator {
   private readonly stops: (() => void)[];
 
   constructor(
-    private readonly identity: IdentityClient,
+    private readonly identity: InternalClient,
     private readonly perMinute: number,
     pubsub: PubSub,
   ) {

@@ -9,7 +9,9 @@ import express from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
 import { ApiKeyAuthenticator } from './api-keys';
-import { IdentityClient } from './identity-client';
+import { InternalClient } from './internal-client';
+import { suspensionPlugin } from './suspension';
+import { TenantStatusResolver } from './tenant-status';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
@@ -71,7 +73,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   await guard.load(options.pubsub);
-  const identity = new IdentityClient(() => subgraphUrls.get('identity'), options.contextPrivateKey);
+  const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
+  const tenantStatus = new TenantStatusResolver(new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey), guard, options.pubsub);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const auth = { ...options.auth, apiKeys };
@@ -88,7 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, accessLogPlugin],
   });
   await apollo.start();
 
@@ -108,6 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     auth,
     limits: options.limits,
     revalidate: async (authenticated, credential) => {
+      if (authenticated.tenantId) await tenantStatus.status(authenticated.tenantId);
       if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);
       const now = await apiKeys.authenticate(credential, authenticated.requestId);
       return now === 'rate_limited' ? authenticated : now;
@@ -136,10 +140,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       context: async ({ req }) => {
         const authenticated = await authenticate(req.headers, auth, req.ip ?? null);
         if (guard.isRevoked(authenticated.sessionId)) throw unauthenticated('This session has been signed out', 401);
-        if (guard.isSuspended(authenticated.tenantId)) throw forbidden('This tenant is suspended', 403);
+        const status = authenticated.tenantId ? await tenantStatus.status(authenticated.tenantId) : 'active';
+        if (status === 'unknown') throw forbidden('This tenant does not exist', 403);
         const ctx = await permissions.refresh(authenticated);
         if (!ctx) throw forbidden('You are no longer a member of this tenant', 403);
-        return { ctx };
+        return { ctx, tenantSuspended: status === 'suspended' };
       },
     }),
   );
@@ -164,6 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       guard.close();
       apiKeys.close();
       permissions.close();
+      tenantStatus.close();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },

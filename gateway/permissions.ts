@@ -1,7 +1,7 @@
 import type { AccessRestriction, RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
-import type { IdentityClient } from './identity-client';
+import type { InternalClient } from './internal-client';
 
 interface Access {
   roles: string[];
@@ -21,7 +21,7 @@ export class PermissionResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly identity: IdentityClient,
+    private readonly identity: InternalClient,
     pubsub: PubSub,
   ) {
     this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {

@@ -8,6 +8,8 @@ import { contextFromClaims, type AuthSettings } from './authenticate';
 
 export interface GatewayContext {
   ctx: RequestContext;
+  /** The caller's tenant is suspended: only status and billing operations may run. */
+  tenantSuspended?: boolean;
 }
 
 const log = logger('gateway.datasource');

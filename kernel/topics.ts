@@ -3,8 +3,8 @@
 /** `{ sessionId, userId, tenantId }`: a session was signed out; gateways end it at once. */
 export const SESSION_REVOKED_TOPIC = 'platform.session_revoked';
 
-/** `{ tenantId }`: a tenant was suspended; gateways end its members' connections. */
-export const TENANT_SUSPENDED_TOPIC = 'platform.tenant_suspended';
+/** `{ tenantId, status }`: a tenant was suspended or reactivated; gateways end or allow its members' requests at once. */
+export const TENANT_STATUS_CHANGED_TOPIC = 'platform.tenant_status_changed';
 
 /** `{ keyId, prefix }`: an API key was revoked; gateways forget it at once. */
 export const API_KEY_REVOKED_TOPIC = 'platform.api_key_revoked';

@@ -1,5 +1,5 @@
 import type { PubSub } from '../../kernel/pubsub';
-import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC, TENANT_SUSPENDED_TOPIC } from '../../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/topics';
 
 
 /** What changed: a session revoked, a tenant suspended, a tenant's permissions, an API key revoked. */
@@ -7,9 +7,6 @@ export type AccessChange = 'session' | 'tenant' | 'permissions' | 'api_key';
 
 export interface SessionRevoked {
   sessionId: string;
-}
-export interface TenantSuspended {
-  tenantId: string;
 }
 
 /**
@@ -32,12 +29,6 @@ export class AccessGuard {
         if (typeof sessionId !== 'string') return;
         this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
         this.emit('session', sessionId);
-      }),
-      pubsub.listen(TENANT_SUSPENDED_TOPIC, (p) => {
-        const { tenantId } = p as TenantSuspended;
-        if (typeof tenantId !== 'string') return;
-        this.suspended.add(tenantId);
-        this.emit('tenant', tenantId);
       }),
       // Rights changed or a key was revoked: live connections must be checked again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
@@ -68,6 +59,17 @@ export class AccessGuard {
       return false;
     }
     return true;
+  }
+
+  /** Tenant status as last learnt (see TenantStatusResolver); a suspension ends live connections. */
+  noteTenantStatus(tenantId: string, suspended: boolean): void {
+    if (!suspended) {
+      this.suspended.delete(tenantId);
+      return;
+    }
+    const wasSuspended = this.suspended.has(tenantId);
+    this.suspended.add(tenantId);
+    if (!wasSuspended) this.emit('tenant', tenantId);
   }
 
   isSuspended(tenantId: string | null): boolean {

@@ -33,6 +33,7 @@ import { RefreshToken, Session } from './sessions/session.entity';
 import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
 import { User } from './users/user.entity';
+import { addTenantOwner, auditTenantChange } from './users/tenant-events';
 import { UserResolver, userReferenceResolver } from './users/user.resolver';
 
 /** Accounts, credentials, sessions and roles. */
@@ -42,6 +43,10 @@ export const identitySubgraph: SubgraphDefinition = {
   migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
+  consumers: () => [
+    { name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner },
+    { name: 'tenant-audit', types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed'], handle: auditTenantChange },
+  ],
   internal: (deps) => {
     const keys = new ApiKeyService(deps);
     return {

@@ -13,5 +13,5 @@ export const messagingSubgraph: SubgraphDefinition = {
   migrations: [MessagingInit1763683200000],
   resolvers: [RoomResolver, MessageResolver],
   referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
-  consumers: () => [{ name: 'general-room', types: ['identity.tenant_registered'], handle: createGeneralRoom }],
+  consumers: () => [{ name: 'general-room', types: ['identity.tenant_registered', 'tenancy.tenant_created'], handle: createGeneralRoom }],
 };

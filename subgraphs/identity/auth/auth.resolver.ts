@@ -35,6 +35,12 @@ export class AuthResolver {
     return this.auth.login(input, currentContext());
   }
 
+  @Authorized('account:read')
+  @Mutation(() => AuthPayload, { description: 'A session in another tenant you belong to (this one stays signed in)' })
+  switchTenant(@Arg('tenantId', () => ID) tenantId: string): Promise<AuthPayload> {
+    return this.auth.switchTenant(currentContext(), tenantId);
+  }
+
   @Public()
   @Mutation(() => AuthPayload, { description: 'New tokens for a session; the refresh token given is used up (rotation)' })
   refreshSession(@Arg('refreshToken', () => String) refreshToken: string): Promise<AuthPayload> {

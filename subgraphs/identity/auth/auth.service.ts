@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../../kernel/context';
-import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
+import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import { isUuid } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -63,6 +64,24 @@ export class AuthService {
     // new tenant is readable in this same operation.
     await this.deps.outbox.deliverNow([result.provisioning]);
     return result.payload;
+  }
+
+  /** A new session for the same account in another of its tenants; refused (and audited) for any other tenant. */
+  async switchTenant(ctx: RequestContext, tenantId: string): Promise<AuthPayload> {
+    if (ctx.authMethod !== 'password' && ctx.authMethod !== 'sso') throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'Only a signed-in person can switch tenants');
+    const userId = ctx.userId!;
+    const membership = isUuid(tenantId)
+      ? await withUser(this.deps.ds, userId, (em) => em.findOneBy(IdentityMembership, { tenantId, userId }))
+      : null;
+    if (!membership) {
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'tenant_switch', result: AuditResult.FAILURE, target: `tenant:${tenantId}` });
+      throw identityError(IdentityErrorCode.NOT_A_MEMBER);
+    }
+    const scope = { ...ctx, tenantId, sessionId: null };
+    return withTenant(this.deps.ds, scope, async (em) => {
+      const user = await em.findOneByOrFail(User, { id: userId });
+      return this.sessions.open(em, scope, user, tenantId, membership.role, 'tenant_switch');
+    });
   }
 
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
-import { Directive, Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 
 export enum TenantStatus {
   ACTIVE = 'active',
@@ -27,7 +27,48 @@ export class Tenant {
   @Column('text')
   status: TenantStatus;
 
+  @Field(() => String, { nullable: true, description: 'Why the status last changed (e.g. the suspension reason)' })
+  @Column('text', { name: 'status_reason', nullable: true })
+  statusReason: string | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column('timestamptz', { name: 'status_changed_at', nullable: true })
+  statusChangedAt: Date | null;
+
   @Field(() => Date)
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
+}
+
+@InputType()
+export class CreateTenantInput {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => String, { nullable: true, description: 'Lower-case letters, digits and dashes; derived from the name when omitted' })
+  slug?: string | null;
+}
+
+@InputType()
+export class UpdateTenantInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  slug?: string | null;
+}
+
+@ObjectType('TenantMembership', { description: 'A tenant the signed-in account belongs to' })
+export class MyTenant {
+  @Field(() => Tenant)
+  tenant: Tenant;
+
+  @Field(() => String)
+  role: string;
+
+  @Field(() => Date)
+  joinedAt: Date;
+
+  @Field(() => Boolean, { description: 'The tenant this session acts in' })
+  current: boolean;
 }

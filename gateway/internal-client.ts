@@ -4,40 +4,41 @@ import { systemContext } from '../kernel/context';
 import { AppError } from '../kernel/errors';
 import { logger } from '../kernel/log';
 
-const log = logger('gateway.identity');
+const log = logger('gateway.internal');
 
-/** The gateway's calls to identity outside GraphQL (POST /internal/<name>), signed as the gateway itself. */
-export class IdentityClient {
+/** The gateway's calls to a subgraph outside GraphQL (POST /internal/<name>), signed as the gateway itself. */
+export class InternalClient {
   constructor(
-    private readonly identityUrl: () => string | undefined,
+    private readonly subgraph: string,
+    private readonly subgraphUrl: () => string | undefined,
     private readonly contextKey: KeyObject,
   ) {}
 
-  /** Fails closed: when identity cannot answer, the request is refused with 503 (never let through). */
+  /** Fails closed: when the subgraph cannot answer, the request is refused with 503 (never let through). */
   async call<T>(name: string, body: unknown): Promise<T> {
     try {
       return await this.send<T>(name, body);
     } catch (err) {
-      log.error({ err, call: name }, 'identity unreachable');
+      log.error({ err, subgraph: this.subgraph, call: name }, 'subgraph unreachable');
       throw new AppError('SERVICE_UNAVAILABLE', 'Access checks are unavailable right now; try again shortly', {}, 503);
     }
   }
 
   private async send<T>(name: string, body: unknown): Promise<T> {
-    const url = this.identityUrl();
-    if (!url) throw new Error('identity is not reachable');
+    const url = this.subgraphUrl();
+    if (!url) throw new Error(`${this.subgraph} is not reachable`);
     const res = await fetch(url.replace(/\/graphql$/, `/internal/${name}`), {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [CONTEXT_HEADER]: await signContextToken(systemContext(`gateway-${name}`), 'identity', this.contextKey),
+        [CONTEXT_HEADER]: await signContextToken(systemContext(`gateway-${name}`), this.subgraph, this.contextKey),
       },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(5_000),
     });
     if (!res.ok) {
-      log.error({ status: res.status, call: name }, 'identity call failed');
-      throw new Error(`identity call ${name} failed`);
+      log.error({ status: res.status, subgraph: this.subgraph, call: name }, 'internal call failed');
+      throw new Error(`${this.subgraph} call ${name} failed`);
     }
     return ((await res.json()) as { result: T }).result;
   }

@@ -1,0 +1,28 @@
+import type { EntityManager } from 'typeorm';
+import { systemContext } from '../../../kernel/context';
+import type { DomainEvent } from '../../../kernel/events';
+import { audit } from '../audit/audit.service';
+import { AuditResult } from '../audit/audit-event.entity';
+
+/** Consumer of tenancy.tenant_created: the creator becomes the owner here too (so they can switch to it). */
+export async function addTenantOwner(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; ownerUserId: string; name: string; slug: string };
+  await em.query(`INSERT INTO identity.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`, [p.tenantId, p.ownerUserId]);
+  await audit(em, systemContext(event.id), p.tenantId, {
+    action: 'tenant_create',
+    result: AuditResult.SUCCESS,
+    actorId: p.ownerUserId,
+    target: `tenant:${p.tenantId}`,
+    details: { name: p.name, slug: p.slug },
+  });
+}
+
+/** Consumer of tenancy changes: each lands in the security audit log of the tenant (and of an operator acting from elsewhere). */
+export async function auditTenantChange(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; actorId: string | null; actorTenantId?: string | null; status?: string } & Record<string, unknown>;
+  const action = event.type === 'tenancy.tenant_status_changed' ? (p.status === 'suspended' ? 'tenant_suspend' : 'tenant_reactivate') : 'tenant_update';
+  const { tenantId: _t, actorId: _a, actorTenantId, ...details } = p;
+  const entry = { action, result: AuditResult.SUCCESS, actorId: p.actorId, target: `tenant:${p.tenantId}`, details };
+  await audit(em, systemContext(event.id), p.tenantId, entry);
+  if (actorTenantId && actorTenantId !== p.tenantId) await audit(em, systemContext(event.id), actorTenantId, entry);
+}

@@ -1,0 +1,44 @@
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { currentContext } from '../../../kernel/context';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { CreateTenantInput, MyTenant, Tenant, TenantStatus, UpdateTenantInput } from './tenant.entity';
+import { TenantService } from './tenant.service';
+
+/** Creating and changing tenants, the caller's tenants, and suspension by platform operators. */
+@Resolver()
+export class TenantLifecycleResolver {
+  private readonly tenants: TenantService;
+  constructor(deps: SubgraphDeps) {
+    this.tenants = new TenantService(deps);
+  }
+
+  @Authorized('account:manage')
+  @Mutation(() => Tenant, { description: 'Creates a tenant you own; use switchTenant to act in it' })
+  createTenant(@Arg('input', () => CreateTenantInput) input: CreateTenantInput): Promise<Tenant> {
+    return this.tenants.create(currentContext(), input);
+  }
+
+  @Authorized('tenants:manage')
+  @Mutation(() => Tenant, { description: 'Renames the current tenant or changes its slug' })
+  updateTenant(@Arg('input', () => UpdateTenantInput) input: UpdateTenantInput): Promise<Tenant> {
+    return this.tenants.update(currentContext(), input);
+  }
+
+  @Authorized('account:read')
+  @Query(() => [MyTenant], { description: 'Every tenant you belong to' })
+  myTenants(): Promise<MyTenant[]> {
+    return this.tenants.mine(currentContext());
+  }
+
+  @Authorized('platform:tenants')
+  @Mutation(() => Tenant, { description: 'Platform operators: refuses the tenant at the gateway (except status and billing) and closes its connections' })
+  suspendTenant(@Arg('id', () => ID) id: string, @Arg('reason', () => String) reason: string): Promise<Tenant> {
+    return this.tenants.setStatus(currentContext(), id, TenantStatus.SUSPENDED, reason);
+  }
+
+  @Authorized('platform:tenants')
+  @Mutation(() => Tenant)
+  reactivateTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {
+    return this.tenants.setStatus(currentContext(), id, TenantStatus.ACTIVE, null);
+  }
+}
