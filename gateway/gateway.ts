@@ -12,6 +12,7 @@ import { ApiKeyAuthenticator } from './api-keys';
 import { InternalClient } from './internal-client';
 import { suspensionPlugin } from './suspension';
 import { TenantStatusResolver } from './tenant-status';
+import { HostTenantResolver } from './host-tenant';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
@@ -74,7 +75,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   await guard.load(options.pubsub);
   const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
-  const tenantStatus = new TenantStatusResolver(new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey), guard, options.pubsub);
+  const tenancy = new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey);
+  const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
+  const hosts = new HostTenantResolver(tenancy, options.pubsub);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const auth = { ...options.auth, apiKeys };
@@ -138,7 +141,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const authenticated = await authenticate(req.headers, auth, req.ip ?? null);
+        let authenticated = await authenticate(req.headers, auth, req.ip ?? null);
+        // A verified custom domain names the tenant: for anonymous callers (login pages), and it must
+        // agree with the tenant of a token.
+        const hostTenant = await hosts.tenantFor(req.hostname);
+        if (hostTenant && authenticated.tenantId && authenticated.tenantId !== hostTenant) throw forbidden('This domain belongs to another tenant', 403);
+        if (hostTenant && !authenticated.tenantId) authenticated = { ...authenticated, tenantId: hostTenant };
         if (guard.isRevoked(authenticated.sessionId)) throw unauthenticated('This session has been signed out', 401);
         const status = authenticated.tenantId ? await tenantStatus.status(authenticated.tenantId) : 'active';
         if (status === 'unknown') throw forbidden('This tenant does not exist', 403);
@@ -170,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       apiKeys.close();
       permissions.close();
       tenantStatus.close();
+      hosts.close();
       await apollo.stop();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },

@@ -104,6 +104,17 @@ const mailSchema = z.object({
   APP_URL: z.url().default('http://localhost:3000'),
 });
 
+const domainsSchema = z.object({
+  /** Resolvers for custom-domain verification (`host` or `host:port`, comma-separated); the system's when unset. */
+  DNS_SERVERS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:[\]]+$/, 'must be IP addresses, optionally with :port'))),
+  /** How often a verified domain's TXT record is checked again (seconds). */
+  DOMAIN_RECHECK_SECONDS: positiveInt(86_400),
+});
+
 const logSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -122,6 +133,7 @@ const concerns = {
   gateway: gatewaySchema,
   realtime: realtimeSchema,
   mail: mailSchema,
+  domains: domainsSchema,
   log: logSchema,
   seed: seedSchema,
 };

@@ -11,3 +11,6 @@ export const API_KEY_REVOKED_TOPIC = 'platform.api_key_revoked';
 
 /** `{ tenantId }`: roles, groups or assignments changed; gateways re-read permissions on the next request. */
 export const PERMISSIONS_CHANGED_TOPIC = 'platform.permissions_changed';
+
+/** `{ domain }`: a custom domain was verified, lost its verification or was removed; gateways forget what they knew of it. */
+export const DOMAINS_CHANGED_TOPIC = 'platform.domains_changed';

@@ -6,13 +6,22 @@ import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolv
 import { TenantService, addMember, removeMember } from './tenants/tenant.service';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
 import { TenancyLifecycle1764547200000 } from '../../migrations/tenancy/1764547200000-tenancy-lifecycle';
+import { TenancyDomainsBranding1764633600000 } from '../../migrations/tenancy/1764633600000-tenancy-domains-branding';
+import { Branding } from './branding/branding.entity';
+import { BrandingResolver } from './branding/branding.resolver';
+import { Domain } from './domains/domain.entity';
+import { DomainResolver } from './domains/domain.resolver';
+import { DomainService } from './domains/domain.service';
+import { logger } from '../../kernel/log';
+
+const log = logger('tenancy');
 
 /** Tenants and who belongs to them. */
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
-  entities: [Tenant, Membership],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000],
-  resolvers: [TenantResolver, TenantLifecycleResolver],
+  entities: [Tenant, Membership, Domain, Branding],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000],
+  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver],
   referenceResolvers: tenantReferenceResolver,
   consumers: () => [
     { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision },
@@ -21,6 +30,26 @@ export const tenancySubgraph: SubgraphDefinition = {
   ],
   internal: (deps) => {
     const tenants = new TenantService(deps);
-    return { 'tenant-status': (body) => tenants.status((body as { tenantId?: string })?.tenantId ?? '') };
+    const domains = new DomainService(deps);
+    return {
+      'tenant-status': (body) => tenants.status((body as { tenantId?: string })?.tenantId ?? ''),
+      'tenant-for-host': (body) => domains.ownerOf((body as { host?: string })?.host ?? ''),
+    };
+  },
+  // Verified domains are checked again every DOMAIN_RECHECK_SECONDS.
+  background: (deps) => {
+    const domains = new DomainService(deps);
+    const every = Math.min(deps.config.domains.DOMAIN_RECHECK_SECONDS, 60) * 1000;
+    let running: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = domains.recheckDue().catch((err) => log.error({ err }, 'domain re-verification failed'));
+    }, every);
+    timer.unref();
+    return {
+      async stop() {
+        clearInterval(timer);
+        await running;
+      },
+    };
   },
 };

@@ -112,9 +112,11 @@ export class AuthService {
       } else log.info({ ip: ctx.client?.ip ?? null }, 'sign-in with an unknown email');
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
     }
-    const membership = input.tenantId ? memberships.find((m) => m.tenantId === input.tenantId) : memberships[0];
+    // The tenant asked for, else the one of the custom domain the request came to, else the oldest membership.
+    const wanted = input.tenantId ?? ctx.tenantId;
+    const membership = wanted ? memberships.find((m) => m.tenantId === wanted) : memberships[0];
     if (!membership) {
-      throw identityError(input.tenantId ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
+      throw identityError(wanted ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
     if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
     const user = Object.assign(new User(), { id: found.user_id, email: found.email, createdAt: found.created_at, emailVerifiedAt: found.email_verified_at });

@@ -1,0 +1,48 @@
+import { isIP } from 'node:net';
+import type { PubSub } from '../kernel/pubsub';
+import { DOMAINS_CHANGED_TOPIC } from '../kernel/topics';
+import type { InternalClient } from './internal-client';
+
+const CACHE_MS = 60_000;
+
+/**
+ * The tenant a request's host name belongs to (a verified custom domain), from tenancy: cached,
+ * forgotten at once when tenancy announces a domain change. Local names and addresses are never looked up.
+ */
+export class HostTenantResolver {
+  private readonly cache = new Map<string, { tenantId: string | null; until: number }>();
+  private readonly stop: () => void;
+
+  constructor(
+    private readonly tenancy: InternalClient,
+    pubsub: PubSub,
+  ) {
+    this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, (p) => {
+      const { domain } = p as { domain?: string };
+      if (typeof domain === 'string') this.cache.delete(domain);
+    });
+  }
+
+  async tenantFor(hostname: string | undefined): Promise<string | null> {
+    const host = (hostname ?? '').toLowerCase().replace(/\.$/, '');
+    if (!host.includes('.') || isIP(host) || host.endsWith('.localhost')) return null;
+    const hit = this.cache.get(host);
+    if (hit && hit.until > Date.now()) return hit.tenantId;
+    let found: { tenantId: string } | null;
+    let ttl = CACHE_MS;
+    try {
+      found = await this.tenancy.call<{ tenantId: string } | null>('tenant-for-host', { host });
+    } catch {
+      // Tenancy unreachable: no tenant from the host for now (a token still names its own), asked again soon.
+      found = null;
+      ttl = 5_000;
+    }
+    this.cache.set(host, { tenantId: found?.tenantId ?? null, until: Date.now() + ttl });
+    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    return found?.tenantId ?? null;
+  }
+
+  close(): void {
+    this.stop();
+  }
+}

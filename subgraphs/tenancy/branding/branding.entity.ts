@@ -1,0 +1,69 @@
+import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Field, InputType, ObjectType } from 'type-graphql';
+
+@Entity({ name: 'branding' })
+export class Branding {
+  @PrimaryColumn('uuid', { name: 'tenant_id' })
+  tenantId: string;
+
+  @Column('text', { name: 'display_name', nullable: true })
+  displayName: string | null;
+
+  @Column('text', { name: 'logo_url', nullable: true })
+  logoUrl: string | null;
+
+  @Column('text', { name: 'primary_color', nullable: true })
+  primaryColor: string | null;
+
+  @Column('text', { name: 'accent_color', nullable: true })
+  accentColor: string | null;
+
+  @Column('text', { name: 'email_sender_name', nullable: true })
+  emailSenderName: string | null;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}
+
+/** What a login page needs to look like the tenant's product, before anyone signs in. */
+@ObjectType()
+export class TenantBranding {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => String)
+  slug: string;
+
+  @Field(() => String, { description: 'Display name, or the tenant name' })
+  displayName: string;
+
+  @Field(() => String, { nullable: true })
+  logoUrl: string | null;
+
+  @Field(() => String, { nullable: true, description: '#rrggbb' })
+  primaryColor: string | null;
+
+  @Field(() => String, { nullable: true, description: '#rrggbb' })
+  accentColor: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Sender name of the e-mails the tenant\'s members get' })
+  emailSenderName: string | null;
+}
+
+@InputType()
+export class UpdateBrandingInput {
+  @Field(() => String, { nullable: true })
+  displayName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'https URL' })
+  logoUrl?: string | null;
+
+  @Field(() => String, { nullable: true })
+  primaryColor?: string | null;
+
+  @Field(() => String, { nullable: true })
+  accentColor?: string | null;
+
+  @Field(() => String, { nullable: true })
+  emailSenderName?: string | null;
+}
