@@ -152,7 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
         if (status === 'unknown') throw forbidden('This tenant does not exist', 403);
         const ctx = await permissions.refresh(authenticated);
         if (!ctx) throw forbidden('You are no longer a member of this tenant', 403);
-        return { ctx, tenantSuspended: status === 'suspended' };
+        return { ctx, tenantStatus: status };
       },
     }),
   );

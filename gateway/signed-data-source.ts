@@ -3,13 +3,14 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { verifyAccessToken } from '../kernel/access-token';
 import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
+import type { TenantStatus } from './tenant-status';
 import { logger } from '../kernel/log';
 import { contextFromClaims, type AuthSettings } from './authenticate';
 
 export interface GatewayContext {
   ctx: RequestContext;
-  /** The caller's tenant is suspended: only status and billing operations may run. */
-  tenantSuspended?: boolean;
+  /** The caller's tenant status; anything but active limits what may run (gateway/suspension.ts). */
+  tenantStatus?: TenantStatus;
 }
 
 const log = logger('gateway.datasource');

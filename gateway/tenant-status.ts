@@ -3,7 +3,10 @@ import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
 import type { AccessGuard } from './subscriptions/sessions';
 
-type Status = 'active' | 'suspended' | 'unknown';
+/** A tenant's status as tenancy reports it ('unknown': no such tenant). */
+export type TenantStatus = 'active' | 'suspended' | 'trial_expired' | 'deleted' | 'unknown';
+
+const KNOWN = new Set(['active', 'suspended', 'trial_expired', 'deleted']);
 
 const CACHE_MS = 30_000;
 const UNREACHABLE_RETRY_MS = 5_000;
@@ -14,7 +17,7 @@ const UNREACHABLE_RETRY_MS = 5_000;
  * on the next request.
  */
 export class TenantStatusResolver {
-  private readonly cache = new Map<string, { status: Status; until: number }>();
+  private readonly cache = new Map<string, { status: TenantStatus; until: number }>();
   private readonly stop: () => void;
 
   constructor(
@@ -25,11 +28,12 @@ export class TenantStatusResolver {
     this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, (p) => {
       const { tenantId, status } = p as { tenantId?: string; status?: string };
       if (typeof tenantId !== 'string') return;
-      this.remember(tenantId, status === 'suspended' ? 'suspended' : 'active');
+      // 'purged': the tenant no longer exists anywhere.
+      this.remember(tenantId, status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active');
     });
   }
 
-  async status(tenantId: string): Promise<Status> {
+  async status(tenantId: string): Promise<TenantStatus> {
     const hit = this.cache.get(tenantId);
     if (hit && hit.until > Date.now()) return hit.status;
     let found: { status: string } | null;
@@ -38,18 +42,19 @@ export class TenantStatusResolver {
     } catch {
       // Suspension is a business state, not a credential: with tenancy unreachable, requests go on (rights
       // are still checked by identity, which fails closed) and the status is asked again shortly.
-      this.remember(tenantId, hit?.status === 'suspended' ? 'suspended' : 'active', UNREACHABLE_RETRY_MS);
-      return hit?.status === 'suspended' ? 'suspended' : 'active';
+      const last = hit?.status ?? 'active';
+      this.remember(tenantId, last, UNREACHABLE_RETRY_MS);
+      return last;
     }
-    const status: Status = !found ? 'unknown' : found.status === 'suspended' ? 'suspended' : 'active';
+    const status: TenantStatus = !found ? 'unknown' : KNOWN.has(found.status) ? (found.status as TenantStatus) : 'active';
     this.remember(tenantId, status);
     return status;
   }
 
-  private remember(tenantId: string, status: Status, ttl = CACHE_MS): void {
+  private remember(tenantId: string, status: TenantStatus, ttl = CACHE_MS): void {
     this.cache.set(tenantId, { status, until: Date.now() + ttl });
     if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
-    this.guard.noteTenantStatus(tenantId, status === 'suspended');
+    this.guard.noteTenantStatus(tenantId, status !== 'active');
   }
 
   close(): void {

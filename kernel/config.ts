@@ -24,6 +24,8 @@ const serverSchema = z.object({
   MESSAGING_PORT: port(DEFAULT_PORTS.messaging),
   INTELLIGENCE_PORT: port(DEFAULT_PORTS.intelligence),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /** How often each subgraph looks for due durable jobs. */
+  JOB_POLL_MS: positiveInt(1_000),
 });
 
 const databaseSchema = z.object({
@@ -104,6 +106,13 @@ const mailSchema = z.object({
   APP_URL: z.url().default('http://localhost:3000'),
 });
 
+const tenancySchema = z.object({
+  /** Trial length of a new tenant (0: no trial); when it ends the tenant is refused until reactivated. */
+  TRIAL_PERIOD_SECONDS: z.coerce.number().int().min(0).default(14 * 86_400),
+  /** How long a deleted tenant can be restored before its data is purged from every subgraph. */
+  TENANT_DELETE_GRACE_SECONDS: z.coerce.number().int().min(0).default(30 * 86_400),
+});
+
 const domainsSchema = z.object({
   /** Resolvers for custom-domain verification (`host` or `host:port`, comma-separated); the system's when unset. */
   DNS_SERVERS: z
@@ -133,6 +142,7 @@ const concerns = {
   gateway: gatewaySchema,
   realtime: realtimeSchema,
   mail: mailSchema,
+  tenancy: tenancySchema,
   domains: domainsSchema,
   log: logSchema,
   seed: seedSchema,

@@ -5,6 +5,9 @@ import { withSystem } from './db/tenant-scope';
 import { returningRows } from './db/values';
 
 /** An event as it travels between subgraphs. */
+/** `{ tenantId }`: a deleted tenant's grace period is over; every subgraph deletes its rows (kernel/db/purge.ts). */
+export const TENANT_PURGED_EVENT = 'tenancy.tenant_purged';
+
 export interface DomainEvent<P = Record<string, unknown>> {
   id: string;
   type: string;

@@ -2,7 +2,9 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { createSubgraphDataSource, migrateSubgraph } from './db/data-source';
 import { prepareDatabase } from './db/bootstrap';
-import { attachConsumers, OutboxRelay, type EventBus } from './events';
+import { attachConsumers, OutboxRelay, TENANT_PURGED_EVENT, type EventBus, type EventConsumer } from './events';
+import { purgeTenantRows } from './db/purge';
+import { JobRunner } from './jobs';
 import { startSubgraphServer } from './http/subgraph-server';
 import type { RunningService } from './http/service';
 import type { PlatformKeys } from './keys';
@@ -53,8 +55,18 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
   await ds.initialize();
   const outbox = new OutboxRelay(ds, def.name, options.bus);
   const deps: SubgraphDeps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus, pubsub: options.pubsub };
-  if (def.consumers) attachConsumers(ds, def.name, options.bus, def.consumers(deps));
+  // Every subgraph removes a purged tenant's rows from its own schema.
+  const purge: EventConsumer = {
+    name: 'purge-tenant',
+    types: [TENANT_PURGED_EVENT],
+    handle: async (event, em) => {
+      await purgeTenantRows(em, def.name, (event.payload as { tenantId: string }).tenantId);
+    },
+  };
+  attachConsumers(ds, def.name, options.bus, [...(def.consumers?.(deps) ?? []), purge]);
   outbox.start();
+  const jobs = def.jobs ? new JobRunner(ds, def.name, def.jobs(deps), options.config.server.JOB_POLL_MS) : null;
+  jobs?.start();
   const background = def.background?.(deps);
   const schema = await buildSubgraphSchemaFor(def, deps);
   const server = await startSubgraphServer({
@@ -73,6 +85,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
     },
     onStop: async () => {
       await background?.stop();
+      await jobs?.stop();
       await outbox.stop();
       await ds.destroy();
     },

@@ -6,6 +6,7 @@ import type { PlatformKeys } from './keys';
 import type { SubgraphName } from './services';
 import type { EventBus, EventConsumer, OutboxRelay } from './events';
 import type { PubSub } from './pubsub';
+import type { JobHandler } from './jobs';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
 
 /** What a subgraph's resolvers and services are given: never another subgraph. */
@@ -35,6 +36,8 @@ export interface SubgraphDefinition {
    * accepted only with a context token the gateway signed for its own (system) identity.
    */
   internal?: (deps: SubgraphDeps) => Record<string, (body: unknown) => Promise<unknown>>;
+  /** Durable jobs by name (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */
+  jobs?: (deps: SubgraphDeps) => Record<string, JobHandler>;
   /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */
   background?: (deps: SubgraphDeps) => { stop(): Promise<void> };
 }

@@ -3,7 +3,7 @@
 /** `{ sessionId, userId, tenantId }`: a session was signed out; gateways end it at once. */
 export const SESSION_REVOKED_TOPIC = 'platform.session_revoked';
 
-/** `{ tenantId, status }`: a tenant was suspended or reactivated; gateways end or allow its members' requests at once. */
+/** `{ tenantId, status }`: a tenant's status changed (active, suspended, trial_expired, deleted, purged); gateways end or allow its members' requests at once. */
 export const TENANT_STATUS_CHANGED_TOPIC = 'platform.tenant_status_changed';
 
 /** `{ keyId, prefix }`: an API key was revoked; gateways forget it at once. */

@@ -3,7 +3,8 @@ import { TenancyInit1763683200000 } from '../../migrations/tenancy/1763683200000
 import { Membership } from './tenants/membership.entity';
 import { Tenant } from './tenants/tenant.entity';
 import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
-import { TenantService, addMember, removeMember } from './tenants/tenant.service';
+import { PURGE_JOB, TRIAL_EXPIRY_JOB, TenantService, addMember, purgeJob, removeMember, trialExpiryJob } from './tenants/tenant.service';
+import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764720000000-tenancy-trial-deletion';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
 import { TenancyLifecycle1764547200000 } from '../../migrations/tenancy/1764547200000-tenancy-lifecycle';
 import { TenancyDomainsBranding1764633600000 } from '../../migrations/tenancy/1764633600000-tenancy-domains-branding';
@@ -20,14 +21,15 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000],
   resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver],
   referenceResolvers: tenantReferenceResolver,
-  consumers: () => [
-    { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: TenantService.provision },
+  consumers: (deps) => [
+    { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS) },
     { name: 'add-member', types: ['identity.member_added'], handle: addMember },
     { name: 'remove-member', types: ['identity.member_removed'], handle: removeMember },
   ],
+  jobs: (deps) => ({ [TRIAL_EXPIRY_JOB]: trialExpiryJob(deps), [PURGE_JOB]: purgeJob(deps) }),
   internal: (deps) => {
     const tenants = new TenantService(deps);
     const domains = new DomainService(deps);

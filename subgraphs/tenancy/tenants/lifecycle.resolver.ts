@@ -41,4 +41,22 @@ export class TenantLifecycleResolver {
   reactivateTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {
     return this.tenants.setStatus(currentContext(), id, TenantStatus.ACTIVE, null);
   }
+
+  @Authorized('platform:tenants')
+  @Mutation(() => Tenant, { description: 'Platform operators: moves the end of the trial (an expired trial becomes active again)' })
+  extendTrial(@Arg('id', () => ID) id: string, @Arg('until', () => Date) until: Date): Promise<Tenant> {
+    return this.tenants.extendTrial(currentContext(), id, until);
+  }
+
+  @Authorized('tenants:manage')
+  @Mutation(() => Tenant, { description: 'The owner deletes the current tenant: refused at once, purged from every service after the grace period' })
+  deleteTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {
+    return this.tenants.delete(currentContext(), id);
+  }
+
+  @Authorized('tenants:manage')
+  @Mutation(() => Tenant, { description: 'The owner restores a deleted tenant before its purge' })
+  restoreTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {
+    return this.tenants.restore(currentContext(), id);
+  }
 }

@@ -4,6 +4,10 @@ import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 't
 export enum TenantStatus {
   ACTIVE = 'active',
   SUSPENDED = 'suspended',
+  /** The trial ended: refused (except status and billing) until reactivated. */
+  TRIAL_EXPIRED = 'trial_expired',
+  /** Deleted by its owner: restorable until purgeAt, then purged from every subgraph. */
+  DELETED = 'deleted',
 }
 registerEnumType(TenantStatus, { name: 'TenantStatus' });
 
@@ -34,6 +38,18 @@ export class Tenant {
   @Field(() => Date, { nullable: true })
   @Column('timestamptz', { name: 'status_changed_at', nullable: true })
   statusChangedAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'End of the trial period (null: not on trial)' })
+  @Column('timestamptz', { name: 'trial_ends_at', nullable: true })
+  trialEndsAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'When a deleted tenant is purged (restoreTenant before then)' })
+  @Column('timestamptz', { name: 'purge_at', nullable: true })
+  purgeAt: Date | null;
 
   @Field(() => Date)
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { In, type EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
-import { isUuid } from '../../../kernel/db/values';
-import { recordEvent, type DomainEvent } from '../../../kernel/events';
+import { isUuid, returningRows } from '../../../kernel/db/values';
+import { recordEvent, TENANT_PURGED_EVENT, type DomainEvent } from '../../../kernel/events';
+import { scheduleJob, type JobHandler } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { forbidden } from '../../../kernel/errors';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Membership } from './membership.entity';
 import { Tenant, TenantStatus, type CreateTenantInput, type MyTenant, type UpdateTenantInput } from './tenant.entity';
@@ -40,6 +42,7 @@ export class TenantService {
         throw err;
       }
       await em.query(`INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')`, [tenantId, ctx.userId]);
+      await startTrial(em, tenantId, this.deps.config.tenancy.TRIAL_PERIOD_SECONDS);
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.tenant_created',
         tenantId,
@@ -90,20 +93,76 @@ export class TenantService {
     if (!isUuid(tenantId)) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
     const text = reason === null ? null : reason.trim();
     if (text !== null && (text.length < 1 || text.length > 500)) throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'A reason is 1 to 500 characters');
-    const { tenant, event } = await withSystem(this.deps.ds, `tenant ${status} by ${ctx.userId}`, async (em) => {
+    return this.changeStatus(ctx, tenantId, `tenant ${status} by ${ctx.userId}`, async (em, found) => {
+      if (found.status === status) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
+      if (found.status === TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'A deleted tenant is restored by its owner (restoreTenant)');
+      // Reactivating after the trial ended takes the tenant off trial.
+      const trialEndsAt = found.status === TenantStatus.TRIAL_EXPIRED && status === TenantStatus.ACTIVE ? null : found.trialEndsAt;
+      await em.update(Tenant, { id: tenantId }, { status, statusReason: text, statusChangedAt: new Date(), trialEndsAt });
+      return { status, reason: text };
+    });
+  }
+
+  /** Super Admins: moves the end of a tenant's trial (an expired trial becomes active again). */
+  async extendTrial(ctx: RequestContext, tenantId: string, until: Date): Promise<Tenant> {
+    if (!isUuid(tenantId)) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
+    if (!(until instanceof Date) || Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) {
+      throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'The new end of the trial must be in the future');
+    }
+    return this.changeStatus(ctx, tenantId, `trial extended by ${ctx.userId}`, async (em, found) => {
+      if (found.status !== TenantStatus.ACTIVE && found.status !== TenantStatus.TRIAL_EXPIRED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
+      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.ACTIVE, trialEndsAt: until, statusReason: null, statusChangedAt: new Date() });
+      await scheduleJob(em, 'tenancy', { name: TRIAL_EXPIRY_JOB, key: `trial-expiry:${tenantId}`, runAt: until, payload: { tenantId } });
+      return { status: TenantStatus.ACTIVE, reason: `trial until ${until.toISOString()}` };
+    });
+  }
+
+  /** The owner deletes the current tenant: refused everywhere at once, restorable until the purge. */
+  async delete(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+    this.assertOwnerOf(ctx, tenantId);
+    const grace = this.deps.config.tenancy.TENANT_DELETE_GRACE_SECONDS;
+    return this.changeStatus(ctx, tenantId, `tenant deleted by ${ctx.userId}`, async (em, found) => {
+      if (found.status === TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
+      const purgeAt = new Date(Date.now() + grace * 1000);
+      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.DELETED, deletedAt: new Date(), purgeAt, statusReason: 'Deleted by its owner', statusChangedAt: new Date() });
+      await scheduleJob(em, 'tenancy', { name: PURGE_JOB, key: `purge:${tenantId}`, runAt: purgeAt, payload: { tenantId } });
+      return { status: TenantStatus.DELETED, reason: `purge at ${purgeAt.toISOString()}` };
+    });
+  }
+
+  async restore(ctx: RequestContext, tenantId: string): Promise<Tenant> {
+    this.assertOwnerOf(ctx, tenantId);
+    return this.changeStatus(ctx, tenantId, `tenant restored by ${ctx.userId}`, async (em, found) => {
+      if (found.status !== TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'Only a deleted tenant can be restored');
+      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.ACTIVE, deletedAt: null, purgeAt: null, statusReason: null, statusChangedAt: new Date() });
+      return { status: TenantStatus.ACTIVE, reason: null };
+    });
+  }
+
+  private assertOwnerOf(ctx: RequestContext, tenantId: string): void {
+    if (tenantId !== ctx.tenantId) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND, 'Switch to the tenant first; only its owner can do this');
+    if (!ctx.roles.includes('owner')) throw forbidden('Only an owner can delete or restore the tenant');
+  }
+
+  /** One status change on the system path, its event and announcement (shared by the operations above). */
+  private async changeStatus(
+    ctx: RequestContext,
+    tenantId: string,
+    reason: string,
+    change: (em: EntityManager, found: Tenant) => Promise<{ status: TenantStatus; reason: string | null }>,
+  ): Promise<Tenant> {
+    const { tenant, event, status } = await withSystem(this.deps.ds, reason, async (em) => {
       const found = await em.findOneBy(Tenant, { id: tenantId });
       if (!found) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
-      if (found.status === status) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
-      await em.update(Tenant, { id: tenantId }, { status, statusReason: text, statusChangedAt: new Date() });
+      const outcome = await change(em, found);
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.tenant_status_changed',
         tenantId,
-        payload: { tenantId, status, reason: text, actorId: ctx.userId, actorTenantId: ctx.tenantId },
+        payload: { tenantId, status: outcome.status, reason: outcome.reason, actorId: ctx.userId, actorTenantId: ctx.tenantId },
       });
-      return { tenant: await em.findOneByOrFail(Tenant, { id: tenantId }), event };
+      return { tenant: await em.findOneByOrFail(Tenant, { id: tenantId }), event, status: outcome.status };
     });
     await this.deps.pubsub.publish(TENANT_STATUS_CHANGED_TOPIC, { tenantId, status });
-    // Recorded in the security audit log (identity) before the operator gets the answer.
     await this.deps.outbox.deliverNow([event]);
     return tenant;
   }
@@ -125,12 +184,10 @@ export class TenantService {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  /** Consumer of identity.tenant_registered: the tenant record and its owner's membership. */
-  static async provision(event: DomainEvent, em: EntityManager): Promise<void> {
+  /** Consumer of identity.tenant_registered: the tenant record (on trial), its owner's membership. */
+  static async provision(event: DomainEvent, em: EntityManager, trialSeconds: number): Promise<void> {
     const p = event.payload as { tenantId: string; name: string; ownerUserId: string };
-    const base = slugify(p.name);
-    const taken = await em.query(`SELECT 1 FROM tenancy.tenants WHERE slug = $1`, [base]);
-    const slug = taken.length ? `${base}-${p.tenantId.slice(0, 8)}` : base;
+    const slug = await freeSlug(em, slugify(p.name), p.tenantId);
     await em.query(
       `INSERT INTO tenancy.tenants (tenant_id, name, slug, status) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING`,
       [p.tenantId, p.name, slug, TenantStatus.ACTIVE],
@@ -139,7 +196,63 @@ export class TenantService {
       `INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
       [p.tenantId, p.ownerUserId],
     );
+    await startTrial(em, p.tenantId, trialSeconds);
   }
+}
+
+/** Puts a new tenant on trial and schedules the end of it (a durable job). */
+async function startTrial(em: EntityManager, tenantId: string, seconds: number): Promise<void> {
+  if (seconds <= 0) return;
+  const [row]: { trial_ends_at: Date }[] = await em.query(
+    `UPDATE tenancy.tenants SET trial_ends_at = now() + make_interval(secs => $2) WHERE tenant_id = $1 RETURNING trial_ends_at`,
+    [tenantId, seconds],
+  ).then((r) => returningRows<{ trial_ends_at: Date }>(r));
+  await scheduleJob(em, 'tenancy', { name: TRIAL_EXPIRY_JOB, key: `trial-expiry:${tenantId}`, runAt: row.trial_ends_at, payload: { tenantId } });
+}
+
+export const TRIAL_EXPIRY_JOB = 'trial-expiry';
+export const PURGE_JOB = 'purge-tenant';
+
+/** Job: the trial is over (unless it was extended or the tenant left the trial meanwhile). */
+export function trialExpiryJob(deps: SubgraphDeps): JobHandler {
+  return async (payload, em) => {
+    const tenantId = String(payload.tenantId);
+    const expired = returningRows<{ tenant_id: string }>(
+      await em.query(
+        `UPDATE tenancy.tenants SET status = 'trial_expired', status_reason = 'Trial period ended', status_changed_at = now()
+          WHERE tenant_id = $1 AND status = 'active' AND trial_ends_at IS NOT NULL AND trial_ends_at <= now() RETURNING tenant_id`,
+        [tenantId],
+      ),
+    );
+    if (!expired.length) return;
+    const event = await recordEvent(em, 'tenancy', {
+      type: 'tenancy.tenant_status_changed',
+      tenantId,
+      payload: { tenantId, status: TenantStatus.TRIAL_EXPIRED, reason: 'Trial period ended', actorId: null },
+    });
+    return async () => {
+      await deps.pubsub.publish(TENANT_STATUS_CHANGED_TOPIC, { tenantId, status: TenantStatus.TRIAL_EXPIRED });
+      await deps.outbox.deliverNow([event]);
+    };
+  };
+}
+
+/** Job: a deleted tenant's grace period is over: every subgraph deletes its rows (kernel purge consumer). */
+export function purgeJob(deps: SubgraphDeps): JobHandler {
+  return async (payload, em) => {
+    const tenantId = String(payload.tenantId);
+    const [due]: { due: boolean }[] = await em.query(
+      `SELECT EXISTS (SELECT 1 FROM tenancy.tenants WHERE tenant_id = $1 AND status = 'deleted' AND purge_at <= now()) AS due`,
+      [tenantId],
+    );
+    if (!due.due) return;
+    // Recorded without a tenant: the event itself must not be one of the tenant's rows.
+    const event = await recordEvent(em, 'tenancy', { type: TENANT_PURGED_EVENT, tenantId: null, payload: { tenantId } });
+    return async () => {
+      await deps.outbox.deliverNow([event]);
+      await deps.pubsub.publish(TENANT_STATUS_CHANGED_TOPIC, { tenantId, status: 'purged' });
+    };
+  };
 }
 
 /** Consumer of identity.member_added: the member appears in the tenant's member list. */
