@@ -42,7 +42,7 @@ export function contextFromClaims(requestId: string, claims: AccessClaims): Requ
     roles: claims.roles,
     permissions: claims.perms,
     authMethod: claims.amr,
-    impersonatorId: null,
+    impersonatorId: claims.act?.sub ?? null,
   };
 }
 

@@ -33,10 +33,11 @@ export class PermissionResolver {
   /** The context with current rights; null when the account is no longer a member of the tenant. */
   async refresh(ctx: RequestContext): Promise<RequestContext | null> {
     if (!ctx.tenantId || !ctx.userId || (ctx.authMethod !== 'password' && ctx.authMethod !== 'sso')) return ctx;
-    const key = `${ctx.tenantId}:${ctx.userId}`;
+    // A Super Admin inside a tenant they do not belong to is known by the session that let them in.
+    const key = ctx.impersonatorId ? `${ctx.tenantId}:${ctx.userId}:${ctx.sessionId}` : `${ctx.tenantId}:${ctx.userId}`;
     let entry = this.cache.get(key);
     if (!entry || entry.until < Date.now()) {
-      entry = { access: await this.identity.call<Access | null>('effective-permissions', { tenantId: ctx.tenantId, userId: ctx.userId }), until: Date.now() + CACHE_MS };
+      entry = { access: await this.identity.call<Access | null>('effective-permissions', { tenantId: ctx.tenantId, userId: ctx.userId, sessionId: ctx.impersonatorId ? ctx.sessionId : undefined }), until: Date.now() + CACHE_MS };
       this.cache.set(key, entry);
       if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
     }

@@ -10,6 +10,8 @@ export const accessClaimsSchema = z.object({
   roles: z.array(z.string()),
   perms: z.array(z.string()),
   amr: z.enum(['password', 'sso', 'api_key']),
+  /** RFC 8693 actor: a platform Super Admin who entered a tenant they are not a member of. */
+  act: z.object({ sub: z.uuid() }).optional(),
 });
 export type AccessClaims = z.infer<typeof accessClaimsSchema>;
 
@@ -25,7 +27,7 @@ export async function signAccessToken(
   settings: AccessTokenSettings,
 ): Promise<string> {
   if (!key.privateKey) throw new Error('This service holds no access-token signing key');
-  return new SignJWT({ tid: claims.tid, sid: claims.sid, roles: claims.roles, perms: claims.perms, amr: claims.amr })
+  return new SignJWT({ tid: claims.tid, sid: claims.sid, roles: claims.roles, perms: claims.perms, amr: claims.amr, ...(claims.act ? { act: claims.act } : {}) })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
     .setSubject(claims.sub)
     .setIssuer(settings.issuer)

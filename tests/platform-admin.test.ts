@@ -3,6 +3,9 @@ import {
   CreateApiKeyDocument,
   CreateRoleDocument,
   GrantSuperAdminDocument,
+  ImpersonateTenantDocument,
+  ImpersonationAuditDocument,
+  TenantUsersDocument,
   MyAccessDocument,
   PlatformAuditLogDocument,
   RevokeSuperAdminDocument,
@@ -79,5 +82,39 @@ describe('platform Super Admin', () => {
     expect(codes(await auditOf(alice.token, bob.tenantId))).toEqual(['FORBIDDEN']);
     const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { actorId: root.userId } }, { token: root.token });
     expect(log.data!.auditLog.edges.map((e) => e.node.action)).toEqual(expect.arrayContaining(['super_admin_grant', 'super_admin_revoke']));
+  });
+
+  it('enters another tenant as admin, flagged in the context and in that tenant\'s audit log', async () => {
+    expect(codes(await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: bob.tenantId, reason: 'x' }, { token: root.token }))).toEqual(['INVALID_REASON']);
+    expect(codes(await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: root.tenantId, reason: 'own tenant' }, { token: root.token }))).toEqual(['ALREADY_A_MEMBER']);
+    expect(codes(await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: root.tenantId, reason: 'support request' }, { token: bob.token }))).toEqual(['FORBIDDEN']);
+    const entered = await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: bob.tenantId, reason: 'Support ticket #42' }, { token: root.token });
+    expect(entered.data!.impersonateTenant.tenant.id).toBe(bob.tenantId);
+    const token = entered.data!.impersonateTenant.accessToken;
+    expect((await access(token)).roles).toEqual(['admin', 'super_admin']);
+    const members = await gql(t.gatewayUrl, TenantUsersDocument, {}, { token });
+    expect(members.data!.tenantUsers.map((u) => u.user.id)).toEqual([bob.userId]);
+    await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Support fix', permissions: ['products:read'] } }, { token });
+
+    const theirLog = await gql(t.gatewayUrl, ImpersonationAuditDocument, { filter: { actorId: root.userId } }, { token: bob.token });
+    expect(theirLog.data!.auditLog.edges.map((e) => [e.node.action, e.node.impersonatorId])).toEqual([
+      ['role_create', root.userId],
+      ['impersonation_start', root.userId],
+    ]);
+    expect(theirLog.data!.auditLog.edges[1].node.details).toEqual({ reason: 'Support ticket #42' });
+    const ownLog = await gql(t.gatewayUrl, ImpersonationAuditDocument, { filter: { action: 'impersonation_start' } }, { token: root.token });
+    expect(ownLog.data!.auditLog.edges[0].node).toMatchObject({ target: `tenant:${bob.tenantId}`, details: { reason: 'Support ticket #42' } });
+  });
+
+  it('ends the entry when the platform rights go', async () => {
+    const carol = await signUp(t.gatewayUrl, 'Carol Ops');
+    await gql(t.gatewayUrl, GrantSuperAdminDocument, { email: carol.email }, { token: root.token });
+    await turnOnTotp(t.gatewayUrl, carol.token);
+    const entered = await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: bob.tenantId, reason: 'Billing question' }, { token: carol.token });
+    const token = entered.data!.impersonateTenant.accessToken;
+    expect((await gql(t.gatewayUrl, TenantUsersDocument, {}, { token })).errors).toBeUndefined();
+    await gql(t.gatewayUrl, RevokeSuperAdminDocument, { userId: carol.userId }, { token: root.token });
+    expect((await gql(t.gatewayUrl, TenantUsersDocument, {}, { token })).status).toBe(401);
+    expect(codes(await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: bob.tenantId, reason: 'again please' }, { token: carol.token }))).toEqual(['FORBIDDEN']);
   });
 });

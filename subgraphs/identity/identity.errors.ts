@@ -33,6 +33,8 @@ export enum IdentityErrorCode {
   TWO_FACTOR_MANDATORY = 'TWO_FACTOR_MANDATORY',
   USER_NOT_FOUND = 'USER_NOT_FOUND',
   CONFIGURED_SUPER_ADMIN = 'CONFIGURED_SUPER_ADMIN',
+  INVALID_REASON = 'INVALID_REASON',
+  TENANT_NOT_FOUND = 'TENANT_NOT_FOUND',
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
@@ -68,4 +70,6 @@ export const identityError = defineErrors<IdentityErrorCode>({
   TWO_FACTOR_MANDATORY: 'This tenant requires two-factor authentication; it cannot be turned off',
   USER_NOT_FOUND: 'No account with that address',
   CONFIGURED_SUPER_ADMIN: 'This Super Admin is named in SUPER_ADMIN_EMAILS; remove it there',
+  INVALID_REASON: 'Give a reason of 3 to 500 characters',
+  TENANT_NOT_FOUND: 'Tenant not found',
 });

@@ -17,6 +17,7 @@ import { SecurityPolicyResolver } from './policy/security-policy.resolver';
 import { IdentityPlatformAdmins1764633600000 } from '../../migrations/identity/1764633600000-identity-platform-admins';
 import { PlatformAdminResolver } from './platform/platform-admin.resolver';
 import { IdentitySignIn1764720000000 } from '../../migrations/identity/1764720000000-identity-sign-in';
+import { IdentityImpersonation1764806400000 } from '../../migrations/identity/1764806400000-identity-impersonation';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
 import { ApiKeyService } from './api-keys/api-key.service';
@@ -40,7 +41,7 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
   consumers: () => [
@@ -51,7 +52,7 @@ export const identitySubgraph: SubgraphDefinition = {
     const keys = new ApiKeyService(deps);
     return {
       'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
-      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string }),
+      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string }),
     };
   },
   background: (deps) => {

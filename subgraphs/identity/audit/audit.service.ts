@@ -31,6 +31,7 @@ export async function audit(em: EntityManager, ctx: RequestContext, tenantId: st
     ip: ctx.client?.ip ?? null,
     userAgent: ctx.client?.userAgent ?? null,
     details: (entry.details ?? {}) as AuditEvent['details'] & object,
+    impersonatorId: ctx.impersonatorId ?? null,
   });
   log.info({ tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit');
 }

@@ -2,6 +2,7 @@ import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphq
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuditEventConnection } from '../audit/audit-event.entity';
+import { AuthPayload } from '../auth/auth.inputs';
 import { PlatformAdminService } from './platform-admin.service';
 import { PlatformAdmin, PlatformAuditLogFilter } from './platform-admin.types';
 
@@ -29,6 +30,12 @@ export class PlatformAdminResolver {
   @Mutation(() => Boolean, { description: 'Takes platform rights away (not from accounts named in configuration)' })
   revokeSuperAdmin(@Arg('userId', () => ID) userId: string): Promise<boolean> {
     return this.admins.revoke(currentContext(), userId);
+  }
+
+  @Authorized('platform:tenants')
+  @Mutation(() => AuthPayload, { description: 'Enters a tenant you are not a member of, as admin for one hour; flagged and audited there' })
+  impersonateTenant(@Arg('tenantId', () => ID) tenantId: string, @Arg('reason', () => String) reason: string): Promise<AuthPayload> {
+    return this.admins.impersonate(currentContext(), tenantId, reason);
   }
 
   @Authorized('platform:audit')

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
-import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
-import { isUuid } from '../../../kernel/db/values';
+import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { audit } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
@@ -10,6 +10,10 @@ import { AuditService } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { announceAccountChanged, type RestrictedAccess } from '../policy/security-policy.service';
 import { normaliseEmail } from '../users/email';
+import { User } from '../users/user.entity';
+import type { AuthPayload } from '../auth/auth.inputs';
+import { IMPERSONATION_ROLE, SessionService } from '../sessions/session.service';
+import type { Session } from '../sessions/session.entity';
 import { PLATFORM_PERMISSIONS, SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
 
 /**
@@ -30,12 +34,17 @@ export async function withPlatformRights(em: EntityManager, userId: string, acce
   };
 }
 
-/** Platform Super Admins: who they are, granting and revoking, and the audit log across tenants. */
+const IMPERSONATION_SECONDS = 3600;
+
+/** Platform Super Admins: who they are, granting and revoking, entering tenants, the audit log across tenants. */
 export class PlatformAdminService {
   private readonly audit: AuditService;
 
+  private readonly sessions: SessionService;
+
   constructor(private readonly deps: SubgraphDeps) {
     this.audit = new AuditService(deps.ds);
+    this.sessions = new SessionService(deps);
   }
 
   private get configured(): readonly string[] {
@@ -79,10 +88,46 @@ export class PlatformAdminService {
     const admin = isUuid(userId) ? (await this.list()).find((a) => a.userId === userId) : undefined;
     if (!admin) throw identityError(IdentityErrorCode.USER_NOT_FOUND, 'That account is not a Super Admin');
     if (admin.viaConfiguration) throw identityError(IdentityErrorCode.CONFIGURED_SUPER_ADMIN);
-    await withSystem(this.deps.ds, 'revoke platform admin', (em) => em.query(`DELETE FROM identity.platform_admins WHERE user_id = $1`, [userId]));
+    // Their sessions inside other tenants end with the rights that opened them.
+    const entered = await withSystem(this.deps.ds, 'revoke platform admin', async (em) => {
+      await em.query(`DELETE FROM identity.platform_admins WHERE user_id = $1`, [userId]);
+      return returningRows<Session>(
+        await em.query(
+          `UPDATE identity.sessions SET revoked_at = now(), revoked_reason = 'super_admin_revoked'
+            WHERE user_id = $1 AND impersonator_id IS NOT NULL AND revoked_at IS NULL
+            RETURNING tenant_id AS "tenantId", id, user_id AS "userId"`,
+          [userId],
+        ),
+      );
+    });
+    await this.sessions.notifyRevoked(entered);
     await this.record(ctx, 'super_admin_revoke', userId);
     await announceAccountChanged(this.deps, userId);
     return true;
+  }
+
+  /**
+   * Enters a tenant the Super Admin is not a member of, with admin rights, for one hour: the session and
+   * everything done under it are flagged (`act` claim, `impersonatorId` in the tenant's audit log).
+   */
+  async impersonate(ctx: RequestContext, tenantId: string, reason: string): Promise<AuthPayload> {
+    const why = typeof reason === 'string' ? reason.trim() : '';
+    if (why.length < 3 || why.length > 500) throw identityError(IdentityErrorCode.INVALID_REASON);
+    if (ctx.impersonatorId) throw identityError(IdentityErrorCode.INVALID_REASON, 'Leave the tenant you entered first');
+    if (!isUuid(tenantId)) throw identityError(IdentityErrorCode.TENANT_NOT_FOUND);
+    const userId = ctx.userId!;
+    const [known]: { members: number; mine: boolean }[] = await withSystem(this.deps.ds, `impersonation check by ${userId}`, (em) =>
+      em.query(`SELECT count(*)::int AS members, bool_or(user_id = $2) AS mine FROM identity.memberships WHERE tenant_id = $1`, [tenantId, userId]),
+    );
+    if (!known || known.members === 0) throw identityError(IdentityErrorCode.TENANT_NOT_FOUND);
+    if (known.mine) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER, 'You are a member of this tenant: use switchTenant');
+    const user = await withUser(this.deps.ds, userId, (em) => em.findOneByOrFail(User, { id: userId }));
+    const scope = { ...ctx, tenantId, sessionId: null };
+    const payload = await withTenant(this.deps.ds, scope, (em) =>
+      this.sessions.open(em, scope, user, tenantId, IMPERSONATION_ROLE, 'impersonation_start', { reason: why, ttlSeconds: IMPERSONATION_SECONDS }),
+    );
+    await this.record(ctx, 'impersonation_start', `tenant:${tenantId}`, { reason: why });
+    return payload;
   }
 
   /** Reading other tenants' logs is itself recorded, in the reader's tenant. */

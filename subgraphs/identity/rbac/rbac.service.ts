@@ -16,6 +16,8 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { AppError } from '../../../kernel/errors';
 import { applySecurityPolicy, type RestrictedAccess } from '../policy/security-policy.service';
 import { withPlatformRights } from '../platform/platform-admin.service';
+import { SUPER_ADMIN_ROLE } from '../platform/platform-admin.types';
+import { IMPERSONATION_ROLE } from '../sessions/session.service';
 
 
 export interface EffectiveAccess {
@@ -48,14 +50,28 @@ export async function effectiveAccess(em: EntityManager, tenantId: string, userI
   return { roles: [membership.role, ...rows.map((r) => r.name)], permissions: [...permissions].sort() };
 }
 
-/** For the gateway: current roles and permissions of a member after the tenant's rules, plus platform rights (null when not a member). */
-export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string }): Promise<RestrictedAccess | null> {
+/**
+ * For the gateway: current roles and permissions of a member after the tenant's rules, plus platform
+ * rights; for a Super Admin's impersonation session, admin rights while they still are a Super Admin.
+ * Null when neither.
+ */
+export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string; sessionId?: string }): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
   const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: who.userId, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
+  const configured = deps.config.auth.SUPER_ADMIN_EMAILS;
   return withTenant(deps.ds, scope, async (em) => {
     const access = await effectiveAccess(em, who.tenantId, who.userId);
-    if (!access) return null;
-    return withPlatformRights(em, who.userId, await applySecurityPolicy(em, who.tenantId, who.userId, access), deps.config.auth.SUPER_ADMIN_EMAILS);
+    if (access) return withPlatformRights(em, who.userId, await applySecurityPolicy(em, who.tenantId, who.userId, access), configured);
+    if (!isUuid(who.sessionId)) return null;
+    const [session]: { id: string }[] = await em.query(
+      `SELECT id FROM identity.sessions WHERE tenant_id = $1 AND id = $2 AND user_id = $3 AND impersonator_id = user_id
+          AND revoked_at IS NULL AND expires_at > now()`,
+      [who.tenantId, who.sessionId, who.userId],
+    );
+    if (!session) return null;
+    const base = { roles: [IMPERSONATION_ROLE], permissions: permissionsFor([IMPERSONATION_ROLE]), restrictions: [] };
+    const rights = await withPlatformRights(em, who.userId, base, configured);
+    return rights.roles.includes(SUPER_ADMIN_ROLE) ? rights : null;
   });
 }
 

@@ -32,6 +32,13 @@ export class Session {
 
   @Column('text', { nullable: true })
   ip: string | null;
+
+  /** Set when a platform Super Admin entered this tenant without being a member (the same account). */
+  @Column('uuid', { name: 'impersonator_id', nullable: true })
+  impersonatorId: string | null;
+
+  @Column('text', { name: 'impersonation_reason', nullable: true })
+  impersonationReason: string | null;
 }
 
 /** One refresh token of a session; `usedAt` is set when it is exchanged (rotation). */

@@ -18,6 +18,9 @@ import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
 
 
+/** The system role a Super Admin acts with in a tenant they entered without being a member. */
+export const IMPERSONATION_ROLE = 'admin';
+
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
@@ -34,27 +37,49 @@ function newRefreshToken(): string {
 export class SessionService {
   constructor(private readonly deps: SubgraphDeps) {}
 
-  /** Opens a session inside the caller's transaction and returns the tokens for it. */
-  async open(em: EntityManager, ctx: RequestContext, user: User, tenantId: string, role: string, action: string): Promise<AuthPayload> {
+  /**
+   * Opens a session inside the caller's transaction and returns the tokens for it. With `impersonation`,
+   * a Super Admin's short session in a tenant they do not belong to, flagged in its tokens (`act`).
+   */
+  async open(
+    em: EntityManager,
+    ctx: RequestContext,
+    user: User,
+    tenantId: string,
+    role: string,
+    action: string,
+    impersonation?: { reason: string; ttlSeconds: number },
+  ): Promise<AuthPayload> {
     const sessionId = randomUUID();
     const refreshToken = newRefreshToken();
     // The session and its first refresh token in one statement (sign-in is on the hot path).
     await em.query(
       `WITH s AS (
-         INSERT INTO identity.sessions (tenant_id, id, user_id, last_used_at, expires_at, user_agent, ip)
-         VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4), $5, $6) RETURNING tenant_id, id)
+         INSERT INTO identity.sessions (tenant_id, id, user_id, last_used_at, expires_at, user_agent, ip, impersonator_id, impersonation_reason)
+         VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4), $5, $6, $8, $9) RETURNING tenant_id, id)
        INSERT INTO identity.refresh_tokens (tenant_id, token_hash, session_id) SELECT s.tenant_id, $7, s.id FROM s`,
-      [tenantId, sessionId, user.id, this.deps.config.auth.REFRESH_TOKEN_TTL_SECONDS, ctx.client?.userAgent ?? null, ctx.client?.ip ?? null, sha256(refreshToken)],
+      [
+        tenantId,
+        sessionId,
+        user.id,
+        impersonation?.ttlSeconds ?? this.deps.config.auth.REFRESH_TOKEN_TTL_SECONDS,
+        ctx.client?.userAgent ?? null,
+        ctx.client?.ip ?? null,
+        sha256(refreshToken),
+        impersonation ? user.id : null,
+        impersonation?.reason ?? null,
+      ],
     );
-    await audit(em, ctx, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}` });
-    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role]);
+    const details = impersonation ? { reason: impersonation.reason } : undefined;
+    await audit(em, { ...ctx, impersonatorId: impersonation ? user.id : null }, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}`, details });
+    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role], impersonation ? user.id : null);
     return { accessToken, refreshToken, user, tenant: { id: tenantId } };
   }
 
-  private async accessToken(userId: string, tenantId: string, sessionId: string, roles: string[]): Promise<string> {
+  private async accessToken(userId: string, tenantId: string, sessionId: string, roles: string[], impersonatorId: string | null = null): Promise<string> {
     const { config, keys } = this.deps;
     const token = await signAccessToken(
-      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr: 'password' },
+      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr: 'password', ...(impersonatorId ? { act: { sub: impersonatorId } } : {}) },
       keys.access,
       { issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE, ttlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS },
     );
@@ -86,20 +111,20 @@ export class SessionService {
       if (session.revokedAt || session.expiresAt <= new Date()) return { kind: 'invalid' as const };
       const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
       const user = await em.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id: session.userId }).getOne();
-      if (!membership || !user) return { kind: 'invalid' as const };
+      if ((!membership && !session.impersonatorId) || !user) return { kind: 'invalid' as const };
       const next = newRefreshToken();
       await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
       await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
       await em.update(Session, { tenantId, id: session.id }, { lastUsedAt: new Date() });
       await audit(em, ctx, tenantId, { action: 'refresh', result: AuditResult.SUCCESS, actorId: user.id, target: `session:${session.id}` });
-      return { kind: 'ok' as const, session, user, role: membership.role, next };
+      return { kind: 'ok' as const, session, user, role: membership?.role ?? IMPERSONATION_ROLE, next };
     });
     if (outcome.kind === 'reused') {
       await this.notifyRevoked([outcome.session]);
       throw identityError(IdentityErrorCode.REFRESH_TOKEN_REUSED);
     }
     if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
-    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role]);
+    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId);
     return { accessToken, refreshToken: outcome.next, user: outcome.user, tenant: { id: tenantId } };
   }
 
