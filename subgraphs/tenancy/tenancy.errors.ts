@@ -11,6 +11,14 @@ export enum TenancyErrorCode {
   DOMAIN_NOT_FOUND = 'DOMAIN_NOT_FOUND',
   DOMAIN_VERIFICATION_FAILED = 'DOMAIN_VERIFICATION_FAILED',
   INVALID_BRANDING = 'INVALID_BRANDING',
+  MODULE_NOT_FOUND = 'MODULE_NOT_FOUND',
+  MODULE_NOT_INSTALLED = 'MODULE_NOT_INSTALLED',
+  MODULE_ALREADY_INSTALLED = 'MODULE_ALREADY_INSTALLED',
+  MODULE_DEPENDENCY_MISSING = 'MODULE_DEPENDENCY_MISSING',
+  MODULE_DEPENDENCY_CYCLE = 'MODULE_DEPENDENCY_CYCLE',
+  MODULE_IN_USE = 'MODULE_IN_USE',
+  MODULE_INCOMPATIBLE = 'MODULE_INCOMPATIBLE',
+  INVALID_MODULE = 'INVALID_MODULE',
 }
 
 export const tenancyError = defineErrors<TenancyErrorCode>({
@@ -24,4 +32,12 @@ export const tenancyError = defineErrors<TenancyErrorCode>({
   DOMAIN_NOT_FOUND: 'Domain not found',
   DOMAIN_VERIFICATION_FAILED: 'The verification record was not found',
   INVALID_BRANDING: 'Branding settings are not valid',
+  MODULE_NOT_FOUND: 'No such module',
+  MODULE_NOT_INSTALLED: 'This module is not installed',
+  MODULE_ALREADY_INSTALLED: 'This module is already installed',
+  MODULE_DEPENDENCY_MISSING: 'A module it depends on is missing',
+  MODULE_DEPENDENCY_CYCLE: 'Module dependencies would form a cycle',
+  MODULE_IN_USE: 'Another installed module depends on this one',
+  MODULE_INCOMPATIBLE: 'This module needs a newer platform',
+  INVALID_MODULE: 'Module manifest is not valid',
 });

@@ -5,6 +5,9 @@ import { Tenant } from './tenants/tenant.entity';
 import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
 import { PURGE_JOB, TRIAL_EXPIRY_JOB, TenantService, addMember, purgeJob, removeMember, trialExpiryJob } from './tenants/tenant.service';
 import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764720000000-tenancy-trial-deletion';
+import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400000-tenancy-modules';
+import { ModuleResolver } from './modules/module.resolver';
+import { ModuleService } from './modules/module.service';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
 import { TenancyLifecycle1764547200000 } from '../../migrations/tenancy/1764547200000-tenancy-lifecycle';
 import { TenancyDomainsBranding1764633600000 } from '../../migrations/tenancy/1764633600000-tenancy-domains-branding';
@@ -21,8 +24,8 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000],
-  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000],
+  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [
     { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS) },
@@ -40,6 +43,7 @@ export const tenancySubgraph: SubgraphDefinition = {
   },
   // Verified domains are checked again every DOMAIN_RECHECK_SECONDS.
   background: (deps) => {
+    void new ModuleService(deps).seedBuiltIns().catch((err) => log.error({ err }, 'seeding built-in modules failed'));
     const domains = new DomainService(deps);
     const every = Math.min(deps.config.domains.DOMAIN_RECHECK_SECONDS, 60) * 1000;
     let running: Promise<unknown> = Promise.resolve();

@@ -1,7 +1,6 @@
 import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { PERMISSION_CATALOG } from './permissions';
 import { RbacService } from './rbac.service';
 import { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupMemberInput, GroupRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
 
@@ -13,9 +12,9 @@ export class RbacResolver {
   }
 
   @Authorized('users:read')
-  @Query(() => [String], { description: 'Every permission string a role can contain' })
-  permissionCatalog(): string[] {
-    return [...PERMISSION_CATALOG];
+  @Query(() => [String], { description: "Every permission string a role can contain: the platform's and those of the tenant's installed modules" })
+  permissionCatalog(): Promise<string[]> {
+    return this.rbac.catalog(currentContext());
   }
 
   @Authorized('users:read')

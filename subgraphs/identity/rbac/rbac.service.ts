@@ -16,6 +16,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { AppError } from '../../../kernel/errors';
 import { applySecurityPolicy, type RestrictedAccess } from '../policy/security-policy.service';
 import { withPlatformRights } from '../platform/platform-admin.service';
+import { modulePermissions } from './module-permissions';
 import { SUPER_ADMIN_ROLE } from '../platform/platform-admin.types';
 import { IMPERSONATION_ROLE } from '../sessions/session.service';
 
@@ -45,9 +46,18 @@ export async function effectiveAccess(em: EntityManager, tenantId: string, userI
         OR r.id IN (SELECT role_id FROM identity.group_roles WHERE tenant_id = $1 AND group_id IN (SELECT id FROM my_groups)))`,
     [tenantId, userId],
   );
+  // Installed modules add permissions: owners and admins hold them; custom roles count them only while installed.
+  const fromModules = await modulePermissions(em, tenantId);
+  const grantable = new Set<string>([...PERMISSION_CATALOG, ...fromModules]);
   const permissions = new Set(permissionsFor([membership.role]));
-  for (const r of rows) for (const p of r.permissions) permissions.add(p);
+  if (membership.role === 'owner' || membership.role === 'admin') for (const p of fromModules) permissions.add(p);
+  for (const r of rows) for (const p of r.permissions) if (grantable.has(p)) permissions.add(p);
   return { roles: [membership.role, ...rows.map((r) => r.name)], permissions: [...permissions].sort() };
+}
+
+/** Every permission a role of this tenant can hold: the platform's and its installed modules'. */
+export async function permissionCatalogOf(em: EntityManager, tenantId: string): Promise<string[]> {
+  return [...new Set([...PERMISSION_CATALOG, ...(await modulePermissions(em, tenantId))])].sort();
 }
 
 /**
@@ -82,6 +92,10 @@ export class RbacService {
     return this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId });
   }
 
+  catalog(ctx: RequestContext): Promise<string[]> {
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => permissionCatalogOf(em, tenantId));
+  }
+
   async roles(ctx: RequestContext): Promise<RoleView[]> {
     const custom = await withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(CustomRole, { where: { tenantId }, order: { name: 'ASC' } }));
     return [
@@ -92,7 +106,8 @@ export class RbacService {
 
   async createRole(ctx: RequestContext, input: CreateRoleInput): Promise<RoleView> {
     const name = checkedRoleName(input.name);
-    const permissions = checkedPermissions(input.permissions ?? []);
+    const catalog = await withTenant(this.deps.ds, ctx, (em, tenantId) => permissionCatalogOf(em, tenantId));
+    const permissions = checkedPermissions(input.permissions ?? [], catalog);
     const beyond = permissions.filter((p) => !hasPermission(ctx, p));
     if (beyond.length) {
       await this.refuse(ctx, new Refusal('role_create', `role:${name}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`));
@@ -209,7 +224,7 @@ export class RbacService {
       async (em, tenantId) => {
         const role = await this.roleIn(em, tenantId, input.id);
         const name = input.name === undefined || input.name === null ? role.name : checkedRoleName(input.name);
-        const permissions = input.permissions ? checkedPermissions(input.permissions) : role.permissions;
+        const permissions = input.permissions ? checkedPermissions(input.permissions, await permissionCatalogOf(em, tenantId)) : role.permissions;
         assertWithin(ctx, [...role.permissions, ...permissions], 'role_update', target);
         try {
           await em.update(CustomRole, { tenantId, id: role.id }, { name, description: input.description ?? role.description, permissions });
@@ -403,10 +418,10 @@ function checkedRoleName(raw: string | null | undefined): string {
   return name;
 }
 
-/** Known permission strings only (from the catalog), sorted and without repeats. */
-function checkedPermissions(raw: readonly string[]): string[] {
+/** Known permission strings only (from the tenant's catalog), sorted and without repeats. */
+function checkedPermissions(raw: readonly string[], catalog: readonly string[]): string[] {
   const permissions = [...new Set(raw)].sort();
-  const unknown = permissions.filter((p) => !(PERMISSION_CATALOG as readonly string[]).includes(p));
+  const unknown = permissions.filter((p) => !catalog.includes(p));
   if (unknown.length) throw identityError(IdentityErrorCode.INVALID_ROLE, `Unknown permissions: ${unknown.join(', ')}`);
   return permissions;
 }
