@@ -13,6 +13,7 @@ import { InternalClient } from './internal-client';
 import { suspensionPlugin } from './suspension';
 import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
+import { UsageMeter, usagePlugin } from './usage';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
 import { logger } from '../kernel/log';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   trustProxy?: boolean | number | string;
   /** Requests per minute each API key may make (per gateway instance). */
   apiKeyRatePerMinute?: number;
+  /** How often counted usage is sent to tenancy (default 5 s). */
+  usageFlushMs?: number;
 }
 
 const log = logger('gateway');
@@ -78,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const tenancy = new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey);
   const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
   const hosts = new HostTenantResolver(tenancy, options.pubsub);
+  const usage = new UsageMeter(tenancy, options.usageFlushMs ?? 5_000, options.pubsub);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const auth = { ...options.auth, apiKeys };
@@ -94,7 +98,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
   });
   await apollo.start();
 
@@ -180,6 +184,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       tenantStatus.close();
       hosts.close();
       await apollo.stop();
+      // After the last request has finished: nothing it counted is lost.
+      await usage.close();
       await closeServer(httpServer, options.shutdownTimeoutMs);
     },
   };

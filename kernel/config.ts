@@ -82,6 +82,8 @@ const gatewaySchema = z.object({
   LIMIT_MAX_COST: positiveInt(5000),
   LIMIT_MAX_BODY_BYTES: positiveInt(100_000),
   API_KEY_RATE_PER_MINUTE: positiveInt(600),
+  /** How often the gateway sends the usage it counted to tenancy. */
+  USAGE_FLUSH_MS: positiveInt(5_000),
   /** Which proxies' X-Forwarded-For to believe for the client address (express "trust proxy"). */
   TRUST_PROXY: z
     .string()

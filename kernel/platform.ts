@@ -109,6 +109,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
+        usageFlushMs: config.gateway.USAGE_FLUSH_MS,
       });
       services.push(gateway);
       gatewayUrl = gateway.url;

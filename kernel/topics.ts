@@ -14,3 +14,6 @@ export const PERMISSIONS_CHANGED_TOPIC = 'platform.permissions_changed';
 
 /** `{ domain }`: a custom domain was verified, lost its verification or was removed; gateways forget what they knew of it. */
 export const DOMAINS_CHANGED_TOPIC = 'platform.domains_changed';
+
+/** `{ tenantId }`: a tenant's plan-of-record limits changed; gateways read its quota status again. */
+export const LIMITS_CHANGED_TOPIC = 'platform.limits_changed';

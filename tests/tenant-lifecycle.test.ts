@@ -152,7 +152,7 @@ describe('deletion', () => {
     const after = await until(() => rowsOf(doomed.tenantId), (rows) => Object.keys(rows).length === 0);
     expect(after).toEqual({});
     // The other tenant keeps every kind of row it had.
-    expect(Object.keys(await rowsOf(other.tenantId)).sort()).toEqual(Object.keys(otherBefore).sort());
+    expect(Object.keys(await rowsOf(other.tenantId))).toEqual(expect.arrayContaining(Object.keys(otherBefore)));
     expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: other.token })).data!.products).toHaveLength(1);
     const gone = await gql(t.gatewayUrl, MyTenantsDocument, {}, { token: doomed.token });
     expect(gone.status).toBe(403);

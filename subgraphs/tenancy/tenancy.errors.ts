@@ -19,6 +19,8 @@ export enum TenancyErrorCode {
   MODULE_IN_USE = 'MODULE_IN_USE',
   MODULE_INCOMPATIBLE = 'MODULE_INCOMPATIBLE',
   INVALID_MODULE = 'INVALID_MODULE',
+  INVALID_PERIOD = 'INVALID_PERIOD',
+  INVALID_LIMITS = 'INVALID_LIMITS',
 }
 
 export const tenancyError = defineErrors<TenancyErrorCode>({
@@ -40,4 +42,6 @@ export const tenancyError = defineErrors<TenancyErrorCode>({
   MODULE_IN_USE: 'Another installed module depends on this one',
   MODULE_INCOMPATIBLE: 'This module needs a newer platform',
   INVALID_MODULE: 'Module manifest is not valid',
+  INVALID_PERIOD: 'A period is a month: YYYY-MM',
+  INVALID_LIMITS: 'Limits are whole numbers of 0 or more',
 });

@@ -6,6 +6,9 @@ import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolv
 import { PURGE_JOB, TRIAL_EXPIRY_JOB, TenantService, addMember, purgeJob, removeMember, trialExpiryJob } from './tenants/tenant.service';
 import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764720000000-tenancy-trial-deletion';
 import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400000-tenancy-modules';
+import { TenancyUsage1764892800000 } from '../../migrations/tenancy/1764892800000-tenancy-usage';
+import { UsageResolver } from './usage/usage.resolver';
+import { UsageService, type UsageIncrement } from './usage/usage.service';
 import { ModuleResolver } from './modules/module.resolver';
 import { ModuleService } from './modules/module.service';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
@@ -24,8 +27,8 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000],
-  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000],
+  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver, UsageResolver],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [
     { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS) },
@@ -36,7 +39,10 @@ export const tenancySubgraph: SubgraphDefinition = {
   internal: (deps) => {
     const tenants = new TenantService(deps);
     const domains = new DomainService(deps);
+    const usage = new UsageService(deps);
     return {
+      'record-usage': (body) => usage.record(body as UsageIncrement[]),
+      'quota-status': (body) => usage.status((body as { tenantId?: string })?.tenantId ?? ''),
       'tenant-status': (body) => tenants.status((body as { tenantId?: string })?.tenantId ?? ''),
       'tenant-for-host': (body) => domains.ownerOf((body as { host?: string })?.host ?? ''),
     };
