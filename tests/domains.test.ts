@@ -6,7 +6,9 @@ import {
   AddDomainDocument,
   DomainsDocument,
   InviteUserDocument,
+  InstallModuleDocument,
   LoginDocument,
+  OnboardingDocument,
   RemoveDomainDocument,
   TenantBrandingDocument,
   TenantStatusDocument,
@@ -178,5 +180,24 @@ describe('branding', () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Mine' } }, { token: member.token }))).toEqual(['FORBIDDEN']);
     expect((await gql(t.gatewayUrl, TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding).toBeNull();
+  });
+});
+
+describe('onboarding', () => {
+  it('ticks each setup step as the tenant does it', async () => {
+    const owner = await signUp(t.gatewayUrl, 'Onboarding Co');
+    const progress = () => gql(t.gatewayUrl, OnboardingDocument, {}, { token: owner.token }).then((r) => r.data!.currentTenant.onboarding!);
+    const start = await progress();
+    expect(start).toMatchObject({ completed: 0, total: 4, done: false });
+    expect(start.steps.map((s) => s.id)).toEqual(['invite_teammate', 'set_branding', 'verify_domain', 'install_module']);
+    await joinByInvitation(t.gatewayUrl, t.config, owner);
+    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Onboarded' } }, { token: owner.token });
+    await gql(t.gatewayUrl, InstallModuleDocument, { id: 'chat' }, { token: owner.token });
+    expect(await progress()).toMatchObject({ completed: 3, done: false });
+    const domain = `onboard-${suffix}.test`;
+    const d = (await add(owner, domain)).data!.addDomain;
+    dns.setTxt(`_nexus-challenge.${domain}`, [d.txtRecordValue]);
+    await verify(owner, d.id);
+    expect(await progress()).toMatchObject({ completed: 4, done: true });
   });
 });

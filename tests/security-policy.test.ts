@@ -1,6 +1,7 @@
 import {
   AcceptInvitationDocument,
   AuditDetailsDocument,
+  ChangePasswordDocument,
   CreateApiKeyDocument,
   CreateRoomDocument,
   DisableTotpDocument,
@@ -98,7 +99,10 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
         action: 'security_policy_update',
         result: 'SUCCESS',
         actorId: owner.userId,
-        details: { before: { requireTwoFactor: false, unverifiedAccess: 'FULL' }, after: { requireTwoFactor: true, unverifiedAccess: 'FULL' } },
+        details: {
+          before: { requireTwoFactor: false, unverifiedAccess: 'FULL', passwordMinLength: 8 },
+          after: { requireTwoFactor: true, unverifiedAccess: 'FULL', passwordMinLength: 8 },
+        },
       },
     ]);
   });
@@ -145,3 +149,29 @@ describe('tenant security policy: members with an unconfirmed address', () => {
     expect(await policy(other.token)).toEqual({ requireTwoFactor: false, unverifiedAccess: 'FULL' });
   });
 });
+
+describe('tenant security policy: longer passwords', () => {
+  it("applies the strictest minimum of an account's tenants when a password is set", async () => {
+    const owner = await signUp(t.gatewayUrl, 'Long Passwords');
+    for (const passwordMinLength of [7, 129]) {
+      expect(codes(await gql(t.gatewayUrl, UpdateSecurityPolicyDocument, { input: { passwordMinLength } }, { token: owner.token }))).toEqual(['INVALID_POLICY']);
+    }
+    await gql(t.gatewayUrl, UpdateSecurityPolicyDocument, { input: { passwordMinLength: 16 } }, { token: owner.token });
+    // A newcomer sets a password through the invitation: the tenant's minimum applies.
+    const email = `long-${Date.now()}@example.test`;
+    await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role: 'member' } }, { token: owner.token });
+    const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
+    const short = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'eleven char' } });
+    expect(codes(short)).toEqual(['WEAK_PASSWORD']);
+    expect(short.errors![0].message).toContain('16');
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'sixteen chars ok!' } });
+    expect(joined.errors).toBeUndefined();
+    // The owner too, when changing theirs; other tenants' members are not affected.
+    const change = (account: Account, newPassword: string) =>
+      gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: account.password, newPassword } }, { token: account.token });
+    expect(codes(await change(owner, 'only twelve!'))).toEqual(['WEAK_PASSWORD']);
+    const elsewhere = await signUp(t.gatewayUrl, 'Short Passwords');
+    expect((await change(elsewhere, 'only twelve!')).errors).toBeUndefined();
+  });
+});
+

@@ -9,9 +9,11 @@ import {
   SwitchTenantDocument,
   TenantStatusDocument,
   UpdateTenantDocument,
+  TenantSettingsDocument,
+  UpdateTenantSettingsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -137,3 +139,27 @@ describe('suspension by platform operators', () => {
     expect(codes(await gql(t.gatewayUrl, SuspendTenantDocument, { id: root.tenantId, reason: 'x'.repeat(501) }, { token: root.token }))).toEqual(['INVALID_TENANT']);
   });
 });
+
+describe('tenant settings', () => {
+  it('keeps a data residency label and a read-receipt policy, checked and audited', async () => {
+    const owner = await signUp(t.gatewayUrl, 'Settings Co');
+    const read = () => gql(t.gatewayUrl, TenantSettingsDocument, {}, { token: owner.token }).then((r) => r.data!.currentTenant.settings);
+    expect(await read()).toEqual({ dataResidency: null, readReceipts: 'PUBLIC' });
+    const set = await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { dataResidency: 'EU-West', readReceipts: 'PRIVATE' } }, { token: owner.token });
+    expect(set.data!.updateTenantSettings).toEqual({ dataResidency: 'eu-west', readReceipts: 'PRIVATE' });
+    expect(await read()).toEqual({ dataResidency: 'eu-west', readReceipts: 'PRIVATE' });
+    expect(codes(await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { dataResidency: 'x' } }, { token: owner.token }))).toEqual(['INVALID_TENANT']);
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    expect(codes(await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { readReceipts: 'PUBLIC' } }, { token: member.token }))).toEqual(['FORBIDDEN']);
+    expect((await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { dataResidency: null } }, { token: owner.token })).data!.updateTenantSettings).toEqual({
+      dataResidency: null,
+      readReceipts: 'PRIVATE',
+    });
+    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'tenant_settings_update' } }, { token: owner.token });
+    expect(log.data!.auditLog.edges.map((e) => e.node.details)).toEqual([
+      { dataResidency: null, readReceipts: 'private' },
+      { dataResidency: 'eu-west', readReceipts: 'private' },
+    ]);
+  });
+});
+

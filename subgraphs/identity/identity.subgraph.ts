@@ -19,6 +19,7 @@ import { PlatformAdminResolver } from './platform/platform-admin.resolver';
 import { IdentitySignIn1764720000000 } from '../../migrations/identity/1764720000000-identity-sign-in';
 import { IdentityImpersonation1764806400000 } from '../../migrations/identity/1764806400000-identity-impersonation';
 import { IdentityModulePermissions1764892800000 } from '../../migrations/identity/1764892800000-identity-module-permissions';
+import { IdentityPasswordLength1764979200000 } from '../../migrations/identity/1764979200000-identity-password-length';
 import { moduleInstalled, moduleUninstalled } from './rbac/module-permissions';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
@@ -43,12 +44,12 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
   consumers: () => [
     { name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner },
-    { name: 'tenant-audit', types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed'], handle: auditTenantChange },
+    { name: 'tenant-audit', types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed', 'tenancy.settings_changed'], handle: auditTenantChange },
     { name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled },
     { name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled },
   ],

@@ -7,6 +7,7 @@ import { PURGE_JOB, TRIAL_EXPIRY_JOB, TenantService, addMember, purgeJob, remove
 import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764720000000-tenancy-trial-deletion';
 import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400000-tenancy-modules';
 import { TenancyUsage1764892800000 } from '../../migrations/tenancy/1764892800000-tenancy-usage';
+import { TenancySettings1764979200000 } from '../../migrations/tenancy/1764979200000-tenancy-settings';
 import { UsageResolver } from './usage/usage.resolver';
 import { UsageService, type UsageIncrement } from './usage/usage.service';
 import { ModuleResolver } from './modules/module.resolver';
@@ -27,7 +28,7 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000, TenancySettings1764979200000],
   resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver, UsageResolver],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [

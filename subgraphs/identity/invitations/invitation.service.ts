@@ -10,7 +10,7 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { enqueueMail } from '../mail/mail-queue';
 import { hashPassword, verifyPassword } from '../passwords/password-hash';
-import { checkPasswordPolicy } from '../passwords/password-policy';
+import { checkPasswordPolicy, requiredPasswordLength } from '../passwords/password-policy';
 import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { permissionsFor } from '../rbac/permissions';
@@ -85,7 +85,7 @@ export class InvitationService {
       if (!(await verifyPassword(existing[0].password_hash, input.password ?? ''))) throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
       userId = existing[0].user_id;
     } else {
-      checkPasswordPolicy(input.password, invitation.email);
+      checkPasswordPolicy(input.password, invitation.email, await withNoTenant(this.deps.ds, (em) => requiredPasswordLength(em, null, tenantId)));
       userId = randomUUID();
       newHash = await hashPassword(input.password);
     }

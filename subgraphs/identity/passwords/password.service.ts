@@ -14,7 +14,7 @@ import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { hashPassword, verifyPassword } from './password-hash';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
-import { PASSWORD_HISTORY, checkPasswordPolicy } from './password-policy';
+import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
 
 const RESET_TTL_MINUTES = 30;
@@ -81,8 +81,11 @@ export class PasswordService {
     );
     const userId = rows[0]?.user_id;
     if (!userId) throw identityError(IdentityErrorCode.INVALID_TOKEN);
-    const user = await withUser(this.deps.ds, userId, (em) => em.findOneByOrFail(User, { id: userId }));
-    checkPasswordPolicy(newPassword, user.email);
+    const { user, minLength } = await withUser(this.deps.ds, userId, async (em) => ({
+      user: await em.findOneByOrFail(User, { id: userId }),
+      minLength: await requiredPasswordLength(em, userId, null),
+    }));
+    checkPasswordPolicy(newPassword, user.email, minLength);
     await this.setPassword(userId, newPassword, async (em) => {
       const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
       if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
@@ -101,7 +104,7 @@ export class PasswordService {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'password_change', result: AuditResult.FAILURE, target: `user:${userId}` });
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
-    checkPasswordPolicy(newPassword, user.email);
+    checkPasswordPolicy(newPassword, user.email, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
     await this.setPassword(userId, newPassword);
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;

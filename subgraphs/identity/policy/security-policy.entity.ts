@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { Field, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { ACCESS_RESTRICTIONS } from '../../../kernel/context';
 
 /** What a member whose address is not confirmed yet may do in the tenant. */
@@ -32,6 +32,10 @@ export class TenantSecurityPolicy {
   @Column('text', { name: 'unverified_access', default: UnverifiedAccess.FULL })
   unverifiedAccess: UnverifiedAccess;
 
+  @Field(() => Int, { description: 'Shortest password a member may set (8 to 128); existing passwords stay until changed' })
+  @Column('int', { name: 'password_min_length', default: 8 })
+  passwordMinLength: number;
+
   @Field(() => Date, { nullable: true })
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date | null;
@@ -44,6 +48,9 @@ export class UpdateSecurityPolicyInput {
 
   @Field(() => UnverifiedAccess, { nullable: true })
   unverifiedAccess?: UnverifiedAccess | null;
+
+  @Field(() => Int, { nullable: true })
+  passwordMinLength?: number | null;
 }
 
 /** The caller's own rights in the current tenant, as every service sees them. */

@@ -21,7 +21,7 @@ const ownAccount = (p: string) => p.startsWith('account:');
 const readOnly = (p: string) => ownAccount(p) || p.endsWith(':read');
 
 const defaults = (tenantId: string): TenantSecurityPolicy =>
-  Object.assign(new TenantSecurityPolicy(), { tenantId, requireTwoFactor: false, unverifiedAccess: UnverifiedAccess.FULL, updatedAt: null });
+  Object.assign(new TenantSecurityPolicy(), { tenantId, requireTwoFactor: false, unverifiedAccess: UnverifiedAccess.FULL, passwordMinLength: 8, updatedAt: null });
 
 /**
  * A member's rights after the tenant's rules: without the second factor the tenant requires, or with an
@@ -73,8 +73,12 @@ export class SecurityPolicyService {
       const next = {
         requireTwoFactor: input.requireTwoFactor ?? current.requireTwoFactor,
         unverifiedAccess: input.unverifiedAccess ?? current.unverifiedAccess,
+        passwordMinLength: input.passwordMinLength ?? current.passwordMinLength,
       };
       if (!Object.values(UnverifiedAccess).includes(next.unverifiedAccess)) throw identityError(IdentityErrorCode.INVALID_POLICY);
+      if (!Number.isInteger(next.passwordMinLength) || next.passwordMinLength < 8 || next.passwordMinLength > 128) {
+        throw identityError(IdentityErrorCode.INVALID_POLICY, 'passwordMinLength must be 8 to 128');
+      }
       const [me]: { verified: boolean; totp: boolean }[] = await em.query(
         `SELECT email_verified_at IS NOT NULL AS verified, totp_enabled_at IS NOT NULL AS totp FROM identity.users WHERE id = $1`,
         [ctx.userId],
@@ -86,7 +90,7 @@ export class SecurityPolicyService {
         throw identityError(IdentityErrorCode.POLICY_UNMET, 'Confirm your own e-mail address before limiting unconfirmed members');
       }
       await em.upsert(TenantSecurityPolicy, { tenantId, ...next }, ['tenantId']);
-      await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess }, after: next } });
+      await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess, passwordMinLength: current.passwordMinLength }, after: next } });
       return em.findOneByOrFail(TenantSecurityPolicy, { tenantId });
     });
     await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });

@@ -27,7 +27,12 @@ const STATUS_ACTIONS: Record<string, string> = {
 /** Consumer of tenancy changes: each lands in the security audit log of the tenant (and of an operator acting from elsewhere). */
 export async function auditTenantChange(event: DomainEvent, em: EntityManager): Promise<void> {
   const p = event.payload as { tenantId: string; actorId: string | null; actorTenantId?: string | null; status?: string } & Record<string, unknown>;
-  const action = event.type === 'tenancy.tenant_status_changed' ? (STATUS_ACTIONS[p.status ?? ''] ?? 'tenant_status_change') : 'tenant_update';
+  const action =
+    event.type === 'tenancy.tenant_status_changed'
+      ? (STATUS_ACTIONS[p.status ?? ''] ?? 'tenant_status_change')
+      : event.type === 'tenancy.settings_changed'
+        ? 'tenant_settings_update'
+        : 'tenant_update';
   const { tenantId: _t, actorId: _a, actorTenantId, ...details } = p;
   const entry = { action, result: AuditResult.SUCCESS, actorId: p.actorId, target: `tenant:${p.tenantId}`, details };
   await audit(em, systemContext(event.id), p.tenantId, entry);

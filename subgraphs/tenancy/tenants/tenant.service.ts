@@ -10,6 +10,7 @@ import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/topics';
 import { forbidden } from '../../../kernel/errors';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Membership } from './membership.entity';
+import { onboardingOf, type Onboarding } from './onboarding';
 import { Tenant, TenantStatus, type CreateTenantInput, type MyTenant, type UpdateTenantInput } from './tenant.entity';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -172,6 +173,11 @@ export class TenantService {
     if (!isUuid(tenantId)) return null;
     const rows: { status: TenantStatus }[] = await withSystem(this.deps.ds, 'tenant status', (em) => em.query(`SELECT status FROM tenancy.tenants WHERE tenant_id = $1`, [tenantId]), 'debug');
     return rows[0] ?? null;
+  }
+
+  async onboarding(ctx: RequestContext, tenant: Tenant): Promise<Onboarding | null> {
+    if (tenant.id !== ctx.tenantId) return null;
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => onboardingOf(em, tenantId));
   }
 
   /** Reference lookups: only the caller's own tenant ever resolves. */
