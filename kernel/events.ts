@@ -8,6 +8,11 @@ import { returningRows } from './db/values';
 /** `{ tenantId }`: a deleted tenant's grace period is over; every subgraph deletes its rows (kernel/db/purge.ts). */
 export const TENANT_PURGED_EVENT = 'tenancy.tenant_purged';
 
+/** `{ tenantId, exportId }`: the tenant's owner asked for an export; every subgraph sends its part. */
+export const TENANT_EXPORT_REQUESTED_EVENT = 'tenancy.export_requested';
+/** `{ tenantId, exportId, subgraph, tables }`: one subgraph's rows of the tenant (kernel/db/export.ts). */
+export const TENANT_EXPORT_PART_EVENT = 'platform.tenant_export_part';
+
 export interface DomainEvent<P = Record<string, unknown>> {
   id: string;
   type: string;

@@ -2,7 +2,17 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { createSubgraphDataSource, migrateSubgraph } from './db/data-source';
 import { prepareDatabase } from './db/bootstrap';
-import { attachConsumers, OutboxRelay, TENANT_PURGED_EVENT, type EventBus, type EventConsumer } from './events';
+import {
+  attachConsumers,
+  OutboxRelay,
+  recordEvent,
+  TENANT_EXPORT_PART_EVENT,
+  TENANT_EXPORT_REQUESTED_EVENT,
+  TENANT_PURGED_EVENT,
+  type EventBus,
+  type EventConsumer,
+} from './events';
+import { exportTenantRows } from './db/export';
 import { purgeTenantRows } from './db/purge';
 import { JobRunner } from './jobs';
 import { startSubgraphServer } from './http/subgraph-server';
@@ -63,7 +73,17 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
       await purgeTenantRows(em, def.name, (event.payload as { tenantId: string }).tenantId);
     },
   };
-  attachConsumers(ds, def.name, options.bus, [...(def.consumers?.(deps) ?? []), purge]);
+  // ...and answers an export request with its own rows of that tenant.
+  const exportPart: EventConsumer = {
+    name: 'export-tenant',
+    types: [TENANT_EXPORT_REQUESTED_EVENT],
+    handle: async (event, em) => {
+      const { tenantId, exportId } = event.payload as { tenantId: string; exportId: string };
+      const tables = await exportTenantRows(em, def.name, tenantId);
+      await recordEvent(em, def.name, { type: TENANT_EXPORT_PART_EVENT, tenantId, payload: { tenantId, exportId, subgraph: def.name, tables } });
+    },
+  };
+  attachConsumers(ds, def.name, options.bus, [...(def.consumers?.(deps) ?? []), purge, exportPart]);
   outbox.start();
   const jobs = def.jobs ? new JobRunner(ds, def.name, def.jobs(deps), options.config.server.JOB_POLL_MS) : null;
   jobs?.start();

@@ -21,6 +21,7 @@ export enum TenancyErrorCode {
   INVALID_MODULE = 'INVALID_MODULE',
   INVALID_PERIOD = 'INVALID_PERIOD',
   INVALID_LIMITS = 'INVALID_LIMITS',
+  EXPORT_NOT_FOUND = 'EXPORT_NOT_FOUND',
 }
 
 export const tenancyError = defineErrors<TenancyErrorCode>({
@@ -44,4 +45,5 @@ export const tenancyError = defineErrors<TenancyErrorCode>({
   INVALID_MODULE: 'Module manifest is not valid',
   INVALID_PERIOD: 'A period is a month: YYYY-MM',
   INVALID_LIMITS: 'Limits are whole numbers of 0 or more',
+  EXPORT_NOT_FOUND: 'Export not found',
 });

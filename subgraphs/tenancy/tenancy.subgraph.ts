@@ -8,6 +8,10 @@ import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764
 import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400000-tenancy-modules';
 import { TenancyUsage1764892800000 } from '../../migrations/tenancy/1764892800000-tenancy-usage';
 import { TenancySettings1764979200000 } from '../../migrations/tenancy/1764979200000-tenancy-settings';
+import { TenancyExports1765065600000 } from '../../migrations/tenancy/1765065600000-tenancy-exports';
+import { ExportResolver } from './export/export.resolver';
+import { storeExportPart } from './export/export';
+import { TENANT_EXPORT_PART_EVENT } from '../../kernel/events';
 import { UsageResolver } from './usage/usage.resolver';
 import { UsageService, type UsageIncrement } from './usage/usage.service';
 import { ModuleResolver } from './modules/module.resolver';
@@ -28,13 +32,14 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000, TenancySettings1764979200000],
-  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver, UsageResolver],
+  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000, TenancySettings1764979200000, TenancyExports1765065600000],
+  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver, UsageResolver, ExportResolver],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [
     { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS) },
     { name: 'add-member', types: ['identity.member_added'], handle: addMember },
     { name: 'remove-member', types: ['identity.member_removed'], handle: removeMember },
+    { name: 'export-part', types: [TENANT_EXPORT_PART_EVENT], handle: storeExportPart },
   ],
   jobs: (deps) => ({ [TRIAL_EXPIRY_JOB]: trialExpiryJob(deps), [PURGE_JOB]: purgeJob(deps) }),
   internal: (deps) => {
