@@ -8,6 +8,18 @@ export interface MailMessage {
   to: string;
   subject: string;
   text: string;
+  /** Display name instead of the platform's (e.g. a tenant's e-mail sender name); the address stays MAIL_FROM's. */
+  fromName?: string | null;
+}
+
+/** MAIL_FROM's address (`Name <address>` or a bare address). */
+function addressOf(from: string): string {
+  return /<([^>]+)>/.exec(from)?.[1] ?? from.trim();
+}
+
+/** A display name safe in a header: no line breaks, quotes or angle brackets. */
+function cleanName(name: string): string {
+  return name.replace(/[\r\n"<>]/g, ' ').trim().slice(0, 100);
 }
 
 /** Where mail goes: SMTP when configured, otherwise a local mailbox folder a developer (and tests) can read. */
@@ -28,7 +40,9 @@ export class MailboxTransport implements MailTransport {
 
   async send(message: MailMessage): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    const mail: StoredMail = { ...message, from: this.from, sentAt: new Date().toISOString() };
+    const { fromName, ...rest } = message;
+    const from = fromName ? `"${cleanName(fromName)}" <${addressOf(this.from)}>` : this.from;
+    const mail: StoredMail = { ...rest, from, sentAt: new Date().toISOString() };
     writeFileSync(join(this.dir, `${Date.now()}-${randomUUID().slice(0, 8)}.json`), JSON.stringify(mail, null, 2), { mode: 0o600 });
   }
 }
@@ -44,7 +58,8 @@ export class SmtpTransport implements MailTransport {
   }
 
   async send(message: MailMessage): Promise<void> {
-    await this.transporter.sendMail({ from: this.from, to: message.to, subject: message.subject, text: message.text });
+    const from = message.fromName ? { name: cleanName(message.fromName), address: addressOf(this.from) } : this.from;
+    await this.transporter.sendMail({ from, to: message.to, subject: message.subject, text: message.text });
   }
 }
 

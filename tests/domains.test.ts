@@ -16,8 +16,8 @@ import {
   VerifyDomainDocument,
 } from './generated/graphql';
 import { codes, gql, type GqlResult } from './support/gql';
-import { joinByInvitation, signUp, type Account } from './support/fixtures';
-import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
+import { joinByInvitation, signUp, uniqueEmail, type Account } from './support/fixtures';
+import { tokenFrom, waitForMail } from './support/mailbox';
 import { startTestDns, type TestDns } from './support/dns';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
@@ -115,7 +115,7 @@ describe('custom domains', () => {
     // Someone whose oldest tenant is elsewhere signs in on Acme's domain: the session is Acme's.
     const bob = await signUp(t.gatewayUrl, 'Bob Home');
     await gql(t.gatewayUrl, InviteUserDocument, { input: { email: bob.email, role: 'member' } }, { token: acme.token });
-    const invitation = tokenFrom(await waitForMail(t.config, bob.email, SUBJECTS.invitation));
+    const invitation = tokenFrom(await waitForMail(t.config, bob.email, 'You are invited to Acme Cloud'));
     await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token: invitation, password: bob.password } });
     const here = await viaHost(ACME, LoginDocument, { input: { email: bob.email, password: bob.password } });
     expect(here.data!.login.tenant.id).toBe(acme.tenantId);
@@ -180,6 +180,14 @@ describe('branding', () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Mine' } }, { token: member.token }))).toEqual(['FORBIDDEN']);
     expect((await gql(t.gatewayUrl, TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding).toBeNull();
+
+    // Identity's mails for the tenant carry its names.
+    const invited = uniqueEmail('branded');
+    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Brand Cloud' } }, { token: owner.token });
+    await gql(t.gatewayUrl, InviteUserDocument, { input: { email: invited, role: 'member' } }, { token: owner.token });
+    const mail = await waitForMail(t.config, invited, 'You are invited to Brand Cloud');
+    expect(mail.from).toMatch(/^"Brand Co Team" <[^>]+>$/);
+    expect(mail.text).toContain('join Brand Cloud as member');
   });
 });
 

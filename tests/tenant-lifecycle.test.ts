@@ -117,8 +117,8 @@ describe('deletion', () => {
     await gql(t.gatewayUrl, CreateGroupDocument, { input: { name: 'Group' } }, { token });
     await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'key', permissions: ['products:read'] } }, { token });
     await gql(t.gatewayUrl, AddDomainDocument, { domain: `${account.tenantId.slice(0, 8)}.purge.test` }, { token });
-    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Doomed' } }, { token });
     await joinByInvitation(t.gatewayUrl, t.config, account, 'admin');
+    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Doomed' } }, { token });
   }
 
   it('is for the owner only, refuses the tenant at once, and can be undone during the grace period', async () => {

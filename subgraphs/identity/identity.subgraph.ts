@@ -20,6 +20,7 @@ import { IdentitySignIn1764720000000 } from '../../migrations/identity/176472000
 import { IdentityImpersonation1764806400000 } from '../../migrations/identity/1764806400000-identity-impersonation';
 import { IdentityModulePermissions1764892800000 } from '../../migrations/identity/1764892800000-identity-module-permissions';
 import { IdentityPasswordLength1764979200000 } from '../../migrations/identity/1764979200000-identity-password-length';
+import { IdentityMailBranding1765065600000 } from '../../migrations/identity/1765065600000-identity-mail-branding';
 import { moduleInstalled, moduleUninstalled } from './rbac/module-permissions';
 import { IdentityInvitations1764201600000 } from '../../migrations/identity/1764201600000-identity-invitations';
 import { ApiKeyResolver } from './api-keys/api-key.resolver';
@@ -37,20 +38,21 @@ import { RefreshToken, Session } from './sessions/session.entity';
 import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
 import { User } from './users/user.entity';
-import { addTenantOwner, auditTenantChange } from './users/tenant-events';
+import { addTenantOwner, auditTenantChange, rememberBranding } from './users/tenant-events';
 import { UserResolver, userReferenceResolver } from './users/user.resolver';
 
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver],
   referenceResolvers: userReferenceResolver,
   consumers: () => [
     { name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner },
     { name: 'tenant-audit', types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed', 'tenancy.settings_changed'], handle: auditTenantChange },
     { name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled },
+    { name: 'tenant-branding', types: ['tenancy.branding_changed'], handle: rememberBranding },
     { name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled },
   ],
   internal: (deps) => {

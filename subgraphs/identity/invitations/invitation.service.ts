@@ -9,6 +9,7 @@ import { AuditResult } from '../audit/audit-event.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { enqueueMail } from '../mail/mail-queue';
+import { mailBrandingOf } from '../users/tenant-events';
 import { hashPassword, verifyPassword } from '../passwords/password-hash';
 import { checkPasswordPolicy, requiredPasswordLength } from '../passwords/password-policy';
 import { SessionService, sha256 } from '../sessions/session.service';
@@ -58,10 +59,13 @@ export class InvitationService {
         acceptedAt: null,
         acceptedBy: null,
       });
+      // In the tenant's own name when it has branding.
+      const brand = await mailBrandingOf(em, tenantId);
       await enqueueMail(em, {
         to: email,
-        subject: 'You are invited to Nexus Platform',
-        text: `You have been invited to join a workspace as ${input.role}.\n\nTo accept, open:\n${link}\n\nThe link works once, for ${TTL_DAYS} days.\n`,
+        subject: brand.displayName ? `You are invited to ${brand.displayName}` : 'You are invited to Nexus Platform',
+        text: `You have been invited to join ${brand.displayName ?? 'a workspace'} as ${input.role}.\n\nTo accept, open:\n${link}\n\nThe link works once, for ${TTL_DAYS} days.\n`,
+        fromName: brand.senderName,
       });
       await audit(em, ctx, tenantId, { action: 'invite', result: AuditResult.SUCCESS, target: `email:${email}`, details: { role: input.role } });
       return em.findOneByOrFail(Invitation, { tenantId, id });

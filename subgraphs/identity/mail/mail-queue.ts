@@ -10,11 +10,12 @@ const log = logger('identity.mail');
 
 /** Queues a mail in the caller's transaction: it is sent if and only if the change commits. */
 export async function enqueueMail(em: EntityManager, message: MailMessage): Promise<void> {
-  await em.query(`INSERT INTO identity.mail_queue (id, recipient, subject, body) VALUES ($1, $2, $3, $4)`, [
+  await em.query(`INSERT INTO identity.mail_queue (id, recipient, subject, body, sender_name) VALUES ($1, $2, $3, $4, $5)`, [
     randomUUID(),
     message.to,
     message.subject,
     message.text,
+    message.fromName ?? null,
   ]);
 }
 
@@ -23,6 +24,7 @@ interface QueuedMail {
   recipient: string;
   subject: string;
   body: string;
+  sender_name: string | null;
   attempts: number;
 }
 
@@ -61,7 +63,7 @@ export class MailWorker {
           `UPDATE identity.mail_queue SET attempts = attempts + 1, next_attempt_at = now() + interval '60 seconds'
             WHERE id IN (SELECT id FROM identity.mail_queue WHERE failed_at IS NULL AND next_attempt_at <= now()
                          ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-            RETURNING id, recipient, subject, body, attempts`,
+            RETURNING id, recipient, subject, body, sender_name, attempts`,
         );
         return returningRows<QueuedMail>(rows);
       },
@@ -69,7 +71,7 @@ export class MailWorker {
     );
     for (const mail of due) {
       try {
-        await this.transport.send({ to: mail.recipient, subject: mail.subject, text: mail.body });
+        await this.transport.send({ to: mail.recipient, subject: mail.subject, text: mail.body, fromName: mail.sender_name });
         await withSystem(this.ds, 'mail sent', (em) => em.query(`DELETE FROM identity.mail_queue WHERE id = $1`, [mail.id]), 'debug');
       } catch (err) {
         const failed = mail.attempts >= MAX_ATTEMPTS;

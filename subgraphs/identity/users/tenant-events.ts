@@ -38,3 +38,22 @@ export async function auditTenantChange(event: DomainEvent, em: EntityManager): 
   await audit(em, systemContext(event.id), p.tenantId, entry);
   if (actorTenantId && actorTenantId !== p.tenantId) await audit(em, systemContext(event.id), actorTenantId, entry);
 }
+
+/** Consumer of tenancy.branding_changed: the names identity's mails for that tenant use. */
+export async function rememberBranding(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; displayName: string | null; emailSenderName: string | null };
+  await em.query(
+    `INSERT INTO identity.tenant_branding (tenant_id, display_name, sender_name) VALUES ($1, $2, $3)
+     ON CONFLICT (tenant_id) DO UPDATE SET display_name = EXCLUDED.display_name, sender_name = EXCLUDED.sender_name`,
+    [p.tenantId, p.displayName, p.emailSenderName],
+  );
+}
+
+/** The tenant's names for mails (a transaction scoped to the tenant); nulls mean the platform's. */
+export async function mailBrandingOf(em: EntityManager, tenantId: string): Promise<{ displayName: string | null; senderName: string | null }> {
+  const [row]: { display_name: string | null; sender_name: string | null }[] = await em.query(
+    `SELECT display_name, sender_name FROM identity.tenant_branding WHERE tenant_id = $1`,
+    [tenantId],
+  );
+  return { displayName: row?.display_name ?? null, senderName: row?.sender_name ?? null };
+}

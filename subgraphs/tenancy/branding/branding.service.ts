@@ -1,6 +1,7 @@
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
+import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Branding, type TenantBranding, type UpdateBrandingInput } from './branding.entity';
@@ -62,7 +63,7 @@ export class BrandingService {
   }
 
   async update(ctx: RequestContext, input: UpdateBrandingInput): Promise<TenantBranding> {
-    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    const event = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const current = (await em.findOneBy(Branding, { tenantId })) ?? Object.assign(new Branding(), { tenantId, displayName: null, logoUrl: null, primaryColor: null, accentColor: null, emailSenderName: null });
       const next = {
         tenantId,
@@ -73,7 +74,14 @@ export class BrandingService {
         emailSenderName: text(input.emailSenderName, current.emailSenderName, 100, 'emailSenderName'),
       };
       await em.upsert(Branding, next, ['tenantId']);
+      return recordEvent(em, 'tenancy', {
+        type: 'tenancy.branding_changed',
+        tenantId,
+        payload: { tenantId, displayName: next.displayName, emailSenderName: next.emailSenderName },
+      });
     });
+    // Identity's mails for this tenant use the new names from now on.
+    await this.deps.outbox.deliverNow([event]);
     return (await this.publicBranding({ tenantId: ctx.tenantId }))!;
   }
 }
