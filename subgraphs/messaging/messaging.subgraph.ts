@@ -1,5 +1,6 @@
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MessagingInit1763683200000 } from '../../migrations/messaging/1763683200000-messaging-init';
+import { MessagingMessageLifecycle1764547200000 } from '../../migrations/messaging/1764547200000-messaging-message-lifecycle';
 import { Message } from './messages/message.entity';
 import { MessageResolver, messageReferenceResolver } from './messages/message.resolver';
 import { Room } from './rooms/room.entity';
@@ -10,7 +11,7 @@ import { createGeneralRoom } from './rooms/room.service';
 export const messagingSubgraph: SubgraphDefinition = {
   name: 'messaging',
   entities: [Room, Message],
-  migrations: [MessagingInit1763683200000],
+  migrations: [MessagingInit1763683200000, MessagingMessageLifecycle1764547200000],
   resolvers: [RoomResolver, MessageResolver],
   referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
   consumers: () => [{ name: 'general-room', types: ['identity.tenant_registered', 'tenancy.tenant_created'], handle: createGeneralRoom }],

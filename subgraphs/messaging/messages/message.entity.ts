@@ -1,6 +1,6 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
-import { Directive, Field, ObjectType } from 'type-graphql';
+import { Directive, Field, ID, ObjectType } from 'type-graphql';
 import { UserReference } from '../user.reference';
 import { Room } from '../rooms/room.entity';
 
@@ -14,9 +14,33 @@ export class Message extends TenantOwnedEntity {
   @Column('uuid', { name: 'author_id' })
   authorId: string;
 
-  @Field(() => String, { description: 'Plain text; never rendered as HTML' })
+  @Field(() => String, { description: 'Plain text; never rendered as HTML (empty once deleted)' })
   @Column('text')
   body: string;
+
+  @Field(() => String, { nullable: true, description: "The sender's id for this message: sending it again returns the same message" })
+  @Column('text', { name: 'client_message_id', nullable: true })
+  clientMessageId: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'The message this one replies to (its thread)' })
+  @Column('uuid', { name: 'reply_to_id', nullable: true })
+  replyToId: string | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column('timestamptz', { name: 'edited_at', nullable: true })
+  editedAt: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  @Column('timestamptz', { name: 'deleted_at', nullable: true })
+  deletedAt: Date | null;
+
+  @Column('uuid', { name: 'deleted_by', nullable: true })
+  deletedBy: string | null;
+
+  @Field(() => Boolean)
+  get deleted(): boolean {
+    return this.deletedAt !== null && this.deletedAt !== undefined;
+  }
 
   @Field(() => UserReference)
   author(): UserReference {

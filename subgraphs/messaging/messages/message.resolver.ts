@@ -6,7 +6,7 @@ import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from './message.entity';
 import { MessageService, fromEvent, roomTopic, type MessageEvent } from './message.service';
-import { MessageConnection, SendMessageInput } from './message.types';
+import { EditMessageInput, MessageConnection, SendMessageInput } from './message.types';
 
 @Resolver(() => Message)
 export class MessageResolver {
@@ -21,14 +21,27 @@ export class MessageResolver {
     return this.service.send(currentContext(), input);
   }
 
+  @Authorized('messages:send')
+  @Mutation(() => Message, { description: 'Changes the text of your own message' })
+  editMessage(@Arg('input', () => EditMessageInput) input: EditMessageInput): Promise<Message> {
+    return this.service.edit(currentContext(), input.id, input.body);
+  }
+
+  @Authorized('messages:send')
+  @Mutation(() => Message, { description: 'Deletes your own message: it stays in the history without its text' })
+  deleteMessage(@Arg('id', () => ID) id: string): Promise<Message> {
+    return this.service.delete(currentContext(), id);
+  }
+
   @Authorized('messages:read')
-  @Query(() => MessageConnection, { description: 'Room history, newest first; pass endCursor as `after` for older' })
+  @Query(() => MessageConnection, { description: 'Room history, newest first; pass endCursor as `after` for older, startCursor as `before` for newer' })
   messages(
     @Arg('roomId', () => ID) roomId: string,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('before', () => String, { nullable: true }) before?: string | null,
   ): Promise<MessageConnection> {
-    return this.service.history(currentContext(), roomId, first, after);
+    return this.service.history(currentContext(), roomId, first, after, before);
   }
 
   @Authorized('messages:read')

@@ -8,26 +8,74 @@ import { Room } from '../rooms/room.entity';
 import { cleanText } from '../rooms/room.service';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
-import { isUuid } from '../../../kernel/db/values';
+import { isUuid, returningRows } from '../../../kernel/db/values';
 
 const PAGE_MAX = 100;
 
 export class MessageService {
   constructor(private readonly deps: SubgraphDeps) {}
 
+  /**
+   * Posts a message. With a clientMessageId, a retry of the same send returns the message already stored
+   * (and announces nothing new); a reply must point at a message of the same room.
+   */
   async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
-    const body = cleanText(input.body ?? '');
-    if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) throw messagingError(MessagingErrorCode.INVALID_MESSAGE);
-    const message = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    const body = checkedBody(input.body);
+    const clientId = input.clientMessageId === undefined || input.clientMessageId === null ? null : input.clientMessageId;
+    if (clientId !== null && (typeof clientId !== 'string' || clientId.length < 1 || clientId.length > 100)) {
+      throw messagingError(MessagingErrorCode.INVALID_CLIENT_MESSAGE_ID);
+    }
+    const { message, created } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await this.roomIn(em, tenantId, input.roomId);
-      const created = em.create(Message, { tenantId, id: randomUUID(), roomId: room.id, authorId: ctx.userId!, body });
-      await em.insert(Message, created);
-      const saved = await em.findOneByOrFail(Message, { tenantId, id: created.id });
-      return Object.assign(saved, { room });
+      let replyToId: string | null = null;
+      if (input.replyToId !== undefined && input.replyToId !== null) {
+        const parent = isUuid(input.replyToId) ? await em.findOneBy(Message, { tenantId, id: input.replyToId }) : null;
+        if (!parent || parent.roomId !== room.id) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND, 'The message replied to is not in this room');
+        replyToId = parent.id;
+      }
+      const id = randomUUID();
+      const inserted = returningRows<{ id: string }>(
+        await em.query(
+          `INSERT INTO messaging.messages (tenant_id, id, room_id, author_id, body, client_message_id, reply_to_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (tenant_id, room_id, author_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
+           RETURNING id`,
+          [tenantId, id, room.id, ctx.userId, body, clientId, replyToId],
+        ),
+      );
+      const saved = inserted.length
+        ? await em.findOneByOrFail(Message, { tenantId, id })
+        : await em.findOneByOrFail(Message, { tenantId, roomId: room.id, authorId: ctx.userId!, clientMessageId: clientId! });
+      return { message: Object.assign(saved, { room }), created: inserted.length > 0 };
     });
     // Realtime is best effort once committed: a subscriber that misses it reads it from history.
-    await this.deps.pubsub.publish(roomTopic(message.tenantId, message.roomId), toEvent(message)).catch(() => undefined);
+    if (created) await this.deps.pubsub.publish(roomTopic(message.tenantId, message.roomId), toEvent(message)).catch(() => undefined);
     return message;
+  }
+
+  /** The author changes the text of a message (not once deleted). */
+  edit(ctx: RequestContext, id: string, rawBody: string): Promise<Message> {
+    const body = checkedBody(rawBody);
+    return this.changeOwn(ctx, id, (em, message) => em.update(Message, { tenantId: message.tenantId, id: message.id }, { body, editedAt: new Date() }));
+  }
+
+  /** The author deletes a message: it keeps its place in the history, without its text. */
+  delete(ctx: RequestContext, id: string): Promise<Message> {
+    return this.changeOwn(ctx, id, (em, message) =>
+      em.update(Message, { tenantId: message.tenantId, id: message.id }, { body: '', deletedAt: new Date(), deletedBy: ctx.userId }),
+    );
+  }
+
+  private async changeOwn(ctx: RequestContext, id: string, change: (em: EntityManager, message: Message) => Promise<unknown>): Promise<Message> {
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const message = isUuid(id) ? await em.findOne(Message, { where: { tenantId, id }, lock: { mode: 'pessimistic_write' } }) : null;
+      if (!message) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND);
+      if (message.authorId !== ctx.userId) throw messagingError(MessagingErrorCode.NOT_MESSAGE_AUTHOR);
+      if (message.deletedAt) throw messagingError(MessagingErrorCode.MESSAGE_DELETED);
+      await change(em, message);
+      const saved = await em.findOneByOrFail(Message, { tenantId, id: message.id });
+      return Object.assign(saved, { room: await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) });
+    });
   }
 
   /** Refuses rooms outside the caller's tenant before a subscription starts. */
@@ -58,22 +106,47 @@ export class MessageService {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  async history(ctx: RequestContext, roomId: string, first: number | null | undefined, after: string | null | undefined): Promise<MessageConnection> {
+  /**
+   * Room history, newest first. `after` (an endCursor) pages into older messages; `before` (a
+   * startCursor) gives the messages just newer than it, for catching up towards the present.
+   */
+  async history(
+    ctx: RequestContext,
+    roomId: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+    before: string | null | undefined = null,
+  ): Promise<MessageConnection> {
     const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
-    const cursor = after ? decodeCursor(after) : null;
+    if (after && before) throw messagingError(MessagingErrorCode.INVALID_CURSOR, 'Give either after or before');
+    const older = after ? decodeCursor(after) : null;
+    const newer = before ? decodeCursor(before) : null;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await this.roomIn(em, tenantId, roomId);
+      // Cursors carry milliseconds (what a Date holds): order and compare at that precision.
+      const at = `date_trunc('milliseconds', m.created_at)`;
       const qb = em
         .createQueryBuilder(Message, 'm')
         .where('m.tenant_id = :tenantId AND m.room_id = :roomId', { tenantId, roomId: room.id })
-        .orderBy('m.created_at', 'DESC')
-        .addOrderBy('m.id', 'DESC')
+        .orderBy(at, newer ? 'ASC' : 'DESC')
+        .addOrderBy('m.id', newer ? 'ASC' : 'DESC')
         .limit(limit + 1);
-      if (cursor) qb.andWhere('(m.created_at, m.id) < (:at::timestamptz, :id::uuid)', cursor);
+      if (older) qb.andWhere(`(${at}, m.id) < (:at::timestamptz, :id::uuid)`, older);
+      if (newer) qb.andWhere(`(${at}, m.id) > (:at::timestamptz, :id::uuid)`, newer);
       const rows = await qb.getMany();
+      const more = rows.length > limit;
       const page = rows.slice(0, limit).map((m) => Object.assign(m, { room }));
+      if (newer) page.reverse();
       const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
-      return { edges, pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: newer ? true : more,
+          endCursor: edges.at(-1)?.cursor ?? null,
+          hasPreviousPage: newer ? more : older !== null,
+          startCursor: edges[0]?.cursor ?? null,
+        },
+      };
     });
   }
 
@@ -115,6 +188,12 @@ function toEvent(m: Message): MessageEvent {
 export function fromEvent(e: MessageEvent): Message {
   const room = Object.assign(new Room(), { ...e.room, createdAt: new Date(e.room.createdAt) });
   return Object.assign(new Message(), { ...e, createdAt: new Date(e.createdAt), room });
+}
+
+function checkedBody(raw: unknown): string {
+  const body = cleanText(typeof raw === 'string' ? raw : '');
+  if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) throw messagingError(MessagingErrorCode.INVALID_MESSAGE);
+  return body;
 }
 
 function encodeCursor(m: Message): string {

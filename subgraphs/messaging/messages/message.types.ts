@@ -10,6 +10,21 @@ export class SendMessageInput {
 
   @Field(() => String)
   body: string;
+
+  @Field(() => String, { nullable: true, description: 'Your own id for the message (1 to 100 characters): a retry with it never duplicates' })
+  clientMessageId?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Reply to this message of the same room' })
+  replyToId?: string | null;
+}
+
+@InputType()
+export class EditMessageInput {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => String)
+  body: string;
 }
 
 @ObjectType()
@@ -29,6 +44,12 @@ export class PageInfo {
 
   @Field(() => String, { nullable: true })
   endCursor: string | null;
+
+  @Field(() => Boolean, { description: 'Newer messages exist than this page (pass startCursor as `before`)' })
+  hasPreviousPage: boolean;
+
+  @Field(() => String, { nullable: true })
+  startCursor: string | null;
 }
 
 @ObjectType({ description: 'Messages of a room, newest first' })
