@@ -9,6 +9,10 @@ export enum MessagingErrorCode {
   NOT_MESSAGE_AUTHOR = 'NOT_MESSAGE_AUTHOR',
   MESSAGE_DELETED = 'MESSAGE_DELETED',
   INVALID_CLIENT_MESSAGE_ID = 'INVALID_CLIENT_MESSAGE_ID',
+  INVALID_ROOM = 'INVALID_ROOM',
+  NOT_IN_TENANT = 'NOT_IN_TENANT',
+  ROOM_ARCHIVED = 'ROOM_ARCHIVED',
+  NOT_ROOM_ADMIN = 'NOT_ROOM_ADMIN',
 }
 
 export const messagingError = defineErrors<MessagingErrorCode>({
@@ -20,4 +24,8 @@ export const messagingError = defineErrors<MessagingErrorCode>({
   NOT_MESSAGE_AUTHOR: 'Only its author can change this message',
   MESSAGE_DELETED: 'This message was deleted',
   INVALID_CLIENT_MESSAGE_ID: 'clientMessageId must be 1 to 100 characters',
+  INVALID_ROOM: 'Room settings are not valid',
+  NOT_IN_TENANT: 'That person is not a member of this tenant',
+  ROOM_ARCHIVED: 'This room is archived',
+  NOT_ROOM_ADMIN: "Only the room's owner or admins can do this",
 });

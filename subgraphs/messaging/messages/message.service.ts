@@ -5,7 +5,7 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
-import { cleanText } from '../rooms/room.service';
+import { canUseRoom, cleanText, usableRoom } from '../rooms/room.service';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
 import { isUuid, returningRows } from '../../../kernel/db/values';
@@ -26,7 +26,8 @@ export class MessageService {
       throw messagingError(MessagingErrorCode.INVALID_CLIENT_MESSAGE_ID);
     }
     const { message, created } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await this.roomIn(em, tenantId, input.roomId);
+      const room = await this.roomIn(em, ctx, tenantId, input.roomId);
+      if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
       let replyToId: string | null = null;
       if (input.replyToId !== undefined && input.replyToId !== null) {
         const parent = isUuid(input.replyToId) ? await em.findOneBy(Message, { tenantId, id: input.replyToId }) : null;
@@ -71,6 +72,8 @@ export class MessageService {
       const message = isUuid(id) ? await em.findOne(Message, { where: { tenantId, id }, lock: { mode: 'pessimistic_write' } }) : null;
       if (!message) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND);
       if (message.authorId !== ctx.userId) throw messagingError(MessagingErrorCode.NOT_MESSAGE_AUTHOR);
+      const room = await this.roomIn(em, ctx, tenantId, message.roomId);
+      if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
       if (message.deletedAt) throw messagingError(MessagingErrorCode.MESSAGE_DELETED);
       await change(em, message);
       const saved = await em.findOneByOrFail(Message, { tenantId, id: message.id });
@@ -80,7 +83,7 @@ export class MessageService {
 
   /** Refuses rooms outside the caller's tenant before a subscription starts. */
   async assertRoom(ctx: RequestContext, roomId: string): Promise<Room> {
-    return withTenant(this.deps.ds, ctx, (em, tenantId) => this.roomIn(em, tenantId, roomId));
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => this.roomIn(em, ctx, tenantId, roomId));
   }
 
   async byId(ctx: RequestContext, id: string): Promise<Message | null> {
@@ -88,7 +91,8 @@ export class MessageService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const message = await em.findOneBy(Message, { tenantId, id });
       if (!message) return null;
-      return Object.assign(message, { room: await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) });
+      const room = await em.findOneByOrFail(Room, { tenantId, id: message.roomId });
+      return (await canUseRoom(em, ctx, room)) ? Object.assign(message, { room }) : null;
     });
   }
 
@@ -99,8 +103,9 @@ export class MessageService {
     const found = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const messages = await em.findBy(Message, { tenantId, id: In(wanted) });
       const rooms = await em.findBy(Room, { tenantId, id: In([...new Set(messages.map((m) => m.roomId))]) });
-      const roomById = new Map(rooms.map((r) => [r.id, r]));
-      return messages.map((m) => Object.assign(m, { room: roomById.get(m.roomId)! }));
+      const roomById = new Map<string, Room>();
+      for (const room of rooms) if (await canUseRoom(em, ctx, room)) roomById.set(room.id, room);
+      return messages.filter((m) => roomById.has(m.roomId)).map((m) => Object.assign(m, { room: roomById.get(m.roomId)! }));
     });
     const byId = new Map(found.map((m) => [m.id, m]));
     return ids.map((id) => byId.get(id) ?? null);
@@ -122,7 +127,7 @@ export class MessageService {
     const older = after ? decodeCursor(after) : null;
     const newer = before ? decodeCursor(before) : null;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await this.roomIn(em, tenantId, roomId);
+      const room = await this.roomIn(em, ctx, tenantId, roomId);
       // Cursors carry milliseconds (what a Date holds): order and compare at that precision.
       const at = `date_trunc('milliseconds', m.created_at)`;
       const qb = em
@@ -150,10 +155,8 @@ export class MessageService {
     });
   }
 
-  private async roomIn(em: EntityManager, tenantId: string, roomId: string): Promise<Room> {
-    const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
-    if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
-    return room;
+  private roomIn(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room> {
+    return usableRoom(em, ctx, tenantId, roomId);
   }
 }
 

@@ -1,7 +1,14 @@
-import { Field, InputType } from 'type-graphql';
+import { Field, ID, InputType } from 'type-graphql';
+import { RoomType } from './room.entity';
 
 @InputType()
 export class CreateRoomInput {
   @Field(() => String)
   name: string;
+
+  @Field(() => RoomType, { nullable: true, description: 'GENERAL (default, open to the tenant) or ALLIANCE (members only)' })
+  type?: RoomType | null;
+
+  @Field(() => [ID], { nullable: true, description: 'First members of an ALLIANCE room (people of the tenant)' })
+  memberIds?: string[] | null;
 }

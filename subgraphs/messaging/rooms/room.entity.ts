@@ -1,6 +1,18 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
-import { Directive, Field, ObjectType } from 'type-graphql';
+import { Directive, Field, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum RoomType {
+  /** Open to every member of the tenant. */
+  GENERAL = 'general',
+  /** One per user, with the tenant's admins. */
+  SUPPORT = 'support',
+  /** Two people of the tenant, one room per pair. */
+  DM = 'dm',
+  /** A private group: its members only. */
+  ALLIANCE = 'alliance',
+}
+registerEnumType(RoomType, { name: 'RoomType' });
 
 @Directive('@key(fields: "id")')
 @ObjectType('Room')
@@ -12,5 +24,19 @@ export class Room extends TenantOwnedEntity {
 
   @Column('uuid', { name: 'created_by' })
   createdBy: string;
+
+  @Field(() => RoomType)
+  @Column('text', { default: RoomType.GENERAL })
+  type: RoomType;
+
+  @Field(() => Date, { nullable: true })
+  @Column('timestamptz', { name: 'archived_at', nullable: true })
+  archivedAt: Date | null;
+
+  @Column('text', { name: 'dm_key', nullable: true })
+  dmKey: string | null;
+
+  @Column('uuid', { name: 'support_user', nullable: true })
+  supportUser: string | null;
 
 }

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -20,9 +20,39 @@ export class RoomResolver {
   }
 
   @Authorized('rooms:create')
-  @Mutation(() => Room)
+  @Mutation(() => Room, { description: 'A GENERAL room (open to the tenant) or an ALLIANCE room (members only; you own it)' })
   createRoom(@Arg('input', () => CreateRoomInput) input: CreateRoomInput): Promise<Room> {
     return this.service.create(currentContext(), input);
+  }
+
+  @Authorized('messages:send')
+  @Mutation(() => Room, { description: 'Your direct room with another person of the tenant (one per pair)' })
+  openDirectRoom(@Arg('userId', () => ID) userId: string): Promise<Room> {
+    return this.service.openDirect(currentContext(), userId);
+  }
+
+  @Authorized('messages:send')
+  @Mutation(() => Room, { description: "Your support room with the tenant's team" })
+  openSupportRoom(): Promise<Room> {
+    return this.service.openSupport(currentContext());
+  }
+
+  @Authorized('rooms:read')
+  @Mutation(() => Boolean, { description: "Adds someone of the tenant to an alliance room (the room's owner or admins)" })
+  inviteToRoom(@Arg('roomId', () => ID) roomId: string, @Arg('userId', () => ID) userId: string): Promise<boolean> {
+    return this.service.invite(currentContext(), roomId, userId);
+  }
+
+  @Authorized('rooms:read')
+  @Mutation(() => Boolean)
+  leaveRoom(@Arg('roomId', () => ID) roomId: string): Promise<boolean> {
+    return this.service.leave(currentContext(), roomId);
+  }
+
+  @Authorized('rooms:read')
+  @Mutation(() => Room, { description: 'Makes a room read-only (its owner or admins, or a tenant admin)' })
+  archiveRoom(@Arg('roomId', () => ID) roomId: string): Promise<Room> {
+    return this.service.archive(currentContext(), roomId);
   }
 }
 
