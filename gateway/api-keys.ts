@@ -3,6 +3,7 @@ import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import { TtlCache } from './ttl-cache';
 
 interface Principal {
   keyId: string;
@@ -18,7 +19,7 @@ const CACHE_MS = 30_000;
  * is revoked or its tenant's rights change), and each key has its own request rate (token bucket per gateway instance).
  */
 export class ApiKeyAuthenticator {
-  private readonly cache = new Map<string, { principal: Principal | null; until: number; prefix: string }>();
+  private readonly cache = new TtlCache<{ principal: Principal | null; prefix: string }>(10_000);
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly stops: (() => void)[];
 
@@ -30,12 +31,12 @@ export class ApiKeyAuthenticator {
     this.stops = [
       pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
         const { prefix } = p as { prefix?: string };
-        for (const [hash, entry] of this.cache) if (entry.prefix === prefix) this.cache.delete(hash);
+        this.cache.deleteWhere((_hash, entry) => entry.prefix === prefix);
       }),
       // A key acts with at most its creator's current rights: when rights in a tenant change, ask again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
         const { tenantId } = p as { tenantId?: string };
-        for (const [hash, entry] of this.cache) if (entry.principal?.tenantId === tenantId) this.cache.delete(hash);
+        this.cache.deleteWhere((_hash, entry) => entry.principal?.tenantId === tenantId);
       }),
     ];
   }
@@ -47,12 +48,8 @@ export class ApiKeyAuthenticator {
   /** The caller's context for a key; null when unknown, revoked or expired; 'rate_limited' past its rate. */
   async authenticate(key: string, requestId: string): Promise<RequestContext | null | 'rate_limited'> {
     const hash = createHash('sha256').update(key).digest('hex');
-    let entry = this.cache.get(hash);
-    if (!entry || entry.until < Date.now()) {
-      entry = { principal: await this.lookup(key), until: Date.now() + CACHE_MS, prefix: key.split('_').slice(0, 2).join('_') };
-      this.cache.set(hash, entry);
-      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
-    }
+    const entry =
+      this.cache.get(hash) ?? this.cache.set(hash, { principal: await this.lookup(key), prefix: key.split('_').slice(0, 2).join('_') }, CACHE_MS);
     const p = entry.principal;
     if (!p) return null;
     if (!this.allow(p.keyId)) return 'rate_limited';

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { PubSub } from '../kernel/pubsub';
 import { DOMAINS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import { TtlCache } from './ttl-cache';
 
 const CACHE_MS = 60_000;
 
@@ -10,7 +11,7 @@ const CACHE_MS = 60_000;
  * forgotten at once when tenancy announces a domain change. Local names and addresses are never looked up.
  */
 export class HostTenantResolver {
-  private readonly cache = new Map<string, { tenantId: string | null; until: number }>();
+  private readonly cache = new TtlCache<{ tenantId: string | null }>(10_000);
   private readonly stop: () => void;
 
   constructor(
@@ -27,7 +28,7 @@ export class HostTenantResolver {
     const host = (hostname ?? '').toLowerCase().replace(/\.$/, '');
     if (!host.includes('.') || isIP(host) || host.endsWith('.localhost')) return null;
     const hit = this.cache.get(host);
-    if (hit && hit.until > Date.now()) return hit.tenantId;
+    if (hit) return hit.tenantId;
     let found: { tenantId: string } | null;
     let ttl = CACHE_MS;
     try {
@@ -37,9 +38,7 @@ export class HostTenantResolver {
       found = null;
       ttl = 5_000;
     }
-    this.cache.set(host, { tenantId: found?.tenantId ?? null, until: Date.now() + ttl });
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
-    return found?.tenantId ?? null;
+    return this.cache.set(host, { tenantId: found?.tenantId ?? null }, ttl).tenantId;
   }
 
   close(): void {

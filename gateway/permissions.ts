@@ -2,6 +2,7 @@ import type { AccessRestriction, RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import { TtlCache } from './ttl-cache';
 
 interface Access {
   roles: string[];
@@ -17,7 +18,7 @@ const CACHE_MS = 60_000;
  * (2FA required, address not confirmed) come back as restrictions that cut the rights down meanwhile.
  */
 export class PermissionResolver {
-  private readonly cache = new Map<string, { access: Access | null; until: number }>();
+  private readonly cache = new TtlCache<{ access: Access | null }>(50_000);
   private readonly stop: () => void;
 
   constructor(
@@ -26,7 +27,7 @@ export class PermissionResolver {
   ) {
     this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
       const { tenantId } = p as { tenantId?: string };
-      for (const key of this.cache.keys()) if (key.startsWith(`${tenantId}:`)) this.cache.delete(key);
+      this.cache.deleteWhere((key) => key.startsWith(`${tenantId}:`));
     });
   }
 
@@ -36,10 +37,13 @@ export class PermissionResolver {
     // A Super Admin inside a tenant they do not belong to is known by the session that let them in.
     const key = ctx.impersonatorId ? `${ctx.tenantId}:${ctx.userId}:${ctx.sessionId}` : `${ctx.tenantId}:${ctx.userId}`;
     let entry = this.cache.get(key);
-    if (!entry || entry.until < Date.now()) {
-      entry = { access: await this.identity.call<Access | null>('effective-permissions', { tenantId: ctx.tenantId, userId: ctx.userId, sessionId: ctx.impersonatorId ? ctx.sessionId : undefined }), until: Date.now() + CACHE_MS };
-      this.cache.set(key, entry);
-      if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
+    if (!entry) {
+      const access = await this.identity.call<Access | null>('effective-permissions', {
+        tenantId: ctx.tenantId,
+        userId: ctx.userId,
+        sessionId: ctx.impersonatorId ? ctx.sessionId : undefined,
+      });
+      entry = this.cache.set(key, { access }, CACHE_MS);
     }
     if (!entry.access) return null;
     const { roles, permissions, restrictions } = entry.access;

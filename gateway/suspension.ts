@@ -22,7 +22,8 @@ const ALLOWED_WHILE_SUSPENDED = new Set([
   '__typename',
 ]);
 
-function rootFields(operation: OperationDefinitionNode): string[] {
+/** The operation's root field names (a fragment at the root counts as one unnamed field). */
+export function rootFields(operation: OperationDefinitionNode): string[] {
   return operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : `#${s.kind}`));
 }
 

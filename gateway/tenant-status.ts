@@ -1,6 +1,7 @@
 import type { PubSub } from '../kernel/pubsub';
 import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import { TtlCache } from './ttl-cache';
 import type { AccessGuard } from './subscriptions/sessions';
 
 /** A tenant's status as tenancy reports it ('unknown': no such tenant). */
@@ -17,7 +18,7 @@ const UNREACHABLE_RETRY_MS = 5_000;
  * on the next request.
  */
 export class TenantStatusResolver {
-  private readonly cache = new Map<string, { status: TenantStatus; until: number }>();
+  private readonly cache = new TtlCache<TenantStatus>(50_000);
   private readonly stop: () => void;
 
   constructor(
@@ -34,15 +35,15 @@ export class TenantStatusResolver {
   }
 
   async status(tenantId: string): Promise<TenantStatus> {
-    const hit = this.cache.get(tenantId);
-    if (hit && hit.until > Date.now()) return hit.status;
+    const fresh = this.cache.get(tenantId);
+    if (fresh) return fresh;
     let found: { status: string } | null;
     try {
       found = await this.tenancy.call<{ status: string } | null>('tenant-status', { tenantId });
     } catch {
       // Suspension is a business state, not a credential: with tenancy unreachable, requests go on (rights
       // are still checked by identity, which fails closed) and the status is asked again shortly.
-      const last = hit?.status ?? 'active';
+      const last = this.cache.last(tenantId) ?? 'active';
       this.remember(tenantId, last, UNREACHABLE_RETRY_MS);
       return last;
     }
@@ -52,8 +53,7 @@ export class TenantStatusResolver {
   }
 
   private remember(tenantId: string, status: TenantStatus, ttl = CACHE_MS): void {
-    this.cache.set(tenantId, { status, until: Date.now() + ttl });
-    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(tenantId, status, ttl);
     this.guard.noteTenantStatus(tenantId, status !== 'active');
   }
 

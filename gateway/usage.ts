@@ -1,10 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind } from 'graphql';
 import { AppError } from '../kernel/errors';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import { rootFields } from './suspension';
+import { TtlCache } from './ttl-cache';
 import type { GatewayContext } from './signed-data-source';
 
 const log = logger('gateway.usage');
@@ -22,6 +23,12 @@ interface QuotaStatus {
 
 type Counts = Map<string, number>;
 
+/** Tenancy's figures and what this gateway counted since reading them. */
+interface QuotaEntry {
+  status: QuotaStatus | null;
+  local: Counts;
+}
+
 const add = (counts: Counts, metric: string, n = 1) => counts.set(metric, (counts.get(metric) ?? 0) + n);
 
 /**
@@ -33,7 +40,7 @@ const add = (counts: Counts, metric: string, n = 1) => counts.set(metric, (count
 export class UsageMeter {
   /** Counted, not yet sent: tenant → hour → metric → n. */
   private pending = new Map<string, Map<string, Counts>>();
-  private readonly status = new Map<string, { status: QuotaStatus | null; until: number; local: Counts }>();
+  private readonly status = new TtlCache<QuotaEntry>(50_000);
   private readonly timer: NodeJS.Timeout;
   private readonly stop: () => void;
   private flushing: Promise<void> | null = null;
@@ -71,7 +78,7 @@ export class UsageMeter {
     this.pending.set(tenantId, byHour);
     const counts = byHour.get(hour) ?? new Map<string, number>();
     byHour.set(hour, counts);
-    const local = this.status.get(tenantId)?.local;
+    const local = this.status.last(tenantId)?.local;
     const metrics = ['api_calls', ...(succeeded ? fields.map((f) => METERED_FIELDS[f]).filter((m) => m && m !== 'members') : [])];
     for (const metric of metrics) {
       add(counts, metric);
@@ -103,9 +110,9 @@ export class UsageMeter {
     }
   }
 
-  private async current(tenantId: string): Promise<{ status: QuotaStatus | null; until: number; local: Counts }> {
-    const hit = this.status.get(tenantId);
-    if (hit && hit.until > Date.now()) return hit;
+  private async current(tenantId: string): Promise<QuotaEntry> {
+    const fresh = this.status.get(tenantId);
+    if (fresh) return fresh;
     // What is counted but not sent yet is not in tenancy's numbers: it starts the local count.
     const local: Counts = new Map();
     for (const counts of this.pending.get(tenantId)?.values() ?? []) for (const [metric, n] of counts) add(local, metric, n);
@@ -113,11 +120,9 @@ export class UsageMeter {
     try {
       status = await this.tenancy.call<QuotaStatus | null>('quota-status', { tenantId });
     } catch {
-      status = hit?.status ?? null; // tenancy unreachable: the last numbers, or no enforcement until it answers
+      status = this.status.last(tenantId)?.status ?? null; // tenancy unreachable: the last numbers, or no enforcement until it answers
     }
-    const entry = { status, until: Date.now() + (status ? STATUS_MS : 5_000), local };
-    this.status.set(tenantId, entry);
-    return entry;
+    return this.status.set(tenantId, { status, local }, status ? STATUS_MS : 5_000);
   }
 
   async close(): Promise<void> {
@@ -137,7 +142,7 @@ export function usagePlugin(meter: UsageMeter): ApolloServerPlugin<GatewayContex
       return {
         async didResolveOperation({ operation }) {
           if (!operation || operation.operation === 'subscription') return;
-          fields = operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '#fragment'));
+          fields = rootFields(operation);
           const over = await meter.exceeded(tenantId, fields);
           if (over) throw new AppError('QUOTA_EXCEEDED', `This tenant has used its ${over.metric} limit (${over.limit}) for now`, { metric: over.metric, limit: over.limit }, 429);
         },
