@@ -16,6 +16,7 @@ import { HostTenantResolver } from './host-tenant';
 import { UsageMeter, usagePlugin } from './usage';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
+import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../kernel/topics';
 import { logger } from '../kernel/log';
 import { closeServer, listen, urlFor, type RunningService } from '../kernel/http/service';
 import { authenticate, type AuthSettings } from './authenticate';
@@ -27,6 +28,7 @@ import { SubscriptionHub, type FederatedExecutor } from './subscriptions/hub';
 import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
 import { AccessGuard } from './subscriptions/sessions';
 import { UpstreamPool } from './subscriptions/upstream';
+import { hooksProxy } from './hooks-proxy';
 
 export interface GatewayOptions {
   host: string;
@@ -108,6 +110,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   };
   const upstream = new UpstreamPool(subgraphUrls, options.contextPrivateKey);
   const hub = new SubscriptionHub(upstream, execute);
+  const stopAccessWatch = options.pubsub.listen(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, (p) => {
+    const { tenantId, userIds } = p as { tenantId?: unknown; userIds?: unknown };
+    if (typeof tenantId !== 'string') return;
+    const users = Array.isArray(userIds) ? userIds.filter((u): u is string => typeof u === 'string') : null;
+    void hub.accessChanged(tenantId, users).catch((err) => log.error({ err }, 'subscription re-admission failed'));
+  });
   const ws = startGatewayWs({
     httpServer,
     schema: () => apiSchema,
@@ -122,6 +130,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);
       const now = await apiKeys.authenticate(credential, authenticated.requestId);
       return now === 'rate_limited' ? authenticated : now;
+    },
+    onClosed: (ctx) => {
+      if (!ctx.tenantId || !ctx.userId || !ctx.connectionId) return;
+      const closed = { tenantId: ctx.tenantId, userId: ctx.userId, connectionId: ctx.connectionId };
+      void options.pubsub.publish(CONNECTION_CLOSED_TOPIC, closed).catch((err) => log.warn({ err }, 'could not announce a closed connection'));
     },
   });
 
@@ -140,6 +153,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     const ready = checks.every(([, ok]) => ok);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks) });
   });
+  app.use(hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey));
   app.use(
     '/graphql',
     express.json({ limit: options.maxBodyBytes }),
@@ -176,6 +190,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     url: urlFor(options.host, port),
     stats: () => hub.stats(),
     async stop() {
+      stopAccessWatch();
       await ws.dispose();
       await upstream.close();
       guard.close();

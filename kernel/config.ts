@@ -49,6 +49,12 @@ const keysSchema = z.object({
   NEXUS_ACCESS_TOKEN_PUBLIC_KEY: pem.optional(),
   NEXUS_CONTEXT_PRIVATE_KEY: pem.optional(),
   NEXUS_CONTEXT_PUBLIC_KEY: pem.optional(),
+  /** 32 bytes, base64: seals secrets kept in the database (webhook and SSO secrets). */
+  NEXUS_DATA_KEY: z
+    .string()
+    .transform((v) => Buffer.from(v, 'base64'))
+    .refine((b) => b.length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)')
+    .optional(),
 });
 
 const authSchema = z.object({
@@ -96,6 +102,12 @@ const realtimeSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
+  /** A device that has not sent setPresence for this long is offline (clients heartbeat at about half of it). */
+  PRESENCE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
+  /** How long a typing indicator lasts unless renewed. */
+  TYPING_TTL_SECONDS: z.coerce.number().int().min(1).max(60).default(6),
+  /** Inbound webhooks: how far a signed timestamp may be from now. */
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
 });
 
 const mailSchema = z.object({

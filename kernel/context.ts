@@ -19,6 +19,8 @@ export const requestContextSchema = z.object({
   authMethod: z.enum(['anonymous', 'password', 'api_key', 'sso', 'system']),
   impersonatorId: z.uuid().nullable().optional(),
   restrictions: z.array(z.enum(ACCESS_RESTRICTIONS)).max(ACCESS_RESTRICTIONS.length).optional(),
+  /** The client's WebSocket connection at the gateway, for calls made over one (presence ends with it). */
+  connectionId: z.string().min(1).max(64).optional(),
   /** Where the call came from, as the gateway saw it (for the audit log). */
   client: z.object({ ip: z.string().max(64).nullable(), userAgent: z.string().max(512).nullable() }).optional(),
 });
@@ -35,6 +37,11 @@ const storage = new AsyncLocalStorage<RequestState>();
 
 export function runWithContext<T>(ctx: RequestContext, fn: () => T): T {
   return storage.run({ ctx, responseExtensions: {} }, fn);
+}
+
+/** Like runWithContext, with a state the caller keeps (to read what resolvers put in it afterwards). */
+export function runWithState<T>(state: RequestState, fn: () => T): T {
+  return storage.run(state, fn);
 }
 
 /** The current request's context. Throws when called outside a request: that is always a bug. */

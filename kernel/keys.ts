@@ -1,4 +1,4 @@
-import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash, hkdfSync, type KeyObject } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config';
@@ -19,6 +19,8 @@ export interface KeyPair {
 export interface PlatformKeys {
   access: KeyPair;
   context: KeyPair;
+  /** NEXUS_DATA_KEY when configured (see dataKey). */
+  data?: Buffer;
 }
 
 const log = logger('keys');
@@ -68,7 +70,23 @@ export function loadKeys(config: Config): PlatformKeys {
   if ((!access || !context) && config.server.NODE_ENV === 'production') {
     throw new Error('Signing keys must be configured in production');
   }
-  return { access: access ?? persistedPair(dir, 'access'), context: context ?? persistedPair(dir, 'context') };
+  if (!k.NEXUS_DATA_KEY && config.server.NODE_ENV === 'production') throw new Error('NEXUS_DATA_KEY must be configured in production');
+  return {
+    access: access ?? persistedPair(dir, 'access'),
+    context: context ?? persistedPair(dir, 'context'),
+    data: k.NEXUS_DATA_KEY,
+  };
+}
+
+/**
+ * The key that seals secrets stored in the database (NEXUS_DATA_KEY); outside production, when none is
+ * configured, one derived from the context signing key (so a development install keeps working).
+ */
+export function dataKey(keys: PlatformKeys): Buffer {
+  if (keys.data) return keys.data;
+  if (!keys.context.privateKey) throw new Error('NEXUS_DATA_KEY is not configured');
+  const material = keys.context.privateKey.export({ type: 'pkcs8', format: 'der' });
+  return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), 'nexus data key', 32));
 }
 
 export function exportPem(pair: KeyPair): { privatePem?: string; publicPem: string } {

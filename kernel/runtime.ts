@@ -97,6 +97,7 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
     contextPublicKey: options.keys.context.publicKey,
     contextValue: { deps },
     internal: def.internal?.(deps),
+    hooks: def.hooks?.(deps),
     production: options.config.server.NODE_ENV === 'production',
     shutdownTimeoutMs: options.config.server.SHUTDOWN_TIMEOUT_MS,
     ready: async () => {

@@ -7,6 +7,7 @@ import type { SubgraphName } from './services';
 import type { EventBus, EventConsumer, OutboxRelay } from './events';
 import type { PubSub } from './pubsub';
 import type { JobHandler } from './jobs';
+import type { HookHandler } from './http/hooks';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
 
 /** What a subgraph's resolvers and services are given: never another subgraph. */
@@ -36,6 +37,8 @@ export interface SubgraphDefinition {
    * accepted only with a context token the gateway signed for its own (system) identity.
    */
   internal?: (deps: SubgraphDeps) => Record<string, (body: unknown) => Promise<unknown>>;
+  /** Public endpoints served through the gateway at POST /hooks/<subgraph>/<path> (see kernel/http/hooks.ts). */
+  hooks?: (deps: SubgraphDeps) => HookHandler;
   /** Durable jobs by name (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */
   jobs?: (deps: SubgraphDeps) => Record<string, JobHandler>;
   /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */

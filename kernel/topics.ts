@@ -17,3 +17,9 @@ export const DOMAINS_CHANGED_TOPIC = 'platform.domains_changed';
 
 /** `{ tenantId }`: a tenant's plan-of-record limits changed; gateways read its quota status again. */
 export const LIMITS_CHANGED_TOPIC = 'platform.limits_changed';
+
+/** `{ tenantId, userIds? }`: someone's access to subscriptions changed (left a room, banned…); gateways admit their live subscriptions again (no userIds: everyone in the tenant). */
+export const SUBSCRIPTION_ACCESS_CHANGED_TOPIC = 'platform.subscription_access_changed';
+
+/** `{ tenantId, userId, connectionId }`: a client's WebSocket connection to a gateway closed (its presence there ends). */
+export const CONNECTION_CLOSED_TOPIC = 'platform.connection_closed';

@@ -69,7 +69,7 @@ describe('quick start: one command, embedded database', () => {
     expect(second.output()).toContain('Demo tenant "Demo" (exists)');
     const login = await gql(second.gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } });
     const history = await gql(second.gatewayUrl, MessagesDocument, { roomId }, { token: login.data!.login.accessToken });
-    expect(history.data!.messages.edges.map((e) => [e.node.body, e.node.author.email])).toEqual([['first!', account.email]]);
+    expect(history.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email])).toEqual([['first!', account.email]]);
     expect(await stopWith(second.child, 'SIGTERM')).toBe(0);
   }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
@@ -41,6 +42,8 @@ export interface GatewayWsOptions {
    * (null: no longer allowed — key revoked, no longer a member).
    */
   revalidate: (authenticated: RequestContext, credential: string) => Promise<RequestContext | null>;
+  /** A client's connection closed (the context carries its connectionId). */
+  onClosed?: (ctx: RequestContext) => void;
 }
 
 interface Connection {
@@ -125,7 +128,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           if (!ctx) return close(c.extra.socket, CLOSE_FORBIDDEN, 'No longer a member');
           // API-key connections are re-established at least hourly (access tokens expire sooner on their own).
           const expiresAt = authenticated.authMethod === 'api_key' ? Date.now() + 3_600_000 : claimsExpiry(credential);
-          const connection: Connection = { ctx, authenticated, credential, expiresAt };
+          const connection: Connection = { ctx: { ...ctx, connectionId: randomUUID() }, authenticated, credential, expiresAt };
           if (!stillValid(c.extra.socket, connection)) return false;
           c.extra.connection = connection;
           sockets.set(c.extra.socket, connection);
@@ -141,6 +144,8 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       }),
       onClose: (c) => {
         sockets.delete(c.extra.socket);
+        const ctx = c.extra.connection?.ctx;
+        if (ctx) options.onClosed?.(ctx);
       },
       onSubscribe: async (c, _id, payload) => {
         const connection = c.extra.connection!;
@@ -184,10 +189,10 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         } catch (err) {
           return { errors: [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })] };
         }
-        return options.hub.subscribe(route, split, `${print(args.document)}#${args.operationName ?? ''}`, (args.variableValues ?? {}) as Record<string, unknown>, {
+        return (await options.hub.subscribe(route, split, `${print(args.document)}#${args.operationName ?? ''}`, (args.variableValues ?? {}) as Record<string, unknown>, {
           ctx,
           stillValid: () => stillValid(socket, connection),
-        }) as AsyncIterableIterator<ExecutionResult>;
+        })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
       },
     },
     wss,

@@ -4,7 +4,7 @@ import type { RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import { ENTITY_ID_VARIABLE, type SplitSubscription } from './operations';
 import type { SubscriptionRoute } from './routing';
-import type { UpstreamPool } from './upstream';
+import type { Admission, UpstreamPool } from './upstream';
 
 /** Runs a federated query through the gateway as the given caller (the same path as HTTP). */
 export type FederatedExecutor = (query: string, variables: Record<string, unknown>, ctx: RequestContext) => Promise<FormattedExecutionResult>;
@@ -74,10 +74,11 @@ class Group {
 
   constructor(
     readonly key: string,
+    readonly tenantId: string | null,
     private readonly route: SubscriptionRoute,
     private readonly split: SplitSubscription,
     private readonly variables: Record<string, unknown>,
-    private readonly ctx: RequestContext,
+    private ctx: RequestContext,
     private readonly upstream: UpstreamPool,
     private readonly execute: FederatedExecutor,
     private readonly onEmpty: (g: Group) => void,
@@ -93,17 +94,44 @@ class Group {
         this.chain = this.chain.then(() => this.deliver(id)).catch((err) => log.error({ err }, 'event delivery failed'));
       },
       refused: (errors) => {
-        for (const s of this.subscribers) {
-          s.push({ errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
-          s.finish();
-        }
-        this.stop();
+        // Refused for the caller it was opened as (who may have lost access since): the others keep it.
+        this.stopUpstream = null;
+        void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
       },
       complete: () => {
         for (const s of this.subscribers) s.finish();
         this.stop();
       },
     });
+  }
+
+  /** Asks the subgraph again whether a subscriber may stay; ends it with the refusal when not. */
+  async readmit(s: Subscriber): Promise<boolean> {
+    let admission: Admission;
+    try {
+      admission = await this.upstream.probe(this.route.subgraph, this.split.upstream, this.variables, s.handle.ctx);
+    } catch {
+      return true; // the subgraph cannot be asked right now: keep what was admitted
+    }
+    if ('audience' in admission) return true;
+    s.push({ errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
+    s.finish();
+    return false;
+  }
+
+  private async recover(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): Promise<void> {
+    const kept: Subscriber[] = [];
+    for (const s of [...this.subscribers]) if (s.handle.stillValid() && (await this.readmit(s))) kept.push(s);
+    if (kept.length === 0) {
+      for (const s of this.subscribers) {
+        s.push({ errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
+        s.finish();
+      }
+      this.stop();
+      return;
+    }
+    this.ctx = kept[0].handle.ctx;
+    this.start();
   }
 
   private async deliver(id: string): Promise<void> {
@@ -153,16 +181,25 @@ export class SubscriptionHub {
     return { subscriptionGroups: this.groups.size, subscribers, eventExecutions: this.executions };
   }
 
-  subscribe(
+  /**
+   * Admits the caller through the owning subgraph's own checks, then joins them to the group of
+   * subscribers who get exactly the same events (same operation, variables, tenant, rights and the
+   * audience the subgraph declared). A refusal comes back as the result to send.
+   */
+  async subscribe(
     route: SubscriptionRoute,
     split: SplitSubscription,
     operationKey: string,
     variables: Record<string, unknown>,
     handle: SubscriberHandle,
-  ): AsyncIterableIterator<Result> {
+  ): Promise<AsyncIterableIterator<Result> | FormattedExecutionResult> {
     const ctx = handle.ctx;
+    const admission = await this.upstream.probe(route.subgraph, split.upstream, variables, ctx).catch(
+      (): Admission => ({ errors: [{ message: 'The service behind this subscription is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE' } }] }),
+    );
+    if ('errors' in admission) return { errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) };
     const key = createHash('sha256')
-      .update(JSON.stringify([operationKey, variables, ctx.tenantId, [...ctx.permissions].sort(), ctx.roles.slice().sort()]))
+      .update(JSON.stringify([operationKey, variables, ctx.tenantId, [...ctx.permissions].sort(), ctx.roles.slice().sort(), admission.audience]))
       .digest('base64url');
     let group = this.groups.get(key);
     const fresh = !group;
@@ -171,7 +208,7 @@ export class SubscriptionHub {
         this.executions++;
         return this.execute(q, v, c);
       };
-      group = new Group(key, route, split, variables, ctx, this.upstream, execute, (g) => {
+      group = new Group(key, ctx.tenantId, route, split, variables, ctx, this.upstream, execute, (g) => {
         if (this.groups.get(g.key) === g) this.groups.delete(g.key);
       });
       this.groups.set(key, group);
@@ -181,5 +218,20 @@ export class SubscriptionHub {
     g.subscribers.add(subscriber);
     if (fresh) g.start();
     return subscriber;
+  }
+
+  /**
+   * Someone's access changed in a tenant (left or was removed from a room, banned…): their live
+   * subscriptions there are admitted again, and those no longer allowed end with the subgraph's refusal.
+   */
+  async accessChanged(tenantId: string, userIds: readonly string[] | null): Promise<void> {
+    const checks: Promise<boolean>[] = [];
+    for (const g of this.groups.values()) {
+      if (g.tenantId !== tenantId) continue;
+      for (const s of g.subscribers) {
+        if (userIds === null || (s.handle.ctx.userId !== null && userIds.includes(s.handle.ctx.userId))) checks.push(g.readmit(s));
+      }
+    }
+    await Promise.all(checks);
   }
 }

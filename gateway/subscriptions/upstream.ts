@@ -4,6 +4,12 @@ import WebSocket from 'ws';
 import { CONTEXT_HEADER, signContextToken } from '../../kernel/context-token';
 import { systemContext, type RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
+import { AUDIENCE_EXTENSION, PROBE_EXTENSION } from '../../kernel/subscription-audience';
+
+type GraphQLErrors = readonly { message: string; extensions?: Record<string, unknown> }[];
+
+/** The owning subgraph's answer to "may this caller subscribe?": the audience to share with, or why not. */
+export type Admission = { audience: string } | { errors: GraphQLErrors };
 
 export interface UpstreamSink {
   next(data: Record<string, unknown>): void;
@@ -54,6 +60,45 @@ export class UpstreamPool {
       this.clients.set(subgraph, client);
     }
     return client;
+  }
+
+  /**
+   * Runs the subscription's own checks in the owning subgraph for this caller, without staying
+   * subscribed: admitted with the audience it declared, or refused with its errors.
+   */
+  probe(subgraph: string, query: string, variables: Record<string, unknown>, ctx: RequestContext): Promise<Admission> {
+    return signContextToken(ctx, subgraph, this.contextKey).then(
+      (token) =>
+        new Promise<Admission>((resolve, reject) => {
+          let settled = false;
+          const settle = (a: Admission) => {
+            if (settled) return;
+            settled = true;
+            resolve(a);
+          };
+          const cancel = this.client(subgraph).subscribe<Record<string, unknown>>(
+            { query, variables, extensions: { [CONTEXT_HEADER]: token, [PROBE_EXTENSION]: true } },
+            {
+              next: (result) => {
+                if (result.errors?.length) settle({ errors: result.errors });
+                else {
+                  const audience = (result.extensions as Record<string, unknown> | undefined)?.[AUDIENCE_EXTENSION];
+                  settle(typeof audience === 'string' ? { audience } : { errors: [{ message: 'Subscription was not admitted', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+                }
+                cancel();
+              },
+              error: (err) => {
+                if (Array.isArray(err)) settle({ errors: err as GraphQLErrors });
+                else if (!settled) {
+                  settled = true;
+                  reject(err instanceof Error ? err : new Error('upstream unavailable'));
+                }
+              },
+              complete: () => settle({ errors: [{ message: 'Subscription ended at once', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }),
+            },
+          );
+        }),
+    );
   }
 
   /** Subscribes; returns the function that ends the subscription. */

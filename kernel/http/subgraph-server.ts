@@ -12,6 +12,7 @@ import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
+import { HOOK_HEADERS, HOOK_MAX_BYTES, type HookHandler } from './hooks';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -28,6 +29,8 @@ export interface SubgraphServerOptions {
   contextValue: object;
   /** POST /internal/<name> handlers, for the gateway's system identity only. */
   internal?: Record<string, (body: unknown) => Promise<unknown>>;
+  /** POST /hooks/<path>: public endpoints the gateway forwards (signed as the gateway). */
+  hooks?: HookHandler;
 }
 
 function refuse(res: Response, status: number, code: string, message: string): void {
@@ -99,6 +102,19 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     } catch (err) {
       log.error({ err, call: req.params.name }, 'internal call failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal call failed');
+    }
+  });
+  app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyContext, async (req, res) => {
+    if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
+    if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
+    const headers = Object.fromEntries(HOOK_HEADERS.map((h) => [h, req.header(h)]));
+    const path = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []).join('/');
+    try {
+      const out = await options.hooks({ path, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
+      res.status(out.status).json(out.body);
+    } catch (err) {
+      log.error({ err }, 'hook failed');
+      refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }
   });
   app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));

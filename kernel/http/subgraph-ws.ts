@@ -4,7 +4,8 @@ import { GraphQLError, execute, subscribe, type ExecutionArgs, type GraphQLSchem
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
-import { runWithContext, type RequestContext } from '../context';
+import { runWithContext, runWithState, type RequestContext, type RequestState } from '../context';
+import { AUDIENCE_EXTENSION, PROBE_EXTENSION, declaredAudience } from '../subscription-audience';
 import { logger } from '../log';
 
 export interface SubgraphWsOptions {
@@ -16,7 +17,7 @@ export interface SubgraphWsOptions {
   contextValue: object;
 }
 
-type Extra = { operations?: Map<string, RequestContext> };
+type Extra = { operations?: Map<string, RequestContext>; probes?: Set<string> };
 
 /**
  * Wraps an async iterator so each step (and so every resolver run for an event) sees the caller's
@@ -31,6 +32,10 @@ export function bindToContext<T>(ctx: RequestContext, iterator: AsyncIterator<T>
       return this;
     },
   };
+}
+
+async function* once<T>(value: T): AsyncGenerator<T> {
+  yield value;
 }
 
 function isAsyncIterator<T>(value: unknown): value is AsyncIterator<T> {
@@ -63,6 +68,7 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
       onSubscribe: async (c, id, payload) => {
         try {
           (c.extra.operations ??= new Map()).set(id, await verify(payload.extensions?.[CONTEXT_HEADER]));
+          if (payload.extensions?.[PROBE_EXTENSION] === true) (c.extra.probes ??= new Set()).add(id);
         } catch (err) {
           const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
           return [new GraphQLError(`Invalid signed request context (${reason})`, { extensions: { code: 'UNAUTHENTICATED' } })];
@@ -70,12 +76,18 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
       },
       onComplete: (c, id) => {
         c.extra.operations?.delete(id);
+        c.extra.probes?.delete(id);
       },
-      context: (c, id) => ({ ...options.contextValue, requestContext: c.extra.operations?.get(id) }),
+      context: (c, id) => ({ ...options.contextValue, requestContext: c.extra.operations?.get(id), probe: c.extra.probes?.has(id) === true }),
       subscribe: async (args: ExecutionArgs) => {
-        const ctx = (args.contextValue as { requestContext: RequestContext }).requestContext;
-        const result = await runWithContext(ctx, () => subscribe(args));
-        return isAsyncIterator(result) ? bindToContext(ctx, result) : result;
+        const { requestContext: ctx, probe } = args.contextValue as { requestContext: RequestContext; probe: boolean };
+        const state: RequestState = { ctx, responseExtensions: {} };
+        const result = await runWithState(state, () => subscribe(args));
+        if (!isAsyncIterator(result)) return result;
+        if (!probe) return bindToContext(ctx, result);
+        // Admitted: answer with the audience the subscription declared, and stop listening.
+        await result.return?.();
+        return once({ data: null, extensions: { [AUDIENCE_EXTENSION]: declaredAudience(state.responseExtensions, ctx.userId) } });
       },
       execute: (args: ExecutionArgs) => {
         const ctx = (args.contextValue as { requestContext: RequestContext }).requestContext;

@@ -13,6 +13,12 @@ export enum MessagingErrorCode {
   NOT_IN_TENANT = 'NOT_IN_TENANT',
   ROOM_ARCHIVED = 'ROOM_ARCHIVED',
   NOT_ROOM_ADMIN = 'NOT_ROOM_ADMIN',
+  BANNED_FROM_ROOM = 'BANNED_FROM_ROOM',
+  MEMBER_MUTED = 'MEMBER_MUTED',
+  INVALID_MODERATION = 'INVALID_MODERATION',
+  INVALID_PRESENCE = 'INVALID_PRESENCE',
+  INVALID_WEBHOOK = 'INVALID_WEBHOOK',
+  WEBHOOK_NOT_FOUND = 'WEBHOOK_NOT_FOUND',
 }
 
 export const messagingError = defineErrors<MessagingErrorCode>({
@@ -28,4 +34,10 @@ export const messagingError = defineErrors<MessagingErrorCode>({
   NOT_IN_TENANT: 'That person is not a member of this tenant',
   ROOM_ARCHIVED: 'This room is archived',
   NOT_ROOM_ADMIN: "Only the room's owner or admins can do this",
+  BANNED_FROM_ROOM: 'You are banned from this room',
+  MEMBER_MUTED: 'You are muted in this room',
+  INVALID_MODERATION: 'This moderation action is not valid',
+  INVALID_PRESENCE: 'Presence must name a device (1 to 100 characters) and a page of at most 300 characters',
+  INVALID_WEBHOOK: 'Webhook name must be 1 to 80 characters',
+  WEBHOOK_NOT_FOUND: 'Webhook not found',
 });

@@ -15,6 +15,8 @@ export const PERMISSION_CATALOG = [
   'rooms:create',
   'messages:read',
   'messages:send',
+  'messages:moderate',
+  'webhooks:manage',
   'documents:read',
   'documents:write',
   'audit:read',

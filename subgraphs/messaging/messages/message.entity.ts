@@ -11,8 +11,12 @@ export class Message extends TenantOwnedEntity {
   @Column('uuid', { name: 'room_id' })
   roomId: string;
 
-  @Column('uuid', { name: 'author_id' })
-  authorId: string;
+  @Column('uuid', { name: 'author_id', nullable: true })
+  authorId: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Who posted a system message (an integration by its name); null for people' })
+  @Column('text', { name: 'sender_name', nullable: true })
+  senderName: string | null;
 
   @Field(() => String, { description: 'Plain text; never rendered as HTML (empty once deleted)' })
   @Column('text')
@@ -42,9 +46,14 @@ export class Message extends TenantOwnedEntity {
     return this.deletedAt !== null && this.deletedAt !== undefined;
   }
 
-  @Field(() => UserReference)
-  author(): UserReference {
-    return { id: this.authorId };
+  @Field(() => UserReference, { nullable: true, description: 'Null for a system message (see senderName)' })
+  author(): UserReference | null {
+    return this.authorId ? { id: this.authorId } : null;
+  }
+
+  @Field(() => Boolean, { description: 'Posted by an integration, not a person' })
+  get system(): boolean {
+    return !this.authorId;
   }
 
   @Field(() => Room)

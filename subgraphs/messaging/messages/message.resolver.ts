@@ -2,10 +2,12 @@ import { Arg, Authorized, ID, Int, Mutation, Query, Resolver, Root, Subscription
 import { hasPermission, isAuthenticated } from '../../../kernel/auth';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
 import { currentContext } from '../../../kernel/context';
+import { declareAudience } from '../../../kernel/subscription-audience';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from './message.entity';
-import { MessageService, fromEvent, roomTopic, type MessageEvent } from './message.service';
+import { MessageService, fromEvent } from './message.service';
+import { RoomEventKind, ofTenant, roomTopic, type RoomEventPayload } from '../realtime/room-events';
 import { EditMessageInput, MessageConnection, SendMessageInput } from './message.types';
 
 @Resolver(() => Message)
@@ -28,9 +30,11 @@ export class MessageResolver {
   }
 
   @Authorized('messages:send')
-  @Mutation(() => Message, { description: 'Deletes your own message: it stays in the history without its text' })
-  deleteMessage(@Arg('id', () => ID) id: string): Promise<Message> {
-    return this.service.delete(currentContext(), id);
+  @Mutation(() => Message, {
+    description: "Deletes a message: it stays in the history without its text. Your own, or anyone's with messages:moderate (then with a reason, logged)",
+  })
+  deleteMessage(@Arg('id', () => ID) id: string, @Arg('reason', () => String, { nullable: true }) reason?: string | null): Promise<Message> {
+    return this.service.delete(currentContext(), id, reason);
   }
 
   @Authorized('messages:read')
@@ -46,8 +50,8 @@ export class MessageResolver {
 
   @Authorized('messages:read')
   @Subscription(() => Message, { subscribe: subscribeToRoom, description: 'Messages posted to a room from now on' })
-  messageAdded(@Root() event: MessageEvent, @Arg('roomId', () => ID) _roomId: string): Message {
-    return fromEvent(event);
+  messageAdded(@Root() event: RoomEventPayload, @Arg('roomId', () => ID) _roomId: string): Message {
+    return fromEvent(event.snapshot!);
   }
 
   @Authorized('messages:read')
@@ -63,16 +67,9 @@ async function subscribeToRoom({ args, context }: { args: { roomId: string }; co
   if (!isAuthenticated(ctx)) throw unauthenticated();
   if (!hasPermission(ctx, 'messages:read')) throw forbidden('Missing permission: messages:read');
   const room = await new MessageService(context.deps).assertRoom(ctx, args.roomId);
-  const events = context.deps.pubsub.iterate<MessageEvent>(roomTopic(ctx.tenantId!, room.id));
-  return filterTenant(events, ctx.tenantId!);
-}
-
-async function* filterTenant(events: AsyncIterableIterator<MessageEvent>, tenantId: string) {
-  try {
-    for await (const event of events) if (event.tenantId === tenantId) yield event;
-  } finally {
-    await events.return?.();
-  }
+  declareAudience(`room:${room.id}`);
+  const events = context.deps.pubsub.iterate<RoomEventPayload>(roomTopic(ctx.tenantId!, room.id));
+  return ofTenant(events, ctx.tenantId!, (e) => e.kind === RoomEventKind.MESSAGE_ADDED && e.snapshot !== undefined);
 }
 
 export function messageReferenceResolver(deps: SubgraphDeps) {

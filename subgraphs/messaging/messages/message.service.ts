@@ -6,9 +6,12 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
 import { canUseRoom, cleanText, usableRoom } from '../rooms/room.service';
+import { RoomEventKind, publishRoomEvent } from '../realtime/room-events';
+import { assertNotMuted, logModeration } from '../moderation/sanctions';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
 import { isUuid, returningRows } from '../../../kernel/db/values';
+import { hasPermission } from '../../../kernel/auth';
 
 const PAGE_MAX = 100;
 
@@ -28,6 +31,7 @@ export class MessageService {
     const { message, created } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await this.roomIn(em, ctx, tenantId, input.roomId);
       if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
+      await assertNotMuted(em, tenantId, room.id, ctx.userId!);
       let replyToId: string | null = null;
       if (input.replyToId !== undefined && input.replyToId !== null) {
         const parent = isUuid(input.replyToId) ? await em.findOneBy(Message, { tenantId, id: input.replyToId }) : null;
@@ -50,34 +54,66 @@ export class MessageService {
       return { message: Object.assign(saved, { room }), created: inserted.length > 0 };
     });
     // Realtime is best effort once committed: a subscriber that misses it reads it from history.
-    if (created) await this.deps.pubsub.publish(roomTopic(message.tenantId, message.roomId), toEvent(message)).catch(() => undefined);
+    if (created) await this.announce(message, RoomEventKind.MESSAGE_ADDED);
     return message;
   }
 
-  /** The author changes the text of a message (not once deleted). */
-  edit(ctx: RequestContext, id: string, rawBody: string): Promise<Message> {
+  private announce(message: Message, kind: RoomEventKind): Promise<void> {
+    return publishRoomEvent(this.deps, {
+      tenantId: message.tenantId,
+      roomId: message.roomId,
+      kind,
+      messageId: message.id,
+      userId: message.authorId,
+      snapshot: kind === RoomEventKind.MESSAGE_ADDED ? toEvent(message) : undefined,
+    });
+  }
+
+  /** The author changes the text of a message (not once deleted, not while muted). */
+  async edit(ctx: RequestContext, id: string, rawBody: string): Promise<Message> {
     const body = checkedBody(rawBody);
-    return this.changeOwn(ctx, id, (em, message) => em.update(Message, { tenantId: message.tenantId, id: message.id }, { body, editedAt: new Date() }));
+    const saved = await this.change(ctx, id, 'author', async (em, message) => {
+      await assertNotMuted(em, message.tenantId, message.roomId, ctx.userId!);
+      await em.update(Message, { tenantId: message.tenantId, id: message.id }, { body, editedAt: new Date() });
+    });
+    await this.announce(saved, RoomEventKind.MESSAGE_EDITED);
+    return saved;
   }
 
-  /** The author deletes a message: it keeps its place in the history, without its text. */
-  delete(ctx: RequestContext, id: string): Promise<Message> {
-    return this.changeOwn(ctx, id, (em, message) =>
-      em.update(Message, { tenantId: message.tenantId, id: message.id }, { body: '', deletedAt: new Date(), deletedBy: ctx.userId }),
-    );
+  /**
+   * Deletes a message: it keeps its place in the history, without its text. Its author may; so may a
+   * moderator (`messages:moderate`), who must give a reason that goes to the moderation log.
+   */
+  async delete(ctx: RequestContext, id: string, reason?: string | null): Promise<Message> {
+    const saved = await this.change(ctx, id, 'author-or-moderator', async (em, message) => {
+      if (message.authorId !== ctx.userId) {
+        const why = cleanText(reason ?? '');
+        if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason (1 to 500 characters) for deleting a message of someone else');
+        await logModeration(em, ctx, { roomId: message.roomId, action: 'delete_message', targetUserId: message.authorId, messageId: message.id, reason: why });
+      }
+      await em.update(Message, { tenantId: message.tenantId, id: message.id }, { body: '', deletedAt: new Date(), deletedBy: ctx.userId });
+    });
+    await this.announce(saved, RoomEventKind.MESSAGE_DELETED);
+    return saved;
   }
 
-  private async changeOwn(ctx: RequestContext, id: string, change: (em: EntityManager, message: Message) => Promise<unknown>): Promise<Message> {
+  private async change(
+    ctx: RequestContext,
+    id: string,
+    who: 'author' | 'author-or-moderator',
+    change: (em: EntityManager, message: Message) => Promise<unknown>,
+  ): Promise<Message> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const message = isUuid(id) ? await em.findOne(Message, { where: { tenantId, id }, lock: { mode: 'pessimistic_write' } }) : null;
       if (!message) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND);
-      if (message.authorId !== ctx.userId) throw messagingError(MessagingErrorCode.NOT_MESSAGE_AUTHOR);
-      const room = await this.roomIn(em, ctx, tenantId, message.roomId);
+      const moderator = who === 'author-or-moderator' && hasPermission(ctx, 'messages:moderate');
+      if (message.authorId !== ctx.userId && !moderator) throw messagingError(MessagingErrorCode.NOT_MESSAGE_AUTHOR);
+      const room = moderator ? await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) : await this.roomIn(em, ctx, tenantId, message.roomId);
       if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
       if (message.deletedAt) throw messagingError(MessagingErrorCode.MESSAGE_DELETED);
       await change(em, message);
       const saved = await em.findOneByOrFail(Message, { tenantId, id: message.id });
-      return Object.assign(saved, { room: await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) });
+      return Object.assign(saved, { room });
     });
   }
 
@@ -121,13 +157,21 @@ export class MessageService {
     first: number | null | undefined,
     after: string | null | undefined,
     before: string | null | undefined = null,
+    observer: { reason: string } | null = null,
   ): Promise<MessageConnection> {
     const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
     if (after && before) throw messagingError(MessagingErrorCode.INVALID_CURSOR, 'Give either after or before');
     const older = after ? decodeCursor(after) : null;
     const newer = before ? decodeCursor(before) : null;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await this.roomIn(em, ctx, tenantId, roomId);
+      let room: Room;
+      if (observer) {
+        // A platform Super Admin reading a tenant's room: any room of the tenant, and the tenant's log says so.
+        const found = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
+        if (!found) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
+        await logModeration(em, ctx, { roomId: found.id, action: 'observe', reason: observer.reason });
+        room = found;
+      } else room = await this.roomIn(em, ctx, tenantId, roomId);
       // Cursors carry milliseconds (what a Date holds): order and compare at that precision.
       const at = `date_trunc('milliseconds', m.created_at)`;
       const qb = em
@@ -160,28 +204,26 @@ export class MessageService {
   }
 }
 
-/** Topic of a room's events; the tenant is part of it, so one tenant's subscribers never see another's. */
-export function roomTopic(tenantId: string, roomId: string): string {
-  return `messaging.room.${tenantId}.${roomId}`;
-}
-
+/** A new message as it travels to `messageAdded` subscribers (resolved without another read). */
 export interface MessageEvent {
   tenantId: string;
   id: string;
   roomId: string;
-  authorId: string;
+  authorId: string | null;
+  senderName: string | null;
   body: string;
   createdAt: string;
   room: { tenantId: string; id: string; name: string; createdAt: string; createdBy: string };
 }
 
-function toEvent(m: Message): MessageEvent {
+export function toEvent(m: Message): MessageEvent {
   const { room } = m;
   return {
     tenantId: m.tenantId,
     id: m.id,
     roomId: m.roomId,
     authorId: m.authorId,
+    senderName: m.senderName,
     body: m.body,
     createdAt: m.createdAt.toISOString(),
     room: { tenantId: room.tenantId, id: room.id, name: room.name, createdAt: room.createdAt.toISOString(), createdBy: room.createdBy },

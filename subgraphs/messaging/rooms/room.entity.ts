@@ -1,6 +1,7 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
 import { Directive, Field, ObjectType, registerEnumType } from 'type-graphql';
+import { ReadReceiptPolicy } from './read-receipt-policy';
 
 export enum RoomType {
   /** Open to every member of the tenant. */
@@ -38,5 +39,9 @@ export class Room extends TenantOwnedEntity {
 
   @Column('uuid', { name: 'support_user', nullable: true })
   supportUser: string | null;
+
+  @Field(() => ReadReceiptPolicy, { nullable: true, description: "This room's read-receipt policy; null: the tenant's" })
+  @Column('text', { name: 'read_receipts', nullable: true })
+  readReceipts: ReadReceiptPolicy | null;
 
 }

@@ -8,27 +8,42 @@ import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import type { CreateRoomInput } from './create-room.input';
 import { Room, RoomType } from './room.entity';
 import { isUuid, returningRows } from '../../../kernel/db/values';
+import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
 
 /** Tenant roles that may see every support room (the tenant's team). */
 const TEAM_ROLES = ['owner', 'admin'];
 
-/** Whether the caller may read and post in a room: general rooms are the tenant's, others their members'. */
-export async function canUseRoom(em: EntityManager, ctx: RequestContext, room: Room): Promise<boolean> {
-  if (room.type === RoomType.GENERAL) return true;
-  if (room.type === RoomType.SUPPORT && ctx.roles.some((r) => TEAM_ROLES.includes(r))) return true;
-  const [row]: unknown[] = await em.query(`SELECT 1 FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [
-    room.tenantId,
-    room.id,
-    ctx.userId,
-  ]);
-  return row !== undefined;
+/** Whether the caller may use a room, and if not, whether a ban is why. */
+export async function roomAccess(em: EntityManager, ctx: RequestContext, room: Room): Promise<'ok' | 'banned' | 'none'> {
+  const [row]: { banned: boolean; member: boolean }[] = await em.query(
+    `SELECT EXISTS (SELECT 1 FROM messaging.room_sanctions s
+                     WHERE s.tenant_id = $1 AND s.room_id = $2 AND s.user_id = $3 AND s.kind = 'ban' AND (s.until IS NULL OR s.until > now())) AS banned,
+            EXISTS (SELECT 1 FROM messaging.room_members m WHERE m.tenant_id = $1 AND m.room_id = $2 AND m.user_id = $3) AS member`,
+    [room.tenantId, room.id, ctx.userId],
+  );
+  if (row.banned) return 'banned';
+  if (room.type === RoomType.GENERAL || row.member) return 'ok';
+  if (room.type === RoomType.SUPPORT && ctx.roles.some((r) => TEAM_ROLES.includes(r))) return 'ok';
+  return 'none';
 }
 
-/** A room the caller may use; ROOM_NOT_FOUND for anything else (another tenant's, or one they are not in). */
+/** Whether the caller may read and post in a room: general rooms are the tenant's, others their members' (never while banned). */
+export async function canUseRoom(em: EntityManager, ctx: RequestContext, room: Room): Promise<boolean> {
+  return (await roomAccess(em, ctx, room)) === 'ok';
+}
+
+/** A room the caller may use; ROOM_NOT_FOUND for anything else (another tenant's, or one they are not in), BANNED_FROM_ROOM when banned. */
 export async function usableRoom(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room> {
   const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
-  if (!room || !(await canUseRoom(em, ctx, room))) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
+  const access = room ? await roomAccess(em, ctx, room) : 'none';
+  if (access === 'banned') throw messagingError(MessagingErrorCode.BANNED_FROM_ROOM);
+  if (!room || access !== 'ok') throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
   return room;
+}
+
+/** Tenant roles that moderate every room and see support rooms. */
+export function isTeam(ctx: RequestContext): boolean {
+  return ctx.roles.some((r) => TEAM_ROLES.includes(r));
 }
 
 async function assertInTenant(em: EntityManager, tenantId: string, userIds: string[]): Promise<void> {
@@ -109,12 +124,14 @@ export class RoomService {
   }
 
   async leave(ctx: RequestContext, roomId: string): Promise<boolean> {
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
       if (room.type === RoomType.GENERAL) throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A general room is open to the whole tenant');
       await em.query(`DELETE FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [tenantId, room.id, ctx.userId]);
-      return true;
     });
+    // Their live subscriptions to the room end (the gateway admits them again).
+    await this.deps.pubsub.publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId, userIds: [ctx.userId] }).catch(() => undefined);
+    return true;
   }
 
   /** Read-only from now on (history stays); by the room's owner or admins, or a tenant admin. */
@@ -136,7 +153,9 @@ export class RoomService {
         .where('r.tenant_id = :tenantId', { tenantId })
         .andWhere(
           `(r.type = 'general' OR (:team AND r.type = 'support')
-            OR EXISTS (SELECT 1 FROM messaging.room_members m WHERE m.tenant_id = r.tenant_id AND m.room_id = r.id AND m.user_id = :userId))`,
+            OR EXISTS (SELECT 1 FROM messaging.room_members m WHERE m.tenant_id = r.tenant_id AND m.room_id = r.id AND m.user_id = :userId))
+           AND NOT EXISTS (SELECT 1 FROM messaging.room_sanctions s WHERE s.tenant_id = r.tenant_id AND s.room_id = r.id AND s.user_id = :userId
+                             AND s.kind = 'ban' AND (s.until IS NULL OR s.until > now()))`,
           { team, userId: ctx.userId },
         )
         .orderBy('r.created_at', 'ASC')

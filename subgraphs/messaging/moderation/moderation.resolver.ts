@@ -1,0 +1,74 @@
+import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { currentContext } from '../../../kernel/context';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { MessageService } from '../messages/message.service';
+import { MessageConnection } from '../messages/message.types';
+import { MessagingErrorCode, messagingError } from '../messaging.errors';
+import { cleanText } from '../rooms/room.service';
+import { isUuid } from '../../../kernel/db/values';
+import { ModerateMemberInput, ModerationEntry } from './moderation.types';
+import { ModerationService } from './moderation.service';
+
+@Resolver()
+export class ModerationResolver {
+  private readonly moderation: ModerationService;
+  private readonly messages: MessageService;
+  constructor(deps: SubgraphDeps) {
+    this.moderation = new ModerationService(deps);
+    this.messages = new MessageService(deps);
+  }
+
+  @Authorized('messages:moderate')
+  @Mutation(() => ModerationEntry, { description: 'Stops someone posting (and typing) in a room, for `minutes` or until unmuted' })
+  muteMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
+    return this.moderation.mute(currentContext(), input);
+  }
+
+  @Authorized('messages:moderate')
+  @Mutation(() => ModerationEntry)
+  unmuteMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
+    return this.moderation.unmute(currentContext(), input);
+  }
+
+  @Authorized('messages:moderate')
+  @Mutation(() => ModerationEntry, { description: 'Closes a room to someone (history, posting, live events), for `minutes` or until unbanned' })
+  banMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
+    return this.moderation.ban(currentContext(), input);
+  }
+
+  @Authorized('messages:moderate')
+  @Mutation(() => ModerationEntry)
+  unbanMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
+    return this.moderation.unban(currentContext(), input);
+  }
+
+  @Authorized('messages:moderate')
+  @Mutation(() => ModerationEntry, { description: 'Takes someone out of a members-only room (alliance or support)' })
+  removeMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
+    return this.moderation.remove(currentContext(), input);
+  }
+
+  @Authorized('messages:moderate')
+  @Query(() => [ModerationEntry], { description: "The tenant's moderation log (or one room's), newest first, observations by Super Admins included" })
+  moderationLog(
+    @Arg('roomId', () => ID, { nullable: true }) roomId?: string | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+  ): Promise<ModerationEntry[]> {
+    return this.moderation.log(currentContext(), roomId, first);
+  }
+
+  @Authorized('platform:tenants')
+  @Query(() => MessageConnection, { description: "Super Admins: reads a tenant's room without joining it; each read is logged in that tenant's moderation log" })
+  observeRoom(
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('roomId', () => ID) roomId: string,
+    @Arg('reason', () => String) reason: string,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<MessageConnection> {
+    const why = cleanText(reason ?? '');
+    if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason of 1 to 500 characters');
+    if (!isUuid(tenantId)) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
+    return this.messages.history({ ...currentContext(), tenantId }, roomId, first, after, null, { reason: why });
+  }
+}

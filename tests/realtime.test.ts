@@ -1,0 +1,228 @@
+import {
+  CreateTypedRoomDocument,
+  DeleteMessageDocument,
+  EditMessageDocument,
+  LeaveRoomDocument,
+  MarkReadDocument,
+  PresencesDocument,
+  ReadReceiptsDocument,
+  SendMessageDocument,
+  SetPresenceDocument,
+  SetRoomReadReceiptsDocument,
+  SetTypingDocument,
+  UnreadCountsDocument,
+  UpdateTenantSettingsDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { joinByInvitation, signUp, type Account } from './support/fixtures';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+import { connect, sleep, type WsSession } from './support/ws';
+
+let t: TestPlatform;
+let owner: Account;
+let ann: { userId: string; token: string };
+let bob: { userId: string; token: string };
+let outsider: Account;
+const sessions: WsSession[] = [];
+
+beforeAll(async () => {
+  t = await startTestPlatform(undefined, { PRESENCE_TTL_SECONDS: '2', TYPING_TTL_SECONDS: '3' });
+  owner = await signUp(t.gatewayUrl, 'Live Co');
+  ann = await joinByInvitation(t.gatewayUrl, t.config, owner);
+  bob = await joinByInvitation(t.gatewayUrl, t.config, owner);
+  outsider = await signUp(t.gatewayUrl, 'Other Co');
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(sessions.map((s) => s.dispose()));
+  await t?.stop();
+});
+
+const ws = (who: { token: string }) => {
+  const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
+  sessions.push(s);
+  return s;
+};
+const send = (who: { token: string }, roomId: string, body: string) =>
+  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: who.token }).then((r) => r.data!.sendMessage.id);
+const alliance = (memberIds: string[]) =>
+  gql(t.gatewayUrl, CreateTypedRoomDocument, { input: { name: `room ${Math.random()}`, type: 'ALLIANCE', memberIds } }, { token: owner.token }).then(
+    (r) => r.data!.createRoom.id,
+  );
+
+const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { kind roomId message { id body deleted author { email } } user { id } } }`;
+type RoomEventResult = { roomEvents: { kind: string; message: { id: string; body: string; deleted: boolean; author: { email: string } | null } | null; user: { id: string } | null } };
+/** Lets the gateway admit a subscription and open its upstream before events are sent. */
+const settle = () => sleep(300);
+
+describe('room events', () => {
+  it('delivers added, edited and deleted messages with fields from other subgraphs', async () => {
+    const roomId = await alliance([ann.userId]);
+    const sub = ws(ann).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    await settle();
+    const id = await send(owner, roomId, 'first');
+    await gql(t.gatewayUrl, EditMessageDocument, { input: { id, body: 'first, edited' } }, { token: owner.token });
+    await gql(t.gatewayUrl, DeleteMessageDocument, { id }, { token: owner.token });
+    const events = (await sub.waitFor(3)).map((r) => r.data!.roomEvents);
+    expect(events.map((e) => e.kind)).toEqual(['MESSAGE_ADDED', 'MESSAGE_EDITED', 'MESSAGE_DELETED']);
+    expect(events.every((e) => e.message!.id === id && e.message!.author!.email === owner.email)).toBe(true);
+    expect(events[2].message!.deleted).toBe(true);
+  });
+
+  it("refuses someone outside the room even when a member's subscription to it is already shared", async () => {
+    const roomId = await alliance([ann.userId]);
+    const member = ws(ann).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    await settle();
+    // Same operation, variables, tenant and rights as ann: only the subgraph's admission tells them apart.
+    const intruder = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    const stranger = ws(outsider).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    await send(owner, roomId, 'members only');
+    await member.waitFor(1);
+    await sleep(300);
+    const firstCodes = (s: typeof intruder) => s.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code));
+    expect(firstCodes(intruder)).toEqual(['ROOM_NOT_FOUND']);
+    expect(intruder.results.every((r) => !r.data?.roomEvents)).toBe(true);
+    expect(firstCodes(stranger)).toEqual(['ROOM_NOT_FOUND']);
+  });
+
+  it('ends the subscription of someone who leaves the room', async () => {
+    const roomId = await alliance([ann.userId, bob.userId]);
+    const annSub = ws(ann).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    const bobSub = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    await settle();
+    await gql(t.gatewayUrl, LeaveRoomDocument, { roomId }, { token: bob.token });
+    await bobSub.waitFor(1);
+    expect(bobSub.results[0].errors?.[0].extensions?.code).toBe('ROOM_NOT_FOUND');
+    await send(owner, roomId, 'after bob left');
+    await annSub.waitFor(1);
+    await sleep(200);
+    expect(bobSub.results.filter((r) => r.data)).toHaveLength(0);
+  });
+});
+
+describe('typing', () => {
+  it('shows who is typing, with an expiry, and when they stop', async () => {
+    const roomId = await alliance([ann.userId]);
+    const sub = ws(ann).subscribe<{ typing: { typing: boolean; expiresAt: string; user: { email: string } } }>(
+      `subscription($r: ID!) { typing(roomId: $r) { typing expiresAt user { email } } }`,
+      { r: roomId },
+    );
+    await settle();
+    expect((await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: owner.token })).data!.setTyping).toBe(true);
+    await gql(t.gatewayUrl, SetTypingDocument, { roomId, typing: false }, { token: owner.token });
+    const [start, stop] = (await sub.waitFor(2)).map((r) => r.data!.typing);
+    expect(start.typing).toBe(true);
+    expect(start.user.email).toBe(owner.email);
+    const ttl = Date.parse(start.expiresAt) - Date.now();
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(3_000);
+    expect(stop.typing).toBe(false);
+    expect(codes(await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: bob.token }))).toEqual(['ROOM_NOT_FOUND']);
+  });
+});
+
+describe('read receipts and unread counts', () => {
+  it('counts others’ messages after the read pointer, live and after reconnecting', async () => {
+    const roomId = await alliance([ann.userId]);
+    const counts = ws(ann).subscribe<{ unreadCounts: { roomId: string; count: number } }>(`subscription { unreadCounts { roomId count } }`);
+    await settle();
+    const m1 = await send(owner, roomId, 'one');
+    await send(owner, roomId, 'two');
+    await send(ann, roomId, 'my own does not count');
+    const live = (await counts.waitFor(2)).map((r) => r.data!.unreadCounts).filter((c) => c.roomId === roomId);
+    expect(live.map((c) => c.count)).toEqual([1, 2]);
+    const afterRead = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
+    expect(afterRead.data!.markRead).toEqual({ roomId, count: 1, lastReadMessageId: m1 });
+    await counts.waitFor(3);
+    expect(counts.results[2].data!.unreadCounts).toEqual({ roomId, count: 1 });
+    // A client that was away reads the counts again: the pointer is the record.
+    counts.unsubscribe();
+    const m3 = await send(owner, roomId, 'three');
+    const now = (await gql(t.gatewayUrl, UnreadCountsDocument, {}, { token: ann.token })).data!.unreadCounts.find((c) => c.roomId === roomId)!;
+    expect(now.count).toBe(2);
+    // The pointer never moves backwards.
+    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m3 }, { token: ann.token });
+    const back = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
+    expect(back.data!.markRead).toEqual({ roomId, count: 0, lastReadMessageId: m3 });
+    expect(codes(await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: bob.token }))).toEqual(['ROOM_NOT_FOUND']);
+  });
+
+  it('shows read receipts to the room when public, and only to the reader when private', async () => {
+    const roomId = await alliance([ann.userId, bob.userId]);
+    const m = await send(owner, roomId, 'read me');
+    const sub = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
+    await settle();
+    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m }, { token: ann.token });
+    const [read] = (await sub.waitFor(1)).map((r) => r.data!.roomEvents);
+    expect(read).toMatchObject({ kind: 'READ', user: { id: ann.userId }, message: { id: m } });
+    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m }]);
+
+    // The tenant's policy turns private: nobody else sees anyone's pointer any more.
+    await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { readReceipts: 'PRIVATE' } }, { token: owner.token });
+    const m2 = await send(owner, roomId, 'private now');
+    await sub.waitFor(2); // the message itself
+    let receipts = await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token });
+    for (let i = 0; i < 50 && receipts.data!.readReceipts.length > 0; i++) {
+      await sleep(100); // tenancy's settings reach messaging through the event bus
+      receipts = await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token });
+    }
+    expect(receipts.data!.readReceipts).toEqual([]);
+    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m2 }, { token: ann.token });
+    await sleep(400);
+    expect(sub.results.map((r) => r.data!.roomEvents.kind)).toEqual(['READ', 'MESSAGE_ADDED']);
+    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: ann.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m2 }]);
+
+    // A room may say otherwise than its tenant.
+    await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: 'PUBLIC' }, { token: owner.token });
+    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m2 }]);
+    expect(codes(await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: null }, { token: bob.token }))).toEqual(['NOT_ROOM_ADMIN']);
+    await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { readReceipts: 'PUBLIC' } }, { token: owner.token });
+  });
+});
+
+describe('presence', () => {
+  type PresenceResult = { presence: { status: string; page: string | null; devices: number; user: { email: string } } };
+  const PRESENCE = `subscription { presence { status page devices user { email } } }`;
+
+  it('sums devices, follows pages, and ends a device when its connection closes or its heartbeat stops', async () => {
+    const watcher = ws(ann).subscribe<PresenceResult>(PRESENCE);
+    const stranger = ws(outsider).subscribe<PresenceResult>(PRESENCE);
+    await settle();
+    // Device 1 reports over its own WebSocket connection; device 2 over HTTP.
+    const laptop = ws(owner);
+    const setOver = (session: WsSession, input: Record<string, unknown>) =>
+      new Promise<unknown>((resolve, reject) => {
+        session.client.subscribe(
+          { query: 'mutation($i: SetPresenceInput!) { setPresence(input: $i) { status } }', variables: { i: input } },
+          { next: resolve, error: reject, complete: () => undefined },
+        );
+      });
+    await setOver(laptop, { deviceId: 'laptop', status: 'ONLINE', page: '/inbox' });
+    const phone = await gql(t.gatewayUrl, SetPresenceDocument, { input: { deviceId: 'phone', status: 'AWAY', page: '/home' } }, { token: owner.token });
+    expect(phone.data!.setPresence).toEqual({ userId: owner.userId, status: 'ONLINE', page: '/inbox', devices: 2 });
+    const mine = (r: { data?: PresenceResult | null }) => r.data?.presence.user.email === owner.email;
+    await watcher.waitFor(2);
+    expect(watcher.results.filter(mine).map((r) => [r.data!.presence.status, r.data!.presence.devices])).toEqual([
+      ['ONLINE', 1],
+      ['ONLINE', 2],
+    ]);
+    expect((await gql(t.gatewayUrl, PresencesDocument, {}, { token: bob.token })).data!.presences).toContainEqual({
+      userId: owner.userId,
+      status: 'ONLINE',
+      page: '/inbox',
+      devices: 2,
+    });
+
+    // The laptop's connection closes: only the phone is left (away).
+    await laptop.dispose();
+    await watcher.waitFor(3);
+    expect(watcher.results[2].data!.presence).toMatchObject({ status: 'AWAY', page: '/home', devices: 1 });
+
+    // The phone stops sending heartbeats: offline after PRESENCE_TTL_SECONDS.
+    await watcher.waitFor(4, 10_000);
+    expect(watcher.results[3].data!.presence).toMatchObject({ status: 'OFFLINE', devices: 0 });
+    expect(stranger.results).toEqual([]);
+    expect(codes(await gql(t.gatewayUrl, SetPresenceDocument, { input: { deviceId: '', status: 'ONLINE' } }, { token: owner.token }))).toEqual([
+      'INVALID_PRESENCE',
+    ]);
+  }, 30_000);
+});
