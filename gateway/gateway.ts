@@ -153,7 +153,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     const ready = checks.every(([, ok]) => ok);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks) });
   });
-  app.use(hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey));
+  app.use(
+    hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey, async (req) => {
+      // Single sign-on started by e-mail address: the tenant that verified its domain; else the custom domain asked.
+      if (typeof req.query.tenant === 'string' && req.query.tenant) return null;
+      const email = typeof req.query.email === 'string' ? req.query.email.trim().toLowerCase() : '';
+      const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
+      const tenant = (domain ? await hosts.tenantFor(domain) : null) ?? (await hosts.tenantFor(req.hostname));
+      return tenant ? { tenant } : null;
+    }),
+  );
   app.use(
     '/graphql',
     express.json({ limit: options.maxBodyBytes }),

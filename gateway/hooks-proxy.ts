@@ -1,45 +1,72 @@
 import type { KeyObject } from 'node:crypto';
-import express, { type Router } from 'express';
+import express, { type Request, type Response, type Router } from 'express';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
-import { HOOK_HEADERS, HOOK_MAX_BYTES } from '../kernel/http/hooks';
+import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
 
 const log = logger('gateway.hooks');
 
+/** Extra query parameters the gateway adds to a forwarded call (e.g. the tenant it resolved). */
+export type HookEnricher = (req: Request) => Promise<Record<string, string> | null>;
+
 /**
- * POST /hooks/<subgraph>/<path>: forwards the raw body and the hook headers to that subgraph's hook
- * endpoint, signed as the gateway, and returns its answer as it is. The subgraph authenticates the caller
- * (e.g. a webhook's HMAC signature); the gateway only routes and bounds the size.
+ * Public HTTP endpoints of subgraphs: `GET|POST /hooks/<subgraph>/<path>` is forwarded to that subgraph's
+ * hook endpoint with its query string, raw body and hook headers, signed as the gateway, and the answer
+ * (status, body, content type, redirect location) comes back as it is. `/sso/<path>` is identity's
+ * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself.
  */
-export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject): Router {
+export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher): Router {
   const router = express.Router();
-  router.post('/hooks/:subgraph/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), async (req, res) => {
-    const subgraph = req.params.subgraph as string;
+  const forward = async (req: Request, res: Response, subgraph: string, path: string[], extra: Record<string, string> | null) => {
     const base = subgraphUrl(subgraph);
     if (!base) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
       return;
     }
-    const path = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []).map(encodeURIComponent).join('/');
-    const headers: Record<string, string> = { [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), subgraph, contextKey) };
+    const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
+    for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
+    const qs = query.toString();
+    const headers: Record<string, string> = {
+      [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), subgraph, contextKey),
+      [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
+    };
     for (const h of HOOK_HEADERS) {
       const v = req.header(h);
       if (v !== undefined) headers[h] = v;
     }
-    headers['content-type'] ??= 'application/octet-stream';
+    const post = req.method === 'POST';
+    if (post) headers['content-type'] ??= 'application/octet-stream';
     try {
-      const upstream = await fetch(base.replace(/\/graphql$/, `/hooks/${path}`), {
-        method: 'POST',
+      const upstream = await fetch(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`), {
+        method: post ? 'POST' : 'GET',
         headers,
-        body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-        signal: AbortSignal.timeout(10_000),
+        body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(15_000),
       });
-      res.status(upstream.status).type('application/json').send(Buffer.from(await upstream.arrayBuffer()));
+      for (const h of HOOK_RESPONSE_HEADERS) {
+        const v = upstream.headers.get(h);
+        if (v !== null) res.setHeader(h, v);
+      }
+      res.status(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
     } catch (err) {
       log.error({ err, subgraph }, 'hook forwarding failed');
       res.status(503).json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Try again shortly' } });
     }
-  });
+  };
+  const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
+  const raw = express.raw({ type: () => true, limit: HOOK_MAX_BYTES });
+  for (const route of [router.get.bind(router), router.post.bind(router)]) {
+    route('/hooks/:subgraph/{*path}', raw, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
+    route('/sso/{*path}', raw, (req, res) =>
+      void enrichSso(req)
+        .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
+        .catch((err) => {
+          log.error({ err }, 'sso routing failed');
+          res.status(503).json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Try again shortly' } });
+        }),
+    );
+  }
   return router;
 }

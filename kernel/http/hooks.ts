@@ -1,24 +1,35 @@
 /**
- * Public HTTP endpoints a subgraph serves through the gateway (`POST /hooks/<subgraph>/<path>`), for
- * callers that are not GraphQL clients (automation tools posting signed webhooks). The gateway passes
- * the raw body and the headers below through unchanged; the subgraph authenticates the call itself.
+ * Public HTTP endpoints a subgraph serves through the gateway (`GET|POST /hooks/<subgraph>/<path>`), for
+ * callers that are not GraphQL clients: automation tools posting signed webhooks, browsers following
+ * single sign-on redirects. The gateway passes the method, query string, raw body and the headers below
+ * through unchanged; the subgraph authenticates the call itself.
  */
 export interface HookRequest {
+  method: 'GET' | 'POST';
   /** What follows `/hooks/<subgraph>/`. */
   path: string;
+  query: URLSearchParams;
   headers: Record<string, string | undefined>;
   body: Buffer;
 }
 
 export interface HookResponse {
   status: number;
-  body: Record<string, unknown>;
+  /** JSON (an object) or text (HTML, XML) with its content type. */
+  body: Record<string, unknown> | string;
+  headers?: Record<string, string>;
 }
 
 export type HookHandler = (req: HookRequest) => Promise<HookResponse>;
 
 /** Request headers the gateway forwards to a hook. */
-export const HOOK_HEADERS = ['content-type', 'nexus-timestamp', 'nexus-signature', 'user-agent'] as const;
+export const HOOK_HEADERS = ['content-type', 'nexus-timestamp', 'nexus-signature', 'user-agent', 'accept'] as const;
+
+/** Response headers a hook may set. */
+export const HOOK_RESPONSE_HEADERS = ['content-type', 'location', 'cache-control'] as const;
 
 /** Largest hook body accepted. */
-export const HOOK_MAX_BYTES = 64 * 1024;
+export const HOOK_MAX_BYTES = 256 * 1024;
+
+/** The client's address as the gateway saw it, forwarded to hooks. */
+export const HOOK_CLIENT_IP_HEADER = 'x-nexus-client-ip';

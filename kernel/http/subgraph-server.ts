@@ -12,7 +12,7 @@ import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
-import { HOOK_HEADERS, HOOK_MAX_BYTES, type HookHandler } from './hooks';
+import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -104,19 +104,24 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal call failed');
     }
   });
-  app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyContext, async (req, res) => {
+  const hook = async (req: Request, res: Response) => {
     if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
-    const headers = Object.fromEntries(HOOK_HEADERS.map((h) => [h, req.header(h)]));
+    const headers = Object.fromEntries([...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER].map((h) => [h, req.header(h)]));
     const path = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []).join('/');
+    const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
     try {
-      const out = await options.hooks({ path, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
-      res.status(out.status).json(out.body);
+      const out = await options.hooks({ method: req.method === 'GET' ? 'GET' : 'POST', path, query, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
+      for (const [name, value] of Object.entries(out.headers ?? {})) if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
+      if (typeof out.body === 'string') res.status(out.status).send(out.body);
+      else res.status(out.status).json(out.body);
     } catch (err) {
       log.error({ err }, 'hook failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }
-  });
+  };
+  app.get('/hooks/{*path}', verifyContext, hook);
+  app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyContext, hook);
   app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
   const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue });
 

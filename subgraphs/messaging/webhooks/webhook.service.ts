@@ -88,6 +88,7 @@ export class WebhookService {
   /** POST /hooks/messaging/<tenantId>/<webhookId>, body `{ "text": "…" }`. */
   async receive(req: HookRequest): Promise<HookResponse> {
     const [tenantId, webhookId, ...rest] = req.path.split('/');
+    if (req.method !== 'POST') return refusal(405, 'METHOD_NOT_ALLOWED', 'Webhooks take POST');
     if (rest.length || !isUuid(tenantId) || !isUuid(webhookId)) return refusal(404, 'WEBHOOK_NOT_FOUND', 'Webhook not found');
     const timestamp = req.headers['nexus-timestamp'] ?? '';
     const signature = req.headers['nexus-signature'] ?? '';
@@ -147,7 +148,7 @@ export class WebhookService {
       throw err;
     });
     if (!('message' in outcome)) {
-      log.warn({ tenantId, webhookId, status: outcome.status, code: (outcome.body.error as { code: string }).code }, 'webhook call refused');
+      log.warn({ tenantId, webhookId, status: outcome.status, code: (outcome.body as { error: { code: string } }).error.code }, 'webhook call refused');
       return outcome;
     }
     const { message } = outcome;
