@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
-import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
+import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
 
 const log = logger('gateway.hooks');
@@ -30,6 +30,7 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     const headers: Record<string, string> = {
       [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), subgraph, contextKey),
       [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
+      [HOOK_ORIGIN_HEADER]: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
     };
     for (const h of HOOK_HEADERS) {
       const v = req.header(h);

@@ -118,6 +118,8 @@ const mailSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Nexus Platform <no-reply@nexus.local>'),
   /** Where links in e-mails point (password reset, invitations). */
   APP_URL: z.url().default('http://localhost:3000'),
+  /** The gateway's public origin (https://api.example.com): single sign-on callback URLs are built on it. Unset: the origin each request arrived at. */
+  PUBLIC_URL: z.url().optional(),
 });
 
 const tenancySchema = z.object({

@@ -100,8 +100,8 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
         result: 'SUCCESS',
         actorId: owner.userId,
         details: {
-          before: { requireTwoFactor: false, unverifiedAccess: 'FULL', passwordMinLength: 8 },
-          after: { requireTwoFactor: true, unverifiedAccess: 'FULL', passwordMinLength: 8 },
+          before: { requireTwoFactor: false, unverifiedAccess: 'FULL', passwordMinLength: 8, requireSso: false },
+          after: { requireTwoFactor: true, unverifiedAccess: 'FULL', passwordMinLength: 8, requireSso: false },
         },
       },
     ]);

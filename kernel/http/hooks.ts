@@ -33,3 +33,6 @@ export const HOOK_MAX_BYTES = 256 * 1024;
 
 /** The client's address as the gateway saw it, forwarded to hooks. */
 export const HOOK_CLIENT_IP_HEADER = 'x-nexus-client-ip';
+
+/** The gateway's own origin as the client reached it (`https://host`), forwarded to hooks that build absolute URLs. */
+export const HOOK_ORIGIN_HEADER = 'x-nexus-public-origin';

@@ -12,7 +12,7 @@ import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
-import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
+import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -107,7 +107,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
   const hook = async (req: Request, res: Response) => {
     if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
-    const headers = Object.fromEntries([...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER].map((h) => [h, req.header(h)]));
+    const headers = Object.fromEntries([...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER].map((h) => [h, req.header(h)]));
     const path = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []).join('/');
     const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
     try {

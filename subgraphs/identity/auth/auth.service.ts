@@ -68,7 +68,10 @@ export class AuthService {
 
   /** A new session for the same account in another of its tenants; refused (and audited) for any other tenant. */
   async switchTenant(ctx: RequestContext, tenantId: string): Promise<AuthPayload> {
-    if (ctx.authMethod !== 'password' && ctx.authMethod !== 'sso') throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'Only a signed-in person can switch tenants');
+    if (ctx.authMethod !== 'password') {
+      // A session from a tenant's identity provider stays in that tenant: the provider vouches for no other.
+      throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'Only a session signed in with a password can switch tenants; use each tenant’s own sign-in');
+    }
     const userId = ctx.userId!;
     const membership = isUuid(tenantId)
       ? await withUser(this.deps.ds, userId, (em) => em.findOneBy(IdentityMembership, { tenantId, userId }))
@@ -118,6 +121,16 @@ export class AuthService {
     if (!membership) {
       throw identityError(wanted ? IdentityErrorCode.NOT_A_MEMBER : IdentityErrorCode.NO_TENANT);
     }
+    if (membership.requireSso && membership.role !== 'owner') {
+      await auditSeparately(this.deps.ds, { ...ctx, userId: null }, membership.tenantId, {
+        action: 'login_failed',
+        result: AuditResult.FAILURE,
+        actorId: null,
+        target: `user:${found.user_id}`,
+        details: { reason: 'sso_required' },
+      });
+      throw identityError(IdentityErrorCode.SSO_REQUIRED);
+    }
     if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
     const user = Object.assign(new User(), { id: found.user_id, email: found.email, createdAt: found.created_at, emailVerifiedAt: found.email_verified_at });
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
@@ -133,5 +146,6 @@ interface SignInCandidate {
   created_at: Date;
   email_verified_at: Date | null;
   totp_enabled: boolean;
-  memberships: { tenantId: string; role: string }[];
+  /** requireSso: the tenant's "SSO required" rule (passwords do not sign its members in; owners excepted). */
+  memberships: { tenantId: string; role: string; requireSso?: boolean }[];
 }

@@ -36,6 +36,10 @@ export class TenantSecurityPolicy {
   @Column('int', { name: 'password_min_length', default: 8 })
   passwordMinLength: number;
 
+  @Field(() => Boolean, { description: "Members sign in through the tenant's identity provider only (owners keep their password, for when the provider fails)" })
+  @Column('boolean', { name: 'require_sso', default: false })
+  requireSso: boolean;
+
   @Field(() => Date, { nullable: true })
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date | null;
@@ -51,6 +55,9 @@ export class UpdateSecurityPolicyInput {
 
   @Field(() => Int, { nullable: true })
   passwordMinLength?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Needs an enabled SSO connection' })
+  requireSso?: boolean | null;
 }
 
 /** The caller's own rights in the current tenant, as every service sees them. */

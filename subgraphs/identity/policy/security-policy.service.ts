@@ -21,7 +21,7 @@ const ownAccount = (p: string) => p.startsWith('account:');
 const readOnly = (p: string) => ownAccount(p) || p.endsWith(':read');
 
 const defaults = (tenantId: string): TenantSecurityPolicy =>
-  Object.assign(new TenantSecurityPolicy(), { tenantId, requireTwoFactor: false, unverifiedAccess: UnverifiedAccess.FULL, passwordMinLength: 8, updatedAt: null });
+  Object.assign(new TenantSecurityPolicy(), { tenantId, requireTwoFactor: false, unverifiedAccess: UnverifiedAccess.FULL, passwordMinLength: 8, requireSso: false, updatedAt: null });
 
 /**
  * A member's rights after the tenant's rules: without the second factor the tenant requires, or with an
@@ -74,6 +74,7 @@ export class SecurityPolicyService {
         requireTwoFactor: input.requireTwoFactor ?? current.requireTwoFactor,
         unverifiedAccess: input.unverifiedAccess ?? current.unverifiedAccess,
         passwordMinLength: input.passwordMinLength ?? current.passwordMinLength,
+        requireSso: input.requireSso ?? current.requireSso,
       };
       if (!Object.values(UnverifiedAccess).includes(next.unverifiedAccess)) throw identityError(IdentityErrorCode.INVALID_POLICY);
       if (!Number.isInteger(next.passwordMinLength) || next.passwordMinLength < 8 || next.passwordMinLength > 128) {
@@ -89,8 +90,12 @@ export class SecurityPolicyService {
       if (next.unverifiedAccess !== UnverifiedAccess.FULL && current.unverifiedAccess === UnverifiedAccess.FULL && !me?.verified) {
         throw identityError(IdentityErrorCode.POLICY_UNMET, 'Confirm your own e-mail address before limiting unconfirmed members');
       }
+      if (next.requireSso && !current.requireSso) {
+        const [connection]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled`, [tenantId]);
+        if (!connection) throw identityError(IdentityErrorCode.POLICY_UNMET, 'Add an SSO connection before requiring single sign-on');
+      }
       await em.upsert(TenantSecurityPolicy, { tenantId, ...next }, ['tenantId']);
-      await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess, passwordMinLength: current.passwordMinLength }, after: next } });
+      await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess, passwordMinLength: current.passwordMinLength, requireSso: current.requireSso }, after: next } });
       return em.findOneByOrFail(TenantSecurityPolicy, { tenantId });
     });
     await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });

@@ -5,6 +5,7 @@ export const PERMISSION_CATALOG = [
   'apikeys:manage',
   'users:read',
   'users:manage',
+  'sso:manage',
   'tenants:read',
   'tenants:manage',
   'products:read',

@@ -37,6 +37,10 @@ export class Session {
   @Column('uuid', { name: 'impersonator_id', nullable: true })
   impersonatorId: string | null;
 
+  /** How the person signed in: with a password (and maybe a second factor), or through their identity provider. */
+  @Column('text', { name: 'auth_method', default: 'password' })
+  authMethod: 'password' | 'sso';
+
   @Column('text', { name: 'impersonation_reason', nullable: true })
   impersonationReason: string | null;
 }

@@ -49,14 +49,15 @@ export class SessionService {
     role: string,
     action: string,
     impersonation?: { reason: string; ttlSeconds: number },
+    authMethod: 'password' | 'sso' = 'password',
   ): Promise<AuthPayload> {
     const sessionId = randomUUID();
     const refreshToken = newRefreshToken();
     // The session and its first refresh token in one statement (sign-in is on the hot path).
     await em.query(
       `WITH s AS (
-         INSERT INTO identity.sessions (tenant_id, id, user_id, last_used_at, expires_at, user_agent, ip, impersonator_id, impersonation_reason)
-         VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4), $5, $6, $8, $9) RETURNING tenant_id, id)
+         INSERT INTO identity.sessions (tenant_id, id, user_id, last_used_at, expires_at, user_agent, ip, impersonator_id, impersonation_reason, auth_method)
+         VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4), $5, $6, $8, $9, $10) RETURNING tenant_id, id)
        INSERT INTO identity.refresh_tokens (tenant_id, token_hash, session_id) SELECT s.tenant_id, $7, s.id FROM s`,
       [
         tenantId,
@@ -68,18 +69,26 @@ export class SessionService {
         sha256(refreshToken),
         impersonation ? user.id : null,
         impersonation?.reason ?? null,
+        authMethod,
       ],
     );
     const details = impersonation ? { reason: impersonation.reason } : undefined;
     await audit(em, { ...ctx, impersonatorId: impersonation ? user.id : null }, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}`, details });
-    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role], impersonation ? user.id : null);
+    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role], impersonation ? user.id : null, authMethod);
     return { accessToken, refreshToken, user, tenant: { id: tenantId } };
   }
 
-  private async accessToken(userId: string, tenantId: string, sessionId: string, roles: string[], impersonatorId: string | null = null): Promise<string> {
+  private async accessToken(
+    userId: string,
+    tenantId: string,
+    sessionId: string,
+    roles: string[],
+    impersonatorId: string | null = null,
+    amr: 'password' | 'sso' = 'password',
+  ): Promise<string> {
     const { config, keys } = this.deps;
     const token = await signAccessToken(
-      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr: 'password', ...(impersonatorId ? { act: { sub: impersonatorId } } : {}) },
+      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr, ...(impersonatorId ? { act: { sub: impersonatorId } } : {}) },
       keys.access,
       { issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE, ttlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS },
     );
@@ -124,7 +133,7 @@ export class SessionService {
       throw identityError(IdentityErrorCode.REFRESH_TOKEN_REUSED);
     }
     if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
-    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId);
+    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId, outcome.session.authMethod);
     return { accessToken, refreshToken: outcome.next, user: outcome.user, tenant: { id: tenantId } };
   }
 

@@ -1,0 +1,226 @@
+import { X509Certificate, randomUUID } from 'node:crypto';
+import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
+import * as oidc from 'openid-client';
+import type { EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import { isUuid, returningRows } from '../../../kernel/db/values';
+import { dataKey } from '../../../kernel/keys';
+import { sealSecret } from '../../../kernel/secret-box';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { AuditResult } from '../audit/audit-event.entity';
+import { audit } from '../audit/audit.service';
+import { IdentityErrorCode, identityError } from '../identity.errors';
+import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput } from './sso.types';
+
+/** Roles an identity provider may give (never owner). */
+export const SSO_ROLES = ['admin', 'member', 'user'];
+
+export interface SamlSettings {
+  idpEntityId: string;
+  ssoUrl: string;
+  certificate: string;
+}
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  groupsClaim: string;
+}
+
+export interface ConnectionRow {
+  tenant_id: string;
+  id: string;
+  kind: 'saml' | 'oidc';
+  name: string;
+  enabled: boolean;
+  settings: SamlSettings | OidcSettings;
+  secret_sealed: string | null;
+  role_mapping: { group: string; role: string }[];
+  default_role: string;
+  redirect_url: string | null;
+  created_at: Date;
+}
+
+/** Our SAML entity id for a connection (a URN: independent of where the gateway is reached). */
+export function spEntityId(tenantId: string, connectionId: string): string {
+  return `urn:nexus:sso:${tenantId}:${connectionId}`;
+}
+
+export const ssoPaths = (tenantId: string, id: string) => ({
+  login: `/sso/start?tenant=${tenantId}&connection=${id}`,
+  /** One callback for every connection (the state names tenant and connection). */
+  oidcCallback: `/sso/oidc/callback`,
+  acs: `/sso/saml/acs/${tenantId}/${id}`,
+  metadata: `/sso/saml/metadata/${tenantId}/${id}`,
+});
+
+export function sealContext(tenantId: string, id: string): string {
+  return `identity.sso:${tenantId}:${id}`;
+}
+
+/** Whether plain http is acceptable for this issuer (loopback only: a provider on the same host). */
+export function insecureAllowed(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+export function toView(r: ConnectionRow): SsoConnection {
+  const paths = ssoPaths(r.tenant_id, r.id);
+  const saml = r.kind === 'saml' ? (r.settings as SamlSettings) : null;
+  const oidcSettings = r.kind === 'oidc' ? (r.settings as OidcSettings) : null;
+  return Object.assign(new SsoConnection(), {
+    id: r.id,
+    kind: r.kind as SsoKind,
+    name: r.name,
+    enabled: r.enabled,
+    roleMapping: r.role_mapping.map((m) => Object.assign(new SsoRoleRule(), m)),
+    defaultRole: r.default_role,
+    redirectUrl: r.redirect_url,
+    loginPath: paths.login,
+    issuer: oidcSettings?.issuer ?? null,
+    callbackPath: oidcSettings ? paths.oidcCallback : null,
+    spEntityId: saml ? spEntityId(r.tenant_id, r.id) : null,
+    acsPath: saml ? paths.acs : null,
+    metadataPath: saml ? paths.metadata : null,
+    idpEntityId: saml?.idpEntityId ?? null,
+    createdAt: r.created_at,
+  });
+}
+
+function invalid(message: string): never {
+  throw identityError(IdentityErrorCode.INVALID_SSO_CONNECTION, message);
+}
+
+function pemOf(certificate: string): string {
+  const body = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+  const pem = `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)?.join('\n') ?? ''}\n-----END CERTIFICATE-----\n`;
+  try {
+    new X509Certificate(pem);
+  } catch {
+    invalid('The signing certificate cannot be read (give PEM or base64 DER)');
+  }
+  return pem;
+}
+
+function httpsUrl(value: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    invalid(`${what} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value))) invalid(`${what} must use https`);
+  return url.toString();
+}
+
+const SAML_MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
+const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
+const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
+
+/** Entity id, SSO URL (HTTP-Redirect) and signing certificate from IdP metadata; a clear error when one is missing. */
+export function readIdpMetadata(xml: string): SamlSettings {
+  let doc: Document;
+  try {
+    doc = new DOMParser({
+      onError: (level, message) => {
+        if (level !== 'warning') throw new Error(message);
+      },
+    }).parseFromString(xml, 'text/xml');
+  } catch (err) {
+    invalid(`The metadata is not well-formed XML (${(err as Error).message.split('\n')[0]})`);
+  }
+  const entity = doc.documentElement;
+  if (!entity || entity.localName !== 'EntityDescriptor' || entity.namespaceURI !== SAML_MD) invalid('The metadata has no EntityDescriptor');
+  const idp = entity.getElementsByTagNameNS(SAML_MD, 'IDPSSODescriptor')[0];
+  if (!idp) invalid('The metadata describes no identity provider (IDPSSODescriptor)');
+  const sso = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'SingleSignOnService') as ArrayLike<Element>).find((e) => e.getAttribute('Binding') === REDIRECT_BINDING);
+  if (!sso?.getAttribute('Location')) invalid('The metadata has no SingleSignOnService with the HTTP-Redirect binding');
+  const key = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'KeyDescriptor') as ArrayLike<Element>).find((k) => (k.getAttribute('use') ?? 'signing') === 'signing');
+  const cert = key?.getElementsByTagNameNS(DSIG, 'X509Certificate')[0]?.textContent;
+  if (!cert) invalid('The metadata has no signing certificate');
+  return { idpEntityId: entity.getAttribute('entityID') ?? invalid('The metadata has no entityID'), ssoUrl: sso.getAttribute('Location')!, certificate: cert };
+}
+
+/** Discovers an OIDC provider; allows plain http only on loopback. */
+export function discover(issuer: string, clientId: string, clientSecret: string): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
+    timeout: 5,
+  });
+}
+
+/** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
+export class SsoConnectionService {
+  constructor(private readonly deps: SubgraphDeps) {}
+
+  list(ctx: RequestContext): Promise<SsoConnection[]> {
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const rows: ConnectionRow[] = await em.query(`SELECT * FROM identity.sso_connections WHERE tenant_id = $1 ORDER BY created_at`, [tenantId]);
+      return rows.map(toView);
+    });
+  }
+
+  async createSaml(ctx: RequestContext, input: SamlConnectionInput): Promise<SsoConnection> {
+    let settings: SamlSettings;
+    if (input.metadataXml) settings = readIdpMetadata(input.metadataXml);
+    else {
+      if (!input.idpEntityId || !input.ssoUrl || !input.certificate) invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
+      settings = { idpEntityId: input.idpEntityId.trim(), ssoUrl: input.ssoUrl, certificate: input.certificate };
+    }
+    settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL'), certificate: pemOf(settings.certificate) };
+    return this.insert(ctx, SsoKind.SAML, input, settings, null);
+  }
+
+  async createOidc(ctx: RequestContext, input: OidcConnectionInput): Promise<SsoConnection> {
+    const issuer = httpsUrl(input.issuer ?? '', 'The issuer').replace(/\/$/, '');
+    if (!input.clientId || !input.clientSecret) invalid('Give the client id and secret');
+    try {
+      await discover(issuer, input.clientId, input.clientSecret);
+    } catch (err) {
+      invalid(`The provider's discovery document could not be read at ${issuer}/.well-known/openid-configuration (${(err as Error).message})`);
+    }
+    const scopes = input.scopes?.length ? input.scopes : ['openid', 'email', 'profile'];
+    if (!scopes.includes('openid')) invalid('Scopes must include openid');
+    const settings: OidcSettings = { issuer, clientId: input.clientId, scopes, groupsClaim: input.groupsClaim || 'groups' };
+    return this.insert(ctx, SsoKind.OIDC, input, settings, input.clientSecret);
+  }
+
+  async delete(ctx: RequestContext, id: string): Promise<boolean> {
+    if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const gone = returningRows(await em.query(`DELETE FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]));
+      if (gone.length === 0) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
+      await audit(em, ctx, tenantId, { action: 'sso_connection_delete', result: AuditResult.SUCCESS, target: `sso:${id}` });
+      return true;
+    });
+  }
+
+  private insert(
+    ctx: RequestContext,
+    kind: SsoKind,
+    input: { name: string; roleMapping?: SsoRoleRule[] | null; defaultRole?: string | null; redirectUrl?: string | null },
+    settings: SamlSettings | OidcSettings,
+    secret: string | null,
+  ): Promise<SsoConnection> {
+    const name = (input.name ?? '').trim();
+    if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
+    const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
+    const defaultRole = input.defaultRole ?? 'member';
+    for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
+    if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
+    const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL') : null;
+    return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
+      const id = randomUUID();
+      const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));
+      const [row]: ConnectionRow[] = await em.query(
+        `INSERT INTO identity.sso_connections (tenant_id, id, kind, name, settings, secret_sealed, role_mapping, default_role, redirect_url, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+        [tenantId, id, kind, name, JSON.stringify(settings), sealed, JSON.stringify(mapping), defaultRole, redirectUrl, ctx.userId],
+      );
+      await audit(em, ctx, tenantId, { action: 'sso_connection_create', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { kind, name, settings, roleMapping: mapping, defaultRole } });
+      return toView(row);
+    });
+  }
+}

@@ -1,0 +1,48 @@
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Public } from '../../../kernel/auth';
+import { currentContext } from '../../../kernel/context';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { AuthPayload } from '../auth/auth.inputs';
+import { SsoConnectionService } from './sso-connections.service';
+import { SsoLoginService } from './sso-login.service';
+import { OidcConnectionInput, SamlConnectionInput, SsoConnection } from './sso.types';
+
+@Resolver()
+export class SsoResolver {
+  private readonly connections: SsoConnectionService;
+  private readonly login: SsoLoginService;
+  constructor(deps: SubgraphDeps) {
+    this.connections = new SsoConnectionService(deps);
+    this.login = new SsoLoginService(deps);
+  }
+
+  @Authorized('sso:manage')
+  @Query(() => [SsoConnection], { description: "The tenant's single sign-on connections" })
+  ssoConnections(): Promise<SsoConnection[]> {
+    return this.connections.list(currentContext());
+  }
+
+  @Authorized('sso:manage')
+  @Mutation(() => SsoConnection, { description: 'A SAML 2.0 identity provider (from its metadata, or entity id + SSO URL + certificate)' })
+  createSamlConnection(@Arg('input', () => SamlConnectionInput) input: SamlConnectionInput): Promise<SsoConnection> {
+    return this.connections.createSaml(currentContext(), input);
+  }
+
+  @Authorized('sso:manage')
+  @Mutation(() => SsoConnection, { description: 'An OpenID Connect provider; its discovery document is read when saved' })
+  createOidcConnection(@Arg('input', () => OidcConnectionInput) input: OidcConnectionInput): Promise<SsoConnection> {
+    return this.connections.createOidc(currentContext(), input);
+  }
+
+  @Authorized('sso:manage')
+  @Mutation(() => Boolean)
+  deleteSsoConnection(@Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.connections.delete(currentContext(), id);
+  }
+
+  @Public()
+  @Mutation(() => AuthPayload, { description: 'Exchanges the one-time code a finished single sign-on redirected with (valid 60 s, once) for tokens' })
+  completeSsoLogin(@Arg('code', () => String) code: string): Promise<AuthPayload> {
+    return this.login.complete(currentContext(), code);
+  }
+}

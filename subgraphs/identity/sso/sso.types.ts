@@ -1,0 +1,122 @@
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+
+export enum SsoKind {
+  SAML = 'saml',
+  OIDC = 'oidc',
+}
+registerEnumType(SsoKind, { name: 'SsoKind' });
+
+@InputType('SsoRoleRuleInput')
+@ObjectType('SsoRoleRule')
+export class SsoRoleRule {
+  @Field(() => String, { description: 'A group (or role) the identity provider sends' })
+  group: string;
+
+  @Field(() => String, { description: 'The tenant role its members get (admin, member, user or a custom role)' })
+  role: string;
+}
+
+@ObjectType({ description: "A tenant's identity provider; members sign in through it and are created on their first sign-in" })
+export class SsoConnection {
+  @Field(() => ID)
+  id: string;
+
+  @Field(() => SsoKind)
+  kind: SsoKind;
+
+  @Field(() => String)
+  name: string;
+
+  @Field(() => Boolean)
+  enabled: boolean;
+
+  @Field(() => [SsoRoleRule], { description: 'First matching rule wins' })
+  roleMapping: SsoRoleRule[];
+
+  @Field(() => String, { description: 'Role of people none of whose groups match' })
+  defaultRole: string;
+
+  @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes (?code=…); default APP_URL/sso/callback' })
+  redirectUrl: string | null;
+
+  @Field(() => String, { description: 'Where a sign-in starts (relative to the gateway)' })
+  loginPath: string;
+
+  @Field(() => String, { nullable: true, description: 'OIDC: the issuer' })
+  issuer: string | null;
+
+  @Field(() => String, { nullable: true, description: 'OIDC: register this redirect URI (callback) at the provider' })
+  callbackPath: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAML: our entity id (the audience the IdP must name)' })
+  spEntityId: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAML: our Assertion Consumer Service (relative to the gateway)' })
+  acsPath: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAML: our service provider metadata (relative to the gateway)' })
+  metadataPath: string | null;
+
+  @Field(() => String, { nullable: true, description: 'SAML: the IdP entity id' })
+  idpEntityId: string | null;
+
+  @Field(() => Date)
+  createdAt: Date;
+}
+
+@InputType()
+export class SamlConnectionInput {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => String, { nullable: true, description: "The IdP's metadata XML (gives entity id, SSO URL and signing certificate)" })
+  metadataXml?: string | null;
+
+  @Field(() => String, { nullable: true })
+  idpEntityId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The IdP single sign-on URL (HTTP-Redirect binding)' })
+  ssoUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The IdP signing certificate (PEM or base64 DER); the only key its responses are checked with' })
+  certificate?: string | null;
+
+  @Field(() => [SsoRoleRule], { nullable: true })
+  roleMapping?: SsoRoleRule[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Default: member' })
+  defaultRole?: string | null;
+
+  @Field(() => String, { nullable: true })
+  redirectUrl?: string | null;
+}
+
+@InputType()
+export class OidcConnectionInput {
+  @Field(() => String)
+  name: string;
+
+  @Field(() => String, { description: 'Discovered at <issuer>/.well-known/openid-configuration when saved' })
+  issuer: string;
+
+  @Field(() => String)
+  clientId: string;
+
+  @Field(() => String, { description: 'Kept sealed; never shown again' })
+  clientSecret: string;
+
+  @Field(() => [String], { nullable: true, description: 'Default: openid email profile' })
+  scopes?: string[] | null;
+
+  @Field(() => String, { nullable: true, description: 'ID token claim holding groups (default: groups)' })
+  groupsClaim?: string | null;
+
+  @Field(() => [SsoRoleRule], { nullable: true })
+  roleMapping?: SsoRoleRule[] | null;
+
+  @Field(() => String, { nullable: true })
+  defaultRole?: string | null;
+
+  @Field(() => String, { nullable: true })
+  redirectUrl?: string | null;
+}

@@ -1,0 +1,299 @@
+import { Client } from 'pg';
+import {
+  AddDomainDocument,
+  AuditDetailsDocument,
+  AuditLogDocument,
+  CompleteSsoLoginDocument,
+  CreateOidcConnectionDocument,
+  CreateSamlConnectionDocument,
+  LoginDocument,
+  MeDocument,
+  MyAccessDocument,
+  RequireSsoDocument,
+  SsoConnectionsDocument,
+  SwitchTenantDocument,
+  VerifyDomainDocument,
+} from './generated/graphql';
+import { codes, gql } from './support/gql';
+import { joinByInvitation, signUp, type Account } from './support/fixtures';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+import { startOidcProvider, type TestOp } from './support/oidc-op';
+import { createSamlIdp, type ResponseOptions, type TestSamlIdp } from './support/saml-idp';
+import { startTestDns, type TestDns } from './support/dns';
+
+const APP = 'http://127.0.0.1:9/app/sso';
+let t: TestPlatform;
+let dns: TestDns;
+let op: TestOp;
+let otherOp: TestOp;
+let idp: TestSamlIdp;
+let owner: Account;
+let outsider: Account;
+let origin: string;
+let oidcId: string;
+let saml: { id: string; acsPath: string; spEntityId: string; metadataPath: string };
+
+const accounts = {
+  alice: { email: 'alice@corp.test', groups: ['nexus-admins', 'staff'] },
+  bob: { email: 'bob@corp.test', groups: ['staff'] },
+  eve: { email: 'eve@corp.test', email_verified: false },
+  mallory: { email: '', groups: [] as string[] },
+};
+
+beforeAll(async () => {
+  dns = await startTestDns();
+  t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address });
+  origin = new URL(t.gatewayUrl).origin;
+  owner = await signUp(t.gatewayUrl, 'Corp');
+  outsider = await signUp(t.gatewayUrl, 'Elsewhere');
+  accounts.mallory.email = outsider.email;
+  const client = { client_id: 'nexus', client_secret: 'nexus-client-secret', redirect_uris: [`${origin}/sso/oidc/callback`] };
+  [op, otherOp, idp] = await Promise.all([startOidcProvider({ clients: [client], accounts }), startOidcProvider({ clients: [client], accounts }), createSamlIdp()]);
+  const created = await gql(
+    t.gatewayUrl,
+    CreateOidcConnectionDocument,
+    {
+      input: {
+        name: 'Corp OIDC',
+        issuer: op.issuer,
+        clientId: client.client_id,
+        clientSecret: client.client_secret,
+        scopes: ['openid', 'email', 'profile', 'groups'],
+        roleMapping: [{ group: 'nexus-admins', role: 'admin' }],
+        defaultRole: 'user',
+        redirectUrl: APP,
+      },
+    },
+    { token: owner.token },
+  );
+  oidcId = created.data!.createOidcConnection.id;
+  expect(created.data!.createOidcConnection.callbackPath).toBe('/sso/oidc/callback');
+  const samlCreated = await gql(
+    t.gatewayUrl,
+    CreateSamlConnectionDocument,
+    { input: { name: 'Corp SAML', metadataXml: idp.metadataXml, roleMapping: [{ group: 'admins', role: 'admin' }], redirectUrl: APP } },
+    { token: owner.token },
+  );
+  saml = samlCreated.data!.createSamlConnection as typeof saml;
+}, 90_000);
+afterAll(async () => {
+  await Promise.all([op?.stop(), otherOp?.stop()]);
+  await t?.stop();
+  await dns?.close();
+});
+
+async function get(url: string) {
+  const res = await fetch(url, { redirect: 'manual' });
+  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
+
+async function postForm(url: string, form: Record<string, string>) {
+  const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
+
+/** The error code a refusal page shows. */
+const pageCode = (text: string) => /id="error-code">([A-Z_]+)</.exec(text)?.[1];
+
+function codeFrom(location: string | null): string {
+  expect(location).toMatch(new RegExp(`^${APP}\\?code=`));
+  return new URL(location!).searchParams.get('code')!;
+}
+
+const start = (query: string) => get(`${origin}/sso/start?${query}`);
+const startOidc = () => start(`tenant=${owner.tenantId}&connection=${oidcId}`);
+const startSaml = () => start(`tenant=${owner.tenantId}&connection=${saml.id}`);
+
+async function oidcLogin(sub: string): Promise<string> {
+  const started = await startOidc();
+  expect(started.status).toBe(302);
+  return op.signIn(started.location!, sub);
+}
+
+async function failures(): Promise<number> {
+  const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_login_failed' }, first: 100 }, { token: owner.token });
+  return log.data!.auditLog.edges.length;
+}
+
+describe('OIDC', () => {
+  it('signs in through the provider: PKCE, state and nonce, first sign-in provisions with the mapped role, one-time code for tokens', async () => {
+    const callback = await oidcLogin('alice');
+    const finished = await get(callback);
+    expect(finished.status).toBe(302);
+    const code = codeFrom(finished.location);
+    expect(finished.location).not.toContain('accessToken');
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('alice@corp.test');
+    expect(tokens.data!.completeSsoLogin.tenant.id).toBe(owner.tenantId);
+    const token = tokens.data!.completeSsoLogin.accessToken;
+    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
+    expect(codes(await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code }))).toEqual(['INVALID_SSO_CODE']);
+    // A provider's session stays in its tenant.
+    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: outsider.tenantId }, { token }))).toEqual(['NOT_A_MEMBER']);
+
+    const bob = await get(await oidcLogin('bob'));
+    const bobTokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(bob.location) });
+    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token: bobTokens.data!.completeSsoLogin.accessToken })).data!.myAccess.roles).toEqual(['user']);
+    // The second sign-in finds the same account.
+    const again = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom((await get(await oidcLogin('bob'))).location) });
+    expect(again.data!.completeSsoLogin.user.id).toBe(bobTokens.data!.completeSsoLogin.user.id);
+
+    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login' } }, { token: owner.token });
+    expect(log.data!.auditLog.edges.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('refuses a replayed or forged state, a wrong code verifier or nonce, and a code from another issuer', async () => {
+    const before = await failures();
+    const callback = await oidcLogin('alice');
+    expect((await get(callback)).status).toBe(302);
+    const replay = await get(callback);
+    expect([replay.status, pageCode(replay.text)]).toEqual([401, 'SSO_STATE_INVALID']);
+
+    const forged = new URL(await oidcLogin('alice'));
+    forged.searchParams.set('state', `${owner.tenantId}.${oidcId}.forged`);
+    expect(pageCode((await get(forged.toString())).text)).toBe('SSO_STATE_INVALID');
+
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      const verifier = await oidcLogin('alice');
+      await db.query(`UPDATE identity.sso_requests SET code_verifier = 'x' || code_verifier WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      expect(pageCode((await get(verifier)).text)).toBe('SSO_OIDC_REJECTED');
+      const nonce = await oidcLogin('alice');
+      await db.query(`UPDATE identity.sso_requests SET nonce = 'another-nonce' WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      expect(pageCode((await get(nonce)).text)).toBe('SSO_OIDC_REJECTED');
+    } finally {
+      await db.end();
+    }
+
+    // Our request, answered by another provider (same client registration): its code and issuer are not ours.
+    const started = await startOidc();
+    const elsewhere = started.location!.replace(op.issuer, otherOp.issuer);
+    const foreign = await get(await otherOp.signIn(elsewhere, 'alice'));
+    expect([foreign.status, pageCode(foreign.text)]).toEqual([401, 'SSO_OIDC_REJECTED']);
+
+    const unverified = await get(await oidcLogin('eve'));
+    expect(pageCode(unverified.text)).toBe('SSO_EMAIL_UNVERIFIED');
+    // Someone else's account (of another tenant) is not taken over by a provider asserting its address.
+    const takeover = await get(await oidcLogin('mallory'));
+    expect([takeover.status, pageCode(takeover.text)]).toEqual([409, 'SSO_ACCOUNT_EXISTS']);
+    expect(await failures()).toBe(before + 7);
+  });
+
+  it('reports a provider that cannot be discovered when the connection is saved', async () => {
+    const res = await gql(
+      t.gatewayUrl,
+      CreateOidcConnectionDocument,
+      { input: { name: 'Nowhere', issuer: 'http://127.0.0.1:9/nowhere', clientId: 'x', clientSecret: 'y' } },
+      { token: owner.token },
+    );
+    expect(codes(res)).toEqual(['INVALID_SSO_CONNECTION']);
+    expect(res.errors![0].message).toContain('discovery');
+    const plain = await gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Plain', issuer: 'http://idp.example.test', clientId: 'x', clientSecret: 'y' } }, { token: owner.token });
+    expect(plain.errors![0].message).toContain('https');
+  });
+});
+
+describe('SAML', () => {
+  const user = { nameId: 'carol@corp.test', email: 'carol@corp.test', groups: ['admins'] };
+  async function request(): Promise<string> {
+    const started = await startSaml();
+    expect(started.status).toBe(302);
+    expect(started.location!.startsWith(idp.ssoUrl)).toBe(true);
+    const req = idp.readRequest(started.location!);
+    expect(req.issuer).toBe(saml.spEntityId);
+    return req.id;
+  }
+  const answer = async (options: Partial<ResponseOptions> = {}) => {
+    const inResponseTo = options.inResponseTo === undefined ? await request() : options.inResponseTo;
+    const SAMLResponse = idp.response({ destination: origin + saml.acsPath, audience: saml.spEntityId, user, ...options, inResponseTo });
+    return { SAMLResponse, post: () => postForm(origin + saml.acsPath, { SAMLResponse }) };
+  };
+
+  it('serves SP metadata and signs in with a response and assertion signed by the pinned certificate', async () => {
+    const metadata = await get(origin + saml.metadataPath);
+    expect(metadata.status).toBe(200);
+    expect(metadata.text).toContain(`entityID="${saml.spEntityId}"`);
+    expect(metadata.text).toContain(origin + saml.acsPath);
+
+    const done = await (await answer()).post();
+    expect(done.status).toBe(302);
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(done.location) });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('carol@corp.test');
+    const token = tokens.data!.completeSsoLogin.accessToken;
+    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
+    expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.email).toBe('carol@corp.test');
+  });
+
+  it('refuses unsigned, wrongly signed, replayed, expired, misaddressed, unsolicited and signature-wrapped responses', async () => {
+    const before = await failures();
+    const past = new Date(Date.now() - 3_600_000);
+    const cases: [string, () => Promise<{ post(): Promise<{ status: number; text: string; location: string | null }> }>, string][] = [
+      ['unsigned', () => answer({ sign: 'none' }), 'SSO_SAML_REJECTED'],
+      ['only the assertion signed', () => answer({ sign: 'assertion' }), 'SSO_SAML_REJECTED'],
+      ['signed with a key of its own (certificate in KeyInfo)', () => answer({ signWith: 'stranger' }), 'SSO_SAML_REJECTED'],
+      ['expired', () => answer({ issueInstant: past, notBefore: past, notOnOrAfter: new Date(past.getTime() + 300_000) }), 'SSO_SAML_REJECTED'],
+      ['for another audience', () => answer({ audience: 'urn:someone-else' }), 'SSO_SAML_REJECTED'],
+      ['to another destination', () => answer({ destination: `${origin}/sso/saml/acs/${owner.tenantId}/00000000-0000-4000-8000-000000000000` }), 'SSO_SAML_REJECTED'],
+      ['unsolicited', () => answer({ inResponseTo: null }), 'SSO_SAML_REJECTED'],
+      ['for a request never made', () => answer({ inResponseTo: '_never-asked' }), 'SSO_SAML_REJECTED'],
+      ['wrapped: evil assertion first', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test', groups: ['admins'] }, wrapStyle: 'sibling' }), 'SSO_SAML_REJECTED'],
+      ['wrapped: signed response inside an evil one', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'response' }), 'SSO_SAML_REJECTED'],
+      ['wrapped: evil assertion carrying the signed one', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'nested' }), 'SSO_SAML_REJECTED'],
+    ];
+    for (const [name, make, code] of cases) {
+      const res = await (await make()).post();
+      expect({ name, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({ name, status: 401, code, location: null });
+    }
+    // The same response twice: its request is used up. The same assertion answering a new request: already seen.
+    const once = await answer();
+    expect((await once.post()).status).toBe(302);
+    const again = await once.post();
+    expect([again.status, pageCode(again.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
+    const assertionId = '_reused-assertion';
+    expect((await (await answer({ assertionId })).post()).status).toBe(302);
+    const reused = await (await answer({ assertionId })).post();
+    expect([reused.status, pageCode(reused.text)]).toEqual([401, 'SSO_REPLAYED']);
+    expect(await failures()).toBe(before + cases.length + 2);
+    const login = await gql(t.gatewayUrl, LoginDocument, { input: { email: 'evil@corp.test', password: 'x'.repeat(12) } });
+    expect(codes(login)).toEqual(['INVALID_CREDENTIALS']);
+  });
+
+  it('reports unreadable metadata when the connection is saved', async () => {
+    const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor' } }, { token: owner.token });
+    expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);
+    const noCert = idp.metadataXml.replace(/<(\w+:)?KeyDescriptor[\s\S]*<\/(\w+:)?KeyDescriptor>/, '');
+    const missing = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'No cert', metadataXml: noCert } }, { token: owner.token });
+    expect(missing.errors![0].message).toContain('signing certificate');
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    expect(codes(await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
+    expect((await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: owner.token })).data!.ssoConnections.map((c) => c.kind)).toEqual(['OIDC', 'SAML']);
+  });
+});
+
+describe('routing and policy', () => {
+  it("routes an e-mail address of the tenant's verified domain to its identity provider", async () => {
+    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
+    dns.setTxt(domain.txtRecordName, [domain.txtRecordValue]);
+    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
+    const routed = await start('email=Dave@Corp.test');
+    expect(routed.status).toBe(302);
+    expect(routed.location!.startsWith(`${op.issuer}/`)).toBe(true);
+    const unknown = await start('email=dave@unknown.test');
+    expect([unknown.status, pageCode(unknown.text)]).toEqual([400, 'SSO_TENANT_UNKNOWN']);
+  });
+
+  it('with SSO required, members cannot sign in with a password (owners still can)', async () => {
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    const me = await gql(t.gatewayUrl, MeDocument, {}, { token: member.token });
+    const email = me.data!.me.email;
+    expect((await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!.updateSecurityPolicy.requireSso).toBe(true);
+    expect(codes(await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase' } }))).toEqual(['SSO_REQUIRED']);
+    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: owner.password } })).errors).toBeUndefined();
+    // Through the provider it still works.
+    const sso = await get(await oidcLogin('bob'));
+    expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors).toBeUndefined();
+    await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: false }, { token: owner.token });
+    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase' } })).errors).toBeUndefined();
+  });
+});

@@ -1,0 +1,119 @@
+// An OpenID Provider for integration tests, run as a child process by tests/support/oidc-op.ts.
+//
+// Reads its clients and accounts from the OIDC_OP_CONFIG environment variable (JSON:
+// { clients: [{ client_id, client_secret, redirect_uris }], accounts: { [sub]: { email, email_verified?, name?, groups? } } }),
+// listens on 127.0.0.1 on a free port and prints one line `OIDC_OP_ISSUER <issuer>` on stdout once it accepts requests.
+// Sign-in goes through the provider's development interactions (a login form and a consent form, plain HTML posts).
+// The process exits when its stdin closes, so it never outlives the test process that started it.
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import process from 'node:process';
+import Provider from 'oidc-provider';
+
+const READY_PREFIX = 'OIDC_OP_ISSUER ';
+
+function readConfig() {
+  const raw = process.env.OIDC_OP_CONFIG;
+  if (!raw) throw new Error('OIDC_OP_CONFIG is not set');
+  const config = JSON.parse(raw);
+  if (!Array.isArray(config.clients) || typeof config.accounts !== 'object' || config.accounts === null) {
+    throw new Error('OIDC_OP_CONFIG must have "clients" (array) and "accounts" (object)');
+  }
+  return config;
+}
+
+/** The claims released for an account; email_verified defaults to true and groups to an empty list. */
+function accountClaims(sub, account) {
+  const claims = {
+    sub,
+    email: account.email,
+    email_verified: account.email_verified ?? true,
+    groups: account.groups ?? [],
+  };
+  if (account.name !== undefined) claims.name = account.name;
+  return claims;
+}
+
+async function main() {
+  const config = readConfig();
+
+  const server = createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+
+  const provider = new Provider(issuer, {
+    clients: config.clients.map((client) => ({
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      redirect_uris: client.redirect_uris,
+      response_types: ['code'],
+      grant_types: ['authorization_code'],
+      // The secret is accepted in the Authorization header and in the form body alike.
+      token_endpoint_auth_method: 'client_secret_basic',
+    })),
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      groups: ['groups'],
+    },
+    // Scope-requested claims go into the ID token as well, not only into the userinfo response.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    jwks: { keys: [{ ...signingKey, kid: 'test-op-rs256', alg: 'RS256', use: 'sig' }] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+    async findAccount(_ctx, sub) {
+      const account = Object.prototype.hasOwnProperty.call(config.accounts, sub) ? config.accounts[sub] : undefined;
+      if (!account) return undefined;
+      return {
+        accountId: sub,
+        async claims() {
+          return accountClaims(sub, account);
+        },
+      };
+    },
+    // Errors shown to the user agent (those that cannot be redirected to the client) as JSON, readable in test failures.
+    async renderError(ctx, out) {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+  });
+
+  // Static clients are validated lazily; load each one now so invalid metadata fails the start, not the first sign-in.
+  for (const client of config.clients) {
+    const loaded = await provider.Client.find(client.client_id);
+    if (!loaded) throw new Error(`client ${client.client_id} could not be loaded`);
+  }
+
+  server.on('request', provider.callback());
+  process.stdout.write(`${READY_PREFIX}${issuer}\n`);
+
+  const shutdown = () => {
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  };
+  process.stdin.on('end', shutdown);
+  process.stdin.on('error', shutdown);
+  process.stdin.resume();
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error) => {
+  const description = error?.error_description ? ` (${error.error_description})` : '';
+  process.stderr.write(`oidc-op-server failed to start${description}: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
