@@ -1,6 +1,6 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
@@ -143,8 +143,16 @@ export function readIdpMetadata(xml: string): SamlSettings {
   return { idpEntityId: entity.getAttribute('entityID') ?? invalid('The metadata has no entityID'), ssoUrl: sso.getAttribute('Location')!, certificate: cert };
 }
 
+let oidcModule: Promise<typeof Oidc> | undefined;
+
+/** openid-client (an ECMAScript module, loaded on first use). */
+export function openidClient(): Promise<typeof Oidc> {
+  return (oidcModule ??= import('openid-client'));
+}
+
 /** Discovers an OIDC provider; allows plain http only on loopback. */
-export function discover(issuer: string, clientId: string, clientSecret: string): Promise<oidc.Configuration> {
+export async function discover(issuer: string, clientId: string, clientSecret: string): Promise<Oidc.Configuration> {
+  const oidc = await openidClient();
   return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
     execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
     timeout: 5,

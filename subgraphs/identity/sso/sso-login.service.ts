@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
 import { DOMParser, type Element } from '@xmldom/xmldom';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { EntityManager } from 'typeorm';
 import { systemContext, type RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
@@ -20,7 +20,7 @@ import { hashPassword } from '../passwords/password-hash';
 import { SessionService } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
-import { discover, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
+import { discover, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
 
 const REQUEST_TTL_MS = 10 * 60_000;
 const CODE_TTL_SECONDS = 60;
@@ -77,7 +77,7 @@ function asGroups(value: unknown): string[] {
  */
 export class SsoLoginService {
   private readonly sessions: SessionService;
-  private readonly discovered = new Map<string, { at: number; config: Promise<oidc.Configuration> }>();
+  private readonly discovered = new Map<string, { at: number; config: Promise<Oidc.Configuration> }>();
 
   constructor(private readonly deps: SubgraphDeps) {
     this.sessions = new SessionService(deps);
@@ -175,7 +175,7 @@ export class SsoLoginService {
 
   // ---------------------------------------------------------------- OIDC --
 
-  private oidcConfig(connection: ConnectionRow): Promise<oidc.Configuration> {
+  private oidcConfig(connection: ConnectionRow): Promise<Oidc.Configuration> {
     const cached = this.discovered.get(connection.id);
     if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.config;
     const settings = connection.settings as OidcSettings;
@@ -191,6 +191,7 @@ export class SsoLoginService {
     const config = await this.oidcConfig(connection).catch((err: Error) => {
       throw new SsoRefusal(502, 'SSO_PROVIDER_UNAVAILABLE', `The identity provider could not be reached (${err.message})`);
     });
+    const oidc = await openidClient();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = `${connection.tenant_id}.${connection.id}.${oidc.randomState()}`;
     const nonce = oidc.randomNonce();
@@ -231,7 +232,8 @@ export class SsoLoginService {
     const config = await this.oidcConfig(connection);
     const callback = new URL(this.base(req) + ssoPaths(tenantId, connectionId).oidcCallback);
     callback.search = req.query.toString();
-    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    const oidc = await openidClient();
+    let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: request.code_verifier,
