@@ -27,6 +27,9 @@ import type { AccessGuard } from './sessions';
 /** Close codes clients act on: 4401 sign in again, 4403 no longer allowed. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+/** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
+export const CLOSE_TOO_SLOW = 4408;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 export interface GatewayWsOptions {
   httpServer: Server;
@@ -168,7 +171,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           document,
           operationName: payload.operationName,
           variableValues: variables,
-          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection },
+          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: _id },
         };
         return args;
       },
@@ -178,20 +181,29 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         return (await options.execute(print(args.document), (args.variableValues ?? {}) as Record<string, unknown>, ctx)) as unknown as ExecutionResult;
       },
       subscribe: async (args) => {
-        const { ctx, socket, connection } = args.contextValue as { ctx: RequestContext; socket: WebSocket; connection: Connection };
+        const { ctx, socket, connection, operationId } = args.contextValue as { ctx: RequestContext; socket: WebSocket; connection: Connection; operationId: string };
         const operation = getOperationAST(args.document, args.operationName)!;
         const field = operation.selectionSet.selections[0];
         const route = field && field.kind === 'Field' ? options.routes().get(field.name.value) : undefined;
         if (!route) return { errors: [new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } })] };
         let split;
         try {
-          split = splitSubscription(args.document, operation, route.lookupField);
+          split = splitSubscription(args.document, operation, route.lookupField, route.subgraphSchema);
         } catch (err) {
           return { errors: [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })] };
         }
         return (await options.hub.subscribe(route, split, `${print(args.document)}#${args.operationName ?? ''}`, (args.variableValues ?? {}) as Record<string, unknown>, {
           ctx,
           stillValid: () => stillValid(socket, connection),
+          // Events go straight to the socket, framed as graphql-ws `next` messages around the group's one serialisation.
+          send: (json) => {
+            if (socket.readyState !== socket.OPEN) return;
+            if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+              close(socket, CLOSE_TOO_SLOW, 'Client is not reading its events');
+              return;
+            }
+            socket.send(`{"id":${JSON.stringify(operationId)},"type":"next","payload":${json}}`);
+          },
         })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
       },
     },

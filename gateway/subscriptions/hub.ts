@@ -13,6 +13,11 @@ export interface SubscriberHandle {
   ctx: RequestContext;
   /** Checked before every delivery; false ends the subscriber's connection (revoked, expired…). */
   stillValid(): boolean;
+  /**
+   * Writes one already-serialised result to the subscriber's socket as a graphql-ws `next` message
+   * (the same JSON for the whole group, serialised once). Without it, results go through the iterator.
+   */
+  send?(resultJson: string): void;
 }
 
 type Result = ExecutionResult | FormattedExecutionResult;
@@ -85,13 +90,19 @@ class Group {
   ) {}
 
   start(): void {
-    this.stopUpstream = this.upstream.subscribe(this.route.subgraph, this.split.upstream, this.variables, this.ctx, {
+    const direct = this.split.direct;
+    this.stopUpstream = this.upstream.subscribe(this.route.subgraph, direct ?? this.split.upstream, this.variables, this.ctx, {
       next: (data) => {
+        if (direct) {
+          // Complete from the owning subgraph: written out as it came, in order.
+          this.chain = this.chain.then(() => this.deliver({ data })).catch((err) => log.error({ err }, 'event delivery failed'));
+          return;
+        }
         const entity = data[this.split.rootField] as { id?: unknown } | null;
         if (!entity || typeof entity.id !== 'string') return;
-        const id = entity.id;
-        // One execution per event for the whole group, in event order.
-        this.chain = this.chain.then(() => this.deliver(id)).catch((err) => log.error({ err }, 'event delivery failed'));
+        // One execution per event for the whole group, started at once; delivered in event order.
+        const resolved = this.resolve(entity.id);
+        this.chain = this.chain.then(() => resolved.then((r) => this.deliver(r))).catch((err) => log.error({ err }, 'event delivery failed'));
       },
       refused: (errors) => {
         // Refused for the caller it was opened as (who may have lost access since): the others keep it.
@@ -134,15 +145,29 @@ class Group {
     this.start();
   }
 
-  private async deliver(id: string): Promise<void> {
-    // Resolve as a subscriber who is still allowed (the first one may have left or been revoked).
-    const runner = [...this.subscribers].find((s) => s.handle.stillValid());
-    if (!runner) return;
+  /** The event's result for this group, resolved as a subscriber who is still allowed (the first may have left or been revoked). */
+  private async resolve(id: string): Promise<Result | null> {
+    let runner: Subscriber | undefined;
+    for (const s of this.subscribers) {
+      if (s.handle.stillValid()) {
+        runner = s;
+        break;
+      }
+    }
+    if (!runner) return null;
     const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, runner.handle.ctx);
     // An event the caller may not see (deleted since, or not visible) resolves to null: nothing to send.
-    if (result.data && result.data[this.split.responseKey] === null && !result.errors) return;
+    if (result.data && result.data[this.split.responseKey] === null && !result.errors) return null;
+    return result;
+  }
+
+  private deliver(result: Result | null): void {
+    if (!result) return;
+    let json: string | undefined;
     for (const s of this.subscribers) {
-      if (s.handle.stillValid()) s.push(result);
+      if (!s.handle.stillValid()) continue;
+      if (s.handle.send) s.handle.send((json ??= JSON.stringify(result)));
+      else s.push(result);
     }
   }
 

@@ -1,7 +1,9 @@
 import {
   Kind,
   print,
+  validate,
   visit,
+  type GraphQLSchema,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -18,6 +20,11 @@ export interface SplitSubscription {
   upstream: string;
   /** `query { responseKey: lookup(id: $nexusEntityId) { …client selection… } }` plus the client's fragments. */
   eventQuery: string;
+  /**
+   * The client's own operation, when the owning subgraph can resolve all of it (it validates against that
+   * subgraph's schema): then events come back complete from the subgraph and no lookup runs per event.
+   */
+  direct: string | null;
 }
 
 export const ENTITY_ID_VARIABLE = 'nexusEntityId';
@@ -37,6 +44,7 @@ export function splitSubscription(
   document: DocumentNode,
   operation: OperationDefinitionNode,
   lookupField: string,
+  subgraphSchema?: GraphQLSchema,
 ): SplitSubscription {
   const selections = operation.selectionSet.selections;
   const root = selections[0];
@@ -95,5 +103,10 @@ export function splitSubscription(
       ...fragments,
     ],
   };
-  return { rootField: root.name.value, responseKey, upstream: print(upstream), eventQuery: print(eventQuery) };
+  let direct: string | null = null;
+  if (subgraphSchema) {
+    const own: DocumentNode = { kind: Kind.DOCUMENT, definitions: [operation, ...fragments] };
+    if (validate(subgraphSchema, own).length === 0) direct = print(own);
+  }
+  return { rootField: root.name.value, responseKey, upstream: print(upstream), eventQuery: print(eventQuery), direct };
 }

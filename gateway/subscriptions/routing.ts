@@ -1,3 +1,4 @@
+import { Supergraph } from '@apollo/federation-internals';
 import {
   Kind,
   getNamedType,
@@ -16,6 +17,8 @@ export interface SubscriptionRoute {
   /** Entity type the field returns, and the Query field that loads one by id (e.g. Message → message(id:)). */
   entityType: string;
   lookupField: string;
+  /** The owning subgraph's own schema: a selection valid there is resolved by the subgraph alone. */
+  subgraphSchema?: GraphQLSchema;
 }
 
 function stringArg(directive: DirectiveNode, name: string): string | undefined {
@@ -47,6 +50,12 @@ export function subscriptionRoutes(supergraphSdl: string, apiSchema: GraphQLSche
   }
   const routes = new Map<string, SubscriptionRoute>();
   if (!subscriptionType) return routes;
+  const subgraphSchemas = new Map<string, GraphQLSchema>();
+  try {
+    for (const s of Supergraph.build(supergraphSdl).subgraphs().values()) subgraphSchemas.set(s.name, s.schema.toGraphQLJSSchema());
+  } catch {
+    // Without them every event is resolved through the gateway, which is always correct.
+  }
   const typeGraphs = (subscriptionType.directives ?? []).filter((d) => d.name.value === 'join__type').map((d) => stringArg(d, 'graph'));
   const queryFields = apiSchema.getQueryType()?.getFields() ?? {};
   const apiFields = apiSchema.getSubscriptionType()?.getFields() ?? {};
@@ -67,7 +76,7 @@ export function subscriptionRoutes(supergraphSdl: string, apiSchema: GraphQLSche
     if (!lookup || getNamedType(lookup.type) !== entity || !lookup.args.some((a) => a.name === 'id')) {
       throw new Error(`Subscription.${field.name.value} needs a lookup field Query.${lookupField}(id: ID!): ${entity.name}`);
     }
-    routes.set(field.name.value, { field: field.name.value, subgraph, entityType: entity.name, lookupField });
+    routes.set(field.name.value, { field: field.name.value, subgraph, entityType: entity.name, lookupField, subgraphSchema: subgraphSchemas.get(subgraph) });
   }
   return routes;
 }

@@ -7,6 +7,7 @@ import { forbidden, unauthenticated } from '../../../kernel/errors';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { declareAudience } from '../../../kernel/subscription-audience';
 import { Message } from '../messages/message.entity';
+import { MessageService } from '../messages/message.service';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { assertNotMuted } from '../moderation/sanctions';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
@@ -78,7 +79,9 @@ async function roomSubscription<T extends { tenantId: string }>(deps: SubgraphDe
 export class RealtimeResolver {
   private readonly reads: ReadService;
   private readonly presenceService: PresenceService;
+  private readonly messages: MessageService;
   constructor(private readonly deps: SubgraphDeps) {
+    this.messages = new MessageService(deps);
     this.reads = new ReadService(deps);
     this.presenceService = new PresenceService(deps);
   }
@@ -89,7 +92,10 @@ export class RealtimeResolver {
     description: 'Messages added, edited and deleted in a room, and read receipts where they are public',
   })
   roomEvents(@Root() e: RoomEventPayload, @Arg('roomId', () => ID) _roomId: string): RoomEvent {
-    return Object.assign(new RoomEvent(), { id: encodeEventId(e), kind: e.kind, roomId: e.roomId, at: new Date(e.at), message: null, userId: e.kind === RoomEventKind.READ ? e.userId : null });
+    const ctx = currentContext();
+    const event = Object.assign(new RoomEvent(), { id: encodeEventId(e), kind: e.kind, roomId: e.roomId, at: new Date(e.at), userId: e.kind === RoomEventKind.READ ? e.userId : null });
+    // The message as it is now, read only when selected.
+    return lazyFields(event, () => this.messages.byId(ctx, e.messageId).then((message) => Object.assign(new RoomEvent(), { message })), ['message']);
   }
 
   @Authorized('messages:read')
