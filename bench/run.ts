@@ -15,16 +15,17 @@ import { startPlatform } from '../kernel/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { subscriptionBench } from './subscriptions';
 import { loginBench } from './login';
+import { fanoutBench, formatFanout } from './fanout';
 
 /**
  * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
  * context, federation) and, as the baseline measured in the same run, straight to the owning subgraph.
  * Prints p50/p99 latency and throughput, and the gateway/baseline ratios. Then the same for
- * subscriptions (bench/subscriptions.ts).
+ * subscriptions (bench/subscriptions.ts), sign-in (bench/login.ts) and subscription fan-out (bench/fanout.ts).
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
-/** Comma list of parts to run: overhead, subscriptions, login (default: all). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login').split(',').map((s) => s.trim()));
+/** Comma list of parts to run: overhead, subscriptions, login, fanout (default: all). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout').split(',').map((s) => s.trim()));
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 async function measure(name: string, send: () => Promise<void>) {
@@ -198,6 +199,35 @@ async function main(): Promise<void> {
         await gatewayProcess.stop();
         await identity.stop();
       }
+    }
+
+    if (ONLY.has('fanout')) {
+      // BENCH_FANOUT: subscriber counts (1000,5000). BENCH_FANOUT_MESSAGES: latency phase (60).
+      // BENCH_FANOUT_THROUGHPUT_MESSAGES: throughput phase (max(60, 200000/N)). BENCH_FANOUT_INTERVAL_MS:
+      // latency pace (max(50, N/10)). BENCH_FANOUT_SENDERS (4). BENCH_FANOUT_BATCH: connections opened at
+      // a time (200). BENCH_FANOUT_AUTHOR=true: also select the author. BENCH_FANOUT_CLIENT=graphql-ws: the
+      // library's client for the gateway's subscribers instead of the baseline's frame reader.
+      const interval = process.env.BENCH_FANOUT_INTERVAL_MS;
+      const throughput = process.env.BENCH_FANOUT_THROUGHPUT_MESSAGES;
+      const input = {
+        env: {
+          DATABASE_URL: database.url,
+          NEXUS_ACCESS_TOKEN_PRIVATE_KEY: exportPem(keys.access).privatePem!,
+          NEXUS_CONTEXT_PRIVATE_KEY: exportPem(keys.context).privatePem!,
+        },
+        otherSubgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [`${s.toUpperCase()}_URL`, url(s)])),
+        accessToken,
+        roomId,
+        sizes: (process.env.BENCH_FANOUT ?? '1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+        messages: Number(process.env.BENCH_FANOUT_MESSAGES ?? 60),
+        throughputMessages: throughput ? Number(throughput) : undefined,
+        intervalMs: interval ? Number(interval) : undefined,
+        senders: Number(process.env.BENCH_FANOUT_SENDERS ?? 4),
+        batch: Number(process.env.BENCH_FANOUT_BATCH ?? 200),
+        withAuthor: process.env.BENCH_FANOUT_AUTHOR === 'true',
+        client: process.env.BENCH_FANOUT_CLIENT === 'graphql-ws' ? ('graphql-ws' as const) : ('protocol' as const),
+      };
+      process.stdout.write(formatFanout(await fanoutBench(input), input));
     }
   } finally {
     await platform.stop();
