@@ -11,6 +11,8 @@ import {
   MyAccessDocument,
   RequireSsoDocument,
   SsoConnectionsDocument,
+  UpdateSsoConnectionDocument,
+  DeleteSsoConnectionDocument,
   SwitchTenantDocument,
   VerifyDomainDocument,
 } from './generated/graphql';
@@ -268,6 +270,30 @@ describe('SAML', () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
     expect((await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: owner.token })).data!.ssoConnections.map((c) => c.kind)).toEqual(['OIDC', 'SAML']);
+  });
+});
+
+describe('managing connections', () => {
+  it('disables, re-maps and deletes a connection, each change audited', async () => {
+    const off = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { enabled: false } }, { token: owner.token });
+    expect(off.data!.updateSsoConnection.enabled).toBe(false);
+    const refused = await startSaml();
+    expect([refused.status, pageCode(refused.text)]).toEqual([404, 'SSO_CONNECTION_NOT_FOUND']);
+    const on = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: saml.id, input: { enabled: true, roleMapping: [{ group: 'admins', role: 'member' }], defaultRole: 'user' } },
+      { token: owner.token },
+    );
+    expect(on.data!.updateSsoConnection).toMatchObject({ enabled: true, defaultRole: 'user', roleMapping: [{ group: 'admins', role: 'member' }] });
+    expect((await startSaml()).status).toBe(302);
+    expect(codes(await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { defaultRole: 'owner' } }, { token: owner.token }))).toEqual([
+      'INVALID_SSO_CONNECTION',
+    ]);
+    const spare = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Spare', metadataXml: idp.metadataXml } }, { token: owner.token });
+    expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
+    const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 }, { token: owner.token });
+    expect(log.data!.auditLog.edges).toHaveLength(2);
   });
 });
 

@@ -11,7 +11,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
-import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput } from './sso.types';
+import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput, type UpdateSsoConnectionInput } from './sso.types';
 
 /** Roles an identity provider may give (never owner). */
 export const SSO_ROLES = ['admin', 'member', 'user'];
@@ -159,6 +159,18 @@ export async function discover(issuer: string, clientId: string, clientSecret: s
   });
 }
 
+/** Name, group-to-role rules, default role and redirect URL of a connection, checked. */
+function checkedOptions(input: { name?: string | null; roleMapping?: { group: string; role: string }[] | null; defaultRole?: string | null; redirectUrl?: string | null }) {
+  const name = (input.name ?? '').trim();
+  if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
+  const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
+  const defaultRole = input.defaultRole ?? 'member';
+  for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
+  if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
+  const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL') : null;
+  return { name, mapping, defaultRole, redirectUrl };
+}
+
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
 export class SsoConnectionService {
   constructor(private readonly deps: SubgraphDeps) {}
@@ -195,6 +207,36 @@ export class SsoConnectionService {
     return this.insert(ctx, SsoKind.OIDC, input, settings, input.clientSecret);
   }
 
+  /** Name, enabled, role mapping, default role, redirect URL; the provider's settings are replaced by a new connection. */
+  async update(ctx: RequestContext, id: string, input: UpdateSsoConnectionInput): Promise<SsoConnection> {
+    if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const [current]: ConnectionRow[] = await em.query(`SELECT * FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
+      if (!current) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
+      const next = checkedOptions({
+        name: input.name ?? current.name,
+        roleMapping: input.roleMapping ?? current.role_mapping,
+        defaultRole: input.defaultRole ?? current.default_role,
+        redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
+      });
+      const enabled = input.enabled ?? current.enabled;
+      if (!enabled && current.enabled) {
+        const [policy]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
+        const [other]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled AND id <> $2`, [tenantId, id]);
+        if (policy?.require_sso && !other) throw identityError(IdentityErrorCode.POLICY_UNMET, 'The tenant requires single sign-on: keep one connection enabled');
+      }
+      const [row] = returningRows<ConnectionRow>(
+        await em.query(
+          `UPDATE identity.sso_connections SET name = $3, enabled = $4, role_mapping = $5, default_role = $6, redirect_url = $7 WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+          [tenantId, id, next.name, enabled, JSON.stringify(next.mapping), next.defaultRole, next.redirectUrl],
+        ),
+      );
+      const summary = (r: ConnectionRow) => ({ name: r.name, enabled: r.enabled, roleMapping: r.role_mapping, defaultRole: r.default_role, redirectUrl: r.redirect_url });
+      await audit(em, ctx, tenantId, { action: 'sso_connection_update', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { before: summary(current), after: summary(row) } });
+      return toView(row);
+    });
+  }
+
   async delete(ctx: RequestContext, id: string): Promise<boolean> {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
@@ -212,13 +254,7 @@ export class SsoConnectionService {
     settings: SamlSettings | OidcSettings,
     secret: string | null,
   ): Promise<SsoConnection> {
-    const name = (input.name ?? '').trim();
-    if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
-    const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
-    const defaultRole = input.defaultRole ?? 'member';
-    for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
-    if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
-    const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL') : null;
+    const { name, mapping, defaultRole, redirectUrl } = checkedOptions(input);
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));

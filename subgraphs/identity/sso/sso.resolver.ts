@@ -5,7 +5,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuthPayload } from '../auth/auth.inputs';
 import { SsoConnectionService } from './sso-connections.service';
 import { SsoLoginService } from './sso-login.service';
-import { OidcConnectionInput, SamlConnectionInput, SsoConnection } from './sso.types';
+import { OidcConnectionInput, SamlConnectionInput, SsoConnection, UpdateSsoConnectionInput } from './sso.types';
 
 @Resolver()
 export class SsoResolver {
@@ -32,6 +32,12 @@ export class SsoResolver {
   @Mutation(() => SsoConnection, { description: 'An OpenID Connect provider; its discovery document is read when saved' })
   createOidcConnection(@Arg('input', () => OidcConnectionInput) input: OidcConnectionInput): Promise<SsoConnection> {
     return this.connections.createOidc(currentContext(), input);
+  }
+
+  @Authorized('sso:manage')
+  @Mutation(() => SsoConnection, { description: 'Renames, enables or disables a connection, or changes its role mapping or redirect URL' })
+  updateSsoConnection(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateSsoConnectionInput) input: UpdateSsoConnectionInput): Promise<SsoConnection> {
+    return this.connections.update(currentContext(), id, input);
   }
 
   @Authorized('sso:manage')

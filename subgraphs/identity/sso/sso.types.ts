@@ -120,3 +120,21 @@ export class OidcConnectionInput {
   @Field(() => String, { nullable: true })
   redirectUrl?: string | null;
 }
+
+@InputType()
+export class UpdateSsoConnectionInput {
+  @Field(() => String, { nullable: true })
+  name?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'A disabled connection signs nobody in' })
+  enabled?: boolean | null;
+
+  @Field(() => [SsoRoleRule], { nullable: true })
+  roleMapping?: SsoRoleRule[] | null;
+
+  @Field(() => String, { nullable: true })
+  defaultRole?: string | null;
+
+  @Field(() => String, { nullable: true })
+  redirectUrl?: string | null;
+}
