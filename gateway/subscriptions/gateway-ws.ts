@@ -30,6 +30,8 @@ export const CLOSE_FORBIDDEN = 4403;
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Parsed, valid operations kept for reuse (oldest dropped first). */
+const MAX_DOCUMENTS = 1_000;
 
 export interface GatewayWsOptions {
   httpServer: Server;
@@ -84,6 +86,7 @@ function claimsExpiry(token: string): number | undefined {
  */
 export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void> } {
   const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const documents = new Map<string, { schema: GraphQLSchema; document: DocumentNode }>();
   const sockets = new Map<WebSocket, Connection>();
   const stillValid = (socket: WebSocket, c: Connection): boolean => {
     const ctx = c.ctx;
@@ -155,14 +158,25 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         if (!(await recheck(c.extra.socket, connection))) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
         const schema = options.schema();
         if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-        } catch (err) {
-          return [new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        // Thousands of clients send the same few operations: each is parsed and validated once per schema.
+        let known = documents.get(payload.query);
+        if (!known || known.schema !== schema) {
+          let document: DocumentNode;
+          try {
+            document = parse(payload.query, { noLocation: true });
+          } catch (err) {
+            return [new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+          }
+          if (validate(schema, document).length) {
+            // Reported with source locations (the document kept for reuse has none).
+            const errors = validate(schema, parse(payload.query));
+            return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+          }
+          known = { schema, document };
+          if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value!);
+          documents.set(payload.query, known);
         }
-        const errors = validate(schema, document);
-        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        const document = known.document;
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
         const violation = checkLimits(schema, document, payload.operationName, variables, options.limits);
         if (violation) return [violation];
