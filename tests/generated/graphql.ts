@@ -160,13 +160,16 @@ export type OidcConnectionInput = {
   clientId: string;
   /** Kept sealed; never shown again */
   clientSecret: string;
+  /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
   /** ID token claim holding groups (default: groups) */
   groupsClaim?: string | null | undefined;
   /** Discovered at <issuer>/.well-known/openid-configuration when saved */
   issuer: string;
   name: string;
+  /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
+  /** Group-to-role rules; the first whose group the provider sends applies */
   roleMapping?: Array<SsoRoleRuleInput> | null | undefined;
   /** Default: openid email profile */
   scopes?: Array<string> | null | undefined;
@@ -227,13 +230,15 @@ export type RoomType =
 export type SamlConnectionInput = {
   /** The IdP signing certificate (PEM or base64 DER); the only key its responses are checked with */
   certificate?: string | null | undefined;
-  /** Default: member */
+  /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
   idpEntityId?: string | null | undefined;
   /** The IdP's metadata XML (gives entity id, SSO URL and signing certificate) */
   metadataXml?: string | null | undefined;
   name: string;
+  /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
+  /** Group-to-role rules; the first whose group the provider sends applies */
   roleMapping?: Array<SsoRoleRuleInput> | null | undefined;
   /** The IdP single sign-on URL (HTTP-Redirect binding) */
   ssoUrl?: string | null | undefined;
@@ -322,11 +327,14 @@ export type UpdateSecurityPolicyInput = {
 };
 
 export type UpdateSsoConnectionInput = {
+  /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
   /** A disabled connection signs nobody in */
   enabled?: boolean | null | undefined;
   name?: string | null | undefined;
+  /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
+  /** Group-to-role rules; the first whose group the provider sends applies */
   roleMapping?: Array<SsoRoleRuleInput> | null | undefined;
 };
 

@@ -64,8 +64,21 @@ export class SsoConnection {
   createdAt: Date;
 }
 
+/** What every connection has besides its provider's settings. */
 @InputType()
-export class SamlConnectionInput {
+export class SsoConnectionOptions {
+  @Field(() => [SsoRoleRule], { nullable: true, description: 'Group-to-role rules; the first whose group the provider sends applies' })
+  roleMapping?: SsoRoleRule[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Role when no rule applies (admin, member or user; default member)' })
+  defaultRole?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes with ?code= (default APP_URL/sso/callback)' })
+  redirectUrl?: string | null;
+}
+
+@InputType()
+export class SamlConnectionInput extends SsoConnectionOptions {
   @Field(() => String)
   name: string;
 
@@ -81,18 +94,10 @@ export class SamlConnectionInput {
   @Field(() => String, { nullable: true, description: 'The IdP signing certificate (PEM or base64 DER); the only key its responses are checked with' })
   certificate?: string | null;
 
-  @Field(() => [SsoRoleRule], { nullable: true })
-  roleMapping?: SsoRoleRule[] | null;
-
-  @Field(() => String, { nullable: true, description: 'Default: member' })
-  defaultRole?: string | null;
-
-  @Field(() => String, { nullable: true })
-  redirectUrl?: string | null;
 }
 
 @InputType()
-export class OidcConnectionInput {
+export class OidcConnectionInput extends SsoConnectionOptions {
   @Field(() => String)
   name: string;
 
@@ -111,30 +116,14 @@ export class OidcConnectionInput {
   @Field(() => String, { nullable: true, description: 'ID token claim holding groups (default: groups)' })
   groupsClaim?: string | null;
 
-  @Field(() => [SsoRoleRule], { nullable: true })
-  roleMapping?: SsoRoleRule[] | null;
-
-  @Field(() => String, { nullable: true })
-  defaultRole?: string | null;
-
-  @Field(() => String, { nullable: true })
-  redirectUrl?: string | null;
 }
 
 @InputType()
-export class UpdateSsoConnectionInput {
+export class UpdateSsoConnectionInput extends SsoConnectionOptions {
   @Field(() => String, { nullable: true })
   name?: string | null;
 
   @Field(() => Boolean, { nullable: true, description: 'A disabled connection signs nobody in' })
   enabled?: boolean | null;
 
-  @Field(() => [SsoRoleRule], { nullable: true })
-  roleMapping?: SsoRoleRule[] | null;
-
-  @Field(() => String, { nullable: true })
-  defaultRole?: string | null;
-
-  @Field(() => String, { nullable: true })
-  redirectUrl?: string | null;
 }
