@@ -116,6 +116,11 @@ describe('typing', () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3_000);
     expect(stop.typing).toBe(false);
+    // Posting ends the indicator too.
+    await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: owner.token });
+    await send(owner, roomId, 'done typing');
+    const [again, posted] = (await sub.waitFor(4)).slice(2).map((r) => r.data!.typing);
+    expect([again.typing, posted.typing]).toEqual([true, false]);
     expect(codes(await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: bob.token }))).toEqual(['ROOM_NOT_FOUND']);
   });
 });

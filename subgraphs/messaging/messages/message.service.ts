@@ -6,7 +6,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
 import { canUseRoom, cleanText, usableRoom } from '../rooms/room.service';
-import { RoomEventKind, publishRoomEvent } from '../realtime/room-events';
+import { RoomEventKind, publishRoomEvent, typingTopic, type TypingPayload } from '../realtime/room-events';
 import { assertNotMuted, logModeration } from '../moderation/sanctions';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
@@ -54,7 +54,12 @@ export class MessageService {
       return { message: Object.assign(saved, { room }), created: inserted.length > 0 };
     });
     // Realtime is best effort once committed: a subscriber that misses it reads it from history.
-    if (created) await this.announce(message, RoomEventKind.MESSAGE_ADDED);
+    if (created) {
+      await this.announce(message, RoomEventKind.MESSAGE_ADDED);
+      // Whoever posted has stopped typing.
+      const stopped: TypingPayload = { tenantId: message.tenantId, roomId: message.roomId, userId: ctx.userId!, typing: false, expiresAt: Date.now() };
+      await this.deps.pubsub.publish(typingTopic(message.tenantId, message.roomId), stopped).catch(() => undefined);
+    }
     return message;
   }
 

@@ -16,19 +16,8 @@ import { canUseRoom, usableRoom } from '../rooms/room.service';
 import { PresenceService, presenceTopic, type PresenceChanged } from './presence.service';
 import { ReadService } from './reads.service';
 import { Presence, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
-import { RoomEvent, RoomEventKind, decodeEventId, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, type RoomEventPayload } from './room-events';
+import { RoomEvent, RoomEventKind, decodeEventId, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, typingTopic, type RoomEventPayload, type TypingPayload } from './room-events';
 
-interface TypingPayload {
-  tenantId: string;
-  roomId: string;
-  userId: string;
-  typing: boolean;
-  expiresAt: number;
-}
-
-export function typingTopic(tenantId: string, roomId: string): string {
-  return `messaging.typing.${tenantId}.${roomId}`;
-}
 
 function encodeTypingId(p: Omit<TypingPayload, 'tenantId'>): string {
   return Buffer.from(JSON.stringify([p.roomId, p.userId, p.typing, p.expiresAt])).toString('base64url');

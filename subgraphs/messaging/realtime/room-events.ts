@@ -76,6 +76,19 @@ export function roomTopic(tenantId: string, roomId: string): string {
   return `messaging.room.${tenantId}.${roomId}`;
 }
 
+/** Someone typing in a room (or stopping), for `typing` subscribers. */
+export interface TypingPayload {
+  tenantId: string;
+  roomId: string;
+  userId: string;
+  typing: boolean;
+  expiresAt: number;
+}
+
+export function typingTopic(tenantId: string, roomId: string): string {
+  return `messaging.typing.${tenantId}.${roomId}`;
+}
+
 /** Every room event of a tenant (unread counts listen here). */
 export function tenantRoomsTopic(tenantId: string): string {
   return `messaging.rooms.${tenantId}`;
