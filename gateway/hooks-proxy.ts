@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
-import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
+import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
 
 const log = logger('gateway.hooks');
@@ -20,7 +20,7 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
   const router = express.Router();
   const forward = async (req: Request, res: Response, subgraph: string, path: string[], extra: Record<string, string> | null) => {
     const base = subgraphUrl(subgraph);
-    if (!base) {
+    if (!base || !safeHookPath(path)) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
       return;
     }
@@ -28,7 +28,8 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
     const qs = query.toString();
     const headers: Record<string, string> = {
-      [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), subgraph, contextKey),
+      // Signed for the subgraph's hooks only: its GraphQL and internal endpoints refuse this token.
+      [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), hookAudience(subgraph), contextKey),
       [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
       [HOOK_ORIGIN_HEADER]: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
     };
@@ -39,7 +40,12 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     const post = req.method === 'POST';
     if (post) headers['content-type'] ??= 'application/octet-stream';
     try {
-      const upstream = await fetch(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`), {
+      const target = new URL(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`));
+      if (!target.pathname.startsWith('/hooks/')) {
+        res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
+        return;
+      }
+      const upstream = await fetch(target, {
         method: post ? 'POST' : 'GET',
         headers,
         body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { Client } from 'pg';
 import { CreateRoomWebhookDocument, CreateTypedRoomDocument, MessagesDocument, RoomWebhooksDocument } from './generated/graphql';
 import { codes, gql } from './support/gql';
@@ -87,6 +88,26 @@ describe('inbound webhooks', () => {
     const replay = await post(body, headers);
     expect([replay.status, replay.json.error?.code]).toEqual([409, 'REPLAYED']);
     expect((await bodies()).filter((b) => b === 'exactly once')).toHaveLength(1);
+  });
+
+  it('never lets a hook path reach a subgraph outside its hooks', async () => {
+    const { port } = new URL(t.gatewayUrl);
+    const body = JSON.stringify({ query: '{ superAdmins { email } }' });
+    // Sent as written (a URL parser would fold the dot segments before they left the client).
+    const raw = (path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const path of ['/hooks/identity/%2E%2E/graphql', '/hooks/identity/%2e%2e/internal/effective-permissions', '/sso/%2E%2E/%2E%2E/graphql', '/hooks/messaging/.%2E/graphql', '/hooks/identity/../graphql']) {
+      const res = await raw(path);
+      expect({ path, status: res.status, leaked: res.text.includes('"data"') }).toEqual({ path, status: 404, leaked: false });
+    }
   });
 
   it('keeps secrets sealed at rest and webhooks to their tenant', async () => {

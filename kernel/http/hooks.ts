@@ -36,3 +36,17 @@ export const HOOK_CLIENT_IP_HEADER = 'x-nexus-client-ip';
 
 /** The gateway's own origin as the client reached it (`https://host`), forwarded to hooks that build absolute URLs. */
 export const HOOK_ORIGIN_HEADER = 'x-nexus-public-origin';
+
+/**
+ * The audience of the context token the gateway signs for a hook call: a token for hooks is refused by
+ * the subgraph's GraphQL and internal endpoints (and theirs by hooks).
+ */
+export function hookAudience(subgraph: string): string {
+  return `${subgraph}#hooks`;
+}
+
+/** Path segments a hook path may have (no empty, `.` or `..` segment, no separators or control characters). */
+export function safeHookPath(segments: readonly string[]): boolean {
+  // eslint-disable-next-line no-control-regex
+  return segments.length > 0 && segments.every((s) => s !== '' && s !== '.' && s !== '..' && !/[/\\\u0000-\u001f]/.test(s) && s.length <= 200);
+}

@@ -12,7 +12,7 @@ import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
-import { HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
+import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -81,11 +81,11 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: options.name });
   });
 
-  const verifyContext = async (req: Request, res: Response, next: NextFunction) => {
+  const verifyContextFor = (audience: string) => async (req: Request, res: Response, next: NextFunction) => {
     const token = req.header(CONTEXT_HEADER);
     if (!token) return refuse(res, 401, 'UNAUTHENTICATED', 'Missing signed request context');
     try {
-      const ctx = await verifyContextToken(token, options.name, options.contextPublicKey);
+      const ctx = await verifyContextToken(token, audience, options.contextPublicKey);
       runWithContext(ctx, () => next());
     } catch (err) {
       const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
@@ -93,6 +93,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
     }
   };
+  const verifyContext = verifyContextFor(options.name);
+  const verifyHookContext = verifyContextFor(hookAudience(options.name));
   app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, async (req, res) => {
     const handler = options.internal?.[req.params.name as string];
     if (!handler) return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
@@ -108,7 +110,9 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
     const headers = Object.fromEntries([...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER].map((h) => [h, req.header(h)]));
-    const path = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []).join('/');
+    const segments = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
+    if (!safeHookPath(segments)) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
+    const path = segments.join('/');
     const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
     try {
       const out = await options.hooks({ method: req.method === 'GET' ? 'GET' : 'POST', path, query, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
@@ -120,8 +124,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }
   };
-  app.get('/hooks/{*path}', verifyContext, hook);
-  app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyContext, hook);
+  app.get('/hooks/{*path}', verifyHookContext, hook);
+  app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyHookContext, hook);
   app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
   const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue });
 
