@@ -4,6 +4,10 @@ import {
   AuditDetailsDocument,
   AuditLogDocument,
   CompleteSsoLoginDocument,
+  CreateTenantDocument,
+  EnrollTotpDocument,
+  LogoutEverywhereDocument,
+  RefreshSessionDocument,
   CreateOidcConnectionDocument,
   CreateSamlConnectionDocument,
   LoginDocument,
@@ -39,16 +43,20 @@ const accounts = {
   alice: { email: 'alice@corp.test', groups: ['nexus-admins', 'staff'] },
   bob: { email: 'bob@corp.test', groups: ['staff'] },
   eve: { email: 'eve@corp.test', email_verified: false },
-  mallory: { email: '', groups: [] as string[] },
+  mallory: { email: 'mallory@elsewhere.test', groups: [] as string[] },
+  otto: { email: '', groups: [] as string[] },
+  root: { email: 'root@corp.test', groups: ['nexus-admins'] },
 };
+const ROOT = 'root@corp.test';
 
 beforeAll(async () => {
   dns = await startTestDns();
-  t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address });
+  t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address, SUPER_ADMIN_EMAILS: ROOT });
   origin = new URL(t.gatewayUrl).origin;
   owner = await signUp(t.gatewayUrl, 'Corp');
-  outsider = await signUp(t.gatewayUrl, 'Elsewhere');
-  accounts.mallory.email = outsider.email;
+  // An account of the company's domain that another tenant made: the IdP asserting it must not take it over.
+  outsider = await signUp(t.gatewayUrl, 'Elsewhere', 'otto@corp.test');
+  accounts.otto.email = outsider.email;
   const client = { client_id: 'nexus', client_secret: 'nexus-client-secret', redirect_uris: [`${origin}/sso/oidc/callback`] };
   [op, otherOp, idp] = await Promise.all([startOidcProvider({ clients: [client], accounts }), startOidcProvider({ clients: [client], accounts }), createSamlIdp()]);
   const created = await gql(
@@ -64,6 +72,7 @@ beforeAll(async () => {
         roleMapping: [{ group: 'nexus-admins', role: 'admin' }],
         defaultRole: 'user',
         redirectUrl: APP,
+        allowedDomains: ['corp.test'],
       },
     },
     { token: owner.token },
@@ -73,7 +82,7 @@ beforeAll(async () => {
   const samlCreated = await gql(
     t.gatewayUrl,
     CreateSamlConnectionDocument,
-    { input: { name: 'Corp SAML', metadataXml: idp.metadataXml, roleMapping: [{ group: 'admins', role: 'admin' }], redirectUrl: APP } },
+    { input: { name: 'Corp SAML', metadataXml: idp.metadataXml, roleMapping: [{ group: 'admins', role: 'admin' }], redirectUrl: APP, allowedDomains: ['corp.test'] } },
     { token: owner.token },
   );
   saml = samlCreated.data!.createSamlConnection as typeof saml;
@@ -130,8 +139,10 @@ describe('OIDC', () => {
     const token = tokens.data!.completeSsoLogin.accessToken;
     expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
     expect(codes(await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code }))).toEqual(['INVALID_SSO_CODE']);
-    // A provider's session stays in its tenant.
+    // A provider's session stays in its tenant, and does not change the account as a whole.
     expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: outsider.tenantId }, { token }))).toEqual(['NOT_A_MEMBER']);
+    expect(codes(await gql(t.gatewayUrl, EnrollTotpDocument, {}, { token }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token }))).toEqual(['FORBIDDEN']);
 
     const bob = await get(await oidcLogin('bob'));
     const bobTokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(bob.location) });
@@ -159,10 +170,10 @@ describe('OIDC', () => {
     await db.connect();
     try {
       const verifier = await oidcLogin('alice');
-      await db.query(`UPDATE identity.sso_requests SET code_verifier = 'x' || code_verifier WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      await db.query(`UPDATE identity.sso_requests SET verifier_secret = 'x' || verifier_secret WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
       expect(pageCode((await get(verifier)).text)).toBe('SSO_OIDC_REJECTED');
       const nonce = await oidcLogin('alice');
-      await db.query(`UPDATE identity.sso_requests SET nonce = 'another-nonce' WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      await db.query(`UPDATE identity.sso_requests SET nonce_secret = 'another-nonce' WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
       expect(pageCode((await get(nonce)).text)).toBe('SSO_OIDC_REJECTED');
     } finally {
       await db.end();
@@ -176,22 +187,27 @@ describe('OIDC', () => {
 
     const unverified = await get(await oidcLogin('eve'));
     expect(pageCode(unverified.text)).toBe('SSO_EMAIL_UNVERIFIED');
-    // Someone else's account (of another tenant) is not taken over by a provider asserting its address.
-    const takeover = await get(await oidcLogin('mallory'));
+    // Only the connection's domains; someone else's account (of another tenant) is not taken over;
+    // the owner's account and platform administrators never sign in through a provider.
+    const foreignDomain = await get(await oidcLogin('mallory'));
+    expect([foreignDomain.status, pageCode(foreignDomain.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
+    const takeover = await get(await oidcLogin('otto'));
     expect([takeover.status, pageCode(takeover.text)]).toEqual([409, 'SSO_ACCOUNT_EXISTS']);
-    expect(await failures()).toBe(before + 7);
+    const platform = await get(await oidcLogin('root'));
+    expect([platform.status, pageCode(platform.text)]).toEqual([403, 'SSO_ACCOUNT_RESERVED']);
+    expect(await failures()).toBe(before + 9);
   });
 
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
     const res = await gql(
       t.gatewayUrl,
       CreateOidcConnectionDocument,
-      { input: { name: 'Nowhere', issuer: 'http://127.0.0.1:9/nowhere', clientId: 'x', clientSecret: 'y' } },
+      { input: { name: 'Nowhere', issuer: 'http://127.0.0.1:9/nowhere', clientId: 'x', clientSecret: 'y', allowedDomains: ['corp.test'] } },
       { token: owner.token },
     );
     expect(codes(res)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(res.errors![0].message).toContain('discovery');
-    const plain = await gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Plain', issuer: 'http://idp.example.test', clientId: 'x', clientSecret: 'y' } }, { token: owner.token });
+    const plain = await gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Plain', issuer: 'http://idp.example.test', clientId: 'x', clientSecret: 'y', allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect(plain.errors![0].message).toContain('https');
   });
 });
@@ -262,10 +278,10 @@ describe('SAML', () => {
   });
 
   it('reports unreadable metadata when the connection is saved', async () => {
-    const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor' } }, { token: owner.token });
+    const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);
     const noCert = idp.metadataXml.replace(/<(\w+:)?KeyDescriptor[\s\S]*<\/(\w+:)?KeyDescriptor>/, '');
-    const missing = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'No cert', metadataXml: noCert } }, { token: owner.token });
+    const missing = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'No cert', metadataXml: noCert, allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect(missing.errors![0].message).toContain('signing certificate');
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
@@ -290,7 +306,7 @@ describe('managing connections', () => {
     expect(codes(await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { defaultRole: 'owner' } }, { token: owner.token }))).toEqual([
       'INVALID_SSO_CONNECTION',
     ]);
-    const spare = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Spare', metadataXml: idp.metadataXml } }, { token: owner.token });
+    const spare = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Spare', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
     const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 }, { token: owner.token });
     expect(log.data!.auditLog.edges).toHaveLength(2);
@@ -313,13 +329,19 @@ describe('routing and policy', () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     const me = await gql(t.gatewayUrl, MeDocument, {}, { token: member.token });
     const email = me.data!.me.email;
+    const sideTenant = (await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Side project' } }, { token: member.token })).data!.createTenant.id;
+    const before = await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } });
     expect((await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!.updateSecurityPolicy.requireSso).toBe(true);
-    expect(codes(await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase' } }))).toEqual(['SSO_REQUIRED']);
+    expect(codes(await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } }))).toEqual(['SSO_REQUIRED']);
+    // Nor by refreshing a password session from before, nor by switching in from another tenant.
+    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: before.data!.login.refreshToken }))).toEqual(['SSO_REQUIRED']);
+    const side = await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: sideTenant } });
+    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: owner.tenantId }, { token: side.data!.login.accessToken }))).toEqual(['SSO_REQUIRED']);
     expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: owner.password } })).errors).toBeUndefined();
     // Through the provider it still works.
     const sso = await get(await oidcLogin('bob'));
     expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors).toBeUndefined();
     await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: false }, { token: owner.token });
-    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase' } })).errors).toBeUndefined();
+    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } })).errors).toBeUndefined();
   });
 });

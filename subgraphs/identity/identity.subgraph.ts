@@ -66,7 +66,7 @@ export const identitySubgraph: SubgraphDefinition = {
     const keys = new ApiKeyService(deps);
     return {
       'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
-      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string }),
+      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
     };
   },
   background: (deps) => {

@@ -157,6 +157,8 @@ export type ModerationAction =
   | 'UNMUTE';
 
 export type OidcConnectionInput = {
+  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  allowedDomains?: Array<string> | null | undefined;
   clientId: string;
   /** Kept sealed; never shown again */
   clientSecret: string;
@@ -228,6 +230,8 @@ export type RoomType =
   | 'SUPPORT';
 
 export type SamlConnectionInput = {
+  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  allowedDomains?: Array<string> | null | undefined;
   /** The IdP signing certificate (PEM or base64 DER); the only key its responses are checked with */
   certificate?: string | null | undefined;
   /** Role when no rule applies (admin, member or user; default member) */
@@ -327,6 +331,8 @@ export type UpdateSecurityPolicyInput = {
 };
 
 export type UpdateSsoConnectionInput = {
+  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  allowedDomains?: Array<string> | null | undefined;
   /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
   /** A disabled connection signs nobody in */

@@ -1,5 +1,6 @@
 import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Public } from '../../../kernel/auth';
+import { requireOwnCredentialsSession } from '../sso/sso-session';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SessionService } from '../sessions/session.service';
@@ -62,6 +63,7 @@ export class AuthResolver {
   @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Changes the password; other sessions are signed out' })
   changePassword(@Arg('input', () => ChangePasswordInput) input: ChangePasswordInput): Promise<boolean> {
+    requireOwnCredentialsSession();
     return this.passwords.change(currentContext(), input.currentPassword, input.newPassword);
   }
 
@@ -86,6 +88,7 @@ export class AuthResolver {
   @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out every session of the account, in every tenant' })
   logoutEverywhere(): Promise<boolean> {
+    requireOwnCredentialsSession();
     return this.sessionService.logoutEverywhere(currentContext());
   }
 

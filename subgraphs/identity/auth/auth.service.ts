@@ -8,6 +8,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
+import { passwordRefused } from '../policy/security-policy.service';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
@@ -82,6 +83,7 @@ export class AuthService {
     }
     const scope = { ...ctx, tenantId, sessionId: null };
     return withTenant(this.deps.ds, scope, async (em) => {
+      if (await passwordRefused(em, tenantId, membership.role)) throw identityError(IdentityErrorCode.SSO_REQUIRED);
       const user = await em.findOneByOrFail(User, { id: userId });
       return this.sessions.open(em, scope, user, tenantId, membership.role, 'tenant_switch');
     });

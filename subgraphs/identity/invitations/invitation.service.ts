@@ -8,6 +8,7 @@ import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
+import { passwordRefused } from '../policy/security-policy.service';
 import { enqueueMail } from '../mail/mail-queue';
 import { mailBrandingOf } from '../users/tenant-events';
 import { hashPassword, verifyPassword } from '../passwords/password-hash';
@@ -111,11 +112,14 @@ export class InvitationService {
       const event = await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role: invitation.role } });
       await audit(em, scope, tenantId, { action: 'invitation_accept', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { role: invitation.role } });
       const user = await em.findOneByOrFail(User, { id: userId });
-      // An account with two-factor sign-in gets no session from a password alone: it joins, then signs in.
-      const payload = (await TotpService.isEnabled(em, userId)) ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
-      return { payload, event };
+      // No session from a password where the tenant signs its members in through its identity provider
+      // (they join, then use single sign-on), nor for an account with two-factor sign-in (it joins, then signs in).
+      const ssoOnly = await passwordRefused(em, tenantId, invitation.role);
+      const payload = ssoOnly || (await TotpService.isEnabled(em, userId)) ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
+      return { payload, event, ssoOnly };
     });
     await this.deps.outbox.deliverNow([result.event]);
+    if (result.ssoOnly) throw identityError(IdentityErrorCode.SSO_REQUIRED, 'You joined the tenant: sign in through its identity provider');
     if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);
     return result.payload;
   }

@@ -102,3 +102,10 @@ export class SecurityPolicyService {
     return policy;
   }
 }
+
+/** Whether the tenant's "SSO required" rule stops this member from using a password session (owners never). */
+export async function passwordRefused(em: EntityManager, tenantId: string, role: string): Promise<boolean> {
+  if (role === 'owner') return false;
+  const [row]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
+  return row?.require_sso === true;
+}

@@ -65,13 +65,20 @@ export async function permissionCatalogOf(em: EntityManager, tenantId: string): 
  * rights; for a Super Admin's impersonation session, admin rights while they still are a Super Admin.
  * Null when neither.
  */
-export async function accessOf(deps: SubgraphDeps, who: { tenantId: string; userId: string; sessionId?: string }): Promise<RestrictedAccess | null> {
+export async function accessOf(
+  deps: SubgraphDeps,
+  who: { tenantId: string; userId: string; sessionId?: string; authMethod?: string },
+): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
   const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: who.userId, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
   const configured = deps.config.auth.SUPER_ADMIN_EMAILS;
   return withTenant(deps.ds, scope, async (em) => {
     const access = await effectiveAccess(em, who.tenantId, who.userId);
-    if (access) return withPlatformRights(em, who.userId, await applySecurityPolicy(em, who.tenantId, who.userId, access), configured);
+    if (access) {
+      const restricted = await applySecurityPolicy(em, who.tenantId, who.userId, access);
+      // Platform rights come with the account's own credentials, never through a tenant's identity provider.
+      return who.authMethod === 'sso' ? restricted : withPlatformRights(em, who.userId, restricted, configured);
+    }
     if (!isUuid(who.sessionId)) return null;
     const [session]: { id: string }[] = await em.query(
       `SELECT id FROM identity.sessions WHERE tenant_id = $1 AND id = $2 AND user_id = $3 AND impersonator_id = user_id

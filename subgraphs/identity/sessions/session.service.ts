@@ -10,6 +10,7 @@ import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
+import { passwordRefused } from '../policy/security-policy.service';
 import { permissionsFor } from '../rbac/permissions';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
@@ -121,6 +122,10 @@ export class SessionService {
       const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
       const user = await em.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id: session.userId }).getOne();
       if ((!membership && !session.impersonatorId) || !user) return { kind: 'invalid' as const };
+      // A password session ends its life where the tenant has since required single sign-on.
+      if (membership && session.authMethod === 'password' && !session.impersonatorId && (await passwordRefused(em, tenantId, membership.role))) {
+        return { kind: 'sso_required' as const };
+      }
       const next = newRefreshToken();
       await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
       await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
@@ -133,6 +138,7 @@ export class SessionService {
       throw identityError(IdentityErrorCode.REFRESH_TOKEN_REUSED);
     }
     if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
+    if (outcome.kind === 'sso_required') throw identityError(IdentityErrorCode.SSO_REQUIRED);
     const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId, outcome.session.authMethod);
     return { accessToken, refreshToken: outcome.next, user: outcome.user, tenant: { id: tenantId } };
   }

@@ -40,6 +40,7 @@ export interface ConnectionRow {
   role_mapping: { group: string; role: string }[];
   default_role: string;
   redirect_url: string | null;
+  allowed_domains: string[];
   created_at: Date;
 }
 
@@ -78,6 +79,7 @@ export function toView(r: ConnectionRow): SsoConnection {
     roleMapping: r.role_mapping.map((m) => Object.assign(new SsoRoleRule(), m)),
     defaultRole: r.default_role,
     redirectUrl: r.redirect_url,
+    allowedDomains: r.allowed_domains,
     loginPath: paths.login,
     issuer: oidcSettings?.issuer ?? null,
     callbackPath: oidcSettings ? paths.oidcCallback : null,
@@ -159,8 +161,22 @@ export async function discover(issuer: string, clientId: string, clientSecret: s
   });
 }
 
-/** Name, group-to-role rules, default role and redirect URL of a connection, checked. */
-function checkedOptions(input: { name?: string | null; roleMapping?: { group: string; role: string }[] | null; defaultRole?: string | null; redirectUrl?: string | null }) {
+/** While the tenant requires single sign-on, its last enabled connection can be neither disabled nor deleted. */
+async function keepOneWhileRequired(em: EntityManager, tenantId: string, id: string): Promise<void> {
+  const [policy]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
+  if (!policy?.require_sso) return;
+  const [other]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled AND id <> $2`, [tenantId, id]);
+  if (!other) throw identityError(IdentityErrorCode.POLICY_UNMET, 'The tenant requires single sign-on: keep one connection enabled');
+}
+
+/** Name, group-to-role rules, default role, redirect URL and allowed domains of a connection, checked. */
+function checkedOptions(input: {
+  name?: string | null;
+  roleMapping?: { group: string; role: string }[] | null;
+  defaultRole?: string | null;
+  redirectUrl?: string | null;
+  allowedDomains?: string[] | null;
+}) {
   const name = (input.name ?? '').trim();
   if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
   const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
@@ -168,7 +184,10 @@ function checkedOptions(input: { name?: string | null; roleMapping?: { group: st
   for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
   if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
   const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL') : null;
-  return { name, mapping, defaultRole, redirectUrl };
+  const allowedDomains = [...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, '')))];
+  if (allowedDomains.length === 0) invalid('Name the e-mail domains this provider may sign in (allowedDomains)');
+  if (allowedDomains.some((d) => !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d))) invalid('allowedDomains must be domain names such as example.com');
+  return { name, mapping, defaultRole, redirectUrl, allowedDomains };
 }
 
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
@@ -218,20 +237,25 @@ export class SsoConnectionService {
         roleMapping: input.roleMapping ?? current.role_mapping,
         defaultRole: input.defaultRole ?? current.default_role,
         redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
+        allowedDomains: input.allowedDomains ?? current.allowed_domains,
       });
       const enabled = input.enabled ?? current.enabled;
-      if (!enabled && current.enabled) {
-        const [policy]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
-        const [other]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled AND id <> $2`, [tenantId, id]);
-        if (policy?.require_sso && !other) throw identityError(IdentityErrorCode.POLICY_UNMET, 'The tenant requires single sign-on: keep one connection enabled');
-      }
+      if (!enabled && current.enabled) await keepOneWhileRequired(em, tenantId, id);
       const [row] = returningRows<ConnectionRow>(
         await em.query(
-          `UPDATE identity.sso_connections SET name = $3, enabled = $4, role_mapping = $5, default_role = $6, redirect_url = $7 WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-          [tenantId, id, next.name, enabled, JSON.stringify(next.mapping), next.defaultRole, next.redirectUrl],
+          `UPDATE identity.sso_connections SET name = $3, enabled = $4, role_mapping = $5, default_role = $6, redirect_url = $7, allowed_domains = $8
+            WHERE tenant_id = $1 AND id = $2 RETURNING *`,
+          [tenantId, id, next.name, enabled, JSON.stringify(next.mapping), next.defaultRole, next.redirectUrl, next.allowedDomains],
         ),
       );
-      const summary = (r: ConnectionRow) => ({ name: r.name, enabled: r.enabled, roleMapping: r.role_mapping, defaultRole: r.default_role, redirectUrl: r.redirect_url });
+      const summary = (r: ConnectionRow) => ({
+        name: r.name,
+        enabled: r.enabled,
+        roleMapping: r.role_mapping,
+        defaultRole: r.default_role,
+        redirectUrl: r.redirect_url,
+        allowedDomains: r.allowed_domains,
+      });
       await audit(em, ctx, tenantId, { action: 'sso_connection_update', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { before: summary(current), after: summary(row) } });
       return toView(row);
     });
@@ -240,6 +264,7 @@ export class SsoConnectionService {
   async delete(ctx: RequestContext, id: string): Promise<boolean> {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      await keepOneWhileRequired(em, tenantId, id);
       const gone = returningRows(await em.query(`DELETE FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]));
       if (gone.length === 0) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
       await audit(em, ctx, tenantId, { action: 'sso_connection_delete', result: AuditResult.SUCCESS, target: `sso:${id}` });
@@ -250,20 +275,20 @@ export class SsoConnectionService {
   private insert(
     ctx: RequestContext,
     kind: SsoKind,
-    input: { name: string; roleMapping?: SsoRoleRule[] | null; defaultRole?: string | null; redirectUrl?: string | null },
+    input: { name: string; roleMapping?: SsoRoleRule[] | null; defaultRole?: string | null; redirectUrl?: string | null; allowedDomains?: string[] | null },
     settings: SamlSettings | OidcSettings,
     secret: string | null,
   ): Promise<SsoConnection> {
-    const { name, mapping, defaultRole, redirectUrl } = checkedOptions(input);
+    const { name, mapping, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input);
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));
       const [row]: ConnectionRow[] = await em.query(
-        `INSERT INTO identity.sso_connections (tenant_id, id, kind, name, settings, secret_sealed, role_mapping, default_role, redirect_url, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
-        [tenantId, id, kind, name, JSON.stringify(settings), sealed, JSON.stringify(mapping), defaultRole, redirectUrl, ctx.userId],
+        `INSERT INTO identity.sso_connections (tenant_id, id, kind, name, settings, secret_sealed, role_mapping, default_role, redirect_url, allowed_domains, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [tenantId, id, kind, name, JSON.stringify(settings), sealed, JSON.stringify(mapping), defaultRole, redirectUrl, allowedDomains, ctx.userId],
       );
-      await audit(em, ctx, tenantId, { action: 'sso_connection_create', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { kind, name, settings, roleMapping: mapping, defaultRole } });
+      await audit(em, ctx, tenantId, { action: 'sso_connection_create', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { kind, name, settings, roleMapping: mapping, defaultRole, allowedDomains } });
       return toView(row);
     });
   }

@@ -11,6 +11,7 @@ import { HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER, type HookRequest, type HookR
 import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { openSecret } from '../../../kernel/secret-box';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -148,8 +149,13 @@ export class SsoLoginService {
     return { ...systemContext(`sso-${randomUUID()}`, tenantId), client: { ip: req.headers[HOOK_CLIENT_IP_HEADER] ?? null, userAgent: req.headers['user-agent']?.slice(0, 512) ?? null } };
   }
 
+  /** Our public origin. In production it must be configured: a request's Host header must never choose where IdPs send people. */
   private base(req: HookRequest): string {
-    return (this.deps.config.mail.PUBLIC_URL ?? req.headers[HOOK_ORIGIN_HEADER] ?? 'http://localhost').replace(/\/$/, '');
+    const configured = this.deps.config.mail.PUBLIC_URL;
+    if (!configured && this.deps.config.server.NODE_ENV === 'production') {
+      throw new SsoRefusal(503, 'SSO_NOT_CONFIGURED', 'Single sign-on needs PUBLIC_URL (the gateway’s public origin) to be configured');
+    }
+    return (configured ?? req.headers[HOOK_ORIGIN_HEADER] ?? 'http://localhost').replace(/\/$/, '');
   }
 
   private async connection(tenantId: string, connectionId: string | null): Promise<ConnectionRow> {
@@ -195,10 +201,10 @@ export class SsoLoginService {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = `${connection.tenant_id}.${connection.id}.${oidc.randomState()}`;
     const nonce = oidc.randomNonce();
+    await this.forgetExpired(connection.tenant_id);
     await withTenant(this.deps.ds, systemContext('sso', connection.tenant_id), async (em) => {
-      await em.query(`DELETE FROM identity.sso_requests WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`, [connection.tenant_id]);
       await em.query(
-        `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, nonce, code_verifier, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+        `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, nonce_secret, verifier_secret, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
         [connection.tenant_id, `oidc:${state}`, connection.id, nonce, verifier, REQUEST_TTL_MS / 1000],
       );
     });
@@ -221,9 +227,9 @@ export class SsoLoginService {
     const state = req.query.get('state') ?? '';
     // The state is single-use: whoever presents it first consumes it.
     const [request] = await withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) =>
-      returningRows<{ nonce: string; code_verifier: string }>(
+      returningRows<{ nonce_secret: string; verifier_secret: string }>(
         await em.query(
-          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING nonce, code_verifier`,
+          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING nonce_secret, verifier_secret`,
           [tenantId, `oidc:${state}`, connectionId],
         ),
       ),
@@ -236,9 +242,9 @@ export class SsoLoginService {
     let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: request.code_verifier,
+        pkceCodeVerifier: request.verifier_secret,
         expectedState: state,
-        expectedNonce: request.nonce,
+        expectedNonce: request.nonce_secret,
         idTokenExpected: true,
       });
     } catch (err) {
@@ -307,7 +313,16 @@ export class SsoLoginService {
   }
 
   private async samlStart(req: HookRequest, connection: ConnectionRow): Promise<string> {
+    await this.forgetExpired(connection.tenant_id);
     return this.saml(req, connection).getAuthorizeUrlAsync('', undefined, {});
+  }
+
+  /** Sign-ins in flight and one-time codes are kept an hour past their expiry, then dropped. */
+  private forgetExpired(tenantId: string): Promise<void> {
+    return withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) => {
+      await em.query(`DELETE FROM identity.sso_requests WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`, [tenantId]);
+      await em.query(`DELETE FROM identity.sso_login_codes WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`, [tenantId]);
+    });
   }
 
   private async samlMetadata(req: HookRequest, tenantId: string, connectionId: string): Promise<HookResponse> {
@@ -373,6 +388,14 @@ export class SsoLoginService {
   /** First sign-in creates the account and membership; each sign-in applies the group mapping; then a one-time code. */
   private async finish(req: HookRequest, connection: ConnectionRow, claims: Claims): Promise<HookResponse> {
     const tenantId = connection.tenant_id;
+    const domain = claims.email.slice(claims.email.lastIndexOf('@') + 1);
+    if (!connection.allowed_domains.includes(domain)) {
+      throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This identity provider may not sign in addresses of that domain');
+    }
+    if (this.deps.config.auth.SUPER_ADMIN_EMAILS.includes(claims.email)) {
+      // Platform administrators sign in with their own credentials only.
+      throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+    }
     const rule = connection.role_mapping.find((r) => claims.groups.includes(r.group));
     const mapped = rule?.role ?? connection.default_role;
     const [known]: { user_id: string }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
@@ -381,13 +404,21 @@ export class SsoLoginService {
     const byEmail: { user_id: string }[] = known
       ? []
       : await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) => em.query('SELECT user_id FROM identity.credentials_for_login($1)', [claims.email]));
-    if (!known && byEmail[0]) {
-      // An existing account is joined to a provider only if it already belongs to this tenant: a provider
-      // vouches for its own tenant's people, never for an account someone else made elsewhere.
-      const [member]: unknown[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
-        em.query(`SELECT 1 FROM identity.memberships WHERE tenant_id = $1 AND user_id = $2`, [tenantId, byEmail[0].user_id]),
+    const linkedId = known?.user_id ?? byEmail[0]?.user_id;
+    if (linkedId) {
+      // A provider vouches for its own tenant's people only: an existing account it has not signed in
+      // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
+      const [account]: { role: string | null; platform: boolean }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
+        em.query(
+          `SELECT (SELECT role FROM identity.memberships WHERE tenant_id = $1 AND user_id = $2) AS role,
+                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = $2) AS platform`,
+          [tenantId, linkedId],
+        ),
       );
-      if (!member) throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
+      if (account?.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+      if (!known && (!account?.role || account.role === 'owner')) {
+        throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
+      }
     }
     const userId = known?.user_id ?? byEmail[0]?.user_id ?? randomUUID();
     const created = !known && !byEmail[0];
@@ -395,6 +426,7 @@ export class SsoLoginService {
     const unusableHash = created ? await hashPassword(randomBytes(32).toString('base64url')) : null;
     const code = `${tenantId}.${randomBytes(32).toString('base64url')}`;
     const ctx = { ...this.clientContext(req, tenantId), userId };
+    let roleChanged = false;
     const events = await withTenant(this.deps.ds, ctx, async (em: EntityManager) => {
       const pending: string[] = [];
       if (created) await em.insert(User, em.create(User, { id: userId, email: claims.email, passwordHash: unusableHash!, emailVerifiedAt: new Date() }));
@@ -415,6 +447,7 @@ export class SsoLoginService {
         await em.update(IdentityMembership, { tenantId, userId }, { role: mapped });
         await audit(em, ctx, tenantId, { action: 'sso_role_sync', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { before: membership.role, after: mapped } });
         role = mapped;
+        roleChanged = true;
       }
       await em.query(
         `INSERT INTO identity.sso_login_codes (tenant_id, code_hash, user_id, connection_id, role, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
@@ -429,6 +462,8 @@ export class SsoLoginService {
       return pending;
     });
     if (events.length) await this.deps.outbox.deliverNow(events);
+    // The provider changed their role: gateways read the tenant's rights again (open sockets reconnect).
+    if (roleChanged) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId }).catch(() => undefined);
     const target = new URL(connection.redirect_url ?? `${this.deps.config.mail.APP_URL.replace(/\/$/, '')}/sso/callback`);
     target.searchParams.set('code', code);
     return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };

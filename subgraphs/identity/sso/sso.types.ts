@@ -36,6 +36,9 @@ export class SsoConnection {
   @Field(() => String, { description: 'Role of people none of whose groups match' })
   defaultRole: string;
 
+  @Field(() => [String], { description: 'E-mail domains this provider may sign in' })
+  allowedDomains: string[];
+
   @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes (?code=…); default APP_URL/sso/callback' })
   redirectUrl: string | null;
 
@@ -75,6 +78,9 @@ export class SsoConnectionOptions {
 
   @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes with ?code= (default APP_URL/sso/callback)' })
   redirectUrl?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'E-mail domains this provider may sign in (required when creating): e.g. ["example.com"]' })
+  allowedDomains?: string[] | null;
 }
 
 @InputType()

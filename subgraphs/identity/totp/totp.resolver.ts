@@ -1,5 +1,6 @@
 import { Arg, Authorized, Mutation, Resolver } from 'type-graphql';
 import { Public } from '../../../kernel/auth';
+import { requireOwnCredentialsSession } from '../sso/sso-session';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuthPayload } from '../auth/auth.inputs';
@@ -16,18 +17,21 @@ export class TotpResolver {
   @Authorized('account:manage')
   @Mutation(() => TotpEnrollment, { description: 'Starts setting up an authenticator app; confirm with a code' })
   enrollTotp(): Promise<TotpEnrollment> {
+    requireOwnCredentialsSession();
     return this.totp.enroll(currentContext());
   }
 
   @Authorized('account:manage')
   @Mutation(() => TotpActivation, { description: 'Turns two-factor sign-in on; returns backup codes once' })
   confirmTotp(@Arg('code', () => String) code: string): Promise<TotpActivation> {
+    requireOwnCredentialsSession();
     return this.totp.confirm(currentContext(), code);
   }
 
   @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Turns two-factor sign-in off (password and a code required)' })
   disableTotp(@Arg('input', () => DisableTotpInput) input: DisableTotpInput): Promise<boolean> {
+    requireOwnCredentialsSession();
     return this.totp.disable(currentContext(), input.password, input.code);
   }
 
