@@ -125,6 +125,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     guard,
     auth,
     limits: options.limits,
+    maxMessageBytes: options.maxBodyBytes,
     revalidate: async (authenticated, credential) => {
       if (authenticated.tenantId) await tenantStatus.status(authenticated.tenantId);
       if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);

@@ -4,6 +4,7 @@ import {
   EditMessageDocument,
   LeaveRoomDocument,
   MarkReadDocument,
+  OpenDirectRoomDocument,
   PresencesDocument,
   ReadReceiptsDocument,
   SendMessageDocument,
@@ -129,12 +130,22 @@ describe('read receipts and unread counts', () => {
   it('counts others’ messages after the read pointer, live and after reconnecting', async () => {
     const roomId = await alliance([ann.userId]);
     const counts = ws(ann).subscribe<{ unreadCounts: { roomId: string; count: number } }>(`subscription { unreadCounts { roomId count } }`);
+    const ids = ws(ann).subscribe<{ unreadCounts: { roomId: string } }>(`subscription { unreadCounts { roomId } }`);
     await settle();
+    // A room ann cannot use is never mentioned to her (not even its id), and her stream goes on.
+    const dm = (await gql(t.gatewayUrl, OpenDirectRoomDocument, { userId: bob.userId }, { token: owner.token })).data!.openDirectRoom.id;
+    await send(owner, dm, 'between owner and bob');
     const m1 = await send(owner, roomId, 'one');
     await send(owner, roomId, 'two');
     await send(ann, roomId, 'my own does not count');
-    const live = (await counts.waitFor(2)).map((r) => r.data!.unreadCounts).filter((c) => c.roomId === roomId);
-    expect(live.map((c) => c.count)).toEqual([1, 2]);
+    const live = (await counts.waitFor(2)).map((r) => r.data!.unreadCounts);
+    await sleep(300);
+    expect(counts.results.map((r) => r.errors)).toEqual([undefined, undefined]);
+    expect(ids.results.map((r) => r.data?.unreadCounts.roomId)).toEqual([roomId, roomId]);
+    expect(live).toEqual([
+      { roomId, count: 1 },
+      { roomId, count: 2 },
+    ]);
     const afterRead = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
     expect(afterRead.data!.markRead).toEqual({ roomId, count: 1, lastReadMessageId: m1 });
     await counts.waitFor(3);

@@ -32,6 +32,7 @@ export const CLOSE_TOO_SLOW = 4408;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Parsed, valid operations kept for reuse (oldest dropped first). */
 const MAX_DOCUMENTS = 1_000;
+const MAX_CACHED_QUERY_CHARS = 8_192;
 
 export interface GatewayWsOptions {
   httpServer: Server;
@@ -47,6 +48,8 @@ export interface GatewayWsOptions {
    * (null: no longer allowed — key revoked, no longer a member).
    */
   revalidate: (authenticated: RequestContext, credential: string) => Promise<RequestContext | null>;
+  /** Largest WebSocket message accepted (as LIMIT_MAX_BODY_BYTES for HTTP). */
+  maxMessageBytes: number;
   /** A client's connection closed (the context carries its connectionId). */
   onClosed?: (ctx: RequestContext) => void;
 }
@@ -85,7 +88,8 @@ function claimsExpiry(token: string): number | undefined {
  * over the socket run through the gateway exactly as over HTTP.
  */
 export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void> } {
-  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  // A message is bounded like an HTTP request body.
+  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: options.maxMessageBytes });
   const documents = new Map<string, { schema: GraphQLSchema; document: DocumentNode }>();
   const sockets = new Map<WebSocket, Connection>();
   const stillValid = (socket: WebSocket, c: Connection): boolean => {
@@ -173,8 +177,10 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
             return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
           }
           known = { schema, document };
-          if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value!);
-          documents.set(payload.query, known);
+          if (payload.query.length <= MAX_CACHED_QUERY_CHARS) {
+            if (documents.size >= MAX_DOCUMENTS) documents.delete(documents.keys().next().value!);
+            documents.set(payload.query, known);
+          }
         }
         const document = known.document;
         const variables = (payload.variables ?? {}) as Record<string, unknown>;

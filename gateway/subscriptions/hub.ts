@@ -92,10 +92,11 @@ class Group {
   start(): void {
     const direct = this.split.direct;
     this.stopUpstream = this.upstream.subscribe(this.route.subgraph, direct ?? this.split.upstream, this.variables, this.ctx, {
-      next: (data) => {
+      next: (data, errors) => {
         if (direct) {
-          // Complete from the owning subgraph: written out as it came, in order.
-          this.chain = this.chain.then(() => this.deliver({ data })).catch((err) => log.error({ err }, 'event delivery failed'));
+          // Complete from the owning subgraph: written out as it came (with any field errors), in order.
+          const result: Result = errors?.length ? ({ data, errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult) : { data };
+          this.chain = this.chain.then(() => this.deliver(result)).catch((err) => log.error({ err }, 'event delivery failed'));
           return;
         }
         const entity = data[this.split.rootField] as { id?: unknown } | null;
@@ -106,6 +107,7 @@ class Group {
       },
       refused: (errors) => {
         // Refused for the caller it was opened as (who may have lost access since): the others keep it.
+        this.stopUpstream?.();
         this.stopUpstream = null;
         void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
       },
@@ -173,7 +175,19 @@ class Group {
 
   remove(s: Subscriber): void {
     this.subscribers.delete(s);
-    if (this.subscribers.size === 0) this.stop();
+    if (this.subscribers.size === 0) {
+      this.stop();
+      return;
+    }
+    // The upstream runs as the subscriber who opened it: when they go, it continues as one who stays.
+    if (s.handle.ctx === this.ctx && this.stopUpstream) {
+      const next = [...this.subscribers].find((x) => x.handle.stillValid());
+      if (!next) return;
+      this.stopUpstream();
+      this.stopUpstream = null;
+      this.ctx = next.handle.ctx;
+      this.start();
+    }
   }
 
   stop(): void {

@@ -12,7 +12,8 @@ type GraphQLErrors = readonly { message: string; extensions?: Record<string, unk
 export type Admission = { audience: string } | { errors: GraphQLErrors };
 
 export interface UpstreamSink {
-  next(data: Record<string, unknown>): void;
+  /** An event; `errors` are field errors that came with it (the subscription goes on). */
+  next(data: Record<string, unknown>, errors?: GraphQLErrors): void;
   /** GraphQL errors from the subgraph (the subscription was refused or failed): final. */
   refused(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): void;
   /** The subgraph stream ended. */
@@ -114,11 +115,15 @@ export class UpstreamPool {
         { query, variables, extensions: { [CONTEXT_HEADER]: token } },
         {
           next: (result) => {
+            if (stopped) return;
             attempt = 0;
-            if (result.errors?.length) {
+            if (result.data) sink.next(result.data, result.errors);
+            else if (result.errors?.length) {
+              // No data: the subscription itself was refused (its checks failed): it ends here.
               stopped = true;
+              cancel?.();
               sink.refused(result.errors);
-            } else if (result.data) sink.next(result.data);
+            }
           },
           error: (err) => {
             if (stopped) return;

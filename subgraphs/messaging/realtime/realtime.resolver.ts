@@ -15,7 +15,7 @@ import { Room } from '../rooms/room.entity';
 import { canUseRoom, usableRoom } from '../rooms/room.service';
 import { PresenceService, presenceTopic, type PresenceChanged } from './presence.service';
 import { ReadService } from './reads.service';
-import { Presence, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
+import { Presence, PresenceStatus, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
 import { RoomEvent, RoomEventKind, decodeEventId, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, typingTopic, type RoomEventPayload, type TypingPayload } from './room-events';
 
 
@@ -40,6 +40,30 @@ function lazyFields<T extends object>(target: T, load: () => Promise<T | null>, 
     Object.defineProperty(target, field, { get: () => (loaded ??= load()).then((v) => (v ? v[field] : null)), enumerable: true });
   }
   return target;
+}
+
+const ACCESS_CACHE_MS = 30_000;
+
+/** Events of rooms the caller may use (each room checked once per half minute, per subscription). */
+async function* usableRoomsOnly(deps: SubgraphDeps, ctx: RequestContext, events: AsyncGenerator<RoomEventPayload>) {
+  const known = new Map<string, { usable: boolean; at: number }>();
+  try {
+    for await (const e of events) {
+      let entry = known.get(e.roomId);
+      if (!entry || Date.now() - entry.at > ACCESS_CACHE_MS) {
+        const usable = await withTenant(deps.ds, ctx, async (em, tenantId) => {
+          const room = await em.findOneBy(Room, { tenantId, id: e.roomId });
+          return room !== null && (await canUseRoom(em, ctx, room));
+        });
+        entry = { usable, at: Date.now() };
+        if (known.size > 10_000) known.clear();
+        known.set(e.roomId, entry);
+      }
+      if (entry.usable) yield e;
+    }
+  } finally {
+    await events.return(undefined);
+  }
 }
 
 type SubscribeArgs<A> = { args: A; context: { deps: SubgraphDeps } };
@@ -176,10 +200,12 @@ export class RealtimeResolver {
     name: 'unreadCounts',
     subscribe: ({ context }: SubscribeArgs<object>) => {
       const ctx = subscriber('messages:read');
-      // Yours alone (the default audience): your own messages do not count, your reads do.
-      return ofTenant(context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)), ctx.tenantId!, (e) =>
+      // Yours alone (the default audience): your own messages do not count, your reads do; rooms you
+      // cannot use are never mentioned.
+      const events = ofTenant(context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)), ctx.tenantId!, (e) =>
         e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId,
       );
+      return usableRoomsOnly(context.deps, ctx, events);
     },
     description: 'Your unread count of a room, each time it may have changed (a message there, a deletion, your reads)',
   })
@@ -234,7 +260,8 @@ export class RealtimeResolver {
   })
   presenceChanged(@Root() p: PresenceChanged): Presence {
     const ctx = currentContext();
-    return lazyFields(Object.assign(new Presence(), { id: p.userId, userId: p.userId }), () => this.presenceService.byUser(ctx, p.userId), [
+    const offline = () => Object.assign(new Presence(), { status: PresenceStatus.OFFLINE, page: null, devices: 0, lastSeenAt: null });
+    return lazyFields(Object.assign(new Presence(), { id: p.userId, userId: p.userId }), async () => (await this.presenceService.byUser(ctx, p.userId)) ?? offline(), [
       'status',
       'page',
       'devices',
