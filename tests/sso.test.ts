@@ -93,8 +93,13 @@ afterAll(async () => {
   await dns?.close();
 });
 
-async function get(url: string) {
-  const res = await fetch(url, { redirect: 'manual' });
+/** The browser's cookie for /sso (the sign-in binding), as the last /sso response set it. */
+let browserCookie: string | undefined;
+
+async function get(url: string, cookie = browserCookie) {
+  const res = await fetch(url, { redirect: 'manual', headers: cookie && url.startsWith(`${origin}/sso/`) ? { cookie } : {} });
+  const set = res.headers.get('set-cookie');
+  if (set && url.startsWith(`${origin}/sso/`)) browserCookie = set.split(';')[0];
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
 }
 
@@ -162,6 +167,13 @@ describe('OIDC', () => {
     const replay = await get(callback);
     expect([replay.status, pageCode(replay.text)]).toEqual([401, 'SSO_STATE_INVALID']);
 
+    // Another browser (login CSRF: someone else's unused callback) is refused, even with a valid state.
+    const stolen = await oidcLogin('alice');
+    const elsewhereBrowser = await get(stolen, 'nexus_sso=somebody-else');
+    expect([elsewhereBrowser.status, pageCode(elsewhereBrowser.text)]).toEqual([401, 'SSO_BROWSER_MISMATCH']);
+    const noCookie = await oidcLogin('alice');
+    expect(pageCode((await get(noCookie, '')).text)).toBe('SSO_BROWSER_MISMATCH');
+
     const forged = new URL(await oidcLogin('alice'));
     forged.searchParams.set('state', `${owner.tenantId}.${oidcId}.forged`);
     expect(pageCode((await get(forged.toString())).text)).toBe('SSO_STATE_INVALID');
@@ -195,7 +207,7 @@ describe('OIDC', () => {
     expect([takeover.status, pageCode(takeover.text)]).toEqual([409, 'SSO_ACCOUNT_EXISTS']);
     const platform = await get(await oidcLogin('root'));
     expect([platform.status, pageCode(platform.text)]).toEqual([403, 'SSO_ACCOUNT_RESERVED']);
-    expect(await failures()).toBe(before + 9);
+    expect(await failures()).toBe(before + 11);
   });
 
   it('reports a provider that cannot be discovered when the connection is saved', async () => {

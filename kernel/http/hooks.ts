@@ -23,10 +23,10 @@ export interface HookResponse {
 export type HookHandler = (req: HookRequest) => Promise<HookResponse>;
 
 /** Request headers the gateway forwards to a hook. */
-export const HOOK_HEADERS = ['content-type', 'nexus-timestamp', 'nexus-signature', 'user-agent', 'accept'] as const;
+export const HOOK_HEADERS = ['content-type', 'nexus-timestamp', 'nexus-signature', 'user-agent', 'accept', 'cookie'] as const;
 
 /** Response headers a hook may set. */
-export const HOOK_RESPONSE_HEADERS = ['content-type', 'location', 'cache-control'] as const;
+export const HOOK_RESPONSE_HEADERS = ['content-type', 'location', 'cache-control', 'set-cookie'] as const;
 
 /** Largest hook body accepted. */
 export const HOOK_MAX_BYTES = 256 * 1024;

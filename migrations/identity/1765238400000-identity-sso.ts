@@ -34,6 +34,7 @@ export class IdentitySso1765238400000 implements MigrationInterface {
          connection_id uuid NOT NULL,
          nonce_secret text,
          verifier_secret text,
+         browser_hash text,
          return_to text,
          expires_at timestamptz NOT NULL,
          used_at timestamptz,

@@ -28,6 +28,7 @@ const CODE_TTL_SECONDS = 60;
 /** How far the IdP's clock may be from ours. */
 const CLOCK_SKEW_MS = 60_000;
 const DISCOVERY_TTL_MS = 10 * 60_000;
+const BROWSER_COOKIE = 'nexus_sso';
 
 const log = logger('identity.sso');
 
@@ -175,8 +176,26 @@ export class SsoLoginService {
     }
     if (connectionId !== null && !isUuid(connectionId)) throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
     const connection = await this.connection(tenantId, connectionId);
-    const location = connection.kind === 'oidc' ? await this.oidcStart(req, connection) : await this.samlStart(req, connection);
-    return { status: 302, headers: { location, 'cache-control': 'no-store' }, body: '' };
+    // The sign-in is bound to this browser: the callback must come back with the same cookie (no login CSRF).
+    const browser = randomBytes(24).toString('base64url');
+    const location =
+      connection.kind === 'oidc' ? await this.oidcStart(req, connection, sha256(browser)) : await this.samlStart(req, connection, sha256(browser));
+    const secure = this.base(req).startsWith('https:');
+    // SAML answers with a cross-site POST, which carries only SameSite=None cookies (and those need https).
+    const sameSite = connection.kind === 'saml' && secure ? 'None' : 'Lax';
+    const cookie = `${BROWSER_COOKIE}=${browser}; Path=/sso; Max-Age=${REQUEST_TTL_MS / 1000}; HttpOnly; SameSite=${sameSite}${secure ? '; Secure' : ''}`;
+    return { status: 302, headers: { location, 'cache-control': 'no-store', 'set-cookie': cookie }, body: '' };
+  }
+
+  /** Whether the callback came from the browser that started the sign-in (SAML over plain http cannot tell: see start). */
+  private sameBrowser(req: HookRequest, expected: string | null, kind: 'oidc' | 'saml'): boolean {
+    if (kind === 'saml' && !this.base(req).startsWith('https:')) return true;
+    const presented = (req.headers.cookie ?? '')
+      .split(';')
+      .map((c) => c.trim())
+      .find((c) => c.startsWith(`${BROWSER_COOKIE}=`))
+      ?.slice(BROWSER_COOKIE.length + 1);
+    return expected !== null && presented !== undefined && sha256(presented) === expected;
   }
 
   // ---------------------------------------------------------------- OIDC --
@@ -192,7 +211,7 @@ export class SsoLoginService {
     return config;
   }
 
-  private async oidcStart(req: HookRequest, connection: ConnectionRow): Promise<string> {
+  private async oidcStart(req: HookRequest, connection: ConnectionRow, browserHash: string): Promise<string> {
     const settings = connection.settings as OidcSettings;
     const config = await this.oidcConfig(connection).catch((err: Error) => {
       throw new SsoRefusal(502, 'SSO_PROVIDER_UNAVAILABLE', `The identity provider could not be reached (${err.message})`);
@@ -204,8 +223,9 @@ export class SsoLoginService {
     await this.forgetExpired(connection.tenant_id);
     await withTenant(this.deps.ds, systemContext('sso', connection.tenant_id), async (em) => {
       await em.query(
-        `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, nonce_secret, verifier_secret, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
-        [connection.tenant_id, `oidc:${state}`, connection.id, nonce, verifier, REQUEST_TTL_MS / 1000],
+        `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, nonce_secret, verifier_secret, browser_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+        [connection.tenant_id, `oidc:${state}`, connection.id, nonce, verifier, browserHash, REQUEST_TTL_MS / 1000],
       );
     });
     return oidc
@@ -227,14 +247,15 @@ export class SsoLoginService {
     const state = req.query.get('state') ?? '';
     // The state is single-use: whoever presents it first consumes it.
     const [request] = await withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) =>
-      returningRows<{ nonce_secret: string; verifier_secret: string }>(
+      returningRows<{ nonce_secret: string; verifier_secret: string; browser_hash: string | null }>(
         await em.query(
-          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING nonce_secret, verifier_secret`,
+          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING nonce_secret, verifier_secret, browser_hash`,
           [tenantId, `oidc:${state}`, connectionId],
         ),
       ),
     );
     if (!request) throw new SsoRefusal(401, 'SSO_STATE_INVALID', 'This sign-in was not started here, was already used or has expired: start again');
+    if (!this.sameBrowser(req, request.browser_hash, 'oidc')) throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
     const config = await this.oidcConfig(connection);
     const callback = new URL(this.base(req) + ssoPaths(tenantId, connectionId).oidcCallback);
     callback.search = req.query.toString();
@@ -261,7 +282,7 @@ export class SsoLoginService {
 
   // ---------------------------------------------------------------- SAML --
 
-  private saml(req: HookRequest, connection: ConnectionRow): SAML {
+  private saml(req: HookRequest, connection: ConnectionRow, browserHash: string | null = null): SAML {
     const settings = connection.settings as SamlSettings;
     const entityId = spEntityId(connection.tenant_id, connection.id);
     return new SAML({
@@ -281,19 +302,19 @@ export class SsoLoginService {
       disableRequestedAuthnContext: true,
       identifierFormat: null,
       signatureAlgorithm: 'sha256',
-      cacheProvider: this.requestCache(connection),
+      cacheProvider: this.requestCache(connection, browserHash),
     });
   }
 
   /** Request ids kept in the database (every instance can finish a sign-in); consumed once by samlAcs. */
-  private requestCache(connection: ConnectionRow): CacheProvider {
+  private requestCache(connection: ConnectionRow, browserHash: string | null): CacheProvider {
     const scope = systemContext('sso', connection.tenant_id);
     return {
       saveAsync: async (key, value) => {
         await withTenant(this.deps.ds, scope, (em) =>
           em.query(
-            `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-            [connection.tenant_id, `saml:${key}`, connection.id, REQUEST_TTL_MS / 1000],
+            `INSERT INTO identity.sso_requests (tenant_id, id, connection_id, browser_hash, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
+            [connection.tenant_id, `saml:${key}`, connection.id, browserHash, REQUEST_TTL_MS / 1000],
           ),
         );
         return { value, createdAt: Date.now() };
@@ -312,9 +333,9 @@ export class SsoLoginService {
     };
   }
 
-  private async samlStart(req: HookRequest, connection: ConnectionRow): Promise<string> {
+  private async samlStart(req: HookRequest, connection: ConnectionRow, browserHash: string): Promise<string> {
     await this.forgetExpired(connection.tenant_id);
-    return this.saml(req, connection).getAuthorizeUrlAsync('', undefined, {});
+    return this.saml(req, connection, browserHash).getAuthorizeUrlAsync('', undefined, {});
   }
 
   /** Sign-ins in flight and one-time codes are kept an hour past their expiry, then dropped. */
@@ -358,12 +379,13 @@ export class SsoLoginService {
     const inResponseTo = profile.inResponseTo;
     const fresh = await withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) => {
       await em.query(`DELETE FROM identity.sso_assertions WHERE tenant_id = $1 AND expires_at < now()`, [tenantId]);
-      const request = returningRows(
+      const request = returningRows<{ browser_hash: string | null }>(
         await em.query(
-          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING id`,
+          `UPDATE identity.sso_requests SET used_at = now() WHERE tenant_id = $1 AND id = $2 AND connection_id = $3 AND used_at IS NULL AND expires_at > now() RETURNING browser_hash`,
           [tenantId, `saml:${inResponseTo}`, connectionId],
         ),
       );
+      if (request[0] && !this.sameBrowser(req, request[0].browser_hash, 'saml')) return 'other-browser' as const;
       // Kept until the assertion could no longer be accepted anyway (its NotOnOrAfter, plus the allowed skew).
       const until = new Date((Number.isFinite(notOnOrAfter) ? notOnOrAfter : Date.now() + REQUEST_TTL_MS) + CLOCK_SKEW_MS);
       const assertionNew = returningRows(
@@ -374,6 +396,7 @@ export class SsoLoginService {
       );
       return request.length > 0 && assertionNew.length > 0;
     });
+    if (fresh === 'other-browser') throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
     if (!fresh) throw new SsoRefusal(401, 'SSO_REPLAYED', 'This response was already used');
     const attributes = profile as Record<string, unknown>;
     const email = String(attributes.email ?? attributes.mail ?? (profile.nameID?.includes('@') ? profile.nameID : ''))
