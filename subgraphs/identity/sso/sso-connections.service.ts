@@ -1,4 +1,5 @@
 import { X509Certificate, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 import type * as Oidc from 'openid-client';
 import type { EntityManager } from 'typeorm';
@@ -6,12 +7,15 @@ import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { dataKey } from '../../../kernel/keys';
+import { logger } from '../../../kernel/log';
 import { sealSecret } from '../../../kernel/secret-box';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput, type UpdateSsoConnectionInput } from './sso.types';
+
+const log = logger('identity.sso');
 
 /** Roles an identity provider may give (never owner). */
 export const SSO_ROLES = ['admin', 'member', 'user'];
@@ -61,10 +65,27 @@ export function sealContext(tenantId: string, id: string): string {
   return `identity.sso:${tenantId}:${id}`;
 }
 
-/** Whether plain http is acceptable for this issuer (loopback only: a provider on the same host). */
-export function insecureAllowed(url: string): boolean {
-  const host = new URL(url).hostname;
+/** Outside production, providers on this host (loopback, plain http) are accepted: local IdPs in development and tests. */
+let localProvidersAllowed = true;
+
+function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}
+
+/** Private, loopback and link-local addresses: a production connection may not point the platform at them. */
+function isInternalAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (isIP(h) === 4) {
+    const [a, b] = h.split('.').map(Number);
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  if (isIP(h) === 6) return h === '::1' || /^f[cd]/i.test(h) || /^fe80/i.test(h) || h.startsWith('::ffff:');
+  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal');
+}
+
+/** Whether plain http is acceptable for this provider URL (a provider on this host, outside production only). */
+export function insecureAllowed(url: string): boolean {
+  return localProvidersAllowed && isLoopback(new URL(url).hostname);
 }
 
 export function toView(r: ConnectionRow): SsoConnection {
@@ -114,6 +135,7 @@ function httpsUrl(value: string, what: string): string {
     invalid(`${what} is not a URL`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value))) invalid(`${what} must use https`);
+  if (!localProvidersAllowed && isInternalAddress(url.hostname)) invalid(`${what} may not point at an internal address`);
   return url.toString();
 }
 
@@ -192,7 +214,9 @@ function checkedOptions(input: {
 
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
 export class SsoConnectionService {
-  constructor(private readonly deps: SubgraphDeps) {}
+  constructor(private readonly deps: SubgraphDeps) {
+    localProvidersAllowed = deps.config.server.NODE_ENV !== 'production';
+  }
 
   list(ctx: RequestContext): Promise<SsoConnection[]> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
@@ -218,7 +242,9 @@ export class SsoConnectionService {
     try {
       await discover(issuer, input.clientId, input.clientSecret);
     } catch (err) {
-      invalid(`The provider's discovery document could not be read at ${issuer}/.well-known/openid-configuration (${(err as Error).message})`);
+      // The cause is logged, not shown: the answer must not make this a probe of other hosts.
+      log.warn({ err, issuer }, 'OIDC discovery failed');
+      invalid(`The provider's discovery document could not be read at ${issuer}/.well-known/openid-configuration`);
     }
     const scopes = input.scopes?.length ? input.scopes : ['openid', 'email', 'profile'];
     if (!scopes.includes('openid')) invalid('Scopes must include openid');
