@@ -31,11 +31,13 @@ describe('quotas and usage', () => {
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
     expect(usage.hourly.find((b) => b.metric === 'API_CALLS')).toMatchObject({ hour, module: '' });
     expect(usage.period).toMatch(/^\d{4}-\d{2}$/);
-    // Another tenant's calls are not in it.
+    // Another tenant's calls are not in it: only acme's own usage reads (at most two, depending on flush timing) are added.
     const other = await signUp(t.gatewayUrl, 'Not Metered');
-    await gql(t.gatewayUrl, MeDocument, {}, { token: other.token });
-    await sleep(300);
-    expect(Number(metric(await usageOf(acme), 'API_CALLS').used)).toBe(Number(metric(usage, 'API_CALLS').used) + 1);
+    for (let i = 0; i < 10; i++) await gql(t.gatewayUrl, MeDocument, {}, { token: other.token });
+    await sleep(400);
+    const added = Number(metric(await usageOf(acme), 'API_CALLS').used) - Number(metric(usage, 'API_CALLS').used);
+    expect(added).toBeGreaterThanOrEqual(1);
+    expect(added).toBeLessThanOrEqual(2);
   });
 
   it('refuses with QUOTA_EXCEEDED past a hard limit, keeping usage and status readable', async () => {
