@@ -33,6 +33,7 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Parsed, valid operations kept for reuse (oldest dropped first). */
 const MAX_DOCUMENTS = 1_000;
 const MAX_CACHED_QUERY_CHARS = 8_192;
+const FRAME_SUFFIX = Buffer.from('}');
 
 export interface GatewayWsOptions {
   httpServer: Server;
@@ -202,6 +203,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       },
       subscribe: async (args) => {
         const { ctx, socket, connection, operationId } = args.contextValue as { ctx: RequestContext; socket: WebSocket; connection: Connection; operationId: string };
+        const framePrefix = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":`);
         const operation = getOperationAST(args.document, args.operationName)!;
         const field = operation.selectionSet.selections[0];
         const route = field && field.kind === 'Field' ? options.routes().get(field.name.value) : undefined;
@@ -222,7 +224,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
               close(socket, CLOSE_TOO_SLOW, 'Client is not reading its events');
               return;
             }
-            socket.send(`{"id":${JSON.stringify(operationId)},"type":"next","payload":${json}}`);
+            socket.send(Buffer.concat([framePrefix, json, FRAME_SUFFIX]), { binary: false });
           },
         })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
       },

@@ -14,10 +14,10 @@ export interface SubscriberHandle {
   /** Checked before every delivery; false ends the subscriber's connection (revoked, expired…). */
   stillValid(): boolean;
   /**
-   * Writes one already-serialised result to the subscriber's socket as a graphql-ws `next` message
-   * (the same JSON for the whole group, serialised once). Without it, results go through the iterator.
+   * Writes one already-serialised result (UTF-8 JSON) to the subscriber's socket as a graphql-ws `next`
+   * message (the same bytes for the whole group, serialised once). Without it, results go through the iterator.
    */
-  send?(resultJson: string): void;
+  send?(resultJson: Buffer): void;
 }
 
 type Result = ExecutionResult | FormattedExecutionResult;
@@ -165,10 +165,10 @@ class Group {
 
   private deliver(result: Result | null): void {
     if (!result) return;
-    let json: string | undefined;
+    let json: Buffer | undefined;
     for (const s of this.subscribers) {
       if (!s.handle.stillValid()) continue;
-      if (s.handle.send) s.handle.send((json ??= JSON.stringify(result)));
+      if (s.handle.send) s.handle.send((json ??= Buffer.from(JSON.stringify(result))));
       else s.push(result);
     }
   }
