@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import {
+  AssignRoleDocument,
   BanMemberDocument,
   CreateTypedRoomDocument,
   DeleteMessageAsModeratorDocument,
@@ -103,12 +104,29 @@ describe('moderation', () => {
     const deleted = await gql(t.gatewayUrl, DeleteMessageAsModeratorDocument, { id, reason: 'rude' }, { token: owner.token });
     expect(deleted.data!.deleteMessage).toEqual({ id, deleted: true, body: '' });
 
-    // Members cannot moderate.
+    // Members cannot moderate; admins cannot sanction the owner or each other; owners can sanction admins.
     expect(codes(await gql(t.gatewayUrl, BanMemberDocument, input(owner.userId, 'coup'), { token: ann.token }))).toEqual(['FORBIDDEN']);
+    const admin = await joinByInvitation(t.gatewayUrl, t.config, owner, 'admin');
+    const otherAdmin = await joinByInvitation(t.gatewayUrl, t.config, owner, 'admin');
+    expect(codes(await gql(t.gatewayUrl, MuteMemberDocument, input(owner.userId, 'coup', 5), { token: admin.token }))).toEqual(['INVALID_MODERATION']);
+    expect(codes(await gql(t.gatewayUrl, MuteMemberDocument, input(otherAdmin.userId, 'rivalry', 5), { token: admin.token }))).toEqual(['INVALID_MODERATION']);
+    expect((await gql(t.gatewayUrl, MuteMemberDocument, input(admin.userId, 'cool down', 5), { token: owner.token })).errors).toBeUndefined();
+    await gql(t.gatewayUrl, UnmuteMemberDocument, input(admin.userId, 'done'), { token: owner.token });
+    // A promotion reaches messaging from identity's event: the new admin is out of other admins' reach.
+    await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: bob.userId, roleId: 'admin' } }, { token: owner.token });
+    let promoted = codes(await gql(t.gatewayUrl, MuteMemberDocument, input(bob.userId, 'x', 5), { token: admin.token }));
+    for (let i = 0; i < 50 && promoted[0] !== 'INVALID_MODERATION'; i++) {
+      await gql(t.gatewayUrl, UnmuteMemberDocument, input(bob.userId, 'retry'), { token: owner.token });
+      await sleep(100);
+      promoted = codes(await gql(t.gatewayUrl, MuteMemberDocument, input(bob.userId, 'x', 5), { token: admin.token }));
+    }
+    expect(promoted).toEqual(['INVALID_MODERATION']);
+    await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: bob.userId, roleId: 'member' } }, { token: owner.token });
     expect(codes(await gql(t.gatewayUrl, MuteMemberDocument, input(owner.userId, 'self', 0), { token: owner.token }))).toEqual(['INVALID_MODERATION']);
 
     const entries = await log();
-    expect(entries.map((e) => [e.action, e.targetUserId, e.reason])).toEqual([
+    const history = entries.filter((e) => e.targetUserId !== bob.userId || ['DELETE_MESSAGE', 'BAN', 'UNBAN'].includes(e.action));
+    expect(history.slice(2).map((e) => [e.action, e.targetUserId, e.reason])).toEqual([
       ['DELETE_MESSAGE', bob.userId, 'rude'],
       ['UNBAN', bob.userId, 'appeal accepted'],
       ['BAN', bob.userId, 'abuse'],
@@ -116,8 +134,9 @@ describe('moderation', () => {
       ['MUTE', ann.userId, 'again'],
       ['MUTE', ann.userId, 'flooding'],
     ]);
-    expect(entries.every((e) => e.actorId === owner.userId && e.actor?.email === owner.email)).toBe(true);
-    expect(entries[0].messageId).toBe(id);
+    expect(history.every((e) => e.actorId === owner.userId && e.actor?.email === owner.email)).toBe(true);
+    expect(history.slice(0, 2).map((e) => e.action)).toEqual(['UNMUTE', 'MUTE']);
+    expect(history[2].messageId).toBe(id);
     expect(codes(await gql(t.gatewayUrl, ModerationLogDocument, { roomId }, { token: ann.token }))).toEqual(['FORBIDDEN']);
   });
 

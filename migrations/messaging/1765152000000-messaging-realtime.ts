@@ -15,6 +15,8 @@ export class MessagingRealtime1765152000000 implements MigrationInterface {
          ALTER COLUMN author_id DROP NOT NULL,
          ADD COLUMN sender_name text CHECK (length(sender_name) BETWEEN 1 AND 80),
          ADD CONSTRAINT messages_author_or_sender CHECK (author_id IS NOT NULL OR sender_name IS NOT NULL)`,
+      // Each member's tenant role (from identity's events): moderators cannot sanction those above them.
+      `ALTER TABLE messaging.tenant_members ADD COLUMN role text`,
       `CREATE TABLE messaging.tenant_settings (
          tenant_id uuid PRIMARY KEY,
          read_receipts text NOT NULL DEFAULT 'public' CHECK (read_receipts IN ('public', 'private')))`,
@@ -104,6 +106,7 @@ export class MessagingRealtime1765152000000 implements MigrationInterface {
       `DELETE FROM messaging.messages WHERE author_id IS NULL`,
       `ALTER TABLE messaging.messages DROP CONSTRAINT messages_author_or_sender, DROP COLUMN sender_name, ALTER COLUMN author_id SET NOT NULL`,
       `ALTER TABLE messaging.rooms DROP COLUMN read_receipts`,
+      `ALTER TABLE messaging.tenant_members DROP COLUMN role`,
     ]);
   }
 }

@@ -13,7 +13,7 @@ import { WebhookService } from './webhooks/webhook.service';
 import { MessageResolver, messageReferenceResolver } from './messages/message.resolver';
 import { Room } from './rooms/room.entity';
 import { RoomResolver, roomReferenceResolver } from './rooms/room.resolver';
-import { createGeneralRoom, memberJoined, memberLeft } from './rooms/room.service';
+import { createGeneralRoom, memberJoined, memberLeft, memberRoleChanged } from './rooms/room.service';
 
 /** Rooms, messages, read pointers, typing, presence, moderation. */
 export const messagingSubgraph: SubgraphDefinition = {
@@ -31,6 +31,7 @@ export const messagingSubgraph: SubgraphDefinition = {
     { name: 'member-joined', types: ['identity.tenant_registered', 'tenancy.tenant_created', 'identity.member_added'], handle: memberJoined },
     { name: 'member-left', types: ['identity.member_removed'], handle: memberLeft },
     { name: 'tenant-settings', types: ['tenancy.settings_changed'], handle: tenantSettingsChanged },
+    { name: 'member-role', types: ['identity.member_role_changed'], handle: memberRoleChanged },
   ],
   background: (deps) => new PresenceService(deps).start(),
 };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
+import { recordEvent } from '../../../kernel/events';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
@@ -155,6 +156,7 @@ export class RbacService {
           if (owners <= 1) throw identityError(IdentityErrorCode.LAST_OWNER);
         }
         await em.update(IdentityMembership, { tenantId, userId: member.userId }, { role: input.roleId });
+        await recordEvent(em, 'identity', { type: 'identity.member_role_changed', tenantId, payload: { tenantId, userId: member.userId, role: input.roleId } });
       } else {
         const role = await this.roleIn(em, tenantId, input.roleId);
         assertWithin(ctx, role.permissions, 'role_assign', `user:${member.userId}`);

@@ -468,6 +468,7 @@ export class SsoLoginService {
         pending.push(await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role } }));
       } else if (membership.role !== 'owner' && membership.role !== mapped) {
         await em.update(IdentityMembership, { tenantId, userId }, { role: mapped });
+        pending.push(await recordEvent(em, 'identity', { type: 'identity.member_role_changed', tenantId, payload: { tenantId, userId, role: mapped } }));
         await audit(em, ctx, tenantId, { action: 'sso_role_sync', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { before: membership.role, after: mapped } });
         role = mapped;
         roleChanged = true;

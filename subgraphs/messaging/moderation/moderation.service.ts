@@ -117,10 +117,14 @@ export class ModerationService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = isUuid(input.roomId) ? await em.findOneBy(Room, { tenantId, id: input.roomId }) : null;
       if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
-      const [member]: unknown[] = isUuid(input.userId)
-        ? await em.query(`SELECT 1 FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, input.userId])
+      const [member]: { role: string | null }[] = isUuid(input.userId)
+        ? await em.query(`SELECT role FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, input.userId])
         : [];
       if (!member) throw messagingError(MessagingErrorCode.NOT_IN_TENANT);
+      // Nobody sanctions an owner; only an owner sanctions an admin.
+      if (member.role === 'owner' || (member.role === 'admin' && !ctx.roles.includes('owner'))) {
+        throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'You cannot moderate someone with more authority in this tenant');
+      }
       const until = minutes === null ? null : new Date(Date.now() + minutes * 60_000);
       await work(em, tenantId, room, until);
       await logModeration(em, ctx, { roomId: room.id, action, targetUserId: input.userId, reason, until });

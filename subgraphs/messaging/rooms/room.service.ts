@@ -197,9 +197,22 @@ export class RoomService {
 
 /** Consumers of identity's and tenancy's membership events: who belongs to each tenant (for DMs and invitations). */
 export async function memberJoined(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId?: string; ownerUserId?: string };
+  const p = event.payload as { tenantId: string; userId?: string; ownerUserId?: string; role?: string };
   const userId = p.userId ?? p.ownerUserId;
-  if (userId) await em.query(`INSERT INTO messaging.tenant_members (tenant_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [p.tenantId, userId]);
+  const role = p.role ?? (p.ownerUserId ? 'owner' : null);
+  if (userId) {
+    await em.query(
+      `INSERT INTO messaging.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
+       ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = coalesce(EXCLUDED.role, messaging.tenant_members.role)`,
+      [p.tenantId, userId, role],
+    );
+  }
+}
+
+/** Consumer of identity.member_role_changed: the member's tenant role. */
+export async function memberRoleChanged(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; userId: string; role: string };
+  await em.query(`UPDATE messaging.tenant_members SET role = $3 WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId, p.role]);
 }
 
 export async function memberLeft(event: DomainEvent, em: EntityManager): Promise<void> {
