@@ -7,7 +7,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from '../messages/message.entity';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
-import { RoomService, canUseRoom, isTeam, usableRoom } from '../rooms/room.service';
+import { RoomService, isTeam, usableRoom, visibleRoom } from '../rooms/room.service';
 import { RoomEventKind, publishRoomEvent } from './room-events';
 import { ReadReceipt, UnreadCount } from './realtime.types';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
@@ -58,10 +58,9 @@ export class ReadService {
 
   /** The caller's count for one room; null for a room they cannot use. */
   async unreadCount(ctx: RequestContext, roomId: string): Promise<UnreadCount | null> {
-    if (!isUuid(roomId)) return null;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await em.findOneBy(Room, { tenantId, id: roomId });
-      if (!room || !(await canUseRoom(em, ctx, room))) return null;
+      const room = await visibleRoom(em, ctx, tenantId, roomId);
+      if (!room) return null;
       const [count] = await this.counts(em, tenantId, ctx.userId!, [room]);
       return count;
     });

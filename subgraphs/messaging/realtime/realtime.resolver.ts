@@ -12,7 +12,7 @@ import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { assertNotMuted } from '../moderation/sanctions';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
 import { Room } from '../rooms/room.entity';
-import { canUseRoom, usableRoom } from '../rooms/room.service';
+import { usableRoom, visibleRoom } from '../rooms/room.service';
 import { PresenceService, presenceTopic, type PresenceChanged } from './presence.service';
 import { ReadService } from './reads.service';
 import { Presence, PresenceStatus, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
@@ -51,10 +51,7 @@ async function* usableRoomsOnly(deps: SubgraphDeps, ctx: RequestContext, events:
     for await (const e of events) {
       let entry = known.get(e.roomId);
       if (!entry || Date.now() - entry.at > ACCESS_CACHE_MS) {
-        const usable = await withTenant(deps.ds, ctx, async (em, tenantId) => {
-          const room = await em.findOneBy(Room, { tenantId, id: e.roomId });
-          return room !== null && (await canUseRoom(em, ctx, room));
-        });
+        const usable = await withTenant(deps.ds, ctx, async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, e.roomId)) !== null);
         entry = { usable, at: Date.now() };
         if (known.size > 10_000) known.clear();
         known.set(e.roomId, entry);
@@ -118,8 +115,8 @@ export class RealtimeResolver {
     if (!e) return null;
     const ctx = currentContext();
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await em.findOneBy(Room, { tenantId, id: e.roomId });
-      if (!room || !(await canUseRoom(em, ctx, room))) return null;
+      const room = await visibleRoom(em, ctx, tenantId, e.roomId);
+      if (!room) return null;
       if (e.kind === RoomEventKind.READ && !(await this.reads.receiptVisible(em, ctx, room, e.userId))) return null;
       const message = await em.findOneBy(Message, { tenantId, id: e.messageId, roomId: room.id });
       if (!message) return null;
@@ -170,10 +167,7 @@ export class RealtimeResolver {
     const p = decodeTypingId(id);
     if (!p) return null;
     const ctx = currentContext();
-    const visible = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await em.findOneBy(Room, { tenantId, id: p.roomId });
-      return room !== null && (await canUseRoom(em, ctx, room));
-    });
+    const visible = await withTenant(this.deps.ds, ctx, async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, p.roomId)) !== null);
     return visible ? Object.assign(new TypingEvent(), { id, ...p, typing: p.typing && p.expiresAt > Date.now(), expiresAt: new Date(p.expiresAt) }) : null;
   }
 

@@ -32,6 +32,12 @@ export async function canUseRoom(em: EntityManager, ctx: RequestContext, room: R
   return (await roomAccess(em, ctx, room)) === 'ok';
 }
 
+/** The room if the caller may use it, else null (for lookups that answer null rather than an error). */
+export async function visibleRoom(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room | null> {
+  const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
+  return room && (await canUseRoom(em, ctx, room)) ? room : null;
+}
+
 /** A room the caller may use; ROOM_NOT_FOUND for anything else (another tenant's, or one they are not in), BANNED_FROM_ROOM when banned. */
 export async function usableRoom(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room> {
   const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
