@@ -6,7 +6,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Room } from '../rooms/room.entity';
 import { canUseRoom, cleanText, usableRoom } from '../rooms/room.service';
-import { RoomEventKind, publishRoomEvent, typingTopic, type TypingPayload } from '../realtime/room-events';
+import { RoomEventKind, publishRoomEvent, publishTyping } from '../realtime/room-events';
 import { assertNotMuted, logModeration } from '../moderation/sanctions';
 import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
@@ -57,8 +57,7 @@ export class MessageService {
     if (created) {
       await this.announce(message, RoomEventKind.MESSAGE_ADDED);
       // Whoever posted has stopped typing.
-      const stopped: TypingPayload = { tenantId: message.tenantId, roomId: message.roomId, userId: ctx.userId!, typing: false, expiresAt: Date.now() };
-      await this.deps.pubsub.publish(typingTopic(message.tenantId, message.roomId), stopped).catch(() => undefined);
+      await publishTyping(this.deps, { tenantId: message.tenantId, roomId: message.roomId, userId: ctx.userId!, typing: false, expiresAt: Date.now() });
     }
     return message;
   }

@@ -1,21 +1,15 @@
 import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { MessageService } from '../messages/message.service';
 import { MessageConnection } from '../messages/message.types';
-import { MessagingErrorCode, messagingError } from '../messaging.errors';
-import { cleanText } from '../rooms/room.service';
-import { isUuid } from '../../../kernel/db/values';
 import { ModerateMemberInput, ModerationEntry } from './moderation.types';
 import { ModerationService } from './moderation.service';
 
 @Resolver()
 export class ModerationResolver {
   private readonly moderation: ModerationService;
-  private readonly messages: MessageService;
   constructor(deps: SubgraphDeps) {
     this.moderation = new ModerationService(deps);
-    this.messages = new MessageService(deps);
   }
 
   @Authorized('messages:moderate')
@@ -66,9 +60,6 @@ export class ModerationResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<MessageConnection> {
-    const why = cleanText(reason ?? '');
-    if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason of 1 to 500 characters');
-    if (!isUuid(tenantId)) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
-    return this.messages.history({ ...currentContext(), tenantId }, roomId, first, after, null, { reason: why });
+    return this.moderation.observe(currentContext(), tenantId, roomId, reason, first, after);
   }
 }

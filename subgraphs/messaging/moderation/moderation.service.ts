@@ -5,6 +5,8 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
+import { MessageService } from '../messages/message.service';
+import type { MessageConnection } from '../messages/message.types';
 import { Room, RoomType } from '../rooms/room.entity';
 import { cleanText } from '../rooms/room.service';
 import { logModeration, type ModerationAction } from './sanctions';
@@ -85,6 +87,21 @@ export class ModerationService {
     });
     await this.accessChanged(ctx.tenantId!, input.userId);
     return result;
+  }
+
+  /** A platform Super Admin reads a tenant's room without joining it; the read is logged in that tenant. */
+  observe(
+    ctx: RequestContext,
+    tenantId: string,
+    roomId: string,
+    reason: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<MessageConnection> {
+    const why = cleanText(reason ?? '');
+    if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason of 1 to 500 characters');
+    if (!isUuid(tenantId)) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
+    return new MessageService(this.deps).history({ ...ctx, tenantId }, roomId, first, after, null, { reason: why });
   }
 
   /** The tenant's moderation log (one room's, or all), newest first. */

@@ -2,36 +2,19 @@ import { Arg, Authorized, ID, Mutation, Query, Resolver, Root, Subscription } fr
 import { hasPermission, isAuthenticated } from '../../../kernel/auth';
 import { currentContext, type RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
-import { isUuid } from '../../../kernel/db/values';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { declareAudience } from '../../../kernel/subscription-audience';
-import { Message } from '../messages/message.entity';
 import { MessageService } from '../messages/message.service';
-import { MessagingErrorCode, messagingError } from '../messaging.errors';
-import { assertNotMuted } from '../moderation/sanctions';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
 import { Room } from '../rooms/room.entity';
 import { usableRoom, visibleRoom } from '../rooms/room.service';
 import { PresenceService, presenceTopic, type PresenceChanged } from './presence.service';
 import { ReadService } from './reads.service';
+import { LiveEventService, encodeTypingId } from './live-events.service';
 import { Presence, PresenceStatus, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
-import { RoomEvent, RoomEventKind, decodeEventId, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, typingTopic, type RoomEventPayload, type TypingPayload } from './room-events';
+import { RoomEvent, RoomEventKind, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, typingTopic, type RoomEventPayload, type TypingPayload } from './room-events';
 
-
-function encodeTypingId(p: Omit<TypingPayload, 'tenantId'>): string {
-  return Buffer.from(JSON.stringify([p.roomId, p.userId, p.typing, p.expiresAt])).toString('base64url');
-}
-
-function decodeTypingId(id: string): Omit<TypingPayload, 'tenantId'> | null {
-  try {
-    const [roomId, userId, typing, expiresAt] = JSON.parse(Buffer.from(id, 'base64url').toString('utf8')) as unknown[];
-    if (!isUuid(roomId) || !isUuid(userId) || typeof typing !== 'boolean' || typeof expiresAt !== 'number') return null;
-    return { roomId, userId, typing, expiresAt };
-  } catch {
-    return null;
-  }
-}
 
 /** Fields read (once, on first use) from the current state. */
 function lazyFields<T extends object>(target: T, load: () => Promise<T | null>, fields: (keyof T)[]): T {
@@ -90,8 +73,10 @@ export class RealtimeResolver {
   private readonly reads: ReadService;
   private readonly presenceService: PresenceService;
   private readonly messages: MessageService;
-  constructor(private readonly deps: SubgraphDeps) {
+  private readonly live: LiveEventService;
+  constructor(deps: SubgraphDeps) {
     this.messages = new MessageService(deps);
+    this.live = new LiveEventService(deps);
     this.reads = new ReadService(deps);
     this.presenceService = new PresenceService(deps);
   }
@@ -110,46 +95,14 @@ export class RealtimeResolver {
 
   @Authorized('messages:read')
   @Query(() => RoomEvent, { nullable: true, description: 'A room event by its id (as roomEvents delivers it); null if you may not see it' })
-  async roomEvent(@Arg('id', () => ID) id: string): Promise<RoomEvent | null> {
-    const e = decodeEventId(id);
-    if (!e) return null;
-    const ctx = currentContext();
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await visibleRoom(em, ctx, tenantId, e.roomId);
-      if (!room) return null;
-      if (e.kind === RoomEventKind.READ && !(await this.reads.receiptVisible(em, ctx, room, e.userId))) return null;
-      const message = await em.findOneBy(Message, { tenantId, id: e.messageId, roomId: room.id });
-      if (!message) return null;
-      return Object.assign(new RoomEvent(), {
-        id,
-        kind: e.kind,
-        roomId: room.id,
-        at: new Date(e.at),
-        message: Object.assign(message, { room }),
-        userId: e.kind === RoomEventKind.READ ? e.userId : null,
-      });
-    });
+  roomEvent(@Arg('id', () => ID) id: string): Promise<RoomEvent | null> {
+    return this.live.roomEvent(currentContext(), id);
   }
 
   @Authorized('messages:send')
   @Mutation(() => Boolean, { description: 'Says you are typing in a room (renew within TYPING_TTL_SECONDS), or that you stopped (typing: false)' })
-  async setTyping(@Arg('roomId', () => ID) roomId: string, @Arg('typing', () => Boolean, { defaultValue: true }) typing: boolean): Promise<boolean> {
-    const ctx = currentContext();
-    const room = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const room = await usableRoom(em, ctx, tenantId, roomId);
-      if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
-      await assertNotMuted(em, tenantId, room.id, ctx.userId!);
-      return room;
-    });
-    const payload: TypingPayload = {
-      tenantId: room.tenantId,
-      roomId: room.id,
-      userId: ctx.userId!,
-      typing,
-      expiresAt: typing ? Date.now() + this.deps.config.realtime.TYPING_TTL_SECONDS * 1000 : Date.now(),
-    };
-    await this.deps.pubsub.publish(typingTopic(room.tenantId, room.id), payload);
-    return true;
+  setTyping(@Arg('roomId', () => ID) roomId: string, @Arg('typing', () => Boolean, { defaultValue: true }) typing: boolean): Promise<boolean> {
+    return this.live.setTyping(currentContext(), roomId, typing);
   }
 
   @Authorized('messages:read')
@@ -163,12 +116,8 @@ export class RealtimeResolver {
 
   @Authorized('messages:read')
   @Query(() => TypingEvent, { nullable: true, description: 'A typing event by its id (as typing delivers it); null if you may not see it' })
-  async typingEvent(@Arg('id', () => ID) id: string): Promise<TypingEvent | null> {
-    const p = decodeTypingId(id);
-    if (!p) return null;
-    const ctx = currentContext();
-    const visible = await withTenant(this.deps.ds, ctx, async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, p.roomId)) !== null);
-    return visible ? Object.assign(new TypingEvent(), { id, ...p, typing: p.typing && p.expiresAt > Date.now(), expiresAt: new Date(p.expiresAt) }) : null;
+  typingEvent(@Arg('id', () => ID) id: string): Promise<TypingEvent | null> {
+    return this.live.typingEvent(currentContext(), id);
   }
 
   @Authorized('messages:read')

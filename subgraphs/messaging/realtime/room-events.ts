@@ -89,6 +89,11 @@ export function typingTopic(tenantId: string, roomId: string): string {
   return `messaging.typing.${tenantId}.${roomId}`;
 }
 
+/** Announces a typing change to the room's `typing` subscribers (best effort, like every live event). */
+export async function publishTyping(deps: SubgraphDeps, payload: TypingPayload): Promise<void> {
+  await deps.pubsub.publish(typingTopic(payload.tenantId, payload.roomId), payload).catch(() => undefined);
+}
+
 /** Every room event of a tenant (unread counts listen here). */
 export function tenantRoomsTopic(tenantId: string): string {
   return `messaging.rooms.${tenantId}`;
