@@ -9,6 +9,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { sealSecret } from '../../../kernel/secret-box';
+import type { Config } from '../../../kernel/config';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
@@ -66,7 +67,9 @@ export function sealContext(tenantId: string, id: string): string {
 }
 
 /** Outside production, providers on this host (loopback, plain http) are accepted: local IdPs in development and tests. */
-let localProvidersAllowed = true;
+export function localProvidersAllowed(config: Config): boolean {
+  return config.server.NODE_ENV !== 'production';
+}
 
 function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
@@ -84,8 +87,8 @@ function isInternalAddress(host: string): boolean {
 }
 
 /** Whether plain http is acceptable for this provider URL (a provider on this host, outside production only). */
-export function insecureAllowed(url: string): boolean {
-  return localProvidersAllowed && isLoopback(new URL(url).hostname);
+function insecureAllowed(url: string, allowLocal: boolean): boolean {
+  return allowLocal && isLoopback(new URL(url).hostname);
 }
 
 export function toView(r: ConnectionRow): SsoConnection {
@@ -127,15 +130,15 @@ function pemOf(certificate: string): string {
   return pem;
 }
 
-function httpsUrl(value: string, what: string): string {
+function httpsUrl(value: string, what: string, allowLocal: boolean): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     invalid(`${what} is not a URL`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value))) invalid(`${what} must use https`);
-  if (!localProvidersAllowed && isInternalAddress(url.hostname)) invalid(`${what} may not point at an internal address`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value, allowLocal))) invalid(`${what} must use https`);
+  if (!allowLocal && isInternalAddress(url.hostname)) invalid(`${what} may not point at an internal address`);
   return url.toString();
 }
 
@@ -175,10 +178,10 @@ export function openidClient(): Promise<typeof Oidc> {
 }
 
 /** Discovers an OIDC provider; allows plain http only on loopback. */
-export async function discover(issuer: string, clientId: string, clientSecret: string): Promise<Oidc.Configuration> {
+export async function discover(issuer: string, clientId: string, clientSecret: string, allowLocal: boolean): Promise<Oidc.Configuration> {
   const oidc = await openidClient();
   return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
-    execute: insecureAllowed(issuer) ? [oidc.allowInsecureRequests] : [],
+    execute: insecureAllowed(issuer, allowLocal) ? [oidc.allowInsecureRequests] : [],
     timeout: 5,
   });
 }
@@ -198,14 +201,14 @@ function checkedOptions(input: {
   defaultRole?: string | null;
   redirectUrl?: string | null;
   allowedDomains?: string[] | null;
-}) {
+}, allowLocal: boolean) {
   const name = (input.name ?? '').trim();
   if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
   const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
   const defaultRole = input.defaultRole ?? 'member';
   for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
   if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
-  const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL') : null;
+  const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL', allowLocal) : null;
   const allowedDomains = [...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, '')))];
   if (allowedDomains.length === 0) invalid('Name the e-mail domains this provider may sign in (allowedDomains)');
   if (allowedDomains.some((d) => !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d))) invalid('allowedDomains must be domain names such as example.com');
@@ -214,8 +217,9 @@ function checkedOptions(input: {
 
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
 export class SsoConnectionService {
+  private readonly allowLocal: boolean;
   constructor(private readonly deps: SubgraphDeps) {
-    localProvidersAllowed = deps.config.server.NODE_ENV !== 'production';
+    this.allowLocal = localProvidersAllowed(deps.config);
   }
 
   list(ctx: RequestContext): Promise<SsoConnection[]> {
@@ -232,15 +236,15 @@ export class SsoConnectionService {
       if (!input.idpEntityId || !input.ssoUrl || !input.certificate) invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
       settings = { idpEntityId: input.idpEntityId.trim(), ssoUrl: input.ssoUrl, certificate: input.certificate };
     }
-    settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL'), certificate: pemOf(settings.certificate) };
+    settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL', this.allowLocal), certificate: pemOf(settings.certificate) };
     return this.insert(ctx, SsoKind.SAML, input, settings, null);
   }
 
   async createOidc(ctx: RequestContext, input: OidcConnectionInput): Promise<SsoConnection> {
-    const issuer = httpsUrl(input.issuer ?? '', 'The issuer').replace(/\/$/, '');
+    const issuer = httpsUrl(input.issuer ?? '', 'The issuer', this.allowLocal).replace(/\/$/, '');
     if (!input.clientId || !input.clientSecret) invalid('Give the client id and secret');
     try {
-      await discover(issuer, input.clientId, input.clientSecret);
+      await discover(issuer, input.clientId, input.clientSecret, this.allowLocal);
     } catch (err) {
       // The cause is logged, not shown: the answer must not make this a probe of other hosts.
       log.warn({ err, issuer }, 'OIDC discovery failed');
@@ -264,7 +268,7 @@ export class SsoConnectionService {
         defaultRole: input.defaultRole ?? current.default_role,
         redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
         allowedDomains: input.allowedDomains ?? current.allowed_domains,
-      });
+      }, this.allowLocal);
       const enabled = input.enabled ?? current.enabled;
       if (!enabled && current.enabled) await keepOneWhileRequired(em, tenantId, id);
       const [row] = returningRows<ConnectionRow>(
@@ -305,7 +309,7 @@ export class SsoConnectionService {
     settings: SamlSettings | OidcSettings,
     secret: string | null,
   ): Promise<SsoConnection> {
-    const { name, mapping, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input);
+    const { name, mapping, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input, this.allowLocal);
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));

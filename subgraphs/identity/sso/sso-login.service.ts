@@ -21,7 +21,7 @@ import { hashPassword } from '../passwords/password-hash';
 import { SessionService } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
-import { discover, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
+import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
 
 const REQUEST_TTL_MS = 10 * 60_000;
 const CODE_TTL_SECONDS = 60;
@@ -205,7 +205,7 @@ export class SsoLoginService {
     if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.config;
     const settings = connection.settings as OidcSettings;
     const secret = openSecret(dataKey(this.deps.keys), connection.secret_sealed ?? '', sealContext(connection.tenant_id, connection.id));
-    const config = discover(settings.issuer, settings.clientId, secret);
+    const config = discover(settings.issuer, settings.clientId, secret, localProvidersAllowed(this.deps.config));
     this.discovered.set(connection.id, { at: Date.now(), config });
     config.catch(() => this.discovered.delete(connection.id));
     return config;
