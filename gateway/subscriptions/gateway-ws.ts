@@ -158,7 +158,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const ctx = c.extra.connection?.ctx;
         if (ctx) options.onClosed?.(ctx);
       },
-      onSubscribe: async (c, _id, payload) => {
+      onSubscribe: async (c, id, payload) => {
         const connection = c.extra.connection!;
         if (!(await recheck(c.extra.socket, connection))) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
         const schema = options.schema();
@@ -192,7 +192,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           document,
           operationName: payload.operationName,
           variableValues: variables,
-          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: _id },
+          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: id },
         };
         return args;
       },
