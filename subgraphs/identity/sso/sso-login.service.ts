@@ -421,27 +421,30 @@ export class SsoLoginService {
     }
     const rule = connection.role_mapping.find((r) => claims.groups.includes(r.group));
     const mapped = rule?.role ?? connection.default_role;
-    const [known]: { user_id: string }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
-      em.query(`SELECT user_id FROM identity.sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3`, [tenantId, connection.id, claims.subject]),
-    );
-    const byEmail: { user_id: string }[] = known
-      ? []
-      : await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) => em.query('SELECT user_id FROM identity.credentials_for_login($1)', [claims.email]));
-    const linkedId = known?.user_id ?? byEmail[0]?.user_id;
-    if (linkedId) {
-      // A provider vouches for its own tenant's people only: an existing account it has not signed in
-      // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
-      const [account]: { role: string | null; platform: boolean }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
+    // Who this is, in one read: the account the provider signed in before, else one with the address,
+    // and that account's role here and platform rights.
+    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean }[] = await withTenant(
+      this.deps.ds,
+      systemContext('sso', tenantId),
+      (em) =>
         em.query(
-          `SELECT (SELECT role FROM identity.memberships WHERE tenant_id = $1 AND user_id = $2) AS role,
-                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = $2) AS platform`,
-          [tenantId, linkedId],
+          `WITH who AS (
+             SELECT (SELECT user_id FROM identity.sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3) AS known,
+                    (SELECT user_id FROM identity.credentials_for_login($4)) AS by_email)
+           SELECT who.known, who.by_email,
+                  (SELECT role FROM identity.memberships WHERE tenant_id = $1 AND user_id = coalesce(who.known, who.by_email)) AS role,
+                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform
+             FROM who`,
+          [tenantId, connection.id, claims.subject, claims.email],
         ),
-      );
-      if (account?.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
-      if (!known && (!account?.role || account.role === 'owner')) {
-        throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
-      }
+    );
+    const known = found.known ? { user_id: found.known } : undefined;
+    const byEmail = !known && found.by_email ? [{ user_id: found.by_email }] : [];
+    // A provider vouches for its own tenant's people only: an existing account it has not signed in
+    // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
+    if (found.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+    if (!known && byEmail[0] && (!found.role || found.role === 'owner')) {
+      throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
     }
     const userId = known?.user_id ?? byEmail[0]?.user_id ?? randomUUID();
     const created = !known && !byEmail[0];
