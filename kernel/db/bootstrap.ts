@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import { EVENT_BUS_SQL } from '../event-bus';
+import { withDatabaseLock } from './lock';
 
 /** The runtime role every tenant-scoped transaction switches to (SET LOCAL ROLE). */
 export const APP_ROLE = 'nexus_app';
@@ -10,10 +10,7 @@ export const APP_ROLE = 'nexus_app';
  * the event bus tables.
  */
 export async function prepareDatabase(url: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`SELECT pg_advisory_lock(hashtext('nexus:bootstrap'))`);
+  await withDatabaseLock(url, 'nexus:bootstrap', async (client) => {
     await client.query(`CREATE EXTENSION IF NOT EXISTS vector`);
     const exists = await client.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [APP_ROLE]);
     if (exists.rowCount === 0) {
@@ -23,8 +20,5 @@ export async function prepareDatabase(url: string): Promise<void> {
     const member = await client.query(`SELECT pg_has_role(current_user, $1, 'MEMBER') AS ok`, [APP_ROLE]);
     if (!member.rows[0].ok) await client.query(`GRANT ${APP_ROLE} TO current_user`);
     for (const sql of EVENT_BUS_SQL) await client.query(sql);
-    await client.query(`SELECT pg_advisory_unlock(hashtext('nexus:bootstrap'))`);
-  } finally {
-    await client.end();
-  }
+  });
 }

@@ -1,7 +1,7 @@
 import { DataSource, type EntityManager, type MixedList } from 'typeorm';
-import { Client } from 'pg';
 import { APP_ROLE } from './bootstrap';
 import { logger } from '../log';
+import { withDatabaseLock } from './lock';
 
 /** A subgraph's connection to its own Postgres schema. */
 export interface SubgraphDatabaseOptions {
@@ -35,15 +35,12 @@ const log = logger('db.migrate');
 
 /**
  * Creates the subgraph's schema (as owner) and applies its pending migrations. Instances starting at
- * the same time take turns (advisory lock per schema), so each migration runs once.
+ * the same time take turns (a database lock per schema, see lock.ts), so each migration runs once.
  */
 export async function migrateSubgraph(options: SubgraphDatabaseOptions): Promise<string[]> {
-  const lock = new Client({ connectionString: options.url });
-  await lock.connect();
-  try {
-    await lock.query(`SELECT pg_advisory_lock(hashtext($1))`, [`nexus:migrate:${options.schema}`]);
-    await lock.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    await lock.query(`GRANT USAGE ON SCHEMA "${options.schema}" TO ${APP_ROLE}`);
+  return withDatabaseLock(options.url, `nexus:migrate:${options.schema}`, async (client) => {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await client.query(`GRANT USAGE ON SCHEMA "${options.schema}" TO ${APP_ROLE}`);
     const ds = createSubgraphDataSource({ ...options, poolSize: 1 });
     await ds.initialize();
     try {
@@ -53,10 +50,7 @@ export async function migrateSubgraph(options: SubgraphDatabaseOptions): Promise
     } finally {
       await ds.destroy();
     }
-  } finally {
-    await lock.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`nexus:migrate:${options.schema}`]).catch(() => undefined);
-    await lock.end();
-  }
+  });
 }
 
 export type { EntityManager };
