@@ -1,7 +1,7 @@
 import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { MailWorker } from './mail/mail-queue';
-import { configurePasswordHashing, warmUpPasswordHashing } from './passwords/password-hash';
+import { configurePasswordHashing, releasePasswordHashing, warmUpPasswordHashing } from './passwords/password-hash';
 import { ApiKey } from './api-keys/api-key.entity';
 import { Invitation } from './invitations/invitation.entity';
 import { InvitationResolver } from './invitations/invitation.resolver';
@@ -75,6 +75,11 @@ export const identitySubgraph: SubgraphDefinition = {
     worker.start();
     configurePasswordHashing(deps.config.auth.PASSWORD_HASHING);
     void warmUpPasswordHashing().catch(() => undefined);
-    return worker;
+    return {
+      async stop() {
+        await worker.stop();
+        await releasePasswordHashing();
+      },
+    };
   },
 };

@@ -45,6 +45,8 @@ class HashWorker {
   private ready: Promise<ChildProcess> | null = null;
   private readonly pending = new Map<number, { resolve: (v: string | boolean) => void; reject: (e: Error) => void }>();
   private nextId = 1;
+  /** Stopped with its last user: no restart until it is configured again. */
+  stopped = false;
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -52,7 +54,7 @@ class HashWorker {
 
   /** One retry on a fresh process when the process ends mid-request, so a crash costs no sign-in. */
   run(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
-    return this.send(req).catch((err: Error) => (err instanceof ProcessEnded ? this.send(req) : Promise.reject(err)));
+    return this.send(req).catch((err: Error) => (err instanceof ProcessEnded && !this.stopped ? this.send(req) : Promise.reject(err)));
   }
 
   private send(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
@@ -68,6 +70,7 @@ class HashWorker {
   }
 
   private start(): Promise<ChildProcess> {
+    if (this.stopped) return Promise.reject(new ProcessEnded());
     this.ready ??= new Promise((resolve, reject) => {
       const ext = extname(__filename);
       const child = fork(join(__dirname, `hash-worker${ext}`), [], {
@@ -86,7 +89,8 @@ class HashWorker {
         else waiter.resolve(reply.result!);
       });
       child.once('exit', (code, signal) => {
-        log.warn({ code, signal }, 'password hashing process ended');
+        if (this.stopped) log.debug({ code, signal }, 'password hashing process stopped');
+        else log.warn({ code, signal }, 'password hashing process ended');
         this.child = null;
         this.ready = null;
         reject(new ProcessEnded());
@@ -97,6 +101,17 @@ class HashWorker {
       this.reference();
     });
     return this.ready;
+  }
+
+  /** Ends the hashing process (a later hash starts a new one). */
+  stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   }
 
   /** Keeps this process alive only while hashes are outstanding. */
@@ -112,17 +127,28 @@ class HashWorker {
   }
 }
 
+/** Identity instances in this process that use hashing (the hashing process ends with the last one). */
+let users = 0;
+
 /** Chooses where hashing runs (identity calls this at start; the default is the child process). */
-export function configurePasswordHashing(mode: 'process' | 'inline'): void {
+export function configurePasswordHashing(mode: 'process' | 'inline', user = true): void {
+  if (user) users++;
   if (mode === 'inline') {
     worker = null;
     maxConcurrent = Math.max(1, Math.min(availableParallelism(), POOL - 2));
   } else {
     worker ??= new HashWorker();
+    worker.stopped = false;
     maxConcurrent = availableParallelism();
   }
 }
-configurePasswordHashing('process');
+configurePasswordHashing('process', false);
+
+/** An identity instance stopped: when it was the last one, the hashing process ends too. */
+export async function releasePasswordHashing(): Promise<void> {
+  users = Math.max(0, users - 1);
+  if (users === 0) await worker?.stop();
+}
 
 export function hashPassword(password: string): Promise<string> {
   return limited(() => (worker ? (worker.run({ op: 'hash', password, options: OPTIONS }) as Promise<string>) : argon2.hash(password, OPTIONS)));
