@@ -29,6 +29,7 @@ import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/rout
 import { AccessGuard } from './subscriptions/sessions';
 import { UpstreamPool } from './subscriptions/upstream';
 import { hooksProxy } from './hooks-proxy';
+import { CorsPolicy, corsMiddleware } from './cors/cors';
 
 export interface GatewayOptions {
   host: string;
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   apiKeyRatePerMinute?: number;
   /** How often counted usage is sent to tenancy (default 5 s). */
   usageFlushMs?: number;
+  /** Browser origins allowed to call the API (`*`: any); none besides the gateway's own when empty. */
+  corsOrigins?: readonly string[];
 }
 
 const log = logger('gateway');
@@ -90,6 +93,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
+  const cors = new CorsPolicy(options.corsOrigins ?? []);
+  app.use(corsMiddleware(cors));
   const httpServer = createServer(app);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -126,6 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     auth,
     limits: options.limits,
     maxMessageBytes: options.maxBodyBytes,
+    allowUpgrade: (req) => cors.allowsUpgrade(req),
     revalidate: async (authenticated, credential) => {
       if (authenticated.tenantId) await tenantStatus.status(authenticated.tenantId);
       if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);

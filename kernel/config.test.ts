@@ -23,4 +23,28 @@ describe('configuration', () => {
   it('requires the public signing keys in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/NEXUS_ACCESS_TOKEN_PUBLIC_KEY[\s\S]*NEXUS_CONTEXT_PUBLIC_KEY/);
   });
+
+  it('takes a variable set to nothing as unset (DATABASE_URL= from a compose file or a shell)', () => {
+    const config = loadConfig({ DATABASE_URL: '', REDIS_URL: '', GATEWAY_PORT: '', CORS_ORIGINS: '' });
+    expect(config.database.DATABASE_URL).toBeUndefined();
+    expect(config.realtime.REDIS_URL).toBeUndefined();
+    expect(config.server.GATEWAY_PORT).toBe(4000);
+    expect(config.gateway.CORS_ORIGINS).toEqual([]);
+  });
+
+  it('reads CORS_ORIGINS as origins (or *) and refuses anything with a path or another scheme', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/' }).gateway.CORS_ORIGINS).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).gateway.CORS_ORIGINS).toEqual(['*']);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/login' })).toThrow(/CORS_ORIGINS/);
+    expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS/);
+  });
+
+  it('keeps Redis keys under REDIS_PREFIX (nexus: by default)', () => {
+    expect(loadConfig({}).realtime.REDIS_PREFIX).toBe('nexus:');
+    expect(loadConfig({ REDIS_PREFIX: 'staging:' }).realtime.REDIS_PREFIX).toBe('staging:');
+    expect(() => loadConfig({ REDIS_PREFIX: 'has space' })).toThrow(/REDIS_PREFIX/);
+  });
 });

@@ -5,6 +5,16 @@ import { DEFAULT_PORTS, type SubgraphName } from './services';
  * Environment configuration, validated at boot. One schema per concern; every problem of every
  * concern is reported together (see `loadConfig`).
  */
+/** `https://host[:port]` with nothing after it, as a browser sends in `Origin`. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const bool = (fallback: boolean) =>
@@ -90,6 +100,12 @@ const gatewaySchema = z.object({
   API_KEY_RATE_PER_MINUTE: positiveInt(600),
   /** How often the gateway sends the usage it counted to tenancy. */
   USAGE_FLUSH_MS: positiveInt(5_000),
+  /** Browser origins allowed to call the API (besides APP_URL's), comma-separated; `*` for any. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.string().refine(isOrigin, 'must be origins like https://app.example.com (scheme, host, optional port; no path)')]))),
   /** Which proxies' X-Forwarded-For to believe for the client address (express "trust proxy"). */
   TRUST_PROXY: z
     .string()
@@ -97,11 +113,19 @@ const gatewaySchema = z.object({
     .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
 });
 
+/** What every Redis key and channel of a deployment starts with. */
+export const DEFAULT_REDIS_PREFIX = 'nexus:';
+
 const realtimeSchema = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
+  /** Deployments (or test runs) sharing one Redis keep their streams, groups and channels apart by it. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - only (at most 64)')
+    .default(DEFAULT_REDIS_PREFIX),
   /** A device that has not sent setPresence for this long is offline (clients heartbeat at about half of it). */
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   /** How long a typing indicator lasts unless renewed. */
@@ -176,6 +200,8 @@ export class ConfigError extends Error {
 
 /** Parses every concern and throws one ConfigError that lists all problems at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // A variable set to nothing (`DATABASE_URL=`, as compose files and shells pass it) means unset.
+  env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const problems: string[] = [];
   const out: Partial<Record<keyof Concerns, unknown>> = {};
   for (const [name, schema] of Object.entries(concerns) as [keyof Concerns, z.ZodType][]) {

@@ -49,8 +49,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const services: RunningService[] = [];
   // Events between subgraphs: Redis Streams with REDIS_URL, otherwise the log table in PostgreSQL.
   const bus: EventBus | null =
-    subgraphs.length === 0 ? null : config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL) : new PostgresEventBus(database.url);
-  const pubsub = options.pubsub ?? createPubSub(config.realtime.REDIS_URL);
+    subgraphs.length === 0 ? null : config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX }) : new PostgresEventBus(database.url);
+  const pubsub = options.pubsub ?? createPubSub(config.realtime.REDIS_URL, config.realtime.REDIS_PREFIX);
   const stop = async () => {
     for (const service of [...services].reverse()) {
       const t0 = Date.now();
@@ -67,10 +67,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (config.database.MIGRATE_ON_START && subgraphs.length > 0) {
       await migrateAll(database.url, subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]));
     }
+    // Subgraphs running elsewhere: *_URL, else this machine at *_PORT (the supergraph's URL when that is 0).
     const urls: Partial<Record<string, string>> = {};
     for (const name of SUBGRAPHS) {
-      const override = subgraphUrlOverride(config, name);
-      if (override) urls[name] = override;
+      const port = portOf(config, name);
+      const url = subgraphUrlOverride(config, name) ?? (port !== 0 ? `http://127.0.0.1:${port}/graphql` : undefined);
+      if (url) urls[name] = url;
     }
     for (const name of subgraphs) {
       const running = await startSubgraph(SUBGRAPH_DEFINITIONS[name], {
@@ -110,6 +112,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
         usageFlushMs: config.gateway.USAGE_FLUSH_MS,
+        corsOrigins: [new URL(config.mail.APP_URL).origin, ...config.gateway.CORS_ORIGINS],
       });
       services.push(gateway);
       gatewayUrl = gateway.url;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import Redis from 'ioredis';
 import { logger } from './log';
+import { DEFAULT_REDIS_PREFIX } from './config';
 
 /**
  * Fire-and-forget notifications between instances (realtime events, session revocations). Not
@@ -101,7 +102,7 @@ export class RedisPubSub extends BasePubSub {
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
   private readonly log = logger('pubsub.redis');
 
-  constructor(url: string, private readonly prefix = 'nexus:') {
+  constructor(url: string, private readonly prefix = DEFAULT_REDIS_PREFIX) {
     super();
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
     this.sub = new Redis(url, { lazyConnect: false });
@@ -171,6 +172,6 @@ export class RedisPubSub extends BasePubSub {
   }
 }
 
-export function createPubSub(redisUrl: string | undefined): PubSub {
-  return redisUrl ? new RedisPubSub(redisUrl) : new MemoryPubSub();
+export function createPubSub(redisUrl: string | undefined, prefix = DEFAULT_REDIS_PREFIX): PubSub {
+  return redisUrl ? new RedisPubSub(redisUrl, prefix) : new MemoryPubSub();
 }

@@ -3,10 +3,8 @@ import Redis from 'ioredis';
 import type { DomainEvent, EventBus } from './events';
 import type { DeadLetter, EventBusOptions } from './event-bus';
 import { logger } from './log';
+import { DEFAULT_REDIS_PREFIX } from './config';
 
-const PREFIX = 'nexus:events:';
-const DEAD_LETTERS = 'nexus:dead-letters';
-const EVENT_INDEX = 'nexus:event:';
 const INDEX_TTL_SECONDS = 7 * 24 * 3600;
 /** Streams are trimmed (approximately) to this many entries: a consumer may lag behind by at most that much. */
 const STREAM_MAX_LENGTH = 1_000_000;
@@ -38,6 +36,16 @@ interface Loop {
   retryAt: number;
 }
 
+/** The bus's Redis keys under a deployment's prefix. */
+function busKeys(prefix: string) {
+  return {
+    stream: (type: string) => `${prefix}events:${type}`,
+    eventIndex: (id: string) => `${prefix}event:${id}`,
+    lease: (group: string, stream: string) => `${prefix}lease:${group}:${stream}`,
+    deadLetters: `${prefix}dead-letters`,
+  };
+}
+
 function compareIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(BigInt);
   const [bm, bs] = b.split('-').map(BigInt);
@@ -50,7 +58,8 @@ function compareIds(a: string, b: string): number {
  * group sees events in order. Entries are acknowledged (XACK) only after the handler succeeded; a
  * failed entry is retried with backoff, entries left pending by a crashed instance are claimed
  * (XAUTOCLAIM) once its lease ran out, and after `maxAttempts` deliveries an entry moves to the
- * `nexus:dead-letters` stream.
+ * `<prefix>dead-letters` stream. Every key starts with the prefix (REDIS_PREFIX, `nexus:` by default), so
+ * deployments sharing one Redis keep apart.
  */
 export class RedisStreamsEventBus implements EventBus {
   private readonly redis: Redis;
@@ -62,11 +71,13 @@ export class RedisStreamsEventBus implements EventBus {
   private readonly maxAttempts: number;
   private closed = false;
   private readonly running = new Set<Promise<void>>();
+  private readonly keys: ReturnType<typeof busKeys>;
 
   constructor(
     private readonly url: string,
-    options: EventBusOptions = {},
+    options: EventBusOptions & { prefix?: string } = {},
   ) {
+    this.keys = busKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
     this.redis = new Redis(url, { maxRetriesPerRequest: 3 });
     this.redis.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
     this.pollMs = options.pollMs ?? 500;
@@ -75,14 +86,14 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   async publish(event: DomainEvent): Promise<void> {
-    await this.redis.eval(PUBLISH_ONCE, 2, PREFIX + event.type, EVENT_INDEX + event.id, JSON.stringify(event), event.id, INDEX_TTL_SECONDS, STREAM_MAX_LENGTH);
+    await this.redis.eval(PUBLISH_ONCE, 2, this.keys.stream(event.type), this.keys.eventIndex(event.id), JSON.stringify(event), event.id, INDEX_TTL_SECONDS, STREAM_MAX_LENGTH);
   }
 
   subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
     for (const type of types) {
       const connection = new Redis(this.url, { maxRetriesPerRequest: null });
       connection.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
-      const loop: Loop = { group, stream: PREFIX + type, deliver, connection, failures: 0, retryAt: 0 };
+      const loop: Loop = { group, stream: this.keys.stream(type), deliver, connection, failures: 0, retryAt: 0 };
       this.loops.push(loop);
       const run = this.run(loop).catch((err) => this.log.error({ err, group, type }, 'consumer loop stopped'));
       this.running.add(run);
@@ -96,7 +107,7 @@ export class RedisStreamsEventBus implements EventBus {
       if (!/BUSYGROUP/.test(err.message)) throw err;
     });
     let lastClaim = 0;
-    const leaseKey = `nexus:lease:${loop.group}:${loop.stream}`;
+    const leaseKey = this.keys.lease(loop.group, loop.stream);
     while (!this.closed) {
       try {
         if (!(await loop.connection.eval(LEASE, 1, leaseKey, this.consumer, this.leaseMs))) {
@@ -179,7 +190,7 @@ export class RedisStreamsEventBus implements EventBus {
         return false;
       }
       this.log.error({ err, group: loop.group, eventId: event.id, attempt }, 'event moved to dead letters');
-      await loop.connection.xadd(DEAD_LETTERS, '*', 'group', loop.group, 'event', raw, 'attempts', String(attempt), 'error', message);
+      await loop.connection.xadd(this.keys.deadLetters, '*', 'group', loop.group, 'event', raw, 'attempts', String(attempt), 'error', message);
       await loop.connection.xack(loop.stream, loop.group, entryId);
       loop.failures = 0;
       return true;
@@ -188,7 +199,7 @@ export class RedisStreamsEventBus implements EventBus {
 
   async waitConsumed(eventIds: string[], timeoutMs = 5000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    const locations = await Promise.all(eventIds.map((id) => this.redis.get(EVENT_INDEX + id)));
+    const locations = await Promise.all(eventIds.map((id) => this.redis.get(this.keys.eventIndex(id))));
     for (const location of locations) {
       if (!location || location === 'pending') continue;
       const [stream, entryId] = location.split('|');
@@ -216,7 +227,7 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const entries = (await this.redis.xrevrange(DEAD_LETTERS, '+', '-', 'COUNT', limit)) as [string, string[]][];
+    const entries = (await this.redis.xrevrange(this.keys.deadLetters, '+', '-', 'COUNT', limit)) as [string, string[]][];
     return entries.map(([entryId, fields]) => {
       const get = (k: string) => fields[fields.indexOf(k) + 1];
       const event = JSON.parse(get('event')) as DomainEvent;
@@ -238,7 +249,7 @@ export class RedisStreamsEventBus implements EventBus {
     await Promise.race([Promise.all([...this.running]), new Promise((r) => (timer = setTimeout(r, Math.min(5_000, this.leaseMs))))]);
     clearTimeout(timer);
     for (const loop of this.loops) {
-      const leaseKey = `nexus:lease:${loop.group}:${loop.stream}`;
+      const leaseKey = this.keys.lease(loop.group, loop.stream);
       await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, leaseKey, this.consumer).catch(() => 0);
       loop.connection.disconnect();
     }

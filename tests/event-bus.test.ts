@@ -9,9 +9,11 @@ import { freshDatabase } from './support/platform';
 
 let db: DatabaseHandle;
 const run = randomUUID().slice(0, 8);
+/** This run's own Redis keys: a Redis server outlives test runs and may be shared with other runs. */
+const prefix = `nexus-test-${run}:`;
 const transports = [
   ['PostgreSQL', (options: EventBusOptions) => new PostgresEventBus(db.url, options)],
-  ...(process.env.REDIS_URL ? [['Redis Streams', (options: EventBusOptions) => new RedisStreamsEventBus(process.env.REDIS_URL!, options)]] : []),
+  ...(process.env.REDIS_URL ? [['Redis Streams', (options: EventBusOptions) => new RedisStreamsEventBus(process.env.REDIS_URL!, { ...options, prefix })]] : []),
 ] as [string, (options: EventBusOptions) => PostgresEventBus | RedisStreamsEventBus][];
 const buses: (PostgresEventBus | RedisStreamsEventBus)[] = [];
 let transport: (typeof transports)[number][1];
@@ -48,11 +50,8 @@ afterAll(async () => {
   if (process.env.REDIS_URL) {
     // Leave the shared Redis as it was: this run's streams, leases and dead letters go.
     const redis = new Redis(process.env.REDIS_URL);
-    const keys = await redis.keys(`nexus:*${run}*`);
+    const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
-    const dead = (await redis.xrange('nexus:dead-letters', '-', '+')) as [string, string[]][];
-    const ours = dead.filter(([, fields]) => fields.some((f) => f.includes(run))).map(([id]) => id);
-    if (ours.length) await redis.xdel('nexus:dead-letters', ...ours);
     redis.disconnect();
   }
 });
@@ -154,5 +153,35 @@ describe.each(transports)('%s event bus', (name, factory) => {
     expect(await b.waitConsumed([e.id])).toBe(true);
     await new Promise((r) => setTimeout(r, 200));
     expect(got).toEqual([e.id]);
+  });
+});
+
+(process.env.REDIS_URL ? describe : describe.skip)('Redis Streams event bus prefix (REDIS_PREFIX)', () => {
+  it('keeps two deployments on one Redis apart: same event types and groups, separate streams and positions', async () => {
+    const other = `nexus-test-${run}-other:`;
+    const ours = new RedisStreamsEventBus(process.env.REDIS_URL!, { pollMs: 50, prefix });
+    const theirs = new RedisStreamsEventBus(process.env.REDIS_URL!, { pollMs: 50, prefix: other });
+    buses.push(ours, theirs);
+    scope = `${run}.prefix`;
+    const seenByUs: number[] = [];
+    const seenByThem: number[] = [];
+    ours.subscribe(`group.${scope}`, [`t.shared.${scope}`], async (e) => void seenByUs.push(e.payload.n as number));
+    theirs.subscribe(`group.${scope}`, [`t.shared.${scope}`], async (e) => void seenByThem.push(e.payload.n as number));
+    await ours.publish(event('t.shared', 1));
+    await theirs.publish(event('t.shared', 2));
+    await until(() => seenByUs.length === 1 && seenByThem.length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seenByUs).toEqual([1]);
+    expect(seenByThem).toEqual([2]);
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      expect(await redis.exists(`${prefix}events:t.shared.${scope}`, `${other}events:t.shared.${scope}`)).toBe(2);
+      const leaked = (await redis.keys(`*${scope}*`)).filter((k) => !k.startsWith(prefix) && !k.startsWith(other));
+      expect(leaked).toEqual([]);
+      const theirKeys = await redis.keys(`${other}*`);
+      if (theirKeys.length) await redis.del(...theirKeys);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
 import { gql } from './support/gql';
 import { RoomsDocument, SendMessageDocument } from './generated/graphql';
@@ -12,6 +14,8 @@ import { connect, sleep, type WsSession } from './support/ws';
  * instances, two gateways (each in front of a different messaging instance), Redis in between.
  */
 const redisUrl = process.env.REDIS_URL;
+/** This run's own streams, groups and channels on the shared Redis. */
+const redisPrefix = `nexus-test-${randomUUID().slice(0, 8)}:`;
 const suite = redisUrl ? describe : describe.skip;
 
 const MESSAGE_ADDED = 'subscription($roomId: ID!) { messageAdded(roomId: $roomId) { id body author { email } } }';
@@ -41,6 +45,7 @@ suite('scale-out over Redis (separate processes)', () => {
     const env = {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
+      REDIS_PREFIX: redisPrefix,
       NEXUS_ACCESS_TOKEN_PRIVATE_KEY: access.privatePem,
       NEXUS_CONTEXT_PRIVATE_KEY: context.privatePem,
       ...Object.fromEntries(['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [`${s}_PORT`, '0'])),
@@ -63,6 +68,10 @@ suite('scale-out over Redis (separate processes)', () => {
     for (const s of sessions) await s.dispose().catch(() => undefined);
     for (const p of processes.reverse()) await p.stop();
     await stopDatabase();
+    const redis = new Redis(redisUrl!);
+    const keys = await redis.keys(`${redisPrefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
   }, 60_000);
 
   let account: Account;

@@ -53,6 +53,8 @@ export interface GatewayWsOptions {
   maxMessageBytes: number;
   /** A client's connection closed (the context carries its connectionId). */
   onClosed?: (ctx: RequestContext) => void;
+  /** Whether a handshake may open (browsers' Origin against the CORS allow-list); refused with 403. */
+  allowUpgrade?: (req: IncomingMessage) => boolean;
 }
 
 interface Connection {
@@ -90,7 +92,12 @@ function claimsExpiry(token: string): number | undefined {
  */
 export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void> } {
   // A message is bounded like an HTTP request body.
-  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: options.maxMessageBytes });
+  const wss = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    maxPayload: options.maxMessageBytes,
+    verifyClient: options.allowUpgrade ? ({ req }, done) => done(options.allowUpgrade!(req), 403, 'Origin not allowed') : undefined,
+  });
   const documents = new Map<string, { schema: GraphQLSchema; document: DocumentNode }>();
   const sockets = new Map<WebSocket, Connection>();
   const stillValid = (socket: WebSocket, c: Connection): boolean => {

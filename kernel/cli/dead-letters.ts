@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(limit) || limit < 1) throw new Error('limit must be a positive whole number');
   const db = config.realtime.REDIS_URL ? null : await openDatabase(config);
   if (db) await prepareDatabase(db.url);
-  const bus = config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL) : new PostgresEventBus(db!.url);
+  const bus = config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX }) : new PostgresEventBus(db!.url);
   try {
     const letters = await bus.deadLetters(limit);
     if (letters.length === 0) process.stdout.write('No dead letters.\n');
