@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../config';
 import { startEmbeddedDatabase } from '../db/embedded';
+import { logger, setLogLevel } from '../log';
+import { stopOnSignals } from './lifecycle';
 
 /**
  * `npm run start:db`: serves the embedded database (PGlite + pgvector, persisted under NEXUS_DATA_DIR) on
@@ -8,14 +10,13 @@ import { startEmbeddedDatabase } from '../db/embedded';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.log.LOG_LEVEL);
   const db = await startEmbeddedDatabase({
     dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata'),
     port: config.database.EMBEDDED_DB_PORT,
   });
   process.stdout.write(`Embedded database ready. For the services:\n  DATABASE_URL=${db.url}\n`);
-  const stop = () => void db.stop().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stopOnSignals(db.stop, { log: logger('start-db'), forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
 }
 
 main().catch((err) => {

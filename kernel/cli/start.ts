@@ -6,6 +6,7 @@ import { logger, setLogLevel } from '../log';
 import { startPlatform } from '../platform';
 import { SUBGRAPHS, isSubgraphName, type ServiceName } from '../services';
 import { seedDemo } from './seed';
+import { stopOnSignals } from './lifecycle';
 
 /**
  * `start all` (default): every subgraph and the gateway in this process, demo tenant seeded.
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   log.info({ ms, services, rssMb: Math.round(process.memoryUsage().rss / 1048576) }, 'started');
   const lines = [
     '',
-    `Nexus Platform is up (${(ms / 1000).toFixed(1)} s${platform.database.url ? `, ${platform.database.embedded ? 'embedded database' : 'PostgreSQL'}` : ''})`,
+    `Nexus Platform is up (${(ms / 1000).toFixed(1)} s${platform.database.url ? `, ${databaseLabel(platform.database.embedded, config.database.DATABASE_URL)}` : ''})`,
     ...platform.services.map((s) => `  ${s.name.padEnd(13)} ${s.url}`),
   ];
   if (seeded) lines.push('', `Demo tenant "Demo" (${seeded}): ${config.seed.DEMO_EMAIL} / ${config.seed.DEMO_PASSWORD}`);
@@ -45,23 +46,14 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), config.server.SHUTDOWN_TIMEOUT_MS + 5000);
-    force.unref();
-    platform.stop().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals(() => platform.stop(), { log, forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
+}
+
+function databaseLabel(embedded: boolean, sharedUrl: string | undefined): string {
+  if (!embedded) return 'PostgreSQL';
+  if (!sharedUrl) return 'embedded database';
+  const url = new URL(sharedUrl);
+  return `embedded database at ${url.host} (npm run start:db)`;
 }
 
 main().catch((err) => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { resolve } from 'node:path';
 
 const root = resolve(__dirname, '..', '..');
@@ -44,4 +45,98 @@ export function startServices(services: string, env: NodeJS.ProcessEnv, timeoutM
       reject(new Error(`${services} exited with ${code}:\n${out}`));
     });
   });
+}
+
+/** A command run as a user types it (`npm start`, `npm run start:db`…), in a process group of its own. */
+export interface Command {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the first match of `pattern` in the output (rejects when the command exits first or after `ms`). */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Signals the command's own process (npm, not what it started) and resolves with its exit code. */
+  signal(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+  /** Whether any process of its group (npm, the shell, node, child processes) is still running. */
+  anyLeft(): boolean;
+  /** Kills whatever of its group is left (cleanup after a failed test). */
+  kill(): void;
+}
+
+export function runCommand(command: string, args: string[], env: NodeJS.ProcessEnv): Command {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe', detached: true });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const append = (d: Buffer) => {
+    out += d;
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const anyLeft = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    child,
+    output: () => out,
+    exited,
+    waitFor(pattern, ms = 90_000) {
+      return new Promise((resolvePromise, reject) => {
+        const check = () => {
+          const match = pattern.exec(out);
+          if (!match) return;
+          done();
+          resolvePromise(match);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`${command} ${args.join(' ')}: no ${pattern} after ${ms} ms:\n${out}`));
+        }, ms);
+        const done = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        void exited.then((code) => {
+          if (!listeners.has(check)) return;
+          done();
+          reject(new Error(`${command} ${args.join(' ')} exited with ${code} before ${pattern}:\n${out}`));
+        });
+        check();
+      });
+    },
+    signal(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    anyLeft,
+    kill() {
+      if (anyLeft()) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
+
+/** Waits until nothing of the command's process group runs any more (false after `ms`). */
+export async function allGone(command: Command, ms = 20_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (command.anyLeft()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
+
+/** Ports free right now on 127.0.0.1. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
