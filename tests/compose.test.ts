@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import Ajv2019 from 'ajv/dist/2019';
+import Redis from 'ioredis';
 import { parse } from 'yaml';
 import { loadConfig } from '../kernel/config';
 import { loadKeys } from '../kernel/keys';
@@ -127,6 +129,7 @@ describe('the built image entry points with that environment', () => {
   const processes: Command[] = [];
   let gatewayUrl = '';
   let healthchecks: { name: string; test: string[] }[] = [];
+  const redisPrefix = `nexus-compose-${randomBytes(4).toString('hex')}:`;
 
   beforeAll(async () => {
     const dist = join(root, 'dist', 'kernel', 'cli', 'start.js');
@@ -147,7 +150,7 @@ describe('the built image entry points with that environment', () => {
         HOST: '127.0.0.1',
         DATABASE_URL: db.url,
         REDIS_URL: env.REDIS_URL ? (process.env.REDIS_URL ?? '') : '',
-        REDIS_PREFIX: `nexus-compose-${process.pid}:`,
+        REDIS_PREFIX: redisPrefix,
         NEXUS_DATA_DIR: join(work, name),
         LOG_LEVEL: 'warn',
         ...Object.fromEntries(names.map((n) => [`${n.toUpperCase()}_PORT`, String(ports[n])])),
@@ -174,6 +177,12 @@ describe('the built image entry points with that environment', () => {
   afterAll(async () => {
     for (const p of processes) p.kill();
     await db?.stop();
+    if (process.env.REDIS_URL) {
+      const redis = new Redis(process.env.REDIS_URL);
+      const keys = await redis.keys(`${redisPrefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 
   it('passes every container healthcheck as compose runs it', async () => {

@@ -33,7 +33,12 @@ describe('CORS', () => {
     expect(res.headers.get('vary')).toMatch(/origin/i);
   });
 
-  it('refuses a preflight from an origin that is not listed', async () => {
+  it('refuses a preflight from an origin that is not listed, an opaque (null) origin, or a look-alike', async () => {
+    for (const origin of ['null', 'http://localhost:3001', 'https://console.example.com.evil.net', 'http://console.example.com']) {
+      const res = await preflight(origin);
+      expect([origin, res.status, res.headers.get('access-control-allow-origin')]).toEqual([origin, 403, null]);
+    }
+    expect((await preflight('HTTPS://Console.Example.com')).status).toBe(204); // origins compare case-insensitively
     const res = await preflight(STRANGER);
     expect(res.status).toBe(403);
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
@@ -59,7 +64,7 @@ describe('CORS', () => {
         resolve(101);
       });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.on('error', () => undefined);
+      ws.on('error', () => resolve(-1));
     });
 
   it('opens WebSockets for allowed origins, the gateway itself and non-browser clients, and refuses other origins', async () => {

@@ -42,13 +42,15 @@ suite('separate services on the embedded database (npm run start:db)', () => {
     gatewayUrl = `http://127.0.0.1:${gatewayPort}/graphql`;
   });
 
-  /** start:db, then every subgraph and the gateway at once; the gateway finds them by their *_PORT. */
+  /**
+   * As the README has it: start:db in the background and every subgraph and the gateway right after, all
+   * at once (services wait for the database to come up); the gateway finds them by their *_PORT.
+   */
   async function startAll(): Promise<Command[]> {
     const db = runCommand('npm', ['run', 'start:db'], { ...env, DATABASE_URL: '' });
-    running.push(db);
-    await db.waitFor(/DATABASE_URL=postgres:\/\/\S+/);
     const services = [...SERVICES, 'gateway'].map((s) => runCommand('npm', ['run', `start:${s}`], env));
-    running.push(...services);
+    running.push(db, ...services);
+    await db.waitFor(/DATABASE_URL=postgres:\/\/\S+/);
     await Promise.all(services.map((s) => s.waitFor(/Nexus Platform is up/, 150_000)));
     return [db, ...services];
   }

@@ -55,6 +55,7 @@ export function corsMiddleware(policy: CorsPolicy): RequestHandler {
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Expose-Headers', 'x-request-id');
     if (!preflight) return next();
+    res.vary('Access-Control-Request-Headers');
     const requested = req.headers['access-control-request-headers'];
     res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
     if (typeof requested === 'string' && HEADER_LIST.test(requested.trim())) res.setHeader('Access-Control-Allow-Headers', requested.trim());

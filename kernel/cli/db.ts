@@ -11,12 +11,13 @@ import { stopOnSignals } from './lifecycle';
 async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.LOG_LEVEL);
+  const lifecycle = stopOnSignals({ log: logger('start-db'), forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
   const db = await startEmbeddedDatabase({
     dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata'),
     port: config.database.EMBEDDED_DB_PORT,
   });
   process.stdout.write(`Embedded database ready. For the services:\n  DATABASE_URL=${db.url}\n`);
-  stopOnSignals(db.stop, { log: logger('start-db'), forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
+  lifecycle.started(db.stop);
 }
 
 main().catch((err) => {

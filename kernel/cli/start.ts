@@ -23,8 +23,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   setLogLevel(config.log.LOG_LEVEL);
   const log = logger('start');
+  const lifecycle = stopOnSignals({ log, forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
   const services: ServiceName[] = target === 'all' ? [...SUBGRAPHS, 'gateway'] : (requested as ServiceName[]);
   const platform = await startPlatform({ config, services });
+  lifecycle.started(() => platform.stop());
   let seeded: string | undefined;
   if (target === 'all' && config.seed.SEED_DEMO && platform.gatewayUrl) {
     seeded = await seedDemo(platform.gatewayUrl, {
@@ -45,8 +47,6 @@ async function main(): Promise<void> {
     lines.push(`Mail is not sent (no SMTP_URL): read it in ${resolve(mailboxDir(config.database.NEXUS_DATA_DIR))}`);
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
-
-  stopOnSignals(() => platform.stop(), { log, forceAfterMs: config.server.SHUTDOWN_TIMEOUT_MS + 5000 });
 }
 
 function databaseLabel(embedded: boolean, sharedUrl: string | undefined): string {

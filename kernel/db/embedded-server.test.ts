@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Pool } from 'pg';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded';
+import { lockDataDir, startEmbeddedDatabase, type EmbeddedDatabase } from './embedded';
 import { withDatabaseLock } from './lock';
 
 /** The embedded database as separate processes see it: many connections, one PGlite session. */
@@ -26,11 +30,27 @@ describe('embedded database server', () => {
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 150; i++) {
       const p = [a, b, c][i % 3];
-      work.push(p.query('INSERT INTO t (v) VALUES ($1) RETURNING id', [i]));
-      work.push(p.query('SELECT count(*) FROM t WHERE v > $1', [i]).then((r) => expect(r.rows).toHaveLength(1)));
+      // Each answer must belong to its own statement and parameters.
+      work.push(p.query('INSERT INTO t (v) VALUES ($1) RETURNING v', [i]).then((r) => expect(r.rows).toEqual([{ v: i }])));
+      work.push(p.query('SELECT $1::text AS echo, $2::int * 2 AS twice', [`s${i}`, i]).then((r) => expect(r.rows).toEqual([{ echo: `s${i}`, twice: 2 * i }])));
     }
     await Promise.all(work);
     expect((await a.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(150);
+  });
+
+  it('cuts off a client that sends a malformed message and goes on serving the others', async () => {
+    for (const bytes of [
+      Buffer.from([0, 0, 0, 0, 0x04, 0xd2, 0x16, 0x2f]), // an SSL request claiming length 0
+      Buffer.concat([Buffer.from([0, 0, 0, 8, 0, 3, 0, 0]), Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff])]), // startup, then length -1
+    ]) {
+      const socket = connect(Number(new URL(db.url).port), '127.0.0.1');
+      const closed = new Promise((r) => socket.on('close', r));
+      socket.on('error', () => undefined);
+      socket.resume(); // read, so the server's close is seen
+      socket.write(bytes);
+      await closed;
+    }
+    expect((await pool().query('SELECT 42 AS n')).rows[0].n).toBe(42);
   });
 
   it('keeps a transaction to its connection: nobody else runs inside it or sees it before commit', async () => {
@@ -80,6 +100,28 @@ describe('embedded database server', () => {
       await other.end();
     } finally {
       await quick.stop();
+    }
+  });
+
+  it('takes over a database lock whose holder process has exited', async () => {
+    const gone = `${hostname()}:${2 ** 22 + 1}:crashed`; // above Linux's largest pid: never running
+    await withDatabaseLock(db.url, 'test:first', async () => undefined); // creates the lease table
+    await pool().query(`INSERT INTO public.nexus_locks (name, holder, expires_at) VALUES ('test:crashed', $1, now() + interval '1 hour')`, [gone]);
+    const started = Date.now();
+    await withDatabaseLock(db.url, 'test:crashed', async () => undefined, { pollMs: 20 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('lets one process at a time open a data directory, and takes over a lock left by one that exited', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nexus-lock-'));
+    try {
+      const release = lockDataDir(dir);
+      expect(() => lockDataDir(dir)).toThrow(/is open in process/);
+      release();
+      writeFileSync(join(dir, 'nexus.pid'), String(2 ** 22 + 1));
+      lockDataDir(dir)();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

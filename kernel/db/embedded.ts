@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { logger } from '../log';
 import { EmbeddedServer } from './embedded-server';
+import { CLEAR_LEASES_SQL } from './lock';
 
 /**
  * Embedded PostgreSQL (PGlite, with pgvector) served on a loopback port so the ordinary `pg` driver and
@@ -18,42 +19,65 @@ const log = logger('db.embedded');
 
 /**
  * One process at a time may open a data directory (two PGlite instances on the same files corrupt them):
- * a lock file names the holder's pid; a holder that is gone leaves a stale lock, which is taken over.
+ * a lock file names the holder's pid. A lock whose process is gone (or is no longer Node.js: the pid was
+ * reused) is stale and taken over.
  */
-function lockDataDir(dataDir: string): () => void {
+export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'nexus.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const mine = String(process.pid);
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      writeFileSync(file, mine, { flag: 'wx' });
       return () => {
         try {
-          if (readFileSync(file, 'utf8') === String(process.pid)) unlinkSync(file);
+          if (readFileSync(file, 'utf8') === mine) unlinkSync(file);
         } catch {
           // already gone
         }
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSync(file, 'utf8'));
-      if (holder && holder !== process.pid && alive(holder)) {
-        throw new Error(
-          `The embedded database in ${dataDir} is open in process ${holder} (npm start or npm run start:db). ` +
-            'Stop it, or share it: run `npm run start:db` and give every service its DATABASE_URL.',
-        );
-      }
-      unlinkSync(file); // stale: its process is gone
     }
+    const holder = readFileSync(file, 'utf8');
+    if (holder === mine || runsNode(Number(holder))) {
+      throw new Error(
+        `The embedded database in ${dataDir} is open in process ${holder} (npm start or npm run start:db). ` +
+          'Stop it, or share it: run `npm run start:db` and give every service its DATABASE_URL.',
+      );
+    }
+    // Move the stale file aside (atomic: of two processes doing this, one succeeds); if what was moved is
+    // not the stale lock read above, another process has just taken the directory: put its lock back.
+    const aside = `${file}.${mine}`;
+    try {
+      renameSync(file, aside);
+    } catch {
+      continue;
+    }
+    if (readFileSync(aside, 'utf8') !== holder) {
+      try {
+        linkSync(aside, file);
+      } catch {
+        // a third process holds it now
+      }
+    }
+    unlinkSync(aside);
   }
-  throw new Error(`Could not lock ${dataDir}`);
+  throw new Error(`Could not lock ${dataDir}: other processes keep taking it`);
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` is a running Node.js process (on systems without /proc: whether it runs at all). */
+function runsNode(pid: number): boolean {
+  if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
+  } catch {
+    return true;
   }
 }
 
@@ -63,6 +87,7 @@ export async function startEmbeddedDatabase(options: { dataDir?: string; port?: 
   let db: PGlite | undefined;
   try {
     db = await PGlite.create({ dataDir: options.dataDir, extensions: { vector } });
+    await db.exec(CLEAR_LEASES_SQL);
     const server = new EmbeddedServer({ db, host: '127.0.0.1', port: options.port ?? 0, idleInTransactionMs: options.idleInTransactionMs });
     const port = await server.start();
     log.info({ dataDir: options.dataDir ?? 'memory', port, ms: Date.now() - started }, 'embedded database ready');

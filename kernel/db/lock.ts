@@ -12,7 +12,12 @@ export async function isEmbedded(client: Client): Promise<boolean> {
 }
 
 export interface DatabaseLockOptions {
-  /** How long an embedded-database lock outlives a holder that stopped renewing it (crashed). */
+  /**
+   * How long an embedded-database lock outlives a holder that stopped renewing it. A holder that died on
+   * this machine is noticed at once (the embedded database only listens on loopback, so every holder runs
+   * here), and a restarted embedded database drops every lease: this only bounds a holder that hangs.
+   * Long, because renewals wait behind the holder's own long transactions on the single session.
+   */
   leaseMs?: number;
   /** How often a waiter tries again. */
   pollMs?: number;
@@ -25,7 +30,7 @@ export interface DatabaseLockOptions {
  * turns (migrations, bootstrap). On PostgreSQL a session advisory lock (released by the server if the
  * holder dies). The embedded database has one session for every connection, where advisory locks never
  * block: there a lease row in `public.nexus_locks` is claimed, renewed while `fn` runs and deleted after;
- * a crashed holder's lease expires after `leaseMs`.
+ * a holder whose process is gone loses it at once.
  */
 export async function withDatabaseLock<T>(url: string, name: string, fn: (client: Client) => Promise<T>, options: DatabaseLockOptions = {}): Promise<T> {
   const client = new Client({ connectionString: url, application_name: 'nexus-lock' });
@@ -45,8 +50,25 @@ export async function withDatabaseLock<T>(url: string, name: string, fn: (client
   }
 }
 
+/** A holder (`host:pid:nonce`) on this machine whose process no longer runs. */
+function holderIsGone(holder: string): boolean {
+  const [host, pid] = holder.split(':');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Run by the embedded database before it serves anyone: no holder of a lease from an earlier run is left. */
+export const CLEAR_LEASES_SQL = `DO $$ BEGIN
+  IF to_regclass('public.nexus_locks') IS NOT NULL THEN DELETE FROM public.nexus_locks; END IF;
+END $$`;
+
 async function withLease<T>(client: Client, name: string, fn: (client: Client) => Promise<T>, options: DatabaseLockOptions): Promise<T> {
-  const leaseMs = options.leaseMs ?? 30_000;
+  const leaseMs = options.leaseMs ?? 600_000;
   const pollMs = options.pollMs ?? 200;
   const warnAfterMs = options.warnAfterMs ?? 10_000;
   const holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -64,12 +86,15 @@ async function withLease<T>(client: Client, name: string, fn: (client: Client) =
       [name, holder, leaseMs],
     );
     if (rows.length > 0) break;
+    const { rows: current } = await client.query<{ holder: string; expires_at: Date }>(`SELECT holder, expires_at FROM public.nexus_locks WHERE name = $1`, [name]);
+    const other = current[0]?.holder;
+    if (other && holderIsGone(other)) {
+      log.warn({ lock: name, holder: other }, 'taking over a database lock whose holder has exited');
+      await client.query(`DELETE FROM public.nexus_locks WHERE name = $1 AND holder = $2`, [name, other]);
+      continue;
+    }
     if (Date.now() >= nextWarning) {
-      const { rows: current } = await client.query<{ holder: string; expires_at: Date }>(
-        `SELECT holder, expires_at FROM public.nexus_locks WHERE name = $1`,
-        [name],
-      );
-      log.warn({ lock: name, waitedMs: Date.now() - started, holder: current[0]?.holder, expiresAt: current[0]?.expires_at }, 'waiting for a database lock');
+      log.warn({ lock: name, waitedMs: Date.now() - started, holder: other, expiresAt: current[0]?.expires_at }, 'waiting for a database lock');
       nextWarning = Date.now() + warnAfterMs;
     }
     await new Promise((r) => setTimeout(r, pollMs));

@@ -103,7 +103,7 @@ class HashWorker {
     return this.ready;
   }
 
-  /** Ends the hashing process (a later hash starts a new one). */
+  /** Ends the hashing process; it starts again only once identity configures hashing again. */
   stop(): Promise<void> {
     this.stopped = true;
     const child = this.child;
@@ -171,7 +171,11 @@ export function warmUpPasswordHashing(): Promise<void> {
 let dummy: Promise<string> | undefined;
 /** Spends the same time as a real check when the account does not exist, so timing reveals nothing. */
 export async function burnPasswordCheck(password: string): Promise<false> {
-  dummy ??= hashPassword('nexus-timing-equaliser');
+  // A hash lost to a stopping hashing process is not kept: the next check makes a new one.
+  dummy ??= hashPassword('nexus-timing-equaliser').catch((err: unknown) => {
+    dummy = undefined;
+    throw err;
+  });
   await verifyPassword(await dummy, password);
   return false;
 }
