@@ -9,5 +9,8 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true, module: 'node16', moduleResolution: 'node16', experimentalDecorators: true, emitDecoratorMetadata: true, target: 'es2022', esModuleInterop: true } }],
   },
   setupFiles: ['reflect-metadata'],
+  // One migrated template database per run; each test file's fresh database is a copy of it.
+  globalSetup: '<rootDir>/tests/support/global-setup.ts',
+  globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
   testTimeout: 60000,
 };

@@ -137,7 +137,7 @@ describe('the built image entry points with that environment', () => {
     if (!existsSync(dist) || ['kernel', 'gateway', 'subgraphs', 'migrations'].some(changedSince)) {
       execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' }); // what the image's build stage does
     }
-    db = await freshDatabase();
+    db = await freshDatabase({ empty: true }); // the migrate job migrates it
     const names = appServices.map(([name]) => name).filter((n) => n !== 'migrate');
     const free = await freePorts(names.length);
     const ports: Record<string, number> = Object.fromEntries(names.map((n, i) => [n, free[i]]));

@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, openAsBlob, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -12,7 +12,18 @@ import { CLEAR_LEASES_SQL } from './lock';
  */
 export interface EmbeddedDatabase {
   url: string;
+  /** Writes the whole database to `file` (uncompressed tar), e.g. a migrated template for `loadFrom`. */
+  dumpTo(file: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface EmbeddedDatabaseOptions {
+  /** Files on disk (persisted); in memory when unset. */
+  dataDir?: string;
+  port?: number;
+  idleInTransactionMs?: number;
+  /** An in-memory database starting as a copy of a dump written by `dumpTo`. */
+  loadFrom?: string;
 }
 
 const log = logger('db.embedded');
@@ -81,12 +92,13 @@ function runsNode(pid: number): boolean {
   }
 }
 
-export async function startEmbeddedDatabase(options: { dataDir?: string; port?: number; idleInTransactionMs?: number }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const started = Date.now();
   const release = options.dataDir ? lockDataDir(options.dataDir) : () => undefined;
   let db: PGlite | undefined;
   try {
-    db = await PGlite.create({ dataDir: options.dataDir, extensions: { vector } });
+    const loadDataDir = options.loadFrom ? await openAsBlob(options.loadFrom) : undefined;
+    db = await PGlite.create({ dataDir: options.dataDir, loadDataDir, extensions: { vector } });
     await db.exec(CLEAR_LEASES_SQL);
     const server = new EmbeddedServer({ db, host: '127.0.0.1', port: options.port ?? 0, idleInTransactionMs: options.idleInTransactionMs });
     const port = await server.start();
@@ -94,6 +106,10 @@ export async function startEmbeddedDatabase(options: { dataDir?: string; port?: 
     const opened = db;
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      async dumpTo(file) {
+        const dump = await opened.dumpDataDir('none');
+        writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+      },
       async stop() {
         await server.stop();
         await opened.close();

@@ -14,7 +14,8 @@ import { SUBGRAPHS, type ServiceName } from '../../kernel/services';
 
 /**
  * Boots the whole federation on ephemeral ports against a fresh database: a new database on the
- * PostgreSQL server named by DATABASE_URL (dropped afterwards), or a new in-memory PGlite.
+ * PostgreSQL server named by DATABASE_URL (dropped afterwards), or a new in-memory PGlite. Fresh databases
+ * start as copies of the run's migrated template (tests/support/global-setup.ts) unless asked `empty`.
  */
 export interface TestPlatform {
   gatewayUrl: string;
@@ -26,16 +27,18 @@ export interface TestPlatform {
   stop(): Promise<void>;
 }
 
-export async function freshDatabase(): Promise<DatabaseHandle> {
+export async function freshDatabase(options: { empty?: boolean } = {}): Promise<DatabaseHandle> {
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
-    const embedded = await startEmbeddedDatabase({});
+    const template = options.empty ? undefined : process.env.NEXUS_TEST_TEMPLATE_DUMP;
+    const embedded = await startEmbeddedDatabase({ loadFrom: template });
     return { url: embedded.url, embedded: true, poolSize: 4, stop: embedded.stop };
   }
   const name = `nexus_test_${randomBytes(6).toString('hex')}`;
+  const template = options.empty ? undefined : process.env.NEXUS_TEST_TEMPLATE_DB;
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
