@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Ajv2019 from 'ajv/dist/2019';
-import Redis from 'ioredis';
 import { parse } from 'yaml';
 import { loadConfig } from '../kernel/config';
 import { loadKeys } from '../kernel/keys';
@@ -13,6 +12,7 @@ import { RoomsDocument } from './generated/graphql';
 import { gql } from './support/gql';
 import { signUp } from './support/fixtures';
 import { freshDatabase } from './support/platform';
+import { dropRedisKeys } from './support/redis';
 import { allGone, freePorts, runCommand, type Command } from './support/processes';
 
 /**
@@ -177,12 +177,7 @@ describe('the built image entry points with that environment', () => {
   afterAll(async () => {
     for (const p of processes) p.kill();
     await db?.stop();
-    if (process.env.REDIS_URL) {
-      const redis = new Redis(process.env.REDIS_URL);
-      const keys = await redis.keys(`${redisPrefix}*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
-    }
+    await dropRedisKeys(redisPrefix);
   });
 
   it('passes every container healthcheck as compose runs it', async () => {

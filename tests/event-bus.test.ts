@@ -6,6 +6,7 @@ import { PostgresEventBus, type EventBusOptions } from '../kernel/event-bus';
 import { RedisStreamsEventBus } from '../kernel/redis-event-bus';
 import type { DomainEvent } from '../kernel/events';
 import { freshDatabase } from './support/platform';
+import { dropRedisKeys } from './support/redis';
 
 let db: DatabaseHandle;
 const run = randomUUID().slice(0, 8);
@@ -47,13 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const b of buses) await b.close();
   await db?.stop();
-  if (process.env.REDIS_URL) {
-    // Leave the shared Redis as it was: this run's streams, leases and dead letters go.
-    const redis = new Redis(process.env.REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  }
+  await dropRedisKeys(prefix); // this run's streams, leases and dead letters
 });
 
 describe.each(transports)('%s event bus', (name, factory) => {
@@ -178,10 +173,9 @@ describe.each(transports)('%s event bus', (name, factory) => {
       expect(await redis.exists(`${prefix}events:t.shared.${scope}`, `${other}events:t.shared.${scope}`)).toBe(2);
       const leaked = (await redis.keys(`*${scope}*`)).filter((k) => !k.startsWith(prefix) && !k.startsWith(other));
       expect(leaked).toEqual([]);
-      const theirKeys = await redis.keys(`${other}*`);
-      if (theirKeys.length) await redis.del(...theirKeys);
     } finally {
       redis.disconnect();
+      await dropRedisKeys(other);
     }
   });
 });

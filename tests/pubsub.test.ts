@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
 import { MemoryPubSub, RedisPubSub, type PubSub } from '../kernel/pubsub';
+import { dropRedisKeys } from './support/redis';
 
 const run = randomUUID().slice(0, 8);
 const transports: [string, () => PubSub][] = [
@@ -8,13 +8,7 @@ const transports: [string, () => PubSub][] = [
   ...(process.env.REDIS_URL ? ([['Redis', () => new RedisPubSub(process.env.REDIS_URL!, `nexus-test-${run}:`)]] as [string, () => PubSub][]) : []),
 ];
 
-afterAll(async () => {
-  if (!process.env.REDIS_URL) return;
-  const redis = new Redis(process.env.REDIS_URL);
-  const keys = await redis.keys(`nexus-test-${run}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+afterAll(() => dropRedisKeys(`nexus-test-${run}:`));
 
 describe.each(transports)('%s pub/sub', (name, make) => {
   it('delivers to every listener of a topic, in order, and to nobody else', async () => {

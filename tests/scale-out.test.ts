@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
 import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
 import { gql } from './support/gql';
 import { RoomsDocument, SendMessageDocument } from './generated/graphql';
 import { exportPem, generateKeyPair } from '../kernel/keys';
 import { startEmbeddedDatabase } from '../kernel/db/embedded';
 import { freshDatabase } from './support/platform';
+import { dropRedisKeys } from './support/redis';
 import { startServices, type ServiceProcess } from './support/processes';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -68,10 +68,7 @@ suite('scale-out over Redis (separate processes)', () => {
     for (const s of sessions) await s.dispose().catch(() => undefined);
     for (const p of processes.reverse()) await p.stop();
     await stopDatabase();
-    const redis = new Redis(redisUrl!);
-    const keys = await redis.keys(`${redisPrefix}*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await dropRedisKeys(redisPrefix);
   }, 60_000);
 
   let account: Account;
