@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { logger } from '../log';
 import { EmbeddedServer } from './embedded-server';
-import { CLEAR_LEASES_SQL } from './lock';
+import { CLEAR_LEASES_SQL, runsNode } from './lock';
 
 /**
  * Embedded PostgreSQL (PGlite, with pgvector) served on a loopback port so the ordinary `pg` driver and
@@ -75,21 +75,6 @@ export function lockDataDir(dataDir: string): () => void {
     unlinkSync(aside);
   }
   throw new Error(`Could not lock ${dataDir}: other processes keep taking it`);
-}
-
-/** Whether `pid` is a running Node.js process (on systems without /proc: whether it runs at all). */
-function runsNode(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
-  } catch {
-    return true;
-  }
 }
 
 export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {

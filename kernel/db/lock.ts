@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { logger } from '../log';
 
@@ -54,11 +55,21 @@ export async function withDatabaseLock<T>(url: string, name: string, fn: (client
 function holderIsGone(holder: string): boolean {
   const [host, pid] = holder.split(':');
   if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  return !runsNode(Number(pid));
+}
+
+/** Whether `pid` is a running Node.js process (a reused pid is not); on systems without /proc, whether it runs. */
+export function runsNode(pid: number): boolean {
+  if (!pid) return false;
   try {
-    process.kill(Number(pid), 0);
-    return false;
+    process.kill(pid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
+  } catch {
+    return true;
   }
 }
 
