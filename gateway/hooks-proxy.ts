@@ -4,8 +4,15 @@ import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
 import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
+import { RETRY_AFTER_SECONDS } from '../kernel/errors';
 
 const log = logger('gateway.hooks');
+
+/** The subgraph behind a hook cannot answer: 503 with Retry-After, as for GraphQL. */
+function unavailable(res: Response): void {
+  res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+  res.status(503).json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Try again shortly' } });
+}
 
 /** Extra query parameters the gateway adds to a forwarded call (e.g. the tenant it resolved). */
 export type HookEnricher = (req: Request) => Promise<Record<string, string> | null>;
@@ -59,7 +66,7 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
       res.status(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
     } catch (err) {
       log.error({ err, subgraph }, 'hook forwarding failed');
-      res.status(503).json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Try again shortly' } });
+      unavailable(res);
     }
   };
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
@@ -71,7 +78,7 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
         .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
         .catch((err) => {
           log.error({ err }, 'sso routing failed');
-          res.status(503).json({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Try again shortly' } });
+          unavailable(res);
         }),
     );
   }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
-import { AppError } from '../kernel/errors';
+import { serviceUnavailable } from '../kernel/errors';
 import { logger } from '../kernel/log';
 
 const log = logger('gateway.internal');
@@ -14,13 +14,13 @@ export class InternalClient {
     private readonly contextKey: KeyObject,
   ) {}
 
-  /** Fails closed: when the subgraph cannot answer, the request is refused with 503 (never let through). */
+  /** Fails closed: when the subgraph cannot answer, the request is refused with 503 and Retry-After (never let through). */
   async call<T>(name: string, body: unknown): Promise<T> {
     try {
       return await this.send<T>(name, body);
     } catch (err) {
       log.error({ err, subgraph: this.subgraph, call: name }, 'subgraph unreachable');
-      throw new AppError('SERVICE_UNAVAILABLE', 'Access checks are unavailable right now; try again shortly', {}, 503);
+      throw serviceUnavailable('Access checks are unavailable right now; try again shortly');
     }
   }
 

@@ -9,6 +9,7 @@ export enum KernelErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   NOT_FOUND = 'NOT_FOUND',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
 }
 
 /**
@@ -16,10 +17,21 @@ export enum KernelErrorCode {
  * HTTP 200 (GraphQL convention); only the gateway's own request checks set `httpStatus`.
  */
 export class AppError extends GraphQLError {
-  constructor(code: string, message: string, extra: Record<string, unknown> = {}, httpStatus?: number) {
-    super(message, { extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus } } : {}) } });
+  constructor(code: string, message: string, extra: Record<string, unknown> = {}, httpStatus?: number, httpHeaders?: Record<string, string>) {
+    const headers = httpHeaders ? { headers: new Map(Object.entries(httpHeaders)) } : {};
+    super(message, { extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus, ...headers } } : {}) } });
   }
 }
+
+/** How long a client is asked to wait (`Retry-After`, seconds) when a service a request needs is down. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A service the request needs cannot answer right now: HTTP 503 with `Retry-After`, so a client can tell
+ * "try again shortly" from a bug. The whole response gets that status, partial data included.
+ */
+export const serviceUnavailable = (message = 'A service this request needs is unavailable right now; try again shortly') =>
+  new AppError(KernelErrorCode.SERVICE_UNAVAILABLE, message, {}, 503, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 
 export const unauthenticated = (message = 'Authentication required', httpStatus?: number) =>
   new AppError(KernelErrorCode.UNAUTHENTICATED, message, {}, httpStatus);

@@ -3,6 +3,7 @@ import { print } from 'graphql';
 
 export interface GqlResult<T> {
   status: number;
+  headers?: Headers;
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
 }
@@ -39,7 +40,7 @@ export async function rawGql<T = Record<string, unknown>>(url: string, body: unk
   } catch {
     json = { errors: [{ message: text }] };
   }
-  return { status: res.status, data: json.data, errors: json.errors };
+  return { status: res.status, headers: res.headers, data: json.data, errors: json.errors };
 }
 
 export function codes(result: GqlResult<unknown>): (string | undefined)[] {
