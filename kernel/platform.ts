@@ -6,6 +6,7 @@ import { openDatabase, type DatabaseHandle } from './db/database';
 import { PostgresEventBus } from './event-bus';
 import type { EventBus } from './events';
 import { RedisStreamsEventBus } from './redis-event-bus';
+import { waitForRedis } from './redis-probe';
 import { createPubSub, type PubSub } from './pubsub';
 import type { RunningService } from './http/service';
 import { loadKeys, type PlatformKeys } from './keys';
@@ -42,6 +43,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const { config } = options;
   setLogLevel(config.log.LOG_LEVEL);
   const keys = options.keys ?? loadKeys(config);
+  // Redis configured but down would leave every service waiting on it for ever: find out first, and fail.
+  if (config.realtime.REDIS_URL) await waitForRedis(config.realtime.REDIS_URL);
   const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
   // The gateway alone holds no data: it needs neither the database nor the event bus.
   const database: DatabaseHandle =

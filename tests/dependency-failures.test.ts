@@ -3,10 +3,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rawGql } from './support/gql';
 import { signUp, type Account } from './support/fixtures';
-import { freePorts, startServices } from './support/processes';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allGone, freePorts, runCommand, startServices } from './support/processes';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { exportPem } from '../kernel/keys';
+import { REDIS_WAIT_MS } from '../kernel/redis-probe';
 
 /**
  * What a client sees when something the platform depends on is down: "try again later" (HTTP 503,
@@ -126,4 +130,36 @@ describe('a subgraph that is down', () => {
       await gateway.stop();
     }
   });
+});
+
+describe('Redis unreachable at start', () => {
+  it('npm start logs an error naming Redis (without its password) and exits non-zero within seconds', async () => {
+    const [port] = await freePorts(1);
+    const dataDir = mkdtempSync(join(tmpdir(), 'nexus-no-redis-'));
+    const started = Date.now();
+    const command = runCommand('npm', ['start'], {
+      REDIS_URL: `redis://nexus:s3cret-pw@127.0.0.1:${port}/2`,
+      // The README's npm start: embedded database under its own data dir, default ports taken by nobody.
+      DATABASE_URL: '',
+      NEXUS_DATA_DIR: dataDir,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      ...Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0'])),
+    });
+    try {
+      const code = await Promise.race([command.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), REDIS_WAIT_MS + 25_000))]);
+      expect(code).not.toBe('hung');
+      expect(code).not.toBe(0);
+      expect(Date.now() - started).toBeLessThan(REDIS_WAIT_MS + 25_000);
+      expect(await allGone(command)).toBe(true);
+      const lines = command.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+      const errors = lines.filter((l) => l.level >= 50);
+      expect(errors.map((l) => l.msg)).toEqual([expect.stringContaining(`Redis at redis://127.0.0.1:${port}/2 is unreachable`)]);
+      expect(command.output()).not.toContain('s3cret-pw');
+      expect(command.output()).not.toContain('listening');
+    } finally {
+      command.kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

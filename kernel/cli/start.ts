@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config';
 import { mailboxDir } from '../mail';
 import { logger, setLogLevel } from '../log';
 import { startPlatform } from '../platform';
+import { RedisUnreachableError } from '../redis-probe';
 import { SUBGRAPHS, isSubgraphName, type ServiceName } from '../services';
 import { seedDemo } from './seed';
 import { stopOnSignals } from './lifecycle';
@@ -58,6 +59,11 @@ function databaseLabel(embedded: boolean, sharedUrl: string | undefined): string
 
 main().catch((err) => {
   if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
-  else process.stderr.write(`Failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  else {
+    logger('start').error({ err }, err instanceof RedisUnreachableError ? err.message : 'failed to start');
+    // A dependency that is down needs no stack trace; anything else does.
+    const detail = err instanceof RedisUnreachableError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`Failed to start: ${detail}\n`);
+  }
   process.exit(1);
 });
