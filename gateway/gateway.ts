@@ -15,6 +15,7 @@ import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
 import { UsageMeter, usagePlugin } from './usage';
 import { PermissionResolver } from './permissions';
+import { RevocationFeed } from './revocations';
 import type { PubSub } from '../kernel/pubsub';
 import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../kernel/topics';
 import { logger } from '../kernel/log';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   /** Notifications from the subgraphs (revoked sessions, suspended tenants). */
   pubsub: PubSub;
   accessTokenTtlSeconds: number;
+  /** How often the list of revoked sessions is read from identity (default 2 s): see gateway/revocations.ts. */
+  revocationPollMs?: number;
   /** express "trust proxy": which proxies' X-Forwarded-For gives the client address. */
   trustProxy?: boolean | number | string;
   /** Requests per minute each API key may make (per gateway instance). */
@@ -81,7 +84,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     routes = subscriptionRoutes(coreSupergraphSdl, schema);
   });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
-  await guard.load(options.pubsub);
   const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
   const tenancy = new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey);
   const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
@@ -89,6 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const usage = new UsageMeter(tenancy, options.usageFlushMs ?? 5_000, options.pubsub);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
+  const revocations = new RevocationFeed(identity, guard, options.accessTokenTtlSeconds * 1000, options.revocationPollMs ?? 2_000);
   const auth = { ...options.auth, apiKeys };
   const app = express();
   app.disable('x-powered-by');
@@ -108,6 +111,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
   });
   await apollo.start();
+  // Identity's address is known once the supergraph is loaded.
+  await revocations.start();
 
   const execute: FederatedExecutor = async (query, variables, ctx) => {
     const response = await apollo.executeOperation({ query, variables }, { contextValue: { ctx } });
@@ -133,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     maxMessageBytes: options.maxBodyBytes,
     allowUpgrade: (req) => cors.allowsUpgrade(req),
     revalidate: async (authenticated, credential) => {
+      if (authenticated.sessionId) await revocations.ensureCurrent();
       if (authenticated.tenantId) await tenantStatus.status(authenticated.tenantId);
       if (authenticated.authMethod !== 'api_key') return permissions.refresh(authenticated);
       const now = await apiKeys.authenticate(credential, authenticated.requestId);
@@ -181,6 +187,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
         const hostTenant = await hosts.tenantFor(req.hostname);
         if (hostTenant && authenticated.tenantId && authenticated.tenantId !== hostTenant) throw forbidden('This domain belongs to another tenant', 403);
         if (hostTenant && !authenticated.tenantId) authenticated = { ...authenticated, tenantId: hostTenant };
+        if (authenticated.sessionId) await revocations.ensureCurrent();
         if (guard.isRevoked(authenticated.sessionId)) throw unauthenticated('This session has been signed out', 401);
         const status = authenticated.tenantId ? await tenantStatus.status(authenticated.tenantId) : 'active';
         if (status === 'unknown') throw forbidden('This tenant does not exist', 403);
@@ -207,6 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stats: () => hub.stats(),
     async stop() {
       stopAccessWatch();
+      revocations.close();
       await ws.dispose();
       await upstream.close();
       guard.close();

@@ -100,6 +100,8 @@ const gatewaySchema = z.object({
   API_KEY_RATE_PER_MINUTE: positiveInt(600),
   /** How often the gateway sends the usage it counted to tenancy. */
   USAGE_FLUSH_MS: positiveInt(5_000),
+  /** How often each gateway reads the sessions revoked since its last look from identity (the bound when an announcement is lost). */
+  REVOCATION_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
   /** Browser origins allowed to call the API (besides APP_URL's), comma-separated; `*` for any. */
   CORS_ORIGINS: z
     .string()

@@ -112,6 +112,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         shutdownTimeoutMs: config.server.SHUTDOWN_TIMEOUT_MS,
         pubsub,
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
+        revocationPollMs: config.gateway.REVOCATION_POLL_MS,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
         usageFlushMs: config.gateway.USAGE_FLUSH_MS,

@@ -26,9 +26,7 @@ export class AccessGuard {
     this.stops.push(
       pubsub.listen(SESSION_REVOKED_TOPIC, (p) => {
         const { sessionId } = p as SessionRevoked;
-        if (typeof sessionId !== 'string') return;
-        this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
-        this.emit('session', sessionId);
+        if (typeof sessionId === 'string') this.noteRevoked(sessionId);
       }),
       // Rights changed or a key was revoked: live connections must be checked again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
@@ -42,12 +40,14 @@ export class AccessGuard {
     );
   }
 
-  /** Catches up with sessions revoked before this gateway started (still within a token's lifetime). */
-  async load(pubsub: PubSub): Promise<void> {
-    for (const p of await pubsub.recent(SESSION_REVOKED_TOPIC)) {
-      const { sessionId } = p as SessionRevoked;
-      if (typeof sessionId === 'string') this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
-    }
+  /**
+   * A revoked session (announced, or read from identity's list: gateway/revocations.ts): refused until every
+   * access token issued before could have expired; its live connections end.
+   */
+  noteRevoked(sessionId: string): void {
+    if (this.isRevoked(sessionId)) return;
+    this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
+    this.emit('session', sessionId);
   }
 
   isRevoked(sessionId: string | null): boolean {

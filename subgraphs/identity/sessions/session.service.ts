@@ -3,7 +3,9 @@ import { IsNull, type EntityManager } from 'typeorm';
 import { signAccessToken } from '../../../kernel/access-token';
 import { currentRequestState, type RequestContext } from '../../../kernel/context';
 import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
-import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import { withNoTenant, withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
+import { logger } from '../../../kernel/log';
+import { revokedSessionsQuerySchema, type RevokedSessions } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -18,6 +20,11 @@ import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
 
+
+const log = logger('identity.sessions');
+
+/** How long a revocation waits for its announcement to go out before answering anyway. */
+const ANNOUNCE_WAIT_MS = 250;
 
 /** The system role a Super Admin acts with in a tenant they entered without being a member. */
 export const IMPERSONATION_ROLE = 'admin';
@@ -211,15 +218,42 @@ export class SessionService {
     return true;
   }
 
-  /** Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). */
-  async notifyRevoked(sessions: Session[]): Promise<void> {
-    for (const s of sessions) {
-      // Remembered as long as an access token of the session could still be presented.
-      await this.deps.pubsub.publishRemembered(
-        SESSION_REVOKED_TOPIC,
-        { sessionId: s.id, userId: s.userId, tenantId: s.tenantId },
-        this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS * 1000,
-      );
-    }
+  /**
+   * Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). Only the fast
+   * path: the revocation is already committed in `identity.sessions`, which every gateway reads every few
+   * seconds (`revokedWithin`), so an announcement that cannot go out now (Redis down) is never waited for
+   * long and never makes the revocation fail.
+   */
+  async notifyRevoked(sessions: Pick<Session, 'id' | 'userId' | 'tenantId'>[]): Promise<void> {
+    if (sessions.length === 0) return;
+    const sent = Promise.all(
+      sessions.map((s) => this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId })),
+    ).then(
+      () => true,
+      (err: unknown) => {
+        log.warn({ err, sessions: sessions.length }, 'could not announce revoked sessions; gateways read them from the database');
+        return true;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ANNOUNCE_WAIT_MS)));
+    const announced = await Promise.race([sent, late]);
+    clearTimeout(timer);
+    if (!announced) log.warn({ sessions: sessions.length }, 'announcing revoked sessions is slow; gateways read them from the database');
+  }
+
+  /** Sessions revoked in the last `withinSeconds` (by the database clock), for the gateways' revocation lists. */
+  async revokedWithin(body: unknown): Promise<RevokedSessions> {
+    const { withinSeconds } = revokedSessionsQuerySchema.parse(body);
+    const rows: { id: string; revoked_at: Date }[] = await withSystem(
+      this.deps.ds,
+      'revoked sessions for the gateways',
+      (em) =>
+        em.query(`SELECT id, revoked_at FROM identity.sessions WHERE revoked_at > now() - make_interval(secs => $1) ORDER BY revoked_at`, [
+          withinSeconds,
+        ]),
+      'debug',
+    );
+    return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at.toISOString() }));
   }
 }
