@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rawGql } from './support/gql';
+import { rawGqlResponse } from './support/gql';
 import { signUp, type Account } from './support/fixtures';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,12 @@ async function gatewayWithMessagingAt(messagingUrl: string, production: boolean)
   return startExtraGateway(t, { production, subgraphUrls });
 }
 
+/** Sends an operation as the test account; the result with the response headers. */
+async function ask<T = Record<string, unknown>>(url: string, body: unknown) {
+  const { result, headers } = await rawGqlResponse<T>(url, body, { token: account.token });
+  return { ...result, headers };
+}
+
 /** Identity's `me` and messaging's nullable `message`: one operation touching a live and a dead subgraph. */
 const PARTIAL = { query: `query { me { id } message(id: "${randomUUID()}") { id } }` };
 
@@ -47,13 +53,13 @@ describe('a subgraph that is down', () => {
     });
     const gateway = await gatewayWithMessagingAt(messaging.urls.messaging, true);
     try {
-      const up = await rawGql(gateway.url, PARTIAL, { token: account.token });
+      const up = await ask(gateway.url, PARTIAL);
       expect(up.status).toBe(200);
       expect(up.errors).toBeUndefined();
       expect(await messaging.stop('SIGTERM')).toBe(0);
-      const down = await rawGql(gateway.url, PARTIAL, { token: account.token });
+      const down = await ask(gateway.url, PARTIAL);
       expect(down.status).toBe(503);
-      expect(down.headers!.get('retry-after')).toBeTruthy();
+      expect(down.headers.get('retry-after')).toBeTruthy();
       expect(down.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(down)).not.toContain(new URL(messaging.urls.messaging).host);
     } finally {
@@ -67,9 +73,9 @@ describe('a subgraph that is down', () => {
       const [port] = await freePorts(1);
       const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, production);
       try {
-        const res = await rawGql<{ me: { id: string } | null; message: unknown }>(gateway.url, PARTIAL, { token: account.token });
+        const res = await ask<{ me: { id: string } | null; message: unknown }>(gateway.url, PARTIAL);
         expect(res.status).toBe(503);
-        expect(Number(res.headers!.get('retry-after'))).toBeGreaterThan(0);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
         expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
         expect(res.data).toEqual({ me: { id: account.userId }, message: null });
         const body = JSON.stringify(res);
@@ -90,9 +96,9 @@ describe('a subgraph that is down', () => {
     const { port } = balancer.address() as AddressInfo;
     const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, false);
     try {
-      const res = await rawGql(gateway.url, PARTIAL, { token: account.token });
+      const res = await ask(gateway.url, PARTIAL);
       expect(res.status).toBe(503);
-      expect(res.headers!.get('retry-after')).toBeTruthy();
+      expect(res.headers.get('retry-after')).toBeTruthy();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(res)).not.toMatch(new RegExp(`${port}|10\\.0\\.0\\.7|Bad Gateway`));
     } finally {
@@ -121,9 +127,9 @@ describe('a subgraph that is down', () => {
     const subgraphUrls = { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), identity: `http://127.0.0.1:${port}/graphql` };
     const gateway = await startExtraGateway(t, { subgraphUrls });
     try {
-      const res = await rawGql(gateway.url, { query: '{ me { id } }' }, { token: account.token });
+      const res = await ask(gateway.url, { query: '{ me { id } }' });
       expect(res.status).toBe(503);
-      expect(res.headers!.get('retry-after')).toBeTruthy();
+      expect(res.headers.get('retry-after')).toBeTruthy();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(res)).not.toContain(String(port));
     } finally {

@@ -3,7 +3,6 @@ import { print } from 'graphql';
 
 export interface GqlResult<T> {
   status: number;
-  headers?: Headers;
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string } & Record<string, unknown> }[];
 }
@@ -24,6 +23,15 @@ export async function gql<T, V>(
 }
 
 export async function rawGql<T = Record<string, unknown>>(url: string, body: unknown, options: GqlOptions = {}): Promise<GqlResult<T>> {
+  return (await rawGqlResponse<T>(url, body, options)).result;
+}
+
+/** The same, with the response's headers (Retry-After, x-request-id…). */
+export async function rawGqlResponse<T = Record<string, unknown>>(
+  url: string,
+  body: unknown,
+  options: GqlOptions = {},
+): Promise<{ result: GqlResult<T>; headers: Headers }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -40,7 +48,7 @@ export async function rawGql<T = Record<string, unknown>>(url: string, body: unk
   } catch {
     json = { errors: [{ message: text }] };
   }
-  return { status: res.status, headers: res.headers, data: json.data, errors: json.errors };
+  return { result: { status: res.status, data: json.data, errors: json.errors }, headers: res.headers };
 }
 
 export function codes(result: GqlResult<unknown>): (string | undefined)[] {
