@@ -29,10 +29,8 @@ import type { DatabaseHandle } from '../kernel/db/database';
  */
 const POLL_MS = 2_000;
 
-const password = 'correct horse battery';
-
-async function login(gatewayUrl: string, account: { email: string }, userAgent = 'jest', pass = password) {
-  const res = await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: pass } }, { headers: { 'user-agent': userAgent } });
+async function login(gatewayUrl: string, account: Account, userAgent = 'jest') {
+  const res = await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } }, { headers: { 'user-agent': userAgent } });
   if (!res.data) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
   return res.data.login;
 }
@@ -102,12 +100,12 @@ describe('revocations survive a restart of the whole platform without Redis', ()
 
     const changer = await signUp(gateway, 'Change');
     const stillIn = await login(gateway, changer);
-    const changed = await gql(gateway, ChangePasswordDocument, { input: { currentPassword: password, newPassword: 'another new pass phrase' } }, { token: stillIn.accessToken });
+    const changed = await gql(gateway, ChangePasswordDocument, { input: { currentPassword: changer.password, newPassword: 'another new pass phrase' } }, { token: stillIn.accessToken });
     expect(changed.data).toEqual({ changePassword: true });
     refused['password change (other session)'] = changer.token;
     kept['the session that changed the password'] = stillIn.accessToken;
 
-    const registered = await gql(gateway, RegisterDocument, { input: { email: uniqueEmail('reuse'), password, tenantName: 'Reuse' } });
+    const registered = await gql(gateway, RegisterDocument, { input: { email: uniqueEmail('reuse'), password: 'correct horse battery', tenantName: 'Reuse' } });
     const stolen = registered.data!.register.refreshToken;
     const rotated = (await gql(gateway, RefreshSessionDocument, { refreshToken: stolen })).data!.refreshSession;
     expect(codes(await gql(gateway, RefreshSessionDocument, { refreshToken: stolen }))).toEqual(['REFRESH_TOKEN_REUSED']);
@@ -193,7 +191,7 @@ withRedis('revocations while Redis is unreachable', () => {
   }, 30_000);
 
   it('revokeSession answers at once, and the token is refused during the outage (within the poll interval) and after it', async () => {
-    const account: Account = await signUp(t.gatewayUrl, 'Outage');
+    const account = await signUp(t.gatewayUrl, 'Outage');
     const phone = await login(t.gatewayUrl, account, 'phone');
     const laptop = await login(t.gatewayUrl, account, 'laptop');
     const phoneSession = (await gql(t.gatewayUrl, SessionsDocument, {}, { token: laptop.accessToken })).data!.sessions.find((s) => s.userAgent === 'phone')!;
