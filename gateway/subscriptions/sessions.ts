@@ -46,7 +46,13 @@ export class AccessGuard {
    */
   noteRevoked(sessionId: string): void {
     if (this.isRevoked(sessionId)) return;
-    this.revoked.set(sessionId, Date.now() + this.accessTokenTtlMs);
+    const now = Date.now();
+    // Entries expire in the order they were added: those no token can outlive any more go first.
+    for (const [id, until] of this.revoked) {
+      if (until >= now) break;
+      this.revoked.delete(id);
+    }
+    this.revoked.set(sessionId, now + this.accessTokenTtlMs);
     this.emit('session', sessionId);
   }
 
