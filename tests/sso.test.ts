@@ -46,6 +46,8 @@ const accounts = {
   mallory: { email: 'mallory@elsewhere.test', groups: [] as string[] },
   otto: { email: '', groups: [] as string[] },
   root: { email: 'root@corp.test', groups: ['nexus-admins'] },
+  forger: { email: 'forger@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign' as const },
+  forgerKid: { email: 'forger-kid@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign-kid' as const },
 };
 const ROOT = 'root@corp.test';
 
@@ -106,6 +108,17 @@ async function get(url: string, cookie = browserCookie) {
 async function postForm(url: string, form: Record<string, string>) {
   const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
+
+/** Reads the platform's database directly (what the API does not show). */
+async function sql(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const db = new Client({ connectionString: t.databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query(text, values)).rows;
+  } finally {
+    await db.end();
+  }
 }
 
 /** The error code a refusal page shows. */
@@ -208,6 +221,17 @@ describe('OIDC', () => {
     const platform = await get(await oidcLogin('root'));
     expect([platform.status, pageCode(platform.text)]).toEqual([403, 'SSO_ACCOUNT_RESERVED']);
     expect(await failures()).toBe(before + 11);
+  });
+
+  it("refuses an ID token signed with a key absent from the provider's published keys", async () => {
+    const before = await failures();
+    for (const sub of ['forger', 'forgerKid']) {
+      const res = await get(await oidcLogin(sub));
+      expect({ sub, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({ sub, status: 401, code: 'SSO_OIDC_REJECTED', location: null });
+    }
+    expect(await failures()).toBe(before + 2);
+    // Nobody was provisioned from the forged tokens.
+    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'forger%'`)).toEqual([]);
   });
 
   it('reports a provider that cannot be discovered when the connection is saved', async () => {

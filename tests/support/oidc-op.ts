@@ -7,6 +7,11 @@ export interface OpAccount {
   email_verified?: boolean;
   name?: string;
   groups?: string[];
+  /**
+   * The ID token from the token endpoint is signed with a key absent from the provider's JWKS: 'foreign' under the
+   * published key id, 'foreign-kid' under a key id of its own. Default: the provider's own key.
+   */
+  idTokenKey?: 'foreign' | 'foreign-kid';
 }
 
 /** A confidential client (client_secret_basic or client_secret_post), authorization code flow with PKCE S256. */

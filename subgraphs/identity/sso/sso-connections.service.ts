@@ -177,13 +177,18 @@ export function openidClient(): Promise<typeof Oidc> {
   return (oidcModule ??= import('openid-client'));
 }
 
-/** Discovers an OIDC provider; allows plain http only on loopback. */
+/**
+ * Discovers an OIDC provider; allows plain http only on loopback. ID tokens from the token endpoint are checked
+ * against the provider's published keys (jwks_uri): openid-client verifies their signature only when asked.
+ */
 export async function discover(issuer: string, clientId: string, clientSecret: string, allowLocal: boolean): Promise<Oidc.Configuration> {
   const oidc = await openidClient();
-  return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
     execute: insecureAllowed(issuer, allowLocal) ? [oidc.allowInsecureRequests] : [],
     timeout: 5,
   });
+  oidc.enableNonRepudiationChecks(config);
+  return config;
 }
 
 /** While the tenant requires single sign-on, its last enabled connection can be neither disabled nor deleted. */
