@@ -313,6 +313,37 @@ describe('SAML', () => {
     expect(codes(login)).toEqual(['INVALID_CREDENTIALS']);
   });
 
+  it("refuses a response signed with the pinned certificate but issued under another entity id than the connection's IdP", async () => {
+    const before = await failures();
+    const stranger = 'https://idp.other.test/saml';
+    const cases: [string, Partial<ResponseOptions>][] = [
+      ['response and assertion from another issuer', { responseIssuer: stranger, assertionIssuer: stranger }],
+      ['assertion from another issuer', { assertionIssuer: stranger }],
+      ['response from another issuer', { responseIssuer: stranger }],
+      ['assertion from another issuer, response without one', { responseIssuer: null, assertionIssuer: stranger }],
+      ['issuer differing only in case', { responseIssuer: idp.entityId.toUpperCase(), assertionIssuer: idp.entityId.toUpperCase() }],
+    ];
+    for (const [name, options] of cases) {
+      const res = await (await answer(options)).post();
+      expect({ name, status: res.status, code: pageCode(res.text), issuer: /Issuer/.test(res.text) }).toEqual({ name, status: 401, code: 'SSO_SAML_REJECTED', issuer: true });
+    }
+    expect(await failures()).toBe(before + cases.length);
+    // The Response's Issuer is optional: without it, the assertion's (ours) is enough.
+    const noResponseIssuer = await (await answer({ responseIssuer: null })).post();
+    expect(noResponseIssuer.status).toBe(302);
+  });
+
+  it('refuses a response whose Destination or Recipient is another endpoint, each checked on its own', async () => {
+    const ours = origin + saml.acsPath;
+    const theirs = `${origin}/sso/saml/acs/${owner.tenantId}/00000000-0000-4000-8000-000000000000`;
+    const destination = await (await answer({ destination: theirs, recipient: ours })).post();
+    expect([destination.status, pageCode(destination.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
+    expect(destination.text).toContain('Destination');
+    const recipient = await (await answer({ destination: ours, recipient: theirs })).post();
+    expect([recipient.status, pageCode(recipient.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
+    expect(recipient.text).toContain('Recipient');
+  });
+
   it('reports unreadable metadata when the connection is saved', async () => {
     const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);

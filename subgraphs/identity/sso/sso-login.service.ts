@@ -62,6 +62,24 @@ interface Claims {
   groups: string[];
 }
 
+const SAML_ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
+
+/**
+ * The entity id in an element's own `<saml:Issuer>` (a direct child: never one of a nested assertion); null when it
+ * has none. An Issuer of another format than an entity id names no IdP: it never matches one.
+ */
+function issuerOf(element: Element): string | null {
+  for (let node = element.firstChild; node; node = node.nextSibling) {
+    const child = node as Element;
+    if (node.nodeType !== node.ELEMENT_NODE || child.localName !== 'Issuer' || child.namespaceURI !== SAML_ASSERTION) continue;
+    const format = child.getAttribute('Format');
+    if (format && format !== ENTITY_FORMAT) return '';
+    return (child.textContent ?? '').trim();
+  }
+  return null;
+}
+
 function asGroups(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
@@ -366,14 +384,24 @@ export class SsoLoginService {
       throw new SsoRefusal(401, 'SSO_SAML_REJECTED', `The identity provider's response was refused: ${(err as Error).message}`);
     }
     if (!profile) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response signed nobody in');
-    // Checked here (node-saml does not): the signed response and its assertion were meant for this endpoint.
+    // Checked here (node-saml does not): the signed response and its assertion come from the connection's IdP
+    // (Issuer) and were meant for this endpoint (Destination, Recipient). The response's root element is the one
+    // whose signature node-saml verified; the assertion is the signed one it read.
+    const idpEntityId = (connection.settings as SamlSettings).idpEntityId;
     const response = new DOMParser().parseFromString(Buffer.from(samlResponse, 'base64').toString('utf8'), 'text/xml').documentElement;
-    if (response?.getAttribute('Destination') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
     const assertion = new DOMParser().parseFromString(profile.getAssertionXml?.() ?? '', 'text/xml').documentElement;
-    const confirmation = assertion?.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'SubjectConfirmationData')[0] as Element | undefined;
+    const responseIssuer = response ? issuerOf(response) : null;
+    if (responseIssuer !== null && responseIssuer !== idpEntityId) {
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The response comes from another identity provider than this connection's (Issuer)");
+    }
+    if (!assertion || issuerOf(assertion) !== idpEntityId) {
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The assertion comes from another identity provider than this connection's (Issuer)");
+    }
+    if (response?.getAttribute('Destination') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
+    const confirmation = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'SubjectConfirmationData')[0] as Element | undefined;
     if (confirmation?.getAttribute('Recipient') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion is for another endpoint (Recipient)');
-    const assertionId = assertion?.getAttribute('ID');
-    const conditions = assertion?.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Conditions')[0] as Element | undefined;
+    const assertionId = assertion.getAttribute('ID');
+    const conditions = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'Conditions')[0] as Element | undefined;
     const notOnOrAfter = Date.parse(conditions?.getAttribute('NotOnOrAfter') ?? '');
     if (!assertionId || !profile.inResponseTo) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion has no ID or answers no request');
     const inResponseTo = profile.inResponseTo;
