@@ -75,6 +75,10 @@ describe('federation through the gateway', () => {
     const bad = await gql(t.gatewayUrl, RegisterDocument, { input: { email: 'not-an-email', password: 'long enough pw' } });
     expect(codes(weak)).toEqual(['WEAK_PASSWORD']);
     expect(codes(bad)).toEqual(['INVALID_EMAIL']);
+    for (const several of ['ada,bob@example.test', '<ada@example.test>', 'ada@example.test, bob@example.test', '"ada"@example.test']) {
+      const res = await gql(t.gatewayUrl, RegisterDocument, { input: { email: several, password: 'long enough pw' } });
+      expect({ several, codes: codes(res) }).toEqual({ several, codes: ['INVALID_EMAIL'] });
+    }
   });
 
   it('sends a message and reads it back with its author resolved by identity', async () => {

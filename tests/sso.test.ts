@@ -19,6 +19,7 @@ import {
   DeleteSsoConnectionDocument,
   SwitchTenantDocument,
   VerifyDomainDocument,
+  RequestPasswordResetDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { joinByInvitation, signUp, type Account } from './support/fixtures';
@@ -26,6 +27,7 @@ import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
 import { createSamlIdp, type ResponseOptions, type TestSamlIdp } from './support/saml-idp';
 import { startTestDns, type TestDns } from './support/dns';
+import { SUBJECTS, mailsTo, waitForMail } from './support/mailbox';
 
 const APP = 'http://127.0.0.1:9/app/sso';
 let t: TestPlatform;
@@ -48,6 +50,8 @@ const accounts = {
   root: { email: 'root@corp.test', groups: ['nexus-admins'] },
   forger: { email: 'forger@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign' as const },
   forgerKid: { email: 'forger-kid@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign-kid' as const },
+  several: { email: ['mallory@elsewhere.test', 'several@corp.test'], groups: [] as string[] },
+  listed: { email: ['not an address', 'Listed@Corp.test', 'mallory@elsewhere.test'], groups: [] as string[] },
 };
 const ROOT = 'root@corp.test';
 
@@ -234,6 +238,14 @@ describe('OIDC', () => {
     expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'forger%'`)).toEqual([]);
   });
 
+  it('takes one address from an e-mail claim with several values: the first valid one, whose domain must be allowed', async () => {
+    const foreignFirst = await get(await oidcLogin('several'));
+    expect([foreignFirst.status, pageCode(foreignFirst.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
+    const listed = await get(await oidcLogin('listed'));
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(listed.location) });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('listed@corp.test');
+  });
+
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
     const res = await gql(
       t.gatewayUrl,
@@ -342,6 +354,28 @@ describe('SAML', () => {
     const recipient = await (await answer({ destination: ours, recipient: theirs })).post();
     expect([recipient.status, pageCode(recipient.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
     expect(recipient.text).toContain('Recipient');
+  });
+
+  it('takes one address from a multi-valued email attribute: the first valid value, whose domain must be allowed', async () => {
+    const withEmail = (email: string[]) => answer({ user: { nameId: 'vic', email, groups: [] } });
+    const foreignFirst = await (await withEmail(['mallory@elsewhere.test', 'vic@corp.test'])).post();
+    expect([foreignFirst.status, pageCode(foreignFirst.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
+    const joined = await (await withEmail(['mallory@elsewhere.test,vic@corp.test'])).post();
+    expect([joined.status, pageCode(joined.text)]).toEqual([401, 'SSO_NO_EMAIL']);
+    const named = await (await withEmail(['Vic <vic@corp.test>'])).post();
+    expect([named.status, pageCode(named.text)]).toEqual([401, 'SSO_NO_EMAIL']);
+    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE '%mallory%' OR email LIKE '%,%' OR email LIKE '%<%'`)).toEqual([]);
+
+    const skipped = await (await withEmail(['not an address', 'Vic@Corp.test', 'mallory@elsewhere.test'])).post();
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(skipped.location) });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('vic@corp.test');
+    // A reset asked for several addresses at once reaches nobody; one for the account's address reaches that mailbox alone.
+    const both = 'mallory@elsewhere.test,vic@corp.test';
+    expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: both })).data).toEqual({ requestPasswordReset: true });
+    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: 'vic@corp.test' });
+    expect((await waitForMail(t.config, 'vic@corp.test', SUBJECTS.reset)).to).toBe('vic@corp.test');
+    expect([...mailsTo(t.config, both), ...mailsTo(t.config, 'mallory@elsewhere.test')]).toEqual([]);
+    expect(mailsTo(t.config, 'vic@corp.test').filter((m) => m.subject === SUBJECTS.reset)).toHaveLength(1);
   });
 
   it('reports unreadable metadata when the connection is saved', async () => {

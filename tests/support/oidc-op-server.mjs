@@ -5,6 +5,7 @@
 // listens on 127.0.0.1 on a free port and prints one line `OIDC_OP_ISSUER <issuer>` on stdout once it accepts requests.
 // Sign-in goes through the provider's development interactions (a login form and a consent form, plain HTML posts).
 // The process exits when its stdin closes, so it never outlives the test process that started it.
+import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import process from 'node:process';

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 
 /** A user known to the test OpenID Provider; `email_verified` defaults to true and `groups` to []. */
 export interface OpAccount {
-  email: string;
+  /** The `email` claim; a list makes it multi-valued (not standard, but some providers send one). */
+  email: string | string[];
   email_verified?: boolean;
   name?: string;
   groups?: string[];

@@ -14,7 +14,7 @@ import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
 import { LIMITS, attemptParams, attemptsSql, clientIp, tooManyAttempts } from '../throttle/throttle';
 import { IdentityMembership } from '../users/membership.entity';
-import { normaliseEmail } from '../users/email';
+import { emailOrNull, normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
@@ -90,7 +90,9 @@ export class AuthService {
   }
 
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
-    const email = (input.email ?? '').trim().toLowerCase();
+    // Counted under what was typed (any spelling of a non-address counts too); looked up only when it is an address.
+    const typed = (typeof input.email === 'string' ? input.email : '').trim().toLowerCase();
+    const email = emailOrNull(typed);
     const ip = clientIp(ctx);
     // One statement before the password check: count the attempt, and read all sign-in needs of the account.
     const [row]: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
@@ -98,7 +100,7 @@ export class AuthService {
         `SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4) c ON true`,
         [...attemptParams([
           [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
-          [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
+          [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, typed, ip],
         ]), email],
       ),
     );

@@ -16,6 +16,7 @@ import { hashPassword, verifyPassword } from './password-hash';
 import { LIMITS, clientIp, throttle } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
+import { emailOrNull } from '../users/email';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -32,13 +33,13 @@ export class PasswordService {
    * its timing. The lookup and the e-mail happen after the response.
    */
   requestReset(ctx: RequestContext, email: string): boolean {
-    const address = (typeof email === 'string' ? email : '').trim().toLowerCase();
-    setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
+    // Not one valid address: no account can have it, nothing is sent (and the answer is the same).
+    const address = emailOrNull(email);
+    if (address !== null) setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
     return true;
   }
 
   private async sendResetMail(ctx: RequestContext, email: string): Promise<void> {
-    if (!email || email.length > 254) return;
     // Over the limit: nothing is sent (and the answer was already the same).
     const allowed = await throttle(this.deps.ds, [
       [LIMITS.resetPerIp, clientIp(ctx)],
@@ -57,13 +58,15 @@ export class PasswordService {
     const link = new URL('/reset-password', this.deps.config.mail.APP_URL);
     link.searchParams.set('token', token);
     const tenantId = await withUser(this.deps.ds, userId, async (em) => {
+      // To the one address the account holds (never to what was typed).
+      const [account]: { email: string }[] = await em.query(`SELECT email FROM identity.users WHERE id = $1`, [userId]);
       await em.query(`INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`, [
         sha256(token),
         userId,
         RESET_TTL_MINUTES,
       ]);
       await enqueueMail(em, {
-        to: email,
+        to: account.email,
         subject: 'Reset your password',
         text: `Someone asked to reset the password of this account.\n\nTo choose a new password, open:\n${link}\n\nThe link works once, for ${RESET_TTL_MINUTES} minutes. If it was not you, ignore this e-mail.\n`,
       });

@@ -20,6 +20,7 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { hashPassword } from '../passwords/password-hash';
 import { SessionService } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
+import { firstValidEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
 
@@ -291,8 +292,8 @@ export class SsoLoginService {
     }
     const claims = tokens.claims();
     if (!claims) throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', 'No ID token');
-    const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
-    if (!email.includes('@')) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no e-mail address');
+    const email = firstValidEmail(claims.email);
+    if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
     if (claims.email_verified === false) throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address');
     const groups = asGroups(claims[(connection.settings as OidcSettings).groupsClaim]);
     return this.finish(req, connection, { subject: claims.sub, email, groups });
@@ -427,10 +428,9 @@ export class SsoLoginService {
     if (fresh === 'other-browser') throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
     if (!fresh) throw new SsoRefusal(401, 'SSO_REPLAYED', 'This response was already used');
     const attributes = profile as Record<string, unknown>;
-    const email = String(attributes.email ?? attributes.mail ?? (profile.nameID?.includes('@') ? profile.nameID : ''))
-      .trim()
-      .toLowerCase();
-    if (!email.includes('@')) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no e-mail address');
+    // The `email` attribute (else `mail`, else the NameID): one address, the first valid value when it has several.
+    const email = firstValidEmail(attributes.email ?? attributes.mail ?? profile.nameID);
+    if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
     return this.finish(req, connection, { subject: profile.nameID ?? email, email, groups: asGroups(attributes.groups) });
   }
 
@@ -439,7 +439,7 @@ export class SsoLoginService {
   /** First sign-in creates the account and membership; each sign-in applies the group mapping; then a one-time code. */
   private async finish(req: HookRequest, connection: ConnectionRow, claims: Claims): Promise<HookResponse> {
     const tenantId = connection.tenant_id;
-    const domain = claims.email.slice(claims.email.lastIndexOf('@') + 1);
+    const domain = claims.email.split('@')[1];
     if (!connection.allowed_domains.includes(domain)) {
       throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This identity provider may not sign in addresses of that domain');
     }
