@@ -20,12 +20,15 @@ import {
   SwitchTenantDocument,
   VerifyDomainDocument,
   RequestPasswordResetDocument,
+  CreateRoleDocument,
+  AssignRoleDocument,
+  DeleteRoleDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
-import { createSamlIdp, type ResponseOptions, type TestSamlIdp } from './support/saml-idp';
+import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
 import { startTestDns, type TestDns } from './support/dns';
 import { SUBJECTS, mailsTo, waitForMail } from './support/mailbox';
 
@@ -411,6 +414,79 @@ describe('managing connections', () => {
     expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
     const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 }, { token: owner.token });
     expect(log.data!.auditLog.edges).toHaveLength(2);
+  });
+});
+
+describe('custom roles through a provider', () => {
+  let conn: { id: string; acsPath: string; spEntityId: string };
+  async function samlSignIn(user: SamlUser): Promise<{ status: number; text: string; token?: string }> {
+    const started = await start(`tenant=${owner.tenantId}&connection=${conn.id}`);
+    const { id } = idp.readRequest(started.location!);
+    const SAMLResponse = idp.response({ destination: origin + conn.acsPath, audience: conn.spEntityId, user, inResponseTo: id });
+    const res = await postForm(origin + conn.acsPath, { SAMLResponse });
+    if (res.status !== 302) return res;
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) });
+    return { ...res, token: tokens.data!.completeSsoLogin.accessToken };
+  }
+  const access = async (token: string) => (await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess;
+
+  beforeAll(async () => {
+    const created = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Corp SAML (roles)', metadataXml: idp.metadataXml, defaultRole: 'user', redirectUrl: APP, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
+    conn = created.data!.createSamlConnection as typeof conn;
+  });
+
+  it('maps a group to a custom role of the tenant, given at sign-in and taken back when the group goes', async () => {
+    const auditor = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Auditor', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
+    // By name or by id; stored (and shown) by id, so renaming the role keeps the mapping.
+    const mapped = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'auditors', role: 'auditor' }, { group: 'also-auditors', role: auditor.id }] } },
+      { token: owner.token },
+    );
+    expect(mapped.data!.updateSsoConnection.roleMapping).toEqual([
+      { group: 'auditors', role: auditor.id },
+      { group: 'also-auditors', role: auditor.id },
+    ]);
+
+    const ivy = { nameId: 'ivy@corp.test', email: 'ivy@corp.test', groups: ['auditors'] };
+    const first = await samlSignIn(ivy);
+    expect(first.status).toBe(302);
+    expect(await access(first.token!)).toMatchObject({ roles: ['user', 'Auditor'], permissions: expect.arrayContaining(['audit:read']) });
+    expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: first.token })).errors).toBeUndefined();
+
+    // The provider no longer puts Ivy in the group: the next sign-in takes the role back.
+    const later = await samlSignIn({ ...ivy, groups: [] });
+    expect((await access(later.token!)).roles).toEqual(['user']);
+    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: later.token }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('refuses a mapping to an unknown role or to rights the admin lacks, and a sign-in to a role since deleted', async () => {
+    const unknown = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'emperor' }] } }, { token: owner.token });
+    expect(codes(unknown)).toEqual(['UNKNOWN_ROLE']);
+    const owners = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'owner' }] } }, { token: owner.token });
+    expect(codes(owners)).toEqual(['INVALID_SSO_CONNECTION']);
+
+    // Someone who may manage connections but not roles cannot have a provider hand out roles:manage.
+    const keeper = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'SSO keeper', permissions: ['sso:manage'] } }, { token: owner.token })).data!.createRole;
+    const mighty = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Role master', permissions: ['roles:manage'] } }, { token: owner.token })).data!.createRole;
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } }, { token: owner.token })).errors).toBeUndefined();
+    const escalation = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: mighty.id }] } }, { token: member.token });
+    expect(codes(escalation)).toEqual(['PERMISSION_ESCALATION']);
+
+    const doomed = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Doomed', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
+    await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'doomed', role: doomed.id }] } }, { token: owner.token });
+    expect((await gql(t.gatewayUrl, DeleteRoleDocument, { id: doomed.id }, { token: owner.token })).data!.deleteRole).toBe(true);
+    const refused = await samlSignIn({ nameId: 'jan@corp.test', email: 'jan@corp.test', groups: ['doomed'] });
+    expect([refused.status, pageCode(refused.text)]).toEqual([403, 'SSO_ROLE_UNKNOWN']);
+    // Changing something else about the connection still works (it can always be disabled).
+    expect((await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { enabled: false } }, { token: owner.token })).errors).toBeUndefined();
   });
 });
 

@@ -19,6 +19,7 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { hashPassword } from '../passwords/password-hash';
 import { SessionService } from '../sessions/session.service';
+import { isSystemRole } from '../rbac/permissions';
 import { IdentityMembership } from '../users/membership.entity';
 import { firstValidEmail } from '../users/email';
 import { User } from '../users/user.entity';
@@ -448,10 +449,13 @@ export class SsoLoginService {
       throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
     }
     const rule = connection.role_mapping.find((r) => claims.groups.includes(r.group));
-    const mapped = rule?.role ?? connection.default_role;
+    // A system role as the mapping says; a custom role (stored by id) on top of the system role `user`.
+    const given = rule?.role ?? connection.default_role;
+    const customRole = isSystemRole(given) ? null : given;
+    const mapped = customRole ? 'user' : given;
     // Who this is, in one read: the account the provider signed in before, else one with the address,
-    // and that account's role here and platform rights.
-    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean }[] = await withTenant(
+    // and that account's role here and platform rights; and whether the custom role mapped to still exists.
+    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean; custom_role: boolean }[] = await withTenant(
       this.deps.ds,
       systemContext('sso', tenantId),
       (em) =>
@@ -461,9 +465,10 @@ export class SsoLoginService {
                     (SELECT user_id FROM identity.credentials_for_login($4)) AS by_email)
            SELECT who.known, who.by_email,
                   (SELECT role FROM identity.memberships WHERE tenant_id = $1 AND user_id = coalesce(who.known, who.by_email)) AS role,
-                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform
+                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform,
+                  EXISTS (SELECT 1 FROM identity.roles WHERE tenant_id = $1 AND id = $5::uuid) AS custom_role
              FROM who`,
-          [tenantId, connection.id, claims.subject, claims.email],
+          [tenantId, connection.id, claims.subject, claims.email, isUuid(customRole) ? customRole : null],
         ),
     );
     const known = found.known ? { user_id: found.known } : undefined;
@@ -471,6 +476,9 @@ export class SsoLoginService {
     // A provider vouches for its own tenant's people only: an existing account it has not signed in
     // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
     if (found.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+    if (customRole && !found.custom_role) {
+      throw new SsoRefusal(403, 'SSO_ROLE_UNKNOWN', "The role this connection's mapping gives no longer exists: an admin of this tenant must correct the mapping");
+    }
     if (!known && byEmail[0] && (!found.role || found.role === 'owner')) {
       throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
     }
@@ -504,6 +512,34 @@ export class SsoLoginService {
         role = mapped;
         roleChanged = true;
       }
+      // The custom role the mapping gives now, and none this connection gave before (roles assigned by hand stay).
+      if (role !== 'owner') {
+        const taken = returningRows<{ role_id: string }>(
+          await em.query(
+            `DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2 AND sso_connection_id = $3 AND role_id IS DISTINCT FROM $4::uuid RETURNING role_id`,
+            [tenantId, userId, connection.id, customRole],
+          ),
+        );
+        const added = customRole
+          ? returningRows<{ role_id: string }>(
+              await em.query(
+                `INSERT INTO identity.user_roles (tenant_id, user_id, role_id, sso_connection_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING role_id`,
+                [tenantId, userId, customRole, connection.id],
+              ),
+            )
+          : [];
+        if (taken.length || added.length) {
+          if (membership) {
+            await audit(em, ctx, tenantId, {
+              action: 'sso_role_sync',
+              result: AuditResult.SUCCESS,
+              target: `user:${userId}`,
+              details: { customRolesTaken: taken.map((r) => r.role_id), customRolesGiven: added.map((r) => r.role_id) },
+            });
+          }
+          roleChanged = true;
+        }
+      }
       await em.query(
         `INSERT INTO identity.sso_login_codes (tenant_id, code_hash, user_id, connection_id, role, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
         [tenantId, sha256(code), userId, connection.id, role, CODE_TTL_SECONDS],
@@ -512,7 +548,7 @@ export class SsoLoginService {
         action: 'sso_login',
         result: AuditResult.SUCCESS,
         target: `sso:${connection.id}`,
-        details: { kind: connection.kind, email: claims.email, groups: claims.groups, role, provisioned: created || !membership },
+        details: { kind: connection.kind, email: claims.email, groups: claims.groups, role, customRole: role === 'owner' ? null : customRole, provisioned: created || !membership },
       });
       return pending;
     });
