@@ -13,7 +13,7 @@ import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { hashPassword, verifyPassword } from './password-hash';
-import { LIMITS, clientIp, throttle } from '../throttle/throttle';
+import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
 import { emailOrNull } from '../users/email';
@@ -100,6 +100,7 @@ export class PasswordService {
   /** Changes the password (the current one is required) and signs out every other session. */
   async change(ctx: RequestContext, currentPassword: string, newPassword: string): Promise<boolean> {
     const userId = ctx.userId!;
+    await throttlePasswordCheck(this.deps.ds, this.deps.config, ctx);
     const user = await withUser(this.deps.ds, userId, (em) =>
       em.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id: userId }).getOneOrFail(),
     );
