@@ -79,6 +79,8 @@ const authSchema = z.object({
    */
   LOGIN_ATTEMPTS_PER_IP: positiveInt(100),
   LOGIN_ATTEMPTS_PER_ACCOUNT_IP: positiveInt(10),
+  /** Registrations (each a new account and tenant) allowed per client address every hour. */
+  REGISTER_ATTEMPTS_PER_IP: positiveInt(10),
   /** Where argon2 runs: a low-priority child process of identity, or inline on the thread pool. */
   PASSWORD_HASHING: z.enum(['process', 'inline']).default('process'),
   /** Accounts (by e-mail) that are platform Super Admins by configuration, comma-separated. */

@@ -1,11 +1,11 @@
-import { ChangePasswordDocument, DisableTotpDocument, LoginDocument, MeDocument } from './generated/graphql';
+import { ChangePasswordDocument, DisableTotpDocument, LoginDocument, MeDocument, RegisterDocument } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
-import { signUp, totpCodeAt, turnOnTotp } from './support/fixtures';
+import { signUp, totpCodeAt, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
 beforeAll(async () => {
-  t = await startTestPlatform();
+  t = await startTestPlatform(undefined, { REGISTER_ATTEMPTS_PER_IP: '5' });
 });
 afterAll(async () => {
   await t?.stop();
@@ -68,5 +68,18 @@ describe('brute-force protection', () => {
     expect(outcomes.slice(10)).toEqual(Array(2).fill('TOO_MANY_ATTEMPTS'));
     const right = await gql(t.gatewayUrl, DisableTotpDocument, { input: { password: victim.password, code: totpCodeAt(secret, 1) } }, { token: victim.token, headers: from('198.51.100.79') });
     expect(codes(right)).toEqual(['TOO_MANY_ATTEMPTS']);
+  });
+
+  it('limits registrations per client address, whether or not the address given has an account', async () => {
+    const existing = await signUp(t.gatewayUrl, 'Already here');
+    const register = (email: string, ip: string) =>
+      gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'flood pass phrase', tenantName: 'Flood' } }, { headers: from(ip) });
+    const outcomes: (string | undefined)[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await register(i % 2 ? existing.email : uniqueEmail('flood'), '203.0.113.200');
+      outcomes.push(res.errors ? codes(res)[0] : 'REGISTERED');
+    }
+    expect(outcomes).toEqual([...Array(5).fill('REGISTERED'), 'TOO_MANY_ATTEMPTS', 'TOO_MANY_ATTEMPTS']);
+    expect((await register(uniqueEmail('elsewhere'), '198.51.100.200')).errors).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/t
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
 import { emailOrNull } from '../users/email';
+import { registrationTag } from '../auth/registration-tag';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -88,7 +89,7 @@ export class PasswordService {
       user: await em.findOneByOrFail(User, { id: userId }),
       minLength: await requiredPasswordLength(em, userId, null),
     }));
-    checkPasswordPolicy(newPassword, user.email, minLength);
+    checkPasswordPolicy(newPassword, user.address, minLength);
     await this.setPassword(userId, newPassword, async (em) => {
       const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
       if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
@@ -108,8 +109,16 @@ export class PasswordService {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'password_change', result: AuditResult.FAILURE, target: `user:${userId}` });
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
-    checkPasswordPolicy(newPassword, user.email, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
-    await this.setPassword(userId, newPassword);
+    checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
+    // An account whose registration named an address another account holds is picked at sign-in by its password's tag.
+    const registered = user.registeredEmail;
+    await this.setPassword(
+      userId,
+      newPassword,
+      registered
+        ? (em) => em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [userId, registrationTag(this.deps.keys, registered, newPassword)]).then(() => undefined)
+        : undefined,
+    );
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;
   }

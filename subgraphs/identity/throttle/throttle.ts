@@ -20,6 +20,9 @@ export const LIMITS = {
   loginPerIp: { name: 'login:ip', windowSeconds: 900, max: 100 },
   loginPerAccountAndIp: { name: 'login:account-ip', windowSeconds: 900, max: 10 },
   resetPerIp: { name: 'reset:ip', windowSeconds: 3600, max: 20 },
+  registerPerIp: { name: 'register:ip', windowSeconds: 3600, max: 10 },
+  /** Mails telling an address's owner that someone registered with it: a few an hour at most. */
+  registerNoticePerAddress: { name: 'register:notice', windowSeconds: 3600, max: 3 },
   resetPerAccount: { name: 'reset:account', windowSeconds: 3600, max: 5 },
   secondFactorPerIp: { name: '2fa:ip', windowSeconds: 900, max: 50 },
   /** The password (and code) a signed-in account gives to change it or turn off its second factor. */

@@ -42,7 +42,7 @@ export class TotpService {
   private async state(em: EntityManager, userId: string): Promise<TotpState> {
     const rows: { email: string; password_hash: string; totp_secret: string | null; totp_pending_secret: string | null; totp_enabled_at: Date | null; totp_last_step: string }[] =
       await em.query(
-        `SELECT email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
+        `SELECT coalesce(email, registered_email) AS email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
         [userId],
       );
     const r = rows[0];
