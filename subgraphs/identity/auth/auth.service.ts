@@ -26,7 +26,7 @@ import { checkPasswordPolicy } from '../passwords/password-policy';
 const log = logger('identity.auth');
 
 /** Subject of the mail an address's owner gets when a registration names their address. */
-export const REGISTERED_AGAIN_SUBJECT = 'Someone signed up with your e-mail address';
+const REGISTERED_AGAIN_SUBJECT = 'Someone signed up with your e-mail address';
 
 export class AuthService {
   private readonly sessions: SessionService;
