@@ -73,9 +73,14 @@ const authSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
   CONTEXT_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(60).default(30),
-  /** Sign-in attempts allowed per client address, and per account from one address, every 15 minutes. */
+  /**
+   * Sign-in attempts allowed per client address, and per account from one address, every 15 minutes. The second
+   * also bounds a signed-in account's own password checks (changePassword, disableTotp), per account.
+   */
   LOGIN_ATTEMPTS_PER_IP: positiveInt(100),
   LOGIN_ATTEMPTS_PER_ACCOUNT_IP: positiveInt(10),
+  /** Registrations (each a new account and tenant) allowed per client address every hour. */
+  REGISTER_ATTEMPTS_PER_IP: positiveInt(10),
   /** Where argon2 runs: a low-priority child process of identity, or inline on the thread pool. */
   PASSWORD_HASHING: z.enum(['process', 'inline']).default('process'),
   /** Accounts (by e-mail) that are platform Super Admins by configuration, comma-separated. */

@@ -13,7 +13,14 @@ import {
   DocumentsDocument,
   ProductsDocument,
   RoomsDocument,
+  MeVerifiedDocument,
+  ResendEmailVerificationDocument,
+  SwitchTenantDocument,
+  RequestPasswordResetDocument,
+  ResetPasswordDocument,
+  ChangePasswordDocument,
 } from './generated/graphql';
+import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
 import { codes, gql } from './support/gql';
 import { createRoomWithMessage, signUp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
@@ -64,10 +71,50 @@ describe('federation through the gateway', () => {
     expect(wrong.errors![0].message).toBe(unknown.errors![0].message);
   });
 
-  it('refuses a second account with the same email, whatever its case', async () => {
-    const account = await signUp(t.gatewayUrl);
-    const again = await gql(t.gatewayUrl, RegisterDocument, { input: { email: account.email.toUpperCase(), password: 'another password' } });
-    expect(codes(again)).toEqual(['EMAIL_TAKEN']);
+  it('answers a registration for an address that has an account as for a new one; the address stays its owner’s, who is told by mail', async () => {
+    const owner = await signUp(t.gatewayUrl, 'Original');
+    const register = (email: string) => gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'another pass phrase', tenantName: 'Second' } });
+    const newcomer = uniqueEmail('newcomer');
+    const fresh = await register(newcomer);
+    const again = await register(owner.email.toUpperCase());
+    // The same answer: a signed-in new account and tenant, showing the address it gave.
+    const looks = (res: typeof fresh, email: string) => ({
+      status: res.status,
+      errors: res.errors,
+      keys: Object.keys(res.data!.register).sort(),
+      email: res.data!.register.user.email === email,
+      tenant: res.data!.register.tenant.name,
+    });
+    expect(looks(again, owner.email)).toEqual(looks(fresh, newcomer));
+    const second = again.data!.register;
+    expect(second.user.id).not.toBe(owner.userId);
+    expect(second.tenant.id).not.toBe(owner.tenantId);
+    for (const [token, email] of [[fresh.data!.register.accessToken, newcomer], [second.accessToken, owner.email]]) {
+      expect((await gql(t.gatewayUrl, MeVerifiedDocument, {}, { token })).data!.me.emailVerified).toBe(false);
+      expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.email).toBe(email);
+      expect((await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token })).data).toEqual({ resendEmailVerification: true });
+    }
+    // Signing in with the address: each password reaches its own account, the owner's untouched.
+    const signIn = (email: string, password: string) => gql(t.gatewayUrl, LoginDocument, { input: { email, password } });
+    expect((await signIn(owner.email, owner.password)).data!.login.user.id).toBe(owner.userId);
+    expect((await signIn(owner.email, 'another pass phrase')).data!.login.user.id).toBe(second.user.id);
+    expect((await signIn(newcomer, 'another pass phrase')).data!.login.user.id).toBe(fresh.data!.register.user.id);
+    expect(codes(await signIn(owner.email, 'neither of them'))).toEqual(['INVALID_CREDENTIALS']);
+    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: owner.tenantId }, { token: second.accessToken }))).toEqual(['NOT_A_MEMBER']);
+    // The owner is told (no confirmation link for the other account ever reaches the address); a reset reaches the owner's account.
+    const notice = await waitForMail(t.config, owner.email, SUBJECTS.registeredAgain);
+    expect(notice.text).not.toMatch(/token=/);
+    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: owner.email });
+    const resetToken = tokenFrom(await waitForMail(t.config, owner.email, SUBJECTS.reset));
+    expect(mailsTo(t.config, owner.email).filter((m) => m.subject === SUBJECTS.verification)).toHaveLength(1);
+    await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token: resetToken, newPassword: 'the owner resets it' } });
+    expect((await signIn(owner.email, 'the owner resets it')).data!.login.user.id).toBe(owner.userId);
+    expect((await signIn(owner.email, 'another pass phrase')).data!.login.user.id).toBe(second.user.id);
+    // The other account's own password, changed, still reaches it alone.
+    const changed = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: 'another pass phrase', newPassword: 'second one changes it' } }, { token: second.accessToken });
+    expect(changed.errors).toBeUndefined();
+    expect((await signIn(owner.email, 'second one changes it')).data!.login.user.id).toBe(second.user.id);
+    expect(codes(await signIn(owner.email, 'another pass phrase'))).toEqual(['INVALID_CREDENTIALS']);
   });
 
   it('rejects weak passwords and malformed emails', async () => {
@@ -75,6 +122,10 @@ describe('federation through the gateway', () => {
     const bad = await gql(t.gatewayUrl, RegisterDocument, { input: { email: 'not-an-email', password: 'long enough pw' } });
     expect(codes(weak)).toEqual(['WEAK_PASSWORD']);
     expect(codes(bad)).toEqual(['INVALID_EMAIL']);
+    for (const several of ['ada,bob@example.test', '<ada@example.test>', 'ada@example.test, bob@example.test', '"ada"@example.test']) {
+      const res = await gql(t.gatewayUrl, RegisterDocument, { input: { email: several, password: 'long enough pw' } });
+      expect({ several, codes: codes(res) }).toEqual({ several, codes: ['INVALID_EMAIL'] });
+    }
   });
 
   it('sends a message and reads it back with its author resolved by identity', async () => {

@@ -73,6 +73,10 @@ describe('invitations', () => {
     expect(codes(await invite(uniqueEmail(), 'owner'))).toEqual(['PERMISSION_ESCALATION']);
     expect(codes(await invite(uniqueEmail(), 'emperor'))).toEqual(['UNKNOWN_ROLE']);
     expect(codes(await invite('not-an-address'))).toEqual(['INVALID_EMAIL']);
+    // Exactly one mailbox: never a list, a display name or anything a mailer would read as more recipients.
+    for (const several of ['mallory,vic@example.test', 'vic@example.test,mallory@example.test', '<vic@example.test>', 'vic@example.test;x']) {
+      expect({ several, codes: codes(await invite(several)) }).toEqual({ several, codes: ['INVALID_EMAIL'] });
+    }
     const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'invite', result: 'FAILURE' } }, { token: owner.token });
     expect(log.data!.auditLog.edges).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import {
   TenantUsersDocument,
   MyAccessDocument,
   PlatformAuditLogDocument,
+  RegisterDocument,
   RevokeSuperAdminDocument,
   SuperAdminsDocument,
 } from './generated/graphql';
@@ -116,5 +117,19 @@ describe('platform Super Admin', () => {
     await gql(t.gatewayUrl, RevokeSuperAdminDocument, { userId: carol.userId }, { token: root.token });
     expect((await gql(t.gatewayUrl, TenantUsersDocument, {}, { token })).status).toBe(401);
     expect(codes(await gql(t.gatewayUrl, ImpersonateTenantDocument, { tenantId: bob.tenantId, reason: 'again please' }, { token: carol.token }))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('registrations naming a Super Admin’s address', () => {
+  it('get an account of their own with no platform rights, even with two-factor sign-in', async () => {
+    const copy = await gql(t.gatewayUrl, RegisterDocument, { input: { email: ROOT, password: 'imposter pass phrase', tenantName: 'Imposter' } });
+    const imposter = copy.data!.register;
+    expect(imposter.user).toEqual({ id: expect.not.stringMatching(root.userId), email: ROOT });
+    await turnOnTotp(t.gatewayUrl, imposter.accessToken);
+    const rights = await access(imposter.accessToken);
+    expect(rights.roles).toEqual(['owner']);
+    expect(rights.permissions.filter((p) => p.startsWith('platform:'))).toEqual([]);
+    const admins = await gql(t.gatewayUrl, SuperAdminsDocument, {}, { token: root.token });
+    expect(admins.data!.superAdmins.map((a) => a.userId)).toEqual([root.userId]);
   });
 });

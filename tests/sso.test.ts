@@ -19,13 +19,18 @@ import {
   DeleteSsoConnectionDocument,
   SwitchTenantDocument,
   VerifyDomainDocument,
+  RequestPasswordResetDocument,
+  CreateRoleDocument,
+  AssignRoleDocument,
+  DeleteRoleDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
 import { joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
-import { createSamlIdp, type ResponseOptions, type TestSamlIdp } from './support/saml-idp';
+import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
 import { startTestDns, type TestDns } from './support/dns';
+import { SUBJECTS, mailsTo, waitForMail } from './support/mailbox';
 
 const APP = 'http://127.0.0.1:9/app/sso';
 let t: TestPlatform;
@@ -46,6 +51,10 @@ const accounts = {
   mallory: { email: 'mallory@elsewhere.test', groups: [] as string[] },
   otto: { email: '', groups: [] as string[] },
   root: { email: 'root@corp.test', groups: ['nexus-admins'] },
+  forger: { email: 'forger@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign' as const },
+  forgerKid: { email: 'forger-kid@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign-kid' as const },
+  several: { email: ['mallory@elsewhere.test', 'several@corp.test'], groups: [] as string[] },
+  listed: { email: ['not an address', 'Listed@Corp.test', 'mallory@elsewhere.test'], groups: [] as string[] },
 };
 const ROOT = 'root@corp.test';
 
@@ -106,6 +115,17 @@ async function get(url: string, cookie = browserCookie) {
 async function postForm(url: string, form: Record<string, string>) {
   const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
+
+/** Reads the platform's database directly (what the API does not show). */
+async function sql(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const db = new Client({ connectionString: t.databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query(text, values)).rows;
+  } finally {
+    await db.end();
+  }
 }
 
 /** The error code a refusal page shows. */
@@ -210,6 +230,25 @@ describe('OIDC', () => {
     expect(await failures()).toBe(before + 11);
   });
 
+  it("refuses an ID token signed with a key absent from the provider's published keys", async () => {
+    const before = await failures();
+    for (const sub of ['forger', 'forgerKid']) {
+      const res = await get(await oidcLogin(sub));
+      expect({ sub, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({ sub, status: 401, code: 'SSO_OIDC_REJECTED', location: null });
+    }
+    expect(await failures()).toBe(before + 2);
+    // Nobody was provisioned from the forged tokens.
+    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'forger%'`)).toEqual([]);
+  });
+
+  it('takes one address from an e-mail claim with several values: the first valid one, whose domain must be allowed', async () => {
+    const foreignFirst = await get(await oidcLogin('several'));
+    expect([foreignFirst.status, pageCode(foreignFirst.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
+    const listed = await get(await oidcLogin('listed'));
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(listed.location) });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('listed@corp.test');
+  });
+
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
     const res = await gql(
       t.gatewayUrl,
@@ -289,6 +328,59 @@ describe('SAML', () => {
     expect(codes(login)).toEqual(['INVALID_CREDENTIALS']);
   });
 
+  it("refuses a response signed with the pinned certificate but issued under another entity id than the connection's IdP", async () => {
+    const before = await failures();
+    const stranger = 'https://idp.other.test/saml';
+    const cases: [string, Partial<ResponseOptions>][] = [
+      ['response and assertion from another issuer', { responseIssuer: stranger, assertionIssuer: stranger }],
+      ['assertion from another issuer', { assertionIssuer: stranger }],
+      ['response from another issuer', { responseIssuer: stranger }],
+      ['assertion from another issuer, response without one', { responseIssuer: null, assertionIssuer: stranger }],
+      ['issuer differing only in case', { responseIssuer: idp.entityId.toUpperCase(), assertionIssuer: idp.entityId.toUpperCase() }],
+    ];
+    for (const [name, options] of cases) {
+      const res = await (await answer(options)).post();
+      expect({ name, status: res.status, code: pageCode(res.text), issuer: /Issuer/.test(res.text) }).toEqual({ name, status: 401, code: 'SSO_SAML_REJECTED', issuer: true });
+    }
+    expect(await failures()).toBe(before + cases.length);
+    // The Response's Issuer is optional: without it, the assertion's (ours) is enough.
+    const noResponseIssuer = await (await answer({ responseIssuer: null })).post();
+    expect(noResponseIssuer.status).toBe(302);
+  });
+
+  it('refuses a response whose Destination or Recipient is another endpoint, each checked on its own', async () => {
+    const ours = origin + saml.acsPath;
+    const theirs = `${origin}/sso/saml/acs/${owner.tenantId}/00000000-0000-4000-8000-000000000000`;
+    const destination = await (await answer({ destination: theirs, recipient: ours })).post();
+    expect([destination.status, pageCode(destination.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
+    expect(destination.text).toContain('Destination');
+    const recipient = await (await answer({ destination: ours, recipient: theirs })).post();
+    expect([recipient.status, pageCode(recipient.text)]).toEqual([401, 'SSO_SAML_REJECTED']);
+    expect(recipient.text).toContain('Recipient');
+  });
+
+  it('takes one address from a multi-valued email attribute: the first valid value, whose domain must be allowed', async () => {
+    const withEmail = (email: string[]) => answer({ user: { nameId: 'vic', email, groups: [] } });
+    const foreignFirst = await (await withEmail(['mallory@elsewhere.test', 'vic@corp.test'])).post();
+    expect([foreignFirst.status, pageCode(foreignFirst.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
+    const joined = await (await withEmail(['mallory@elsewhere.test,vic@corp.test'])).post();
+    expect([joined.status, pageCode(joined.text)]).toEqual([401, 'SSO_NO_EMAIL']);
+    const named = await (await withEmail(['Vic <vic@corp.test>'])).post();
+    expect([named.status, pageCode(named.text)]).toEqual([401, 'SSO_NO_EMAIL']);
+    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE '%mallory%' OR email LIKE '%,%' OR email LIKE '%<%'`)).toEqual([]);
+
+    const skipped = await (await withEmail(['not an address', 'Vic@Corp.test', 'mallory@elsewhere.test'])).post();
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(skipped.location) });
+    expect(tokens.data!.completeSsoLogin.user.email).toBe('vic@corp.test');
+    // A reset asked for several addresses at once reaches nobody; one for the account's address reaches that mailbox alone.
+    const both = 'mallory@elsewhere.test,vic@corp.test';
+    expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: both })).data).toEqual({ requestPasswordReset: true });
+    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: 'vic@corp.test' });
+    expect((await waitForMail(t.config, 'vic@corp.test', SUBJECTS.reset)).to).toBe('vic@corp.test');
+    expect([...mailsTo(t.config, both), ...mailsTo(t.config, 'mallory@elsewhere.test')]).toEqual([]);
+    expect(mailsTo(t.config, 'vic@corp.test').filter((m) => m.subject === SUBJECTS.reset)).toHaveLength(1);
+  });
+
   it('reports unreadable metadata when the connection is saved', async () => {
     const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } }, { token: owner.token });
     expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);
@@ -322,6 +414,79 @@ describe('managing connections', () => {
     expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
     const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 }, { token: owner.token });
     expect(log.data!.auditLog.edges).toHaveLength(2);
+  });
+});
+
+describe('custom roles through a provider', () => {
+  let conn: { id: string; acsPath: string; spEntityId: string };
+  async function samlSignIn(user: SamlUser): Promise<{ status: number; text: string; token?: string }> {
+    const started = await start(`tenant=${owner.tenantId}&connection=${conn.id}`);
+    const { id } = idp.readRequest(started.location!);
+    const SAMLResponse = idp.response({ destination: origin + conn.acsPath, audience: conn.spEntityId, user, inResponseTo: id });
+    const res = await postForm(origin + conn.acsPath, { SAMLResponse });
+    if (res.status !== 302) return res;
+    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) });
+    return { ...res, token: tokens.data!.completeSsoLogin.accessToken };
+  }
+  const access = async (token: string) => (await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess;
+
+  beforeAll(async () => {
+    const created = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Corp SAML (roles)', metadataXml: idp.metadataXml, defaultRole: 'user', redirectUrl: APP, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
+    conn = created.data!.createSamlConnection as typeof conn;
+  });
+
+  it('maps a group to a custom role of the tenant, given at sign-in and taken back when the group goes', async () => {
+    const auditor = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Auditor', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
+    // By name or by id; stored (and shown) by id, so renaming the role keeps the mapping.
+    const mapped = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'auditors', role: 'auditor' }, { group: 'also-auditors', role: auditor.id }] } },
+      { token: owner.token },
+    );
+    expect(mapped.data!.updateSsoConnection.roleMapping).toEqual([
+      { group: 'auditors', role: auditor.id },
+      { group: 'also-auditors', role: auditor.id },
+    ]);
+
+    const ivy = { nameId: 'ivy@corp.test', email: 'ivy@corp.test', groups: ['auditors'] };
+    const first = await samlSignIn(ivy);
+    expect(first.status).toBe(302);
+    expect(await access(first.token!)).toMatchObject({ roles: ['user', 'Auditor'], permissions: expect.arrayContaining(['audit:read']) });
+    expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: first.token })).errors).toBeUndefined();
+
+    // The provider no longer puts Ivy in the group: the next sign-in takes the role back.
+    const later = await samlSignIn({ ...ivy, groups: [] });
+    expect((await access(later.token!)).roles).toEqual(['user']);
+    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: later.token }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('refuses a mapping to an unknown role or to rights the admin lacks, and a sign-in to a role since deleted', async () => {
+    const unknown = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'emperor' }] } }, { token: owner.token });
+    expect(codes(unknown)).toEqual(['UNKNOWN_ROLE']);
+    const owners = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'owner' }] } }, { token: owner.token });
+    expect(codes(owners)).toEqual(['INVALID_SSO_CONNECTION']);
+
+    // Someone who may manage connections but not roles cannot have a provider hand out roles:manage.
+    const keeper = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'SSO keeper', permissions: ['sso:manage'] } }, { token: owner.token })).data!.createRole;
+    const mighty = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Role master', permissions: ['roles:manage'] } }, { token: owner.token })).data!.createRole;
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } }, { token: owner.token })).errors).toBeUndefined();
+    const escalation = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: mighty.id }] } }, { token: member.token });
+    expect(codes(escalation)).toEqual(['PERMISSION_ESCALATION']);
+
+    const doomed = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Doomed', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
+    await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'doomed', role: doomed.id }] } }, { token: owner.token });
+    expect((await gql(t.gatewayUrl, DeleteRoleDocument, { id: doomed.id }, { token: owner.token })).data!.deleteRole).toBe(true);
+    const refused = await samlSignIn({ nameId: 'jan@corp.test', email: 'jan@corp.test', groups: ['doomed'] });
+    expect([refused.status, pageCode(refused.text)]).toEqual([403, 'SSO_ROLE_UNKNOWN']);
+    // Changing something else about the connection still works (it can always be disabled).
+    expect((await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { enabled: false } }, { token: owner.token })).errors).toBeUndefined();
   });
 });
 

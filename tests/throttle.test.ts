@@ -1,11 +1,11 @@
-import { LoginDocument, MeDocument } from './generated/graphql';
+import { ChangePasswordDocument, DisableTotpDocument, LoginDocument, MeDocument, RegisterDocument } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
-import { signUp } from './support/fixtures';
+import { signUp, totpCodeAt, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
 beforeAll(async () => {
-  t = await startTestPlatform();
+  t = await startTestPlatform(undefined, { REGISTER_ATTEMPTS_PER_IP: '5' });
 });
 afterAll(async () => {
   await t?.stop();
@@ -36,5 +36,50 @@ describe('brute-force protection', () => {
     const owner = await gql(t.gatewayUrl, LoginDocument, { input: { email: victim.email, password: victim.password } }, { headers: from('198.51.100.20') });
     expect(owner.errors).toBeUndefined();
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: owner.data!.login.accessToken })).data!.me.id).toBe(victim.userId);
+  });
+
+  it("counts every check of a signed-in account's password, packed or not, per account whatever the address: a stolen token is no password oracle", async () => {
+    const victim = await signUp(t.gatewayUrl, 'Stolen token');
+    const change = (currentPassword: string, ip: string) =>
+      gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword, newPassword: 'a brand new phrase' } }, { token: victim.token, headers: from(ip) });
+    // Packed: each field that runs is counted (the first failure aborts the rest of the mutation).
+    const guesses = Array.from({ length: 15 }, (_, i) => `g${i}: changePassword(input: { currentPassword: "guess number ${i}", newPassword: "a brand new phrase" })`);
+    const packed = await rawGql(t.gatewayUrl, { query: `mutation { ${guesses.join(' ')} }` }, { token: victim.token, headers: from('203.0.113.50') });
+    expect(codes(packed)).toEqual(['INVALID_CREDENTIALS']);
+    // Then one guess at a time, each from another address.
+    const outcomes: (string | undefined)[] = [];
+    for (let i = 0; i < 12; i++) outcomes.push(codes(await change(`another guess ${i}`, `203.0.113.${60 + i}`))[0]);
+    expect(outcomes.slice(0, 9)).toEqual(Array(9).fill('INVALID_CREDENTIALS'));
+    expect(outcomes.slice(9)).toEqual(Array(3).fill('TOO_MANY_ATTEMPTS'));
+    // The right password tells nothing now either, from anywhere.
+    expect(codes(await change(victim.password, '198.51.100.77'))).toEqual(['TOO_MANY_ATTEMPTS']);
+    // Signing in is counted apart: the owner still signs in.
+    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: victim.email, password: victim.password } }, { headers: from('198.51.100.78') })).errors).toBeUndefined();
+  });
+
+  it('counts the password and code checks of turning two-factor sign-in off the same way', async () => {
+    const victim = await signUp(t.gatewayUrl, 'Stolen token 2fa');
+    const { secret } = await turnOnTotp(t.gatewayUrl, victim.token);
+    const disable = (password: string, ip: string) =>
+      gql(t.gatewayUrl, DisableTotpDocument, { input: { password, code: '000000' } }, { token: victim.token, headers: from(ip) });
+    const outcomes: (string | undefined)[] = [];
+    for (let i = 0; i < 12; i++) outcomes.push(codes(await disable(`guess ${i}`, `203.0.113.${120 + i}`))[0]);
+    expect(outcomes.slice(0, 10)).toEqual(Array(10).fill('INVALID_CREDENTIALS'));
+    expect(outcomes.slice(10)).toEqual(Array(2).fill('TOO_MANY_ATTEMPTS'));
+    const right = await gql(t.gatewayUrl, DisableTotpDocument, { input: { password: victim.password, code: totpCodeAt(secret, 1) } }, { token: victim.token, headers: from('198.51.100.79') });
+    expect(codes(right)).toEqual(['TOO_MANY_ATTEMPTS']);
+  });
+
+  it('limits registrations per client address, whether or not the address given has an account', async () => {
+    const existing = await signUp(t.gatewayUrl, 'Already here');
+    const register = (email: string, ip: string) =>
+      gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'flood pass phrase', tenantName: 'Flood' } }, { headers: from(ip) });
+    const outcomes: (string | undefined)[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await register(i % 2 ? existing.email : uniqueEmail('flood'), '203.0.113.200');
+      outcomes.push(res.errors ? codes(res)[0] : 'REGISTERED');
+    }
+    expect(outcomes).toEqual([...Array(5).fill('REGISTERED'), 'TOO_MANY_ATTEMPTS', 'TOO_MANY_ATTEMPTS']);
+    expect((await register(uniqueEmail('elsewhere'), '198.51.100.200')).errors).toBeUndefined();
   });
 });

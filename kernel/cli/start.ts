@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   lifecycle.started(() => platform.stop());
   let seeded: string | undefined;
   if (target === 'all' && config.seed.SEED_DEMO && platform.gatewayUrl) {
-    seeded = await seedDemo(platform.gatewayUrl, {
+    seeded = await seedDemo(platform.gatewayUrl, platform.database.url, {
       email: config.seed.DEMO_EMAIL,
       password: config.seed.DEMO_PASSWORD,
       tenantName: 'Demo',

@@ -1,7 +1,6 @@
 import { defineErrors } from '../../kernel/errors';
 
 export enum IdentityErrorCode {
-  EMAIL_TAKEN = 'EMAIL_TAKEN',
   INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
   WEAK_PASSWORD = 'WEAK_PASSWORD',
   INVALID_EMAIL = 'INVALID_EMAIL',
@@ -42,7 +41,6 @@ export enum IdentityErrorCode {
 }
 
 export const identityError = defineErrors<IdentityErrorCode>({
-  EMAIL_TAKEN: 'An account with this email already exists',
   INVALID_CREDENTIALS: 'Email or password is incorrect',
   WEAK_PASSWORD: 'Password must be 8 to 128 characters long',
   INVALID_EMAIL: 'Email address is not valid',

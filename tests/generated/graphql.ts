@@ -273,7 +273,7 @@ export type SsoKind =
 export type SsoRoleRuleInput = {
   /** A group (or role) the identity provider sends */
   group: string;
-  /** The tenant role its members get (admin, member, user or a custom role) */
+  /** The tenant role its members get: admin, member or user, or a custom role of the tenant by id or name (kept as its id; given on top of the system role user) */
   role: string;
 };
 

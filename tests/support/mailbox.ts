@@ -20,6 +20,7 @@ export const SUBJECTS = {
   reset: 'Reset your password',
   invitation: 'You are invited to Nexus Platform',
   verification: 'Confirm your e-mail address',
+  registeredAgain: 'Someone signed up with your e-mail address',
 };
 
 export function tokenFrom(mail: StoredMail): string {

@@ -1,12 +1,13 @@
 // An OpenID Provider for integration tests, run as a child process by tests/support/oidc-op.ts.
 //
 // Reads its clients and accounts from the OIDC_OP_CONFIG environment variable (JSON:
-// { clients: [{ client_id, client_secret, redirect_uris }], accounts: { [sub]: { email, email_verified?, name?, groups? } } }),
+// { clients: [{ client_id, client_secret, redirect_uris }], accounts: { [sub]: { email, email_verified?, name?, groups?, idTokenKey? } } }),
 // listens on 127.0.0.1 on a free port and prints one line `OIDC_OP_ISSUER <issuer>` on stdout once it accepts requests.
 // Sign-in goes through the provider's development interactions (a login form and a consent form, plain HTML posts).
 // The process exits when its stdin closes, so it never outlives the test process that started it.
+import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import process from 'node:process';
 import Provider from 'oidc-provider';
 
@@ -34,6 +35,21 @@ function accountClaims(sub, account) {
   return claims;
 }
 
+const b64url = (value) => Buffer.from(value).toString('base64url');
+
+/**
+ * An account with `idTokenKey` gets its ID token from the token endpoint signed again with a key this provider does
+ * not publish: 'foreign' keeps the published key id (a forger who knows it), 'foreign-kid' names a key id of its own.
+ * Everything else in the token (claims, nonce, at_hash) stays as the provider issued it.
+ */
+function resignIdToken(idToken, mode, foreignKey) {
+  const [encodedHeader, encodedPayload] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8'));
+  const forgedHeader = b64url(JSON.stringify({ ...header, alg: 'RS256', kid: mode === 'foreign-kid' ? 'not-published' : header.kid }));
+  const signature = sign('sha256', Buffer.from(`${forgedHeader}.${encodedPayload}`), foreignKey).toString('base64url');
+  return `${forgedHeader}.${encodedPayload}.${signature}`;
+}
+
 async function main() {
   const config = readConfig();
 
@@ -46,6 +62,7 @@ async function main() {
   const issuer = `http://127.0.0.1:${port}`;
 
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
   const provider = new Provider(issuer, {
     clients: config.clients.map((client) => ({
@@ -96,6 +113,15 @@ async function main() {
     const loaded = await provider.Client.find(client.client_id);
     if (!loaded) throw new Error(`client ${client.client_id} could not be loaded`);
   }
+
+  provider.use(async (ctx, next) => {
+    await next();
+    const idToken = ctx.path === '/token' && ctx.method === 'POST' ? ctx.body?.id_token : undefined;
+    if (typeof idToken !== 'string') return;
+    const { sub } = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString('utf8'));
+    const mode = Object.prototype.hasOwnProperty.call(config.accounts, sub) ? config.accounts[sub].idTokenKey : undefined;
+    if (mode === 'foreign' || mode === 'foreign-kid') ctx.body = { ...ctx.body, id_token: resignIdToken(idToken, mode, foreignKey) };
+  });
 
   server.on('request', provider.callback());
   process.stdout.write(`${READY_PREFIX}${issuer}\n`);

@@ -3,10 +3,16 @@ import { resolve } from 'node:path';
 
 /** A user known to the test OpenID Provider; `email_verified` defaults to true and `groups` to []. */
 export interface OpAccount {
-  email: string;
+  /** The `email` claim; a list makes it multi-valued (not standard, but some providers send one). */
+  email: string | string[];
   email_verified?: boolean;
   name?: string;
   groups?: string[];
+  /**
+   * The ID token from the token endpoint is signed with a key absent from the provider's JWKS: 'foreign' under the
+   * published key id, 'foreign-kid' under a key id of its own. Default: the provider's own key.
+   */
+  idTokenKey?: 'foreign' | 'foreign-kid';
 }
 
 /** A confidential client (client_secret_basic or client_secret_post), authorization code flow with PKCE S256. */

@@ -65,6 +65,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     SEED_DEMO: 'false',
     // Tests pose as clients from different addresses through X-Forwarded-For.
     TRUST_PROXY: 'loopback',
+    // Test files sign many accounts up from one address; the registration throttle is tested with its own limit.
+    REGISTER_ATTEMPTS_PER_IP: '1000',
     ...ports,
     ...overrides,
   });

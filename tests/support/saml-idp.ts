@@ -7,7 +7,8 @@ import { SignedXml } from 'xml-crypto';
 /** A user the IdP asserts: NameID (emailAddress format) plus the attributes "email" and "groups". */
 export interface SamlUser {
   nameId: string;
-  email: string;
+  /** The "email" attribute; several values make it multi-valued (in this order). */
+  email: string | string[];
   /** Multi-valued "groups" attribute; omitted from the assertion when empty. */
   groups?: string[];
 }
@@ -23,6 +24,12 @@ export type WrapStyle = 'sibling' | 'nested' | 'response';
 export interface ResponseOptions {
   /** Our ACS URL (Response@Destination and SubjectConfirmationData@Recipient). */
   destination: string;
+  /** SubjectConfirmationData@Recipient when it should differ from `destination`. */
+  recipient?: string;
+  /** The Response's Issuer; null leaves it out (it is optional there). Default: the IdP's entity id. */
+  responseIssuer?: string | null;
+  /** The Assertion's Issuer. Default: the IdP's entity id. */
+  assertionIssuer?: string;
   /** Our SP entity id (AudienceRestriction). */
   audience: string;
   /** The AuthnRequest ID (Response@InResponseTo and SubjectConfirmationData@InResponseTo); null or absent = unsolicited. */
@@ -173,23 +180,25 @@ function buildResponse(idpEntityId: string, keys: KeyPair, options: ResponseOpti
   const assertionId = options.assertionId ?? newId();
   const responseId = options.responseId ?? newId();
 
-  const assertion = assertionXml({ ...options, ...times, idpEntityId, inResponseTo, id: assertionId, user: options.user });
-  let xml = responseXml({ id: responseId, idpEntityId, destination: options.destination, inResponseTo, issueInstant, content: assertion });
+  const assertionIssuer = options.assertionIssuer ?? idpEntityId;
+  const responseIssuer = options.responseIssuer === undefined ? idpEntityId : options.responseIssuer;
+  const assertion = assertionXml({ ...options, ...times, idpEntityId: assertionIssuer, inResponseTo, id: assertionId, user: options.user });
+  let xml = responseXml({ id: responseId, idpEntityId: responseIssuer, destination: options.destination, inResponseTo, issueInstant, content: assertion });
   if (sign === 'both' || sign === 'assertion') xml = signElement(xml, ASSERTION_XPATH, keys);
-  if (sign === 'both' || sign === 'response') xml = signElement(xml, RESPONSE_XPATH, keys);
+  if (sign === 'both' || sign === 'response') xml = signElement(xml, RESPONSE_XPATH, keys, responseIssuer !== null);
 
   if (options.wrap) {
-    const evil = assertionXml({ ...options, ...times, idpEntityId, inResponseTo, id: newId(), user: options.wrap });
+    const evil = assertionXml({ ...options, ...times, idpEntityId: assertionIssuer, inResponseTo, id: newId(), user: options.wrap });
     xml = wrapSignedResponse(xml, evil, options.wrapStyle ?? 'sibling', { idpEntityId, destination: options.destination, inResponseTo, issueInstant });
   }
   return xml;
 }
 
-function responseXml(r: { id: string; idpEntityId: string; destination: string; inResponseTo: string | null; issueInstant: Date; content: string; extensions?: string }): string {
+function responseXml(r: { id: string; idpEntityId: string | null; destination: string; inResponseTo: string | null; issueInstant: Date; content: string; extensions?: string }): string {
   return (
     `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${esc(r.id)}" Version="2.0" IssueInstant="${r.issueInstant.toISOString()}" ` +
     `Destination="${esc(r.destination)}"${r.inResponseTo !== null ? ` InResponseTo="${esc(r.inResponseTo)}"` : ''}>` +
-    `<saml:Issuer>${esc(r.idpEntityId)}</saml:Issuer>` +
+    (r.idpEntityId !== null ? `<saml:Issuer>${esc(r.idpEntityId)}</saml:Issuer>` : '') +
     (r.extensions !== undefined ? `<samlp:Extensions>${r.extensions}</samlp:Extensions>` : '') +
     `<samlp:Status><samlp:StatusCode Value="${STATUS_SUCCESS}"/></samlp:Status>` +
     r.content +
@@ -201,6 +210,7 @@ function assertionXml(a: {
   id: string;
   idpEntityId: string;
   destination: string;
+  recipient?: string;
   audience: string;
   inResponseTo: string | null;
   user: SamlUser;
@@ -221,7 +231,7 @@ function assertionXml(a: {
     `<saml:NameID Format="${NAMEID_EMAIL}">${esc(a.user.nameId)}</saml:NameID>` +
     `<saml:SubjectConfirmation Method="${CM_BEARER}">` +
     `<saml:SubjectConfirmationData${a.inResponseTo !== null ? ` InResponseTo="${esc(a.inResponseTo)}"` : ''} ` +
-    `NotOnOrAfter="${a.notOnOrAfter.toISOString()}" Recipient="${esc(a.destination)}"/>` +
+    `NotOnOrAfter="${a.notOnOrAfter.toISOString()}" Recipient="${esc(a.recipient ?? a.destination)}"/>` +
     `</saml:SubjectConfirmation>` +
     `</saml:Subject>` +
     `<saml:Conditions NotBefore="${a.notBefore.toISOString()}" NotOnOrAfter="${a.notOnOrAfter.toISOString()}">` +
@@ -231,15 +241,15 @@ function assertionXml(a: {
     `<saml:AuthnContext><saml:AuthnContextClassRef>${AC_PASSWORD}</saml:AuthnContextClassRef></saml:AuthnContext>` +
     `</saml:AuthnStatement>` +
     `<saml:AttributeStatement>` +
-    attribute('email', [a.user.email]) +
+    attribute('email', typeof a.user.email === 'string' ? [a.user.email] : a.user.email) +
     (groups.length > 0 ? attribute('groups', groups) : '') +
     `</saml:AttributeStatement>` +
     `</saml:Assertion>`
   );
 }
 
-/** Enveloped RSA-SHA256 signature over the element at `xpath` (referenced by its ID), placed right after its Issuer. */
-function signElement(xml: string, xpath: string, keys: KeyPair): string {
+/** Enveloped RSA-SHA256 signature over the element at `xpath` (referenced by its ID), placed right after its Issuer (first child without one). */
+function signElement(xml: string, xpath: string, keys: KeyPair, afterIssuer = true): string {
   const sig = new SignedXml({
     privateKey: keys.privateKeyPem,
     publicCert: keys.certificatePem,
@@ -248,7 +258,7 @@ function signElement(xml: string, xpath: string, keys: KeyPair): string {
     idAttribute: 'ID',
   });
   sig.addReference({ xpath, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
-  sig.computeSignature(xml, { prefix: 'ds', location: { reference: issuerOf(xpath), action: 'after' } });
+  sig.computeSignature(xml, { prefix: 'ds', location: afterIssuer ? { reference: issuerOf(xpath), action: 'after' } : { reference: xpath, action: 'prepend' } });
   return sig.getSignedXml();
 }
 
@@ -256,7 +266,7 @@ function wrapSignedResponse(
   signedXml: string,
   evilAssertion: string,
   style: WrapStyle,
-  r: { idpEntityId: string; destination: string; inResponseTo: string | null; issueInstant: Date },
+  r: { idpEntityId: string | null; destination: string; inResponseTo: string | null; issueInstant: Date },
 ): string {
   const doc = parseXml(signedXml);
   const response = doc.documentElement!;

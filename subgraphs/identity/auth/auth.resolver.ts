@@ -25,7 +25,10 @@ export class AuthResolver {
   }
 
   @Public()
-  @Mutation(() => AuthPayload, { description: 'Creates an account and a tenant it owns, and signs in' })
+  @Mutation(() => AuthPayload, {
+    description:
+      'Creates an account and a tenant it owns, and signs in. The answer is the same whether or not the address already has an account: if it has, that account keeps the address (its owner is told by mail) and the new account can never confirm it',
+  })
   register(@Arg('input', () => RegisterInput) input: RegisterInput): Promise<AuthPayload> {
     return this.auth.register(input, currentContext());
   }

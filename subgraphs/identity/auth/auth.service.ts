@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
@@ -12,15 +13,20 @@ import { passwordRefused } from '../policy/security-policy.service';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
-import { LIMITS, attemptParams, attemptsSql, clientIp, tooManyAttempts } from '../throttle/throttle';
+import { LIMITS, attemptParams, attemptsSql, clientIp, countAttempts, throttle, tooManyAttempts } from '../throttle/throttle';
+import { enqueueMail } from '../mail/mail-queue';
+import { registrationTag } from './registration-tag';
 import { IdentityMembership } from '../users/membership.entity';
-import { normaliseEmail } from '../users/email';
+import { emailOrNull, normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
 import { checkPasswordPolicy } from '../passwords/password-policy';
 
 const log = logger('identity.auth');
+
+/** Subject of the mail an address's owner gets when a registration names their address. */
+const REGISTERED_AGAIN_SUBJECT = 'Someone signed up with your e-mail address';
 
 export class AuthService {
   private readonly sessions: SessionService;
@@ -33,7 +39,14 @@ export class AuthService {
     this.verification = new EmailVerificationService(deps);
   }
 
+  /**
+   * A new account and a tenant it owns, signed in. The answer never tells whether the address already had an
+   * account: if it had, the new account does not get the address (that account keeps it, and only it is ever
+   * found or mailed by it) — it shows the address it named and signs in with it and its own password, but it is
+   * never confirmed; the address's owner is told by mail instead of being sent a confirmation link.
+   */
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
+    await throttle(this.deps.ds, [[{ ...LIMITS.registerPerIp, max: this.deps.config.auth.REGISTER_ATTEMPTS_PER_IP }, clientIp(ctx)]]);
     const email = normaliseEmail(input.email);
     checkPasswordPolicy(input.password, email);
     const tenantName = (input.tenantName ?? '').trim() || `${email.split('@')[0]}'s workspace`;
@@ -41,11 +54,15 @@ export class AuthService {
     const userId = randomUUID();
     const tenantId = randomUUID();
     const passwordHash = await hashPassword(input.password);
+    const tag = registrationTag(this.deps.keys, email, input.password);
     const scope: RequestContext = { ...ctx, tenantId, userId };
-    let result: { payload: AuthPayload; provisioning: string };
-    try {
-      result = await withTenant(this.deps.ds, scope, async (em) => {
-        await em.insert(User, em.create(User, { id: userId, email, passwordHash }));
+    const attempt = () =>
+      withTenant(this.deps.ds, scope, async (em) => {
+        const [{ held }]: { held: boolean }[] = await em.query(`SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held`, [email]);
+        await em.insert(
+          User,
+          em.create(User, held ? { id: userId, email: null, registeredEmail: email, registrationTag: tag, passwordHash } : { id: userId, email, passwordHash }),
+        );
         await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, passwordHash]);
         await em.insert(IdentityMembership, { tenantId, userId, role: 'owner' });
         const provisioning = await recordEvent(em, 'identity', {
@@ -53,18 +70,32 @@ export class AuthService {
           tenantId,
           payload: { tenantId, name: tenantName, ownerUserId: userId, ownerEmail: email },
         });
-        await this.verification.send(em, userId, email);
+        if (held) await this.tellOwner(em, email);
+        else await this.verification.send(em, userId, email);
         const user = await em.findOneByOrFail(User, { id: userId });
         return { payload: await this.sessions.open(em, scope, user, tenantId, 'owner', 'register'), provisioning };
       });
-    } catch (err) {
-      if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.EMAIL_TAKEN);
-      throw err;
-    }
+    // Someone took the address between the check and the insert: the same registration again, now as one for a held address.
+    const result = await attempt().catch((err: { code?: string }) => (err?.code === '23505' ? attempt() : Promise.reject(err)));
     // Publish the provisioning event now and wait for its consumers (tenancy creates the tenant), so the
     // new tenant is readable in this same operation.
     await this.deps.outbox.deliverNow([result.provisioning]);
     return result.payload;
+  }
+
+  /** Tells an address's owner that a registration named it (a few times an hour at most), in the caller's transaction. */
+  private async tellOwner(em: EntityManager, email: string): Promise<void> {
+    if ((await countAttempts(em, [[LIMITS.registerNoticePerAddress, email]])) > 0) return;
+    await enqueueMail(em, {
+      to: email,
+      subject: REGISTERED_AGAIN_SUBJECT,
+      text:
+        `Someone just signed up for Nexus Platform with this address, which already belongs to your account.\n\n` +
+        `Your account and its workspaces are unchanged, and the address stays yours: the new account cannot be reached ` +
+        `or confirmed through it, nor reset its password with it.\n\nIf it was you, sign in to your existing account at ` +
+        `${this.deps.config.mail.APP_URL} (if you forgot its password, ask for a reset there). If it was not you, there ` +
+        `is nothing to do.\n`,
+    });
   }
 
   /** A new session for the same account in another of its tenants; refused (and audited) for any other tenant. */
@@ -90,21 +121,39 @@ export class AuthService {
   }
 
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
-    const email = (input.email ?? '').trim().toLowerCase();
+    // Counted under what was typed (any spelling of a non-address counts too); looked up only when it is an address.
+    const typed = (typeof input.email === 'string' ? input.email : '').trim().toLowerCase();
+    const email = emailOrNull(typed);
+    const password = typeof input.password === 'string' ? input.password : '';
     const ip = clientIp(ctx);
-    // One statement before the password check: count the attempt, and read all sign-in needs of the account.
-    const [row]: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
+    // One statement before the password check: count the attempt, and read all sign-in needs of the account — the
+    // one holding the address, and first the account a registration that named it made for this password, if any.
+    const rows: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
       em.query(
-        `SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4) c ON true`,
-        [...attemptParams([
-          [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
-          [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, email, ip],
-        ]), email],
+        `SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4, $5) c ON true`,
+        [
+          ...attemptParams([
+            [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
+            [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, typed, ip],
+          ]),
+          email,
+          email === null ? null : registrationTag(this.deps.keys, email, password),
+        ],
       ),
     );
-    if (row.wait > 0) throw tooManyAttempts(row.wait);
-    const found = row.user_id ? row : null;
-    const ok = found ? await verifyPassword(found.password_hash, input.password ?? '') : await burnPasswordCheck(input.password ?? '');
+    if (rows[0].wait > 0) throw tooManyAttempts(rows[0].wait);
+    const candidates = rows.filter((r) => r.user_id);
+    // One password check (two only when a tag matched by chance, one time in 65,536), or the same time spent for none.
+    let found: SignInCandidate | null = null;
+    for (const candidate of candidates) {
+      if (await verifyPassword(candidate.password_hash, password)) {
+        found = candidate;
+        break;
+      }
+    }
+    if (candidates.length === 0) await burnPasswordCheck(password);
+    const ok = found !== null;
+    found ??= candidates.at(-1) ?? null;
     const memberships = found?.memberships ?? [];
     if (!found || !ok) {
       if (found && memberships[0]) {

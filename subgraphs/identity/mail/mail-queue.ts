@@ -4,12 +4,17 @@ import { withSystem } from '../../../kernel/db/tenant-scope';
 import { logger } from '../../../kernel/log';
 import type { MailMessage, MailTransport } from '../../../kernel/mail';
 import { returningRows } from '../../../kernel/db/values';
+import { emailOrNull } from '../users/email';
 
 const MAX_ATTEMPTS = 10;
 const log = logger('identity.mail');
 
-/** Queues a mail in the caller's transaction: it is sent if and only if the change commits. */
+/**
+ * Queues a mail in the caller's transaction: it is sent if and only if the change commits. It goes to exactly one
+ * mailbox: a recipient that is not one valid address (a list, a display name) is refused, never handed to a mailer.
+ */
 export async function enqueueMail(em: EntityManager, message: MailMessage): Promise<void> {
+  if (emailOrNull(message.to) !== message.to) throw new Error('mail recipient must be exactly one address, as accounts store it');
   await em.query(`INSERT INTO identity.mail_queue (id, recipient, subject, body, sender_name) VALUES ($1, $2, $3, $4, $5)`, [
     randomUUID(),
     message.to,

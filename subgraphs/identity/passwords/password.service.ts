@@ -13,9 +13,11 @@ import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { hashPassword, verifyPassword } from './password-hash';
-import { LIMITS, clientIp, throttle } from '../throttle/throttle';
+import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
+import { emailOrNull } from '../users/email';
+import { registrationTag } from '../auth/registration-tag';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -32,13 +34,13 @@ export class PasswordService {
    * its timing. The lookup and the e-mail happen after the response.
    */
   requestReset(ctx: RequestContext, email: string): boolean {
-    const address = (typeof email === 'string' ? email : '').trim().toLowerCase();
-    setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
+    // Not one valid address: no account can have it, nothing is sent (and the answer is the same).
+    const address = emailOrNull(email);
+    if (address !== null) setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
     return true;
   }
 
   private async sendResetMail(ctx: RequestContext, email: string): Promise<void> {
-    if (!email || email.length > 254) return;
     // Over the limit: nothing is sent (and the answer was already the same).
     const allowed = await throttle(this.deps.ds, [
       [LIMITS.resetPerIp, clientIp(ctx)],
@@ -57,13 +59,15 @@ export class PasswordService {
     const link = new URL('/reset-password', this.deps.config.mail.APP_URL);
     link.searchParams.set('token', token);
     const tenantId = await withUser(this.deps.ds, userId, async (em) => {
+      // To the one address the account holds (never to what was typed).
+      const [account]: { email: string }[] = await em.query(`SELECT email FROM identity.users WHERE id = $1`, [userId]);
       await em.query(`INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`, [
         sha256(token),
         userId,
         RESET_TTL_MINUTES,
       ]);
       await enqueueMail(em, {
-        to: email,
+        to: account.email,
         subject: 'Reset your password',
         text: `Someone asked to reset the password of this account.\n\nTo choose a new password, open:\n${link}\n\nThe link works once, for ${RESET_TTL_MINUTES} minutes. If it was not you, ignore this e-mail.\n`,
       });
@@ -85,7 +89,7 @@ export class PasswordService {
       user: await em.findOneByOrFail(User, { id: userId }),
       minLength: await requiredPasswordLength(em, userId, null),
     }));
-    checkPasswordPolicy(newPassword, user.email, minLength);
+    checkPasswordPolicy(newPassword, user.address, minLength);
     await this.setPassword(userId, newPassword, async (em) => {
       const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
       if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
@@ -97,6 +101,7 @@ export class PasswordService {
   /** Changes the password (the current one is required) and signs out every other session. */
   async change(ctx: RequestContext, currentPassword: string, newPassword: string): Promise<boolean> {
     const userId = ctx.userId!;
+    await throttlePasswordCheck(this.deps.ds, this.deps.config, ctx);
     const user = await withUser(this.deps.ds, userId, (em) =>
       em.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id: userId }).getOneOrFail(),
     );
@@ -104,8 +109,16 @@ export class PasswordService {
       await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'password_change', result: AuditResult.FAILURE, target: `user:${userId}` });
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
-    checkPasswordPolicy(newPassword, user.email, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
-    await this.setPassword(userId, newPassword);
+    checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
+    // An account whose registration named an address another account holds is picked at sign-in by its password's tag.
+    const registered = user.registeredEmail;
+    await this.setPassword(
+      userId,
+      newPassword,
+      registered
+        ? (em) => em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [userId, registrationTag(this.deps.keys, registered, newPassword)]).then(() => undefined)
+        : undefined,
+    );
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;
   }

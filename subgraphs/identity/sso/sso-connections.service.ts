@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 import type * as Oidc from 'openid-client';
 import type { EntityManager } from 'typeorm';
+import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
@@ -18,7 +19,7 @@ import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type Sam
 
 const log = logger('identity.sso');
 
-/** Roles an identity provider may give (never owner). */
+/** System roles an identity provider may give (never owner); a mapping rule may also give a custom role of the tenant. */
 export const SSO_ROLES = ['admin', 'member', 'user'];
 
 export interface SamlSettings {
@@ -177,13 +178,18 @@ export function openidClient(): Promise<typeof Oidc> {
   return (oidcModule ??= import('openid-client'));
 }
 
-/** Discovers an OIDC provider; allows plain http only on loopback. */
+/**
+ * Discovers an OIDC provider; allows plain http only on loopback. ID tokens from the token endpoint are checked
+ * against the provider's published keys (jwks_uri): openid-client verifies their signature only when asked.
+ */
 export async function discover(issuer: string, clientId: string, clientSecret: string, allowLocal: boolean): Promise<Oidc.Configuration> {
   const oidc = await openidClient();
-  return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+  const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
     execute: insecureAllowed(issuer, allowLocal) ? [oidc.allowInsecureRequests] : [],
     timeout: 5,
   });
+  oidc.enableNonRepudiationChecks(config);
+  return config;
 }
 
 /** While the tenant requires single sign-on, its last enabled connection can be neither disabled nor deleted. */
@@ -204,15 +210,37 @@ function checkedOptions(input: {
 }, allowLocal: boolean) {
   const name = (input.name ?? '').trim();
   if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
-  const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: r.role }));
+  const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: (r.role ?? '').trim() }));
   const defaultRole = input.defaultRole ?? 'member';
-  for (const role of [defaultRole, ...mapping.map((m) => m.role)]) if (!SSO_ROLES.includes(role)) invalid(`Role ${role} cannot be given by an identity provider (one of ${SSO_ROLES.join(', ')})`);
+  if (!SSO_ROLES.includes(defaultRole)) invalid(`The default role must be one of ${SSO_ROLES.join(', ')}`);
+  if (mapping.some((m) => m.role === 'owner')) invalid('Ownership cannot be given by an identity provider');
   if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
   const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL', allowLocal) : null;
   const allowedDomains = [...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, '')))];
   if (allowedDomains.length === 0) invalid('Name the e-mail domains this provider may sign in (allowedDomains)');
   if (allowedDomains.some((d) => !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d))) invalid('allowedDomains must be domain names such as example.com');
   return { name, mapping, defaultRole, redirectUrl, allowedDomains };
+}
+
+/**
+ * Each rule's role as stored: a system role an identity provider may give as is, or the id of a custom role of this
+ * tenant, named by its id or its name. UNKNOWN_ROLE for any other; PERMISSION_ESCALATION for a custom role with
+ * rights the caller lacks (nobody hands out through a provider what they could not assign themselves).
+ */
+async function mappedRoles(em: EntityManager, ctx: RequestContext, tenantId: string, mapping: { group: string; role: string }[]): Promise<{ group: string; role: string }[]> {
+  const custom = mapping.some((m) => !SSO_ROLES.includes(m.role))
+    ? ((await em.query(`SELECT id, name, permissions FROM identity.roles WHERE tenant_id = $1`, [tenantId])) as { id: string; name: string; permissions: string[] }[])
+    : [];
+  return mapping.map((rule) => {
+    if (SSO_ROLES.includes(rule.role)) return rule;
+    const role = custom.find((r) => r.id === rule.role.toLowerCase() || r.name.toLowerCase() === rule.role.toLowerCase());
+    if (!role) {
+      throw identityError(IdentityErrorCode.UNKNOWN_ROLE, `Role "${rule.role}" is neither ${SSO_ROLES.join(', ')} nor a custom role of this tenant (give its id or name)`);
+    }
+    const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
+    if (beyond.length) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot have a provider give rights you lack: ${beyond.join(', ')}`);
+    return { group: rule.group, role: role.id };
+  });
 }
 
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
@@ -269,6 +297,8 @@ export class SsoConnectionService {
         redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
         allowedDomains: input.allowedDomains ?? current.allowed_domains,
       }, this.allowLocal);
+      // A new mapping is checked against the tenant's roles now; one left as it was stays (disabling always works).
+      if (input.roleMapping) next.mapping = await mappedRoles(em, ctx, tenantId, next.mapping);
       const enabled = input.enabled ?? current.enabled;
       if (!enabled && current.enabled) await keepOneWhileRequired(em, tenantId, id);
       const [row] = returningRows<ConnectionRow>(
@@ -309,8 +339,9 @@ export class SsoConnectionService {
     settings: SamlSettings | OidcSettings,
     secret: string | null,
   ): Promise<SsoConnection> {
-    const { name, mapping, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input, this.allowLocal);
+    const { name, mapping: rules, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input, this.allowLocal);
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
+      const mapping = await mappedRoles(em, ctx, tenantId, rules);
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));
       const [row]: ConnectionRow[] = await em.query(

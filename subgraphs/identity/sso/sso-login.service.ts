@@ -19,7 +19,9 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { hashPassword } from '../passwords/password-hash';
 import { SessionService } from '../sessions/session.service';
+import { isSystemRole } from '../rbac/permissions';
 import { IdentityMembership } from '../users/membership.entity';
+import { firstValidEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
 
@@ -60,6 +62,24 @@ interface Claims {
   subject: string;
   email: string;
   groups: string[];
+}
+
+const SAML_ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
+
+/**
+ * The entity id in an element's own `<saml:Issuer>` (a direct child: never one of a nested assertion); null when it
+ * has none. An Issuer of another format than an entity id names no IdP: it never matches one.
+ */
+function issuerOf(element: Element): string | null {
+  for (let node = element.firstChild; node; node = node.nextSibling) {
+    const child = node as Element;
+    if (node.nodeType !== node.ELEMENT_NODE || child.localName !== 'Issuer' || child.namespaceURI !== SAML_ASSERTION) continue;
+    const format = child.getAttribute('Format');
+    if (format && format !== ENTITY_FORMAT) return '';
+    return (child.textContent ?? '').trim();
+  }
+  return null;
 }
 
 function asGroups(value: unknown): string[] {
@@ -273,8 +293,8 @@ export class SsoLoginService {
     }
     const claims = tokens.claims();
     if (!claims) throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', 'No ID token');
-    const email = typeof claims.email === 'string' ? claims.email.trim().toLowerCase() : '';
-    if (!email.includes('@')) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no e-mail address');
+    const email = firstValidEmail(claims.email);
+    if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
     if (claims.email_verified === false) throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address');
     const groups = asGroups(claims[(connection.settings as OidcSettings).groupsClaim]);
     return this.finish(req, connection, { subject: claims.sub, email, groups });
@@ -366,14 +386,24 @@ export class SsoLoginService {
       throw new SsoRefusal(401, 'SSO_SAML_REJECTED', `The identity provider's response was refused: ${(err as Error).message}`);
     }
     if (!profile) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response signed nobody in');
-    // Checked here (node-saml does not): the signed response and its assertion were meant for this endpoint.
+    // Checked here (node-saml does not): the signed response and its assertion come from the connection's IdP
+    // (Issuer) and were meant for this endpoint (Destination, Recipient). The response's root element is the one
+    // whose signature node-saml verified; the assertion is the signed one it read.
+    const idpEntityId = (connection.settings as SamlSettings).idpEntityId;
     const response = new DOMParser().parseFromString(Buffer.from(samlResponse, 'base64').toString('utf8'), 'text/xml').documentElement;
-    if (response?.getAttribute('Destination') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
     const assertion = new DOMParser().parseFromString(profile.getAssertionXml?.() ?? '', 'text/xml').documentElement;
-    const confirmation = assertion?.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'SubjectConfirmationData')[0] as Element | undefined;
+    const responseIssuer = response ? issuerOf(response) : null;
+    if (responseIssuer !== null && responseIssuer !== idpEntityId) {
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The response comes from another identity provider than this connection's (Issuer)");
+    }
+    if (!assertion || issuerOf(assertion) !== idpEntityId) {
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The assertion comes from another identity provider than this connection's (Issuer)");
+    }
+    if (response?.getAttribute('Destination') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
+    const confirmation = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'SubjectConfirmationData')[0] as Element | undefined;
     if (confirmation?.getAttribute('Recipient') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion is for another endpoint (Recipient)');
-    const assertionId = assertion?.getAttribute('ID');
-    const conditions = assertion?.getElementsByTagNameNS('urn:oasis:names:tc:SAML:2.0:assertion', 'Conditions')[0] as Element | undefined;
+    const assertionId = assertion.getAttribute('ID');
+    const conditions = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'Conditions')[0] as Element | undefined;
     const notOnOrAfter = Date.parse(conditions?.getAttribute('NotOnOrAfter') ?? '');
     if (!assertionId || !profile.inResponseTo) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion has no ID or answers no request');
     const inResponseTo = profile.inResponseTo;
@@ -399,10 +429,9 @@ export class SsoLoginService {
     if (fresh === 'other-browser') throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
     if (!fresh) throw new SsoRefusal(401, 'SSO_REPLAYED', 'This response was already used');
     const attributes = profile as Record<string, unknown>;
-    const email = String(attributes.email ?? attributes.mail ?? (profile.nameID?.includes('@') ? profile.nameID : ''))
-      .trim()
-      .toLowerCase();
-    if (!email.includes('@')) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no e-mail address');
+    // The `email` attribute (else `mail`, else the NameID): one address, the first valid value when it has several.
+    const email = firstValidEmail(attributes.email ?? attributes.mail ?? profile.nameID);
+    if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
     return this.finish(req, connection, { subject: profile.nameID ?? email, email, groups: asGroups(attributes.groups) });
   }
 
@@ -411,7 +440,7 @@ export class SsoLoginService {
   /** First sign-in creates the account and membership; each sign-in applies the group mapping; then a one-time code. */
   private async finish(req: HookRequest, connection: ConnectionRow, claims: Claims): Promise<HookResponse> {
     const tenantId = connection.tenant_id;
-    const domain = claims.email.slice(claims.email.lastIndexOf('@') + 1);
+    const domain = claims.email.split('@')[1];
     if (!connection.allowed_domains.includes(domain)) {
       throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This identity provider may not sign in addresses of that domain');
     }
@@ -420,10 +449,13 @@ export class SsoLoginService {
       throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
     }
     const rule = connection.role_mapping.find((r) => claims.groups.includes(r.group));
-    const mapped = rule?.role ?? connection.default_role;
+    // A system role as the mapping says; a custom role (stored by id) on top of the system role `user`.
+    const given = rule?.role ?? connection.default_role;
+    const customRole = isSystemRole(given) ? null : given;
+    const mapped = customRole ? 'user' : given;
     // Who this is, in one read: the account the provider signed in before, else one with the address,
-    // and that account's role here and platform rights.
-    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean }[] = await withTenant(
+    // and that account's role here and platform rights; and whether the custom role mapped to still exists.
+    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean; custom_role: boolean }[] = await withTenant(
       this.deps.ds,
       systemContext('sso', tenantId),
       (em) =>
@@ -433,9 +465,10 @@ export class SsoLoginService {
                     (SELECT user_id FROM identity.credentials_for_login($4)) AS by_email)
            SELECT who.known, who.by_email,
                   (SELECT role FROM identity.memberships WHERE tenant_id = $1 AND user_id = coalesce(who.known, who.by_email)) AS role,
-                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform
+                  EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform,
+                  EXISTS (SELECT 1 FROM identity.roles WHERE tenant_id = $1 AND id = $5::uuid) AS custom_role
              FROM who`,
-          [tenantId, connection.id, claims.subject, claims.email],
+          [tenantId, connection.id, claims.subject, claims.email, isUuid(customRole) ? customRole : null],
         ),
     );
     const known = found.known ? { user_id: found.known } : undefined;
@@ -443,6 +476,9 @@ export class SsoLoginService {
     // A provider vouches for its own tenant's people only: an existing account it has not signed in
     // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
     if (found.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+    if (customRole && !found.custom_role) {
+      throw new SsoRefusal(403, 'SSO_ROLE_UNKNOWN', "The role this connection's mapping gives no longer exists: an admin of this tenant must correct the mapping");
+    }
     if (!known && byEmail[0] && (!found.role || found.role === 'owner')) {
       throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
     }
@@ -476,6 +512,34 @@ export class SsoLoginService {
         role = mapped;
         roleChanged = true;
       }
+      // The custom role the mapping gives now, and none this connection gave before (roles assigned by hand stay).
+      if (role !== 'owner') {
+        const taken = returningRows<{ role_id: string }>(
+          await em.query(
+            `DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2 AND sso_connection_id = $3 AND role_id IS DISTINCT FROM $4::uuid RETURNING role_id`,
+            [tenantId, userId, connection.id, customRole],
+          ),
+        );
+        const added = customRole
+          ? returningRows<{ role_id: string }>(
+              await em.query(
+                `INSERT INTO identity.user_roles (tenant_id, user_id, role_id, sso_connection_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING role_id`,
+                [tenantId, userId, customRole, connection.id],
+              ),
+            )
+          : [];
+        if (taken.length || added.length) {
+          if (membership) {
+            await audit(em, ctx, tenantId, {
+              action: 'sso_role_sync',
+              result: AuditResult.SUCCESS,
+              target: `user:${userId}`,
+              details: { customRolesTaken: taken.map((r) => r.role_id), customRolesGiven: added.map((r) => r.role_id) },
+            });
+          }
+          roleChanged = true;
+        }
+      }
       await em.query(
         `INSERT INTO identity.sso_login_codes (tenant_id, code_hash, user_id, connection_id, role, expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
         [tenantId, sha256(code), userId, connection.id, role, CODE_TTL_SECONDS],
@@ -484,7 +548,7 @@ export class SsoLoginService {
         action: 'sso_login',
         result: AuditResult.SUCCESS,
         target: `sso:${connection.id}`,
-        details: { kind: connection.kind, email: claims.email, groups: claims.groups, role, provisioned: created || !membership },
+        details: { kind: connection.kind, email: claims.email, groups: claims.groups, role, customRole: role === 'owner' ? null : customRole, provisioned: created || !membership },
       });
       return pending;
     });

@@ -12,7 +12,9 @@ export class SsoRoleRule {
   @Field(() => String, { description: 'A group (or role) the identity provider sends' })
   group: string;
 
-  @Field(() => String, { description: 'The tenant role its members get (admin, member, user or a custom role)' })
+  @Field(() => String, {
+    description: "The tenant role its members get: admin, member or user, or a custom role of the tenant by id or name (kept as its id; given on top of the system role user)",
+  })
   role: string;
 }
 

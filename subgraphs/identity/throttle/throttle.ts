@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { Config } from '../../../kernel/config';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant } from '../../../kernel/db/tenant-scope';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -19,8 +20,13 @@ export const LIMITS = {
   loginPerIp: { name: 'login:ip', windowSeconds: 900, max: 100 },
   loginPerAccountAndIp: { name: 'login:account-ip', windowSeconds: 900, max: 10 },
   resetPerIp: { name: 'reset:ip', windowSeconds: 3600, max: 20 },
+  registerPerIp: { name: 'register:ip', windowSeconds: 3600, max: 10 },
+  /** Mails telling an address's owner that someone registered with it: a few an hour at most. */
+  registerNoticePerAddress: { name: 'register:notice', windowSeconds: 3600, max: 3 },
   resetPerAccount: { name: 'reset:account', windowSeconds: 3600, max: 5 },
   secondFactorPerIp: { name: '2fa:ip', windowSeconds: 900, max: 50 },
+  /** The password (and code) a signed-in account gives to change it or turn off its second factor. */
+  passwordCheckPerAccount: { name: 'password-check:account', windowSeconds: 900, max: 10 },
 } satisfies Record<string, Limit>;
 
 function bucket(limit: Limit, parts: string[]): string {
@@ -56,4 +62,17 @@ export async function throttle(ds: DataSource, checks: [Limit, ...string[]][]): 
 
 export function clientIp(ctx: RequestContext): string {
   return ctx.client?.ip ?? 'unknown';
+}
+
+/**
+ * Counts one check of a signed-in account's own password (changePassword, disableTotp): against the sign-in
+ * counter of the client address, and against the account whatever the address. A stolen access token, used from
+ * any number of addresses, is then no faster a password oracle than signing in; only holders of the account's
+ * sessions can use up its count. Throws TOO_MANY_ATTEMPTS past either.
+ */
+export function throttlePasswordCheck(ds: DataSource, config: Config, ctx: RequestContext): Promise<void> {
+  return throttle(ds, [
+    [{ ...LIMITS.loginPerIp, max: config.auth.LOGIN_ATTEMPTS_PER_IP }, clientIp(ctx)],
+    [{ ...LIMITS.passwordCheckPerAccount, max: config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, ctx.userId ?? ''],
+  ]);
 }

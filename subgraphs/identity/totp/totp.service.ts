@@ -14,7 +14,7 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import type { TotpActivation, TotpEnrollment } from './totp.types';
-import { LIMITS, clientIp, throttle } from '../throttle/throttle';
+import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { returningRows } from '../../../kernel/db/values';
 import { SecurityPolicyService, announceAccountChanged } from '../policy/security-policy.service';
 
@@ -42,7 +42,7 @@ export class TotpService {
   private async state(em: EntityManager, userId: string): Promise<TotpState> {
     const rows: { email: string; password_hash: string; totp_secret: string | null; totp_pending_secret: string | null; totp_enabled_at: Date | null; totp_last_step: string }[] =
       await em.query(
-        `SELECT email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
+        `SELECT coalesce(email, registered_email) AS email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
         [userId],
       );
     const r = rows[0];
@@ -101,6 +101,7 @@ export class TotpService {
     const userId = ctx.userId!;
     const policy = await withTenant(this.deps.ds, ctx, (em, tenantId) => SecurityPolicyService.find(em, tenantId));
     if (policy.requireTwoFactor) throw identityError(IdentityErrorCode.TWO_FACTOR_MANDATORY);
+    await throttlePasswordCheck(this.deps.ds, this.deps.config, ctx);
     const ok = await withUser(this.deps.ds, userId, async (em) => {
       const state = await this.state(em, userId);
       if (!state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_NOT_ENROLLED);

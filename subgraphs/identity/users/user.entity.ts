@@ -10,9 +10,25 @@ export class User {
   @PrimaryColumn('uuid')
   id: string;
 
-  @Field(() => String)
-  @Column('text')
-  email: string;
+  /**
+   * The address this account holds: it signs in with it and mail reaches it there. Null for an account made by a
+   * registration that named an address another account already held (see `registeredEmail`).
+   */
+  @Column('text', { nullable: true })
+  email: string | null;
+
+  /** The address such a registration named: shown as the account's own, never used to find or mail the account. */
+  @Column('text', { name: 'registered_email', nullable: true })
+  registeredEmail: string | null;
+
+  /** Lets sign-in pick such an account for its own password (keyed 16-bit tag of address and password). */
+  @Column('int', { name: 'registration_tag', nullable: true, select: false })
+  registrationTag: number | null;
+
+  @Field(() => String, { name: 'email' })
+  get address(): string {
+    return this.email ?? this.registeredEmail ?? '';
+  }
 
   @Column('text', { name: 'password_hash', select: false })
   passwordHash: string;

@@ -36,9 +36,11 @@ export class EmailVerificationService {
   async resend(ctx: RequestContext): Promise<boolean> {
     const userId = ctx.userId!;
     await withUser(this.deps.ds, userId, async (em) => {
-      const [user]: { email: string; email_verified_at: Date | null }[] = await em.query(`SELECT email, email_verified_at FROM identity.users WHERE id = $1`, [userId]);
+      const [user]: { email: string | null; email_verified_at: Date | null }[] = await em.query(`SELECT email, email_verified_at FROM identity.users WHERE id = $1`, [userId]);
       if (user.email_verified_at) throw identityError(IdentityErrorCode.EMAIL_ALREADY_VERIFIED);
-      await this.send(em, userId, user.email);
+      // An account whose registration named an address another account holds can never confirm it: nothing is
+      // sent (the address's owner was told when it registered), and the answer is the same.
+      if (user.email !== null) await this.send(em, userId, user.email);
     });
     return true;
   }
