@@ -14,6 +14,7 @@ import { suspensionPlugin } from './suspension';
 import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
 import { UsageMeter, usagePlugin } from './usage';
+import { textInputPlugin } from './text-input';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
 import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../kernel/topics';
@@ -105,7 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
   });
   await apollo.start();
 

@@ -4,6 +4,7 @@ import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
 import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
+import { hookTextCheck } from './text-input';
 
 const log = logger('gateway.hooks');
 
@@ -14,7 +15,8 @@ export type HookEnricher = (req: Request) => Promise<Record<string, string> | nu
  * Public HTTP endpoints of subgraphs: `GET|POST /hooks/<subgraph>/<path>` is forwarded to that subgraph's
  * hook endpoint with its query string, raw body and hook headers, signed as the gateway, and the answer
  * (status, body, content type, redirect location) comes back as it is. `/sso/<path>` is identity's
- * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself.
+ * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself. Text the call
+ * carries is checked like GraphQL input (gateway/text-input.ts).
  */
 export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher): Router {
   const router = express.Router();
@@ -65,8 +67,8 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
   const raw = express.raw({ type: () => true, limit: HOOK_MAX_BYTES });
   for (const route of [router.get.bind(router), router.post.bind(router)]) {
-    route('/hooks/:subgraph/{*path}', raw, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
-    route('/sso/{*path}', raw, (req, res) =>
+    route('/hooks/:subgraph/{*path}', raw, hookTextCheck, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
+    route('/sso/{*path}', raw, hookTextCheck, (req, res) =>
       void enrichSso(req)
         .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
         .catch((err) => {

@@ -7,6 +7,7 @@ import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { openSecret, sealSecret } from '../../../kernel/secret-box';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { isStorableText, unstorableTextMessage } from '../../../kernel/text';
 import { Message } from '../messages/message.entity';
 import { toEvent } from '../messages/message.service';
 import { MESSAGE_MAX_LENGTH } from '../messages/message.types';
@@ -127,6 +128,7 @@ export class WebhookService {
       } catch {
         text = undefined;
       }
+      if (typeof text === 'string' && !isStorableText(text)) throw new HookRefusal(refusal(400, 'BAD_USER_INPUT', unstorableTextMessage('text')));
       const body = cleanText(typeof text === 'string' ? text : '');
       if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) {
         throw new HookRefusal(refusal(400, 'INVALID_MESSAGE', `Send JSON {"text": "…"} with 1 to ${MESSAGE_MAX_LENGTH} characters`));
