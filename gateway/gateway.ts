@@ -10,10 +10,10 @@ import type { GraphQLSchema } from 'graphql';
 import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
 import { ApiKeyAuthenticator } from './api-keys';
 import { InternalClient } from './internal-client';
-import { suspensionPlugin } from './suspension';
 import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
-import { UsageMeter, usagePlugin } from './usage';
+import { UsageMeter } from './usage';
+import { TenantAdmission, admissionPlugin } from './admission';
 import { textInputPlugin } from './text-input';
 import { PermissionResolver } from './permissions';
 import type { PubSub } from '../kernel/pubsub';
@@ -88,6 +88,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
   const hosts = new HostTenantResolver(tenancy, options.pubsub);
   const usage = new UsageMeter(tenancy, options.usageFlushMs ?? 5_000, options.pubsub);
+  const admission = new TenantAdmission(tenantStatus, usage);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const auth = { ...options.auth, apiKeys };
@@ -106,7 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), accessLogPlugin],
   });
   await apollo.start();
 
@@ -169,7 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
       const tenant = (domain ? await hosts.tenantFor(domain) : null) ?? (await hosts.tenantFor(req.hostname));
       return tenant ? { tenant } : null;
-    }),
+    }, admission),
   );
   app.use(
     '/graphql',
