@@ -91,6 +91,8 @@ export function cleanName(value: string): string {
  */
 export const TEXT_LIMITS = {
   tenantName: 100,
+  /** A tenant's display name and e-mail sender name (branding). */
+  brandName: 100,
   roomName: 80,
   webhookName: 80,
   roleName: 60,
@@ -109,7 +111,6 @@ export const TEXT_LIMITS = {
   ledgerMemo: 500,
   presenceDevice: 100,
   presencePage: 300,
-  email: 254,
 } as const;
 
 export const MAX_TEXT_INPUT = 100_000;

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { AppendLedgerEntryDocument, CreateRoomWebhookDocument, CreateTypedRoomDocument, LedgerEntriesDocument } from './generated/graphql';
+import { AppendLedgerEntryDocument, CreateDocumentDocument, CreateRoomWebhookDocument, CreateTypedRoomDocument, LedgerEntriesDocument } from './generated/graphql';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
 import { codes, gql, rawGql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import { signUp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, type Subscription, type WsSession } from './support/ws';
 
@@ -137,6 +137,92 @@ describe('text inputs behind the edge', () => {
       intelligence: await direct('intelligence', 'mutation($i: CreateDocumentInput!) { createDocument(input: $i) { id } }', { i: { title: 'x', content: 'x'.repeat(100_001) } }),
     };
     expect(outcomes).toEqual({ messaging: ['BAD_USER_INPUT'], ledger: ['BAD_USER_INPUT'], identity: ['BAD_USER_INPUT'], tenancy: ['BAD_USER_INPUT'], intelligence: ['BAD_USER_INPUT'] });
+  });
+});
+
+describe('names', () => {
+  // Right-to-left override, isolates, marks: each makes a name display as something it is not.
+  const BIDI = ['\u202E', '\u202A', '\u202B', '\u202C', '\u202D', '\u2066', '\u2067', '\u2068', '\u2069', '\u200E', '\u200F', '\u061C'];
+  const spoof = (name: string) => `${BIDI.join('')}${name}\u202Efdp.exe`;
+
+  it('are stored without bidirectional formatting controls, whichever service keeps them', async () => {
+    const fresh = uniqueEmail('bidi');
+    const registered = await rawGql<{ register: { accessToken: string; tenant: { name: string } } }>(t.gatewayUrl, {
+      query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken tenant { name } } }',
+      variables: { i: { email: fresh, password: 'correct horse battery', tenantName: spoof('Tenant') } },
+    });
+    const token = registered.data!.register.accessToken;
+    const run = async (query: string, variables: Record<string, unknown>, pick: (data: Record<string, unknown>) => unknown) => {
+      const res = await rawGql(t.gatewayUrl, { query, variables }, { token });
+      if (!res.data) throw new Error(`${query}: ${JSON.stringify(res.errors)}`);
+      return pick(res.data as Record<string, unknown>);
+    };
+    type Named = Record<string, { name?: string; title?: string; displayName?: string; apiKey?: { name: string }; webhook?: { name: string } }>;
+    const room = (await run('mutation($i: CreateRoomInput!) { createRoom(input: $i) { id name } }', { i: { name: spoof('Room') } }, (d) => (d as Named).createRoom)) as { id: string; name: string };
+    const names = {
+      register: registered.data!.register.tenant.name,
+      room: room.name,
+      renamedTenant: await run('mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { name } }', { i: { name: spoof('Renamed') } }, (d) => (d as Named).updateTenant.name),
+      newTenant: await run('mutation($i: CreateTenantInput!) { createTenant(input: $i) { name } }', { i: { name: spoof('Second') } }, (d) => (d as Named).createTenant.name),
+      role: await run('mutation($i: CreateRoleInput!) { createRole(input: $i) { name description } }', { i: { name: spoof('Role'), permissions: [], description: spoof('About') } }, (d) => (d as Named).createRole),
+      group: await run('mutation($i: CreateGroupInput!) { createGroup(input: $i) { name } }', { i: { name: spoof('Group') } }, (d) => (d as Named).createGroup.name),
+      apiKey: await run('mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { name } } }', { i: { name: spoof('Key'), permissions: ['messages:read'] } }, (d) => (d as Named).createApiKey.apiKey!.name),
+      product: await run('mutation($i: CreateProductInput!) { createProduct(input: $i) { name } }', { i: { name: spoof('Product'), priceCents: 100 } }, (d) => (d as Named).createProduct.name),
+      webhook: await run('mutation($r: ID!, $n: String!) { createRoomWebhook(roomId: $r, name: $n) { webhook { name } } }', { r: room.id, n: spoof('Hook') }, (d) => (d as Named).createRoomWebhook.webhook!.name),
+      document: await run('mutation($i: CreateDocumentInput!) { createDocument(input: $i) { title } }', { i: { title: spoof('Doc'), content: 'text' } }, (d) => (d as Named).createDocument.title),
+      branding: await run('mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName } }', { i: { displayName: spoof('Brand') } }, (d) => (d as Named).updateBranding.displayName),
+    };
+    expect(names).toEqual({
+      register: 'Tenantfdp.exe',
+      room: 'Roomfdp.exe',
+      renamedTenant: 'Renamedfdp.exe',
+      newTenant: 'Secondfdp.exe',
+      role: { name: 'Rolefdp.exe', description: 'Aboutfdp.exe' },
+      group: 'Groupfdp.exe',
+      apiKey: 'Keyfdp.exe',
+      product: 'Productfdp.exe',
+      webhook: 'Hookfdp.exe',
+      document: 'Docfdp.exe',
+      branding: 'Brandfdp.exe',
+    });
+  });
+
+  it('made only of such controls are refused as empty', async () => {
+    const res = await rawGql(t.gatewayUrl, { query: 'mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }', variables: { i: { name: BIDI.join('') } } }, { token: owner.token });
+    expect(codes(res)).toEqual(['INVALID_ROOM_NAME']);
+  });
+});
+
+describe('length limits', () => {
+  const inputDescription = async (type: string, field: string) => {
+    const res = await rawGql<{ __type: { inputFields: { name: string; description: string | null }[] } }>(t.gatewayUrl, { query: `{ __type(name: "${type}") { inputFields { name description } } }` });
+    return res.data!.__type.inputFields.find((f) => f.name === field)!.description;
+  };
+
+  it('refuses document content past its documented limit (refused, not cut short)', async () => {
+    expect(await inputDescription('CreateDocumentInput', 'content')).toContain('1 to 50000 characters');
+    const create = (content: string) => gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Handbook', content } }, { token: owner.token });
+    const over = await create('x'.repeat(50_001));
+    expect(codes(over)).toEqual(['INVALID_DOCUMENT']);
+    expect(over.errors![0].message).toBe('Content must be 1 to 50000 characters');
+    expect(codes(await create('   '))).toEqual(['INVALID_DOCUMENT']);
+    expect((await create('x'.repeat(50_000))).errors).toBeUndefined();
+  });
+
+  it('states a limit for every free-text input of names, reasons and bodies, and refuses text past it', async () => {
+    for (const [type, field] of [
+      ['CreateRoomInput', 'name'],
+      ['SendMessageInput', 'body'],
+      ['CreateRoleInput', 'description'],
+      ['CreateTenantInput', 'name'],
+      ['CreateApiKeyInput', 'name'],
+      ['CreateProductInput', 'name'],
+      ['AppendLedgerEntryInput', 'memo'],
+    ]) {
+      expect({ type, field, description: await inputDescription(type, field) }).toEqual({ type, field, description: expect.stringMatching(/\d+ characters/) });
+    }
+    const role = await rawGql(t.gatewayUrl, { query: 'mutation($i: CreateRoleInput!) { createRole(input: $i) { id } }', variables: { i: { name: 'Verbose', permissions: [], description: 'x'.repeat(301) } } }, { token: owner.token });
+    expect(codes(role)).toEqual(['INVALID_ROLE']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
 import { Directive, Field, InputType, Int, ObjectType } from 'type-graphql';
-import { TEXT_LIMITS } from '../../../kernel/text';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 /** One append-only entry of a tenant's hash chain: hash = SHA-256(previous hash, sequence, content). */
 @Directive('@key(fields: "id")')
@@ -42,6 +42,6 @@ export class AppendLedgerEntryInput {
   @Field(() => Int)
   amountCents: number;
 
-  @Field(() => String, { defaultValue: '', description: `At most ${TEXT_LIMITS.ledgerMemo} characters` })
+  @Field(() => String, { defaultValue: '', description: lengthRange(TEXT_LIMITS.ledgerMemo, 0) })
   memo: string;
 }

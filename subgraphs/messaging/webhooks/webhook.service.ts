@@ -7,7 +7,7 @@ import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { openSecret, sealSecret } from '../../../kernel/secret-box';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { isStorableText, unstorableTextMessage } from '../../../kernel/text';
+import { TEXT_LIMITS, cleanName, isStorableText, unstorableTextMessage } from '../../../kernel/text';
 import { Message } from '../messages/message.entity';
 import { toEvent } from '../messages/message.service';
 import { MESSAGE_MAX_LENGTH } from '../messages/message.types';
@@ -54,8 +54,8 @@ export class WebhookService {
   }
 
   async create(ctx: RequestContext, roomId: string, rawName: string): Promise<CreatedRoomWebhook> {
-    const name = cleanText(rawName ?? '');
-    if (name.length < 1 || name.length > 80) throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
+    const name = cleanName(rawName ?? '');
+    if (name.length < 1 || name.length > TEXT_LIMITS.webhookName) throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
