@@ -10,10 +10,11 @@ import type { GraphQLSchema } from 'graphql';
 import { forbidden, makeFormatError, unauthenticated } from '../kernel/errors';
 import { ApiKeyAuthenticator } from './api-keys';
 import { InternalClient } from './internal-client';
-import { suspensionPlugin } from './suspension';
 import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
-import { UsageMeter, usagePlugin } from './usage';
+import { UsageMeter } from './usage';
+import { TenantAdmission, admissionPlugin } from './admission';
+import { textInputPlugin } from './text-input';
 import { PermissionResolver } from './permissions';
 import { RevocationFeed } from './revocations';
 import type { PubSub } from '../kernel/pubsub';
@@ -89,6 +90,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
   const hosts = new HostTenantResolver(tenancy, options.pubsub);
   const usage = new UsageMeter(tenancy, options.usageFlushMs ?? 5_000, options.pubsub);
+  const admission = new TenantAdmission(tenantStatus, usage);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const revocations = new RevocationFeed(identity, guard, options.accessTokenTtlSeconds * 1000, options.revocationPollMs ?? 2_000);
@@ -108,7 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), limitsPlugin(options.limits), suspensionPlugin, usagePlugin(usage), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), accessLogPlugin],
   });
   await apollo.start();
   // Identity's address is known once the supergraph is loaded.
@@ -174,7 +176,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
       const tenant = (domain ? await hosts.tenantFor(domain) : null) ?? (await hosts.tenantFor(req.hostname));
       return tenant ? { tenant } : null;
-    }),
+    }, admission),
   );
   app.use(
     '/graphql',

@@ -2,9 +2,10 @@ import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
-import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
+import { hookAudience, safeHookPath, tenantHook, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
-import { RETRY_AFTER_SECONDS } from '../kernel/errors';
+import { RETRY_AFTER_SECONDS, type AppError } from '../kernel/errors';
+import { hookTextCheck } from './text-input';
 
 const log = logger('gateway.hooks');
 
@@ -17,13 +18,26 @@ function unavailable(res: Response): void {
 /** Extra query parameters the gateway adds to a forwarded call (e.g. the tenant it resolved). */
 export type HookEnricher = (req: Request) => Promise<Record<string, string> | null>;
 
+/** The tenant admission GraphQL operations go through (gateway/admission.ts), for hooks that act for a tenant. */
+export interface HookAdmission {
+  check(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<AppError | null>;
+  count(tenantId: string, effects: readonly string[]): void;
+}
+
+function refuse(res: Response, error: AppError): void {
+  const { http, ...extensions } = error.extensions as { http?: { status?: number }; code: string };
+  res.status(http?.status ?? 403).json({ error: { ...extensions, message: error.message } });
+}
+
 /**
  * Public HTTP endpoints of subgraphs: `GET|POST /hooks/<subgraph>/<path>` is forwarded to that subgraph's
  * hook endpoint with its query string, raw body and hook headers, signed as the gateway, and the answer
  * (status, body, content type, redirect location) comes back as it is. `/sso/<path>` is identity's
- * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself.
+ * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself. Text the call
+ * carries is checked like GraphQL input (gateway/text-input.ts); a hook that acts for a tenant is admitted
+ * and counted like the mutation it acts as (kernel/http/hooks.ts `TENANT_HOOKS`).
  */
-export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher): Router {
+export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher, admission: HookAdmission): Router {
   const router = express.Router();
   const forward = async (req: Request, res: Response, subgraph: string, path: string[], extra: Record<string, string> | null) => {
     const base = subgraphUrl(subgraph);
@@ -46,7 +60,14 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     }
     const post = req.method === 'POST';
     if (post) headers['content-type'] ??= 'application/octet-stream';
+    const acting = tenantHook(subgraph, path);
     try {
+      const refused = acting ? await admission.check(acting.tenantId, [acting.actsAs], { metered: true }) : null;
+      if (refused) {
+        log.warn({ subgraph, tenantId: acting!.tenantId, code: refused.extensions.code }, 'hook call refused for its tenant');
+        refuse(res, refused);
+        return;
+      }
       const target = new URL(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`));
       if (!target.pathname.startsWith('/hooks/')) {
         res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
@@ -63,7 +84,9 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
         const v = upstream.headers.get(h);
         if (v !== null) res.setHeader(h, v);
       }
-      res.status(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
+      const body = Buffer.from(await upstream.arrayBuffer());
+      if (acting && upstream.ok) admission.count(acting.tenantId, [acting.actsAs]);
+      res.status(upstream.status).send(body);
     } catch (err) {
       log.error({ err, subgraph }, 'hook forwarding failed');
       unavailable(res);
@@ -72,8 +95,8 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
   const raw = express.raw({ type: () => true, limit: HOOK_MAX_BYTES });
   for (const route of [router.get.bind(router), router.post.bind(router)]) {
-    route('/hooks/:subgraph/{*path}', raw, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
-    route('/sso/{*path}', raw, (req, res) =>
+    route('/hooks/:subgraph/{*path}', raw, hookTextCheck, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
+    route('/sso/{*path}', raw, hookTextCheck, (req, res) =>
       void enrichSso(req)
         .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
         .catch((err) => {

@@ -8,11 +8,14 @@ import type { TenantStatus } from './tenant-status';
 import { logger } from '../kernel/log';
 import { serviceUnavailable } from '../kernel/errors';
 import { contextFromClaims, type AuthSettings } from './authenticate';
+import { meteredEffects } from './usage';
 
 export interface GatewayContext {
   ctx: RequestContext;
-  /** The caller's tenant status; anything but active limits what may run (gateway/suspension.ts). */
+  /** The caller's tenant status when the request started (gateway/admission.ts decides what may run). */
   tenantStatus?: TenantStatus;
+  /** Metered root fields the subgraphs ran without error so far (gateway/usage.ts `meteredEffects`). */
+  effects?: string[];
 }
 
 const log = logger('gateway.datasource');
@@ -61,8 +64,13 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
   override async didReceiveResponse({
     response,
+    request,
     context,
   }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0]) {
+    if (context && request.query) {
+      const effects = meteredEffects(request.query, response);
+      if (effects.length) context.effects = [...(context.effects ?? []), ...effects];
+    }
     const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
     if (issued !== undefined) {
       delete response.extensions![ISSUED_SESSION_EXTENSION];

@@ -1,7 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type OperationDefinitionNode } from 'graphql';
 import { AppError } from '../kernel/errors';
-import type { GatewayContext } from './signed-data-source';
 import type { TenantStatus } from './tenant-status';
 
 /**
@@ -22,11 +19,6 @@ const ALLOWED_WHILE_SUSPENDED = new Set([
   '__typename',
 ]);
 
-/** The operation's root field names (a fragment at the root counts as one unnamed field). */
-export function rootFields(operation: OperationDefinitionNode): string[] {
-  return operation.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : `#${s.kind}`));
-}
-
 const ALLOWED_WHILE_DELETED = new Set([...ALLOWED_WHILE_SUSPENDED, 'restoreTenant']);
 
 const REFUSALS: Record<Exclude<TenantStatus, 'active' | 'unknown'>, { code: string; message: string; allowed: Set<string> }> = {
@@ -35,18 +27,12 @@ const REFUSALS: Record<Exclude<TenantStatus, 'active' | 'unknown'>, { code: stri
   deleted: { code: 'TENANT_DELETED', message: 'This tenant is deleted; its owner can still restore it', allowed: ALLOWED_WHILE_DELETED },
 };
 
-/** Refuses operations of members of a suspended, expired or deleted tenant (HTTP 403) except the allowed ones. */
-export const suspensionPlugin: ApolloServerPlugin<GatewayContext> = {
-  async requestDidStart({ contextValue }) {
-    const status = contextValue?.tenantStatus;
-    if (!status || status === 'active' || status === 'unknown') return {};
-    const refusal = REFUSALS[status];
-    return {
-      async didResolveOperation({ operation }) {
-        if (!operation) return;
-        const refused = rootFields(operation).filter((f) => !refusal.allowed.has(f));
-        if (refused.length > 0) throw new AppError(refusal.code, refusal.message, {}, 403);
-      },
-    };
-  },
-};
+/**
+ * The refusal (HTTP 403) of doing `fields` for a suspended, expired or deleted tenant, unless every one
+ * of them is still allowed; null for an active tenant.
+ */
+export function statusRefusal(status: TenantStatus, fields: readonly string[]): AppError | null {
+  if (status === 'active' || status === 'unknown') return null;
+  const refusal = REFUSALS[status];
+  return fields.every((f) => refusal.allowed.has(f)) ? null : new AppError(refusal.code, refusal.message, {}, 403);
+}

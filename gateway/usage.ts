@@ -1,12 +1,9 @@
-import type { ApolloServerPlugin } from '@apollo/server';
-import { AppError } from '../kernel/errors';
+import { Kind, parse, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
-import { rootFields } from './suspension';
 import { TtlCache } from './ttl-cache';
-import type { GatewayContext } from './signed-data-source';
 
 const log = logger('gateway.usage');
 const STATUS_MS = 30_000;
@@ -58,28 +55,36 @@ export class UsageMeter {
     });
   }
 
-  /** The metric whose limit the operation would exceed, if any. */
-  async exceeded(tenantId: string, fields: string[]): Promise<{ metric: string; limit: number } | null> {
+  /**
+   * The metric whose limit the operation would exceed, if any: the call itself, and each metered root
+   * field it asks for (two aliased sendMessage fields need two messages).
+   */
+  async exceeded(tenantId: string, fields: readonly string[]): Promise<{ metric: string; limit: number } | null> {
     if (fields.every((f) => EXEMPT.has(f))) return null;
     const entry = await this.current(tenantId);
     if (!entry.status) return null;
-    const metrics = ['api_calls', ...fields.map((f) => METERED_FIELDS[f]).filter(Boolean)];
-    for (const metric of metrics) {
+    const needed: Counts = new Map([['api_calls', 1]]);
+    for (const f of fields) if (METERED_FIELDS[f]) add(needed, METERED_FIELDS[f]);
+    for (const [metric, n] of needed) {
       const limit = entry.status.limits[metric];
       const used = (entry.status.used[metric] ?? 0) + (entry.local.get(metric) ?? 0);
-      if (limit !== undefined && used >= limit) return { metric, limit };
+      if (limit !== undefined && used + n > limit) return { metric, limit };
     }
     return null;
   }
 
-  count(tenantId: string, fields: string[], succeeded: boolean): void {
+  /**
+   * Counts one call and, for each metered root field that took effect (see meteredEffects), what it used
+   * (members are a level tenancy counts itself).
+   */
+  count(tenantId: string, effects: readonly string[]): void {
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
     const byHour = this.pending.get(tenantId) ?? new Map<string, Counts>();
     this.pending.set(tenantId, byHour);
     const counts = byHour.get(hour) ?? new Map<string, number>();
     byHour.set(hour, counts);
     const local = this.status.last(tenantId)?.local;
-    const metrics = ['api_calls', ...(succeeded ? fields.map((f) => METERED_FIELDS[f]).filter((m) => m && m !== 'members') : [])];
+    const metrics = ['api_calls', ...effects.map((f) => METERED_FIELDS[f]).filter((m) => m && m !== 'members')];
     for (const metric of metrics) {
       add(counts, metric);
       if (local) add(local, metric);
@@ -132,26 +137,56 @@ export class UsageMeter {
   }
 }
 
-/** Refuses an operation over a hard limit (HTTP 429, QUOTA_EXCEEDED) and counts the ones that ran. */
-export function usagePlugin(meter: UsageMeter): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const tenantId = contextValue?.ctx?.tenantId;
-      if (!tenantId || contextValue.ctx.authMethod === 'anonymous' || contextValue.ctx.authMethod === 'system') return {};
-      let fields: string[] | null = null;
-      return {
-        async didResolveOperation({ operation }) {
-          if (!operation || operation.operation === 'subscription') return;
-          fields = rootFields(operation);
-          const over = await meter.exceeded(tenantId, fields);
-          if (over) throw new AppError('QUOTA_EXCEEDED', `This tenant has used its ${over.metric} limit (${over.limit}) for now`, { metric: over.metric, limit: over.limit }, 429);
-        },
-        async willSendResponse({ response, errors }) {
-          if (!fields) return;
-          const failed = Boolean(errors?.length) || (response.body.kind === 'single' && Boolean(response.body.singleResult.errors?.length));
-          meter.count(tenantId, fields, !failed);
-        },
-      };
-    },
-  };
+interface SubgraphResult {
+  data?: Record<string, unknown> | null;
+  errors?: readonly { path?: readonly (string | number)[] }[];
+}
+
+/** The fields (with their response keys) a selection set has at its top level, through fragments. */
+function topFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): { key: string; name: string }[] {
+  return set.selections.flatMap((sel) => {
+    if (sel.kind === Kind.FIELD) return [{ key: sel.alias?.value ?? sel.name.value, name: sel.name.value }];
+    if (sel.kind === Kind.INLINE_FRAGMENT) return topFields(sel.selectionSet, fragments, seen);
+    const fragment = fragments.get(sel.name.value);
+    if (!fragment || seen.has(sel.name.value)) return [];
+    return topFields(fragment.selectionSet, fragments, new Set([...seen, sel.name.value]));
+  });
+}
+
+/**
+ * The metered root fields of one subgraph mutation fetch that took effect, from the fetch's query and the
+ * subgraph's answer. A subgraph runs a mutation's root fields one after another: a field took effect when
+ * it ran and its own resolver did not fail (no error at exactly its path) — a failure further down its
+ * selection leaves what it did in place. When a non-null field failed the whole answer is null and the
+ * fields after it never ran.
+ */
+export function meteredEffects(query: string, result: SubgraphResult): string[] {
+  if (!/^\s*mutation\b/.test(query) || !Object.keys(METERED_FIELDS).some((f) => query.includes(f))) return [];
+  const document = parse(query, { noLocation: true });
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'mutation') return [];
+  const errors = result.errors ?? [];
+  const aborted = result.data === null || result.data === undefined;
+  // Nothing ran (the request itself was refused, or its variables were).
+  if (aborted && !errors.some((e) => e.path?.length)) return [];
+  const failed = new Set(errors.filter((e) => e.path?.length === 1).map((e) => String(e.path![0])));
+  const reached = new Set(errors.filter((e) => e.path?.length).map((e) => String(e.path![0])));
+  const effects: string[] = [];
+  for (const { key, name } of topFields(operation.selectionSet, fragments)) {
+    if (failed.has(key)) {
+      if (aborted) break;
+      continue;
+    }
+    if (METERED_FIELDS[name]) effects.push(name);
+    // Its result was lost to a failure below it; nothing after it ran.
+    if (aborted && reached.has(key)) break;
+  }
+  return effects;
+}
+
+/** The operation's root field names, through fragments at the root. */
+export function rootFieldNames(operation: { selectionSet: SelectionSetNode }, fragments: readonly FragmentDefinitionNode[]): string[] {
+  return topFields(operation.selectionSet, new Map(fragments.map((f) => [f.name.value, f]))).map((f) => f.name);
 }

@@ -161,7 +161,7 @@ describe('federation through the gateway', () => {
   it('rejects empty and oversized messages and stores nothing', async () => {
     const account = await signUp(t.gatewayUrl);
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, account, 'only one');
-    const empty = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: ' \u0000 ' } }, { token: account.token });
+    const empty = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: ' \u0007 ' } }, { token: account.token });
     const huge = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'x'.repeat(4001) } }, { token: account.token });
     expect(codes(empty)).toEqual(['INVALID_MESSAGE']);
     expect(codes(huge)).toEqual(['INVALID_MESSAGE']);

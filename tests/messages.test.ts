@@ -35,9 +35,9 @@ describe('messages', () => {
   });
 
   it('stores text cleaned and refuses empty or oversized messages', async () => {
-    const cleaned = await send(owner, { roomId, body: '  hi\u0000\u0007 there <b>x</b> ' });
+    const cleaned = await send(owner, { roomId, body: '  hi\u0001\u0007 there <b>x</b> ' });
     expect(cleaned.data!.sendMessage.body).toBe('hi there <b>x</b>');
-    for (const body of ['', '   ', '\u0000', 'x'.repeat(4001)]) expect(codes(await send(owner, { roomId, body }))).toEqual(['INVALID_MESSAGE']);
+    for (const body of ['', '   ', '\u0007', 'x'.repeat(4001)]) expect(codes(await send(owner, { roomId, body }))).toEqual(['INVALID_MESSAGE']);
   });
 
   it('replies within a room only', async () => {

@@ -1,12 +1,29 @@
-import { InviteUserDocument, MeDocument, RoomsDocument, SendMessageDocument, SetTenantLimitsDocument, TenantUsageDocument, UsageDocument } from './generated/graphql';
-import { codes, gql } from './support/gql';
+import { createHmac } from 'node:crypto';
+import {
+  CreateApiKeyDocument,
+  CreateRoomWebhookDocument,
+  DeleteTenantDocument,
+  InviteUserDocument,
+  MeDocument,
+  MessagesDocument,
+  ReactivateTenantDocument,
+  RestoreTenantDocument,
+  RoomsDocument,
+  SendMessageDocument,
+  SetTenantLimitsDocument,
+  SuspendTenantDocument,
+  TenantUsageDocument,
+  UsageDocument,
+} from './generated/graphql';
+import { codes, gql, rawGql } from './support/gql';
 import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
-import { sleep } from './support/ws';
+import { connect, sleep, type WsSession } from './support/ws';
 
 const ROOT = uniqueEmail('operator');
 let t: TestPlatform;
 let root: Account;
+const sockets: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT, USAGE_FLUSH_MS: '100' });
@@ -14,6 +31,7 @@ beforeAll(async () => {
   await turnOnTotp(t.gatewayUrl, root.token);
 });
 afterAll(async () => {
+  await Promise.all(sockets.map((s) => s.dispose()));
   await t?.stop();
 });
 
@@ -87,5 +105,108 @@ describe('quotas and usage', () => {
     expect(Number(theirs.data!.tenantUsage.metrics.find((m) => m.metric === 'MEMBERS')!.used)).toBe(2);
     expect(codes(await limits(owner.tenantId, { members: -1 }))).toEqual(['INVALID_LIMITS']);
     expect(codes(await gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId: owner.tenantId, limits: { members: 500 } }, { token: owner.token }))).toEqual(['FORBIDDEN']);
+  });
+});
+
+/** Reads `read` again until `done` holds (tenancy learns counted usage every USAGE_FLUSH_MS), at most 10 s. */
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  const end = Date.now() + 10_000;
+  let value = await read();
+  while (!done(value) && Date.now() < end) {
+    await sleep(100);
+    value = await read();
+  }
+  return value;
+}
+
+const NO_ROOM = '00000000-0000-4000-8000-000000000000';
+const storedIn = (account: Account, roomId: string) =>
+  gql(t.gatewayUrl, MessagesDocument, { roomId, first: 50 }, { token: account.token }).then((r) => r.data!.messages.edges.map((e) => e.node.body));
+const messagesUsed = (account: Account) => usageOf(account).then((u) => Number(metric(u, 'MESSAGES').used));
+
+/** A room webhook of `account` and a way to post signed calls to it. */
+async function webhookOf(account: Account, roomId: string) {
+  const created = (await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'automation' }, { token: account.token })).data!.createRoomWebhook;
+  const url = new URL(created.webhook.path, t.gatewayUrl).toString();
+  return async (text: string) => {
+    const body = JSON.stringify({ text });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const signature = `v1=${createHmac('sha256', created.secret).update(`${ts}.${body}`).digest('hex')}`;
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'nexus-timestamp': ts, 'nexus-signature': signature }, body });
+    const json = (await res.json()) as { messageId?: string; error?: { code: string; metric?: string } };
+    return { status: res.status, code: json.error?.code ?? null };
+  };
+}
+
+describe('every path into a tenant is admitted and counted the same way', () => {
+  it('counts each aliased sendMessage that took effect, although another field of the operation failed', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Aliased Sends');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    await limits(shop.tenantId, { messagesPerMonth: 3 });
+    const mixed = (i: number) =>
+      rawGql(
+        t.gatewayUrl,
+        {
+          query: 'mutation($ok: SendMessageInput!, $bad: SendMessageInput!) { a: sendMessage(input: $ok) { id } b: sendMessage(input: $bad) { id } }',
+          variables: { ok: { roomId, body: `aliased ${i}` }, bad: { roomId: NO_ROOM, body: 'nowhere' } },
+        },
+        { token: shop.token },
+      );
+    const outcomes: unknown[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push(codes(await mixed(i)));
+    for (let i = 0; i < 2; i++) outcomes.push(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `single ${i}` } }, { token: shop.token })));
+    // The first operation stores `a` (and is counted for it); two messages no longer fit, one still does.
+    expect(outcomes).toEqual([['ROOM_NOT_FOUND'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], [], ['QUOTA_EXCEEDED']]);
+    expect(await storedIn(shop, roomId)).toEqual(['single 0', 'aliased 0', 'first']);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+  });
+
+  it('counts webhook calls against the messages limit and refuses them past it, storing nothing', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Hooked Sends');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const post = await webhookOf(shop, roomId);
+    await limits(shop.tenantId, { messagesPerMonth: 3 });
+    const outcomes = [await post('hook 1'), await post('hook 2'), await post('hook 3')];
+    expect(outcomes).toEqual([
+      { status: 201, code: null },
+      { status: 201, code: null },
+      { status: 429, code: 'QUOTA_EXCEEDED' },
+    ]);
+    expect(await storedIn(shop, roomId)).toEqual(['hook 2', 'hook 1', 'first']);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+    // The members' own sends see the same count.
+    expect(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'over' } }, { token: shop.token }))).toEqual(['QUOTA_EXCEEDED']);
+  });
+
+  it('refuses webhook calls into a suspended or deleted tenant, storing nothing, and admits them again once it is active', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Hooked Suspended');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const post = await webhookOf(shop, roomId);
+    expect((await gql(t.gatewayUrl, SuspendTenantDocument, { id: shop.tenantId, reason: 'Unpaid invoices' }, { token: root.token })).errors).toBeUndefined();
+    expect(await post('while suspended')).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
+    expect((await gql(t.gatewayUrl, ReactivateTenantDocument, { id: shop.tenantId }, { token: root.token })).errors).toBeUndefined();
+    expect(await post('after reactivation')).toEqual({ status: 201, code: null });
+    expect((await gql(t.gatewayUrl, DeleteTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors).toBeUndefined();
+    expect(await post('while deleted')).toEqual({ status: 403, code: 'TENANT_DELETED' });
+    expect((await gql(t.gatewayUrl, RestoreTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors).toBeUndefined();
+    expect(await storedIn(shop, roomId)).toEqual(['after reactivation', 'first']);
+  });
+
+  it('meters API keys and operations sent over WebSocket against the same limits', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Keys And Sockets');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const key = (await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'bot', permissions: ['messages:send', 'messages:read'] } }, { token: shop.token })).data!.createApiKey.secret;
+    await limits(shop.tenantId, { messagesPerMonth: 3 });
+    expect((await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'by key' } }, { token: key })).errors).toBeUndefined();
+    const socket = connect(t.gatewayUrl, { authorization: `Bearer ${shop.token}` });
+    sockets.push(socket);
+    const send = (body: string) => {
+      const op = socket.subscribe<{ sendMessage: { id: string } }>('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: { roomId, body } });
+      return op.completed.then(() => op.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)));
+    };
+    expect(await send('by socket')).toEqual([]);
+    expect(await send('one too many')).toEqual(['QUOTA_EXCEEDED']);
+    expect(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'key, one too many' } }, { token: key }))).toEqual(['QUOTA_EXCEEDED']);
+    expect(await storedIn(shop, roomId)).toEqual(['by socket', 'by key', 'first']);
   });
 });

@@ -19,6 +19,7 @@ import type { RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import { authenticate, type AuthSettings } from '../authenticate';
 import { checkLimits, type QueryLimits } from '../limits';
+import { checkInputText } from '../text-input';
 import type { SubscriptionHub, FederatedExecutor } from './hub';
 import { splitSubscription } from './operations';
 import type { SubscriptionRoute } from './routing';
@@ -192,7 +193,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         }
         const document = known.document;
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
-        const violation = checkLimits(schema, document, payload.operationName, variables, options.limits);
+        const violation = checkInputText(document, variables) ?? checkLimits(schema, document, payload.operationName, variables, options.limits);
         if (violation) return [violation];
         const args: ExecutionArgs = {
           schema,

@@ -3,6 +3,7 @@ import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap, type BuildSchemaOptions } from 'type-graphql';
 import { authChecker, requireAuthentication } from '../auth';
+import { refuseUnstorableArguments } from '../text';
 
 const FEDERATION_LINK = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable", "@external", "@requires", "@provides", "@inaccessible", "@tag"])`;
 
@@ -21,7 +22,7 @@ export async function buildFederatedSchema(
     skipCheck: true,
     authChecker,
     authMode: 'error',
-    globalMiddlewares: [requireAuthentication, ...(options.globalMiddlewares ?? [])],
+    globalMiddlewares: [requireAuthentication, refuseUnstorableArguments, ...(options.globalMiddlewares ?? [])],
     validate: false,
     // Subscriptions here declare their own `subscribe` (on kernel/pubsub.ts); topic-based ones are not used.
     pubSub: {

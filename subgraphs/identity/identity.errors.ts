@@ -1,4 +1,5 @@
 import { defineErrors } from '../../kernel/errors';
+import { TEXT_LIMITS } from '../../kernel/text';
 
 export enum IdentityErrorCode {
   INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
@@ -46,7 +47,7 @@ export const identityError = defineErrors<IdentityErrorCode>({
   INVALID_EMAIL: 'Email address is not valid',
   NOT_A_MEMBER: 'You are not a member of that tenant',
   NO_TENANT: 'This account belongs to no tenant',
-  INVALID_TENANT_NAME: 'Tenant name must be at most 100 characters',
+  INVALID_TENANT_NAME: `Tenant name must be at most ${TEXT_LIMITS.tenantName} characters`,
   INVALID_REFRESH_TOKEN: 'Refresh token is invalid or expired; sign in again',
   REFRESH_TOKEN_REUSED: 'This refresh token was already used; the session has been signed out everywhere it was used',
   SESSION_NOT_FOUND: 'Session not found',
@@ -76,6 +77,6 @@ export const identityError = defineErrors<IdentityErrorCode>({
   TWO_FACTOR_MANDATORY: 'This tenant requires two-factor authentication; it cannot be turned off',
   USER_NOT_FOUND: 'No account with that address',
   CONFIGURED_SUPER_ADMIN: 'This Super Admin is named in SUPER_ADMIN_EMAILS; remove it there',
-  INVALID_REASON: 'Give a reason of 3 to 500 characters',
+  INVALID_REASON: `Give a reason of 3 to ${TEXT_LIMITS.reason} characters`,
   TENANT_NOT_FOUND: 'Tenant not found',
 });

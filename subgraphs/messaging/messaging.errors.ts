@@ -1,4 +1,5 @@
 import { defineErrors } from '../../kernel/errors';
+import { TEXT_LIMITS } from '../../kernel/text';
 
 export enum MessagingErrorCode {
   ROOM_NOT_FOUND = 'ROOM_NOT_FOUND',
@@ -23,8 +24,8 @@ export enum MessagingErrorCode {
 
 export const messagingError = defineErrors<MessagingErrorCode>({
   ROOM_NOT_FOUND: 'Room not found',
-  INVALID_ROOM_NAME: 'Room name must be 1 to 80 characters',
-  INVALID_MESSAGE: 'Message must be 1 to 4000 characters',
+  INVALID_ROOM_NAME: `Room name must be 1 to ${TEXT_LIMITS.roomName} characters`,
+  INVALID_MESSAGE: `Message must be 1 to ${TEXT_LIMITS.message} characters`,
   INVALID_CURSOR: 'Cursor is not valid',
   MESSAGE_NOT_FOUND: 'Message not found',
   NOT_MESSAGE_AUTHOR: 'Only its author can change this message',
@@ -38,6 +39,6 @@ export const messagingError = defineErrors<MessagingErrorCode>({
   MEMBER_MUTED: 'You are muted in this room',
   INVALID_MODERATION: 'This moderation action is not valid',
   INVALID_PRESENCE: 'Presence must name a device (1 to 100 characters) and a page of at most 300 characters',
-  INVALID_WEBHOOK: 'Webhook name must be 1 to 80 characters',
+  INVALID_WEBHOOK: `Webhook name must be 1 to ${TEXT_LIMITS.webhookName} characters`,
   WEBHOOK_NOT_FOUND: 'Webhook not found',
 });

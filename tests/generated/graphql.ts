@@ -16,8 +16,10 @@ export type AccessRestriction =
   | 'TWO_FACTOR_SETUP_REQUIRED';
 
 export type AppendLedgerEntryInput = {
+  /** 1 to 64 of a-z, 0-9 and : _ . - */
   account: string;
   amountCents: number;
+  /** at most 500 characters */
   memo?: string;
 };
 
@@ -46,29 +48,37 @@ export type ChangePasswordInput = {
 
 export type CreateApiKeyInput = {
   expiresAt?: string | null | undefined;
+  /** 1 to 100 characters; control and bidirectional formatting characters are removed */
   name: string;
   /** Must be a subset of your own permissions */
   permissions: Array<string>;
 };
 
 export type CreateDocumentInput = {
+  /** The text the assistant searches: 1 to 50000 characters, not only spaces */
   content: string;
+  /** 1 to 200 characters; control and bidirectional formatting characters are removed */
   title: string;
 };
 
 export type CreateGroupInput = {
+  /** 1 to 60 characters; control and bidirectional formatting characters are removed */
   name: string;
   parentId?: string | number | null | undefined;
 };
 
 export type CreateProductInput = {
+  /** ISO 4217 code (three letters) */
   currency?: string;
+  /** 1 to 120 characters; control and bidirectional formatting characters are removed */
   name: string;
   priceCents: number;
 };
 
 export type CreateRoleInput = {
+  /** at most 300 characters */
   description?: string;
+  /** 1 to 60 characters, not a system role's; control and bidirectional formatting characters are removed */
   name: string;
   permissions: Array<string>;
 };
@@ -76,12 +86,14 @@ export type CreateRoleInput = {
 export type CreateRoomInput = {
   /** First members of an ALLIANCE room (people of the tenant) */
   memberIds?: Array<string | number> | null | undefined;
+  /** 1 to 80 characters; control and bidirectional formatting characters are removed */
   name: string;
   /** GENERAL (default, open to the tenant) or ALLIANCE (members only) */
   type?: RoomType | null | undefined;
 };
 
 export type CreateTenantInput = {
+  /** 1 to 100 characters; control and bidirectional formatting characters are removed */
   name: string;
   /** Lower-case letters, digits and dashes; derived from the name when omitted */
   slug?: string | null | undefined;
@@ -100,6 +112,7 @@ export type DomainStatus =
   | 'VERIFIED';
 
 export type EditMessageInput = {
+  /** 1 to 4000 characters, as in sendMessage */
   body: string;
   id: string | number;
 };
@@ -168,6 +181,7 @@ export type OidcConnectionInput = {
   groupsClaim?: string | null | undefined;
   /** Discovered at <issuer>/.well-known/openid-configuration when saved */
   issuer: string;
+  /** 1 to 80 characters; control and bidirectional formatting characters are removed */
   name: string;
   /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
@@ -198,7 +212,9 @@ export type PublishModuleInput = {
   entitlements?: unknown;
   /** lower-case letters, digits and dashes */
   id: string | number;
+  /** semantic version, e.g. 1.0.0 */
   minPlatformVersion: string;
+  /** 1 to 100 characters; control and bidirectional formatting characters are removed */
   name: string;
   permissions?: Array<string>;
   /** semantic version, e.g. 1.2.0 */
@@ -213,7 +229,7 @@ export type ReadReceiptPolicy =
 export type RegisterInput = {
   email: string;
   password: string;
-  /** Name of the new tenant this account creates and owns */
+  /** Name of the new tenant this account creates and owns: at most 100 characters; control and bidirectional formatting characters are removed */
   tenantName?: string | null | undefined;
 };
 
@@ -239,6 +255,7 @@ export type SamlConnectionInput = {
   idpEntityId?: string | null | undefined;
   /** The IdP's metadata XML (gives entity id, SSO URL and signing certificate) */
   metadataXml?: string | null | undefined;
+  /** 1 to 80 characters; control and bidirectional formatting characters are removed */
   name: string;
   /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
@@ -249,6 +266,7 @@ export type SamlConnectionInput = {
 };
 
 export type SendMessageInput = {
+  /** 1 to 4000 characters after control characters are removed and the ends trimmed */
   body: string;
   /** Your own id for the message (1 to 100 characters): a retry with it never duplicates */
   clientMessageId?: string | null | undefined;
@@ -298,24 +316,31 @@ export type UnverifiedAccess =
   | 'READ_ONLY';
 
 export type UpdateBrandingInput = {
+  /** #rrggbb */
   accentColor?: string | null | undefined;
+  /** 1 to 100 characters, without line breaks, quotes or angle brackets */
   displayName?: string | null | undefined;
+  /** Sender name of the tenant's e-mails: 1 to 100 characters, without line breaks, quotes or angle brackets */
   emailSenderName?: string | null | undefined;
-  /** https URL */
+  /** https URL (at most 2048 characters) */
   logoUrl?: string | null | undefined;
+  /** #rrggbb */
   primaryColor?: string | null | undefined;
 };
 
 export type UpdateGroupInput = {
   id: string | number;
+  /** 1 to 60 characters, as in createGroup */
   name?: string | null | undefined;
   /** New parent; null makes it a top-level group; omitted leaves it */
   parentId?: string | number | null | undefined;
 };
 
 export type UpdateRoleInput = {
+  /** at most 300 characters */
   description?: string | null | undefined;
   id: string | number;
+  /** 1 to 60 characters, as in createRole */
   name?: string | null | undefined;
   /** Replaces the permissions; members holding the role get the change on their next request */
   permissions?: Array<string> | null | undefined;
@@ -337,6 +362,7 @@ export type UpdateSsoConnectionInput = {
   defaultRole?: string | null | undefined;
   /** A disabled connection signs nobody in */
   enabled?: boolean | null | undefined;
+  /** 1 to 80 characters; control and bidirectional formatting characters are removed */
   name?: string | null | undefined;
   /** Where a finished sign-in goes with ?code= (default APP_URL/sso/callback) */
   redirectUrl?: string | null | undefined;
@@ -345,7 +371,9 @@ export type UpdateSsoConnectionInput = {
 };
 
 export type UpdateTenantInput = {
+  /** 1 to 100 characters; control and bidirectional formatting characters are removed */
   name?: string | null | undefined;
+  /** 1 to 64 lower-case letters, digits and dashes */
   slug?: string | null | undefined;
 };
 

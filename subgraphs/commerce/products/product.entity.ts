@@ -1,5 +1,6 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { Directive, Field, InputType, Int, ObjectType } from 'type-graphql';
 
 @Directive('@key(fields: "id")')
@@ -22,12 +23,12 @@ export class Product extends TenantOwnedEntity {
 
 @InputType()
 export class CreateProductInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.productName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => Int)
   priceCents: number;
 
-  @Field(() => String, { defaultValue: 'USD' })
+  @Field(() => String, { defaultValue: 'USD', description: 'ISO 4217 code (three letters)' })
   currency: string;
 }

@@ -6,14 +6,15 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { CommerceErrorCode, commerceError } from '../commerce.errors';
 import { Product, type CreateProductInput } from './product.entity';
 import { isUuid } from '../../../kernel/db/values';
+import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 
 export class ProductService {
   constructor(private readonly deps: SubgraphDeps) {}
 
   create(ctx: RequestContext, input: CreateProductInput): Promise<Product> {
-    const name = (input.name ?? '').trim();
+    const name = cleanName(input.name ?? '');
     const currency = (input.currency ?? '').toUpperCase();
-    if (name.length < 1 || name.length > 120) throw commerceError(CommerceErrorCode.INVALID_PRODUCT, 'Name must be 1 to 120 characters');
+    if (name.length < 1 || name.length > TEXT_LIMITS.productName) throw commerceError(CommerceErrorCode.INVALID_PRODUCT, `Name must be ${lengthRange(TEXT_LIMITS.productName)}`);
     if (!Number.isInteger(input.priceCents) || input.priceCents < 0) {
       throw commerceError(CommerceErrorCode.INVALID_PRODUCT, 'Price must be a non-negative integer amount');
     }

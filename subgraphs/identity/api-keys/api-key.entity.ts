@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 @ObjectType('ApiKey')
 @Entity({ name: 'api_keys' })
@@ -49,7 +50,7 @@ export class ApiKey {
 
 @InputType()
 export class CreateApiKeyInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.apiKeyName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => [String], { description: 'Must be a subset of your own permissions' })

@@ -13,6 +13,7 @@ import { effectiveAccess } from '../rbac/rbac.service';
 import { sha256 } from '../sessions/session.service';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
 import { isUuid } from '../../../kernel/db/values';
+import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 
 /** `nxk_<8 visible>_<secret>`: the prefix finds the key, the whole key is compared by hash. */
 const KEY = /^(nxk_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
@@ -28,8 +29,8 @@ export class ApiKeyService {
   constructor(private readonly deps: SubgraphDeps) {}
 
   async create(ctx: RequestContext, input: CreateApiKeyInput): Promise<CreatedApiKey> {
-    const name = (input.name ?? '').trim();
-    if (name.length < 1 || name.length > 100) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Name must be 1 to 100 characters');
+    const name = cleanName(input.name ?? '');
+    if (name.length < 1 || name.length > TEXT_LIMITS.apiKeyName) throw identityError(IdentityErrorCode.INVALID_API_KEY, `Name must be ${lengthRange(TEXT_LIMITS.apiKeyName)}`);
     const permissions = [...new Set(input.permissions ?? [])].sort();
     if (permissions.length === 0) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'An API key needs at least one permission');
     if (permissions.some((p) => p.startsWith('platform:'))) {

@@ -6,6 +6,7 @@ import { logger } from '../../../kernel/log';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { AuditEvent, AuditResult, type AuditEventConnection, type AuditLogFilter } from './audit-event.entity';
 import { isUuid } from '../../../kernel/db/values';
+import { storableJson, storableText } from '../../../kernel/text';
 
 export interface AuditEntry {
   action: string;
@@ -18,28 +19,33 @@ export interface AuditEntry {
 const log = logger('identity.audit');
 const PAGE_MAX = 100;
 
-/** Writes an audit event in the caller's transaction (it commits or rolls back with the change). */
+/**
+ * Writes an audit event in the caller's transaction (it commits or rolls back with the change). Text it
+ * records (targets, details, the client's user agent) is made storable first — a NUL or an unpaired
+ * surrogate in what a caller sent must never make the record of their attempt fail to write.
+ */
 export async function audit(em: EntityManager, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
+  const text = (value: string | null | undefined) => (value === null || value === undefined ? null : storableText(value));
   await em.insert(AuditEvent, {
     tenantId,
     id: randomUUID(),
     occurredAt: new Date(),
     actorId: entry.actorId === undefined ? ctx.userId : entry.actorId,
-    action: entry.action,
-    target: entry.target ?? null,
+    action: storableText(entry.action),
+    target: text(entry.target),
     result: entry.result,
-    ip: ctx.client?.ip ?? null,
-    userAgent: ctx.client?.userAgent ?? null,
-    details: (entry.details ?? {}) as AuditEvent['details'] & object,
+    ip: text(ctx.client?.ip),
+    userAgent: text(ctx.client?.userAgent),
+    details: storableJson(entry.details ?? {}) as AuditEvent['details'] & object,
     impersonatorId: ctx.impersonatorId ?? null,
   });
   log.info({ tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit');
 }
 
-/** For refusals: the change rolls back, the audit entry must not. */
+/** For refusals: the change rolls back, the audit entry must not (a write that fails anyway is logged as an error). */
 export async function auditSeparately(ds: DataSource, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
   await withTenant(ds, { ...ctx, tenantId }, (em) => audit(em, ctx, tenantId, entry)).catch((err) =>
-    log.error({ err, action: entry.action }, 'audit write failed'),
+    log.error({ err, tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit write failed'),
   );
 }
 

@@ -1,6 +1,7 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { User } from '../users/user.entity';
 import { TenantReference } from '../users/tenant.reference';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 @InputType()
 export class RegisterInput {
@@ -10,7 +11,7 @@ export class RegisterInput {
   @Field(() => String)
   password: string;
 
-  @Field(() => String, { nullable: true, description: 'Name of the new tenant this account creates and owns' })
+  @Field(() => String, { nullable: true, description: `Name of the new tenant this account creates and owns: ${lengthRange(TEXT_LIMITS.tenantName, 0)}; control and bidirectional formatting characters are removed` })
   tenantName?: string | null;
 }
 

@@ -6,6 +6,7 @@ import { isUuid } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 import { auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -49,8 +50,8 @@ export class AuthService {
     await throttle(this.deps.ds, [[{ ...LIMITS.registerPerIp, max: this.deps.config.auth.REGISTER_ATTEMPTS_PER_IP }, clientIp(ctx)]]);
     const email = normaliseEmail(input.email);
     checkPasswordPolicy(input.password, email);
-    const tenantName = (input.tenantName ?? '').trim() || `${email.split('@')[0]}'s workspace`;
-    if (tenantName.length > 100) throw identityError(IdentityErrorCode.INVALID_TENANT_NAME);
+    const tenantName = cleanName(input.tenantName ?? '') || `${email.split('@')[0]}'s workspace`;
+    if (tenantName.length > TEXT_LIMITS.tenantName) throw identityError(IdentityErrorCode.INVALID_TENANT_NAME);
     const userId = randomUUID();
     const tenantId = randomUUID();
     const passwordHash = await hashPassword(input.password);

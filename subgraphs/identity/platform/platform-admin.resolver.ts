@@ -1,6 +1,7 @@
 import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { AuditEventConnection } from '../audit/audit-event.entity';
 import { AuthPayload } from '../auth/auth.inputs';
 import { PlatformAdminService } from './platform-admin.service';
@@ -34,7 +35,10 @@ export class PlatformAdminResolver {
 
   @Authorized('platform:tenants')
   @Mutation(() => AuthPayload, { description: 'Enters a tenant you are not a member of, as admin for one hour; flagged and audited there' })
-  impersonateTenant(@Arg('tenantId', () => ID) tenantId: string, @Arg('reason', () => String) reason: string): Promise<AuthPayload> {
+  impersonateTenant(
+    @Arg('tenantId', () => ID) tenantId: string,
+    @Arg('reason', () => String, { description: `Kept in the tenant's audit log: ${lengthRange(TEXT_LIMITS.reason, 3)}` }) reason: string,
+  ): Promise<AuthPayload> {
     return this.admins.impersonate(currentContext(), tenantId, reason);
   }
 

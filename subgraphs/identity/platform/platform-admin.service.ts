@@ -3,6 +3,7 @@ import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS } from '../../../kernel/text';
 import { audit } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import type { AuditEventConnection } from '../audit/audit-event.entity';
@@ -112,7 +113,7 @@ export class PlatformAdminService {
    */
   async impersonate(ctx: RequestContext, tenantId: string, reason: string): Promise<AuthPayload> {
     const why = typeof reason === 'string' ? reason.trim() : '';
-    if (why.length < 3 || why.length > 500) throw identityError(IdentityErrorCode.INVALID_REASON);
+    if (why.length < 3 || why.length > TEXT_LIMITS.reason) throw identityError(IdentityErrorCode.INVALID_REASON);
     if (ctx.impersonatorId) throw identityError(IdentityErrorCode.INVALID_REASON, 'Leave the tenant you entered first');
     if (!isUuid(tenantId)) throw identityError(IdentityErrorCode.TENANT_NOT_FOUND);
     const userId = ctx.userId!;

@@ -15,6 +15,7 @@ import { CustomRole, Group } from './rbac.entities';
 import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { AppError } from '../../../kernel/errors';
+import { TEXT_LIMITS, cleanName, lengthRange, stripBidiControls } from '../../../kernel/text';
 import { applySecurityPolicy, type RestrictedAccess } from '../policy/security-policy.service';
 import { withPlatformRights } from '../platform/platform-admin.service';
 import { modulePermissions } from './module-permissions';
@@ -114,6 +115,7 @@ export class RbacService {
 
   async createRole(ctx: RequestContext, input: CreateRoleInput): Promise<RoleView> {
     const name = checkedRoleName(input.name);
+    const description = checkedRoleDescription(input.description) ?? '';
     const catalog = await withTenant(this.deps.ds, ctx, (em, tenantId) => permissionCatalogOf(em, tenantId));
     const permissions = checkedPermissions(input.permissions ?? [], catalog);
     const beyond = permissions.filter((p) => !hasPermission(ctx, p));
@@ -123,7 +125,7 @@ export class RbacService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const id = randomUUID();
       try {
-        await em.insert(CustomRole, { tenantId, id, name, description: input.description ?? '', permissions });
+        await em.insert(CustomRole, { tenantId, id, name, description, permissions });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
         throw err;
@@ -186,8 +188,7 @@ export class RbacService {
   }
 
   async createGroup(ctx: RequestContext, input: CreateGroupInput): Promise<GroupView> {
-    const name = (input.name ?? '').trim();
-    if (name.length < 1 || name.length > 60) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group name must be 1 to 60 characters');
+    const name = checkedGroupName(input.name);
     const id = randomUUID();
     await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       if (input.parentId && !(isUuid(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))) {
@@ -233,10 +234,11 @@ export class RbacService {
       async (em, tenantId) => {
         const role = await this.roleIn(em, tenantId, input.id);
         const name = input.name === undefined || input.name === null ? role.name : checkedRoleName(input.name);
+        const description = checkedRoleDescription(input.description) ?? role.description;
         const permissions = input.permissions ? checkedPermissions(input.permissions, await permissionCatalogOf(em, tenantId)) : role.permissions;
         assertWithin(ctx, [...role.permissions, ...permissions], 'role_update', target);
         try {
-          await em.update(CustomRole, { tenantId, id: role.id }, { name, description: input.description ?? role.description, permissions });
+          await em.update(CustomRole, { tenantId, id: role.id }, { name, description, permissions });
         } catch (err) {
           if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
           throw err;
@@ -299,8 +301,7 @@ export class RbacService {
       ctx,
       async (em, tenantId) => {
         const group = await this.groupIn(em, tenantId, input.id);
-        const name = input.name === undefined || input.name === null ? group.name : input.name.trim();
-        if (name.length < 1 || name.length > 60) throw identityError(IdentityErrorCode.INVALID_GROUP, 'Group name must be 1 to 60 characters');
+        const name = input.name === undefined || input.name === null ? group.name : checkedGroupName(input.name);
         const parentId = input.parentId === undefined ? group.parentId : input.parentId;
         if (parentId !== group.parentId) {
           // Members would gain the new ancestors' roles, and lose the old ones': both must be within the caller's rights.
@@ -422,8 +423,24 @@ export class RbacService {
 }
 
 function checkedRoleName(raw: string | null | undefined): string {
-  const name = (raw ?? '').trim();
-  if (name.length < 1 || name.length > 60 || isSystemRole(name.toLowerCase())) throw identityError(IdentityErrorCode.INVALID_ROLE, 'Role name must be 1 to 60 characters and not a system role');
+  const name = cleanName(raw ?? '');
+  if (name.length < 1 || name.length > TEXT_LIMITS.roleName || isSystemRole(name.toLowerCase())) {
+    throw identityError(IdentityErrorCode.INVALID_ROLE, `Role name must be ${lengthRange(TEXT_LIMITS.roleName)} and not a system role`);
+  }
+  return name;
+}
+
+/** A role's description as stored: trimmed, at most TEXT_LIMITS.roleDescription characters; undefined when not given. */
+function checkedRoleDescription(raw: string | null | undefined): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const description = stripBidiControls(raw).trim();
+  if (description.length > TEXT_LIMITS.roleDescription) throw identityError(IdentityErrorCode.INVALID_ROLE, `Role description must be ${lengthRange(TEXT_LIMITS.roleDescription, 0)}`);
+  return description;
+}
+
+function checkedGroupName(raw: string | null | undefined): string {
+  const name = cleanName(raw ?? '');
+  if (name.length < 1 || name.length > TEXT_LIMITS.groupName) throw identityError(IdentityErrorCode.INVALID_GROUP, `Group name must be ${lengthRange(TEXT_LIMITS.groupName)}`);
   return name;
 }
 

@@ -1,4 +1,5 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 @ObjectType('Role', { description: 'A set of permissions: system roles (owner, admin, member) or defined by the tenant' })
 export class RoleView {
@@ -38,13 +39,13 @@ export class GroupView {
 
 @InputType()
 export class CreateRoleInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.roleName)}, not a system role's; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => [String])
   permissions: string[];
 
-  @Field(() => String, { defaultValue: '' })
+  @Field(() => String, { defaultValue: '', description: lengthRange(TEXT_LIMITS.roleDescription, 0) })
   description: string;
 }
 
@@ -59,7 +60,7 @@ export class AssignRoleInput {
 
 @InputType()
 export class CreateGroupInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.groupName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => ID, { nullable: true })
@@ -89,10 +90,10 @@ export class UpdateRoleInput {
   @Field(() => ID)
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.roleName)}, as in createRole` })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: lengthRange(TEXT_LIMITS.roleDescription, 0) })
   description?: string | null;
 
   @Field(() => [String], { nullable: true, description: 'Replaces the permissions; members holding the role get the change on their next request' })
@@ -104,7 +105,7 @@ export class UpdateGroupInput {
   @Field(() => ID)
   id: string;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.groupName)}, as in createGroup` })
   name?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'New parent; null makes it a top-level group; omitted leaves it' })

@@ -12,6 +12,7 @@ import { logger } from '../../../kernel/log';
 import { sealSecret } from '../../../kernel/secret-box';
 import type { Config } from '../../../kernel/config';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -208,8 +209,8 @@ function checkedOptions(input: {
   redirectUrl?: string | null;
   allowedDomains?: string[] | null;
 }, allowLocal: boolean) {
-  const name = (input.name ?? '').trim();
-  if (name.length < 1 || name.length > 80) invalid('Name must be 1 to 80 characters');
+  const name = cleanName(input.name ?? '');
+  if (name.length < 1 || name.length > TEXT_LIMITS.ssoConnectionName) invalid(`Name must be ${lengthRange(TEXT_LIMITS.ssoConnectionName)}`);
   const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: (r.role ?? '').trim() }));
   const defaultRole = input.defaultRole ?? 'member';
   if (!SSO_ROLES.includes(defaultRole)) invalid(`The default role must be one of ${SSO_ROLES.join(', ')}`);

@@ -1,4 +1,5 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 export enum SsoKind {
   SAML = 'saml',
@@ -87,7 +88,7 @@ export class SsoConnectionOptions {
 
 @InputType()
 export class SamlConnectionInput extends SsoConnectionOptions {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.ssoConnectionName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => String, { nullable: true, description: "The IdP's metadata XML (gives entity id, SSO URL and signing certificate)" })
@@ -106,7 +107,7 @@ export class SamlConnectionInput extends SsoConnectionOptions {
 
 @InputType()
 export class OidcConnectionInput extends SsoConnectionOptions {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.ssoConnectionName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => String, { description: 'Discovered at <issuer>/.well-known/openid-configuration when saved' })
@@ -128,7 +129,7 @@ export class OidcConnectionInput extends SsoConnectionOptions {
 
 @InputType()
 export class UpdateSsoConnectionInput extends SsoConnectionOptions {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.ssoConnectionName)}; control and bidirectional formatting characters are removed` })
   name?: string | null;
 
   @Field(() => Boolean, { nullable: true, description: 'A disabled connection signs nobody in' })

@@ -1,5 +1,6 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { Directive, Field, InputType, ObjectType } from 'type-graphql';
 
 /** A piece of tenant knowledge the assistant can search; `embedding` is filled by the embedder. */
@@ -23,9 +24,9 @@ export class Document extends TenantOwnedEntity {
 
 @InputType()
 export class CreateDocumentInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.documentTitle)}; control and bidirectional formatting characters are removed` })
   title: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: `The text the assistant searches: ${lengthRange(TEXT_LIMITS.documentContent)}, not only spaces` })
   content: string;
 }

@@ -1,6 +1,7 @@
 import { Column, Entity } from 'typeorm';
 import { TenantOwnedEntity } from '../../../kernel/db/tenant-owned.entity';
 import { Directive, Field, InputType, Int, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 /** One append-only entry of a tenant's hash chain: hash = SHA-256(previous hash, sequence, content). */
 @Directive('@key(fields: "id")')
@@ -35,12 +36,12 @@ export class LedgerEntry extends TenantOwnedEntity {
 
 @InputType()
 export class AppendLedgerEntryInput {
-  @Field(() => String)
+  @Field(() => String, { description: '1 to 64 of a-z, 0-9 and : _ . -' })
   account: string;
 
   @Field(() => Int)
   amountCents: number;
 
-  @Field(() => String, { defaultValue: '' })
+  @Field(() => String, { defaultValue: '', description: lengthRange(TEXT_LIMITS.ledgerMemo, 0) })
   memo: string;
 }

@@ -2,11 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, isStorableText } from '../../../kernel/text';
 import { LedgerErrorCode, ledgerError } from '../ledger.errors';
 import { LedgerEntry, type AppendLedgerEntryInput } from './ledger-entry.entity';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
+/**
+ * The entry's hash over its fields exactly as PostgreSQL stores them: text that PostgreSQL would store
+ * differently (a NUL, an unpaired surrogate) is refused before an entry is hashed, so recomputing the
+ * hash from the stored row gives the same value.
+ */
 export function entryHash(prevHash: string, e: { tenantId: string; sequence: number; account: string; amountCents: number; memo: string }): string {
   return createHash('sha256')
     .update(JSON.stringify([prevHash, e.tenantId, e.sequence, e.account, e.amountCents, e.memo]))
@@ -23,7 +29,8 @@ export class LedgerService {
     if (!Number.isSafeInteger(input.amountCents) || input.amountCents === 0) {
       throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Amount must be a non-zero integer');
     }
-    if (memo.length > 500) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Memo is at most 500 characters');
+    if (memo.length > TEXT_LIMITS.ledgerMemo) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, `Memo is at most ${TEXT_LIMITS.ledgerMemo} characters`);
+    if (!isStorableText(memo)) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Memo may not contain NUL characters or unpaired UTF-16 surrogates');
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       // One writer per tenant chain at a time.
       await em.query(`SELECT pg_advisory_xact_lock(hashtextextended('ledger:' || $1, 0))`, [tenantId]);

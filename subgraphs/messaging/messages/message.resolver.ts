@@ -5,6 +5,7 @@ import { currentContext } from '../../../kernel/context';
 import { declareAudience } from '../../../kernel/subscription-audience';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { Message } from './message.entity';
 import { MessageService, fromEvent } from './message.service';
 import { RoomEventKind, ofTenant, roomTopic, type RoomEventPayload } from '../realtime/room-events';
@@ -33,7 +34,10 @@ export class MessageResolver {
   @Mutation(() => Message, {
     description: "Deletes a message: it stays in the history without its text. Your own, or anyone's with messages:moderate (then with a reason, logged)",
   })
-  deleteMessage(@Arg('id', () => ID) id: string, @Arg('reason', () => String, { nullable: true }) reason?: string | null): Promise<Message> {
+  deleteMessage(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { nullable: true, description: `Required for someone else's message: ${lengthRange(TEXT_LIMITS.reason)}` }) reason?: string | null,
+  ): Promise<Message> {
     return this.service.delete(currentContext(), id, reason);
   }
 

@@ -12,6 +12,7 @@ import { Message } from './message.entity';
 import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } from './message.types';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { hasPermission } from '../../../kernel/auth';
+import { TEXT_LIMITS } from '../../../kernel/text';
 
 const PAGE_MAX = 100;
 
@@ -25,7 +26,7 @@ export class MessageService {
   async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
     const body = checkedBody(input.body);
     const clientId = input.clientMessageId === undefined || input.clientMessageId === null ? null : input.clientMessageId;
-    if (clientId !== null && (typeof clientId !== 'string' || clientId.length < 1 || clientId.length > 100)) {
+    if (clientId !== null && (typeof clientId !== 'string' || clientId.length < 1 || clientId.length > TEXT_LIMITS.clientMessageId)) {
       throw messagingError(MessagingErrorCode.INVALID_CLIENT_MESSAGE_ID);
     }
     const { message, created } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
@@ -92,7 +93,7 @@ export class MessageService {
     const saved = await this.change(ctx, id, 'author-or-moderator', async (em, message) => {
       if (message.authorId !== ctx.userId) {
         const why = cleanText(reason ?? '');
-        if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason (1 to 500 characters) for deleting a message of someone else');
+        if (why.length < 1 || why.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason (1 to ${TEXT_LIMITS.reason} characters) for deleting a message of someone else`);
         await logModeration(em, ctx, { roomId: message.roomId, action: 'delete_message', targetUserId: message.authorId, messageId: message.id, reason: why });
       }
       await em.update(Message, { tenantId: message.tenantId, id: message.id }, { body: '', deletedAt: new Date(), deletedBy: ctx.userId });

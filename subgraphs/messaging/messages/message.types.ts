@@ -1,17 +1,18 @@
 import { Directive, Field, ID, InputType, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { Message } from './message.entity';
 
-export const MESSAGE_MAX_LENGTH = 4000;
+export const MESSAGE_MAX_LENGTH = TEXT_LIMITS.message;
 
 @InputType()
 export class SendMessageInput {
   @Field(() => ID)
   roomId: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(MESSAGE_MAX_LENGTH)} after control characters are removed and the ends trimmed` })
   body: string;
 
-  @Field(() => String, { nullable: true, description: 'Your own id for the message (1 to 100 characters): a retry with it never duplicates' })
+  @Field(() => String, { nullable: true, description: `Your own id for the message (${lengthRange(TEXT_LIMITS.clientMessageId)}): a retry with it never duplicates` })
   clientMessageId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Reply to this message of the same room' })
@@ -23,7 +24,7 @@ export class EditMessageInput {
   @Field(() => ID)
   id: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(MESSAGE_MAX_LENGTH)}, as in sendMessage` })
   body: string;
 }
 

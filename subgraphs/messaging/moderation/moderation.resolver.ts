@@ -1,6 +1,7 @@
 import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { MessageConnection } from '../messages/message.types';
 import { ModerateMemberInput, ModerationEntry } from './moderation.types';
 import { ModerationService } from './moderation.service';
@@ -56,7 +57,7 @@ export class ModerationResolver {
   observeRoom(
     @Arg('tenantId', () => ID) tenantId: string,
     @Arg('roomId', () => ID) roomId: string,
-    @Arg('reason', () => String) reason: string,
+    @Arg('reason', () => String, { description: `Why, kept in the tenant's moderation log: ${lengthRange(TEXT_LIMITS.reason)}` }) reason: string,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<MessageConnection> {

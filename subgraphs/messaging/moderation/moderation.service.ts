@@ -4,6 +4,7 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { TEXT_LIMITS } from '../../../kernel/text';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { MessageService } from '../messages/message.service';
 import type { MessageConnection } from '../messages/message.types';
@@ -99,7 +100,7 @@ export class ModerationService {
     after: string | null | undefined,
   ): Promise<MessageConnection> {
     const why = cleanText(reason ?? '');
-    if (why.length < 1 || why.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason of 1 to 500 characters');
+    if (why.length < 1 || why.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`);
     if (!isUuid(tenantId)) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
     return new MessageService(this.deps).history({ ...ctx, tenantId }, roomId, first, after, null, { reason: why });
   }
@@ -124,7 +125,7 @@ export class ModerationService {
     work: (em: EntityManager, tenantId: string, room: Room, until: Date | null) => Promise<void>,
   ): Promise<ModerationEntry> {
     const reason = cleanText(input.reason ?? '');
-    if (reason.length < 1 || reason.length > 500) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Give a reason of 1 to 500 characters');
+    if (reason.length < 1 || reason.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`);
     if (input.userId === ctx.userId) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Moderators cannot act on themselves');
     const minutes = input.minutes ?? null;
     if (minutes !== null && (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_MINUTES)) {

@@ -1,5 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserReference } from '../user.reference';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 export enum ModerationActionKind {
   MUTE = 'mute',
@@ -21,7 +22,7 @@ export class ModerateMemberInput {
   @Field(() => ID)
   userId: string;
 
-  @Field(() => String, { description: '1 to 500 characters; kept in the moderation log' })
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.reason)}; kept in the moderation log` })
   reason: string;
 
   @Field(() => Int, { nullable: true, description: 'For mutes and bans: ends by itself after this many minutes (1 to 525600); none: until lifted' })

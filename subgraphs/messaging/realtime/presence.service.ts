@@ -5,6 +5,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { CONNECTION_CLOSED_TOPIC } from '../../../kernel/topics';
+import { TEXT_LIMITS } from '../../../kernel/text';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { cleanText } from '../rooms/room.service';
 import { Presence, PresenceStatus, type SetPresenceInput } from './realtime.types';
@@ -57,7 +58,7 @@ export class PresenceService {
   async set(ctx: RequestContext, input: SetPresenceInput): Promise<Presence> {
     const deviceId = cleanText(input.deviceId ?? '');
     const page = input.page === undefined || input.page === null ? null : cleanText(input.page);
-    if (deviceId.length < 1 || deviceId.length > 100 || (page !== null && page.length > 300)) throw messagingError(MessagingErrorCode.INVALID_PRESENCE);
+    if (deviceId.length < 1 || deviceId.length > TEXT_LIMITS.presenceDevice || (page !== null && page.length > TEXT_LIMITS.presencePage)) throw messagingError(MessagingErrorCode.INVALID_PRESENCE);
     const { before, after } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const before = await this.current(em, tenantId, ctx.userId!);
       if (input.status === PresenceStatus.OFFLINE) {

@@ -1,6 +1,7 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Room } from '../rooms/room.entity';
 import { UserReference } from '../user.reference';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 export enum PresenceStatus {
   ONLINE = 'online',
@@ -95,12 +96,12 @@ export class Presence {
 
 @InputType()
 export class SetPresenceInput {
-  @Field(() => String, { description: 'Your id for this device or tab (1 to 100 characters)' })
+  @Field(() => String, { description: `Your id for this device or tab (${lengthRange(TEXT_LIMITS.presenceDevice)})` })
   deviceId: string;
 
   @Field(() => PresenceStatus, { description: 'OFFLINE ends this device now' })
   status: PresenceStatus;
 
-  @Field(() => String, { nullable: true, description: 'The page or view shown (at most 300 characters)' })
+  @Field(() => String, { nullable: true, description: `The page or view shown (${lengthRange(TEXT_LIMITS.presencePage, 0)})` })
   page?: string | null;
 }

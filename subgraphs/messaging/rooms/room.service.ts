@@ -9,6 +9,7 @@ import type { CreateRoomInput } from './create-room.input';
 import { Room, RoomType } from './room.entity';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 
 /** Tenant roles that may see every support room (the tenant's team). */
 const TEAM_ROLES = ['owner', 'admin'];
@@ -65,8 +66,8 @@ export class RoomService {
   constructor(private readonly deps: SubgraphDeps) {}
 
   async create(ctx: RequestContext, input: CreateRoomInput): Promise<Room> {
-    const name = cleanText(input.name ?? '');
-    if (name.length < 1 || name.length > 80) throw messagingError(MessagingErrorCode.INVALID_ROOM_NAME);
+    const name = cleanName(input.name ?? '');
+    if (name.length < 1 || name.length > TEXT_LIMITS.roomName) throw messagingError(MessagingErrorCode.INVALID_ROOM_NAME);
     const type = input.type ?? RoomType.GENERAL;
     if (type !== RoomType.GENERAL && type !== RoomType.ALLIANCE) {
       throw messagingError(MessagingErrorCode.INVALID_ROOM, 'Direct and support rooms are opened with openDirectRoom and openSupportRoom');

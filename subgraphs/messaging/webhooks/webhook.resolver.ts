@@ -1,6 +1,7 @@
 import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { CreatedRoomWebhook, RoomWebhook } from './webhook.types';
 import { WebhookService } from './webhook.service';
 
@@ -13,7 +14,10 @@ export class WebhookResolver {
 
   @Authorized('webhooks:manage')
   @Mutation(() => CreatedRoomWebhook, { description: 'An inbound webhook for a room; its secret is returned this once' })
-  createRoomWebhook(@Arg('roomId', () => ID) roomId: string, @Arg('name', () => String) name: string): Promise<CreatedRoomWebhook> {
+  createRoomWebhook(
+    @Arg('roomId', () => ID) roomId: string,
+    @Arg('name', () => String, { description: `Shown as the sender of its messages: ${lengthRange(TEXT_LIMITS.webhookName)}` }) name: string,
+  ): Promise<CreatedRoomWebhook> {
     return this.service.create(currentContext(), roomId, name);
   }
 

@@ -7,6 +7,7 @@ import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { openSecret, sealSecret } from '../../../kernel/secret-box';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, cleanName, isStorableText, unstorableTextMessage } from '../../../kernel/text';
 import { Message } from '../messages/message.entity';
 import { toEvent } from '../messages/message.service';
 import { MESSAGE_MAX_LENGTH } from '../messages/message.types';
@@ -53,8 +54,8 @@ export class WebhookService {
   }
 
   async create(ctx: RequestContext, roomId: string, rawName: string): Promise<CreatedRoomWebhook> {
-    const name = cleanText(rawName ?? '');
-    if (name.length < 1 || name.length > 80) throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
+    const name = cleanName(rawName ?? '');
+    if (name.length < 1 || name.length > TEXT_LIMITS.webhookName) throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
@@ -127,6 +128,7 @@ export class WebhookService {
       } catch {
         text = undefined;
       }
+      if (typeof text === 'string' && !isStorableText(text)) throw new HookRefusal(refusal(400, 'BAD_USER_INPUT', unstorableTextMessage('text')));
       const body = cleanText(typeof text === 'string' ? text : '');
       if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) {
         throw new HookRefusal(refusal(400, 'INVALID_MESSAGE', `Send JSON {"text": "…"} with 1 to ${MESSAGE_MAX_LENGTH} characters`));

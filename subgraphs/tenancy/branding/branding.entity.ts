@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { Field, InputType, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 @Entity({ name: 'branding' })
 export class Branding {
@@ -52,18 +53,18 @@ export class TenantBranding {
 
 @InputType()
 export class UpdateBrandingInput {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets` })
   displayName?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'https URL' })
+  @Field(() => String, { nullable: true, description: 'https URL (at most 2048 characters)' })
   logoUrl?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: '#rrggbb' })
   primaryColor?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: '#rrggbb' })
   accentColor?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `Sender name of the tenant's e-mails: ${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets` })
   emailSenderName?: string | null;
 }

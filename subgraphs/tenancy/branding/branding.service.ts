@@ -3,16 +3,17 @@ import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, stripBidiControls } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Branding, type TenantBranding, type UpdateBrandingInput } from './branding.entity';
 
 const COLOR = /^#[0-9a-f]{6}$/;
 
-/** Optional text: omitted keeps, null clears, otherwise trimmed and checked. */
+/** Optional text: omitted keeps, null clears, otherwise without bidirectional formatting controls, trimmed and checked. */
 function text(value: string | null | undefined, current: string | null, max: number, field: string): string | null {
   if (value === undefined) return current;
   if (value === null) return null;
-  const t = value.trim();
+  const t = stripBidiControls(value).trim();
   // No line breaks or angle brackets: a sender name ends up in a mail header.
   if (t.length < 1 || t.length > max || /[\r\n<>"]/.test(t)) throw tenancyError(TenancyErrorCode.INVALID_BRANDING, `${field} must be 1 to ${max} characters, without line breaks, quotes or angle brackets`);
   return t;
@@ -67,11 +68,11 @@ export class BrandingService {
       const current = (await em.findOneBy(Branding, { tenantId })) ?? Object.assign(new Branding(), { tenantId, displayName: null, logoUrl: null, primaryColor: null, accentColor: null, emailSenderName: null });
       const next = {
         tenantId,
-        displayName: text(input.displayName, current.displayName, 100, 'displayName'),
+        displayName: text(input.displayName, current.displayName, TEXT_LIMITS.brandName, 'displayName'),
         logoUrl: logo(input.logoUrl, current.logoUrl),
         primaryColor: color(input.primaryColor, current.primaryColor, 'primaryColor'),
         accentColor: color(input.accentColor, current.accentColor, 'accentColor'),
-        emailSenderName: text(input.emailSenderName, current.emailSenderName, 100, 'emailSenderName'),
+        emailSenderName: text(input.emailSenderName, current.emailSenderName, TEXT_LIMITS.brandName, 'emailSenderName'),
       };
       await em.upsert(Branding, next, ['tenantId']);
       return recordEvent(em, 'tenancy', {

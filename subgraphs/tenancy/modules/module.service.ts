@@ -5,6 +5,7 @@ import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
 import { PLATFORM_VERSION, SEMVER, compareVersions } from '../../../kernel/version';
+import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { BUILT_IN_MODULES } from './catalog';
 import type { Entitlement, ModuleManifest, ModuleView, PublishModuleInput } from './module.types';
@@ -158,8 +159,8 @@ export class ModuleService {
   private checked(input: PublishModuleInput): ModuleManifest {
     const fail = (message: string) => tenancyError(TenancyErrorCode.INVALID_MODULE, message);
     if (!MODULE_ID.test(input.id ?? '')) throw fail('id: lower-case letters, digits and dashes');
-    const name = (input.name ?? '').trim();
-    if (name.length < 1 || name.length > 100) throw fail('name: 1 to 100 characters');
+    const name = cleanName(input.name ?? '');
+    if (name.length < 1 || name.length > TEXT_LIMITS.moduleName) throw fail(`name: ${lengthRange(TEXT_LIMITS.moduleName)}`);
     if (!SEMVER.test(input.version ?? '') || !SEMVER.test(input.minPlatformVersion ?? '')) throw fail('version and minPlatformVersion: major.minor.patch');
     if (compareVersions(PLATFORM_VERSION, input.minPlatformVersion) < 0) {
       throw tenancyError(TenancyErrorCode.MODULE_INCOMPATIBLE, `Needs platform ${input.minPlatformVersion} (this is ${PLATFORM_VERSION})`);

@@ -1,5 +1,6 @@
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 /** What a module declares: the platform checks it when it is published and when a tenant installs it. */
 export interface ModuleManifest {
@@ -57,13 +58,13 @@ export class PublishModuleInput {
   @Field(() => ID, { description: 'lower-case letters, digits and dashes' })
   id: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.moduleName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => String, { description: 'semantic version, e.g. 1.2.0' })
   version: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: 'semantic version, e.g. 1.0.0' })
   minPlatformVersion: string;
 
   @Field(() => [ID], { defaultValue: [] })

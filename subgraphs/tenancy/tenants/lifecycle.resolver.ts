@@ -1,6 +1,7 @@
 import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { CreateTenantInput, MyTenant, Tenant, TenantStatus, UpdateTenantInput } from './tenant.entity';
 import { TenantService } from './tenant.service';
 
@@ -32,7 +33,10 @@ export class TenantLifecycleResolver {
 
   @Authorized('platform:tenants')
   @Mutation(() => Tenant, { description: 'Platform operators: refuses the tenant at the gateway (except status and billing) and closes its connections' })
-  suspendTenant(@Arg('id', () => ID) id: string, @Arg('reason', () => String) reason: string): Promise<Tenant> {
+  suspendTenant(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason', () => String, { description: `Shown to the tenant's members: ${lengthRange(TEXT_LIMITS.reason)}` }) reason: string,
+  ): Promise<Tenant> {
     return this.tenants.setStatus(currentContext(), id, TenantStatus.SUSPENDED, reason);
   }
 

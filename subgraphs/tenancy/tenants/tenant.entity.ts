@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { Directive, Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
 export enum TenantStatus {
   ACTIVE = 'active',
@@ -58,7 +59,7 @@ export class Tenant {
 
 @InputType()
 export class CreateTenantInput {
-  @Field(() => String)
+  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed` })
   name: string;
 
   @Field(() => String, { nullable: true, description: 'Lower-case letters, digits and dashes; derived from the name when omitted' })
@@ -67,10 +68,10 @@ export class CreateTenantInput {
 
 @InputType()
 export class UpdateTenantInput {
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed` })
   name?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: '1 to 64 lower-case letters, digits and dashes' })
   slug?: string | null;
 }
 

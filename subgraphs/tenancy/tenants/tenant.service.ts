@@ -8,6 +8,7 @@ import { scheduleJob, type JobHandler } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/topics';
 import { forbidden } from '../../../kernel/errors';
+import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Membership } from './membership.entity';
 import { onboardingOf, type Onboarding } from './onboarding';
@@ -93,7 +94,7 @@ export class TenantService {
   async setStatus(ctx: RequestContext, tenantId: string, status: TenantStatus, reason: string | null): Promise<Tenant> {
     if (!isUuid(tenantId)) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
     const text = reason === null ? null : reason.trim();
-    if (text !== null && (text.length < 1 || text.length > 500)) throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'A reason is 1 to 500 characters');
+    if (text !== null && (text.length < 1 || text.length > TEXT_LIMITS.reason)) throw tenancyError(TenancyErrorCode.INVALID_TENANT, `A reason is ${lengthRange(TEXT_LIMITS.reason)}`);
     return this.changeStatus(ctx, tenantId, `tenant ${status} by ${ctx.userId}`, async (em, found) => {
       if (found.status === status) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
       if (found.status === TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'A deleted tenant is restored by its owner (restoreTenant)');
@@ -193,10 +194,12 @@ export class TenantService {
   /** Consumer of identity.tenant_registered: the tenant record (on trial), its owner's membership. */
   static async provision(event: DomainEvent, em: EntityManager, trialSeconds: number): Promise<void> {
     const p = event.payload as { tenantId: string; name: string; ownerUserId: string };
-    const slug = await freeSlug(em, slugify(p.name), p.tenantId);
+    // Identity checked the name; it is cleaned again as every tenant name is stored.
+    const name = cleanName(p.name).slice(0, TEXT_LIMITS.tenantName) || 'Workspace';
+    const slug = await freeSlug(em, slugify(name), p.tenantId);
     await em.query(
       `INSERT INTO tenancy.tenants (tenant_id, name, slug, status) VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING`,
-      [p.tenantId, p.name, slug, TenantStatus.ACTIVE],
+      [p.tenantId, name, slug, TenantStatus.ACTIVE],
     );
     await em.query(
       `INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
@@ -278,8 +281,8 @@ export async function removeMember(event: DomainEvent, em: EntityManager): Promi
 }
 
 function checkedName(raw: string | null | undefined): string {
-  const name = (raw ?? '').trim();
-  if (name.length < 1 || name.length > 100) throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'Tenant name must be 1 to 100 characters');
+  const name = cleanName(raw ?? '');
+  if (name.length < 1 || name.length > TEXT_LIMITS.tenantName) throw tenancyError(TenancyErrorCode.INVALID_TENANT, `Tenant name must be ${lengthRange(TEXT_LIMITS.tenantName)}`);
   return name;
 }
 
