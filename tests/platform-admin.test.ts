@@ -13,18 +13,20 @@ import {
   SuperAdminsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 const ROOT = uniqueEmail('root');
+const OPS = uniqueEmail('ops');
 let t: TestPlatform;
 let root: Account;
 let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ` ${ROOT.toUpperCase()} , ops@example.test` });
+  t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ` ${ROOT.toUpperCase()} , ${OPS}` });
   root = await signUp(t.gatewayUrl, 'Operator', ROOT);
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   alice = await signUp(t.gatewayUrl, 'Alice Co');
   bob = await signUp(t.gatewayUrl, 'Bob Co');
 });
@@ -131,5 +133,20 @@ describe('registrations naming a Super Admin’s address', () => {
     expect(rights.permissions.filter((p) => p.startsWith('platform:'))).toEqual([]);
     const admins = await gql(t.gatewayUrl, SuperAdminsDocument, {}, { token: root.token });
     expect(admins.data!.superAdmins.map((a) => a.userId)).toEqual([root.userId]);
+  });
+
+  it('that nobody holds yet give no platform rights until the mailbox confirms the address', async () => {
+    // Whoever registers a configured address first holds it, but it counts only once the link mailed to it is followed.
+    const first = await signUp(t.gatewayUrl, 'First comer', OPS);
+    await turnOnTotp(t.gatewayUrl, first.token);
+    const rights = await access(first.token);
+    expect(rights.roles).toEqual(['owner']);
+    expect(rights.permissions.filter((p) => p.startsWith('platform:'))).toEqual([]);
+    expect(codes(await auditOf(first.token, alice.tenantId))).toEqual(['FORBIDDEN']);
+    expect((await gql(t.gatewayUrl, SuperAdminsDocument, {}, { token: root.token })).data!.superAdmins.map((a) => a.userId)).not.toContain(first.userId);
+    await confirmEmail(t.gatewayUrl, t.config, OPS);
+    expect((await access(first.token)).roles).toEqual(['owner', 'super_admin']);
+    const admins = (await gql(t.gatewayUrl, SuperAdminsDocument, {}, { token: root.token })).data!.superAdmins;
+    expect(admins.find((a) => a.userId === first.userId)).toMatchObject({ email: OPS, viaConfiguration: true });
   });
 });

@@ -18,16 +18,19 @@ import type { Session } from '../sessions/session.entity';
 import { PLATFORM_PERMISSIONS, SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
 
 /**
- * Adds platform rights for a Super Admin (granted over the API or named in configuration) who uses
- * two-factor sign-in. Runs in a transaction scoped to the tenant with `app.user_id` set to the account.
+ * Adds platform rights for a Super Admin (granted over the API, or named in configuration and holding that address
+ * confirmed: whoever registers a configured address first gets nothing from it until its mailbox confirms it) who
+ * uses two-factor sign-in. Runs in a transaction scoped to the tenant with `app.user_id` set to the account.
  */
 export async function withPlatformRights(em: EntityManager, userId: string, access: RestrictedAccess, configured: readonly string[]): Promise<RestrictedAccess> {
-  const [row]: { email: string; totp: boolean; granted: boolean }[] = await em.query(
-    `SELECT u.email, u.totp_enabled_at IS NOT NULL AS totp, EXISTS (SELECT 1 FROM identity.platform_admins a WHERE a.user_id = u.id) AS granted
+  const [row]: { email: string | null; confirmed: boolean; totp: boolean; granted: boolean }[] = await em.query(
+    `SELECT u.email, u.email_verified_at IS NOT NULL AS confirmed, u.totp_enabled_at IS NOT NULL AS totp,
+            EXISTS (SELECT 1 FROM identity.platform_admins a WHERE a.user_id = u.id) AS granted
        FROM identity.users u WHERE u.id = $1`,
     [userId],
   );
-  if (!row?.totp || !(row.granted || configured.includes(row.email))) return access;
+  const byConfiguration = row?.email != null && row.confirmed && configured.includes(row.email);
+  if (!row?.totp || !(row.granted || byConfiguration)) return access;
   return {
     ...access,
     roles: [...access.roles, SUPER_ADMIN_ROLE],
@@ -54,10 +57,10 @@ export class PlatformAdminService {
 
   list(): Promise<PlatformAdmin[]> {
     return withSystem(this.deps.ds, 'list platform admins', async (em) => {
-      const rows: { user_id: string; email: string; granted_at: Date | null; granted_by: string | null; totp: boolean }[] = await em.query(
-        `SELECT u.id AS user_id, u.email, a.granted_at, a.granted_by, u.totp_enabled_at IS NOT NULL AS totp
+      const rows: { user_id: string; email: string; granted_at: Date | null; granted_by: string | null; totp: boolean; confirmed: boolean }[] = await em.query(
+        `SELECT u.id AS user_id, u.email, a.granted_at, a.granted_by, u.totp_enabled_at IS NOT NULL AS totp, u.email_verified_at IS NOT NULL AS confirmed
            FROM identity.users u LEFT JOIN identity.platform_admins a ON a.user_id = u.id
-          WHERE a.user_id IS NOT NULL OR u.email = ANY($1::text[])
+          WHERE a.user_id IS NOT NULL OR (u.email = ANY($1::text[]) AND u.email_verified_at IS NOT NULL)
           ORDER BY u.email`,
         [this.configured],
       );
@@ -66,7 +69,7 @@ export class PlatformAdminService {
         email: r.email,
         grantedAt: r.granted_at,
         grantedBy: r.granted_by,
-        viaConfiguration: this.configured.includes(r.email),
+        viaConfiguration: r.confirmed && this.configured.includes(r.email),
         twoFactorEnabled: r.totp,
       }));
     });

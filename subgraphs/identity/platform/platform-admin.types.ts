@@ -19,7 +19,7 @@ export class PlatformAdmin {
   @Field(() => ID, { nullable: true })
   grantedBy: string | null;
 
-  @Field(() => Boolean, { description: 'Named in SUPER_ADMIN_EMAILS: only configuration can remove it' })
+  @Field(() => Boolean, { description: 'Named in SUPER_ADMIN_EMAILS and holding that address confirmed: only configuration can remove it' })
   viaConfiguration: boolean;
 
   @Field(() => Boolean, { description: 'Platform rights apply only while the account uses two-factor sign-in' })
