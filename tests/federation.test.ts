@@ -22,7 +22,7 @@ import {
 } from './generated/graphql';
 import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, signUp, uniqueEmail } from './support/fixtures';
+import { createRoomWithMessage, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -115,6 +115,37 @@ describe('federation through the gateway', () => {
     expect(changed.errors).toBeUndefined();
     expect((await signIn(owner.email, 'second one changes it')).data!.login.user.id).toBe(second.user.id);
     expect(codes(await signIn(owner.email, 'another pass phrase'))).toEqual(['INVALID_CREDENTIALS']);
+  });
+
+  it("signs the address's holder in with the holder's password, whichever account a registration naming it made with that password", async () => {
+    const owner = await signUp(t.gatewayUrl, 'Holder');
+    await turnOnTotp(t.gatewayUrl, owner.token);
+    const signIn = (password: string) => gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password } });
+    const register = (password: string) => gql(t.gatewayUrl, RegisterDocument, { input: { email: owner.email, password, tenantName: 'Shadow' } });
+    // A registration giving the holder's own password is answered as any other, but that password still reaches the
+    // holder alone (whose second factor is asked for), never the account it made.
+    const copy = await register(owner.password);
+    expect(copy.errors).toBeUndefined();
+    expect(copy.data!.register.user.id).not.toBe(owner.userId);
+    expect(codes(await signIn(owner.password))).toEqual(['TWO_FACTOR_REQUIRED']);
+    // The holder changes to a password a registration already has: the holder wins from then on.
+    const early = (await register('the next owner password')).data!.register;
+    expect((await signIn('the next owner password')).data!.login.user.id).toBe(early.user.id);
+    const changed = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: owner.password, newPassword: 'the next owner password' } }, { token: owner.token });
+    expect(changed.errors).toBeUndefined();
+    expect(codes(await signIn('the next owner password'))).toEqual(['TWO_FACTOR_REQUIRED']);
+    // Likewise by a reset.
+    expect((await register('a password reset gives')).errors).toBeUndefined();
+    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: owner.email });
+    const resetToken = tokenFrom(await waitForMail(t.config, owner.email, SUBJECTS.reset));
+    expect((await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token: resetToken, newPassword: 'a password reset gives' } })).errors).toBeUndefined();
+    expect(codes(await signIn('a password reset gives'))).toEqual(['TWO_FACTOR_REQUIRED']);
+    // A registration's account changing to the holder's password does not take it either (and is answered as any change).
+    const other = (await register('a password of its own')).data!.register;
+    const taking = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: 'a password of its own', newPassword: 'a password reset gives' } }, { token: other.accessToken });
+    expect(taking.errors).toBeUndefined();
+    expect(codes(await signIn('a password reset gives'))).toEqual(['TWO_FACTOR_REQUIRED']);
+    expect(codes(await signIn('a password of its own'))).toEqual(['INVALID_CREDENTIALS']);
   });
 
   it('rejects weak passwords and malformed emails', async () => {

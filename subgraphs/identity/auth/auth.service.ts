@@ -16,7 +16,7 @@ import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
 import { LIMITS, attemptParams, attemptsSql, clientIp, countAttempts, throttle, tooManyAttempts } from '../throttle/throttle';
 import { enqueueMail } from '../mail/mail-queue';
-import { registrationTag } from './registration-tag';
+import { registrationTag, registrationTagFor } from './registration-tag';
 import { IdentityMembership } from '../users/membership.entity';
 import { emailOrNull, normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
@@ -43,8 +43,10 @@ export class AuthService {
   /**
    * A new account and a tenant it owns, signed in. The answer never tells whether the address already had an
    * account: if it had, the new account does not get the address (that account keeps it, and only it is ever
-   * found or mailed by it) — it shows the address it named and signs in with it and its own password, but it is
-   * never confirmed; the address's owner is told by mail instead of being sent a confirmation link.
+   * found or mailed by it) — it shows its owner the address it named and signs in with it and its own password,
+   * but it is never confirmed; the address's owner is told by mail instead of being sent a confirmation link.
+   * The holder always wins: a registration giving the holder's own password is made all the same, but no password
+   * reaches it (that password keeps signing in the holder). One password check either way.
    */
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
     await throttle(this.deps.ds, [[{ ...LIMITS.registerPerIp, max: this.deps.config.auth.REGISTER_ATTEMPTS_PER_IP }, clientIp(ctx)]]);
@@ -55,14 +57,16 @@ export class AuthService {
     const userId = randomUUID();
     const tenantId = randomUUID();
     const passwordHash = await hashPassword(input.password);
-    const tag = registrationTag(this.deps.keys, email, input.password);
+    let holder = await registrationTagFor(this.deps.ds, this.deps.keys, email, input.password);
     const scope: RequestContext = { ...ctx, tenantId, userId };
     const attempt = () =>
       withTenant(this.deps.ds, scope, async (em) => {
         const [{ held }]: { held: boolean }[] = await em.query(`SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held`, [email]);
+        // Taken since it was checked: checked again (against the new holder's password), then made again.
+        if (held && !holder.held) throw new AddressTakenMeanwhile();
         await em.insert(
           User,
-          em.create(User, held ? { id: userId, email: null, registeredEmail: email, registrationTag: tag, passwordHash } : { id: userId, email, passwordHash }),
+          em.create(User, held ? { id: userId, email: null, registeredEmail: email, registrationTag: holder.tag, passwordHash } : { id: userId, email, passwordHash }),
         );
         await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, passwordHash]);
         await em.insert(IdentityMembership, { tenantId, userId, role: 'owner' });
@@ -77,7 +81,11 @@ export class AuthService {
         return { payload: await this.sessions.open(em, scope, user, tenantId, 'owner', 'register'), provisioning };
       });
     // Someone took the address between the check and the insert: the same registration again, now as one for a held address.
-    const result = await attempt().catch((err: { code?: string }) => (err?.code === '23505' ? attempt() : Promise.reject(err)));
+    const result = await attempt().catch(async (err: { code?: string }) => {
+      if (err?.code !== '23505' && !(err instanceof AddressTakenMeanwhile)) throw err;
+      holder = await registrationTagFor(this.deps.ds, this.deps.keys, email, input.password);
+      return attempt();
+    });
     // Publish the provisioning event now and wait for its consumers (tenancy creates the tenant), so the
     // new tenant is readable in this same operation.
     await this.deps.outbox.deliverNow([result.provisioning]);
@@ -145,6 +153,8 @@ export class AuthService {
     if (rows[0].wait > 0) throw tooManyAttempts(rows[0].wait);
     const candidates = rows.filter((r) => r.user_id);
     // One password check (two only when a tag matched by chance, one time in 65,536), or the same time spent for none.
+    // The holder's password is never the password of a registration with a tag (see registration-tag.ts): it signs in
+    // the holder, whichever is checked first.
     let found: SignInCandidate | null = null;
     for (const candidate of candidates) {
       if (await verifyPassword(candidate.password_hash, password)) {
@@ -157,14 +167,17 @@ export class AuthService {
     found ??= candidates.at(-1) ?? null;
     const memberships = found?.memberships ?? [];
     if (!found || !ok) {
-      if (found && memberships[0]) {
+      // In a tenant's log only when the account has confirmed the address: otherwise whoever made an account with an
+      // address they do not hold could read in their own tenant's log whether a failed sign-in reached it (the
+      // address was free) or another account (it was taken). The platform's log keeps every one.
+      if (found && found.email_verified_at && memberships[0]) {
         await auditSeparately(this.deps.ds, { ...ctx, userId: null }, memberships[0].tenantId, {
           action: 'login_failed',
           result: AuditResult.FAILURE,
           actorId: null,
           target: `user:${found.user_id}`,
         });
-      } else log.info({ ip: ctx.client?.ip ?? null }, 'sign-in with an unknown email');
+      } else log.info({ ip: ctx.client?.ip ?? null, userId: found?.user_id ?? null }, found ? 'failed sign-in of an account with an unconfirmed address' : 'sign-in with an unknown email');
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
     }
     // The tenant asked for, else the one of the custom domain the request came to, else the oldest membership.
@@ -184,16 +197,28 @@ export class AuthService {
       throw identityError(IdentityErrorCode.SSO_REQUIRED);
     }
     if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
-    const user = Object.assign(new User(), { id: found.user_id, email: found.email, createdAt: found.created_at, emailVerifiedAt: found.email_verified_at });
+    const user = Object.assign(new User(), {
+      id: found.user_id,
+      email: found.email,
+      registeredEmail: found.registered_email,
+      createdAt: found.created_at,
+      emailVerifiedAt: found.email_verified_at,
+    });
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
     return withTenant(this.deps.ds, scope, (em) => this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'));
   }
 }
 
+/** The address was taken between a registration's check and its insert. */
+class AddressTakenMeanwhile extends Error {}
+
 /** What `identity.sign_in_candidate` returns about an account (all null when the address has none). */
 interface SignInCandidate {
   user_id: string;
-  email: string;
+  /** The address the account holds; null for one made by a registration that named an address another account holds. */
+  email: string | null;
+  /** The address such a registration named. */
+  registered_email: string | null;
   password_hash: string;
   created_at: Date;
   email_verified_at: Date | null;

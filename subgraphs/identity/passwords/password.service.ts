@@ -12,12 +12,12 @@ import { Session } from '../sessions/session.entity';
 import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
-import { hashPassword, verifyPassword } from './password-hash';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash';
 import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
 import { emailOrNull } from '../users/email';
-import { registrationTag } from '../auth/registration-tag';
+import { registrationTagFor, registrationsWithPassword, unlinkRegistrations } from '../auth/registration-tag';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -90,9 +90,11 @@ export class PasswordService {
       minLength: await requiredPasswordLength(em, userId, null),
     }));
     checkPasswordPolicy(newPassword, user.address, minLength);
+    const keepHolderFirst = await this.holderFirst(user, newPassword);
     await this.setPassword(userId, newPassword, async (em) => {
       const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
       if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+      await keepHolderFirst(em);
     });
     await this.signOutEverywhere(ctx, userId, 'password_reset', null);
     return true;
@@ -110,17 +112,30 @@ export class PasswordService {
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
     checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
-    // An account whose registration named an address another account holds is picked at sign-in by its password's tag.
-    const registered = user.registeredEmail;
-    await this.setPassword(
-      userId,
-      newPassword,
-      registered
-        ? (em) => em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [userId, registrationTag(this.deps.keys, registered, newPassword)]).then(() => undefined)
-        : undefined,
-    );
+    await this.setPassword(userId, newPassword, await this.holderFirst(user, newPassword));
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;
+  }
+
+  /**
+   * What setting `password` changes besides the hash, in the same transaction, so that the account holding an address
+   * always wins over registrations that named it: an account made by such a registration is picked at sign-in by
+   * its password's tag, and keeps none when the password is the holder's; when the holder sets one, registrations
+   * with that same password lose theirs. Either way one password check at most (an account with an unconfirmed
+   * address spends one too), so the time taken never tells such a registration whether its address was held.
+   */
+  private async holderFirst(user: User, password: string): Promise<(em: EntityManager) => Promise<void>> {
+    const { ds, keys } = this.deps;
+    if (user.registeredEmail !== null) {
+      const { tag } = await registrationTagFor(ds, keys, user.registeredEmail, password);
+      return async (em) => {
+        await em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [user.id, tag]);
+      };
+    }
+    const email = user.email ?? '';
+    const same = await registrationsWithPassword(ds, keys, email, password);
+    if (!user.emailVerifiedAt) await burnPasswordCheck(password);
+    return (em) => unlinkRegistrations(em, email, same);
   }
 
   /** Refuses any of the last PASSWORD_HISTORY passwords, stores the new hash and its history entry. */
