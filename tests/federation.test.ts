@@ -19,10 +19,11 @@ import {
   RequestPasswordResetDocument,
   ResetPasswordDocument,
   ChangePasswordDocument,
+  TenantUsersDocument,
 } from './generated/graphql';
 import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
+import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -146,6 +147,25 @@ describe('federation through the gateway', () => {
     expect(taking.errors).toBeUndefined();
     expect(codes(await signIn('a password reset gives'))).toEqual(['TWO_FACTOR_REQUIRED']);
     expect(codes(await signIn('a password of its own'))).toEqual(['INVALID_CREDENTIALS']);
+  });
+
+  it('shows the address a registration named, when another account holds it, only to the account it made', async () => {
+    const owner = await signUp(t.gatewayUrl, 'Named');
+    const made = (await gql(t.gatewayUrl, RegisterDocument, { input: { email: owner.email, password: 'a shadow pass phrase', tenantName: 'Shadow Co' } })).data!.register;
+    // To the account itself: in its sign-in's payload and in `me`.
+    expect(made.user.email).toBe(owner.email);
+    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: made.accessToken })).data!.me.email).toBe(owner.email);
+    const signedIn = await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: 'a shadow pass phrase' } });
+    expect(signedIn.data!.login.user).toEqual({ id: made.user.id, email: owner.email });
+    // To a fellow member of its tenant, neither in the member list nor as a message's author.
+    const shadow = { token: made.accessToken, userId: made.user.id, tenantId: made.tenant.id, email: owner.email, password: 'a shadow pass phrase' };
+    const member = await joinByInvitation(t.gatewayUrl, t.config, shadow);
+    const listed = (await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: member.token })).data!.tenantUsers;
+    expect(listed.find((u) => u.user.id === made.user.id)!.user.email).toBeNull();
+    const { messageId } = await createRoomWithMessage(t.gatewayUrl, shadow, 'hello from the shadow');
+    expect((await gql(t.gatewayUrl, MessageByIdDocument, { id: messageId }, { token: member.token })).data!.message!.author).toEqual({ email: null });
+    // The holder's own address shows as always.
+    expect(listed.find((u) => u.user.id === member.userId)!.user.email).toMatch(/^member-/);
   });
 
   it('rejects weak passwords and malformed emails', async () => {

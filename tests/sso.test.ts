@@ -505,7 +505,7 @@ describe('routing and policy', () => {
   it('with SSO required, members cannot sign in with a password (owners still can)', async () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     const me = await gql(t.gatewayUrl, MeDocument, {}, { token: member.token });
-    const email = me.data!.me.email;
+    const email = me.data!.me.email!;
     const sideTenant = (await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Side project' } }, { token: member.token })).data!.createTenant.id;
     const before = await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } });
     expect((await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!.updateSecurityPolicy.requireSso).toBe(true);

@@ -414,19 +414,19 @@ export type RegisterMutationVariables = Exact<{
 }>;
 
 
-export type RegisterMutation = { register: { accessToken: string, refreshToken: string, user: { id: string, email: string }, tenant: { id: string, name: string } } };
+export type RegisterMutation = { register: { accessToken: string, refreshToken: string, user: { id: string, email: string | null }, tenant: { id: string, name: string } } };
 
 export type LoginMutationVariables = Exact<{
   input: LoginInput;
 }>;
 
 
-export type LoginMutation = { login: { accessToken: string, refreshToken: string, user: { id: string, email: string }, tenant: { id: string, name: string } } };
+export type LoginMutation = { login: { accessToken: string, refreshToken: string, user: { id: string, email: string | null }, tenant: { id: string, name: string } } };
 
 export type MeQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type MeQuery = { me: { id: string, email: string } };
+export type MeQuery = { me: { id: string, email: string | null } };
 
 export type CreateProductMutationVariables = Exact<{
   input: CreateProductInput;
@@ -471,7 +471,7 @@ export type AcceptInvitationMutationVariables = Exact<{
 }>;
 
 
-export type AcceptInvitationMutation = { acceptInvitation: { accessToken: string, user: { id: string, email: string }, tenant: { id: string, name: string } } };
+export type AcceptInvitationMutation = { acceptInvitation: { accessToken: string, user: { id: string, email: string | null }, tenant: { id: string, name: string } } };
 
 export type AppendLedgerEntryMutationVariables = Exact<{
   input: AppendLedgerEntryInput;
@@ -504,7 +504,7 @@ export type SendMessageMutationVariables = Exact<{
 }>;
 
 
-export type SendMessageMutation = { sendMessage: { id: string, body: string, author: { id: string, email: string } | null, room: { id: string, name: string } } };
+export type SendMessageMutation = { sendMessage: { id: string, body: string, author: { id: string, email: string | null } | null, room: { id: string, name: string } } };
 
 export type MessagesQueryVariables = Exact<{
   roomId: string | number;
@@ -513,14 +513,14 @@ export type MessagesQueryVariables = Exact<{
 }>;
 
 
-export type MessagesQuery = { messages: { edges: Array<{ cursor: string, node: { id: string, body: string, author: { id: string, email: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type MessagesQuery = { messages: { edges: Array<{ cursor: string, node: { id: string, body: string, author: { id: string, email: string | null } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type MessageByIdQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type MessageByIdQuery = { message: { id: string, body: string, author: { email: string } | null } | null };
+export type MessageByIdQuery = { message: { id: string, body: string, author: { email: string | null } | null } | null };
 
 export type SendMessageFullMutationVariables = Exact<{
   input: SendMessageInput;
@@ -853,7 +853,7 @@ export type ModerationLogQueryVariables = Exact<{
 }>;
 
 
-export type ModerationLogQuery = { moderationLog: Array<{ action: ModerationAction, actorId: string, impersonatorId: string | null, targetUserId: string | null, messageId: string | null, reason: string, until: string | null, actor: { email: string } | null }> };
+export type ModerationLogQuery = { moderationLog: Array<{ action: ModerationAction, actorId: string, impersonatorId: string | null, targetUserId: string | null, messageId: string | null, reason: string, until: string | null, actor: { email: string | null } | null }> };
 
 export type ObserveRoomQueryVariables = Exact<{
   tenantId: string | number;
@@ -965,7 +965,7 @@ export type CompleteSsoLoginMutationVariables = Exact<{
 }>;
 
 
-export type CompleteSsoLoginMutation = { completeSsoLogin: { accessToken: string, refreshToken: string, user: { id: string, email: string }, tenant: { id: string } } };
+export type CompleteSsoLoginMutation = { completeSsoLogin: { accessToken: string, refreshToken: string, user: { id: string, email: string | null }, tenant: { id: string } } };
 
 export type RequireSsoMutationVariables = Exact<{
   requireSso: boolean;
@@ -992,7 +992,7 @@ export type DeleteSsoConnectionMutation = { deleteSsoConnection: boolean };
 export type CurrentTenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type CurrentTenantQuery = { currentTenant: { id: string, name: string, slug: string, status: TenantStatus, members: Array<{ role: string, user: { id: string, email: string } }> } };
+export type CurrentTenantQuery = { currentTenant: { id: string, name: string, slug: string, status: TenantStatus, members: Array<{ role: string, user: { id: string, email: string | null } }> } };
 
 export type TenantStatusQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1219,7 +1219,7 @@ export type VerifyLoginChallengeMutation = { verifyLoginChallenge: { accessToken
 export type TenantUsersQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantUsersQuery = { tenantUsers: Array<{ role: string, roles: Array<string>, permissions: Array<string>, user: { id: string, email: string } }> };
+export type TenantUsersQuery = { tenantUsers: Array<{ role: string, roles: Array<string>, permissions: Array<string>, user: { id: string, email: string | null } }> };
 
 export type RemoveUserMutationVariables = Exact<{
   userId: string | number;

@@ -83,7 +83,7 @@ export class SessionService {
     const details = impersonation ? { reason: impersonation.reason } : undefined;
     await audit(em, { ...ctx, impersonatorId: impersonation ? user.id : null }, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}`, details });
     const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role], impersonation ? user.id : null, authMethod);
-    return { accessToken, refreshToken, user, tenant: { id: tenantId } };
+    return { accessToken, refreshToken, user: Object.assign(user, { viewedBySelf: true }), tenant: { id: tenantId } };
   }
 
   private async accessToken(
@@ -147,7 +147,7 @@ export class SessionService {
     if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
     if (outcome.kind === 'sso_required') throw identityError(IdentityErrorCode.SSO_REQUIRED);
     const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId, outcome.session.authMethod);
-    return { accessToken, refreshToken: outcome.next, user: outcome.user, tenant: { id: tenantId } };
+    return { accessToken, refreshToken: outcome.next, user: Object.assign(outcome.user, { viewedBySelf: true }), tenant: { id: tenantId } };
   }
 
   /** Signs out the calling session. */

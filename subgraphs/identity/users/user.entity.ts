@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 
-/** A person's account. Global (one account, many tenants); visible to itself and to fellow members. */
+/** A person's account. Global (one account, many tenants); visible to itself and to fellow members (its `email`: see UserResolver). */
 @Directive('@key(fields: "id")')
 @ObjectType('User')
 @Entity({ name: 'users' })
@@ -25,10 +25,13 @@ export class User {
   @Column('int', { name: 'registration_tag', nullable: true, select: false })
   registrationTag: number | null;
 
-  @Field(() => String, { name: 'email' })
+  /** The address the account signs in with: the one it holds, else the one its registration named. */
   get address(): string {
     return this.email ?? this.registeredEmail ?? '';
   }
+
+  /** Set on the account's own view (a sign-in's payload): only there, and to the account itself, is `registeredEmail` shown. */
+  viewedBySelf?: boolean;
 
   @Column('text', { name: 'password_hash', select: false })
   passwordHash: string;

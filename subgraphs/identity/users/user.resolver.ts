@@ -1,4 +1,4 @@
-import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { TenantUser } from './tenant-user.types';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';
@@ -23,6 +23,17 @@ export class UserResolver {
   @Query(() => [TenantUser], { description: "The current tenant's members, with their roles" })
   tenantUsers(): Promise<TenantUser[]> {
     return this.users.members(currentContext());
+  }
+
+  @FieldResolver(() => String, {
+    name: 'email',
+    nullable: true,
+    description:
+      'The address the account signs in with. Null to anyone but the account itself when its registration named an address another account holds (that address is not its own)',
+  })
+  email(@Root() user: User): string | null {
+    if (user.email !== null) return user.email;
+    return user.viewedBySelf === true || user.id === currentContext().userId ? user.registeredEmail : null;
   }
 
   @Authorized('users:manage')
