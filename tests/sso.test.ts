@@ -490,6 +490,29 @@ describe('custom roles through a provider', () => {
   });
 });
 
+describe('who may say what a provider gives', () => {
+  it('refuses a system role beyond the rights of whoever saves the connection, as a rule or as the default role', async () => {
+    // A member who may manage connections (a custom role with sso:manage) but is no admin.
+    const keeper = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Connection keeper', permissions: ['sso:manage'] } }, { token: owner.token })).data!.createRole;
+    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } }, { token: owner.token })).errors).toBeUndefined();
+    const as = { token: member.token };
+    const create = (input: Record<string, unknown>) =>
+      gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Keeper SAML', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'], defaultRole: 'user', ...input } }, as);
+    expect(codes(await create({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
+    expect(codes(await create({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual(['PERMISSION_ESCALATION']);
+    const own = await create({ roleMapping: [{ group: 'staff', role: 'member' }] });
+    expect(own.errors).toBeUndefined();
+    const id = own.data!.createSamlConnection.id;
+    const update = (input: Record<string, unknown>) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input }, as);
+    expect(codes(await update({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
+    expect(codes(await update({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual(['PERMISSION_ESCALATION']);
+    // The same edits by someone who holds those rights go through.
+    expect((await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { defaultRole: 'admin' } }, { token: owner.token })).errors).toBeUndefined();
+    expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
+  });
+});
+
 describe('routing and policy', () => {
   it("routes an e-mail address of the tenant's verified domain to its identity provider", async () => {
     const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;

@@ -16,6 +16,7 @@ import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
+import { permissionsFor } from '../rbac/permissions';
 import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput, type UpdateSsoConnectionInput } from './sso.types';
 
 const log = logger('identity.sso');
@@ -223,23 +224,31 @@ function checkedOptions(input: {
   return { name, mapping, defaultRole, redirectUrl, allowedDomains };
 }
 
+/** PERMISSION_ESCALATION unless the caller holds every one of these rights: nobody hands out through a provider what they could not assign themselves. */
+function assertGivable(ctx: RequestContext, permissions: readonly string[]): void {
+  const beyond = [...new Set(permissions)].filter((p) => !hasPermission(ctx, p));
+  if (beyond.length) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot have a provider give rights you lack: ${beyond.join(', ')}`);
+}
+
 /**
  * Each rule's role as stored: a system role an identity provider may give as is, or the id of a custom role of this
- * tenant, named by its id or its name. UNKNOWN_ROLE for any other; PERMISSION_ESCALATION for a custom role with
- * rights the caller lacks (nobody hands out through a provider what they could not assign themselves).
+ * tenant, named by its id or its name. UNKNOWN_ROLE for any other; PERMISSION_ESCALATION for a role, system or
+ * custom, with rights the caller lacks.
  */
 async function mappedRoles(em: EntityManager, ctx: RequestContext, tenantId: string, mapping: { group: string; role: string }[]): Promise<{ group: string; role: string }[]> {
   const custom = mapping.some((m) => !SSO_ROLES.includes(m.role))
     ? ((await em.query(`SELECT id, name, permissions FROM identity.roles WHERE tenant_id = $1`, [tenantId])) as { id: string; name: string; permissions: string[] }[])
     : [];
   return mapping.map((rule) => {
-    if (SSO_ROLES.includes(rule.role)) return rule;
+    if (SSO_ROLES.includes(rule.role)) {
+      assertGivable(ctx, permissionsFor([rule.role]));
+      return rule;
+    }
     const role = custom.find((r) => r.id === rule.role.toLowerCase() || r.name.toLowerCase() === rule.role.toLowerCase());
     if (!role) {
       throw identityError(IdentityErrorCode.UNKNOWN_ROLE, `Role "${rule.role}" is neither ${SSO_ROLES.join(', ')} nor a custom role of this tenant (give its id or name)`);
     }
-    const beyond = role.permissions.filter((p) => !hasPermission(ctx, p));
-    if (beyond.length) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot have a provider give rights you lack: ${beyond.join(', ')}`);
+    assertGivable(ctx, role.permissions);
     return { group: rule.group, role: role.id };
   });
 }
@@ -298,8 +307,10 @@ export class SsoConnectionService {
         redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
         allowedDomains: input.allowedDomains ?? current.allowed_domains,
       }, this.allowLocal);
-      // A new mapping is checked against the tenant's roles now; one left as it was stays (disabling always works).
+      // A new mapping or default role is checked against the tenant's roles and the caller's rights now; one left as
+      // it was stays (disabling always works).
       if (input.roleMapping) next.mapping = await mappedRoles(em, ctx, tenantId, next.mapping);
+      if (input.defaultRole) assertGivable(ctx, permissionsFor([next.defaultRole]));
       const enabled = input.enabled ?? current.enabled;
       if (!enabled && current.enabled) await keepOneWhileRequired(em, tenantId, id);
       const [row] = returningRows<ConnectionRow>(
@@ -343,6 +354,7 @@ export class SsoConnectionService {
     const { name, mapping: rules, defaultRole, redirectUrl, allowedDomains } = checkedOptions(input, this.allowLocal);
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
       const mapping = await mappedRoles(em, ctx, tenantId, rules);
+      assertGivable(ctx, permissionsFor([defaultRole]));
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));
       const [row]: ConnectionRow[] = await em.query(
