@@ -490,6 +490,58 @@ describe('custom roles through a provider', () => {
   });
 });
 
+describe('custom roles a provider gave, when the tenant changes its mind', () => {
+  const access = async (token: string) => (await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess;
+  /** A connection of its own (same IdP) giving `roleId` to the group `readers`, and a sign-in through it. */
+  async function connectionGiving(roleId: string, name: string) {
+    const made = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name, metadataXml: idp.metadataXml, defaultRole: 'user', redirectUrl: APP, allowedDomains: ['corp.test'], roleMapping: [{ group: 'readers', role: roleId }] } },
+      { token: owner.token },
+    );
+    const c = made.data!.createSamlConnection as { id: string; acsPath: string; spEntityId: string };
+    const signIn = async (user: SamlUser): Promise<string> => {
+      const started = await start(`tenant=${owner.tenantId}&connection=${c.id}`);
+      const { id } = idp.readRequest(started.location!);
+      const res = await postForm(origin + c.acsPath, { SAMLResponse: idp.response({ destination: origin + c.acsPath, audience: c.spEntityId, user, inResponseTo: id }) });
+      return (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) })).data!.completeSsoLogin.accessToken;
+    };
+    return { id: c.id, signIn };
+  }
+  const reader = (email: string) => ({ nameId: email, email, groups: ['readers'] });
+  const newRole = async (name: string) => (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name, permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole.id;
+
+  it('keeps a role assigned by hand that a provider had given first, through later sign-ins without the group', async () => {
+    const roleId = await newRole('Reader by hand');
+    const c = await connectionGiving(roleId, 'Readers (by hand)');
+    const token = await c.signIn(reader('kim@corp.test'));
+    const kim = (await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.id;
+    expect((await access(token)).roles).toEqual(['user', 'Reader by hand']);
+    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: kim, roleId } }, { token: owner.token })).errors).toBeUndefined();
+    const later = await c.signIn({ ...reader('kim@corp.test'), groups: [] });
+    expect((await access(later)).roles).toEqual(['user', 'Reader by hand']);
+  });
+
+  it('takes a role back at once when its rule leaves the mapping, or the connection is disabled or deleted', async () => {
+    const roleId = await newRole('Reader by rule');
+    for (const [n, change] of [
+      ['rule removed', (id: string) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { roleMapping: [] } }, { token: owner.token })],
+      ['disabled', (id: string) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { enabled: false } }, { token: owner.token })],
+      ['deleted', (id: string) => gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })],
+    ] as const) {
+      const c = await connectionGiving(roleId, `Readers (${n})`);
+      const token = await c.signIn(reader(`lee-${n.split(' ')[0]}@corp.test`));
+      expect((await access(token)).roles).toEqual(['user', 'Reader by rule']);
+      expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token })).errors).toBeUndefined();
+      expect((await change(c.id)).errors).toBeUndefined();
+      // The session from before, on its next request: the role is gone (nobody signed in again).
+      expect({ n, roles: (await access(token)).roles }).toEqual({ n, roles: ['user'] });
+      expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token }))).toEqual(['FORBIDDEN']);
+    }
+  });
+});
+
 describe('who may say what a provider gives', () => {
   it('refuses a system role beyond the rights of whoever saves the connection, as a rule or as the default role', async () => {
     // A member who may manage connections (a custom role with sso:manage) but is no admin.

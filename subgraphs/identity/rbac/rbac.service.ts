@@ -162,7 +162,12 @@ export class RbacService {
       } else {
         const role = await this.roleIn(em, tenantId, input.roleId);
         assertWithin(ctx, role.permissions, 'role_assign', `user:${member.userId}`);
-        await em.query(`INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, member.userId, role.id]);
+        // Assigned by hand: no longer the provider's to take back, even if a connection gave it first.
+        await em.query(
+          `INSERT INTO identity.user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)
+           ON CONFLICT (tenant_id, user_id, role_id) DO UPDATE SET sso_connection_id = NULL`,
+          [tenantId, member.userId, role.id],
+        );
       }
       await audit(em, ctx, tenantId, { action: 'role_assign', result: AuditResult.SUCCESS, target: `user:${member.userId}`, details: { role: input.roleId } });
     }

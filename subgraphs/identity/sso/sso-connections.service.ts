@@ -10,6 +10,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { sealSecret } from '../../../kernel/secret-box';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
 import type { Config } from '../../../kernel/config';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
@@ -253,6 +254,21 @@ async function mappedRoles(em: EntityManager, ctx: RequestContext, tenantId: str
   });
 }
 
+/**
+ * Takes back the custom roles a connection gave that its mapping no longer gives (all of them for an empty one), in
+ * the caller's transaction; roles assigned by hand are not the connection's and stay.
+ */
+async function takeBackRoles(em: EntityManager, tenantId: string, connectionId: string, mapping: { role: string }[]): Promise<{ userId: string; roleId: string }[]> {
+  const kept = mapping.map((r) => r.role).filter(isUuid);
+  return returningRows<{ userId: string; roleId: string }>(
+    await em.query(
+      `DELETE FROM identity.user_roles WHERE tenant_id = $1 AND sso_connection_id = $2 AND NOT (role_id = ANY($3::uuid[]))
+       RETURNING user_id AS "userId", role_id AS "roleId"`,
+      [tenantId, connectionId, kept],
+    ),
+  );
+}
+
 /** Tenant admins (`sso:manage`) add SAML and OIDC connections, checked when saved; every change is audited. */
 export class SsoConnectionService {
   private readonly allowLocal: boolean;
@@ -294,10 +310,14 @@ export class SsoConnectionService {
     return this.insert(ctx, SsoKind.OIDC, input, settings, input.clientSecret);
   }
 
-  /** Name, enabled, role mapping, default role, redirect URL; the provider's settings are replaced by a new connection. */
+  /**
+   * Name, enabled, role mapping, default role, redirect URL; the provider's settings are replaced by a new connection.
+   * Custom roles the connection gave and no longer gives (a rule removed, or the connection disabled) are taken back
+   * at once, not at their holders' next sign-in.
+   */
   async update(ctx: RequestContext, id: string, input: UpdateSsoConnectionInput): Promise<SsoConnection> {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    return this.announcingRolesTaken(ctx, async (em, tenantId) => {
       const [current]: ConnectionRow[] = await em.query(`SELECT * FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
       if (!current) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
       const next = checkedOptions({
@@ -320,6 +340,7 @@ export class SsoConnectionService {
           [tenantId, id, next.name, enabled, JSON.stringify(next.mapping), next.defaultRole, next.redirectUrl, next.allowedDomains],
         ),
       );
+      const taken = await takeBackRoles(em, tenantId, id, enabled ? next.mapping : []);
       const summary = (r: ConnectionRow) => ({
         name: r.name,
         enabled: r.enabled,
@@ -328,20 +349,34 @@ export class SsoConnectionService {
         redirectUrl: r.redirect_url,
         allowedDomains: r.allowed_domains,
       });
-      await audit(em, ctx, tenantId, { action: 'sso_connection_update', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { before: summary(current), after: summary(row) } });
-      return toView(row);
+      await audit(em, ctx, tenantId, {
+        action: 'sso_connection_update',
+        result: AuditResult.SUCCESS,
+        target: `sso:${id}`,
+        details: { before: summary(current), after: summary(row), ...(taken.length ? { customRolesTaken: taken } : {}) },
+      });
+      return { result: toView(row), rolesTaken: taken.length > 0 };
     });
   }
 
+  /** Deletes a connection; the custom roles it gave are taken back at once. */
   async delete(ctx: RequestContext, id: string): Promise<boolean> {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    return this.announcingRolesTaken(ctx, async (em, tenantId) => {
       await keepOneWhileRequired(em, tenantId, id);
       const gone = returningRows(await em.query(`DELETE FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]));
       if (gone.length === 0) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
-      await audit(em, ctx, tenantId, { action: 'sso_connection_delete', result: AuditResult.SUCCESS, target: `sso:${id}` });
-      return true;
+      const taken = await takeBackRoles(em, tenantId, id, []);
+      await audit(em, ctx, tenantId, { action: 'sso_connection_delete', result: AuditResult.SUCCESS, target: `sso:${id}`, details: taken.length ? { customRolesTaken: taken } : {} });
+      return { result: true, rolesTaken: taken.length > 0 };
     });
+  }
+
+  /** Runs a change in the tenant; when it took roles back, gateways read the tenant's rights again (as for any role change). */
+  private async announcingRolesTaken<T>(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<{ result: T; rolesTaken: boolean }>): Promise<T> {
+    const { result, rolesTaken } = await withTenant(this.deps.ds, ctx, work);
+    if (rolesTaken) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
+    return result;
   }
 
   private insert(

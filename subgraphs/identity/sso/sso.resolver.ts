@@ -35,13 +35,13 @@ export class SsoResolver {
   }
 
   @Authorized('sso:manage')
-  @Mutation(() => SsoConnection, { description: 'Renames, enables or disables a connection, or changes its role mapping or redirect URL' })
+  @Mutation(() => SsoConnection, { description: 'Renames, enables or disables a connection, or changes its role mapping, default role, allowed domains or redirect URL; custom roles it gave and no longer gives are taken back at once' })
   updateSsoConnection(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateSsoConnectionInput) input: UpdateSsoConnectionInput): Promise<SsoConnection> {
     return this.connections.update(currentContext(), id, input);
   }
 
   @Authorized('sso:manage')
-  @Mutation(() => Boolean)
+  @Mutation(() => Boolean, { description: 'Deletes a connection; custom roles it gave are taken back at once' })
   deleteSsoConnection(@Arg('id', () => ID) id: string): Promise<boolean> {
     return this.connections.delete(currentContext(), id);
   }
