@@ -20,10 +20,11 @@ import {
   ResetPasswordDocument,
   ChangePasswordDocument,
   TenantUsersDocument,
+  AuditLogDocument,
 } from './generated/graphql';
 import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
+import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
@@ -166,6 +167,30 @@ describe('federation through the gateway', () => {
     expect((await gql(t.gatewayUrl, MessageByIdDocument, { id: messageId }, { token: member.token })).data!.message!.author).toEqual({ email: null });
     // The holder's own address shows as always.
     expect(listed.find((u) => u.user.id === member.userId)!.user.email).toMatch(/^member-/);
+  });
+
+  it("writes failed sign-ins and resets by address in no log a registrant could read to learn whether the address was free", async () => {
+    const holder = await signUp(t.gatewayUrl, 'Confirmed holder');
+    await confirmEmail(t.gatewayUrl, t.config, holder.email);
+    const free = uniqueEmail('free');
+    const probe = async (email: string) => {
+      const made = (await gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'a probing pass phrase', tenantName: 'Probe' } })).data!.register;
+      expect(codes(await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'not the password at all' } }))).toEqual(['INVALID_CREDENTIALS']);
+      await gql(t.gatewayUrl, RequestPasswordResetDocument, { email });
+      await waitForMail(t.config, email, SUBJECTS.reset);
+      const log = await gql(t.gatewayUrl, AuditLogDocument, { first: 50 }, { token: made.accessToken });
+      return log.data!.auditLog.edges.map((e) => e.node.action);
+    };
+    // The registrant's own log reads the same whether the address was free or held.
+    const onFree = await probe(free);
+    const onHeld = await probe(holder.email);
+    expect(onFree).toEqual(['register']);
+    expect(onHeld).toEqual(onFree);
+    // The holder, who confirmed the address, sees both in its log.
+    const own = await gql(t.gatewayUrl, AuditLogDocument, { filter: { result: 'FAILURE' }, first: 50 }, { token: holder.token });
+    expect(own.data!.auditLog.edges.map((e) => e.node.action)).toEqual(['login_failed']);
+    const resets = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'password_reset_requested' }, first: 50 }, { token: holder.token });
+    expect(resets.data!.auditLog.edges).toHaveLength(1);
   });
 
   it('rejects weak passwords and malformed emails', async () => {

@@ -10,7 +10,7 @@ import {
   SessionsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import { confirmEmail, signUp, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep } from './support/ws';
 
@@ -101,6 +101,8 @@ describe('sessions and refresh tokens', () => {
 describe('security audit log', () => {
   it('records sign-ins, failures, refreshes and revocations with ip and user agent, filterable and paged', async () => {
     const account = await signUp(t.gatewayUrl, 'Audited');
+    // Failed sign-ins land in the log of an account that has confirmed its address.
+    await confirmEmail(t.gatewayUrl, t.config, account.email);
     await gql(t.gatewayUrl, LoginDocument, { input: { email: account.email, password: 'wrong password!' } }, { headers: { 'user-agent': 'attacker' } });
     const ok = await login(account, 'browser');
     await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: ok.refreshToken });

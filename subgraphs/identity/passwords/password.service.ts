@@ -60,7 +60,7 @@ export class PasswordService {
     link.searchParams.set('token', token);
     const tenantId = await withUser(this.deps.ds, userId, async (em) => {
       // To the one address the account holds (never to what was typed).
-      const [account]: { email: string }[] = await em.query(`SELECT email FROM identity.users WHERE id = $1`, [userId]);
+      const [account]: { email: string; confirmed: boolean }[] = await em.query(`SELECT email, email_verified_at IS NOT NULL AS confirmed FROM identity.users WHERE id = $1`, [userId]);
       await em.query(`INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`, [
         sha256(token),
         userId,
@@ -71,6 +71,9 @@ export class PasswordService {
         subject: 'Reset your password',
         text: `Someone asked to reset the password of this account.\n\nTo choose a new password, open:\n${link}\n\nThe link works once, for ${RESET_TTL_MINUTES} minutes. If it was not you, ignore this e-mail.\n`,
       });
+      // Recorded in a tenant's log only once the account has confirmed the address (as failed sign-ins): otherwise
+      // whoever made an account with an address they do not hold could tell there whether it was free.
+      if (!account.confirmed) return undefined;
       return (await em.findOne(IdentityMembership, { where: { userId }, order: { createdAt: 'ASC' } }))?.tenantId;
     });
     if (tenantId) await auditSeparately(this.deps.ds, { ...ctx, userId: null }, tenantId, { action: 'password_reset_requested', result: AuditResult.SUCCESS, actorId: null, target: `user:${userId}` });
