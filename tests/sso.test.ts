@@ -19,6 +19,7 @@ import {
   DeleteSsoConnectionDocument,
   SwitchTenantDocument,
   VerifyDomainDocument,
+  RemoveDomainDocument,
   RequestPasswordResetDocument,
   CreateRoleDocument,
   AssignRoleDocument,
@@ -43,6 +44,7 @@ let outsider: Account;
 let origin: string;
 let oidcId: string;
 let saml: { id: string; acsPath: string; spEntityId: string; metadataPath: string };
+let corpDomain: { id: string; txtRecordName: string; txtRecordValue: string };
 
 const accounts = {
   alice: { email: 'alice@corp.test', groups: ['nexus-admins', 'staff'] },
@@ -66,6 +68,10 @@ beforeAll(async () => {
   // An account of the company's domain that another tenant made: the IdP asserting it must not take it over.
   outsider = await signUp(t.gatewayUrl, 'Elsewhere', 'otto@corp.test');
   accounts.otto.email = outsider.email;
+  // The company's domain, verified by its tenant: its providers may sign in addresses of that domain only.
+  corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
+  dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
+  expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
   const client = { client_id: 'nexus', client_secret: 'nexus-client-secret', redirect_uris: [`${origin}/sso/oidc/callback`] };
   [op, otherOp, idp] = await Promise.all([startOidcProvider({ clients: [client], accounts }), startOidcProvider({ clients: [client], accounts }), createSamlIdp()]);
   const created = await gql(
@@ -567,9 +573,6 @@ describe('who may say what a provider gives', () => {
 
 describe('routing and policy', () => {
   it("routes an e-mail address of the tenant's verified domain to its identity provider", async () => {
-    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
-    dns.setTxt(domain.txtRecordName, [domain.txtRecordValue]);
-    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
     const routed = await start('email=Dave@Corp.test');
     expect(routed.status).toBe(302);
     expect(routed.location!.startsWith(`${op.issuer}/`)).toBe(true);
@@ -595,5 +598,33 @@ describe('routing and policy', () => {
     expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors).toBeUndefined();
     await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: false }, { token: owner.token });
     expect((await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } })).errors).toBeUndefined();
+  });
+});
+
+describe('whose addresses a provider signs in', () => {
+  it("takes only domains the tenant has verified (or their subdomains), and stops signing in a domain the tenant gave up", async () => {
+    // Another tenant cannot point a provider at the company's domain (and so learn which of its addresses have accounts).
+    const foreign = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Not mine', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } }, { token: outsider.token });
+    expect(codes(foreign)).toEqual(['INVALID_SSO_CONNECTION']);
+    expect(foreign.errors![0].message).toContain('corp.test');
+    const unverified = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Elsewhere', metadataXml: idp.metadataXml, allowedDomains: ['elsewhere.test'] } }, { token: owner.token });
+    expect(codes(unverified)).toEqual(['INVALID_SSO_CONNECTION']);
+    expect(codes(await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { allowedDomains: ['corp.test', 'elsewhere.test'] } }, { token: owner.token }))).toEqual([
+      'INVALID_SSO_CONNECTION',
+    ]);
+    const sub = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'EU', metadataXml: idp.metadataXml, allowedDomains: ['eu.corp.test'] } }, { token: owner.token });
+    expect(sub.errors).toBeUndefined();
+    await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: sub.data!.createSamlConnection.id }, { token: owner.token });
+
+    // The tenant removes the domain: its provider signs in none of those addresses any more, known or not.
+    expect((await gql(t.gatewayUrl, RemoveDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.removeDomain).toBe(true);
+    for (const who of ['bob', 'otto']) {
+      const refused = await get(await oidcLogin(who));
+      expect({ who, status: refused.status, code: pageCode(refused.text) }).toEqual({ who, status: 403, code: 'SSO_DOMAIN_NOT_ALLOWED' });
+    }
+    corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
+    dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
+    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
+    expect((await get(await oidcLogin('bob'))).status).toBe(302);
   });
 });

@@ -170,7 +170,7 @@ export type ModerationAction =
   | 'UNMUTE';
 
 export type OidcConnectionInput = {
-  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  /** E-mail domains this provider may sign in (required when creating): domains the tenant has verified, or their subdomains, e.g. ["example.com"] */
   allowedDomains?: Array<string> | null | undefined;
   clientId: string;
   /** Kept sealed; never shown again */
@@ -246,7 +246,7 @@ export type RoomType =
   | 'SUPPORT';
 
 export type SamlConnectionInput = {
-  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  /** E-mail domains this provider may sign in (required when creating): domains the tenant has verified, or their subdomains, e.g. ["example.com"] */
   allowedDomains?: Array<string> | null | undefined;
   /** The IdP signing certificate (PEM or base64 DER); the only key its responses are checked with */
   certificate?: string | null | undefined;
@@ -356,7 +356,7 @@ export type UpdateSecurityPolicyInput = {
 };
 
 export type UpdateSsoConnectionInput = {
-  /** E-mail domains this provider may sign in (required when creating): e.g. ["example.com"] */
+  /** E-mail domains this provider may sign in (required when creating): domains the tenant has verified, or their subdomains, e.g. ["example.com"] */
   allowedDomains?: Array<string> | null | undefined;
   /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;

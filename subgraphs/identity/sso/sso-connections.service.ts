@@ -225,6 +225,28 @@ function checkedOptions(input: {
   return { name, mapping, defaultRole, redirectUrl, allowedDomains };
 }
 
+/**
+ * Whether an e-mail domain is one the tenant holds: verified by it (learnt from tenancy), or a subdomain of one. SQL
+ * yielding a boolean for the tenant at `$tenant` and the domain at `$domain`.
+ */
+export function tenantHoldsDomainSql(tenant: string, domain: string): string {
+  return `EXISTS (SELECT 1 FROM identity.tenant_domains d WHERE d.tenant_id = ${tenant} AND d.verified
+                    AND (d.domain = ${domain} OR right(${domain}, length(d.domain) + 1) = '.' || d.domain))`;
+}
+
+/**
+ * INVALID_SSO_CONNECTION unless every allowed domain is one the tenant holds (see `tenantHoldsDomainSql`): a provider
+ * signs in the tenant's own addresses only, so no tenant learns through one which addresses elsewhere have accounts.
+ */
+async function assertHeldDomains(em: EntityManager, tenantId: string, domains: string[]): Promise<void> {
+  const rows: { domain: string; held: boolean }[] = await em.query(
+    `SELECT a.domain, ${tenantHoldsDomainSql('$1', 'a.domain')} AS held FROM unnest($2::text[]) AS a(domain)`,
+    [tenantId, domains],
+  );
+  const foreign = rows.filter((r) => !r.held).map((r) => r.domain);
+  if (foreign.length) invalid(`allowedDomains must be domains this tenant has verified (addDomain, verifyDomain) or their subdomains; not: ${foreign.join(', ')}`);
+}
+
 /** PERMISSION_ESCALATION unless the caller holds every one of these rights: nobody hands out through a provider what they could not assign themselves. */
 function assertGivable(ctx: RequestContext, permissions: readonly string[]): void {
   const beyond = [...new Set(permissions)].filter((p) => !hasPermission(ctx, p));
@@ -331,6 +353,7 @@ export class SsoConnectionService {
       // it was stays (disabling always works).
       if (input.roleMapping) next.mapping = await mappedRoles(em, ctx, tenantId, next.mapping);
       if (input.defaultRole) assertGivable(ctx, permissionsFor([next.defaultRole]));
+      if (input.allowedDomains) await assertHeldDomains(em, tenantId, next.allowedDomains);
       const enabled = input.enabled ?? current.enabled;
       if (!enabled && current.enabled) await keepOneWhileRequired(em, tenantId, id);
       const [row] = returningRows<ConnectionRow>(
@@ -390,6 +413,7 @@ export class SsoConnectionService {
     return withTenant(this.deps.ds, ctx, async (em: EntityManager, tenantId) => {
       const mapping = await mappedRoles(em, ctx, tenantId, rules);
       assertGivable(ctx, permissionsFor([defaultRole]));
+      await assertHeldDomains(em, tenantId, allowedDomains);
       const id = randomUUID();
       const sealed = secret === null ? null : sealSecret(dataKey(this.deps.keys), secret, sealContext(tenantId, id));
       const [row]: ConnectionRow[] = await em.query(

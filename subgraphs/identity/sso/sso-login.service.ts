@@ -23,7 +23,7 @@ import { isSystemRole } from '../rbac/permissions';
 import { IdentityMembership } from '../users/membership.entity';
 import { firstValidEmail } from '../users/email';
 import { User } from '../users/user.entity';
-import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
+import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, tenantHoldsDomainSql, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
 
 const REQUEST_TTL_MS = 10 * 60_000;
 const CODE_TTL_SECONDS = 60;
@@ -444,6 +444,12 @@ export class SsoLoginService {
     if (!connection.allowed_domains.includes(domain)) {
       throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This identity provider may not sign in addresses of that domain');
     }
+    // Only while the tenant still holds the domain (a verified domain can be removed or fail its recheck): before
+    // anything about existing accounts is looked at.
+    const [holds]: { held: boolean }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
+      em.query(`SELECT ${tenantHoldsDomainSql('$1', '$2')} AS held`, [tenantId, domain]),
+    );
+    if (!holds?.held) throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This tenant no longer holds a verified domain for that address');
     if (this.deps.config.auth.SUPER_ADMIN_EMAILS.includes(claims.email)) {
       // Platform administrators sign in with their own credentials only.
       throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');

@@ -39,7 +39,7 @@ export class SsoConnection {
   @Field(() => String, { description: 'Role of people none of whose groups match' })
   defaultRole: string;
 
-  @Field(() => [String], { description: 'E-mail domains this provider may sign in' })
+  @Field(() => [String], { description: 'E-mail domains this provider may sign in (while the tenant holds them verified)' })
   allowedDomains: string[];
 
   @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes (?code=…); default APP_URL/sso/callback' })
@@ -82,7 +82,10 @@ export class SsoConnectionOptions {
   @Field(() => String, { nullable: true, description: 'Where a finished sign-in goes with ?code= (default APP_URL/sso/callback)' })
   redirectUrl?: string | null;
 
-  @Field(() => [String], { nullable: true, description: 'E-mail domains this provider may sign in (required when creating): e.g. ["example.com"]' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'E-mail domains this provider may sign in (required when creating): domains the tenant has verified, or their subdomains, e.g. ["example.com"]',
+  })
   allowedDomains?: string[] | null;
 }
 

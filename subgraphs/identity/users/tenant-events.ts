@@ -49,6 +49,19 @@ export async function rememberBranding(event: DomainEvent, em: EntityManager): P
   );
 }
 
+/**
+ * Consumer of tenancy.domain_verified / tenancy.domain_released: the domains a tenant holds, whose addresses its
+ * identity providers may sign in. The latest event wins, whatever order they arrive in.
+ */
+export async function rememberDomain(event: DomainEvent, em: EntityManager): Promise<void> {
+  const p = event.payload as { tenantId: string; domain: string };
+  await em.query(
+    `INSERT INTO identity.tenant_domains AS d (tenant_id, domain, verified, as_of) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (tenant_id, domain) DO UPDATE SET verified = EXCLUDED.verified, as_of = EXCLUDED.as_of WHERE d.as_of <= EXCLUDED.as_of`,
+    [p.tenantId, p.domain, event.type === 'tenancy.domain_verified', event.occurredAt],
+  );
+}
+
 /** The tenant's names for mails (a transaction scoped to the tenant); nulls mean the platform's. */
 export async function mailBrandingOf(em: EntityManager, tenantId: string): Promise<{ displayName: string | null; senderName: string | null }> {
   const [row]: { display_name: string | null; sender_name: string | null }[] = await em.query(

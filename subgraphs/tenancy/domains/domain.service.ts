@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
+import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { DOMAINS_CHANGED_TOPIC } from '../../../kernel/topics';
@@ -25,6 +26,13 @@ export function normaliseDomain(raw: unknown): string | null {
 }
 
 type Lookup = { found: true } | { found: false; reason: string; transient: boolean };
+
+/**
+ * `{ tenantId, domain }`: the tenant holds a verified domain (again, at each successful recheck) / no longer does.
+ * Identity learns from them which e-mail domains the tenant's identity providers may sign in.
+ */
+export const DOMAIN_VERIFIED_EVENT = 'tenancy.domain_verified';
+export const DOMAIN_RELEASED_EVENT = 'tenancy.domain_released';
 
 /**
  * Custom domains: added with a TXT challenge, verified by looking the record up (with the configured
@@ -74,19 +82,25 @@ export class DomainService {
         return { error: tenancyError(TenancyErrorCode.DOMAIN_TAKEN) };
       }
       await em.update(Domain, { tenantId, id: domain.id }, { status: DomainStatus.VERIFIED, verifiedAt: new Date(), lastCheckedAt: new Date(), lastError: null });
-      return { domain: await em.findOneByOrFail(Domain, { tenantId, id: domain.id }) };
+      const event = await recordEvent(em, 'tenancy', { type: DOMAIN_VERIFIED_EVENT, tenantId, payload: { tenantId, domain: domain.domain } });
+      return { domain: await em.findOneByOrFail(Domain, { tenantId, id: domain.id }), event };
     });
     if (outcome.error) throw outcome.error;
+    // Identity knows the domain is the tenant's by the time this answers.
+    await this.deps.outbox.deliverNow([outcome.event!]);
     await this.deps.pubsub.publish(DOMAINS_CHANGED_TOPIC, { domain: domain.domain });
     return outcome.domain!;
   }
 
   async remove(ctx: RequestContext, id: string): Promise<boolean> {
     const domain = await this.find(ctx, id);
-    await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    const event = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       await em.delete(Domain, { tenantId, id: domain.id });
-      if (domain.status === DomainStatus.VERIFIED) await em.query(`SELECT tenancy.release_domain($1, $2)`, [domain.domain, tenantId]);
+      if (domain.status !== DomainStatus.VERIFIED) return null;
+      await em.query(`SELECT tenancy.release_domain($1, $2)`, [domain.domain, tenantId]);
+      return recordEvent(em, 'tenancy', { type: DOMAIN_RELEASED_EVENT, tenantId, payload: { tenantId, domain: domain.domain } });
     });
+    if (event) await this.deps.outbox.deliverNow([event]);
     await this.deps.pubsub.publish(DOMAINS_CHANGED_TOPIC, { domain: domain.domain });
     return true;
   }
@@ -123,7 +137,12 @@ export class DomainService {
     for (const row of due) {
       const domain = Object.assign(new Domain(), { tenantId: row.tenant_id, id: row.id, domain: row.domain, token: row.token });
       const lookup = await this.lookup(domain);
-      if (lookup.found) continue;
+      const payload = { tenantId: row.tenant_id, domain: row.domain };
+      if (lookup.found) {
+        // Said again, so every subgraph that listens learns the domains verified before it did.
+        await withSystem(this.deps.ds, 'recheck domains', (em) => recordEvent(em, 'tenancy', { type: DOMAIN_VERIFIED_EVENT, tenantId: row.tenant_id, payload }), 'debug');
+        continue;
+      }
       await withSystem(this.deps.ds, 'recheck domains', async (em) => {
         if (lookup.transient) {
           await em.update(Domain, { tenantId: row.tenant_id, id: row.id }, { lastError: lookup.reason });
@@ -131,6 +150,7 @@ export class DomainService {
         }
         await em.update(Domain, { tenantId: row.tenant_id, id: row.id }, { status: DomainStatus.FAILED, lastError: lookup.reason });
         await em.query(`SELECT tenancy.release_domain($1, $2)`, [row.domain, row.tenant_id]);
+        await recordEvent(em, 'tenancy', { type: DOMAIN_RELEASED_EVENT, tenantId: row.tenant_id, payload });
       });
       if (!lookup.transient) {
         log.warn({ tenantId: row.tenant_id, domain: row.domain, reason: lookup.reason }, 'domain no longer verified');
