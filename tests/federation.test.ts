@@ -22,12 +22,33 @@ import {
   TenantUsersDocument,
   AuditLogDocument,
 } from './generated/graphql';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { IdentityAsciiDomains1765600100000 } from '../migrations/identity/1765600100000-identity-ascii-domains';
 import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
 import { codes, gql } from './support/gql';
 import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
+
+/** Writes to the platform's database directly (rows as an earlier version stored them). */
+async function sql(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const db = new Client({ connectionString: t.databaseUrl });
+  await db.connect();
+  try {
+    return (await db.query(text, values)).rows;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Runs one migration's `up` again, as the database owner. */
+async function migrate(migration: MigrationInterface): Promise<void> {
+  await migration.up({ query: (text: string, values?: unknown[]) => sql(text, values) } as unknown as QueryRunner);
+}
+
 beforeAll(async () => {
   t = await startTestPlatform();
 });
@@ -191,6 +212,36 @@ describe('federation through the gateway', () => {
     expect(own.data!.auditLog.edges.map((e) => e.node.action)).toEqual(['login_failed']);
     const resets = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'password_reset_requested' }, first: 50 }, { token: holder.token });
     expect(resets.data!.auditLog.edges).toHaveLength(1);
+  });
+
+  it('still signs in and answers accounts stored under the earlier address rule, and takes internationalised domains in either form', async () => {
+    const tag = randomBytes(3).toString('hex');
+    // Addresses the earlier rule let in: a non-ASCII local part, `_` in the domain, a trailing dot.
+    for (const stored of [`jörg-${tag}@legacy.test`, `ann-${tag}@my_host.legacy.test`, `tim-${tag}@legacy.test.`]) {
+      const account = await signUp(t.gatewayUrl, 'Legacy');
+      await sql(`UPDATE identity.users SET email = $2 WHERE id = $1`, [account.userId, stored]);
+      const login = await gql(t.gatewayUrl, LoginDocument, { input: { email: ` ${stored.toUpperCase()} `, password: account.password } });
+      expect({ stored, user: login.data?.login.user.id }).toEqual({ stored, user: account.userId });
+      // No mail can go there: a reset answers as always and mails nothing; asking for a confirmation link says why.
+      expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: stored })).data).toEqual({ requestPasswordReset: true });
+      expect(codes(await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token: login.data!.login.accessToken }))).toEqual(['INVALID_EMAIL']);
+      expect(mailsTo(t.config, stored)).toEqual([]);
+    }
+    // An internationalised domain, typed in Unicode, is kept in its xn-- form and found by either.
+    const ida = (await gql(t.gatewayUrl, RegisterDocument, { input: { email: `Ida-${tag}@BÜCHER.test`, password: 'a long password', tenantName: 'IDN' } })).data!.register;
+    expect(ida.user.email).toBe(`ida-${tag}@xn--bcher-kva.test`);
+    for (const typed of [`ida-${tag}@bücher.test`, `ida-${tag}@xn--bcher-kva.test`]) {
+      expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: typed, password: 'a long password' } })).data!.login.user.id).toBe(ida.user.id);
+    }
+    expect(codes(await gql(t.gatewayUrl, RegisterDocument, { input: { email: `x-${tag}@b%C3%BCcher.test`, password: 'a long password' } }))).toEqual(['INVALID_EMAIL']);
+    // One stored with its domain as typed is converted to that form when migrating, and found the same way.
+    const uwe = await signUp(t.gatewayUrl, 'IDN before');
+    await sql(`UPDATE identity.users SET email = $2 WHERE id = $1`, [uwe.userId, `uwe-${tag}@bücher.test`]);
+    await migrate(new IdentityAsciiDomains1765600100000());
+    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: `UWE-${tag}@Bücher.test`, password: uwe.password } })).data!.login.user).toEqual({
+      id: uwe.userId,
+      email: `uwe-${tag}@xn--bcher-kva.test`,
+    });
   });
 
   it('rejects weak passwords and malformed emails', async () => {

@@ -18,7 +18,7 @@ import { LIMITS, attemptParams, attemptsSql, clientIp, countAttempts, throttle, 
 import { enqueueMail } from '../mail/mail-queue';
 import { registrationTag, registrationTagFor } from './registration-tag';
 import { IdentityMembership } from '../users/membership.entity';
-import { emailOrNull, normaliseEmail } from '../users/email';
+import { lookupEmail, normaliseEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
@@ -132,7 +132,7 @@ export class AuthService {
   async login(input: LoginInput, ctx: RequestContext): Promise<AuthPayload> {
     // Counted under what was typed (any spelling of a non-address counts too); looked up only when it is an address.
     const typed = (typeof input.email === 'string' ? input.email : '').trim().toLowerCase();
-    const email = emailOrNull(typed);
+    const email = lookupEmail(typed);
     const password = typeof input.password === 'string' ? input.password : '';
     const ip = clientIp(ctx);
     // One statement before the password check: count the attempt, and read all sign-in needs of the account — the

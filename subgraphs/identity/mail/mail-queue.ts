@@ -4,17 +4,22 @@ import { withSystem } from '../../../kernel/db/tenant-scope';
 import { logger } from '../../../kernel/log';
 import type { MailMessage, MailTransport } from '../../../kernel/mail';
 import { returningRows } from '../../../kernel/db/values';
-import { emailOrNull } from '../users/email';
+import { mailable } from '../users/email';
 
 const MAX_ATTEMPTS = 10;
 const log = logger('identity.mail');
 
 /**
  * Queues a mail in the caller's transaction: it is sent if and only if the change commits. It goes to exactly one
- * mailbox: a recipient that is not one valid address (a list, a display name) is refused, never handed to a mailer.
+ * mailbox: a recipient that is not one valid address (a list, a display name, or an address an account kept from
+ * before every address was checked) is refused — logged, never handed to a mailer, and not the caller's failure.
+ * Whether it was queued.
  */
-export async function enqueueMail(em: EntityManager, message: MailMessage): Promise<void> {
-  if (emailOrNull(message.to) !== message.to) throw new Error('mail recipient must be exactly one address, as accounts store it');
+export async function enqueueMail(em: EntityManager, message: MailMessage): Promise<boolean> {
+  if (!mailable(message.to)) {
+    log.warn({ subject: message.subject }, 'mail not queued: the recipient is not exactly one valid address');
+    return false;
+  }
   await em.query(`INSERT INTO identity.mail_queue (id, recipient, subject, body, sender_name) VALUES ($1, $2, $3, $4, $5)`, [
     randomUUID(),
     message.to,
@@ -22,6 +27,7 @@ export async function enqueueMail(em: EntityManager, message: MailMessage): Prom
     message.text,
     message.fromName ?? null,
   ]);
+  return true;
 }
 
 interface QueuedMail {

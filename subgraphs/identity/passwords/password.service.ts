@@ -16,7 +16,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash
 import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
-import { emailOrNull } from '../users/email';
+import { lookupEmail, mailable } from '../users/email';
 import { registrationTagFor, registrationsWithPassword, unlinkRegistrations } from '../auth/registration-tag';
 
 const RESET_TTL_MINUTES = 30;
@@ -34,8 +34,9 @@ export class PasswordService {
    * its timing. The lookup and the e-mail happen after the response.
    */
   requestReset(ctx: RequestContext, email: string): boolean {
-    // Not one valid address: no account can have it, nothing is sent (and the answer is the same).
-    const address = emailOrNull(email);
+    // No account can have it: nothing is sent (and the answer is the same). An account whose address it is gets the
+    // mail only at an address mail may go to (see enqueueMail).
+    const address = lookupEmail(email);
     if (address !== null) setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
     return true;
   }
@@ -61,6 +62,8 @@ export class PasswordService {
     const tenantId = await withUser(this.deps.ds, userId, async (em) => {
       // To the one address the account holds (never to what was typed).
       const [account]: { email: string; confirmed: boolean }[] = await em.query(`SELECT email, email_verified_at IS NOT NULL AS confirmed FROM identity.users WHERE id = $1`, [userId]);
+      // An address kept from before every address was checked may be no mailbox at all: no link is made for it.
+      if (!mailable(account.email)) return undefined;
       await em.query(`INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`, [
         sha256(token),
         userId,

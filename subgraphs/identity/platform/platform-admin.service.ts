@@ -10,7 +10,7 @@ import type { AuditEventConnection } from '../audit/audit-event.entity';
 import { AuditService } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { announceAccountChanged, type RestrictedAccess } from '../policy/security-policy.service';
-import { normaliseEmail } from '../users/email';
+import { lookupEmail } from '../users/email';
 import { User } from '../users/user.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IMPERSONATION_ROLE, SessionService } from '../sessions/session.service';
@@ -76,7 +76,8 @@ export class PlatformAdminService {
   }
 
   async grant(ctx: RequestContext, email: string): Promise<PlatformAdmin> {
-    const address = normaliseEmail(email);
+    const address = lookupEmail(email);
+    if (address === null) throw identityError(IdentityErrorCode.INVALID_EMAIL);
     const userId = await withSystem(this.deps.ds, 'grant platform admin', async (em) => {
       const [user]: { id: string }[] = await em.query(`SELECT id FROM identity.users WHERE email = $1`, [address]);
       if (!user) throw identityError(IdentityErrorCode.USER_NOT_FOUND);

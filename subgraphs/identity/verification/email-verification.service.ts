@@ -8,6 +8,7 @@ import { enqueueMail } from '../mail/mail-queue';
 import { sha256 } from '../sessions/session.service';
 import { returningRows } from '../../../kernel/db/values';
 import { announceAccountChanged } from '../policy/security-policy.service';
+import { mailable } from '../users/email';
 
 const TTL_HOURS = 48;
 
@@ -40,7 +41,11 @@ export class EmailVerificationService {
       if (user.email_verified_at) throw identityError(IdentityErrorCode.EMAIL_ALREADY_VERIFIED);
       // An account whose registration named an address another account holds can never confirm it: nothing is
       // sent (the address's owner was told when it registered), and the answer is the same.
-      if (user.email !== null) await this.send(em, userId, user.email);
+      if (user.email === null) return;
+      if (!mailable(user.email)) {
+        throw identityError(IdentityErrorCode.INVALID_EMAIL, 'This account keeps an address from before addresses were checked as they are now; no mail can be sent to it');
+      }
+      await this.send(em, userId, user.email);
     });
     return true;
   }
