@@ -1,4 +1,4 @@
-import { ChangePasswordDocument, DisableTotpDocument, LoginDocument, MeDocument, RegisterDocument } from './generated/graphql';
+import { ChangePasswordDocument, DisableTotpDocument, LoginDocument, LogoutEverywhereDocument, MeDocument, RegisterDocument } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
 import { signUp, totpCodeAt, turnOnTotp, uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
@@ -38,7 +38,7 @@ describe('brute-force protection', () => {
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: owner.data!.login.accessToken })).data!.me.id).toBe(victim.userId);
   });
 
-  it("counts every check of a signed-in account's password, packed or not, per account whatever the address: a stolen token is no password oracle", async () => {
+  it("counts every check of a signed-in account's password, packed or not, per session and account whatever the address: a stolen token is no password oracle", async () => {
     const victim = await signUp(t.gatewayUrl, 'Stolen token');
     const change = (currentPassword: string, ip: string) =>
       gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword, newPassword: 'a brand new phrase' } }, { token: victim.token, headers: from(ip) });
@@ -68,6 +68,36 @@ describe('brute-force protection', () => {
     expect(outcomes.slice(10)).toEqual(Array(2).fill('TOO_MANY_ATTEMPTS'));
     const right = await gql(t.gatewayUrl, DisableTotpDocument, { input: { password: victim.password, code: totpCodeAt(secret, 1) } }, { token: victim.token, headers: from('198.51.100.79') });
     expect(codes(right)).toEqual(['TOO_MANY_ATTEMPTS']);
+  });
+
+  it("keeps one session's spent password checks from locking the owner's other sessions out, up to a limit per account that signing out everywhere lifts", async () => {
+    const victim = await signUp(t.gatewayUrl, 'Held session');
+    let password = victim.password;
+    let ip = 10;
+    const next = () => `192.0.2.${ip++}`;
+    const session = async () => (await gql(t.gatewayUrl, LoginDocument, { input: { email: victim.email, password } }, { headers: from(next()) })).data!.login.accessToken;
+    const change = (token: string, currentPassword: string, newPassword = 'a phrase nobody has') =>
+      gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword, newPassword } }, { token, headers: from(next()) }).then((r) => codes(r)[0] ?? 'CHANGED');
+    // Whoever holds one session (here the one register opened) spends its checks…
+    const held: string[] = [];
+    for (let i = 0; i < 11; i++) held.push(await change(victim.token, `guess ${i}`));
+    expect(held).toEqual([...Array(10).fill('INVALID_CREDENTIALS'), 'TOO_MANY_ATTEMPTS']);
+    // …and the owner, in another session, still changes the password.
+    expect(await change(await session(), password, 'the owner changed it')).toBe('CHANGED');
+    password = 'the owner changed it';
+    // More sessions reach the account's limit (three sessions' worth): then even a fresh session is refused…
+    const spent: string[] = [];
+    for (let s = 0; s < 2; s++) {
+      const token = await session();
+      for (let i = 0; i < 10; i++) spent.push(await change(token, `more guesses ${s}.${i}`));
+    }
+    expect(spent.filter((c) => c === 'INVALID_CREDENTIALS').length).toBeLessThan(20);
+    expect(spent.at(-1)).toBe('TOO_MANY_ATTEMPTS');
+    const fresh = await session();
+    expect(await change(fresh, password)).toBe('TOO_MANY_ATTEMPTS');
+    // …until the owner signs out everywhere (ending every session that spent them), which lifts it.
+    expect((await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token: fresh })).data).toEqual({ logoutEverywhere: true });
+    expect(await change(await session(), password, 'changed once more')).toBe('CHANGED');
   });
 
   it('limits registrations per client address, whether or not the address given has an account', async () => {

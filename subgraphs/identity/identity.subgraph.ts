@@ -22,6 +22,7 @@ import { IdentitySsoCustomRoles1765411200000 } from '../../migrations/identity/1
 import { IdentityRegistrations1765497600000 } from '../../migrations/identity/1765497600000-identity-registrations';
 import { IdentityRegistrationHolder1765600000000 } from '../../migrations/identity/1765600000000-identity-registration-holder';
 import { IdentityAsciiDomains1765600100000 } from '../../migrations/identity/1765600100000-identity-ascii-domains';
+import { IdentityForgetAttempts1765600200000 } from '../../migrations/identity/1765600200000-identity-forget-attempts';
 import { IdentityTenantDomains1765600300000 } from '../../migrations/identity/1765600300000-identity-tenant-domains';
 import { SsoResolver } from './sso/sso.resolver';
 import { SsoLoginService } from './sso/sso-login.service';
@@ -56,7 +57,7 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000, IdentityRegistrationHolder1765600000000, IdentityAsciiDomains1765600100000, IdentityTenantDomains1765600300000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000, IdentityRegistrationHolder1765600000000, IdentityAsciiDomains1765600100000, IdentityForgetAttempts1765600200000, IdentityTenantDomains1765600300000],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver, SsoResolver],
   hooks: (deps) => {
     const sso = new SsoLoginService(deps);

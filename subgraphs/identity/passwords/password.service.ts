@@ -13,7 +13,7 @@ import { SessionService, sha256 } from '../sessions/session.service';
 import { IdentityMembership } from '../users/membership.entity';
 import { User } from '../users/user.entity';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password-hash';
-import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
+import { LIMITS, clientIp, forgetPasswordChecks, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from './password-policy';
 import { returningRows } from '../../../kernel/db/values';
 import { lookupEmail, mailable } from '../users/email';
@@ -172,6 +172,7 @@ export class PasswordService {
       const where = { userId, revokedAt: IsNull(), ...(keepSessionId ? { id: Not(keepSessionId) } : {}) };
       const open = await em.find(Session, { where });
       if (open.length) await em.update(Session, where, { revokedAt: new Date(), revokedReason: action });
+      if (!keepSessionId) await forgetPasswordChecks(em, userId);
       const first = await em.findOne(IdentityMembership, { where: { userId }, order: { createdAt: 'ASC' } });
       return { open, tenantId: ctx.tenantId ?? first?.tenantId };
     });

@@ -19,6 +19,7 @@ import { User } from '../users/user.entity';
 import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
+import { forgetPasswordChecks } from '../throttle/throttle';
 
 
 const log = logger('identity.sessions');
@@ -164,6 +165,8 @@ export class SessionService {
       if (open.length) {
         await em.update(Session, { userId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'logout_everywhere' });
       }
+      // Whoever used up the account's password checks from a session of theirs has none left.
+      await forgetPasswordChecks(em, userId);
       return open;
     });
     await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {

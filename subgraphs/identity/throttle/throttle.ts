@@ -25,9 +25,14 @@ export const LIMITS = {
   registerNoticePerAddress: { name: 'register:notice', windowSeconds: 3600, max: 3 },
   resetPerAccount: { name: 'reset:account', windowSeconds: 3600, max: 5 },
   secondFactorPerIp: { name: '2fa:ip', windowSeconds: 900, max: 50 },
-  /** The password (and code) a signed-in account gives to change it or turn off its second factor. */
-  passwordCheckPerAccount: { name: 'password-check:account', windowSeconds: 900, max: 10 },
+  /** The password (and code) a signed-in account gives to change it or turn off its second factor, per session… */
+  passwordCheckPerSession: { name: 'password-check:session', windowSeconds: 900, max: 10 },
+  /** …and per account, from all its sessions together (PASSWORD_CHECKS_ACCOUNT_FACTOR times the per-session limit). */
+  passwordCheckPerAccount: { name: 'password-check:account', windowSeconds: 900, max: 30 },
 } satisfies Record<string, Limit>;
+
+/** How many sessions' worth of password checks an account has in all (see throttlePasswordCheck). */
+export const PASSWORD_CHECKS_ACCOUNT_FACTOR = 3;
 
 function bucket(limit: Limit, parts: string[]): string {
   // Hashed: the counters hold no addresses or e-mails in clear.
@@ -65,14 +70,23 @@ export function clientIp(ctx: RequestContext): string {
 }
 
 /**
- * Counts one check of a signed-in account's own password (changePassword, disableTotp): against the sign-in
- * counter of the client address, and against the account whatever the address. A stolen access token, used from
- * any number of addresses, is then no faster a password oracle than signing in; only holders of the account's
- * sessions can use up its count. Throws TOO_MANY_ATTEMPTS past either.
+ * Counts one check of a signed-in account's own password (changePassword, disableTotp): against the sign-in counter of
+ * the client address, against the session whatever the address (LOGIN_ATTEMPTS_PER_ACCOUNT_IP), and against the
+ * account from all its sessions (PASSWORD_CHECKS_ACCOUNT_FACTOR times that). A stolen access token, used from any
+ * number of addresses, is then no faster a password oracle than signing in, and whoever holds one session cannot keep
+ * the owner's other sessions from changing the password; only by opening more sessions can they reach the account's
+ * limit, which signing out everywhere (or a reset) clears with those sessions. Throws TOO_MANY_ATTEMPTS past any.
  */
 export function throttlePasswordCheck(ds: DataSource, config: Config, ctx: RequestContext): Promise<void> {
+  const perSession = config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP;
   return throttle(ds, [
     [{ ...LIMITS.loginPerIp, max: config.auth.LOGIN_ATTEMPTS_PER_IP }, clientIp(ctx)],
-    [{ ...LIMITS.passwordCheckPerAccount, max: config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, ctx.userId ?? ''],
+    [{ ...LIMITS.passwordCheckPerSession, max: perSession }, ctx.sessionId ?? ctx.userId ?? ''],
+    [{ ...LIMITS.passwordCheckPerAccount, max: perSession * PASSWORD_CHECKS_ACCOUNT_FACTOR }, ctx.userId ?? ''],
   ]);
+}
+
+/** Forgets the account's count of password checks, in the caller's transaction: all its sessions just ended. */
+export async function forgetPasswordChecks(em: EntityManager, userId: string): Promise<void> {
+  await em.query(`SELECT identity.forget_attempts($1)`, [[bucket(LIMITS.passwordCheckPerAccount, [userId])]]);
 }
