@@ -112,4 +112,22 @@ describe('brute-force protection', () => {
     expect(outcomes).toEqual([...Array(5).fill('REGISTERED'), 'TOO_MANY_ATTEMPTS', 'TOO_MANY_ATTEMPTS']);
     expect((await register(uniqueEmail('elsewhere'), '198.51.100.200')).errors).toBeUndefined();
   });
+
+  it('counts IPv6 clients by their /64 network, whichever of its addresses they use', async () => {
+    const register = (ip: string) =>
+      gql(t.gatewayUrl, RegisterDocument, { input: { email: uniqueEmail('v6'), password: 'flood pass phrase', tenantName: 'V6' } }, { headers: from(ip) }).then((r) => codes(r)[0] ?? 'REGISTERED');
+    const outcomes: string[] = [];
+    for (let i = 1; i <= 7; i++) outcomes.push(await register(`2001:db8:77:1:${i.toString(16)}::${i}`));
+    expect(outcomes).toEqual([...Array(5).fill('REGISTERED'), 'TOO_MANY_ATTEMPTS', 'TOO_MANY_ATTEMPTS']);
+    expect(await register('2001:db8:77:2::1')).toBe('REGISTERED');
+    // Sign-in guesses the same way: a new address in the same /64 is no fresh start.
+    const victim = { email: uniqueEmail('v6-victim') };
+    await gql(t.gatewayUrl, RegisterDocument, { input: { email: victim.email, password: 'victim pass phrase', tenantName: 'V6 victim' } }, { headers: from('2001:db8:99::1') });
+    const guesses: string[] = [];
+    for (let i = 1; i <= 11; i++) {
+      const res = await gql(t.gatewayUrl, LoginDocument, { input: { email: victim.email, password: `v6 guess ${i}` } }, { headers: from(`2001:db8:88:1::${i.toString(16)}`) });
+      guesses.push(codes(res)[0] ?? 'SIGNED_IN');
+    }
+    expect(guesses).toEqual([...Array(10).fill('INVALID_CREDENTIALS'), 'TOO_MANY_ATTEMPTS']);
+  });
 });
