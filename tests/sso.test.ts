@@ -50,6 +50,9 @@ const accounts = {
   alice: { email: 'alice@corp.test', groups: ['nexus-admins', 'staff'] },
   bob: { email: 'bob@corp.test', groups: ['staff'] },
   eve: { email: 'eve@corp.test', email_verified: false },
+  eveString: { email: 'eve-string@corp.test', email_verified: 'false' },
+  eveSilent: { email: 'eve-silent@corp.test', email_verified: null },
+  stringy: { email: 'stringy@corp.test', email_verified: 'true', groups: [] as string[] },
   mallory: { email: 'mallory@elsewhere.test', groups: [] as string[] },
   otto: { email: '', groups: [] as string[] },
   root: { email: 'root@corp.test', groups: ['nexus-admins'] },
@@ -255,6 +258,16 @@ describe('OIDC', () => {
     expect(tokens.data!.completeSsoLogin.user.email).toBe('listed@corp.test');
   });
 
+  it('takes an address as verified only when the provider says true (a "false" string or no claim is not)', async () => {
+    for (const sub of ['eveString', 'eveSilent']) {
+      const res = await get(await oidcLogin(sub));
+      expect({ sub, status: res.status, code: pageCode(res.text) }).toEqual({ sub, status: 401, code: 'SSO_EMAIL_UNVERIFIED' });
+    }
+    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'eve-%'`)).toEqual([]);
+    const stringy = await get(await oidcLogin('stringy'));
+    expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin.user.email).toBe('stringy@corp.test');
+  });
+
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
     const res = await gql(
       t.gatewayUrl,
@@ -385,6 +398,19 @@ describe('SAML', () => {
     expect((await waitForMail(t.config, 'vic@corp.test', SUBJECTS.reset)).to).toBe('vic@corp.test');
     expect([...mailsTo(t.config, both), ...mailsTo(t.config, 'mallory@elsewhere.test')]).toEqual([]);
     expect(mailsTo(t.config, 'vic@corp.test').filter((m) => m.subject === SUBJECTS.reset)).toHaveLength(1);
+  });
+
+  it('refuses an IdP entity id that is empty, and keeps one trimmed', async () => {
+    const named = (entityId: string) => idp.metadataXml.replace(/entityID="[^"]*"/, `entityID="${entityId}"`);
+    const save = (input: Record<string, unknown>) => gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Entity', allowedDomains: ['corp.test'], ...input } }, { token: owner.token });
+    for (const metadataXml of [named(''), named('   ')]) {
+      const res = await save({ metadataXml });
+      expect([codes(res), res.errors![0].message]).toEqual([['INVALID_SSO_CONNECTION'], expect.stringContaining('entityID')]);
+    }
+    expect(codes(await save({ idpEntityId: '  ', ssoUrl: idp.ssoUrl, certificate: idp.certificatePem }))).toEqual(['INVALID_SSO_CONNECTION']);
+    const padded = await save({ metadataXml: named(`  ${idp.entityId}  `) });
+    expect(padded.data!.createSamlConnection.idpEntityId).toBe(idp.entityId);
+    await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: padded.data!.createSamlConnection.id }, { token: owner.token });
   });
 
   it('reports unreadable metadata when the connection is saved', async () => {

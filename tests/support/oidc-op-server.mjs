@@ -1,7 +1,7 @@
 // An OpenID Provider for integration tests, run as a child process by tests/support/oidc-op.ts.
 //
 // Reads its clients and accounts from the OIDC_OP_CONFIG environment variable (JSON:
-// { clients: [{ client_id, client_secret, redirect_uris }], accounts: { [sub]: { email, email_verified?, name?, groups?, idTokenKey? } } }),
+// { clients: [{ client_id, client_secret, redirect_uris }], accounts: { [sub]: { email, email_verified? (null: left out), name?, groups?, idTokenKey? } } }),
 // listens on 127.0.0.1 on a free port and prints one line `OIDC_OP_ISSUER <issuer>` on stdout once it accepts requests.
 // Sign-in goes through the provider's development interactions (a login form and a consent form, plain HTML posts).
 // The process exits when its stdin closes, so it never outlives the test process that started it.
@@ -23,14 +23,14 @@ function readConfig() {
   return config;
 }
 
-/** The claims released for an account; email_verified defaults to true and groups to an empty list. */
+/** The claims released for an account; email_verified defaults to true (null leaves it out) and groups to an empty list. */
 function accountClaims(sub, account) {
   const claims = {
     sub,
     email: account.email,
-    email_verified: account.email_verified ?? true,
     groups: account.groups ?? [],
   };
+  if (account.email_verified !== null) claims.email_verified = account.email_verified ?? true;
   if (account.name !== undefined) claims.name = account.name;
   return claims;
 }

@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 export interface OpAccount {
   /** The `email` claim; a list makes it multi-valued (not standard, but some providers send one). */
   email: string | string[];
-  email_verified?: boolean;
+  /** As sent (some providers send a string); null: the claim is left out. */
+  email_verified?: boolean | string | null;
   name?: string;
   groups?: string[];
   /**

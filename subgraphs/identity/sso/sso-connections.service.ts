@@ -171,7 +171,9 @@ export function readIdpMetadata(xml: string): SamlSettings {
   const key = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'KeyDescriptor') as ArrayLike<Element>).find((k) => (k.getAttribute('use') ?? 'signing') === 'signing');
   const cert = key?.getElementsByTagNameNS(DSIG, 'X509Certificate')[0]?.textContent;
   if (!cert) invalid('The metadata has no signing certificate');
-  return { idpEntityId: entity.getAttribute('entityID') ?? invalid('The metadata has no entityID'), ssoUrl: sso.getAttribute('Location')!, certificate: cert };
+  const entityId = (entity.getAttribute('entityID') ?? '').trim();
+  if (!entityId) invalid('The metadata has no entityID');
+  return { idpEntityId: entityId, ssoUrl: sso.getAttribute('Location')!, certificate: cert };
 }
 
 let oidcModule: Promise<typeof Oidc> | undefined;
@@ -309,7 +311,7 @@ export class SsoConnectionService {
     let settings: SamlSettings;
     if (input.metadataXml) settings = readIdpMetadata(input.metadataXml);
     else {
-      if (!input.idpEntityId || !input.ssoUrl || !input.certificate) invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
+      if (!input.idpEntityId?.trim() || !input.ssoUrl || !input.certificate) invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
       settings = { idpEntityId: input.idpEntityId.trim(), ssoUrl: input.ssoUrl, certificate: input.certificate };
     }
     settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL', this.allowLocal), certificate: pemOf(settings.certificate) };

@@ -69,15 +69,15 @@ const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
 
 /**
  * The entity id in an element's own `<saml:Issuer>` (a direct child: never one of a nested assertion); null when it
- * has none. An Issuer of another format than an entity id names no IdP: it never matches one.
+ * has none; false when it names no IdP (another format than an entity id, or empty), which matches no connection.
  */
-function issuerOf(element: Element): string | null {
+function issuerOf(element: Element): string | null | false {
   for (let node = element.firstChild; node; node = node.nextSibling) {
     const child = node as Element;
     if (node.nodeType !== node.ELEMENT_NODE || child.localName !== 'Issuer' || child.namespaceURI !== SAML_ASSERTION) continue;
     const format = child.getAttribute('Format');
-    if (format && format !== ENTITY_FORMAT) return '';
-    return (child.textContent ?? '').trim();
+    if (format && format !== ENTITY_FORMAT) return false;
+    return (child.textContent ?? '').trim() || false;
   }
   return null;
 }
@@ -295,7 +295,10 @@ export class SsoLoginService {
     if (!claims) throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', 'No ID token');
     const email = firstValidEmail(claims.email);
     if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
-    if (claims.email_verified === false) throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address');
+    // Verified only when the provider says so (true, or "true" as some send it): "false", absent or anything else is not.
+    if (claims.email_verified !== true && claims.email_verified !== 'true') {
+      throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address (email_verified)');
+    }
     const groups = asGroups(claims[(connection.settings as OidcSettings).groupsClaim]);
     return this.finish(req, connection, { subject: claims.sub, email, groups });
   }
@@ -389,7 +392,8 @@ export class SsoLoginService {
     // Checked here (node-saml does not): the signed response and its assertion come from the connection's IdP
     // (Issuer) and were meant for this endpoint (Destination, Recipient). The response's root element is the one
     // whose signature node-saml verified; the assertion is the signed one it read.
-    const idpEntityId = (connection.settings as SamlSettings).idpEntityId;
+    const idpEntityId = (connection.settings as SamlSettings).idpEntityId.trim();
+    if (!idpEntityId) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "This connection names no IdP entity id: an admin of this tenant must save it again");
     const response = new DOMParser().parseFromString(Buffer.from(samlResponse, 'base64').toString('utf8'), 'text/xml').documentElement;
     const assertion = new DOMParser().parseFromString(profile.getAssertionXml?.() ?? '', 'text/xml').documentElement;
     const responseIssuer = response ? issuerOf(response) : null;
