@@ -127,6 +127,9 @@ describe('federation through the gateway', () => {
     // The owner is told (no confirmation link for the other account ever reaches the address); a reset reaches the owner's account.
     const notice = await waitForMail(t.config, owner.email, SUBJECTS.registeredAgain);
     expect(notice.text).not.toMatch(/token=/);
+    // What it says is so: the other account does sign in with the address, with its own password only.
+    expect(notice.text).toMatch(/signs in with this address only with a different password of its own/);
+    expect(notice.text).not.toMatch(/cannot be reached/);
     await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: owner.email });
     const resetToken = tokenFrom(await waitForMail(t.config, owner.email, SUBJECTS.reset));
     expect(mailsTo(t.config, owner.email).filter((m) => m.subject === SUBJECTS.verification)).toHaveLength(1);

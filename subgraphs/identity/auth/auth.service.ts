@@ -100,10 +100,12 @@ export class AuthService {
       subject: REGISTERED_AGAIN_SUBJECT,
       text:
         `Someone just signed up for Nexus Platform with this address, which already belongs to your account.\n\n` +
-        `Your account and its workspaces are unchanged, and the address stays yours: the new account cannot be reached ` +
-        `or confirmed through it, nor reset its password with it.\n\nIf it was you, sign in to your existing account at ` +
-        `${this.deps.config.mail.APP_URL} (if you forgot its password, ask for a reset there). If it was not you, there ` +
-        `is nothing to do.\n`,
+        `Your account and its workspaces are unchanged, and the address stays yours: mail, password resets and the ` +
+        `address's confirmation concern your account alone, and your password keeps signing in your account. The new ` +
+        `account has a workspace of its own; it signs in with this address only with a different password of its own, ` +
+        `and can never confirm the address nor reset its password through it.\n\nIf it was you, sign in to your ` +
+        `existing account at ${this.deps.config.mail.APP_URL} (if you forgot its password, ask for a reset there). If ` +
+        `it was not you, there is nothing to do.\n`,
     });
   }
 
