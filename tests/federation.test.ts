@@ -174,7 +174,7 @@ describe('federation through the gateway', () => {
     expect(codes(await signIn('a password of its own'))).toEqual(['INVALID_CREDENTIALS']);
   });
 
-  it('shows the address a registration named, when another account holds it, only to the account it made', async () => {
+  it('shows the address a registration named, when another account holds it, only to the account it made; others see confirmed addresses only', async () => {
     const owner = await signUp(t.gatewayUrl, 'Named');
     const made = (await gql(t.gatewayUrl, RegisterDocument, { input: { email: owner.email, password: 'a shadow pass phrase', tenantName: 'Shadow Co' } })).data!.register;
     // To the account itself: in its sign-in's payload and in `me`.
@@ -189,8 +189,17 @@ describe('federation through the gateway', () => {
     expect(listed.find((u) => u.user.id === made.user.id)!.user.email).toBeNull();
     const { messageId } = await createRoomWithMessage(t.gatewayUrl, shadow, 'hello from the shadow');
     expect((await gql(t.gatewayUrl, MessageByIdDocument, { id: messageId }, { token: member.token })).data!.message!.author).toEqual({ email: null });
-    // The holder's own address shows as always.
+    // A confirmed address shows as always (the member joined through a link mailed to it).
     expect(listed.find((u) => u.user.id === member.userId)!.user.email).toMatch(/^member-/);
+    // One nobody has confirmed yet shows to others no more than the one above, or they would tell a held address
+    // from a free one; once confirmed, it shows.
+    const fresh = await signUp(t.gatewayUrl, 'Fresh Co');
+    const peer = await joinByInvitation(t.gatewayUrl, t.config, fresh);
+    const seen = async () => (await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: peer.token })).data!.tenantUsers.find((u) => u.user.id === fresh.userId)!.user.email;
+    expect(await seen()).toBeNull();
+    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: fresh.token })).data!.me.email).toBe(fresh.email);
+    await confirmEmail(t.gatewayUrl, t.config, fresh.email);
+    expect(await seen()).toBe(fresh.email);
   });
 
   it("writes failed sign-ins and resets by address in no log a registrant could read to learn whether the address was free", async () => {

@@ -15,7 +15,7 @@ import {
   UnmuteMemberDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -34,6 +34,8 @@ beforeAll(async () => {
   ann = await joinByInvitation(t.gatewayUrl, t.config, owner);
   bob = await joinByInvitation(t.gatewayUrl, t.config, owner);
   root = await signUp(t.gatewayUrl, 'Platform Ops', ROOT);
+  // A Super Admin by configuration holds the address confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   await turnOnTotp(t.gatewayUrl, root.token);
   roomId = (await gql(t.gatewayUrl, CreateTypedRoomDocument, { input: { name: 'town hall', type: 'GENERAL' } }, { token: owner.token })).data!.createRoom.id;
 }, 60_000);

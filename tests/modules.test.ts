@@ -8,7 +8,7 @@ import {
   UninstallModuleDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 const ROOT = uniqueEmail('operator');
@@ -19,6 +19,8 @@ let owner: Account;
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT });
   root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  // A Super Admin by configuration holds the address confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   await turnOnTotp(t.gatewayUrl, root.token);
   owner = await signUp(t.gatewayUrl, 'Module Shop');
 });

@@ -16,7 +16,7 @@ import {
   UsageDocument,
 } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -28,6 +28,8 @@ const sockets: WsSession[] = [];
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT, USAGE_FLUSH_MS: '100' });
   root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  // A Super Admin by configuration holds the address confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   await turnOnTotp(t.gatewayUrl, root.token);
 });
 afterAll(async () => {

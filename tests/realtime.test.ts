@@ -15,7 +15,7 @@ import {
   UpdateTenantSettingsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -29,6 +29,8 @@ const sessions: WsSession[] = [];
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { PRESENCE_TTL_SECONDS: '2', TYPING_TTL_SECONDS: '3' });
   owner = await signUp(t.gatewayUrl, 'Live Co');
+  // Fellow members see an address once it is confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, owner.email);
   ann = await joinByInvitation(t.gatewayUrl, t.config, owner);
   bob = await joinByInvitation(t.gatewayUrl, t.config, owner);
   outsider = await signUp(t.gatewayUrl, 'Other Co');

@@ -19,7 +19,7 @@ import {
   UpdateBrandingDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
 
@@ -39,6 +39,8 @@ beforeAll(async () => {
   db = new Client({ connectionString: t.databaseUrl });
   await db.connect();
   root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  // A Super Admin by configuration holds the address confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   await turnOnTotp(t.gatewayUrl, root.token);
   await gql(t.gatewayUrl, ExtendTrialDocument, { id: root.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() }, { token: root.token });
 });

@@ -13,7 +13,7 @@ import {
   UpdateTenantSettingsDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -25,6 +25,8 @@ const sockets: WsSession[] = [];
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT });
   root = await signUp(t.gatewayUrl, 'Platform operators', ROOT);
+  // A Super Admin by configuration holds the address confirmed.
+  await confirmEmail(t.gatewayUrl, t.config, ROOT);
   await turnOnTotp(t.gatewayUrl, root.token);
 });
 afterEach(async () => {

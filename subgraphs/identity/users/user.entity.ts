@@ -30,7 +30,7 @@ export class User {
     return this.email ?? this.registeredEmail ?? '';
   }
 
-  /** Set on the account's own view (a sign-in's payload): only there, and to the account itself, is `registeredEmail` shown. */
+  /** Set on the account's own view (a sign-in's payload): shown there as to the account itself (see UserResolver.email). */
   viewedBySelf?: boolean;
 
   @Column('text', { name: 'password_hash', select: false })

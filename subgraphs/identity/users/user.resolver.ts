@@ -29,11 +29,14 @@ export class UserResolver {
     name: 'email',
     nullable: true,
     description:
-      'The address the account signs in with. Null to anyone but the account itself when its registration named an address another account holds (that address is not its own)',
+      'The address the account signs in with. To anyone but the account itself, only once the account has confirmed it (null before, and always for an account whose registration named an address another account holds)',
   })
   email(@Root() user: User): string | null {
-    if (user.email !== null) return user.email;
-    return user.viewedBySelf === true || user.id === currentContext().userId ? user.registeredEmail : null;
+    // Others never see an address nobody has shown to be theirs: neither one a registration named while another
+    // account holds it, nor one not yet confirmed (which would tell the two apart, and show unproven addresses).
+    const self = user.viewedBySelf === true || user.id === currentContext().userId;
+    if (self) return user.email ?? user.registeredEmail;
+    return user.emailVerifiedAt ? user.email : null;
   }
 
   @Authorized('users:manage')
