@@ -23,7 +23,7 @@ import {
   AuditLogDocument,
 } from './generated/graphql';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { sqlOn } from './support/db';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { IdentityAsciiDomains1765600100000 } from '../migrations/identity/1765600100000-identity-ascii-domains';
 import { SUBJECTS, mailsTo, tokenFrom, waitForMail } from './support/mailbox';
@@ -34,15 +34,7 @@ import { startTestPlatform, type TestPlatform } from './support/platform';
 let t: TestPlatform;
 
 /** Writes to the platform's database directly (rows as an earlier version stored them). */
-async function sql(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const db = new Client({ connectionString: t.databaseUrl });
-  await db.connect();
-  try {
-    return (await db.query(text, values)).rows;
-  } finally {
-    await db.end();
-  }
-}
+const sql = (text: string, values: unknown[] = []) => sqlOn(t.databaseUrl, text, values);
 
 /** Runs one migration's `up` again, as the database owner. */
 async function migrate(migration: MigrationInterface): Promise<void> {

@@ -31,6 +31,7 @@ import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
 import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
 import { startTestDns, type TestDns } from './support/dns';
+import { sqlOn } from './support/db';
 import { SUBJECTS, mailsTo, waitForMail } from './support/mailbox';
 
 const APP = 'http://127.0.0.1:9/app/sso';
@@ -127,15 +128,7 @@ async function postForm(url: string, form: Record<string, string>) {
 }
 
 /** Reads the platform's database directly (what the API does not show). */
-async function sql(text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const db = new Client({ connectionString: t.databaseUrl });
-  await db.connect();
-  try {
-    return (await db.query(text, values)).rows;
-  } finally {
-    await db.end();
-  }
-}
+const sql = (text: string, values: unknown[] = []) => sqlOn(t.databaseUrl, text, values);
 
 /** The error code a refusal page shows. */
 const pageCode = (text: string) => /id="error-code">([A-Z_]+)</.exec(text)?.[1];
