@@ -295,8 +295,11 @@ export class SsoLoginService {
     if (!claims) throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', 'No ID token');
     const email = firstValidEmail(claims.email);
     if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
-    // Verified only when the provider says so (true, or "true" as some send it): "false", absent or anything else is not.
-    if (claims.email_verified !== true && claims.email_verified !== 'true') {
+    // `false` and "false" (as some providers send it) refuse the address, as does any other value but true and
+    // "true". A provider that sends no claim at all (Entra ID) is taken at its word: a connection signs in only
+    // addresses of domains its tenant has verified, so the tenant vouches for them.
+    const verified = claims.email_verified;
+    if (verified !== undefined && verified !== null && verified !== true && verified !== 'true') {
       throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address (email_verified)');
     }
     const groups = asGroups(claims[(connection.settings as OidcSettings).groupsClaim]);
