@@ -25,8 +25,8 @@ export interface UpstreamSink {
 }
 
 /** How long to wait before connecting to a subgraph again: quickly at first, never more than ~3 s. */
-async function retryWait(retries: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, Math.min(3_000, 100 * 2 ** retries) + Math.floor(Math.random() * 300)));
+function retryDelay(retries: number): number {
+  return Math.min(3_000, 100 * 2 ** retries) + Math.floor(Math.random() * 300);
 }
 
 /** A probe that gets no answer in this time is taken as the subgraph being unavailable. */
@@ -49,6 +49,8 @@ export class UpstreamPool {
   private readonly clients = new Map<string, Client>();
   /** Per subgraph: what to tell operations in flight when its connection drops. */
   private readonly inFlight = new Map<string, Set<() => void>>();
+  /** Waits before reconnecting, cut short on close. */
+  private readonly waits = new Set<() => void>();
   private closed = false;
 
   constructor(
@@ -70,7 +72,17 @@ export class UpstreamPool {
         keepAlive: 15_000,
         connectionAckWaitTimeout: 5_000,
         retryAttempts: Number.MAX_SAFE_INTEGER,
-        retryWait,
+        retryWait: (retries) =>
+          new Promise<void>((resolve) => {
+            if (this.closed) return resolve();
+            const done = () => {
+              clearTimeout(timer);
+              this.waits.delete(done);
+              resolve();
+            };
+            const timer = setTimeout(done, retryDelay(retries));
+            this.waits.add(done);
+          }),
         shouldRetry: () => true,
         connectionParams: async () => ({
           [CONTEXT_HEADER]: await signContextToken(systemContext('gateway-ws'), subgraph, this.contextKey),
@@ -217,7 +229,16 @@ export class UpstreamPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.clients.values()].map((c) => c.dispose()));
+    for (const cut of [...this.waits]) cut();
+    const clients = [...this.clients.values()];
     this.clients.clear();
+    await Promise.all(
+      clients.map(async (client) => {
+        // A connection attempt under way (to a subgraph that is down) is abandoned rather than awaited.
+        const disposed = Promise.resolve(client.dispose()).catch(() => undefined);
+        client.terminate();
+        await disposed;
+      }),
+    );
   }
 }
