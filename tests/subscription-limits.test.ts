@@ -1,9 +1,10 @@
+import WebSocket from 'ws';
 import type { RunningService } from '../kernel/http/service';
 import { SendMessageDocument } from './generated/graphql';
 import { gql } from './support/gql';
 import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
-import { connect, sleep, type Subscription, type WsSession } from './support/ws';
+import { connect, sleep, wsUrl, type Subscription, type WsSession } from './support/ws';
 
 /**
  * Live subscriptions count against limits per socket, user, tenant and client address, as do sockets per
@@ -167,6 +168,25 @@ describe('subscription limits', () => {
     expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections from this address/) });
     const elsewhere = open(member, freshAddress());
     expect((await elsewhere.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
+  });
+
+  it('refuses handshakes from an address holding far more sockets than it may keep, before any authentication (HTTP 429)', async () => {
+    const flood = freshAddress();
+    const handshake = () =>
+      new Promise<{ socket?: WebSocket; status?: number }>((resolve) => {
+        const socket = new WebSocket(wsUrl(t.gatewayUrl), 'graphql-transport-ws', { headers: { 'x-forwarded-for': flood } });
+        socket.once('open', () => resolve({ socket }));
+        socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
+      });
+    // Twice the sockets an address may keep are let in unauthenticated (they must authenticate within 3 s).
+    const pending = [];
+    for (let i = 0; i < 12; i++) pending.push(await handshake());
+    expect(pending.every((p) => p.socket)).toBe(true);
+    expect((await handshake()).status).toBe(429);
+    for (const p of pending) p.socket!.terminate();
+    // Another address is not held back.
+    const other = open(member, freshAddress());
+    expect((await other.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
   });
 
   it('shares one upstream subscription between aliases of the same root field, each result under its own alias', async () => {

@@ -154,7 +154,7 @@ export class SubscriptionLimiter {
     if (this.byUser.get(claim.userId) >= l.perUser) return refusal('user', l.perUser, `Too many subscriptions for this user (at most ${l.perUser})`);
     if (this.byTenant.get(claim.tenantId) >= l.perTenant) return refusal('tenant', l.perTenant, `Too many subscriptions for this tenant (at most ${l.perTenant})`);
     if (this.byAddress.get(claim.address) >= l.perAddress) return refusal('address', l.perAddress, `Too many subscriptions from this address (at most ${l.perAddress})`);
-    const userScope = claim.userId === null ? null : `${claim.userId}\n${claim.stream}`;
+    const userScope = claim.userId === null ? null : `${claim.userId}\n${claim.tenantId ?? ''}\n${claim.stream}`;
     const tenantScope = claim.tenantId === null ? null : `${claim.tenantId}\n${claim.stream}`;
     if (userScope !== null && !this.variants.fits(userScope, claim.variant, l.variantsPerUser)) {
       return refusal('user_variants', l.variantsPerUser, `Too many different selections of this subscription for this user (at most ${l.variantsPerUser}); select the same fields in each`);
