@@ -279,7 +279,7 @@ async function main(): Promise<void> {
           subscriptions: Number(process.env.BENCH_AMPLIFICATION_SUBSCRIPTIONS ?? 1000),
           perConnection: 50,
           samples: Number(process.env.BENCH_AMPLIFICATION_SAMPLES ?? 300),
-          messageIntervalMs: Number(process.env.BENCH_AMPLIFICATION_INTERVAL_MS ?? 50),
+          messageIntervalMs: Number(process.env.BENCH_AMPLIFICATION_INTERVAL_MS ?? 100),
         };
         process.stdout.write(formatAmplification(await amplificationBench(input), input));
       } finally {
