@@ -16,16 +16,25 @@ import { SUBGRAPHS } from '../kernel/services';
 import { subscriptionBench } from './subscriptions';
 import { loginBench } from './login';
 import { fanoutBench, formatFanout } from './fanout';
+import { amplificationBench, formatAmplification } from './amplification';
 
 /**
  * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
  * context, federation) and, as the baseline measured in the same run, straight to the owning subgraph.
  * Prints p50/p99 latency and throughput, and the gateway/baseline ratios. Then the same for
- * subscriptions (bench/subscriptions.ts), sign-in (bench/login.ts) and subscription fan-out (bench/fanout.ts).
+ * subscriptions (bench/subscriptions.ts), sign-in (bench/login.ts), subscription fan-out (bench/fanout.ts) and
+ * one member's many subscriptions against another tenant's queries (bench/amplification.ts).
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
-/** Comma list of parts to run: overhead, subscriptions, login, fanout (default: all). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout').split(',').map((s) => s.trim()));
+/** Comma list of parts to run: overhead, subscriptions, login, fanout, amplification (default: all). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout,amplification').split(',').map((s) => s.trim()));
+/** The subscription and fan-out parts connect hundreds or thousands of clients as one user from one address on purpose. */
+const UNLIMITED_SUBSCRIPTIONS = Object.fromEntries(
+  ['SOCKETS_PER_USER', 'SOCKETS_PER_ADDRESS', 'SUBSCRIPTIONS_PER_SOCKET', 'SUBSCRIPTIONS_PER_USER', 'SUBSCRIPTIONS_PER_TENANT', 'SUBSCRIPTIONS_PER_ADDRESS'].map((k) => [
+    `WS_MAX_${k}`,
+    '1000000',
+  ]),
+);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 async function measure(name: string, send: () => Promise<void>) {
@@ -66,6 +75,7 @@ async function main(): Promise<void> {
     // The login bench signs in thousands of times from one address on purpose.
     LOGIN_ATTEMPTS_PER_IP: '10000000',
     LOGIN_ATTEMPTS_PER_ACCOUNT_IP: '10000000',
+    ...UNLIMITED_SUBSCRIPTIONS,
   });
   setLogLevel(config.log.LOG_LEVEL);
   const keys = { access: generateKeyPair(), context: generateKeyPair() };
@@ -214,6 +224,7 @@ async function main(): Promise<void> {
           DATABASE_URL: database.url,
           NEXUS_ACCESS_TOKEN_PRIVATE_KEY: exportPem(keys.access).privatePem!,
           NEXUS_CONTEXT_PRIVATE_KEY: exportPem(keys.context).privatePem!,
+          ...UNLIMITED_SUBSCRIPTIONS,
         },
         otherSubgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [`${s.toUpperCase()}_URL`, url(s)])),
         accessToken,
@@ -228,6 +239,52 @@ async function main(): Promise<void> {
         client: process.env.BENCH_FANOUT_CLIENT === 'graphql-ws' ? ('graphql-ws' as const) : ('protocol' as const),
       };
       process.stdout.write(formatFanout(await fanoutBench(input), input));
+    }
+
+    if (ONLY.has('amplification')) {
+      // As deployed: the gateway in its own process, in front of this process's subgraphs.
+      const register = async (tenantName: string) => {
+        const res = await fetch(gateway, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }',
+            variables: { i: { email: `bench-${randomUUID().slice(0, 8)}@example.test`, password: 'bench password', tenantName } },
+          }),
+        }).then((r) => r.json() as Promise<{ data: { register: { accessToken: string } } }>);
+        return res.data.register.accessToken;
+      };
+      const attacker = await register('Tenant A');
+      const victim = await register('Tenant B');
+      const attackedRoom = await fetch(gateway, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${attacker}` },
+        body: JSON.stringify({ query: 'mutation { createRoom(input: { name: "busy" }) { id } }' }),
+      }).then((r) => r.json() as Promise<{ data: { createRoom: { id: string } } }>);
+      const subgraphUrls = Object.fromEntries(SUBGRAPHS.map((s) => [`${s.toUpperCase()}_URL`, url(s)]));
+      // WS_MAX_* from this environment (the defaults when unset), not the raised ones of the parts above.
+      const gatewayProcess = await startServices('gateway', {
+        ...subgraphUrls,
+        GATEWAY_PORT: '0',
+        LOG_LEVEL: 'silent',
+        NEXUS_ACCESS_TOKEN_PRIVATE_KEY: exportPem(keys.access).privatePem!,
+        NEXUS_CONTEXT_PRIVATE_KEY: exportPem(keys.context).privatePem!,
+      });
+      try {
+        const input = {
+          gatewayUrl: gatewayProcess.urls.gateway,
+          attackerToken: attacker,
+          victimToken: victim,
+          roomId: attackedRoom.data.createRoom.id,
+          subscriptions: Number(process.env.BENCH_AMPLIFICATION_SUBSCRIPTIONS ?? 1000),
+          perConnection: 50,
+          samples: Number(process.env.BENCH_AMPLIFICATION_SAMPLES ?? 300),
+          messageIntervalMs: Number(process.env.BENCH_AMPLIFICATION_INTERVAL_MS ?? 100),
+        };
+        process.stdout.write(formatAmplification(await amplificationBench(input), input));
+      } finally {
+        await gatewayProcess.stop();
+      }
     }
   } finally {
     await platform.stop();

@@ -29,6 +29,7 @@ import { startGatewayWs } from './subscriptions/gateway-ws';
 import { SubscriptionHub, type FederatedExecutor } from './subscriptions/hub';
 import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
 import { AccessGuard } from './subscriptions/sessions';
+import type { SubscriptionLimits } from './subscriptions/subscription-limits';
 import { UpstreamPool } from './subscriptions/upstream';
 import { hooksProxy } from './hooks-proxy';
 import { CorsPolicy, corsMiddleware } from './cors/cors';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   contextTokenTtlSeconds: number;
   auth: AuthSettings;
   limits: QueryLimits;
+  /** What each WebSocket, user, tenant and client address may hold in live subscriptions. */
+  subscriptionLimits: SubscriptionLimits;
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
   /** Notifications from the subgraphs (revoked sessions, suspended tenants). */
@@ -137,6 +140,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     guard,
     auth,
     limits: options.limits,
+    subscriptionLimits: options.subscriptionLimits,
+    production: options.production,
+    // The address express gives HTTP requests (req.ip, honouring TRUST_PROXY), for the handshake's request.
+    clientAddress: (req) => (Object.create(app.request, { app: { value: app }, headers: { value: req.headers }, socket: { value: req.socket } }) as express.Request).ip ?? null,
     maxMessageBytes: options.maxBodyBytes,
     allowUpgrade: (req) => cors.allowsUpgrade(req),
     revalidate: async (authenticated, credential) => {
@@ -213,7 +220,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     name: 'gateway',
     port,
     url: urlFor(options.host, port),
-    stats: () => hub.stats(),
+    stats: () => ({ ...hub.stats(), ...ws.stats() }),
     async stop() {
       stopAccessWatch();
       revocations.close();

@@ -109,6 +109,24 @@ function costOf(
   return total;
 }
 
+/**
+ * Estimated cost of the operation: one per field, list fields multiplied by `first`/`last`/`limit` (default
+ * 20, at most 100). For a subscription this is its cost per event.
+ */
+export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return 0;
+  const fragments: Fragments = {};
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments[def.name.value] = def;
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType();
+  return root ? costOf(schema, root, operation.selectionSet, fragments, new Set(), variables) : 0;
+}
+
 /** Checks one operation against the limits; returns the first violation. */
 export function checkLimits(
   schema: GraphQLSchema,
@@ -134,14 +152,7 @@ export function checkLimits(
   if (depth > limits.maxDepth) {
     return limitError('DEPTH_LIMIT_EXCEEDED', `Query depth ${depth} exceeds the limit of ${limits.maxDepth}`);
   }
-  const root =
-    operation.operation === 'query'
-      ? schema.getQueryType()
-      : operation.operation === 'mutation'
-        ? schema.getMutationType()
-        : schema.getSubscriptionType();
-  if (!root) return null;
-  const cost = costOf(schema, root, operation.selectionSet, fragments, new Set(), variables);
+  const cost = operationCost(schema, document, operationName, variables);
   if (cost > limits.maxCost) {
     return limitError('COST_LIMIT_EXCEEDED', `Query cost ${cost} exceeds the limit of ${limits.maxCost}`);
   }

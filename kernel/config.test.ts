@@ -42,6 +42,21 @@ describe('configuration', () => {
     expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS/);
   });
 
+  it('limits live subscriptions per socket, user, tenant and address by default, and takes positive numbers only', () => {
+    expect(loadConfig({}).subscriptions).toEqual({
+      WS_MAX_SOCKETS_PER_USER: 25,
+      WS_MAX_SOCKETS_PER_ADDRESS: 100,
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: 50,
+      WS_MAX_SUBSCRIPTIONS_PER_USER: 100,
+      WS_MAX_SUBSCRIPTIONS_PER_TENANT: 2000,
+      WS_MAX_SUBSCRIPTIONS_PER_ADDRESS: 400,
+      WS_MAX_VARIANTS_PER_USER: 5,
+      WS_MAX_VARIANTS_PER_TENANT: 50,
+    });
+    expect(loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_USER: '10' }).subscriptions.WS_MAX_SUBSCRIPTIONS_PER_USER).toBe(10);
+    expect(() => loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0', WS_MAX_SOCKETS_PER_USER: 'many' })).toThrow(/WS_MAX_SOCKETS_PER_USER[\s\S]*WS_MAX_SUBSCRIPTIONS_PER_SOCKET/);
+  });
+
   it('keeps Redis keys under REDIS_PREFIX (nexus: by default)', () => {
     expect(loadConfig({}).realtime.REDIS_PREFIX).toBe('nexus:');
     expect(loadConfig({ REDIS_PREFIX: 'staging:' }).realtime.REDIS_PREFIX).toBe('staging:');

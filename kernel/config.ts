@@ -120,6 +120,23 @@ const gatewaySchema = z.object({
     .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
 });
 
+/**
+ * Live subscriptions over WebSocket: what each socket, user (across their sockets and tenants), tenant and
+ * client address may hold at one gateway. Every subscription costs work per event, so each is counted.
+ */
+const subscriptionsSchema = z.object({
+  WS_MAX_SOCKETS_PER_USER: positiveInt(25),
+  WS_MAX_SOCKETS_PER_ADDRESS: positiveInt(100),
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(50),
+  WS_MAX_SUBSCRIPTIONS_PER_USER: positiveInt(100),
+  WS_MAX_SUBSCRIPTIONS_PER_TENANT: positiveInt(2000),
+  WS_MAX_SUBSCRIPTIONS_PER_ADDRESS: positiveInt(400),
+  /** Different selections (variables, fragments…) of one stream — the same root field and arguments — a user may hold; each is one lookup per event. */
+  WS_MAX_VARIANTS_PER_USER: positiveInt(5),
+  /** The same, for everyone of a tenant together (subscribers with different roles count apart). */
+  WS_MAX_VARIANTS_PER_TENANT: positiveInt(50),
+});
+
 /** What every Redis key and channel of a deployment starts with. */
 export const DEFAULT_REDIS_PREFIX = 'nexus:';
 
@@ -187,6 +204,7 @@ const concerns = {
   keys: keysSchema,
   auth: authSchema,
   gateway: gatewaySchema,
+  subscriptions: subscriptionsSchema,
   realtime: realtimeSchema,
   mail: mailSchema,
   tenancy: tenancySchema,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { SUBGRAPH_DEFINITIONS } from '../subgraphs';
 import { readSupergraph, startGateway } from '../gateway/gateway';
+import { subscriptionLimitsFrom } from '../gateway/subscriptions/subscription-limits';
 import { portOf, subgraphUrlOverride, type Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/database';
 import { PostgresEventBus } from './event-bus';
@@ -108,6 +109,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
           maxAliases: config.gateway.LIMIT_MAX_ALIASES,
           maxCost: config.gateway.LIMIT_MAX_COST,
         },
+        subscriptionLimits: subscriptionLimitsFrom(config.subscriptions),
         maxBodyBytes: config.gateway.LIMIT_MAX_BODY_BYTES,
         shutdownTimeoutMs: config.server.SHUTDOWN_TIMEOUT_MS,
         pubsub,

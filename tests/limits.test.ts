@@ -3,6 +3,7 @@ import { codes, rawGql } from './support/gql';
 import { signUp, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { SUBGRAPHS } from '../kernel/services';
+import { connect } from './support/ws';
 
 let t: TestPlatform;
 let account: Account;
@@ -88,6 +89,22 @@ describe('gateway request limits and bad input', () => {
     expect(JSON.stringify(refused.errors)).not.toMatch(/stacktrace|at \//);
     const ok = await post({ query: '{ me { email } }' }, production.url);
     expect(ok.data).toEqual({ me: { email: account.email } });
+  });
+
+  it('in production: no field suggestions over WebSocket either, for subscriptions and queries alike', async () => {
+    const prod = connect(production.url, { authorization: `Bearer ${account.token}` });
+    const dev = connect(t.gatewayUrl, { authorization: `Bearer ${account.token}` });
+    try {
+      for (const query of ['subscription { messageAdded(roomId: "x") { bdy } }', '{ me { emial } }']) {
+        const [hidden] = (await prod.subscribe(query).error) as { message: string; extensions?: { code?: string } }[];
+        expect(hidden).toMatchObject({ message: expect.stringMatching(/^Cannot query field "\w+" on type "\w+"\.$/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+        const [shown] = (await dev.subscribe(query).error) as { message: string }[];
+        expect(shown.message).toMatch(/Did you mean/);
+      }
+    } finally {
+      await prod.dispose();
+      await dev.dispose();
+    }
   });
 
   it('exposes health and readiness on the gateway and every subgraph', async () => {

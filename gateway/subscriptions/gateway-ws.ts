@@ -8,6 +8,8 @@ import {
   validate,
   type DocumentNode,
   type ExecutionArgs,
+  type FieldNode,
+  type OperationDefinitionNode,
   type ExecutionResult,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -18,19 +20,22 @@ import { WebSocketServer } from 'ws';
 import type { RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import { authenticate, type AuthSettings } from '../authenticate';
-import { checkLimits, type QueryLimits } from '../limits';
+import { checkLimits, operationCost, type QueryLimits } from '../limits';
 import { checkInputText } from '../text-input';
 import type { SubscriptionHub, FederatedExecutor } from './hub';
-import { splitSubscription } from './operations';
+import { canonicalSubscription, splitSubscription, stableJson, type CanonicalSubscription, type SplitSubscription } from './operations';
 import type { SubscriptionRoute } from './routing';
 import type { AccessGuard } from './sessions';
+import { SubscriptionLimiter, type SocketHoldings, type SubscriptionLimits } from './subscription-limits';
 
 /** Close codes clients act on: 4401 sign in again, 4403 no longer allowed. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Too many connections for the user or from the address (as HTTP 429): the socket is closed. */
+export const CLOSE_TOO_MANY = 4429;
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Parsed, valid operations kept for reuse (oldest dropped first). */
 const MAX_DOCUMENTS = 1_000;
 const MAX_CACHED_QUERY_CHARS = 8_192;
@@ -45,6 +50,12 @@ export interface GatewayWsOptions {
   guard: AccessGuard;
   auth: AuthSettings;
   limits: QueryLimits;
+  /** What each socket, user, tenant and client address may hold. */
+  subscriptionLimits: SubscriptionLimits;
+  /** Production: validation errors carry no "Did you mean …?" suggestions (as over HTTP). */
+  production: boolean;
+  /** The client's address as the HTTP side sees it (X-Forwarded-For from trusted proxies). */
+  clientAddress?: (req: IncomingMessage) => string | null;
   /**
    * The caller's context as of now, from the context first authenticated and the credential presented
    * (null: no longer allowed — key revoked, no longer a member).
@@ -65,8 +76,25 @@ interface Connection {
   /** The bearer credential (access token or API key) presented at connect. */
   credential: string;
   expiresAt?: number;
+  address: string | null;
+  /** Subscriptions it holds (count and cost per event), each with its release, by its subscribe message. */
+  holdings: SocketHoldings;
+  held: Map<object, () => void>;
+  releaseSocket: () => void;
 }
 type Extra = { connection?: Connection; socket: WebSocket; request: IncomingMessage };
+
+/** A subscription as routed and counted, handed from onSubscribe to subscribe. */
+interface Prepared {
+  route: SubscriptionRoute;
+  canonical: CanonicalSubscription;
+  split: SplitSubscription;
+}
+
+/** As Apollo Server does for HTTP when schema details are hidden from clients (production). */
+function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean(.+?)\?$/, '');
+}
 
 const log = logger('gateway.ws');
 
@@ -91,14 +119,22 @@ function claimsExpiry(token: string): number | undefined {
  * token end the connection with 4401/4403). Subscriptions go through the hub; queries and mutations sent
  * over the socket run through the gateway exactly as over HTTP.
  */
-export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void> } {
+export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void>; stats(): Record<string, number> } {
+  const limiter = new SubscriptionLimiter(options.subscriptionLimits, options.limits.maxCost);
+  const addressOf = (req: IncomingMessage) => (options.clientAddress ? options.clientAddress(req) : (req.socket.remoteAddress ?? null));
   // A message is bounded like an HTTP request body.
   const wss = new WebSocketServer({
     server: options.httpServer,
     path: '/graphql',
     maxPayload: options.maxMessageBytes,
-    verifyClient: options.allowUpgrade ? ({ req }, done) => done(options.allowUpgrade!(req), 403, 'Origin not allowed') : undefined,
+    verifyClient: ({ req }, done) => {
+      if (options.allowUpgrade && !options.allowUpgrade(req)) return done(false, 403, 'Origin not allowed');
+      // Handshakes far beyond what an address may keep are not even answered (unauthenticated floods).
+      if (!limiter.mayOpen(addressOf(req))) return done(false, 429, 'Too many connections from this address');
+      done(true);
+    },
   });
+  wss.on('connection', (socket, req) => socket.once('close', limiter.opened(addressOf(req))));
   const documents = new Map<string, { schema: GraphQLSchema; document: DocumentNode }>();
   const sockets = new Map<WebSocket, Connection>();
   const stillValid = (socket: WebSocket, c: Connection): boolean => {
@@ -130,6 +166,19 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
     }
   });
 
+  /** The subscription's owning subgraph, its shared form and its split into stream and per-event lookup; or why not. */
+  const prepare = (document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Prepared | GraphQLError => {
+    try {
+      const canonical = canonicalSubscription(document, operation, variables);
+      const field = canonical.operation.selectionSet.selections[0] as FieldNode;
+      const route = options.routes().get(field.name.value);
+      if (!route) return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });
+      return { route, canonical, split: splitSubscription(canonical.document, canonical.operation, route.lookupField, route.subgraphSchema) };
+    } catch (err) {
+      return new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+  };
+
   const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
       onConnect: async (c) => {
@@ -138,18 +187,30 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         try {
           const request = c.extra.request;
           const credential = token.slice(7);
-          const authenticated = await authenticate(
-            { authorization: token, 'user-agent': request.headers['user-agent'] },
-            options.auth,
-            request.socket.remoteAddress ?? null,
-          );
+          const address = addressOf(request);
+          const authenticated = await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, address);
           const ctx = await options.revalidate(authenticated, credential);
           if (!ctx) return close(c.extra.socket, CLOSE_FORBIDDEN, 'No longer a member');
           // API-key connections are re-established at least hourly (access tokens expire sooner on their own).
           const expiresAt = authenticated.authMethod === 'api_key' ? Date.now() + 3_600_000 : claimsExpiry(credential);
-          const connection: Connection = { ctx: { ...ctx, connectionId: randomUUID() }, authenticated, credential, expiresAt };
-          if (!stillValid(c.extra.socket, connection)) return false;
+          if (c.extra.socket.readyState !== c.extra.socket.OPEN) return false;
+          const admitted = limiter.admitSocket(ctx.userId, address);
+          if ('refused' in admitted) return close(c.extra.socket, CLOSE_TOO_MANY, admitted.refused);
+          const connection: Connection = {
+            ctx: { ...ctx, connectionId: randomUUID() },
+            authenticated,
+            credential,
+            expiresAt,
+            address,
+            holdings: { count: 0, cost: 0 },
+            held: new Map(),
+            releaseSocket: admitted.release,
+          };
           c.extra.connection = connection;
+          if (!stillValid(c.extra.socket, connection)) {
+            connection.releaseSocket();
+            return false;
+          }
           sockets.set(c.extra.socket, connection);
           return true;
         } catch {
@@ -161,9 +222,22 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         ...result,
         errors: result.errors?.map((e) => (e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError))),
       }),
+      onComplete: (c, _id, payload) => {
+        const connection = c.extra.connection;
+        const release = connection?.held.get(payload);
+        if (!release) return;
+        connection!.held.delete(payload);
+        release();
+      },
       onClose: (c) => {
         sockets.delete(c.extra.socket);
-        const ctx = c.extra.connection?.ctx;
+        const connection = c.extra.connection;
+        if (connection) {
+          for (const release of connection.held.values()) release();
+          connection.held.clear();
+          connection.releaseSocket();
+        }
+        const ctx = connection?.ctx;
         if (ctx) options.onClosed?.(ctx);
       },
       onSubscribe: async (c, id, payload) => {
@@ -183,7 +257,9 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           if (validate(schema, document).length) {
             // Reported with source locations (the document kept for reuse has none).
             const errors = validate(schema, parse(payload.query));
-            return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+            return errors.map(
+              (e) => new GraphQLError(options.production ? withoutSuggestions(e.message) : e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+            );
           }
           known = { schema, document };
           if (payload.query.length <= MAX_CACHED_QUERY_CHARS) {
@@ -195,12 +271,36 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
         const violation = checkInputText(document, variables) ?? checkLimits(schema, document, payload.operationName, variables, options.limits);
         if (violation) return [violation];
+        const operation = getOperationAST(document, payload.operationName);
+        let prepared: Prepared | undefined;
+        if (operation?.operation === 'subscription') {
+          const routed = prepare(document, operation, variables);
+          if (routed instanceof GraphQLError) return [routed];
+          prepared = routed;
+          // Counted against every limit before the owning subgraph is asked anything.
+          if (c.extra.socket.readyState !== c.extra.socket.OPEN) return [new GraphQLError('Connection closed', { extensions: { code: 'BAD_REQUEST' } })];
+          const ctx = connection.ctx!;
+          const reserved = limiter.reserve(
+            {
+              userId: ctx.userId,
+              tenantId: ctx.tenantId,
+              address: connection.address,
+              stream: `${routed.route.subgraph}/${routed.canonical.stream}`,
+              variant: stableJson([routed.canonical.key, routed.canonical.variables, [...ctx.roles].sort(), [...ctx.permissions].sort()]),
+              cost: operationCost(schema, document, payload.operationName, variables),
+            },
+            connection.holdings,
+          );
+          if (reserved instanceof GraphQLError) return [reserved];
+          connection.held.get(payload)?.();
+          connection.held.set(payload, reserved);
+        }
         const args: ExecutionArgs = {
           schema,
           document,
           operationName: payload.operationName,
           variableValues: variables,
-          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: id },
+          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: id, prepared },
         };
         return args;
       },
@@ -210,20 +310,18 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         return (await options.execute(print(args.document), (args.variableValues ?? {}) as Record<string, unknown>, ctx)) as unknown as ExecutionResult;
       },
       subscribe: async (args) => {
-        const { ctx, socket, connection, operationId } = args.contextValue as { ctx: RequestContext; socket: WebSocket; connection: Connection; operationId: string };
+        const { ctx, socket, connection, operationId, prepared } = args.contextValue as {
+          ctx: RequestContext;
+          socket: WebSocket;
+          connection: Connection;
+          operationId: string;
+          prepared: Prepared;
+        };
         const framePrefix = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":`);
-        const operation = getOperationAST(args.document, args.operationName)!;
-        const field = operation.selectionSet.selections[0];
-        const route = field && field.kind === 'Field' ? options.routes().get(field.name.value) : undefined;
-        if (!route) return { errors: [new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } })] };
-        let split;
-        try {
-          split = splitSubscription(args.document, operation, route.lookupField, route.subgraphSchema);
-        } catch (err) {
-          return { errors: [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })] };
-        }
-        return (await options.hub.subscribe(route, split, `${print(args.document)}#${args.operationName ?? ''}`, (args.variableValues ?? {}) as Record<string, unknown>, {
+        const { route, canonical, split } = prepared;
+        return (await options.hub.subscribe(route, split, canonical.key, canonical.variables, {
           ctx,
+          responseKey: canonical.responseKey,
           stillValid: () => stillValid(socket, connection),
           // Events go straight to the socket, framed as graphql-ws `next` messages around the group's one serialisation.
           send: (json) => {
@@ -241,6 +339,11 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   );
   log.debug('graphql-ws ready');
   return {
+    stats() {
+      let subscriptions = 0;
+      for (const c of sockets.values()) subscriptions += c.holdings.count;
+      return { sockets: sockets.size, subscriptionsHeld: subscriptions };
+    },
     async dispose() {
       stopGuard();
       await server.dispose(); // closes every socket with 1001 Going Away

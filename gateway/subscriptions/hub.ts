@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import type { RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import { ENTITY_ID_VARIABLE, type SplitSubscription } from './operations';
 import type { SubscriptionRoute } from './routing';
+import { FairScheduler } from './scheduler';
 import type { Admission, UpstreamPool } from './upstream';
 
 /** Runs a federated query through the gateway as the given caller (the same path as HTTP). */
@@ -18,9 +19,33 @@ export interface SubscriberHandle {
    * message (the same bytes for the whole group, serialised once). Without it, results go through the iterator.
    */
   send?(resultJson: Buffer): void;
+  /** The name the client gave the root field (its alias): results are keyed by it. The field's name when unset. */
+  responseKey?: string;
 }
 
 type Result = ExecutionResult | FormattedExecutionResult;
+
+/**
+ * A subscription whose events may have been missed (the owning subgraph's connection dropped, or its
+ * events came faster than they could be resolved) ends with this code: refetch, then subscribe again.
+ */
+export const SUBSCRIPTION_INTERRUPTED = 'SUBSCRIPTION_INTERRUPTED';
+const INTERRUPTED_MESSAGE = 'This subscription was interrupted and may have missed events: refetch what it shows, then subscribe again';
+/** Sockets written to between two turns of the event loop when fanning out one event. */
+const FANOUT_SLICE = 256;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The result under the subscriber's own name for the root field. */
+function keyed(result: Result, from: string, to: string): Result {
+  if (from === to) return result;
+  const data = result.data ? { [to]: (result.data as Record<string, unknown>)[from] } : result.data;
+  const errors = result.errors?.map((e): GraphQLFormattedError => {
+    const plain = e instanceof GraphQLError ? e.toJSON() : (e as GraphQLFormattedError);
+    return plain.path?.[0] === from ? { ...plain, path: [to, ...plain.path.slice(1)] } : plain;
+  });
+  return { ...result, data, ...(errors ? { errors } : {}) } as FormattedExecutionResult;
+}
 
 class Subscriber implements AsyncIterableIterator<Result> {
   private readonly queue: Result[] = [];
@@ -76,6 +101,7 @@ class Group {
   readonly subscribers = new Set<Subscriber>();
   private stopUpstream: (() => void) | null = null;
   private chain: Promise<void> = Promise.resolve();
+  private interrupted = false;
 
   constructor(
     readonly key: string,
@@ -86,6 +112,7 @@ class Group {
     private ctx: RequestContext,
     private readonly upstream: UpstreamPool,
     private readonly execute: FederatedExecutor,
+    private readonly scheduler: FairScheduler,
     private readonly onEmpty: (g: Group) => void,
   ) {}
 
@@ -95,14 +122,23 @@ class Group {
       next: (data, errors) => {
         if (direct) {
           // Complete from the owning subgraph: written out as it came (with any field errors), in order.
-          const result: Result = errors?.length ? ({ data, errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult) : { data };
+          const result: Result = errors?.length ? ({ data, errors: errors.map((e) => ({ message: e.message, path: e.path, extensions: e.extensions })) } as FormattedExecutionResult) : { data };
           this.chain = this.chain.then(() => this.deliver(result)).catch((err) => log.error({ err }, 'event delivery failed'));
           return;
         }
         const entity = data[this.split.rootField] as { id?: unknown } | null;
         if (!entity || typeof entity.id !== 'string') return;
-        // One execution per event for the whole group, started at once; delivered in event order.
-        const resolved = this.resolve(entity.id);
+        // One execution per event for the whole group, in the tenant's turn; delivered in event order.
+        const id = entity.id;
+        const resolved = this.scheduler.run(this.tenantId ?? '', () => this.resolve(id));
+        if (!resolved) {
+          // Events come faster than this tenant's lookups run: rather than queue without bound, say so.
+          log.warn({ tenantId: this.tenantId, subgraph: this.route.subgraph }, 'subscription fell behind its events; ending it');
+          this.stopUpstream?.();
+          this.stopUpstream = null;
+          this.interrupt();
+          return;
+        }
         this.chain = this.chain.then(() => resolved.then((r) => this.deliver(r))).catch((err) => log.error({ err }, 'event delivery failed'));
       },
       refused: (errors) => {
@@ -111,11 +147,30 @@ class Group {
         this.stopUpstream = null;
         void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
       },
-      complete: () => {
-        for (const s of this.subscribers) s.finish();
-        this.stop();
+      interrupted: () => {
+        this.stopUpstream = null;
+        this.interrupt();
       },
     });
+  }
+
+  /**
+   * Events may have been lost (the upstream dropped, or this group fell behind): once what was received
+   * is delivered, every subscriber gets SUBSCRIPTION_INTERRUPTED and ends. New subscribers start afresh.
+   */
+  private interrupt(): void {
+    if (this.interrupted) return;
+    this.interrupted = true;
+    this.onEmpty(this);
+    const result = { errors: [{ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED } }] } as FormattedExecutionResult;
+    this.chain = this.chain
+      .then(() => {
+        for (const s of this.subscribers) {
+          s.push(result);
+          s.finish();
+        }
+      })
+      .catch((err) => log.error({ err }, 'ending an interrupted subscription failed'));
   }
 
   /** Asks the subgraph again whether a subscriber may stay; ends it with the refusal when not. */
@@ -143,6 +198,7 @@ class Group {
       this.stop();
       return;
     }
+    if (this.interrupted) return;
     this.ctx = kept[0].handle.ctx;
     this.start();
   }
@@ -163,13 +219,23 @@ class Group {
     return result;
   }
 
-  private deliver(result: Result | null): void {
+  /**
+   * Writes the result to every subscriber, serialised once per name given to the root field, a slice of
+   * sockets at a time so that other work (other tenants' requests) runs in between.
+   */
+  private async deliver(result: Result | null): Promise<void> {
     if (!result) return;
-    let json: Buffer | undefined;
-    for (const s of this.subscribers) {
+    const frames = new Map<string, Buffer>();
+    let written = 0;
+    for (const s of [...this.subscribers]) {
       if (!s.handle.stillValid()) continue;
-      if (s.handle.send) s.handle.send((json ??= Buffer.from(JSON.stringify(result))));
-      else s.push(result);
+      const key = s.handle.responseKey ?? this.split.responseKey;
+      if (s.handle.send) {
+        let json = frames.get(key);
+        if (!json) frames.set(key, (json = Buffer.from(JSON.stringify(keyed(result, this.split.responseKey, key)))));
+        s.handle.send(json);
+      } else s.push(keyed(result, this.split.responseKey, key));
+      if (++written % FANOUT_SLICE === 0) await nextTurn();
     }
   }
 
@@ -209,21 +275,41 @@ export class SubscriptionHub {
   constructor(
     private readonly upstream: UpstreamPool,
     private readonly execute: FederatedExecutor,
+    private readonly scheduler: FairScheduler = new FairScheduler(),
   ) {}
 
   /** Executions of event queries so far (one per event per group). */
   executions = 0;
+  /** Event queries running now per tenant, and the most any tenant had running at once. */
+  private readonly running = new Map<string, number>();
+  private peakPerTenant = 0;
 
   stats(): Record<string, number> {
     let subscribers = 0;
     for (const g of this.groups.values()) subscribers += g.subscribers.size;
-    return { subscriptionGroups: this.groups.size, subscribers, eventExecutions: this.executions };
+    return { subscriptionGroups: this.groups.size, subscribers, eventExecutions: this.executions, eventExecutionsPeakPerTenant: this.peakPerTenant };
+  }
+
+  private async counted(query: string, variables: Record<string, unknown>, ctx: RequestContext): Promise<FormattedExecutionResult> {
+    this.executions++;
+    const tenant = ctx.tenantId ?? '';
+    const now = (this.running.get(tenant) ?? 0) + 1;
+    this.running.set(tenant, now);
+    this.peakPerTenant = Math.max(this.peakPerTenant, now);
+    try {
+      return await this.execute(query, variables, ctx);
+    } finally {
+      const left = (this.running.get(tenant) ?? 1) - 1;
+      if (left > 0) this.running.set(tenant, left);
+      else this.running.delete(tenant);
+    }
   }
 
   /**
    * Admits the caller through the owning subgraph's own checks, then joins them to the group of
    * subscribers who get exactly the same events (same operation, variables, tenant, rights and the
-   * audience the subgraph declared). A refusal comes back as the result to send.
+   * audience the subgraph declared). A refusal comes back as the result to send. `operationKey` and
+   * `variables` are the canonical ones (operations.ts), so that aliases of the root field share.
    */
   async subscribe(
     route: SubscriptionRoute,
@@ -243,11 +329,7 @@ export class SubscriptionHub {
     let group = this.groups.get(key);
     const fresh = !group;
     if (!group) {
-      const execute: FederatedExecutor = (q, v, c) => {
-        this.executions++;
-        return this.execute(q, v, c);
-      };
-      group = new Group(key, ctx.tenantId, route, split, variables, ctx, this.upstream, execute, (g) => {
+      group = new Group(key, ctx.tenantId, route, split, variables, ctx, this.upstream, (q, v, c) => this.counted(q, v, c), this.scheduler, (g) => {
         if (this.groups.get(g.key) === g) this.groups.delete(g.key);
       });
       this.groups.set(key, group);

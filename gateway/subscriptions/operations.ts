@@ -2,6 +2,7 @@ import {
   Kind,
   print,
   validate,
+  valueFromASTUntyped,
   visit,
   type GraphQLSchema,
   type DocumentNode,
@@ -28,6 +29,88 @@ export interface SplitSubscription {
 }
 
 export const ENTITY_ID_VARIABLE = 'nexusEntityId';
+
+/**
+ * A client's subscription as the gateway shares it: the chosen operation alone, unnamed, without the
+ * alias of its root field (put back for each subscriber), with the fragments it uses and the variables it
+ * declares. Subscriptions that differ only in those share one upstream subscription and one execution.
+ */
+export interface CanonicalSubscription {
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  /** The name the client gave the root field (its alias, else the field's name): its results are keyed by it. */
+  responseKey: string;
+  /** The declared variables' values, keys sorted. */
+  variables: Record<string, unknown>;
+  /** Printed document: equal for operations that get the same results. */
+  key: string;
+  /** The root field and its argument values (`roomEvents({"roomId":"…"})`): the events, whatever is selected of them. */
+  stream: string;
+}
+
+/** JSON with object keys sorted, so that equal values print alike. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function usedFragments(operation: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>): FragmentDefinitionNode[] {
+  const used = new Map<string, FragmentDefinitionNode>();
+  const pending: (OperationDefinitionNode | FragmentDefinitionNode)[] = [operation];
+  while (pending.length) {
+    visit(pending.pop()!, {
+      FragmentSpread(spread) {
+        const name = spread.name.value;
+        const fragment = fragments.get(name);
+        if (fragment && !used.has(name)) {
+          used.set(name, fragment);
+          pending.push(fragment);
+        }
+      },
+    });
+  }
+  return [...used.values()].sort((a, b) => (a.name.value < b.name.value ? -1 : 1));
+}
+
+/** Throws a message meant for the client when the operation is not one root field. */
+export function canonicalSubscription(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): CanonicalSubscription {
+  const root = operation.selectionSet.selections[0];
+  if (operation.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD) {
+    throw new Error('A subscription must select exactly one root field, without fragments');
+  }
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  // Variables are named by their place ($v0, $v1…), their values taken only for those declared.
+  const names = new Map<string, string>();
+  const values: Record<string, unknown> = {};
+  for (const [i, d] of (operation.variableDefinitions ?? []).entries()) {
+    const name = `v${i}`;
+    names.set(d.variable.name.value, name);
+    if (variables[d.variable.name.value] !== undefined) values[name] = variables[d.variable.name.value];
+  }
+  const renamed = <T extends OperationDefinitionNode | FragmentDefinitionNode>(node: T): T =>
+    visit(node, { Variable: (v) => ({ ...v, name: { ...v.name, value: names.get(v.name.value) ?? v.name.value } }) });
+  const canonical = renamed<OperationDefinitionNode>({
+    ...operation,
+    name: undefined,
+    selectionSet: { ...operation.selectionSet, selections: [{ ...root, alias: undefined }] },
+  });
+  const doc: DocumentNode = { kind: Kind.DOCUMENT, definitions: [canonical, ...usedFragments(operation, fragments).map(renamed)] };
+  const args = Object.fromEntries((root.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, variables)]));
+  return {
+    document: doc,
+    operation: canonical,
+    responseKey: root.alias?.value ?? root.name.value,
+    variables: JSON.parse(stableJson(values)) as Record<string, unknown>,
+    key: print(doc),
+    stream: `${root.name.value}(${stableJson(args)})`,
+  };
+}
 
 function usedVariables(nodes: readonly (SelectionSetNode | FieldNode | FragmentDefinitionNode)[]): Set<string> {
   const used = new Set<string>();

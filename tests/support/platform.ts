@@ -9,6 +9,7 @@ import { startEmbeddedDatabase } from '../../kernel/db/embedded';
 import { generateKeyPair, type PlatformKeys } from '../../kernel/keys';
 import { startPlatform, type Platform } from '../../kernel/platform';
 import { readSupergraph, startGateway, type GatewayOptions } from '../../gateway/gateway';
+import { subscriptionLimitsFrom } from '../../gateway/subscriptions/subscription-limits';
 import type { RunningService } from '../../kernel/http/service';
 import { SUBGRAPHS, type ServiceName } from '../../kernel/services';
 
@@ -111,6 +112,7 @@ export function startExtraGateway(t: TestPlatform, overrides: Partial<GatewayOpt
     contextTokenTtlSeconds: 30,
     auth: { accessPublicKey: t.keys.access.publicKey, accessKid: t.keys.access.kid, issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE },
     limits: { maxDepth: 12, maxAliases: 20, maxCost: 5000 },
+    subscriptionLimits: subscriptionLimitsFrom(t.config.subscriptions),
     maxBodyBytes: 100_000,
     shutdownTimeoutMs: 1000,
     pubsub: t.platform.pubsub,

@@ -22,12 +22,19 @@ export function wsUrl(httpUrl: string): string {
   return httpUrl.replace(/^http/, 'ws');
 }
 
-export function connect(gatewayUrl: string, connectionParams: Record<string, unknown> | undefined): WsSession {
+/** `headers`: sent with the handshake (e.g. X-Forwarded-For, to pose as a client at another address). */
+export function connect(gatewayUrl: string, connectionParams: Record<string, unknown> | undefined, headers?: Record<string, string>): WsSession {
   let resolveClosed!: (e: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
   const client = createClient({
     url: wsUrl(gatewayUrl),
-    webSocketImpl: WebSocket,
+    webSocketImpl: headers
+      ? class extends WebSocket {
+          constructor(url: string, protocols?: string | string[]) {
+            super(url, protocols, { headers });
+          }
+        }
+      : WebSocket,
     connectionParams,
     lazy: false,
     retryAttempts: 0,
