@@ -24,7 +24,7 @@ import { checkLimits, operationCost, type QueryLimits } from '../limits';
 import { checkInputText } from '../text-input';
 import type { SubscriptionHub, FederatedExecutor } from './hub';
 import { canonicalSubscription, splitSubscription, stableJson, type CanonicalSubscription, type SplitSubscription } from './operations';
-import type { SubscriptionRoute } from './routing';
+import { dependsOnViewer, type SubscriptionRoute } from './routing';
 import type { AccessGuard } from './sessions';
 import { SubscriptionLimiter, type SocketHoldings, type SubscriptionLimits } from './subscription-limits';
 
@@ -167,13 +167,14 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   });
 
   /** The subscription's owning subgraph, its shared form and its split into stream and per-event lookup; or why not. */
-  const prepare = (document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Prepared | GraphQLError => {
+  const prepare = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Prepared | GraphQLError => {
     try {
       const canonical = canonicalSubscription(document, operation, variables);
       const field = canonical.operation.selectionSet.selections[0] as FieldNode;
       const route = options.routes().get(field.name.value);
       if (!route) return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });
-      return { route, canonical, split: splitSubscription(canonical.document, canonical.operation, route.lookupField, route.subgraphSchema) };
+      const split = splitSubscription(canonical.document, canonical.operation, route.lookupField, route.subgraphSchema);
+      return { route, canonical, split: { ...split, perViewer: dependsOnViewer(schema, canonical.document) } };
     } catch (err) {
       return new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
     }
@@ -274,7 +275,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const operation = getOperationAST(document, payload.operationName);
         let prepared: Prepared | undefined;
         if (operation?.operation === 'subscription') {
-          const routed = prepare(document, operation, variables);
+          const routed = prepare(schema, document, operation, variables);
           if (routed instanceof GraphQLError) return [routed];
           prepared = routed;
           // Counted against every limit before the owning subgraph is asked anything.

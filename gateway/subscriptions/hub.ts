@@ -308,7 +308,7 @@ export class SubscriptionHub {
   /**
    * Admits the caller through the owning subgraph's own checks, then joins them to the group of
    * subscribers who get exactly the same events (same operation, variables, tenant, rights and the
-   * audience the subgraph declared). A refusal comes back as the result to send. `operationKey` and
+   * audience the subgraph declared; the same user too when the selection depends on the viewer). A refusal comes back as the result to send. `operationKey` and
    * `variables` are the canonical ones (operations.ts), so that aliases of the root field share.
    */
   async subscribe(
@@ -324,7 +324,18 @@ export class SubscriptionHub {
     );
     if ('errors' in admission) return { errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) };
     const key = createHash('sha256')
-      .update(JSON.stringify([operationKey, variables, ctx.tenantId, [...ctx.permissions].sort(), ctx.roles.slice().sort(), admission.audience]))
+      .update(
+        JSON.stringify([
+          operationKey,
+          variables,
+          ctx.tenantId,
+          [...ctx.permissions].sort(),
+          ctx.roles.slice().sort(),
+          admission.audience,
+          // Content that depends on who reads it is never shared beyond the one viewer.
+          split.perViewer ? ctx.userId : null,
+        ]),
+      )
       .digest('base64url');
     let group = this.groups.get(key);
     const fresh = !group;

@@ -26,6 +26,8 @@ export interface SplitSubscription {
    * subgraph's schema): then events come back complete from the subgraph and no lookup runs per event.
    */
   direct: string | null;
+  /** Its selection reaches a field that depends on the viewer (routing.ts): shared only with the same user. */
+  perViewer?: boolean;
 }
 
 export const ENTITY_ID_VARIABLE = 'nexusEntityId';

@@ -1,10 +1,16 @@
 import { Supergraph } from '@apollo/federation-internals';
 import {
   Kind,
+  TypeInfo,
+  BREAK,
   getNamedType,
+  isAbstractType,
   isObjectType,
   parse,
+  visit,
+  visitWithTypeInfo,
   type DirectiveNode,
+  type DocumentNode,
   type GraphQLSchema,
   type ObjectTypeDefinitionNode,
   type ValueNode,
@@ -19,6 +25,36 @@ export interface SubscriptionRoute {
   lookupField: string;
   /** The owning subgraph's own schema: a selection valid there is resolved by the subgraph alone. */
   subgraphSchema?: GraphQLSchema;
+}
+
+/**
+ * Fields whose value depends on who reads them (`Type.field`): a subscription whose selection reaches one
+ * is shared only among the same user's subscriptions, never with the rest of its audience.
+ */
+export const VIEWER_DEPENDENT_FIELDS: ReadonlySet<string> = new Set([
+  // The account itself sees its own unconfirmed address; others see it only once confirmed.
+  'User.email',
+]);
+
+/** Whether the document (an operation and its fragments) selects a viewer-dependent field, through any type that has it. */
+export function dependsOnViewer(schema: GraphQLSchema, document: DocumentNode): boolean {
+  const typeInfo = new TypeInfo(schema);
+  let found = false;
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Field(node) {
+        const parent = typeInfo.getParentType();
+        if (!parent) return;
+        const types = isAbstractType(parent) ? schema.getPossibleTypes(parent) : [parent];
+        if (types.some((t) => VIEWER_DEPENDENT_FIELDS.has(`${t.name}.${node.name.value}`))) {
+          found = true;
+          return BREAK;
+        }
+      },
+    }),
+  );
+  return found;
 }
 
 function stringArg(directive: DirectiveNode, name: string): string | undefined {

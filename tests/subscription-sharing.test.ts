@@ -1,0 +1,69 @@
+import { AssignRoleDocument, SendMessageDocument } from './generated/graphql';
+import { gql } from './support/gql';
+import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
+import { startTestPlatform, type TestPlatform } from './support/platform';
+import { connect, sleep, type Subscription, type WsSession } from './support/ws';
+
+/**
+ * What subscribers who share one upstream subscription may and may not share: content that depends on the
+ * viewer stays with its viewer, and a group's events never silently stop while one of its subscribers remains.
+ */
+let t: TestPlatform;
+let owner: Account;
+let member: { userId: string; token: string };
+let roomId: string;
+const sessions: WsSession[] = [];
+
+beforeAll(async () => {
+  t = await startTestPlatform();
+  owner = await signUp(t.gatewayUrl, 'Sharing'); // its address is not confirmed
+  // With the same rights as the owner: the same group, but for the viewer.
+  member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+  const assigned = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: 'owner' } }, { token: owner.token });
+  expect(assigned.errors).toBeUndefined();
+  roomId = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+}, 60_000);
+afterEach(async () => {
+  for (const s of sessions.splice(0)) await s.dispose().catch(() => undefined);
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const open = (who: { token: string }) => {
+  const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
+  sessions.push(s);
+  return s;
+};
+
+const post = (body: string, room = roomId) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: room, body } }, { token: owner.token });
+
+/** Posts until every subscription given has received a message since the call (all are live upstream). */
+async function live(subs: Subscription<unknown>[], room = roomId): Promise<void> {
+  const before = subs.map((s) => s.results.length);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await post(`ping ${Math.random()}`, room);
+    const waited = await Promise.all(subs.map((s, i) => s.waitFor(before[i] + 1, 300).then(() => true, () => false)));
+    if (waited.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
+  }
+}
+
+type Authored = { roomEvents: { kind: string; message: { body: string; author: { id: string; email: string | null } | null } | null } };
+const AUTHORED = 'subscription($r: ID!) { roomEvents(roomId: $r) { kind message { body author { id email } } } }';
+
+describe('shared subscriptions', () => {
+  it("never shows one subscriber's own unconfirmed address to others subscribed with the same selection", async () => {
+    const mine = open(owner).subscribe<Authored>(AUTHORED, { r: roomId });
+    await live([mine]);
+    const theirs = open(member).subscribe<Authored>(AUTHORED, { r: roomId });
+    await live([mine, theirs]);
+    const n = [mine.results.length, theirs.results.length];
+    await post('whose address?');
+    await Promise.all([mine.waitFor(n[0] + 1), theirs.waitFor(n[1] + 1)]);
+    const seen = (s: Subscription<Authored>) => s.results.map((r) => r.data?.roomEvents.message).find((m) => m?.body === 'whose address?');
+    expect(seen(mine)?.author).toEqual({ id: owner.userId, email: owner.email });
+    expect(seen(theirs)?.author).toEqual({ id: owner.userId, email: null });
+  });
+});
