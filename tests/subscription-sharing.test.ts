@@ -66,4 +66,31 @@ describe('shared subscriptions', () => {
     expect(seen(mine)?.author).toEqual({ id: owner.userId, email: owner.email });
     expect(seen(theirs)?.author).toEqual({ id: owner.userId, email: null });
   });
+
+  it('keeps delivering every event to the others when the subscriber who opened the shared stream leaves', async () => {
+    const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
+    const room = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+    const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind message { body } } }';
+    const first = open(owner);
+    const opener = first.subscribe(EVENTS, { r: room });
+    await live([opener], room);
+    const stays = open(member).subscribe<{ roomEvents: { message: { body: string } | null } }>(EVENTS, { r: room });
+    await live([opener, stays], room);
+    // Messages posted while it leaves and right after.
+    const before = gateway.stats!().subscribers;
+    const bodies = Array.from({ length: 20 }, (_, i) => `after ${i}`);
+    const leaving = first.dispose();
+    const posted = (async () => {
+      for (const body of bodies) await post(body, room);
+    })();
+    await leaving;
+    while (gateway.stats!().subscribers >= before) await sleep(1);
+    await posted;
+    // Either every one of them arrives, or the subscription says it was interrupted: never a silent gap.
+    const deadline = Date.now() + 5_000;
+    const received = () => stays.results.map((r) => r.data?.roomEvents.message?.body);
+    const interrupted = () => stays.results.some((r) => r.errors?.[0]?.extensions?.code === 'SUBSCRIPTION_INTERRUPTED');
+    while (!interrupted() && !bodies.every((b) => received().includes(b)) && Date.now() < deadline) await sleep(20);
+    expect(interrupted() || bodies.every((b) => received().includes(b))).toBe(true);
+  });
 });

@@ -33,6 +33,10 @@ export const SUBSCRIPTION_INTERRUPTED = 'SUBSCRIPTION_INTERRUPTED';
 const INTERRUPTED_MESSAGE = 'This subscription was interrupted and may have missed events: refetch what it shows, then subscribe again';
 /** Sockets written to between two turns of the event loop when fanning out one event. */
 const FANOUT_SLICE = 256;
+/** Re-admission probes run at once when a group's upstream failed (each may take up to 10 s). */
+const RECOVERY_PROBES = 8;
+/** Users an event that resolved to nothing is tried as before the group is interrupted. */
+const NULL_RESULT_TRIES = 3;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -182,41 +186,98 @@ class Group {
       return true; // the subgraph cannot be asked right now: keep what was admitted
     }
     if ('audience' in admission) return true;
-    s.push({ errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
-    s.finish();
+    const errors = admission.errors.map((e) => ({ message: e.message, extensions: e.extensions }));
+    this.refusals.set(s, errors);
+    this.endWith(s, { errors } as FormattedExecutionResult);
     return false;
   }
 
+  /**
+   * The upstream subscription failed or was refused mid-stream (for the caller it was opened as, who may
+   * have lost access since): events may have been missed, so it is never opened again silently. Each
+   * subscriber is asked about once more (a user at a time, a few at once): those refused end with the
+   * refusal, the others with SUBSCRIPTION_INTERRUPTED, to refetch and subscribe again.
+   */
   private async recover(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): Promise<void> {
-    const kept: Subscriber[] = [];
-    for (const s of [...this.subscribers]) if (s.handle.stillValid() && (await this.readmit(s))) kept.push(s);
-    if (kept.length === 0) {
-      for (const s of this.subscribers) {
-        s.push({ errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
-        s.finish();
+    const byUser = new Map<string, Subscriber[]>();
+    for (const s of this.subscribers) {
+      if (!s.handle.stillValid()) continue;
+      const user = s.handle.ctx.userId ?? '';
+      byUser.set(user, [...(byUser.get(user) ?? []), s]);
+    }
+    const users = [...byUser.values()];
+    let kept = 0;
+    const work = async () => {
+      for (let next = users.shift(); next; next = users.shift()) {
+        // One probe speaks for the user's other subscriptions here (same rights, same stream).
+        if (await this.readmit(next[0])) kept += next.length;
+        else for (const s of next.slice(1)) this.endWith(s, { errors: this.refusalOf(next[0]) });
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_PROBES, users.length) }, work));
+    if (kept === 0) {
+      for (const s of this.subscribers) this.endWith(s, { errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
       this.stop();
       return;
     }
-    if (this.interrupted) return;
-    this.ctx = kept[0].handle.ctx;
-    this.start();
+    this.interrupt();
   }
 
-  /** The event's result for this group, resolved as a subscriber who is still allowed (the first may have left or been revoked). */
-  private async resolve(id: string): Promise<Result | null> {
-    let runner: Subscriber | undefined;
-    for (const s of this.subscribers) {
-      if (s.handle.stillValid()) {
-        runner = s;
-        break;
-      }
+  private readonly refusals = new WeakMap<Subscriber, GraphQLFormattedError[]>();
+
+  private refusalOf(s: Subscriber): GraphQLFormattedError[] {
+    return this.refusals.get(s) ?? [{ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED } }];
+  }
+
+  private endWith(s: Subscriber, result: Result): void {
+    s.push(result);
+    s.finish();
+  }
+
+  /**
+   * The caller the upstream was opened as had their access changed: when the subgraph no longer admits
+   * them, the stream (checked when it opened, resolved as them when direct) cannot be trusted to carry
+   * every event, and the group is interrupted.
+   */
+  async recheckOpener(): Promise<void> {
+    if (this.interrupted || !this.stopUpstream) return;
+    let admission: Admission;
+    try {
+      admission = await this.upstream.probe(this.route.subgraph, this.split.upstream, this.variables, this.ctx);
+    } catch {
+      return;
     }
-    if (!runner) return null;
-    const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, runner.handle.ctx);
-    // An event the caller may not see (deleted since, or not visible) resolves to null: nothing to send.
-    if (result.data && result.data[this.split.responseKey] === null && !result.errors) return null;
-    return result;
+    if ('audience' in admission || this.interrupted) return;
+    this.stopUpstream?.();
+    this.stopUpstream = null;
+    this.interrupt();
+  }
+
+  openedBy(userIds: readonly string[] | null): boolean {
+    return userIds === null || (this.ctx.userId !== null && userIds.includes(this.ctx.userId));
+  }
+
+  /**
+   * The event's result for this group, resolved as a subscriber who is still allowed (the first may have
+   * left or been revoked). A null result (the runner may no longer see it) is tried as the next users; when
+   * none of them sees it either, the group is interrupted rather than the event silently dropped for all.
+   */
+  private async resolve(id: string): Promise<Result | null> {
+    const tried = new Set<string | null>();
+    for (const s of [...this.subscribers]) {
+      if (tried.size >= NULL_RESULT_TRIES) break;
+      if (!s.handle.stillValid() || tried.has(s.handle.ctx.userId)) continue;
+      tried.add(s.handle.ctx.userId);
+      const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, s.handle.ctx);
+      if (!(result.data && result.data[this.split.responseKey] === null && !result.errors)) return result;
+    }
+    if (tried.size > 0 && this.subscribers.size > 0) {
+      log.warn({ tenantId: this.tenantId, subgraph: this.route.subgraph }, 'an event of a shared subscription resolved to nothing; ending it');
+      this.stopUpstream?.();
+      this.stopUpstream = null;
+      this.interrupt();
+    }
+    return null;
   }
 
   /**
@@ -241,19 +302,10 @@ class Group {
 
   remove(s: Subscriber): void {
     this.subscribers.delete(s);
-    if (this.subscribers.size === 0) {
-      this.stop();
-      return;
-    }
-    // The upstream runs as the subscriber who opened it: when they go, it continues as one who stays.
-    if (s.handle.ctx === this.ctx && this.stopUpstream) {
-      const next = [...this.subscribers].find((x) => x.handle.stillValid());
-      if (!next) return;
-      this.stopUpstream();
-      this.stopUpstream = null;
-      this.ctx = next.handle.ctx;
-      this.start();
-    }
+    // The upstream stays open as the subscriber who opened it, even when they leave: everyone in the group
+    // has the same tenant, rights and audience, and events are resolved as one who stays. Opening it again
+    // as another would miss the events in between.
+    if (this.subscribers.size === 0) this.stop();
   }
 
   stop(): void {
@@ -363,6 +415,8 @@ export class SubscriptionHub {
       for (const s of g.subscribers) {
         if (userIds === null || (s.handle.ctx.userId !== null && userIds.includes(s.handle.ctx.userId))) checks.push(g.readmit(s));
       }
+      // The upstream runs as its opener, who may have left the group since: when they lost access, it ends.
+      if (g.openedBy(userIds)) checks.push(g.recheckOpener().then(() => true));
     }
     await Promise.all(checks);
   }
