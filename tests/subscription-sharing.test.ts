@@ -93,4 +93,30 @@ describe('shared subscriptions', () => {
     while (!interrupted() && !bodies.every((b) => received().includes(b)) && Date.now() < deadline) await sleep(20);
     expect(interrupted() || bodies.every((b) => received().includes(b))).toBe(true);
   });
+
+  it('shares one stream between IDs that differ only in letter case, given as variables or inline', async () => {
+    const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
+    const room = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+    const before = gateway.stats!().subscriptionGroups;
+    const s = open(owner);
+    const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind } }';
+    const lower = s.subscribe(EVENTS, { r: room.toLowerCase() });
+    const upper = s.subscribe(EVENTS, { r: room.toUpperCase() });
+    const INLINE = (r: string) => `subscription { roomEvents(roomId: "${r}") { id kind } }`;
+    const inlineLower = s.subscribe(INLINE(room.toLowerCase()));
+    const inlineUpper = s.subscribe(INLINE(room.toUpperCase()));
+    await live([lower, upper, inlineLower, inlineUpper], room);
+    // One for the operation with a variable, one for the operation written inline.
+    expect(gateway.stats!().subscriptionGroups - before).toBe(2);
+    expect(upper.results.at(-1)).toEqual(lower.results.at(-1));
+    expect(inlineUpper.results.at(-1)).toEqual(lower.results.at(-1));
+  });
+
+  it('refuses @skip and @include on the root field of a subscription', async () => {
+    const s = open(owner);
+    for (const directive of ['@include(if: false)', '@skip(if: true)']) {
+      const errors = (await s.subscribe(`subscription($r: ID!) { roomEvents(roomId: $r) ${directive} { id } }`, { r: roomId }).error) as { extensions?: { code?: string } }[];
+      expect(errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+  });
 });

@@ -169,7 +169,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   /** The subscription's owning subgraph, its shared form and its split into stream and per-event lookup; or why not. */
   const prepare = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Prepared | GraphQLError => {
     try {
-      const canonical = canonicalSubscription(document, operation, variables);
+      const canonical = canonicalSubscription(document, operation, variables, schema);
       const field = canonical.operation.selectionSet.selections[0] as FieldNode;
       const route = options.routes().get(field.name.value);
       if (!route) return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });

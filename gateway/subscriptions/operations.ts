@@ -1,10 +1,14 @@
 import {
   Kind,
+  TypeInfo,
+  getNamedType,
   print,
   validate,
   valueFromASTUntyped,
   visit,
+  visitWithTypeInfo,
   type GraphQLSchema,
+  type TypeNode,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -79,11 +83,31 @@ function usedFragments(operation: OperationDefinitionNode, fragments: Map<string
   return [...used.values()].sort((a, b) => (a.name.value < b.name.value ? -1 : 1));
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An ID written as a UUID in any letter case names the same thing: compared in lower case. */
+function canonicalIds(value: unknown): unknown {
+  if (typeof value === 'string') return UUID.test(value) ? value.toLowerCase() : value;
+  return Array.isArray(value) ? value.map(canonicalIds) : value;
+}
+
+function namedTypeOf(type: TypeNode): string {
+  return type.kind === Kind.NAMED_TYPE ? type.name.value : namedTypeOf(type.type);
+}
+
 /** Throws a message meant for the client when the operation is not one root field. */
-export function canonicalSubscription(document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): CanonicalSubscription {
+export function canonicalSubscription(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+  schema?: GraphQLSchema,
+): CanonicalSubscription {
   const root = operation.selectionSet.selections[0];
   if (operation.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD) {
     throw new Error('A subscription must select exactly one root field, without fragments');
+  }
+  if (root.directives?.some((d) => d.name.value === 'skip' || d.name.value === 'include')) {
+    throw new Error('The root field of a subscription cannot take @skip or @include');
   }
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -93,17 +117,32 @@ export function canonicalSubscription(document: DocumentNode, operation: Operati
   for (const [i, d] of (operation.variableDefinitions ?? []).entries()) {
     const name = `v${i}`;
     names.set(d.variable.name.value, name);
-    if (variables[d.variable.name.value] !== undefined) values[name] = variables[d.variable.name.value];
+    const value = variables[d.variable.name.value];
+    if (value !== undefined) values[name] = namedTypeOf(d.type) === 'ID' ? canonicalIds(value) : value;
   }
   const renamed = <T extends OperationDefinitionNode | FragmentDefinitionNode>(node: T): T =>
     visit(node, { Variable: (v) => ({ ...v, name: { ...v.name, value: names.get(v.name.value) ?? v.name.value } }) });
-  const canonical = renamed<OperationDefinitionNode>({
+  let canonical = renamed<OperationDefinitionNode>({
     ...operation,
     name: undefined,
     selectionSet: { ...operation.selectionSet, selections: [{ ...root, alias: undefined }] },
   });
+  if (schema) {
+    // IDs written inline, as for variables.
+    const typeInfo = new TypeInfo(schema);
+    canonical = visit(
+      canonical,
+      visitWithTypeInfo(typeInfo, {
+        StringValue(node) {
+          const type = typeInfo.getInputType();
+          return type && getNamedType(type).name === 'ID' && UUID.test(node.value) ? { ...node, value: node.value.toLowerCase() } : undefined;
+        },
+      }),
+    );
+  }
   const doc: DocumentNode = { kind: Kind.DOCUMENT, definitions: [canonical, ...usedFragments(operation, fragments).map(renamed)] };
-  const args = Object.fromEntries((root.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, variables)]));
+  const field = canonical.selectionSet.selections[0] as FieldNode;
+  const args = Object.fromEntries((field.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, values)]));
   return {
     document: doc,
     operation: canonical,
