@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { RunningService } from '../kernel/http/service';
-import { SendMessageDocument } from './generated/graphql';
+import { CreateApiKeyDocument, SendMessageDocument } from './generated/graphql';
 import { gql } from './support/gql';
 import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
@@ -168,6 +168,27 @@ describe('subscription limits', () => {
     expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections from this address/) });
     const elsewhere = open(member, freshAddress());
     expect((await elsewhere.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
+  });
+
+  it('counts IPv6 clients by their /64 network, however many addresses of it they use', async () => {
+    const kept = [owner, owner, owner, other, other, other].map((who, i) => open(who, `2001:db8:64::${i + 1}`));
+    for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
+    const refused = open(member, '2001:db8:64:0:ffff:abcd:1:2');
+    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections from this address/) });
+    const elsewhere = open(member, '2001:db8:65::1');
+    expect((await elsewhere.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
+  });
+
+  it("counts an API key's connections as the key's, not its creator's", async () => {
+    const created = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ws limits', permissions: ['messages:read'] } }, { token: owner.token });
+    const { secret } = created.data!.createApiKey;
+    const kept = [1, 2, 3, 4].map(() => open(owner, freshAddress()));
+    for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
+    // The owner holds every socket a user may; the key has its own.
+    const keys = [1, 2, 3, 4].map(() => open({ token: secret }, freshAddress()));
+    for (const s of keys) expect((await s.subscribe('{ __typename }').waitFor(1))[0].errors).toBeUndefined();
+    const refused = open({ token: secret }, freshAddress());
+    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections for this user/) });
   });
 
   it('refuses handshakes from an address holding far more sockets than it may keep, before any authentication (HTTP 429)', async () => {

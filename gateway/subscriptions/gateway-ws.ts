@@ -77,6 +77,8 @@ interface Connection {
   credential: string;
   expiresAt?: number;
   address: string | null;
+  /** Whom its sockets and subscriptions count against: the user, or the API key (by its prefix) for a key. */
+  holder: string | null;
   /** Subscriptions it holds (count and cost per event), each with its release, by its subscribe message. */
   holdings: SocketHoldings;
   held: Map<object, () => void>;
@@ -195,7 +197,8 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           // API-key connections are re-established at least hourly (access tokens expire sooner on their own).
           const expiresAt = authenticated.authMethod === 'api_key' ? Date.now() + 3_600_000 : claimsExpiry(credential);
           if (c.extra.socket.readyState !== c.extra.socket.OPEN) return false;
-          const admitted = limiter.admitSocket(ctx.userId, address);
+          const holder = authenticated.authMethod === 'api_key' ? `api_key:${credential.split('_').slice(0, 2).join('_')}` : ctx.userId;
+          const admitted = limiter.admitSocket(holder, address);
           if ('refused' in admitted) return close(c.extra.socket, CLOSE_TOO_MANY, admitted.refused);
           const connection: Connection = {
             ctx: { ...ctx, connectionId: randomUUID() },
@@ -203,6 +206,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
             credential,
             expiresAt,
             address,
+            holder,
             holdings: { count: 0, cost: 0 },
             held: new Map(),
             releaseSocket: admitted.release,
@@ -283,7 +287,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           const ctx = connection.ctx!;
           const reserved = limiter.reserve(
             {
-              userId: ctx.userId,
+              userId: connection.holder,
               tenantId: ctx.tenantId,
               address: connection.address,
               stream: `${routed.route.subgraph}/${routed.canonical.stream}`,

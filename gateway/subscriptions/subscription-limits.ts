@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Config } from '../../kernel/config';
+import { addressBucket } from '../../kernel/http/client-address';
 
 /** What each socket, user, tenant and client address may hold at one gateway (see the README's configuration). */
 export interface SubscriptionLimits {
@@ -113,18 +114,21 @@ export class SubscriptionLimiter {
   ) {}
 
   /** A WebSocket handshake from `address`: false when it already has far more sockets open than it may keep. */
-  mayOpen(address: string | null): boolean {
+  mayOpen(raw: string | null): boolean {
+    const address = bucket(raw);
     return this.openByAddress.get(address) < 2 * this.limits.socketsPerAddress;
   }
 
   /** A socket was opened (authenticated or not yet); returns what to call when it closes. */
-  opened(address: string | null): () => void {
+  opened(raw: string | null): () => void {
+    const address = bucket(raw);
     this.openByAddress.add(address, 1);
     return once(() => this.openByAddress.add(address, -1));
   }
 
   /** An authenticated socket: a release function, or the reason it may not stay open. */
-  admitSocket(userId: string | null, address: string | null): { release: () => void } | { refused: string } {
+  admitSocket(userId: string | null, raw: string | null): { release: () => void } | { refused: string } {
+    const address = bucket(raw);
     if (userId !== null && this.socketsByUser.get(userId) >= this.limits.socketsPerUser) {
       return { refused: `Too many connections for this user (at most ${this.limits.socketsPerUser})` };
     }
@@ -142,7 +146,8 @@ export class SubscriptionLimiter {
   }
 
   /** Admits one more subscription on a socket holding `socket`: a release function, or the refusal to send. */
-  reserve(claim: SubscriptionClaim, socket: SocketHoldings): (() => void) | GraphQLError {
+  reserve(given: SubscriptionClaim, socket: SocketHoldings): (() => void) | GraphQLError {
+    const claim = { ...given, address: bucket(given.address) };
     const l = this.limits;
     if (socket.count >= l.perSocket) return refusal('socket', l.perSocket, `Too many subscriptions on this connection (at most ${l.perSocket})`);
     if (socket.cost + claim.cost > this.maxCostPerSocket) {
@@ -174,6 +179,11 @@ export class SubscriptionLimiter {
     change(1);
     return once(() => change(-1));
   }
+}
+
+/** Addresses are counted by network where one client holds many (an IPv6 address by its /64). */
+function bucket(address: string | null): string | null {
+  return address === null ? null : addressBucket(address);
 }
 
 function once(fn: () => void): () => void {
