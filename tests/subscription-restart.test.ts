@@ -104,6 +104,9 @@ async function restartUnder(signal: NodeJS.Signals): Promise<void> {
     await sub.completed;
     const last = sub.results.at(-1)!;
     expect(last.errors?.map((e) => e.extensions?.code)).toEqual(['SUBSCRIPTION_INTERRUPTED']);
+    // With how long to wait before subscribing again (spread out, so clients do not all return at once).
+    expect(last.errors?.[0].extensions?.retryAfterMs).toEqual(expect.any(Number));
+    expect(last.errors?.[0].extensions?.retryAfterMs).toBeGreaterThanOrEqual(1_000);
     expect(bodies(sub)).toContain('before the restart');
     expect(sub.results.slice(0, -1).every((r) => !r.errors)).toBe(true);
   }
@@ -112,6 +115,7 @@ async function restartUnder(signal: NodeJS.Signals): Promise<void> {
   const whileDown = open().subscribe<Added>(MESSAGE_ADDED, { r: roomId });
   await whileDown.waitFor(1, 8_000);
   expect(whileDown.results[0].errors?.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+  expect(whileDown.results[0].errors?.[0].extensions?.retryAfterMs).toBeGreaterThanOrEqual(1_000);
 
   messaging = await startMessaging();
   const after = ['after 1', 'after 2', 'after 3', 'after 4', 'after 5'];

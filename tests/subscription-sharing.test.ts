@@ -119,4 +119,13 @@ describe('shared subscriptions', () => {
       expect(errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
   });
+
+  it("names the client's own variables when their values are invalid", async () => {
+    const s = open(owner);
+    const errors = (await s.subscribe('subscription Room($room: ID!) { roomEvents(roomId: $room) { id } }', { room: { not: 'an id' } }).error) as {
+      message: string;
+      extensions?: { code?: string };
+    }[];
+    expect(errors[0]).toMatchObject({ message: expect.stringContaining('$room'), extensions: { code: 'BAD_USER_INPUT' } });
+  });
 });

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import {
   GraphQLError,
   getOperationAST,
+  getVariableValues,
   parse,
   print,
   validate,
@@ -22,7 +23,7 @@ import { logger } from '../../kernel/log';
 import { authenticate, type AuthSettings } from '../authenticate';
 import { checkLimits, operationCost, type QueryLimits } from '../limits';
 import { checkInputText } from '../text-input';
-import type { SubscriptionHub, FederatedExecutor } from './hub';
+import { retryAfterMs, type SubscriptionHub, type FederatedExecutor } from './hub';
 import { canonicalSubscription, splitSubscription, stableJson, type CanonicalSubscription, type SplitSubscription } from './operations';
 import { dependsOnViewer, type SubscriptionRoute } from './routing';
 import type { AccessGuard } from './sessions';
@@ -249,7 +250,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const connection = c.extra.connection!;
         if (!(await recheck(c.extra.socket, connection))) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
         const schema = options.schema();
-        if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+        if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() } })];
         // Thousands of clients send the same few operations: each is parsed and validated once per schema.
         let known = documents.get(payload.query);
         if (!known || known.schema !== schema) {
@@ -279,6 +280,9 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         const operation = getOperationAST(document, payload.operationName);
         let prepared: Prepared | undefined;
         if (operation?.operation === 'subscription') {
+          // Coerced here, so that errors name the client's own variables (the subgraph sees them renamed).
+          const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 10 });
+          if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
           const routed = prepare(schema, document, operation, variables);
           if (routed instanceof GraphQLError) return [routed];
           prepared = routed;
@@ -297,7 +301,6 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
             connection.holdings,
           );
           if (reserved instanceof GraphQLError) return [reserved];
-          connection.held.get(payload)?.();
           connection.held.set(payload, reserved);
         }
         const args: ExecutionArgs = {
@@ -305,7 +308,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           document,
           operationName: payload.operationName,
           variableValues: variables,
-          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: id, prepared },
+          contextValue: { ctx: connection.ctx, socket: c.extra.socket, connection, operationId: id, prepared, payload },
         };
         return args;
       },
@@ -315,29 +318,37 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         return (await options.execute(print(args.document), (args.variableValues ?? {}) as Record<string, unknown>, ctx)) as unknown as ExecutionResult;
       },
       subscribe: async (args) => {
-        const { ctx, socket, connection, operationId, prepared } = args.contextValue as {
+        const { ctx, socket, connection, operationId, prepared, payload } = args.contextValue as {
           ctx: RequestContext;
           socket: WebSocket;
           connection: Connection;
           operationId: string;
           prepared: Prepared;
+          payload: object;
         };
         const framePrefix = Buffer.from(`{"id":${JSON.stringify(operationId)},"type":"next","payload":`);
         const { route, canonical, split } = prepared;
-        return (await options.hub.subscribe(route, split, canonical.key, canonical.variables, {
-          ctx,
-          responseKey: canonical.responseKey,
-          stillValid: () => stillValid(socket, connection),
-          // Events go straight to the socket, framed as graphql-ws `next` messages around the group's one serialisation.
-          send: (json) => {
-            if (socket.readyState !== socket.OPEN) return;
-            if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-              close(socket, CLOSE_TOO_SLOW, 'Client is not reading its events');
-              return;
-            }
-            socket.send(Buffer.concat([framePrefix, json, FRAME_SUFFIX]), { binary: false });
-          },
-        })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
+        try {
+          return (await options.hub.subscribe(route, split, canonical.key, canonical.variables, {
+            ctx,
+            responseKey: canonical.responseKey,
+            stillValid: () => stillValid(socket, connection),
+            // Events go straight to the socket, framed as graphql-ws `next` messages around the group's one serialisation.
+            send: (json) => {
+              if (socket.readyState !== socket.OPEN) return;
+              if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+                close(socket, CLOSE_TOO_SLOW, 'Client is not reading its events');
+                return;
+              }
+              socket.send(Buffer.concat([framePrefix, json, FRAME_SUFFIX]), { binary: false });
+            },
+          })) as AsyncIterableIterator<ExecutionResult> | ExecutionResult;
+        } catch (err) {
+          // A subscription that fails to start is never completed by graphql-ws: its place is given back here.
+          connection.held.get(payload)?.();
+          connection.held.delete(payload);
+          throw err;
+        }
       },
     },
     wss,

@@ -31,6 +31,16 @@ type Result = ExecutionResult | FormattedExecutionResult;
  */
 export const SUBSCRIPTION_INTERRUPTED = 'SUBSCRIPTION_INTERRUPTED';
 const INTERRUPTED_MESSAGE = 'This subscription was interrupted and may have missed events: refetch what it shows, then subscribe again';
+
+/**
+ * How long a client should wait before subscribing again (`extensions.retryAfterMs`): about as long as the
+ * gateway takes to reconnect to a subgraph, spread out so that clients ended together do not return together.
+ */
+export function retryAfterMs(): number {
+  return 1_000 + Math.floor(Math.random() * 2_000);
+}
+
+const interruptedError = (): GraphQLFormattedError => ({ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED, retryAfterMs: retryAfterMs() } });
 /** Sockets written to between two turns of the event loop when fanning out one event. */
 const FANOUT_SLICE = 256;
 /** Re-admission probes run at once when a group's upstream failed (each may take up to 10 s). */
@@ -166,11 +176,10 @@ class Group {
     if (this.interrupted) return;
     this.interrupted = true;
     this.onEmpty(this);
-    const result = { errors: [{ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED } }] } as FormattedExecutionResult;
     this.chain = this.chain
       .then(() => {
         for (const s of this.subscribers) {
-          s.push(result);
+          s.push({ errors: [interruptedError()] } as FormattedExecutionResult);
           s.finish();
         }
       })
@@ -226,7 +235,7 @@ class Group {
   private readonly refusals = new WeakMap<Subscriber, GraphQLFormattedError[]>();
 
   private refusalOf(s: Subscriber): GraphQLFormattedError[] {
-    return this.refusals.get(s) ?? [{ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED } }];
+    return this.refusals.get(s) ?? [interruptedError()];
   }
 
   private endWith(s: Subscriber, result: Result): void {
@@ -372,7 +381,7 @@ export class SubscriptionHub {
   ): Promise<AsyncIterableIterator<Result> | FormattedExecutionResult> {
     const ctx = handle.ctx;
     const admission = await this.upstream.probe(route.subgraph, split.upstream, variables, ctx).catch(
-      (): Admission => ({ errors: [{ message: 'The service behind this subscription is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE' } }] }),
+      (): Admission => ({ errors: [{ message: 'The service behind this subscription is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() } }] }),
     );
     if ('errors' in admission) return { errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) };
     const key = createHash('sha256')

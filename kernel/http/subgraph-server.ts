@@ -127,7 +127,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
   app.get('/hooks/{*path}', verifyHookContext, hook);
   app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyHookContext, hook);
   app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
-  const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue });
+  const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue, production: options.production });
 
   const port = await listen(httpServer, options.port, options.host);
   log.info({ port }, 'subgraph listening');

@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import type { KeyObject } from 'node:crypto';
-import { GraphQLError, execute, subscribe, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import { GraphQLError, execute, subscribe, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
 import { runWithContext, runWithState, type RequestContext, type RequestState } from '../context';
 import { AUDIENCE_EXTENSION, PROBE_EXTENSION, declaredAudience } from '../subscription-audience';
+import { makeFormatError } from '../errors';
 import { logger } from '../log';
 
 export interface SubgraphWsOptions {
@@ -15,6 +16,8 @@ export interface SubgraphWsOptions {
   contextPublicKey: KeyObject;
   /** Handed to resolvers as the GraphQL context value (the subgraph's deps). */
   contextValue: object;
+  /** Production: errors are masked as over HTTP (unexpected ones become INTERNAL_SERVER_ERROR, no details). */
+  production?: boolean;
 }
 
 type Extra = { operations?: Map<string, RequestContext>; probes?: Set<string> };
@@ -52,9 +55,18 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
   const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
   const verify = (token: unknown) =>
     typeof token === 'string' ? verifyContextToken(token, options.name, options.contextPublicKey) : Promise.reject(new ContextTokenError('missing'));
+  const formatError = makeFormatError(options.production === true);
+  const format = (e: GraphQLError | GraphQLFormattedError) => formatError(e instanceof GraphQLError ? e.toJSON() : e, e);
   const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema: options.schema,
+      // Errors are formatted as the subgraph's HTTP side formats them.
+      onNext: (_c, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(format) } : result),
+      onError: (_c, _id, _payload, errors) =>
+        errors.map((e) => {
+          const formatted = format(e);
+          return new GraphQLError(formatted.message, { path: formatted.path, extensions: formatted.extensions });
+        }),
       onConnect: async (c) => {
         try {
           await verify(c.connectionParams?.[CONTEXT_HEADER]);
