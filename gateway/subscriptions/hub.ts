@@ -123,7 +123,7 @@ class Group {
     private readonly route: SubscriptionRoute,
     private readonly split: SplitSubscription,
     private readonly variables: Record<string, unknown>,
-    private ctx: RequestContext,
+    private readonly ctx: RequestContext,
     private readonly upstream: UpstreamPool,
     private readonly execute: FederatedExecutor,
     private readonly scheduler: FairScheduler,
@@ -156,7 +156,7 @@ class Group {
         this.chain = this.chain.then(() => resolved.then((r) => this.deliver(r))).catch((err) => log.error({ err }, 'event delivery failed'));
       },
       refused: (errors) => {
-        // Refused for the caller it was opened as (who may have lost access since): the others keep it.
+        // Refused for the caller it was opened as (who may have lost access since): each is asked again.
         this.stopUpstream?.();
         this.stopUpstream = null;
         void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
@@ -208,6 +208,8 @@ class Group {
    * refusal, the others with SUBSCRIPTION_INTERRUPTED, to refetch and subscribe again.
    */
   private async recover(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): Promise<void> {
+    // Whoever subscribes meanwhile starts a group of their own.
+    this.onEmpty(this);
     const byUser = new Map<string, Subscriber[]>();
     for (const s of this.subscribers) {
       if (!s.handle.stillValid()) continue;
