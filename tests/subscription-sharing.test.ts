@@ -1,4 +1,4 @@
-import { AssignRoleDocument, SendMessageDocument } from './generated/graphql';
+import { AssignRoleDocument, CreateTypedRoomDocument, LeaveRoomDocument, SendMessageDocument } from './generated/graphql';
 import { gql } from './support/gql';
 import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
@@ -127,5 +127,25 @@ describe('shared subscriptions', () => {
       extensions?: { code?: string };
     }[];
     expect(errors[0]).toMatchObject({ message: expect.stringContaining('$room'), extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('interrupts the others, never leaves them a stream that silently stops, when the subscriber who opened it loses access', async () => {
+    const created = await gql(t.gatewayUrl, CreateTypedRoomDocument, { input: { name: 'members only', type: 'ALLIANCE', memberIds: [member.userId] } }, { token: owner.token });
+    const room = created.data!.createRoom.id;
+    // Resolved by messaging alone, as the caller the stream was opened as.
+    const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { kind message { body } } }';
+    const opener = open(member).subscribe<{ roomEvents: { message: { body: string } | null } }>(EVENTS, { r: room });
+    await live([opener], room);
+    const stays = open(owner).subscribe<{ roomEvents: { message: { body: string } | null } }>(EVENTS, { r: room });
+    await live([opener, stays], room);
+    await gql(t.gatewayUrl, LeaveRoomDocument, { roomId: room }, { token: member.token });
+    await opener.completed;
+    await post('after leaving', room);
+    const deadline = Date.now() + 5_000;
+    const interrupted = () => stays.results.some((r) => r.errors?.[0]?.extensions?.code === 'SUBSCRIPTION_INTERRUPTED');
+    const delivered = () => stays.results.some((r) => r.data?.roomEvents.message?.body === 'after leaving');
+    while (!interrupted() && !delivered() && Date.now() < deadline) await sleep(20);
+    expect(interrupted() || delivered()).toBe(true);
+    expect(stays.results.filter((r) => r.data && !r.data.roomEvents.message)).toEqual([]);
   });
 });

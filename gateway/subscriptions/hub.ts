@@ -251,14 +251,14 @@ class Group {
    * every event, and the group is interrupted.
    */
   async recheckOpener(): Promise<void> {
-    if (this.interrupted || !this.stopUpstream) return;
+    if (this.interrupted || !this.stopUpstream || this.subscribers.size === 0) return;
     let admission: Admission;
     try {
       admission = await this.upstream.probe(this.route.subgraph, this.split.upstream, this.variables, this.ctx);
     } catch {
       return;
     }
-    if ('audience' in admission || this.interrupted) return;
+    if ('audience' in admission || this.interrupted || this.subscribers.size === 0) return;
     this.stopUpstream?.();
     this.stopUpstream = null;
     this.interrupt();
@@ -421,14 +421,17 @@ export class SubscriptionHub {
    */
   async accessChanged(tenantId: string, userIds: readonly string[] | null): Promise<void> {
     const checks: Promise<boolean>[] = [];
+    const openers: Group[] = [];
     for (const g of this.groups.values()) {
       if (g.tenantId !== tenantId) continue;
       for (const s of g.subscribers) {
         if (userIds === null || (s.handle.ctx.userId !== null && userIds.includes(s.handle.ctx.userId))) checks.push(g.readmit(s));
       }
-      // The upstream runs as its opener, who may have left the group since: when they lost access, it ends.
-      if (g.openedBy(userIds)) checks.push(g.recheckOpener().then(() => true));
+      if (g.openedBy(userIds)) openers.push(g);
     }
     await Promise.all(checks);
+    // The upstream runs as its opener, who may have left the group since: when they lost access, it ends
+    // (after those refused got their own refusal).
+    await Promise.all(openers.map((g) => g.recheckOpener()));
   }
 }
