@@ -255,6 +255,24 @@ describe('OIDC', () => {
     expect(tokens.data!.completeSsoLogin.user.email).toBe('listed@corp.test');
   });
 
+  it('refuses provider settings past their limits', async () => {
+    const oidc = (input: Record<string, unknown>) =>
+      gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Long', issuer: op.issuer, clientId: 'nexus', clientSecret: 'nexus-client-secret', allowedDomains: ['corp.test'], ...input } }, { token: owner.token });
+    for (const input of [{ clientId: 'x'.repeat(501) }, { groupsClaim: 'g'.repeat(501) }, { scopes: ['openid', 's'.repeat(501)] }, { scopes: ['openid', ...Array.from({ length: 20 }, (_, i) => `s${i}`)] }]) {
+      const res = await oidc(input);
+      expect({ input: Object.keys(input), codes: codes(res) }).toEqual({ input: Object.keys(input), codes: ['INVALID_SSO_CONNECTION'] });
+    }
+    const group = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: oidcId, input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] } }, { token: owner.token });
+    expect(codes(group)).toEqual(['INVALID_SSO_CONNECTION']);
+    const entity = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Long entity', idpEntityId: `urn:${'x'.repeat(500)}`, ssoUrl: idp.ssoUrl, certificate: idp.certificatePem, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
+    expect(codes(entity)).toEqual(['INVALID_SSO_CONNECTION']);
+  });
+
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
     const res = await gql(
       t.gatewayUrl,
