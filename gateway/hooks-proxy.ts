@@ -50,11 +50,11 @@ function grantedEffects(grant: Grant): Partial<Record<MeteredMetric, number>> {
  * (status, body, content type, redirect location) comes back as it is. `/sso/<path>` is identity's
  * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself. Text the call
  * carries is checked like GraphQL input (gateway/text-input.ts). A hook that acts for a tenant asks for its
- * admission once it has authenticated the caller (HTTP 428, kernel/admission.ts): the tenant is admitted like
- * the mutation the hook acts as, and the call is sent again with that admission; the subgraph answers the
- * refusal itself and reports what it created, which is what is counted. So nobody learns a tenant's status or
- * limits, nor makes the gateway look a tenant up, without the hook's own credentials (a webhook's signature, a
- * sign-in the identity provider answered).
+ * admission once the call proved it concerns that tenant (HTTP 428, kernel/admission.ts): the tenant is
+ * admitted like the mutation the hook acts as, and the call is sent again with that admission; the subgraph
+ * answers the refusal itself, after its own checks of the caller, and reports what it created, which is what
+ * is counted. So a caller without a webhook's secret neither learns a tenant's status or limits nor makes
+ * the gateway look a tenant up.
  */
 export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher, admission: HookAdmission): Router {
   const router = express.Router();

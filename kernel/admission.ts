@@ -13,7 +13,9 @@ import { AppError } from './errors';
  * - A subgraph that learns mid-request that it acts for a tenant the call carries no admission for (a hook
  *   whose path names the tenant, an invitation token) throws `AdmissionRequired` *before* any effect: the
  *   gateway admits that tenant (GraphQL: error code ADMISSION_REQUIRED; hooks: HTTP 428) and sends the same
- *   call again with the admission. So nothing is looked up for a tenant before its caller was authenticated.
+ *   call again with the admission. A subgraph asks only once the call proved it concerns that tenant (a
+ *   webhook's signature checked, an invitation's token found, a sign-in for a connection the tenant has), so
+ *   a caller without such proof makes the gateway look no tenant up and learns nothing of its status.
  * - `spend` uses one unit of a metered resource (refused with the tenant's status, or QUOTA_EXCEEDED past what
  *   was granted); `noteEffect`, after the commit, reports it (GraphQL: response extension; hooks: header), and
  *   the gateway counts exactly that — a retried send that stored nothing new counts nothing.
