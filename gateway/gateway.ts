@@ -73,20 +73,6 @@ export function readSupergraph(path: string): string {
 /** The public endpoint: authenticates, limits, signs context per subgraph and plans federated queries. */
 export async function startGateway(options: GatewayOptions): Promise<RunningService> {
   const subgraphUrls = new Map<string, string>();
-  const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) => {
-      const target = options.subgraphUrls[name] ?? url!;
-      subgraphUrls.set(name, target);
-      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth);
-    },
-  });
-  let apiSchema: GraphQLSchema | undefined;
-  let routes = new Map<string, SubscriptionRoute>();
-  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
-    apiSchema = schema;
-    routes = subscriptionRoutes(coreSupergraphSdl, schema);
-  });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
   const tenancy = new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey);
@@ -97,6 +83,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const revocations = new RevocationFeed(identity, guard, options.accessTokenTtlSeconds * 1000, options.revocationPollMs ?? 2_000);
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = options.subgraphUrls[name] ?? url!;
+      subgraphUrls.set(name, target);
+      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth, admission);
+    },
+  });
+  let apiSchema: GraphQLSchema | undefined;
+  let routes = new Map<string, SubscriptionRoute>();
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
+    apiSchema = schema;
+    routes = subscriptionRoutes(coreSupergraphSdl, schema);
+  });
   const auth = { ...options.auth, apiKeys };
   const app = express();
   app.disable('x-powered-by');

@@ -2,6 +2,9 @@ import type { PubSub } from '../../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/topics';
 
 
+/** How many suspended tenants a gateway remembers (as many as it caches statuses of). */
+const MAX_SUSPENDED = 50_000;
+
 /** What changed: a session revoked, a tenant suspended, a tenant's permissions, an API key revoked. */
 export type AccessChange = 'session' | 'tenant' | 'permissions' | 'api_key';
 
@@ -75,6 +78,8 @@ export class AccessGuard {
     }
     const wasSuspended = this.suspended.has(tenantId);
     this.suspended.add(tenantId);
+    // Bounded like the status cache it mirrors: the oldest go first (their status is asked again on use).
+    if (this.suspended.size > MAX_SUSPENDED) this.suspended.delete(this.suspended.values().next().value!);
     if (!wasSuspended) this.emit('tenant', tenantId);
   }
 
