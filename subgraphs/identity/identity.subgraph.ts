@@ -42,6 +42,7 @@ import { AuditEvent } from './audit/audit-event.entity';
 import { AuditResolver } from './audit/audit.resolver';
 import { RefreshToken, Session } from './sessions/session.entity';
 import { SessionService } from './sessions/session.service';
+import { LiveSessionMiddleware } from './sessions/live-session';
 import { REVOKED_SESSIONS_CALL } from '../../kernel/session-revocations';
 import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
@@ -54,6 +55,7 @@ export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
   migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000],
+  middlewares: [LiveSessionMiddleware],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver, SsoResolver],
   hooks: (deps) => {
     const sso = new SsoLoginService(deps);

@@ -14,6 +14,7 @@ import { sha256 } from '../sessions/session.service';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
 import { isUuid } from '../../../kernel/db/values';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
+import { requireLiveSession } from '../sessions/live-session';
 
 /** `nxk_<8 visible>_<secret>`: the prefix finds the key, the whole key is compared by hash. */
 const KEY = /^(nxk_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
@@ -45,6 +46,7 @@ export class ApiKeyService {
     const prefix = `nxk_${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').slice(0, 8)}`;
     const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
     const apiKey = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      await requireLiveSession(em, ctx, { lock: true });
       const id = randomUUID();
       await em.insert(ApiKey, { tenantId, id, userId: ctx.userId!, name, prefix, secretHash: sha256(secret), permissions, expiresAt: input.expiresAt ?? null });
       await audit(em, ctx, tenantId, { action: 'api_key_create', result: AuditResult.SUCCESS, target: `api_key:${id}`, details: { permissions } });

@@ -18,6 +18,7 @@ import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from '.
 import { returningRows } from '../../../kernel/db/values';
 import { emailOrNull } from '../users/email';
 import { registrationTag } from '../auth/registration-tag';
+import { requireLiveSession } from '../sessions/live-session';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -112,13 +113,11 @@ export class PasswordService {
     checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
     // An account whose registration named an address another account holds is picked at sign-in by its password's tag.
     const registered = user.registeredEmail;
-    await this.setPassword(
-      userId,
-      newPassword,
-      registered
-        ? (em) => em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [userId, registrationTag(this.deps.keys, registered, newPassword)]).then(() => undefined)
-        : undefined,
-    );
+    await this.setPassword(userId, newPassword, async (em) => {
+      // A session revoked meanwhile changes nothing (the revocation waits for this transaction, or wins).
+      await requireLiveSession(em, ctx, { lock: true });
+      if (registered) await em.query(`UPDATE identity.users SET registration_tag = $2 WHERE id = $1`, [userId, registrationTag(this.deps.keys, registered, newPassword)]);
+    });
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;
   }
