@@ -24,6 +24,32 @@ export interface PubSub {
   close(): Promise<void>;
 }
 
+/** How long a change that is already committed waits for its announcement before answering anyway. */
+export const ANNOUNCE_WAIT_MS = 250;
+
+const announceLog = logger('pubsub');
+
+/**
+ * Announces changes that are already committed (the database is their record; an announcement only makes
+ * them apply sooner): waits at most `waitMs` for the messages to go out and never fails — a failure or
+ * a slow Redis is logged, and the publish goes on in the background.
+ */
+export async function announce(pubsub: PubSub, topic: string, payloads: readonly unknown[], waitMs = ANNOUNCE_WAIT_MS): Promise<void> {
+  if (payloads.length === 0) return;
+  const sent = Promise.all(payloads.map((p) => pubsub.publish(topic, p))).then(
+    () => true,
+    (err: unknown) => {
+      announceLog.warn({ err, topic, messages: payloads.length }, 'could not announce a change; it applies when the gateways next read it');
+      return true;
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+  const announced = await Promise.race([sent, late]);
+  clearTimeout(timer);
+  if (!announced) announceLog.warn({ topic, messages: payloads.length }, 'announcing a change is slow; not waiting for it');
+}
+
 abstract class BasePubSub implements PubSub {
   abstract publish(topic: string, payload: unknown): Promise<void>;
   abstract publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;

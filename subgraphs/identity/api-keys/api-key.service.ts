@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { announce } from '../../../kernel/pubsub';
 import { IsNull } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
@@ -74,7 +75,8 @@ export class ApiKeyService {
       return found;
     });
     if (!key) throw identityError(IdentityErrorCode.API_KEY_NOT_FOUND);
-    await this.deps.pubsub.publish(API_KEY_REVOKED_TOPIC, { keyId: key.id, prefix: key.prefix });
+    // The revocation is committed: gateways also read it from identity within REVOCATION_POLL_MS.
+    await announce(this.deps.pubsub, API_KEY_REVOKED_TOPIC, [{ keyId: key.id, prefix: key.prefix }]);
     return true;
   }
 

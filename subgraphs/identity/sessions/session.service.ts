@@ -4,7 +4,7 @@ import { signAccessToken } from '../../../kernel/access-token';
 import { currentRequestState, type RequestContext } from '../../../kernel/context';
 import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
 import { withNoTenant, withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
-import { logger } from '../../../kernel/log';
+import { announce } from '../../../kernel/pubsub';
 import { revokedSessionsQuerySchema, type RevokedSessions } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
@@ -20,11 +20,6 @@ import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
 
-
-const log = logger('identity.sessions');
-
-/** How long a revocation waits for its announcement to go out before answering anyway. */
-const ANNOUNCE_WAIT_MS = 250;
 
 /** The system role a Super Admin acts with in a tenant they entered without being a member. */
 export const IMPERSONATION_ROLE = 'admin';
@@ -225,21 +220,12 @@ export class SessionService {
    * long and never makes the revocation fail.
    */
   async notifyRevoked(sessions: Pick<Session, 'id' | 'userId' | 'tenantId'>[]): Promise<void> {
-    if (sessions.length === 0) return;
-    const sent = Promise.all(
-      sessions.map((s) => this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId })),
-    ).then(
-      () => true,
-      (err: unknown) => {
-        log.warn({ err, sessions: sessions.length }, 'could not announce revoked sessions; gateways read them from the database');
-        return true;
-      },
+    const revokedAt = new Date().toISOString();
+    await announce(
+      this.deps.pubsub,
+      SESSION_REVOKED_TOPIC,
+      sessions.map((s) => ({ sessionId: s.id, userId: s.userId, tenantId: s.tenantId, revokedAt })),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ANNOUNCE_WAIT_MS)));
-    const announced = await Promise.race([sent, late]);
-    clearTimeout(timer);
-    if (!announced) log.warn({ sessions: sessions.length }, 'announcing revoked sessions is slow; gateways read them from the database');
   }
 
   /** Sessions revoked in the last `withinSeconds` (by the database clock), for the gateways' revocation lists. */
