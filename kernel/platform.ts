@@ -113,6 +113,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         pubsub,
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
         revocationPollMs: config.gateway.REVOCATION_POLL_MS,
+        // Identity's announcements reach this gateway when identity runs here, or over Redis, or a shared pub/sub.
+        revocationsAnnounced: Boolean(config.realtime.REDIS_URL) || subgraphs.includes('identity') || options.pubsub !== undefined,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
         usageFlushMs: config.gateway.USAGE_FLUSH_MS,

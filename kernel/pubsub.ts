@@ -21,6 +21,12 @@ export interface PubSub {
   listen(topic: string, handler: (payload: unknown) => void): () => void;
   /** The same as an async iterator (for GraphQL subscriptions); `return()` stops listening. */
   iterate<T>(topic: string): AsyncIterableIterator<T>;
+  /**
+   * Whether this instance may have missed messages: null while it is not receiving (Redis connection
+   * down), otherwise a number that changes whenever reception was interrupted. Two equal marks mean
+   * nothing published in between was lost. Always 0 in memory, where nothing is lost.
+   */
+  receptionMark(): number | null;
   close(): Promise<void>;
 }
 
@@ -55,6 +61,7 @@ abstract class BasePubSub implements PubSub {
   abstract publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
   abstract recent(topic: string): Promise<unknown[]>;
   abstract listen(topic: string, handler: (payload: unknown) => void): () => void;
+  abstract receptionMark(): number | null;
   abstract close(): Promise<void>;
 
   iterate<T>(topic: string): AsyncIterableIterator<T> {
@@ -117,6 +124,10 @@ export class MemoryPubSub extends BasePubSub {
     return () => this.emitter.off(topic, handler);
   }
 
+  receptionMark(): number {
+    return 0;
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -127,12 +138,15 @@ export class RedisPubSub extends BasePubSub {
   private readonly sub: Redis;
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
   private readonly log = logger('pubsub.redis');
+  /** Times the subscriber connection closed: what was published meanwhile never arrived. */
+  private interruptions = 0;
 
   constructor(url: string, private readonly prefix = DEFAULT_REDIS_PREFIX) {
     super();
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
     this.sub = new Redis(url, { lazyConnect: false });
     for (const client of [this.pub, this.sub]) client.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
+    this.sub.on('close', () => this.interruptions++);
     this.sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (!set) return;
@@ -184,6 +198,10 @@ export class RedisPubSub extends BasePubSub {
         void this.sub.unsubscribe(channel).catch(() => undefined);
       }
     };
+  }
+
+  receptionMark(): number | null {
+    return this.sub.status === 'ready' ? this.interruptions : null;
   }
 
   /** Resolves once the subscriber connection has applied every pending SUBSCRIBE. */

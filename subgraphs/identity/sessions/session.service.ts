@@ -5,7 +5,7 @@ import { currentRequestState, type RequestContext } from '../../../kernel/contex
 import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
 import { withNoTenant, withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { announce } from '../../../kernel/pubsub';
-import { revokedSessionsQuerySchema, type RevokedSessions } from '../../../kernel/session-revocations';
+import { REVOCATION_OVERLAP_SECONDS, REVOCATIONS_PAGE_SIZE, revocationsQuerySchema, type RevocationsPage } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -20,6 +20,9 @@ import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
 
+
+/** A timestamp as ISO 8601 in UTC to the microsecond (what PostgreSQL keeps), so a cursor loses nothing. */
+const UTC_MICROS = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** The system role a Super Admin acts with in a tenant they entered without being a member. */
 export const IMPERSONATION_ROLE = 'admin';
@@ -216,7 +219,7 @@ export class SessionService {
   /**
    * Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). Only the fast
    * path: the revocation is already committed in `identity.sessions`, which every gateway reads every few
-   * seconds (`revokedWithin`), so an announcement that cannot go out now (Redis down) is never waited for
+   * seconds (`revocations`), so an announcement that cannot go out now (Redis down) is never waited for
    * long and never makes the revocation fail.
    */
   async notifyRevoked(sessions: Pick<Session, 'id' | 'userId' | 'tenantId'>[]): Promise<void> {
@@ -228,18 +231,45 @@ export class SessionService {
     );
   }
 
-  /** Sessions revoked in the last `withinSeconds` (by the database clock), for the gateways' revocation lists. */
-  async revokedWithin(body: unknown): Promise<RevokedSessions> {
-    const { withinSeconds } = revokedSessionsQuerySchema.parse(body);
-    const rows: { id: string; revoked_at: Date }[] = await withSystem(
+  /**
+   * A page of the sessions and API keys revoked since the gateway's last look (`since`, identity's own
+   * database time as this call last told it), reaching REVOCATION_OVERLAP_SECONDS further back and never
+   * further than an access token's lifetime; in (revoked_at, id) order, continued `after` a row.
+   */
+  async revocations(body: unknown): Promise<RevocationsPage> {
+    const { since, after, limit = REVOCATIONS_PAGE_SIZE } = revocationsQuerySchema.parse(body);
+    const furthest = this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_OVERLAP_SECONDS;
+    // One row even when nothing was revoked (kind null): identity's time is always answered.
+    const rows: { now: string; kind: 'session' | 'api_key' | null; id: string; prefix: string | null; at: string }[] = await withSystem(
       this.deps.ds,
-      'revoked sessions for the gateways',
+      'revocations for the gateways',
       (em) =>
-        em.query(`SELECT id, revoked_at FROM identity.sessions WHERE revoked_at > now() - make_interval(secs => $1) ORDER BY revoked_at`, [
-          withinSeconds,
-        ]),
+        em.query(
+          `WITH b AS (
+             SELECT now() AS now,
+                    greatest(least(coalesce($1::timestamptz, '-infinity'), now()) - make_interval(secs => $2), now() - make_interval(secs => $3)) AS lower)
+           SELECT ${UTC_MICROS('b.now')} AS now, p.kind, p.id, p.prefix, ${UTC_MICROS('p.revoked_at')} AS at
+             FROM b LEFT JOIN LATERAL (
+               SELECT r.* FROM (
+                 SELECT 'session' AS kind, s.id, NULL::text AS prefix, s.revoked_at FROM identity.sessions s WHERE s.revoked_at > b.lower
+                 UNION ALL
+                 SELECT 'api_key', k.id, k.prefix, k.revoked_at FROM identity.api_keys k WHERE k.revoked_at > b.lower) r
+                WHERE $4::timestamptz IS NULL OR (r.revoked_at, r.id) > ($4::timestamptz, $5::uuid)
+                ORDER BY r.revoked_at, r.id
+                LIMIT $6) p ON true
+            ORDER BY p.revoked_at, p.id`,
+          [since, REVOCATION_OVERLAP_SECONDS, furthest, after?.at ?? null, after?.id ?? null, limit + 1],
+        ),
       'debug',
     );
-    return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at.toISOString() }));
+    const now = rows[0].now;
+    const found = rows.filter((r) => r.kind !== null);
+    const page = found.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      now,
+      revoked: page.map((r) => (r.kind === 'session' ? { kind: r.kind, id: r.id, revokedAt: r.at } : { kind: r.kind, id: r.id, prefix: r.prefix, revokedAt: r.at })),
+      next: found.length > limit ? { at: last.at, id: last.id } : null,
+    };
   }
 }
