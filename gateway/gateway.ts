@@ -24,7 +24,7 @@ import { closeServer, listen, urlFor, type RunningService } from '../kernel/http
 import { authenticate, type AuthSettings } from './authenticate';
 import { accessLogPlugin } from './access-log';
 import { limitsPlugin, type QueryLimits } from './limits';
-import { SignedDataSource, type GatewayContext } from './signed-data-source';
+import { SignedDataSource, mutationOutcomePlugin, type GatewayContext } from './signed-data-source';
 import { startGatewayWs } from './subscriptions/gateway-ws';
 import { SubscriptionHub, type FederatedExecutor } from './subscriptions/hub';
 import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
@@ -58,6 +58,8 @@ export interface GatewayOptions {
   revocationsAnnounced?: boolean;
   /** Revocations read per call to identity (default and at most 2,000). */
   revocationPageSize?: number;
+  /** How long a subgraph may take to answer one fetch before it counts as unavailable (default 30 s). */
+  subgraphTimeoutMs?: number;
   /** express "trust proxy": which proxies' X-Forwarded-For gives the client address. */
   trustProxy?: boolean | number | string;
   /** Requests per minute each API key may make (per gateway instance). */
@@ -82,7 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     buildService: ({ name, url }) => {
       const target = options.subgraphUrls[name] ?? url!;
       subgraphUrls.set(name, target);
-      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth);
+      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth, options.subgraphTimeoutMs ?? 30_000);
     },
   });
   let apiSchema: GraphQLSchema | undefined;
@@ -124,7 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), mutationOutcomePlugin, accessLogPlugin],
   });
   await apollo.start();
   // Identity's address is known once the supergraph is loaded.

@@ -153,15 +153,21 @@ function topFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinit
   });
 }
 
-/**
- * The metered root fields of one subgraph mutation fetch that took effect, from the fetch's query and the
- * subgraph's answer. A subgraph runs a mutation's root fields one after another: a field took effect when
- * it ran and its own resolver did not fail (no error at exactly its path) — a failure further down its
- * selection leaves what it did in place. When a non-null field failed the whole answer is null and the
- * fields after it never ran.
- */
+/** The metered root fields of one subgraph mutation fetch that took effect (see mutationEffects). */
 export function meteredEffects(query: string, result: SubgraphResult): string[] {
   if (!/^\s*mutation\b/.test(query) || !Object.keys(METERED_FIELDS).some((f) => query.includes(f))) return [];
+  return mutationEffects(query, result).filter((name) => METERED_FIELDS[name]);
+}
+
+/**
+ * The root fields of one subgraph mutation fetch that took effect, from the fetch's query and the
+ * subgraph's answer (none for a query). A subgraph runs a mutation's root fields one after another: a field
+ * took effect when it ran and its own resolver did not fail (no error at exactly its path) — a failure
+ * further down its selection leaves what it did in place. When a non-null field failed the whole answer is
+ * null and the fields after it never ran.
+ */
+export function mutationEffects(query: string, result: SubgraphResult): string[] {
+  if (!/^\s*mutation\b/.test(query)) return [];
   const document = parse(query, { noLocation: true });
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -179,7 +185,7 @@ export function meteredEffects(query: string, result: SubgraphResult): string[] 
       if (aborted) break;
       continue;
     }
-    if (METERED_FIELDS[name]) effects.push(name);
+    if (name !== '__typename') effects.push(name);
     // Its result was lost to a failure below it; nothing after it ran.
     if (aborted && reached.has(key)) break;
   }

@@ -107,6 +107,8 @@ const gatewaySchema = z.object({
   USAGE_FLUSH_MS: positiveInt(5_000),
   /** How often each gateway reads the sessions revoked since its last look from identity (the bound when an announcement is lost). */
   REVOCATION_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** How long one subgraph fetch may take before the subgraph counts as unavailable (503). */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Browser origins allowed to call the API (besides APP_URL's), comma-separated; `*` for any. */
   CORS_ORIGINS: z
     .string()

@@ -115,6 +115,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         revocationPollMs: config.gateway.REVOCATION_POLL_MS,
         // Identity's announcements reach this gateway when identity runs here, or over Redis, or a shared pub/sub.
         revocationsAnnounced: Boolean(config.realtime.REDIS_URL) || subgraphs.includes('identity') || options.pubsub !== undefined,
+        subgraphTimeoutMs: config.gateway.SUBGRAPH_TIMEOUT_MS,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
         usageFlushMs: config.gateway.USAGE_FLUSH_MS,

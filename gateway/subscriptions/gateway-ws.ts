@@ -28,6 +28,12 @@ import type { AccessGuard } from './sessions';
 /** Close codes clients act on: 4401 sign in again, 4403 no longer allowed. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+/**
+ * The caller cannot be checked right now (identity unreachable, the revocation list stale): reconnect
+ * shortly (WebSocket "Try Again Later", which graphql-ws clients retry), never "sign in again".
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+const checksUnavailable = (err: unknown) => err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE';
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -116,7 +122,15 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   /** Re-reads the caller's rights: gone → 4403 (4401 for a key); changed → 4401 so the client reconnects with them. */
   const recheck = async (socket: WebSocket, c: Connection): Promise<boolean> => {
     if (!stillValid(socket, c)) return false;
-    const now = await options.revalidate(c.authenticated, c.credential).catch(() => c.ctx ?? null);
+    let now: RequestContext | null;
+    try {
+      now = await options.revalidate(c.authenticated, c.credential);
+    } catch (err) {
+      // Fails closed: a socket whose caller cannot be checked is not kept.
+      if (checksUnavailable(err)) return close(socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
+      log.error({ err }, 'could not check a connection again');
+      return close(socket, 1011, 'Internal error');
+    }
     if (!now) return close(socket, c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, 'Access revoked');
     const before = c.ctx?.permissions.join(' ');
     if (before !== now.permissions.join(' ')) return close(socket, CLOSE_UNAUTHORIZED, 'Permissions changed; reconnect');
@@ -152,7 +166,8 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           c.extra.connection = connection;
           sockets.set(c.extra.socket, connection);
           return true;
-        } catch {
+        } catch (err) {
+          if (checksUnavailable(err)) return close(c.extra.socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
           return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Invalid access token');
         }
       },
