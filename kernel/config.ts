@@ -135,6 +135,8 @@ const realtimeSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - only (at most 64)')
     .default(DEFAULT_REDIS_PREFIX),
+  /** How long a starting process waits for REDIS_URL to answer before it exits. */
+  REDIS_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   /** A device that has not sent setPresence for this long is offline (clients heartbeat at about half of it). */
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   /** How long a typing indicator lasts unless renewed. */

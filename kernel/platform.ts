@@ -44,7 +44,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   setLogLevel(config.log.LOG_LEVEL);
   const keys = options.keys ?? loadKeys(config);
   // Redis configured but down would leave every service waiting on it for ever: find out first, and fail.
-  if (config.realtime.REDIS_URL) await waitForRedis(config.realtime.REDIS_URL);
+  if (config.realtime.REDIS_URL) await waitForRedis(config.realtime.REDIS_URL, config.realtime.REDIS_WAIT_MS);
   const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
   // The gateway alone holds no data: it needs neither the database nor the event bus.
   const database: DatabaseHandle =
