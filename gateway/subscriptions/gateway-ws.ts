@@ -33,6 +33,8 @@ export const CLOSE_FORBIDDEN = 4403;
  * shortly (WebSocket "Try Again Later", which graphql-ws clients retry), never "sign in again".
  */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** The caller could not be checked for an unexpected reason (a bug, logged): not a verdict on the credential. */
+const CLOSE_INTERNAL_ERROR = 1011;
 const checksUnavailable = (err: unknown) => err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE';
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
@@ -129,7 +131,7 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       // Fails closed: a socket whose caller cannot be checked is not kept.
       if (checksUnavailable(err)) return close(socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
       log.error({ err }, 'could not check a connection again');
-      return close(socket, 1011, 'Internal error');
+      return close(socket, CLOSE_INTERNAL_ERROR, 'Internal error');
     }
     if (!now) return close(socket, c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, 'Access revoked');
     const before = c.ctx?.permissions.join(' ');
@@ -168,6 +170,10 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           return true;
         } catch (err) {
           if (checksUnavailable(err)) return close(c.extra.socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
+          if (!(err instanceof GraphQLError)) {
+            log.error({ err }, 'could not check a connection');
+            return close(c.extra.socket, CLOSE_INTERNAL_ERROR, 'Internal error');
+          }
           return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Invalid access token');
         }
       },
