@@ -5,9 +5,10 @@ import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext, type Admission } from '../kernel/context';
 import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
-import { RETRY_AFTER_SECONDS } from '../kernel/errors';
+import { AppError, KernelErrorCode, RETRY_AFTER_SECONDS } from '../kernel/errors';
 import { admissionFor, type Grant } from './admission';
 import { hookTextCheck } from './text-input';
+import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 const log = logger('gateway.hooks');
 
@@ -109,6 +110,14 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
         admission.settle(grant, reportedEffects(upstream.headers.get(EFFECTS_HEADER), grant.tenantId));
         grant = null;
       }
+      // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be
+      // reached, never the balancer's page or headers.
+      if (UNAVAILABLE_STATUSES.has(upstream.status)) {
+        await upstream.body?.cancel().catch(() => undefined);
+        log.warn({ subgraph, status: upstream.status }, 'hook target unavailable');
+        unavailable(res);
+        return;
+      }
       for (const h of HOOK_RESPONSE_HEADERS) {
         const v = upstream.headers.get(h);
         if (v !== null) res.setHeader(h, v);
@@ -118,8 +127,13 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     } catch (err) {
       // Admitted, then no answer: the call may have taken effect, so what it was granted is counted.
       if (grant) admission.settle(grant, grantedEffects(grant));
+      if (isUnreachable(err) || (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)) {
+        log.error({ err, subgraph }, 'hook target unreachable');
+        unavailable(res);
+        return;
+      }
       log.error({ err, subgraph }, 'hook forwarding failed');
-      unavailable(res);
+      if (!res.headersSent) res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
     }
   };
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Kind, parse } from 'graphql';
 import { ADMISSION_REQUIRED, EFFECTS_EXTENSION, admissionRequestSchema, effectsSchema, type MeteredMetric } from '../kernel/admission';
 import { verifyAccessToken } from '../kernel/access-token';
@@ -7,9 +8,11 @@ import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../k
 import type { RequestContext } from '../kernel/context';
 import type { TenantStatus } from './tenant-status';
 import { logger } from '../kernel/log';
-import { serviceUnavailable } from '../kernel/errors';
+import { KernelErrorCode, serviceUnavailable } from '../kernel/errors';
 import { contextFromClaims, type AuthSettings } from './authenticate';
 import { admissionFor, type Grant, type TenantAdmission } from './admission';
+import { mutationEffects } from './usage';
+import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 export interface GatewayContext {
   ctx: RequestContext;
@@ -19,12 +22,11 @@ export interface GatewayContext {
   grants?: Map<string, Grant>;
   /** What the subgraphs reported creating so far, by tenant (kernel/admission.ts `noteEffect`). */
   effects?: Map<string, Partial<Record<MeteredMetric, number>>>;
+  /** A mutation root field took effect (see mutationOutcomePlugin). */
+  mutated?: boolean;
 }
 
 const log = logger('gateway.datasource');
-
-/** What a subgraph (or a balancer in front of it) answers when it cannot serve now. */
-const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 
 /**
  * Sends every subgraph request with a context token signed for that subgraph only, carrying the operation's
@@ -34,9 +36,11 @@ const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
  * for the operation's usage. When identity signs
  * someone in mid-operation, the freshly issued access token is verified like any bearer token and the
  * rest of the operation's fetches run as that user (so `register { tenant { name } }` resolves).
- * A subgraph that cannot be reached (refused, reset, timed out, or answering 502/503/504) becomes a
- * SERVICE_UNAVAILABLE error, which makes the whole response 503 with Retry-After; no subgraph address
- * ever reaches the client.
+ *
+ * A subgraph that cannot be reached (refused, reset, no answer within `timeoutMs`, or answering
+ * 502/503/504) becomes a SERVICE_UNAVAILABLE error. It makes the whole response 503 with Retry-After —
+ * unless a root field of the mutation took effect (mutationOutcomePlugin). Any other failure is an internal
+ * error. No subgraph address ever reaches the client.
  */
 export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
@@ -46,8 +50,9 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     private readonly ttlSeconds: number,
     private readonly auth: AuthSettings,
     private readonly admission: TenantAdmission,
+    timeoutMs: number,
   ) {
-    super({ url, fetcher: fetch });
+    super({ url, fetcher: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }) });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
@@ -80,9 +85,14 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   override didEncounterError(error: Error, _request: unknown, response?: { status: number }): void {
-    if (!response || UNAVAILABLE_STATUSES.has(response.status)) {
+    if (response ? UNAVAILABLE_STATUSES.has(response.status) : isUnreachable(error)) {
       log.warn({ err: error, subgraph: this.subgraph, status: response?.status }, 'subgraph unavailable');
-      throw serviceUnavailable();
+      throw serviceUnavailable(); // 503 for the whole response, unless a mutation took effect (mutationOutcomePlugin)
+    }
+    if (!response) {
+      // Not an outage (a request the fetch refused to make, a bug): internal, and without the address.
+      log.error({ err: error, subgraph: this.subgraph }, 'subgraph call failed');
+      throw new Error('Subgraph call failed');
     }
     // Any other refusal is passed on as it is, without the URL it came from.
     const details = error instanceof GraphQLError ? (error.extensions.response as { url?: unknown } | undefined) : undefined;
@@ -91,6 +101,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   override async didReceiveResponse({
+    request,
     response,
     context,
   }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0]) {
@@ -108,6 +119,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         }
       }
     }
+    if (context && request.query && !context.mutated && mutationEffects(request.query, response).length > 0) context.mutated = true;
     const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
     if (issued !== undefined) {
       delete response.extensions![ISSUED_SESSION_EXTENSION];
@@ -133,3 +145,27 @@ function rootSelections(query: string): number {
     return 0;
   }
 }
+
+/**
+ * A mutation is answered "try again" (503, Retry-After) only while none of its root fields took effect:
+ * the gateway runs a mutation's fetches one after another and goes on after one failed, so once a field
+ * took effect — before or after the failure — repeating the operation would repeat it. Then the answer is
+ * 200 without Retry-After, SERVICE_UNAVAILABLE staying on the fields that failed.
+ */
+export const mutationOutcomePlugin: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue, response }) {
+        if (!contextValue.mutated || response.http.status !== 503) return;
+        response.http.status = 200;
+        response.http.headers.delete('retry-after');
+        if (response.body.kind !== 'single') return;
+        response.body.singleResult.errors = response.body.singleResult.errors?.map((e) =>
+          e.extensions?.code === KernelErrorCode.SERVICE_UNAVAILABLE
+            ? { ...e, message: 'A service this field needs is unavailable; other fields of this mutation took effect, so do not repeat the whole operation' }
+            : e,
+        );
+      },
+    };
+  },
+};

@@ -1,4 +1,4 @@
-import { GraphQLIncludeDirective, GraphQLSkipDirective, Kind, getDirectiveValues, type FragmentDefinitionNode, type SelectionNode, type SelectionSetNode } from 'graphql';
+import { GraphQLIncludeDirective, GraphQLSkipDirective, Kind, getDirectiveValues, parse, type FragmentDefinitionNode, type SelectionNode, type SelectionSetNode } from 'graphql';
 import { METERED_FIELDS, METERED_METRICS, type MeteredField, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
@@ -248,6 +248,44 @@ function included(node: SelectionNode, variables: Record<string, unknown> | unde
   } catch {
     return true; // a malformed directive fails validation anyway; counting the field is the safe side
   }
+}
+
+interface SubgraphResult {
+  data?: Record<string, unknown> | null;
+  errors?: readonly { path?: readonly (string | number)[] }[];
+}
+
+/**
+ * The root fields of one subgraph mutation fetch that took effect, from the fetch's query and the
+ * subgraph's answer (none for a query). A subgraph runs a mutation's root fields one after another: a field
+ * took effect when it ran and its own resolver did not fail (no error at exactly its path) — a failure
+ * further down its selection leaves what it did in place. When a non-null field failed the whole answer is
+ * null and the fields after it never ran.
+ */
+export function mutationEffects(query: string, result: SubgraphResult): string[] {
+  if (!/^\s*mutation\b/.test(query)) return [];
+  const document = parse(query, { noLocation: true });
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'mutation') return [];
+  const errors = result.errors ?? [];
+  const aborted = result.data === null || result.data === undefined;
+  // Nothing ran (the request itself was refused, or its variables were).
+  if (aborted && !errors.some((e) => e.path?.length)) return [];
+  const failed = new Set(errors.filter((e) => e.path?.length === 1).map((e) => String(e.path![0])));
+  const reached = new Set(errors.filter((e) => e.path?.length).map((e) => String(e.path![0])));
+  const effects: string[] = [];
+  for (const { key, name } of topFields(operation.selectionSet, fragments, undefined)) {
+    if (failed.has(key)) {
+      if (aborted) break;
+      continue;
+    }
+    if (name !== '__typename') effects.push(name);
+    // Its result was lost to a failure below it; nothing after it ran.
+    if (aborted && reached.has(key)) break;
+  }
+  return effects;
 }
 
 /** The operation's root fields (response key and field name), through fragments at the root, as they run with `variables`. */

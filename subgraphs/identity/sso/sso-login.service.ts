@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { announce } from '../../../kernel/pubsub';
 import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import type * as Oidc from 'openid-client';
@@ -592,7 +593,7 @@ export class SsoLoginService {
     if (joined) noteEffect(tenantId, 'members');
     if (events.length) await this.deps.outbox.deliverNow(events);
     // The provider changed their role: gateways read the tenant's rights again (open sockets reconnect).
-    if (roleChanged) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId }).catch(() => undefined);
+    if (roleChanged) await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId }]);
     const target = new URL(connection.redirect_url ?? `${this.deps.config.mail.APP_URL.replace(/\/$/, '')}/sso/callback`);
     target.searchParams.set('code', code);
     return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };
