@@ -22,7 +22,7 @@ import {
   SwitchTenantDocument,
 } from './generated/graphql';
 import { codes, gql, rawGql, type GqlResult } from './support/gql';
-import { joinByInvitation, signUp, totpCodeAt, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, totpCodeAt, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
 import { freshDatabase, startExtraGateway, startTestPlatform, testConfig, testKeys, type TestPlatform } from './support/platform';
 import { dropRedisKeys } from './support/redis';
@@ -170,6 +170,7 @@ describe('gateways that have not learnt of a revocation yet', () => {
     const late = await deafGateway(t, { revocationPollMs: 60_000 });
     try {
       const root = await signUp(t.gatewayUrl, 'Operator', ROOT);
+      await confirmEmail(t.gatewayUrl, t.config, ROOT);
       const { secret } = await turnOnTotp(t.gatewayUrl, root.token);
       const other = await signUp(t.gatewayUrl, 'Elsewhere');
       expect((await gql(t.gatewayUrl, LogoutDocument, {}, { token: root.token })).data).toEqual({ logout: true });
@@ -365,6 +366,7 @@ withRedis('revocations while Redis is unreachable', () => {
     const owner = await signUp(t.gatewayUrl, 'Removals');
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     const root = await signUp(t.gatewayUrl, 'Operator', ROOT);
+    await confirmEmail(t.gatewayUrl, t.config, ROOT);
     await turnOnTotp(t.gatewayUrl, root.token);
     expect((await gql(t.gatewayUrl, GrantSuperAdminDocument, { email: owner.email }, { token: root.token })).errors).toBeUndefined();
     const { secret, apiKey } = (await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ci', permissions: ['messages:read'] } }, { token: owner.token })).data!.createApiKey;

@@ -29,7 +29,7 @@ import {
   SuspendTenantDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, turnOnTotp, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, turnOnTotp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
 import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
@@ -689,6 +689,7 @@ describe('joining a tenant through its provider', () => {
 
   beforeAll(async () => {
     operator = await signUp(t.gatewayUrl, 'Operators', OPERATOR);
+    await confirmEmail(t.gatewayUrl, t.config, OPERATOR);
     await turnOnTotp(t.gatewayUrl, operator.token);
     team = await signUp(t.gatewayUrl, 'Small Team');
     const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'small-team.test' }, { token: team.token })).data!.addDomain;
