@@ -1,18 +1,32 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type FragmentDefinitionNode } from 'graphql';
-import { AppError } from '../kernel/errors';
+import { GraphQLObjectType, Kind, getNamedType, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { quotaExceeded, type MeteredMetric } from '../kernel/admission';
+import type { Admission } from '../kernel/context';
+import { AppError, KernelErrorCode } from '../kernel/errors';
 import type { GatewayContext } from './signed-data-source';
 import { statusRefusal } from './suspension';
 import type { TenantStatusResolver } from './tenant-status';
-import { rootFieldNames, type UsageMeter } from './usage';
+import { rootFields, type Reservation, type UsageMeter } from './usage';
+
+/** One tenant admitted (or refused) for one call, and the room held for it until it is settled. */
+export interface Grant {
+  tenantId: string;
+  /** Why the call may not act for the tenant (its status, its API-call limit); null when admitted. */
+  refused: AppError | null;
+  allowance: Admission['allowance'];
+  reservation: Reservation | null;
+}
 
 /**
  * Whether something may be done for a tenant now, decided the same way on every path into it: GraphQL over
- * HTTP and WebSocket (signed-in members, API keys, anonymous callers on its custom domain) and hooks that
- * act for it (kernel/http/hooks.ts `TENANT_HOOKS`). First its status — a suspended, expired or deleted
- * tenant may only do what gateway/suspension.ts allows (403 TENANT_SUSPENDED, TRIAL_EXPIRED,
- * TENANT_DELETED) — then, for metered callers, its hard limits (429 QUOTA_EXCEEDED). What took effect is
- * counted through `count`.
+ * HTTP and WebSocket (signed-in members, API keys, anonymous callers on its custom domain), calls that learn
+ * their tenant on the way (an invitation accepted) and hooks that act for it (inbound webhooks, single
+ * sign-on). First its status — a suspended, expired or deleted tenant may only do what gateway/suspension.ts
+ * allows (403 TENANT_SUSPENDED, TRIAL_EXPIRED, TENANT_DELETED) — then, for metered callers, its hard limits:
+ * the API-call limit refuses the call (429 QUOTA_EXCEEDED); messages and members are held for the call as far
+ * as there is room and each subgraph refuses a use beyond that where it happens (kernel/admission.ts), so a
+ * retried send that creates nothing new is not refused. A grant is settled with what the subgraphs reported
+ * creating.
  */
 export class TenantAdmission {
   constructor(
@@ -20,46 +34,99 @@ export class TenantAdmission {
     private readonly usage: UsageMeter,
   ) {}
 
-  /** The refusal of doing `fields` (root fields, or the mutation a hook acts as) for `tenantId`; null when admitted. */
-  async check(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<AppError | null> {
-    const refused = statusRefusal(await this.statuses.status(tenantId), fields);
-    if (refused) return refused;
-    if (!options.metered) return null;
-    const over = await this.usage.exceeded(tenantId, fields);
-    if (!over) return null;
-    return new AppError('QUOTA_EXCEEDED', `This tenant has used its ${over.metric} limit (${over.limit}) for now`, { metric: over.metric, limit: over.limit }, 429);
+  /** Admits `tenantId` for `fields` (root fields, or the mutation a call acts as); never throws a refusal, returns it. */
+  async grant(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<Grant> {
+    const status = await this.statuses.status(tenantId);
+    if (status === 'unknown') return { tenantId, refused: new AppError(KernelErrorCode.NOT_FOUND, 'This tenant does not exist', {}, 404), allowance: null, reservation: null };
+    const refused = statusRefusal(status, fields);
+    // A refused tenant's figures are not read: nothing will be counted.
+    if (refused || !options.metered) return { tenantId, refused, allowance: null, reservation: null };
+    const quota = await this.usage.reserve(tenantId, fields);
+    const over = quota.over ? quotaExceeded(quota.over.metric, quota.over.limit, 429) : null;
+    return { tenantId, refused: over, allowance: quota.allowance, reservation: quota.reservation };
   }
 
-  /** One metered call for `tenantId`, with the metered fields that took effect. */
-  count(tenantId: string, effects: readonly string[]): void {
-    this.usage.count(tenantId, effects);
+  /** Ends a grant with what was created for its tenant (one metered call, plus those effects). */
+  settle(grant: Grant, effects: Partial<Record<MeteredMetric, number>> = {}): void {
+    if (grant.reservation) this.usage.settle(grant.reservation, effects);
+    grant.reservation = null;
   }
 }
 
+/** The admission a subgraph receives for a grant, with what the call has already used of it. */
+export function admissionFor(grant: Grant, used: Partial<Record<MeteredMetric, number>> = {}): Admission {
+  const refused = grant.refused
+    ? { code: String(grant.refused.extensions.code), message: grant.refused.message, metric: grant.refused.extensions.metric as string | undefined, limit: grant.refused.extensions.limit as number | undefined }
+    : null;
+  if (!grant.allowance) return { tenantId: grant.tenantId, refused, allowance: null };
+  const allowance: NonNullable<Admission['allowance']> = {};
+  for (const [metric, a] of Object.entries(grant.allowance) as [MeteredMetric, NonNullable<Admission['allowance']>[MeteredMetric]][]) {
+    if (a) allowance[metric] = { ...a, granted: Math.max(0, a.granted - (used[metric] ?? 0)) };
+  }
+  return { tenantId: grant.tenantId, refused, allowance };
+}
+
+const SESSION_FIELDS = new WeakMap<GraphQLSchema, Set<string>>();
+
 /**
- * Admits each GraphQL operation for its tenant (refused with the status above before any subgraph is
- * called) and counts metered calls with what took effect: the data sources note each metered root field a
- * subgraph ran without error (`GatewayContext.effects`), so a refused alias never hides a stored one.
+ * Root fields that sign someone in or move them to another tenant: every field whose result carries an
+ * `accessToken` (login, register, refreshSession, switchTenant, acceptInvitation, completeSsoLogin,
+ * verifyLoginChallenge, impersonateTenant…), read from the schema itself so a new one is covered too.
+ */
+export function sessionFields(schema: GraphQLSchema): Set<string> {
+  let fields = SESSION_FIELDS.get(schema);
+  if (!fields) {
+    fields = new Set();
+    for (const root of [schema.getQueryType(), schema.getMutationType()]) {
+      for (const field of Object.values(root?.getFields() ?? {})) {
+        const type = getNamedType(field.type);
+        if (type instanceof GraphQLObjectType && 'accessToken' in type.getFields()) fields.add(field.name);
+      }
+    }
+    SESSION_FIELDS.set(schema, fields);
+  }
+  return fields;
+}
+
+/** HTTP status of a response whose only errors are admission refusals and that did nothing. */
+const REFUSAL_STATUS: Record<string, number> = { QUOTA_EXCEEDED: 429, TENANT_SUSPENDED: 403, TRIAL_EXPIRED: 403, TENANT_DELETED: 403 };
+
+/**
+ * Admits each GraphQL operation for its tenant (refused before any subgraph is called when its status or
+ * API-call limit says so), passes the grant to the subgraphs in the signed context, and settles it (and any
+ * grant made on the way for a tenant a subgraph asked about) with what the subgraphs reported creating.
  * Anonymous and system callers are not metered; subscriptions are counted by their events' lookups.
+ *
+ * A field that signs someone in or changes tenant must be the only root field of its operation (else 400
+ * BAD_USER_INPUT): the fields after it would run as the new session, in a tenant this operation was never
+ * admitted for.
  */
 export function admissionPlugin(admission: TenantAdmission): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ contextValue }) {
-      const tenantId = contextValue?.ctx?.tenantId;
-      if (!tenantId) return {};
-      const metered = contextValue.ctx.authMethod !== 'anonymous' && contextValue.ctx.authMethod !== 'system';
-      let counted = false;
       return {
-        async didResolveOperation({ operation, document }) {
+        async didResolveOperation({ operation, document, request, schema }) {
           if (!operation) return;
           const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
-          const meter = metered && operation.operation !== 'subscription';
-          const refused = await admission.check(tenantId, rootFieldNames(operation, fragments), { metered: meter });
-          if (refused) throw refused;
-          counted = meter;
+          const fields = rootFields(operation, fragments, request.variables).filter((f) => f.name !== '__typename');
+          const opening = fields.find((f) => sessionFields(schema).has(f.name));
+          if (opening && fields.length > 1) {
+            throw new AppError(KernelErrorCode.BAD_USER_INPUT, `${opening.name} signs someone in: send it as the only field of its operation`, {}, 400);
+          }
+          const tenantId = contextValue?.ctx?.tenantId;
+          if (!tenantId) return;
+          const metered = contextValue.ctx.authMethod !== 'anonymous' && contextValue.ctx.authMethod !== 'system' && operation.operation !== 'subscription';
+          const grant = await admission.grant(tenantId, fields.map((f) => f.name), { metered });
+          if (grant.refused) throw grant.refused;
+          (contextValue.grants ??= new Map()).set(tenantId, grant);
         },
-        async willSendResponse({ contextValue: done }) {
-          if (counted) admission.count(tenantId, done.effects ?? []);
+        async willSendResponse({ contextValue: done, response }) {
+          for (const grant of done.grants?.values() ?? []) admission.settle(grant, done.effects?.get(grant.tenantId));
+          if (response.body.kind !== 'single' || response.http.status) return;
+          const { data, errors } = response.body.singleResult;
+          const nothingDone = !data || Object.values(data).every((v) => v === null);
+          const statuses = (errors ?? []).map((e) => REFUSAL_STATUS[String(e.extensions?.code)]);
+          if (statuses.length && nothingDone && statuses.every((s) => s !== undefined && s === statuses[0])) response.http.status = statuses[0];
         },
       };
     },

@@ -31,7 +31,7 @@ export class ApiKeyAuthenticator {
     this.stops = [
       pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
         const { prefix } = p as { prefix?: string };
-        this.cache.deleteWhere((_hash, entry) => entry.prefix === prefix);
+        if (typeof prefix === 'string') this.forget(prefix);
       }),
       // A key acts with at most its creator's current rights: when rights in a tenant change, ask again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
@@ -39,6 +39,11 @@ export class ApiKeyAuthenticator {
         this.cache.deleteWhere((_hash, entry) => entry.principal?.tenantId === tenantId);
       }),
     ];
+  }
+
+  /** A key was revoked (announced, or read from identity's list): it is asked about again on its next use. */
+  forget(prefix: string): void {
+    this.cache.deleteWhere((_hash, entry) => entry.prefix === prefix);
   }
 
   static looksLikeKey(value: string): boolean {

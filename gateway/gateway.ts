@@ -15,7 +15,7 @@ import { HostTenantResolver } from './host-tenant';
 import { UsageMeter } from './usage';
 import { TenantAdmission, admissionPlugin } from './admission';
 import { textInputPlugin } from './text-input';
-import { PermissionResolver } from './permissions';
+import { PermissionResolver, RIGHTS_CACHE_MS } from './permissions';
 import { RevocationFeed } from './revocations';
 import type { PubSub } from '../kernel/pubsub';
 import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../kernel/topics';
@@ -24,7 +24,7 @@ import { closeServer, listen, urlFor, type RunningService } from '../kernel/http
 import { authenticate, type AuthSettings } from './authenticate';
 import { accessLogPlugin } from './access-log';
 import { limitsPlugin, type QueryLimits } from './limits';
-import { SignedDataSource, type GatewayContext } from './signed-data-source';
+import { SignedDataSource, mutationOutcomePlugin, type GatewayContext } from './signed-data-source';
 import { startGatewayWs } from './subscriptions/gateway-ws';
 import { SubscriptionHub, type FederatedExecutor } from './subscriptions/hub';
 import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
@@ -52,8 +52,17 @@ export interface GatewayOptions {
   /** Notifications from the subgraphs (revoked sessions, suspended tenants). */
   pubsub: PubSub;
   accessTokenTtlSeconds: number;
-  /** How often the list of revoked sessions is read from identity (default 2 s): see gateway/revocations.ts. */
+  /** How often the list of revoked sessions and API keys is read from identity (default 2 s): see gateway/revocations.ts. */
   revocationPollMs?: number;
+  /**
+   * Whether identity's announcements reach this gateway (identity in this process, or Redis between
+   * processes); only then is the revocation list trusted while identity cannot be read. Default false.
+   */
+  revocationsAnnounced?: boolean;
+  /** Revocations read per call to identity (default and at most 2,000). */
+  revocationPageSize?: number;
+  /** How long a subgraph may take to answer one fetch before it counts as unavailable (default 30 s). */
+  subgraphTimeoutMs?: number;
   /** express "trust proxy": which proxies' X-Forwarded-For gives the client address. */
   trustProxy?: boolean | number | string;
   /** Requests per minute each API key may make (per gateway instance). */
@@ -73,20 +82,6 @@ export function readSupergraph(path: string): string {
 /** The public endpoint: authenticates, limits, signs context per subgraph and plans federated queries. */
 export async function startGateway(options: GatewayOptions): Promise<RunningService> {
   const subgraphUrls = new Map<string, string>();
-  const gateway = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) => {
-      const target = options.subgraphUrls[name] ?? url!;
-      subgraphUrls.set(name, target);
-      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth);
-    },
-  });
-  let apiSchema: GraphQLSchema | undefined;
-  let routes = new Map<string, SubscriptionRoute>();
-  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
-    apiSchema = schema;
-    routes = subscriptionRoutes(coreSupergraphSdl, schema);
-  });
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
   const tenancy = new InternalClient('tenancy', () => subgraphUrls.get('tenancy'), options.contextPrivateKey);
@@ -96,7 +91,28 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const admission = new TenantAdmission(tenantStatus, usage);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
-  const revocations = new RevocationFeed(identity, guard, options.accessTokenTtlSeconds * 1000, options.revocationPollMs ?? 2_000);
+  const revocations = new RevocationFeed(identity, guard, options.pubsub, {
+    pollMs: options.revocationPollMs ?? 2_000,
+    accessTokenTtlMs: options.accessTokenTtlSeconds * 1000,
+    announced: options.revocationsAnnounced ?? false,
+    trustAnnouncementsMs: RIGHTS_CACHE_MS,
+    pageSize: options.revocationPageSize,
+    onApiKeyRevoked: (prefix) => apiKeys.forget(prefix),
+  });
+  const gateway = new ApolloGateway({
+    supergraphSdl: options.supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = options.subgraphUrls[name] ?? url!;
+      subgraphUrls.set(name, target);
+      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth, admission, options.subgraphTimeoutMs ?? 30_000);
+    },
+  });
+  let apiSchema: GraphQLSchema | undefined;
+  let routes = new Map<string, SubscriptionRoute>();
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
+    apiSchema = schema;
+    routes = subscriptionRoutes(coreSupergraphSdl, schema);
+  });
   const auth = { ...options.auth, apiKeys };
   const app = express();
   app.disable('x-powered-by');
@@ -113,7 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), accessLogPlugin],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), mutationOutcomePlugin, accessLogPlugin],
   });
   await apollo.start();
   // Identity's address is known once the supergraph is loaded.
@@ -172,8 +188,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
         return [name, ok] as const;
       }),
     );
-    const ready = checks.every(([, ok]) => ok);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks) });
+    // Sessions are refused while the list of revocations cannot be relied on.
+    const age = revocations.age();
+    const list = { current: revocations.current(), ageMs: age === null ? null : Math.round(age) };
+    const ready = checks.every(([, ok]) => ok) && list.current;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks), revocations: list });
   });
   app.use(
     hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey, async (req) => {

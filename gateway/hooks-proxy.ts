@@ -1,11 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
+import { ADMISSION_REQUIRED_STATUS, EFFECTS_HEADER, admissionRequestSchema, effectsSchema, type MeteredMetric } from '../kernel/admission';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
-import { systemContext } from '../kernel/context';
-import { hookAudience, safeHookPath, tenantHook, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
+import { systemContext, type Admission } from '../kernel/context';
+import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
-import { RETRY_AFTER_SECONDS, type AppError } from '../kernel/errors';
+import { AppError, KernelErrorCode, RETRY_AFTER_SECONDS } from '../kernel/errors';
+import { admissionFor, type Grant } from './admission';
 import { hookTextCheck } from './text-input';
+import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 const log = logger('gateway.hooks');
 
@@ -20,13 +23,26 @@ export type HookEnricher = (req: Request) => Promise<Record<string, string> | nu
 
 /** The tenant admission GraphQL operations go through (gateway/admission.ts), for hooks that act for a tenant. */
 export interface HookAdmission {
-  check(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<AppError | null>;
-  count(tenantId: string, effects: readonly string[]): void;
+  grant(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<Grant>;
+  settle(grant: Grant, effects?: Partial<Record<MeteredMetric, number>>): void;
 }
 
-function refuse(res: Response, error: AppError): void {
-  const { http, ...extensions } = error.extensions as { http?: { status?: number }; code: string };
-  res.status(http?.status ?? 403).json({ error: { ...extensions, message: error.message } });
+/** What a hook reported creating for `tenantId` (kernel/admission.ts `EFFECTS_HEADER`). */
+function reportedEffects(header: string | null, tenantId: string): Partial<Record<MeteredMetric, number>> {
+  if (!header) return {};
+  try {
+    const parsed = effectsSchema.safeParse(JSON.parse(header));
+    if (parsed.success) return parsed.data[tenantId] ?? {};
+  } catch {
+    // fall through
+  }
+  log.error({ tenantId }, 'a hook reported effects the gateway cannot read');
+  return {};
+}
+
+/** What a grant let the call use: counted when the call's outcome is unknown (it may have taken effect). */
+function grantedEffects(grant: Grant): Partial<Record<MeteredMetric, number>> {
+  return Object.fromEntries(Object.entries(grant.allowance ?? {}).map(([metric, a]) => [metric, a?.granted ?? 0]));
 }
 
 /**
@@ -34,8 +50,12 @@ function refuse(res: Response, error: AppError): void {
  * hook endpoint with its query string, raw body and hook headers, signed as the gateway, and the answer
  * (status, body, content type, redirect location) comes back as it is. `/sso/<path>` is identity's
  * `sso/<path>` (single sign-on for browsers). The subgraph authenticates the caller itself. Text the call
- * carries is checked like GraphQL input (gateway/text-input.ts); a hook that acts for a tenant is admitted
- * and counted like the mutation it acts as (kernel/http/hooks.ts `TENANT_HOOKS`).
+ * carries is checked like GraphQL input (gateway/text-input.ts). A hook that acts for a tenant asks for its
+ * admission once the call proved it concerns that tenant (HTTP 428, kernel/admission.ts): the tenant is
+ * admitted like the mutation the hook acts as, and the call is sent again with that admission; the subgraph
+ * answers the refusal itself, after its own checks of the caller, and reports what it created, which is what
+ * is counted. So a caller without a webhook's secret neither learns a tenant's status or limits nor makes
+ * the gateway look a tenant up.
  */
 export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher, admission: HookAdmission): Router {
   const router = express.Router();
@@ -49,8 +69,6 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
     const qs = query.toString();
     const headers: Record<string, string> = {
-      // Signed for the subgraph's hooks only: its GraphQL and internal endpoints refuse this token.
-      [CONTEXT_HEADER]: await signContextToken(systemContext(`hook-${subgraph}`), hookAudience(subgraph), contextKey),
       [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
       [HOOK_ORIGIN_HEADER]: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
     };
@@ -60,36 +78,62 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     }
     const post = req.method === 'POST';
     if (post) headers['content-type'] ??= 'application/octet-stream';
-    const acting = tenantHook(subgraph, path);
+    let grant: Grant | null = null;
     try {
-      const refused = acting ? await admission.check(acting.tenantId, [acting.actsAs], { metered: true }) : null;
-      if (refused) {
-        log.warn({ subgraph, tenantId: acting!.tenantId, code: refused.extensions.code }, 'hook call refused for its tenant');
-        refuse(res, refused);
-        return;
-      }
       const target = new URL(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`));
       if (!target.pathname.startsWith('/hooks/')) {
         res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
         return;
       }
-      const upstream = await fetch(target, {
-        method: post ? 'POST' : 'GET',
-        headers,
-        body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(15_000),
-      });
+      const send = async (admissions: Admission[]) => {
+        const ctx = { ...systemContext(`hook-${subgraph}`), ...(admissions.length ? { admissions } : {}) };
+        return fetch(target, {
+          method: post ? 'POST' : 'GET',
+          // Signed for the subgraph's hooks only: its GraphQL and internal endpoints refuse this token.
+          headers: { ...headers, [CONTEXT_HEADER]: await signContextToken(ctx, hookAudience(subgraph), contextKey) },
+          body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(15_000),
+        });
+      };
+      let upstream = await send([]);
+      if (upstream.status === ADMISSION_REQUIRED_STATUS) {
+        const asked = admissionRequestSchema.safeParse(((await upstream.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired);
+        if (!asked.success) throw new Error(`${subgraph} asked for an admission the gateway cannot read`);
+        grant = await admission.grant(asked.data.tenantId, [asked.data.actsAs], { metered: true });
+        upstream = await send([admissionFor(grant)]);
+        if (upstream.status === ADMISSION_REQUIRED_STATUS) {
+          admission.settle(grant); // it acts only once admitted: nothing happened
+          grant = null;
+          throw new Error(`${subgraph} asked twice for an admission`);
+        }
+        admission.settle(grant, reportedEffects(upstream.headers.get(EFFECTS_HEADER), grant.tenantId));
+        grant = null;
+      }
+      // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be
+      // reached, never the balancer's page or headers.
+      if (UNAVAILABLE_STATUSES.has(upstream.status)) {
+        await upstream.body?.cancel().catch(() => undefined);
+        log.warn({ subgraph, status: upstream.status }, 'hook target unavailable');
+        unavailable(res);
+        return;
+      }
       for (const h of HOOK_RESPONSE_HEADERS) {
         const v = upstream.headers.get(h);
         if (v !== null) res.setHeader(h, v);
       }
       const body = Buffer.from(await upstream.arrayBuffer());
-      if (acting && upstream.ok) admission.count(acting.tenantId, [acting.actsAs]);
       res.status(upstream.status).send(body);
     } catch (err) {
+      // Admitted, then no answer: the call may have taken effect, so what it was granted is counted.
+      if (grant) admission.settle(grant, grantedEffects(grant));
+      if (isUnreachable(err) || (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)) {
+        log.error({ err, subgraph }, 'hook target unreachable');
+        unavailable(res);
+        return;
+      }
       log.error({ err, subgraph }, 'hook forwarding failed');
-      unavailable(res);
+      if (!res.headersSent) res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
     }
   };
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);

@@ -3,8 +3,17 @@ import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
 import { serviceUnavailable } from '../kernel/errors';
 import { logger } from '../kernel/log';
+import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 const log = logger('gateway.internal');
+
+/** An internal call answered with something the gateway did not expect: a bug, not an outage. */
+export class InternalCallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InternalCallError';
+  }
+}
 
 /** The gateway's calls to a subgraph outside GraphQL (POST /internal/<name>), signed as the gateway itself. */
 export class InternalClient {
@@ -14,32 +23,61 @@ export class InternalClient {
     private readonly contextKey: KeyObject,
   ) {}
 
-  /** Fails closed: when the subgraph cannot answer, the request is refused with 503 and Retry-After (never let through). */
+  /**
+   * Fails closed, never lets a request through unchecked. A subgraph that cannot be reached (refused,
+   * reset, timed out, or answering 502/503/504) is SERVICE_UNAVAILABLE (503 with Retry-After); any other
+   * failure (a 4xx or 500 answer, a body that is not the expected JSON) is an internal error, logged as such.
+   */
   async call<T>(name: string, body: unknown): Promise<T> {
-    try {
-      return await this.send<T>(name, body);
-    } catch (err) {
-      log.error({ err, subgraph: this.subgraph, call: name }, 'subgraph unreachable');
+    const where = { subgraph: this.subgraph, call: name };
+    const url = this.subgraphUrl();
+    if (!url) {
+      log.error(where, 'subgraph address unknown');
       throw serviceUnavailable('Access checks are unavailable right now; try again shortly');
     }
-  }
-
-  private async send<T>(name: string, body: unknown): Promise<T> {
-    const url = this.subgraphUrl();
-    if (!url) throw new Error(`${this.subgraph} is not reachable`);
-    const res = await fetch(url.replace(/\/graphql$/, `/internal/${name}`), {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [CONTEXT_HEADER]: await signContextToken(systemContext(`gateway-${name}`), this.subgraph, this.contextKey),
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
-    if (!res.ok) {
-      log.error({ status: res.status, subgraph: this.subgraph, call: name }, 'internal call failed');
-      throw new Error(`${this.subgraph} call ${name} failed`);
+    let res: Response;
+    try {
+      res = await fetch(url.replace(/\/graphql$/, `/internal/${name}`), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [CONTEXT_HEADER]: await signContextToken(systemContext(`gateway-${name}`), this.subgraph, this.contextKey),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5_000),
+      });
+    } catch (err) {
+      if (!isUnreachable(err)) {
+        log.error({ err, ...where }, 'internal call failed');
+        throw new InternalCallError(`${this.subgraph} call ${name} failed`);
+      }
+      log.error({ err, ...where }, 'subgraph unreachable');
+      throw serviceUnavailable('Access checks are unavailable right now; try again shortly');
     }
-    return ((await res.json()) as { result: T }).result;
+    if (UNAVAILABLE_STATUSES.has(res.status)) {
+      await res.body?.cancel().catch(() => undefined);
+      log.error({ status: res.status, ...where }, 'subgraph unavailable');
+      throw serviceUnavailable('Access checks are unavailable right now; try again shortly');
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      log.error({ status: res.status, ...where }, 'internal call refused');
+      throw new InternalCallError(`${this.subgraph} call ${name} failed (HTTP ${res.status})`);
+    }
+    let answer: unknown;
+    try {
+      answer = await res.json();
+    } catch (err) {
+      // The connection was lost while the answer came: unavailable too.
+      if (isUnreachable(err)) {
+        log.error({ err, ...where }, 'subgraph unreachable');
+        throw serviceUnavailable('Access checks are unavailable right now; try again shortly');
+      }
+    }
+    if (!answer || typeof answer !== 'object' || !('result' in answer)) {
+      log.error({ status: res.status, ...where }, 'internal call answered with something other than its JSON result');
+      throw new InternalCallError(`${this.subgraph} call ${name} answered with something else`);
+    }
+    return (answer as { result: T }).result;
   }
 }

@@ -10,7 +10,8 @@ interface Access {
   restrictions?: AccessRestriction[];
 }
 
-const CACHE_MS = 60_000;
+/** How long a member's rights are cached (dropped sooner when identity announces a change). */
+export const RIGHTS_CACHE_MS = 60_000;
 
 /**
  * Current roles and permissions of a signed-in member, from identity: a role change applies to the next
@@ -45,7 +46,7 @@ export class PermissionResolver {
         sessionId: ctx.impersonatorId ? ctx.sessionId : undefined,
         authMethod: ctx.authMethod,
       });
-      entry = this.cache.set(key, { access }, CACHE_MS);
+      entry = this.cache.set(key, { access }, RIGHTS_CACHE_MS);
     }
     if (!entry.access) return null;
     const { roles, permissions, restrictions } = entry.access;

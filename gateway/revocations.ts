@@ -1,52 +1,90 @@
-import { serviceUnavailable } from '../kernel/errors';
+import { performance } from 'node:perf_hooks';
 import { logger } from '../kernel/log';
-import { REVOKED_SESSIONS_CALL, revokedSessionsSchema, type RevokedSessions } from '../kernel/session-revocations';
-import type { InternalClient } from './internal-client';
+import type { PubSub } from '../kernel/pubsub';
+import { REVOCATION_OVERLAP_SECONDS, REVOCATIONS_CALL, revocationSchema, revocationsPageSchema, type RevocationsQuery } from '../kernel/session-revocations';
+import { InternalCallError, type InternalClient } from './internal-client';
 import type { AccessGuard } from './subscriptions/sessions';
-
-/**
- * Each look reaches this much further back than the previous one: revocations written with another
- * clock (identity's hosts and the database's may differ) or committed a little late are seen anyway.
- */
-const OVERLAP_SECONDS = 60;
 
 const log = logger('gateway.revocations');
 
+export interface RevocationFeedOptions {
+  /** How often the list is read. */
+  pollMs: number;
+  /** How long an access token lives: revoked API keys are remembered as long (a key is never reused). */
+  accessTokenTtlMs: number;
+  /**
+   * Whether identity's announcements reach this gateway's pub/sub: identity in the same process, or Redis
+   * (REDIS_URL) between processes. Only then may the list be trusted while identity cannot be read.
+   */
+  announced: boolean;
+  /** How long trusted announcements stand in for the list (the lifetime of cached rights, 60 s). */
+  trustAnnouncementsMs: number;
+  /** Rows asked per page (identity answers at most REVOCATIONS_PAGE_SIZE). */
+  pageSize?: number;
+  /** API keys revoked: forgotten by the key cache. */
+  onApiKeyRevoked: (prefix: string) => void;
+}
+
 /**
- * The gateway's list of revoked sessions, kept from the one durable record of them: `identity.sessions`.
- * At start it reads every session revoked within an access token's lifetime, then every `pollMs` those
- * revoked since its last look, through identity's signed internal call. Announcements on the pub/sub
- * (AccessGuard) only make a revocation apply sooner; when one is lost (Redis down, a gateway restarting)
- * the next look finds the revocation anyway, at most `pollMs` later.
+ * The gateway's list of revoked sessions and API keys, kept from the one durable record of them: identity's
+ * tables. At start it reads every revocation within an access token's lifetime, then every `pollMs` those
+ * made since its last look (identity's clock alone says what "since" means: see kernel/session-revocations.ts).
+ * Announcements on the pub/sub (AccessGuard, ApiKeyAuthenticator) only make a revocation apply sooner; when
+ * one is lost (Redis down, a gateway restarting) the next look finds the revocation anyway.
  *
  * Fails closed: when the list could not be brought up to date for `staleAfterMs` (identity unreachable),
- * requests made with a session are refused with 503 until it can.
+ * requests made with a session are refused with 503 until it can — unless announcements were certainly
+ * not lost meanwhile (identity in this process; or Redis, with no interruption of this gateway's reception
+ * since the last good look): then the list is trusted for `trustAnnouncementsMs`, as long as cached rights.
+ * Ages are measured on the monotonic clock: stepping the wall clock changes nothing.
  */
 export class RevocationFeed {
   private timer?: NodeJS.Timeout;
-  private lastLookAt = 0;
+  /** performance.now() when the last complete look started; null before the first. */
+  private lastLookAt: number | null = null;
+  /** The pub/sub's reception mark when the last complete look started. */
+  private receptionAtLook: number | null = null;
+  /** Identity's time at the last complete look: the next look asks for what came after. */
+  private cursor: string | null = null;
   private looking: Promise<void> | null = null;
-  private readonly staleAfterMs: number;
+  /** Revoked API keys already acted on (id → performance.now() until which it is remembered). */
+  private readonly knownKeys = new Map<string, number>();
+  readonly staleAfterMs: number;
 
   constructor(
     private readonly identity: InternalClient,
     private readonly guard: AccessGuard,
-    private readonly accessTokenTtlMs: number,
-    private readonly pollMs: number,
+    private readonly pubsub: PubSub,
+    private readonly options: RevocationFeedOptions,
   ) {
-    this.staleAfterMs = Math.max(10_000, 5 * pollMs);
+    this.staleAfterMs = Math.max(10_000, 5 * options.pollMs);
   }
 
   /** First look (identity may not be up yet: then sessions get 503 until it is), then one every `pollMs`. */
   async start(): Promise<void> {
-    await this.lookNow().catch(() => log.warn('revoked sessions not read yet: requests with a session are refused until identity answers'));
-    this.timer = setInterval(() => void this.lookNow().catch(() => undefined), this.pollMs);
+    await this.lookNow().catch(() => log.warn('revocations not read yet: requests with a session are refused until identity answers'));
+    this.timer = setInterval(() => void this.lookNow().catch(() => undefined), this.options.pollMs);
     this.timer.unref();
   }
 
-  /** Resolves when the list is recent enough to trust (looking now if not); throws 503 when it cannot be. */
+  /** Milliseconds since the last complete look started (null: none yet). */
+  age(): number | null {
+    return this.lastLookAt === null ? null : performance.now() - this.lastLookAt;
+  }
+
+  /** Whether the list may be relied on now without looking (see the class comment). */
+  current(): boolean {
+    const age = this.age();
+    if (age === null) return false;
+    if (age <= this.staleAfterMs) return true;
+    if (age > this.options.trustAnnouncementsMs || !this.options.announced) return false;
+    const mark = this.pubsub.receptionMark();
+    return mark !== null && mark === this.receptionAtLook;
+  }
+
+  /** Resolves when the list can be relied on (looking now if not); throws 503 when it cannot be. */
   async ensureCurrent(): Promise<void> {
-    if (Date.now() - this.lastLookAt <= this.staleAfterMs) return;
+    if (this.current()) return;
     await this.lookNow();
   }
 
@@ -59,17 +97,52 @@ export class RevocationFeed {
   }
 
   private async look(): Promise<void> {
-    const startedAt = Date.now();
-    const fullWindow = Math.ceil(this.accessTokenTtlMs / 1000) + OVERLAP_SECONDS;
-    const sinceLast = this.lastLookAt === 0 ? fullWindow : Math.ceil((startedAt - this.lastLookAt) / 1000) + OVERLAP_SECONDS;
-    const answer = await this.identity.call<RevokedSessions>(REVOKED_SESSIONS_CALL, { withinSeconds: Math.min(fullWindow, sinceLast) });
-    const parsed = revokedSessionsSchema.safeParse(answer);
-    if (!parsed.success) {
-      log.error({ issues: parsed.error.issues.slice(0, 3) }, 'identity answered the revoked sessions call with something else');
-      throw serviceUnavailable('Session checks are unavailable right now; try again shortly');
+    const startedAt = performance.now();
+    const reception = this.pubsub.receptionMark();
+    let cursor: string | null = null;
+    let after: RevocationsQuery['after'] = null;
+    // Page after page, each applied as it comes (a mass revocation never makes one long call).
+    for (;;) {
+      const query: RevocationsQuery = { since: this.cursor, after, ...(this.options.pageSize ? { limit: this.options.pageSize } : {}) };
+      const parsed = revocationsPageSchema.safeParse(await this.identity.call(REVOCATIONS_CALL, query));
+      if (!parsed.success) {
+        log.error({ issues: parsed.error.issues.slice(0, 3) }, 'identity answered the revocations call with something else');
+        throw new InternalCallError('identity answered the revocations call with something else');
+      }
+      const { now, revoked, next } = parsed.data;
+      cursor ??= now;
+      this.apply(revoked);
+      if (!next) break;
+      if (after && next.at === after.at && next.id === after.id) throw new InternalCallError('identity repeated a page of revocations');
+      after = next;
     }
-    for (const { sessionId } of parsed.data) this.guard.noteRevoked(sessionId);
+    this.cursor = cursor;
     this.lastLookAt = startedAt;
+    this.receptionAtLook = reception;
+  }
+
+  /** Each row on its own: one that does not fit is logged and left out, the others still count. */
+  private apply(rows: readonly unknown[]): void {
+    const sessions: { sessionId: string; revokedAt: number }[] = [];
+    let bad = 0;
+    const now = performance.now();
+    for (const [at, until] of this.knownKeys) if (until < now) this.knownKeys.delete(at);
+    for (const row of rows) {
+      const parsed = revocationSchema.safeParse(row);
+      if (!parsed.success) {
+        if (bad++ === 0) log.error({ issues: parsed.error.issues.slice(0, 3) }, 'identity listed a revocation the gateway cannot read; left out');
+        continue;
+      }
+      const r = parsed.data;
+      if (r.kind === 'session') sessions.push({ sessionId: r.id, revokedAt: Date.parse(r.revokedAt) });
+      else if (!this.knownKeys.has(r.id)) {
+        this.knownKeys.set(r.id, now + this.options.accessTokenTtlMs + REVOCATION_OVERLAP_SECONDS * 1000);
+        this.options.onApiKeyRevoked(r.prefix);
+        this.guard.noteApiKeyRevoked(r.prefix);
+      }
+    }
+    if (bad > 1) log.error({ rows: bad }, 'revocations left out');
+    if (sessions.length) this.guard.noteRevoked(sessions);
   }
 
   close(): void {

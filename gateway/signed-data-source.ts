@@ -1,35 +1,46 @@
 import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { GraphQLError } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError, Kind, parse } from 'graphql';
+import { ADMISSION_REQUIRED, EFFECTS_EXTENSION, admissionRequestSchema, effectsSchema, type MeteredMetric } from '../kernel/admission';
 import { verifyAccessToken } from '../kernel/access-token';
 import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
 import type { TenantStatus } from './tenant-status';
 import { logger } from '../kernel/log';
-import { serviceUnavailable } from '../kernel/errors';
+import { KernelErrorCode, serviceUnavailable } from '../kernel/errors';
 import { contextFromClaims, type AuthSettings } from './authenticate';
-import { meteredEffects } from './usage';
+import { admissionFor, type Grant, type TenantAdmission } from './admission';
+import { mutationEffects } from './usage';
+import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 export interface GatewayContext {
   ctx: RequestContext;
   /** The caller's tenant status when the request started (gateway/admission.ts decides what may run). */
   tenantStatus?: TenantStatus;
-  /** Metered root fields the subgraphs ran without error so far (gateway/usage.ts `meteredEffects`). */
-  effects?: string[];
+  /** Tenants admitted for this operation (gateway/admission.ts): the caller's, and any a subgraph asked about. */
+  grants?: Map<string, Grant>;
+  /** What the subgraphs reported creating so far, by tenant (kernel/admission.ts `noteEffect`). */
+  effects?: Map<string, Partial<Record<MeteredMetric, number>>>;
+  /** A mutation root field took effect (see mutationOutcomePlugin). */
+  mutated?: boolean;
 }
 
 const log = logger('gateway.datasource');
 
-/** What a subgraph (or a balancer in front of it) answers when it cannot serve now. */
-const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
-
 /**
- * Sends every subgraph request with a context token signed for that subgraph only. When identity signs
+ * Sends every subgraph request with a context token signed for that subgraph only, carrying the operation's
+ * tenant admissions (with what earlier fetches already used of them). A subgraph that learns it acts for a
+ * tenant the operation was not admitted for (an invitation's tenant) asks for it (ADMISSION_REQUIRED, before
+ * any effect): the tenant is admitted and the fetch sent once more. What a subgraph reports creating is noted
+ * for the operation's usage. When identity signs
  * someone in mid-operation, the freshly issued access token is verified like any bearer token and the
  * rest of the operation's fetches run as that user (so `register { tenant { name } }` resolves).
- * A subgraph that cannot be reached (refused, reset, timed out, or answering 502/503/504) becomes a
- * SERVICE_UNAVAILABLE error, which makes the whole response 503 with Retry-After; no subgraph address
- * ever reaches the client.
+ *
+ * A subgraph that cannot be reached (refused, reset, no answer within `timeoutMs`, or answering
+ * 502/503/504) becomes a SERVICE_UNAVAILABLE error. It makes the whole response 503 with Retry-After —
+ * unless a root field of the mutation took effect (mutationOutcomePlugin). Any other failure is an internal
+ * error. No subgraph address ever reaches the client.
  */
 export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
@@ -38,23 +49,50 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     private readonly contextKey: KeyObject,
     private readonly ttlSeconds: number,
     private readonly auth: AuthSettings,
+    private readonly admission: TenantAdmission,
+    timeoutMs: number,
   ) {
-    super({ url, fetcher: fetch });
+    super({ url, fetcher: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(timeoutMs) }) });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     // Every operation runs as its caller; nothing is sent without one (no silent full-rights fallback).
     const ctx = context?.ctx;
     if (!ctx) throw new Error(`No request context for a call to ${this.subgraph}`);
-    const token = await signContextToken(ctx, this.subgraph, this.contextKey, this.ttlSeconds);
+    const admissions = [...(context?.grants?.values() ?? [])].map((g) => admissionFor(g, context?.effects?.get(g.tenantId)));
+    const token = await signContextToken(admissions.length ? { ...ctx, admissions } : ctx, this.subgraph, this.contextKey, this.ttlSeconds);
     request.http?.headers.set(CONTEXT_HEADER, token);
     request.http?.headers.set('x-request-id', ctx.requestId);
   }
 
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    const response = await super.process(options);
+    // Only incoming operations carry a context (health checks and schema loading do not).
+    if (!('incomingRequestContext' in options)) return response;
+    const asked = response.errors?.find((e) => e.extensions?.code === ADMISSION_REQUIRED);
+    if (!asked) return response;
+    const { context, request } = options;
+    const parsed = admissionRequestSchema.safeParse(asked.extensions);
+    // Sent again, the fetch runs every field in it again: only a fetch of that one field may be.
+    const single = parsed.success && !context.grants?.has(parsed.data.tenantId) && rootSelections(request.query ?? '') === 1;
+    if (!parsed.success || !single) {
+      log.error({ subgraph: this.subgraph, asked: asked.extensions }, 'a subgraph asked for an admission that cannot be given');
+      throw new Error('Tenant admission could not be completed');
+    }
+    const grant = await this.admission.grant(parsed.data.tenantId, [parsed.data.actsAs], { metered: true });
+    (context.grants ??= new Map()).set(grant.tenantId, grant);
+    return super.process(options);
+  }
+
   override didEncounterError(error: Error, _request: unknown, response?: { status: number }): void {
-    if (!response || UNAVAILABLE_STATUSES.has(response.status)) {
+    if (response ? UNAVAILABLE_STATUSES.has(response.status) : isUnreachable(error)) {
       log.warn({ err: error, subgraph: this.subgraph, status: response?.status }, 'subgraph unavailable');
-      throw serviceUnavailable();
+      throw serviceUnavailable(); // 503 for the whole response, unless a mutation took effect (mutationOutcomePlugin)
+    }
+    if (!response) {
+      // Not an outage (a request the fetch refused to make, a bug): internal, and without the address.
+      log.error({ err: error, subgraph: this.subgraph }, 'subgraph call failed');
+      throw new Error('Subgraph call failed');
     }
     // Any other refusal is passed on as it is, without the URL it came from.
     const details = error instanceof GraphQLError ? (error.extensions.response as { url?: unknown } | undefined) : undefined;
@@ -63,14 +101,25 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   override async didReceiveResponse({
-    response,
     request,
+    response,
     context,
   }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0]) {
-    if (context && request.query) {
-      const effects = meteredEffects(request.query, response);
-      if (effects.length) context.effects = [...(context.effects ?? []), ...effects];
+    const reported = response.extensions?.[EFFECTS_EXTENSION];
+    if (reported !== undefined) {
+      delete response.extensions![EFFECTS_EXTENSION];
+      const effects = effectsSchema.safeParse(reported);
+      if (!effects.success) log.error({ subgraph: this.subgraph }, 'a subgraph reported effects the gateway cannot read');
+      else if (context) {
+        context.effects ??= new Map();
+        for (const [tenantId, created] of Object.entries(effects.data)) {
+          const sum = context.effects.get(tenantId) ?? {};
+          for (const [metric, n] of Object.entries(created) as [MeteredMetric, number][]) sum[metric] = (sum[metric] ?? 0) + n;
+          context.effects.set(tenantId, sum);
+        }
+      }
     }
+    if (context && request.query && !context.mutated && mutationEffects(request.query, response).length > 0) context.mutated = true;
     const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
     if (issued !== undefined) {
       delete response.extensions![ISSUED_SESSION_EXTENSION];
@@ -86,3 +135,37 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     return response;
   }
 }
+
+/** How many root selections a subgraph fetch has (0 when it cannot be read). */
+function rootSelections(query: string): number {
+  try {
+    const operation = parse(query, { noLocation: true }).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+    return operation?.kind === Kind.OPERATION_DEFINITION ? operation.selectionSet.selections.length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A mutation is answered "try again" (503, Retry-After) only while none of its root fields took effect:
+ * the gateway runs a mutation's fetches one after another and goes on after one failed, so once a field
+ * took effect — before or after the failure — repeating the operation would repeat it. Then the answer is
+ * 200 without Retry-After, SERVICE_UNAVAILABLE staying on the fields that failed.
+ */
+export const mutationOutcomePlugin: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue, response }) {
+        if (!contextValue.mutated || response.http.status !== 503) return;
+        response.http.status = 200;
+        response.http.headers.delete('retry-after');
+        if (response.body.kind !== 'single') return;
+        response.body.singleResult.errors = response.body.singleResult.errors?.map((e) =>
+          e.extensions?.code === KernelErrorCode.SERVICE_UNAVAILABLE
+            ? { ...e, message: 'A service this field needs is unavailable; other fields of this mutation took effect, so do not repeat the whole operation' }
+            : e,
+        );
+      },
+    };
+  },
+};

@@ -29,7 +29,8 @@ export class TenantStatusResolver {
     this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, (p) => {
       const { tenantId, status } = p as { tenantId?: string; status?: string };
       if (typeof tenantId !== 'string') return;
-      // 'purged': the tenant no longer exists anywhere.
+      // 'purged': the tenant no longer exists anywhere (and its live connections end).
+      if (status === 'purged') this.guard.noteTenantStatus(tenantId, true);
       this.remember(tenantId, status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active');
     });
   }
@@ -54,7 +55,8 @@ export class TenantStatusResolver {
 
   private remember(tenantId: string, status: TenantStatus, ttl = CACHE_MS): void {
     this.cache.set(tenantId, status, ttl);
-    this.guard.noteTenantStatus(tenantId, status !== 'active');
+    // A tenant that does not exist is nobody's to end connections of: the guard keeps real tenants only.
+    if (status !== 'unknown') this.guard.noteTenantStatus(tenantId, status !== 'active');
   }
 
   close(): void {

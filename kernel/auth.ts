@@ -13,6 +13,11 @@ export function Public(): MethodDecorator {
   };
 }
 
+/** Whether a root field was marked @Public(). */
+export function isPublicRootField(fieldName: string): boolean {
+  return publicRootFields.has(fieldName);
+}
+
 export function isAuthenticated(ctx: RequestContext): boolean {
   return ctx.authMethod === 'system' || ctx.userId !== null;
 }

@@ -107,6 +107,8 @@ const gatewaySchema = z.object({
   USAGE_FLUSH_MS: positiveInt(5_000),
   /** How often each gateway reads the sessions revoked since its last look from identity (the bound when an announcement is lost). */
   REVOCATION_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
+  /** How long one subgraph fetch may take before the subgraph counts as unavailable (503). */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Browser origins allowed to call the API (besides APP_URL's), comma-separated; `*` for any. */
   CORS_ORIGINS: z
     .string()
@@ -150,6 +152,8 @@ const realtimeSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'letters, digits and . _ : - only (at most 64)')
     .default(DEFAULT_REDIS_PREFIX),
+  /** How long a starting process waits for REDIS_URL to answer before it exits. */
+  REDIS_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   /** A device that has not sent setPresence for this long is offline (clients heartbeat at about half of it). */
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(2).max(3600).default(60),
   /** How long a typing indicator lasts unless renewed. */

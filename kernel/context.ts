@@ -8,6 +8,25 @@ import { z } from 'zod';
 export const ACCESS_RESTRICTIONS = ['TWO_FACTOR_SETUP_REQUIRED', 'EMAIL_VERIFICATION_REQUIRED'] as const;
 export type AccessRestriction = (typeof ACCESS_RESTRICTIONS)[number];
 
+const allowanceSchema = z.object({
+  /** Units this call may still use (held for it at the gateway). */
+  granted: z.number().int().min(0),
+  /** What the tenant has left besides, as the gateway knows it (e.g. for invitations not yet accepted). */
+  room: z.number().int().min(0),
+  limit: z.number().int().min(0),
+});
+export type Allowance = z.infer<typeof allowanceSchema>;
+
+/** The gateway's admission of one tenant for one call (kernel/admission.ts says how subgraphs apply it). */
+export const admissionSchema = z.object({
+  tenantId: z.uuid(),
+  /** Refused (status, or the API-call limit): what to answer when the call would act for the tenant. */
+  refused: z.object({ code: z.string().max(64), message: z.string().max(300), metric: z.string().max(32).optional(), limit: z.number().optional() }).nullable(),
+  /** Per metered resource; null: nothing is metered for this call (system callers, or no figures yet). */
+  allowance: z.object({ messages: allowanceSchema.optional(), members: allowanceSchema.optional() }).nullable(),
+});
+export type Admission = z.infer<typeof admissionSchema>;
+
 /** Who is calling, for which tenant, with which rights. Built by the gateway, signed, verified by subgraphs. */
 export const requestContextSchema = z.object({
   requestId: z.string().min(1).max(128),
@@ -23,6 +42,8 @@ export const requestContextSchema = z.object({
   connectionId: z.string().min(1).max(64).optional(),
   /** Where the call came from, as the gateway saw it (for the audit log). */
   client: z.object({ ip: z.string().max(64).nullable(), userAgent: z.string().max(512).nullable() }).optional(),
+  /** The gateway's admissions of tenants this call may act for (kernel/admission.ts). */
+  admissions: z.array(admissionSchema).max(4).optional(),
 });
 export type RequestContext = z.infer<typeof requestContextSchema>;
 

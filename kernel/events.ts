@@ -88,13 +88,19 @@ export class OutboxRelay {
 
   /**
    * Publishes now and waits until every consumer of these events has handled them, so a command can
-   * answer with its consequences in place. False when they are still pending after `timeoutMs`.
+   * answer with its consequences in place. False when they are still pending after `timeoutMs`, or when
+   * the bus cannot be reached: never throws, the events are committed and a later pass publishes them.
    */
   async deliverNow(eventIds: string[], timeoutMs = 10_000): Promise<boolean> {
-    await this.flush();
-    const done = await this.bus.waitConsumed(eventIds, timeoutMs);
-    if (!done) this.log.warn({ eventIds }, 'events still being consumed');
-    return done;
+    try {
+      await this.flush();
+      const done = await this.bus.waitConsumed(eventIds, timeoutMs);
+      if (!done) this.log.warn({ eventIds }, 'events still being consumed');
+      return done;
+    } catch (err) {
+      this.log.warn({ err, eventIds }, 'could not deliver events now; the relay publishes them later');
+      return false;
+    }
   }
 
   /** Publishes everything committed before this call (passes run one after another). */

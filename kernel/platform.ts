@@ -45,7 +45,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   setLogLevel(config.log.LOG_LEVEL);
   const keys = options.keys ?? loadKeys(config);
   // Redis configured but down would leave every service waiting on it for ever: find out first, and fail.
-  if (config.realtime.REDIS_URL) await waitForRedis(config.realtime.REDIS_URL);
+  if (config.realtime.REDIS_URL) await waitForRedis(config.realtime.REDIS_URL, config.realtime.REDIS_WAIT_MS);
   const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
   // The gateway alone holds no data: it needs neither the database nor the event bus.
   const database: DatabaseHandle =
@@ -115,6 +115,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         pubsub,
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
         revocationPollMs: config.gateway.REVOCATION_POLL_MS,
+        // Identity's announcements reach this gateway when identity runs here, or over Redis, or a shared pub/sub.
+        revocationsAnnounced: Boolean(config.realtime.REDIS_URL) || subgraphs.includes('identity') || options.pubsub !== undefined,
+        subgraphTimeoutMs: config.gateway.SUBGRAPH_TIMEOUT_MS,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,
         usageFlushMs: config.gateway.USAGE_FLUSH_MS,

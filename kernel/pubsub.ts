@@ -21,7 +21,39 @@ export interface PubSub {
   listen(topic: string, handler: (payload: unknown) => void): () => void;
   /** The same as an async iterator (for GraphQL subscriptions); `return()` stops listening. */
   iterate<T>(topic: string): AsyncIterableIterator<T>;
+  /**
+   * Whether this instance may have missed messages: null while it is not receiving (Redis connection
+   * down), otherwise a number that changes whenever reception was interrupted. Two equal marks mean
+   * nothing published in between was lost. Always 0 in memory, where nothing is lost.
+   */
+  receptionMark(): number | null;
   close(): Promise<void>;
+}
+
+/** How long a change that is already committed waits for its announcement before answering anyway. */
+export const ANNOUNCE_WAIT_MS = 250;
+
+const announceLog = logger('pubsub');
+
+/**
+ * Announces changes that are already committed (the database is their record; an announcement only makes
+ * them apply sooner): waits at most `waitMs` for the messages to go out and never fails — a failure or
+ * a slow Redis is logged, and the publish goes on in the background.
+ */
+export async function announce(pubsub: PubSub, topic: string, payloads: readonly unknown[], waitMs = ANNOUNCE_WAIT_MS): Promise<void> {
+  if (payloads.length === 0) return;
+  const sent = Promise.all(payloads.map((p) => pubsub.publish(topic, p))).then(
+    () => true,
+    (err: unknown) => {
+      announceLog.warn({ err, topic, messages: payloads.length }, 'could not announce a change; it applies when the gateways next read it');
+      return true;
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
+  const announced = await Promise.race([sent, late]);
+  clearTimeout(timer);
+  if (!announced) announceLog.warn({ topic, messages: payloads.length }, 'announcing a change is slow; not waiting for it');
 }
 
 abstract class BasePubSub implements PubSub {
@@ -29,6 +61,7 @@ abstract class BasePubSub implements PubSub {
   abstract publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
   abstract recent(topic: string): Promise<unknown[]>;
   abstract listen(topic: string, handler: (payload: unknown) => void): () => void;
+  abstract receptionMark(): number | null;
   abstract close(): Promise<void>;
 
   iterate<T>(topic: string): AsyncIterableIterator<T> {
@@ -91,6 +124,10 @@ export class MemoryPubSub extends BasePubSub {
     return () => this.emitter.off(topic, handler);
   }
 
+  receptionMark(): number {
+    return 0;
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -101,12 +138,15 @@ export class RedisPubSub extends BasePubSub {
   private readonly sub: Redis;
   private readonly handlers = new Map<string, Set<(payload: unknown) => void>>();
   private readonly log = logger('pubsub.redis');
+  /** Times the subscriber connection closed: what was published meanwhile never arrived. */
+  private interruptions = 0;
 
   constructor(url: string, private readonly prefix = DEFAULT_REDIS_PREFIX) {
     super();
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
     this.sub = new Redis(url, { lazyConnect: false });
     for (const client of [this.pub, this.sub]) client.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
+    this.sub.on('close', () => this.interruptions++);
     this.sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (!set) return;
@@ -158,6 +198,10 @@ export class RedisPubSub extends BasePubSub {
         void this.sub.unsubscribe(channel).catch(() => undefined);
       }
     };
+  }
+
+  receptionMark(): number | null {
+    return this.sub.status === 'ready' ? this.interruptions : null;
   }
 
   /** Resolves once the subscriber connection has applied every pending SUBSCRIBE. */

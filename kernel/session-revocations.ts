@@ -1,18 +1,46 @@
 import { z } from 'zod';
 
 /**
- * The gateway's question to identity (`POST /internal/revoked-sessions`): which sessions were revoked in
- * the last `withinSeconds`. Revocations live in `identity.sessions`; gateways read them from there at
- * start and every few seconds, so one that was never announced (Redis down, gateway restarted) still
- * reaches every gateway.
+ * The gateway's question to identity (`POST /internal/revocations`): which sessions and API keys were
+ * revoked since its last look. Revocations live in `identity.sessions` and `identity.api_keys`; gateways
+ * read them from there at start and every few seconds, so one that was never announced (Redis down,
+ * gateway restarted) still reaches every gateway.
+ *
+ * Identity's clock alone measures time here: each answer carries identity's database time (`now`), which
+ * the gateway hands back as `since` next time. Identity then answers what was revoked after
+ * `since − REVOCATION_OVERLAP_SECONDS` (revocations stamped by another clock, or committed a little late,
+ * are seen anyway), and never more than an access token's lifetime back (a first look, or a gateway that
+ * could not look for that long). Long answers come in pages, continued after the last row (`after`).
  */
-export const REVOKED_SESSIONS_CALL = 'revoked-sessions';
+export const REVOCATIONS_CALL = 'revocations';
 
-/** Longer than any access token lives (ACCESS_TOKEN_TTL_SECONDS is at most an hour) plus the overlap. */
-const MAX_WITHIN_SECONDS = 2 * 3600;
+/** How far before the previous look's `now` each look reaches back. */
+export const REVOCATION_OVERLAP_SECONDS = 60;
 
-export const revokedSessionsQuerySchema = z.object({ withinSeconds: z.number().int().min(1).max(MAX_WITHIN_SECONDS) });
-export type RevokedSessionsQuery = z.infer<typeof revokedSessionsQuerySchema>;
+/** Rows per page unless the gateway asks for fewer. */
+export const REVOCATIONS_PAGE_SIZE = 2_000;
 
-export const revokedSessionsSchema = z.array(z.object({ sessionId: z.uuid(), revokedAt: z.iso.datetime({ offset: true }) }));
-export type RevokedSessions = z.infer<typeof revokedSessionsSchema>;
+/** A point in identity's database time, to the microsecond (ISO 8601, UTC). */
+const instant = z.iso.datetime({ offset: true });
+
+export const revocationsQuerySchema = z.object({
+  since: instant.nullable(),
+  after: z.object({ at: instant, id: z.uuid() }).nullable().optional(),
+  limit: z.number().int().min(1).max(REVOCATIONS_PAGE_SIZE).optional(),
+});
+export type RevocationsQuery = z.infer<typeof revocationsQuerySchema>;
+
+/** One revocation: a session (its access tokens are refused) or an API key (named by its public prefix). */
+export const revocationSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('session'), id: z.uuid(), revokedAt: instant }),
+  z.object({ kind: z.literal('api_key'), id: z.uuid(), prefix: z.string().min(1).max(64), revokedAt: instant }),
+]);
+export type Revocation = z.infer<typeof revocationSchema>;
+
+/** One page. Rows are checked one by one by the gateway (one bad row must not hide the others). */
+export const revocationsPageSchema = z.object({
+  now: instant,
+  revoked: z.array(z.unknown()),
+  next: z.object({ at: instant, id: z.uuid() }).nullable(),
+});
+export type RevocationsPage = z.infer<typeof revocationsPageSchema>;

@@ -1,6 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import type { DataSource } from 'typeorm';
-import type { ContainerType, NonEmptyArray } from 'type-graphql';
+import type { BuildSchemaOptions, ContainerType, NonEmptyArray } from 'type-graphql';
 import type { Config } from './config';
 import type { PlatformKeys } from './keys';
 import type { SubgraphName } from './services';
@@ -30,6 +30,8 @@ export interface SubgraphDefinition {
   migrations: Function[];
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   resolvers: NonEmptyArray<Function>;
+  /** Middlewares run around every field of this subgraph, after the kernel's (classes get the deps). */
+  middlewares?: NonNullable<BuildSchemaOptions['globalMiddlewares']>;
   referenceResolvers?: (deps: SubgraphDeps) => ReferenceResolvers;
   consumers?: (deps: SubgraphDeps) => EventConsumer[];
   /**
@@ -58,7 +60,7 @@ function containerFor(deps: SubgraphDeps): ContainerType {
 
 export async function buildSubgraphSchemaFor(def: SubgraphDefinition, deps: SubgraphDeps): Promise<GraphQLSchema> {
   return buildFederatedSchema(
-    { resolvers: def.resolvers, container: containerFor(deps) },
+    { resolvers: def.resolvers, container: containerFor(deps), globalMiddlewares: def.middlewares },
     def.referenceResolvers?.(deps) ?? {},
   );
 }

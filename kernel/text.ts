@@ -101,9 +101,17 @@ export const TEXT_LIMITS = {
   apiKeyName: 100,
   productName: 120,
   ssoConnectionName: 80,
+  /** A group an identity provider sends, as named in a connection's role mapping. */
+  ssoGroup: 200,
+  /** An identity provider's identifiers: SAML entity id, OIDC client id, each scope, the groups claim. */
+  ssoIdentifier: 500,
   moduleName: 100,
+  entitlementKey: 100,
+  /** An entitlement given as text. */
+  entitlementValue: 500,
   documentTitle: 200,
-  documentContent: 50_000,
+  /** Up to 3 bytes a character in UTF-8: the longest document fits in a request of LIMIT_MAX_BODY_BYTES (100,000 by default) in any script. */
+  documentContent: 30_000,
   message: 4000,
   clientMessageId: 100,
   /** Reasons given for moderation, suspension, observation and impersonation. */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { rawGqlResponse } from './support/gql';
+import { gql, rawGqlResponse } from './support/gql';
+import { LedgerEntriesDocument } from './generated/graphql';
+import { InterceptingProxy } from './support/proxies';
 import { signUp, type Account } from './support/fixtures';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,7 @@ import { allGone, freePorts, runCommand, startServices } from './support/process
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { exportPem } from '../kernel/keys';
-import { REDIS_WAIT_MS } from '../kernel/redis-probe';
+import { REVOCATIONS_CALL } from '../kernel/session-revocations';
 
 /**
  * What a client sees when something the platform depends on is down: "try again later" (HTTP 503,
@@ -101,9 +103,37 @@ describe('a subgraph that is down', () => {
       expect(res.headers.get('retry-after')).toBeTruthy();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(res)).not.toMatch(new RegExp(`${port}|10\\.0\\.0\\.7|Bad Gateway`));
+      // A hook behind that balancer: the same 503, not the balancer's page.
+      const hook = await fetch(gateway.url.replace(/\/graphql$/, `/hooks/messaging/${account.tenantId}/${randomUUID()}`), { method: 'POST', body: '{"text":"hi"}' });
+      expect(hook.status).toBe(503);
+      expect(hook.headers.get('retry-after')).toBeTruthy();
+      const body = await hook.text();
+      expect(JSON.parse(body)).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
+      expect(body).not.toMatch(/10\.0\.0\.7|Bad Gateway/);
     } finally {
       await gateway.stop();
       await new Promise((r) => balancer.close(r));
+    }
+  });
+
+  it('answers 503 with Retry-After when the subgraph accepts the connection but does not answer within SUBGRAPH_TIMEOUT_MS', async () => {
+    const silent: Server = createServer(() => undefined); // never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as AddressInfo;
+    const subgraphUrls = { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), messaging: `http://127.0.0.1:${port}/graphql` };
+    const gateway = await startExtraGateway(t, { subgraphUrls, subgraphTimeoutMs: 500 });
+    try {
+      const asked = Date.now();
+      const res = await ask(gateway.url, PARTIAL);
+      expect(Date.now() - asked).toBeLessThan(5_000);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(res.data).toEqual({ me: { id: account.userId }, message: null });
+    } finally {
+      await gateway.stop();
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
     }
   });
 
@@ -138,34 +168,182 @@ describe('a subgraph that is down', () => {
   });
 });
 
-describe('Redis unreachable at start', () => {
-  it('npm start logs an error naming Redis (without its password) and exits non-zero within seconds', async () => {
+describe('a mutation meeting a subgraph that is down', () => {
+  it('is answered 200 without Retry-After, SERVICE_UNAVAILABLE on what failed, once a root field before it took effect', async () => {
     const [port] = await freePorts(1);
-    const dataDir = mkdtempSync(join(tmpdir(), 'nexus-no-redis-'));
-    const started = Date.now();
-    const command = runCommand('npm', ['start'], {
-      REDIS_URL: `redis://nexus:s3cret-pw@127.0.0.1:${port}/2`,
-      // The README's npm start: embedded database under its own data dir, default ports taken by nobody.
-      DATABASE_URL: '',
-      NEXUS_DATA_DIR: dataDir,
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'info',
-      ...Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0'])),
-    });
+    const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);
+    const ledgerAccount = `stored-once-${randomUUID().slice(0, 8)}`;
     try {
-      const code = await Promise.race([command.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), REDIS_WAIT_MS + 25_000))]);
-      expect(code).not.toBe('hung');
-      expect(code).not.toBe(0);
-      expect(Date.now() - started).toBeLessThan(REDIS_WAIT_MS + 25_000);
-      expect(await allGone(command)).toBe(true);
-      const lines = command.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
-      const errors = lines.filter((l) => l.level >= 50);
-      expect(errors.map((l) => l.msg)).toEqual([expect.stringContaining(`Redis at redis://127.0.0.1:${port}/2 is unreachable`)]);
-      expect(command.output()).not.toContain('s3cret-pw');
-      expect(command.output()).not.toContain('listening');
+      const res = await ask(gateway.url, {
+        query: `mutation { a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 100 }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      // What took effect is there: repeating the operation would store it twice.
+      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
     } finally {
-      command.kill();
-      rmSync(dataDir, { recursive: true, force: true });
+      await gateway.stop();
     }
+  });
+
+  it('is answered the same when the field that took effect comes after the one that failed', async () => {
+    const [port] = await freePorts(1);
+    const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);
+    const ledgerAccount = `stored-after-${randomUUID().slice(0, 8)}`;
+    try {
+      const res = await ask(gateway.url, {
+        query: `mutation { b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 1 }) { id } }`,
+      });
+      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('is answered 503 with Retry-After when nothing took effect', async () => {
+    const [port] = await freePorts(1);
+    const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);
+    try {
+      const res = await ask(gateway.url, { query: `mutation { a: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }` });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(new Set(res.errors!.map((e) => e.extensions?.code))).toEqual(new Set(['SERVICE_UNAVAILABLE']));
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe("identity's list of revocations, answered badly", () => {
+  let hop: InterceptingProxy;
+  let identityUrl: string;
+  beforeAll(async () => {
+    hop = new InterceptingProxy(new URL(t.subgraphUrl('identity')));
+    identityUrl = await hop.listen();
+  });
+  afterAll(async () => {
+    await hop?.close();
+  });
+  const viaHop = (overrides = {}) =>
+    startExtraGateway(t, { subgraphUrls: { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), identity: identityUrl }, ...overrides });
+  const listAnswers = (answer: (path: string) => { status: number; body: string } | undefined) => {
+    hop.answer = (_method, path) => (path.endsWith(`/internal/${REVOCATIONS_CALL}`) ? answer(path) : undefined);
+  };
+
+  it('is an internal error when identity refuses the call (404, 500), and unavailability only for 502/503/504', async () => {
+    for (const [status, expected] of [
+      [404, { status: 500, code: 'INTERNAL_SERVER_ERROR' }],
+      [500, { status: 500, code: 'INTERNAL_SERVER_ERROR' }],
+      [502, { status: 503, code: 'SERVICE_UNAVAILABLE' }],
+      [503, { status: 503, code: 'SERVICE_UNAVAILABLE' }],
+    ] as const) {
+      listAnswers(() => ({ status, body: status === 404 ? '{"errors":[{"message":"No such internal call"}]}' : 'oops' }));
+      // Never able to read the list: sessions are refused from the start, and /ready says so.
+      const gateway = await viaHop({ production: true });
+      try {
+        const res = await ask(gateway.url, { query: '{ rooms { id } }' });
+        expect([status, res.status, res.errors?.map((e) => e.extensions?.code)]).toEqual([status, expected.status, [expected.code]]);
+        expect(res.headers.has('retry-after')).toBe(expected.status === 503);
+        const ready = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
+        expect([status, ready.status, ((await ready.json()) as { revocations: unknown }).revocations]).toEqual([status, 503, { current: false, ageMs: null }]);
+      } finally {
+        await gateway.stop();
+      }
+    }
+  });
+
+  it('leaves out a row it cannot read and keeps the others', async () => {
+    const revoked = await signUp(t.gatewayUrl, 'Revoked');
+    const kept = await signUp(t.gatewayUrl, 'Kept');
+    const revokedSession = JSON.parse(Buffer.from(revoked.token.split('.')[1], 'base64url').toString()).sid as string;
+    const at = new Date().toISOString();
+    listAnswers(() => ({
+      status: 200,
+      body: JSON.stringify({
+        result: {
+          now: at,
+          revoked: [{ kind: 'session', id: 'not-a-session', revokedAt: 'yesterday' }, { kind: 'session', id: revokedSession, revokedAt: at }, { kind: 'something new' }],
+          next: null,
+        },
+      }),
+    }));
+    const gateway = await viaHop();
+    try {
+      expect((await ask(gateway.url, { query: '{ rooms { id } }' })).status).toBe(200);
+      expect((await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: revoked.token })).result.status).toBe(401);
+      expect((await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: kept.token })).result.status).toBe(200);
+      const ready = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
+      expect(((await ready.json()) as { revocations: { current: boolean } }).revocations.current).toBe(true);
+    } finally {
+      await gateway.stop();
+      listAnswers(() => undefined);
+    }
+  });
+});
+
+/**
+ * The README's `npm start` with this REDIS_URL (embedded database under its own data dir, default ports
+ * taken by nobody), left to run until it exits or `hungAfterMs` passes: its exit code ('hung' if it did
+ * not), its error-level log lines, and all it printed.
+ */
+async function npmStartWithRedis(redisUrl: string, env: Record<string, string>, hungAfterMs: number) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nexus-redis-start-'));
+  const command = runCommand('npm', ['start'], {
+    REDIS_URL: redisUrl,
+    DATABASE_URL: '',
+    NEXUS_DATA_DIR: dataDir,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'info',
+    ...Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0'])),
+    ...env,
+  });
+  try {
+    const code = await Promise.race([command.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), hungAfterMs))]);
+    const gone = await allGone(command);
+    const lines = command.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    return { code, gone, errors: lines.filter((l) => l.level >= 50).map((l) => l.msg), output: command.output() };
+  } finally {
+    command.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+describe('Redis unreachable at start', () => {
+  /** REDIS_WAIT_MS for this run (default 5 s). */
+  const WAIT_MS = 2_000;
+
+  it('npm start logs an error naming Redis (without its password) and why, and exits non-zero after REDIS_WAIT_MS', async () => {
+    const [port] = await freePorts(1);
+    const started = Date.now();
+    const run = await npmStartWithRedis(`redis://nexus:s3cret-pw@127.0.0.1:${port}/2`, { REDIS_WAIT_MS: String(WAIT_MS) }, WAIT_MS + 25_000);
+    expect(run.code).not.toBe('hung');
+    expect(run.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(WAIT_MS + 25_000);
+    expect(run.gone).toBe(true);
+    expect(run.errors).toEqual([expect.stringContaining(`Redis at redis://127.0.0.1:${port}/2 is unreachable (connect ECONNREFUSED`)]);
+    expect(run.errors[0]).toContain(`gave up after ${WAIT_MS / 1000} s`);
+    expect(run.output).not.toContain('s3cret-pw');
+    expect(run.output).not.toContain('listening');
+  }, 60_000);
+});
+
+const withRedis = process.env.REDIS_URL ? describe : describe.skip;
+
+withRedis('a Redis database that does not exist', () => {
+  it('npm start exits non-zero at once, naming the database, instead of using database 0', async () => {
+    const redis = new URL(process.env.REDIS_URL!);
+    redis.pathname = '/99';
+    const run = await npmStartWithRedis(redis.toString(), {}, 30_000);
+    expect(run.code).not.toBe('hung');
+    expect(run.code).not.toBe(0);
+    expect(run.gone).toBe(true);
+    expect(run.errors).toEqual([expect.stringContaining('refused database 99')]);
+    expect(run.output).not.toContain('listening');
   }, 60_000);
 });

@@ -92,6 +92,10 @@ describe('module marketplace', () => {
     expect(codes(await publish(manifest('loop', ['loop'])))).toEqual(['MODULE_DEPENDENCY_CYCLE']);
     expect(codes(await publish({ ...manifest('future'), minPlatformVersion: '99.0.0' }))).toEqual(['MODULE_INCOMPATIBLE']);
     expect(codes(await publish({ ...manifest('bad'), permissions: ['platform:tenants'] }))).toEqual(['INVALID_MODULE']);
+    // Entitlements: at most 50, keys and text values of bounded length.
+    for (const entitlements of [{ ['k'.repeat(101)]: 1 }, { 'reports.note': 'x'.repeat(501) }, Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`e${i}`, i]))]) {
+      expect(codes(await publish({ ...manifest('bad'), entitlements } as ReturnType<typeof manifest>))).toEqual(['INVALID_MODULE']);
+    }
     expect((await publish(manifest('warehouse'))).errors).toBeUndefined();
     expect((await publish(manifest('reports', ['warehouse']))).data!.publishModule).toEqual({ id: 'reports', version: '1.0.0', dependencies: ['warehouse'] });
     // warehouse 2.0 depending on reports would close a cycle.

@@ -1,6 +1,11 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
+  AcceptInvitationDocument,
   CreateApiKeyDocument,
+  CreateTenantDocument,
+  CurrentTenantDocument,
   CreateRoomWebhookDocument,
   DeleteTenantDocument,
   InviteUserDocument,
@@ -12,12 +17,14 @@ import {
   SendMessageDocument,
   SetTenantLimitsDocument,
   SuspendTenantDocument,
+  SwitchTenantDocument,
   TenantUsageDocument,
   UsageDocument,
 } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
 import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
-import { startTestPlatform, type TestPlatform } from './support/platform';
+import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
+import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
 const ROOT = uniqueEmail('operator');
@@ -129,12 +136,14 @@ const messagesUsed = (account: Account) => usageOf(account).then((u) => Number(m
 /** A room webhook of `account` and a way to post signed calls to it. */
 async function webhookOf(account: Account, roomId: string) {
   const created = (await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'automation' }, { token: account.token })).data!.createRoomWebhook;
-  const url = new URL(created.webhook.path, t.gatewayUrl).toString();
-  return async (text: string) => {
+  const path = created.webhook.path;
+  /** Posts `text` to the webhook (through `gateway`), signed with its secret or, with `secret: null`, unsigned. */
+  return async (text: string, options: { secret?: string | null; gateway?: string } = {}) => {
     const body = JSON.stringify({ text });
     const ts = String(Math.floor(Date.now() / 1000));
-    const signature = `v1=${createHmac('sha256', created.secret).update(`${ts}.${body}`).digest('hex')}`;
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'nexus-timestamp': ts, 'nexus-signature': signature }, body });
+    const secret = options.secret === undefined ? created.secret : options.secret;
+    const signature: Record<string, string> = secret === null ? {} : { 'nexus-timestamp': ts, 'nexus-signature': `v1=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}` };
+    const res = await fetch(new URL(path, options.gateway ?? t.gatewayUrl), { method: 'POST', headers: { 'content-type': 'application/json', ...signature }, body });
     const json = (await res.json()) as { messageId?: string; error?: { code: string; metric?: string } };
     return { status: res.status, code: json.error?.code ?? null };
   };
@@ -157,10 +166,25 @@ describe('every path into a tenant is admitted and counted the same way', () => 
     const outcomes: unknown[] = [];
     for (let i = 0; i < 4; i++) outcomes.push(codes(await mixed(i)));
     for (let i = 0; i < 2; i++) outcomes.push(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `single ${i}` } }, { token: shop.token })));
-    // The first operation stores `a` (and is counted for it); two messages no longer fit, one still does.
-    expect(outcomes).toEqual([['ROOM_NOT_FOUND'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], [], ['QUOTA_EXCEEDED']]);
-    expect(await storedIn(shop, roomId)).toEqual(['single 0', 'aliased 0', 'first']);
+    // Each of the first two operations stores `a` (and is counted for it); then no message fits any more.
+    expect(outcomes).toEqual([['ROOM_NOT_FOUND'], ['ROOM_NOT_FOUND'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED']]);
+    expect(await storedIn(shop, roomId)).toEqual(['aliased 1', 'aliased 0', 'first']);
     expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+  });
+
+  it('gives an operation asking for two messages as many as there is room for, refusing the rest', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Two At Once');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    await limits(shop.tenantId, { messagesPerMonth: 2 });
+    const both = await rawGql(
+      t.gatewayUrl,
+      { query: 'mutation($r: ID!) { a: sendMessage(input: { roomId: $r, body: "one" }) { id } b: sendMessage(input: { roomId: $r, body: "two" }) { id } }', variables: { r: roomId } },
+      { token: shop.token },
+    );
+    expect(codes(both)).toEqual(['QUOTA_EXCEEDED']);
+    expect(both.errors![0]).toMatchObject({ path: ['b'], extensions: { metric: 'messages', limit: 2 } });
+    expect(await storedIn(shop, roomId)).toEqual(['one', 'first']);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
   });
 
   it('counts webhook calls against the messages limit and refuses them past it, storing nothing', async () => {
@@ -210,5 +234,203 @@ describe('every path into a tenant is admitted and counted the same way', () => 
     expect(await send('one too many')).toEqual(['QUOTA_EXCEEDED']);
     expect(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'key, one too many' } }, { token: key }))).toEqual(['QUOTA_EXCEEDED']);
     expect(await storedIn(shop, roomId)).toEqual(['by socket', 'by key', 'first']);
+  });
+});
+
+const suspend = (account: Account) => gql(t.gatewayUrl, SuspendTenantDocument, { id: account.tenantId, reason: 'Unpaid invoices' }, { token: root.token });
+const reactivate = (account: Account) => gql(t.gatewayUrl, ReactivateTenantDocument, { id: account.tenantId }, { token: root.token });
+
+describe('an operation that signs in or changes tenant', () => {
+  it('is refused next to other root fields, so nothing runs as a session the operation was not admitted for', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Sign In And Send');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const other = (await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Still Active' } }, { token: shop.token })).data!.createTenant.id;
+    const inOther = (await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: other }, { token: shop.token })).data!.switchTenant.accessToken;
+    expect((await suspend(shop)).errors).toBeUndefined();
+    const login = { email: shop.email, password: shop.password };
+    const signInAndSend = await rawGql(t.gatewayUrl, {
+      query: 'mutation($l: LoginInput!, $m: SendMessageInput!) { login(input: $l) { accessToken } a: sendMessage(input: $m) { id } b: sendMessage(input: $m) { id } }',
+      variables: { l: login, m: { roomId, body: 'as the new session' } },
+    });
+    expect([signInAndSend.status, codes(signInAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
+    // Through a fragment and with @include too.
+    const hidden = await rawGql(t.gatewayUrl, {
+      query: 'mutation($l: LoginInput!, $m: SendMessageInput!, $yes: Boolean!) { ...F sendMessage(input: $m) @include(if: $yes) { id } } fragment F on Mutation { login(input: $l) { accessToken } }',
+      variables: { l: login, m: { roomId, body: 'through a fragment' }, yes: true },
+    });
+    expect(codes(hidden)).toEqual(['BAD_USER_INPUT']);
+
+    // Moving into a suspended tenant from an active one, and sending there.
+    const switchAndSend = await rawGql(
+      t.gatewayUrl,
+      { query: 'mutation($t: ID!, $m: SendMessageInput!) { switchTenant(tenantId: $t) { accessToken } sendMessage(input: $m) { id } }', variables: { t: shop.tenantId, m: { roomId, body: 'after switching' } } },
+      { token: inOther },
+    );
+    expect([switchAndSend.status, codes(switchAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
+
+    // Alone (or with __typename, or next to a field @skip leaves out) it is an ordinary sign-in.
+    const alone = await rawGql(t.gatewayUrl, {
+      query: 'mutation($l: LoginInput!, $m: SendMessageInput!, $no: Boolean!) { __typename login(input: $l) { accessToken } sendMessage(input: $m) @skip(if: true) @include(if: $no) { id } }',
+      variables: { l: login, m: { roomId, body: 'skipped' }, no: false },
+    });
+    expect(alone.errors).toBeUndefined();
+    expect((await reactivate(shop)).errors).toBeUndefined();
+    expect(await storedIn(shop, roomId)).toEqual(['first']);
+  });
+});
+
+describe('concurrent calls', () => {
+  it('never share the last unit of a limit: of twelve sends at once with room for one, one is stored', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Burst Sends');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    await limits(shop.tenantId, { messagesPerMonth: 2 });
+    const sends = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `burst ${i}` } }, { token: shop.token })),
+    );
+    expect(sends.filter((r) => !r.errors).length).toBe(1);
+    expect(sends.flatMap((r) => codes(r))).toEqual(Array(11).fill('QUOTA_EXCEEDED'));
+    expect(await storedIn(shop, roomId)).toHaveLength(2);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
+  });
+
+  it('never share the last unit through webhooks either: of twelve calls at once with room for one, one is stored', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Burst Hooks');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const post = await webhookOf(shop, roomId);
+    await limits(shop.tenantId, { messagesPerMonth: 2 });
+    const calls = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`hook ${i}`)));
+    expect(calls.filter((c) => c.status === 201)).toHaveLength(1);
+    expect(calls.filter((c) => c.status !== 201)).toEqual(Array(11).fill({ status: 429, code: 'QUOTA_EXCEEDED' }));
+    expect(await storedIn(shop, roomId)).toHaveLength(2);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
+  });
+});
+
+describe('usage counts what the subgraphs created', () => {
+  it('counts a retried send (same clientMessageId) once, and accepts the retry of a stored message at the limit', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Retried Sends');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    await limits(shop.tenantId, { messagesPerMonth: 3 });
+    const send = (body: string, clientMessageId?: string) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body, clientMessageId } }, { token: shop.token });
+    const tries = [await send('once', 'retry-1'), await send('once', 'retry-1'), await send('once', 'retry-1')];
+    expect(tries.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
+    expect(new Set(tries.map((r) => r.data!.sendMessage.id)).size).toBe(1);
+    // Two messages used (first, once): one more fits.
+    expect((await send('third')).errors).toBeUndefined();
+    // At the limit, a retry of a stored message is answered; a new one is refused.
+    const retry = await send('once', 'retry-1');
+    expect(retry.data?.sendMessage.id).toBe(tries[0].data!.sendMessage.id);
+    expect(codes(await send('fourth'))).toEqual(['QUOTA_EXCEEDED']);
+    expect(await storedIn(shop, roomId)).toEqual(['third', 'once', 'first']);
+    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+  });
+});
+
+/** A recording relay in front of tenancy: which internal calls (status, quota figures) a gateway makes. */
+async function tenancyRelay(): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
+  const target = new URL(t.subgraphUrl('tenancy'));
+  const calls: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      calls.push(req.url ?? '');
+      const headers = Object.fromEntries(['content-type', 'x-nexus-context', 'x-request-id'].flatMap((h) => (req.headers[h] ? [[h, String(req.headers[h])]] : [])));
+      fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) })
+        .then(async (upstream) => {
+          res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+          res.end(Buffer.from(await upstream.arrayBuffer()));
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/graphql`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('hooks that act for a tenant', () => {
+  it('answer a caller without the webhook secret as unauthenticated whatever the tenant status or usage', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Unsigned Callers');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const post = await webhookOf(shop, roomId);
+    const refused = { status: 401, code: 'INVALID_SIGNATURE' };
+    expect(await post('unsigned', { secret: null })).toEqual(refused);
+    expect((await suspend(shop)).errors).toBeUndefined();
+    expect(await post('unsigned, suspended', { secret: null })).toEqual(refused);
+    expect(await post('wrongly signed, suspended', { secret: 'whsec_guess' })).toEqual(refused);
+    expect(await post('signed, suspended')).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
+    expect((await reactivate(shop)).errors).toBeUndefined();
+    await limits(shop.tenantId, { messagesPerMonth: 1 });
+    expect(await post('unsigned, over the limit', { secret: null })).toEqual(refused);
+    expect(await post('wrongly signed, over the limit', { secret: 'whsec_guess' })).toEqual(refused);
+    expect(await post('signed, over the limit')).toEqual({ status: 429, code: 'QUOTA_EXCEEDED' });
+    expect(await storedIn(shop, roomId)).toEqual(['first']);
+  });
+
+  it('make the gateway look up no tenant for calls that do not authenticate', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Looked Up');
+    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const post = await webhookOf(shop, roomId);
+    const relay = await tenancyRelay();
+    const urls = Object.fromEntries(['identity', 'tenancy', 'commerce', 'ledger', 'messaging', 'intelligence'].map((s) => [s, t.subgraphUrl(s)]));
+    const gateway = await startExtraGateway(t, { subgraphUrls: { ...urls, tenancy: relay.url } });
+    try {
+      const origin = `http://127.0.0.1:${gateway.port}`;
+      const answers = new Set<string>();
+      for (let i = 0; i < 20; i++) {
+        const path = `/hooks/messaging/${randomUUID()}/${randomUUID()}`;
+        const ts = String(Math.floor(Date.now() / 1000));
+        const headers: Record<string, string> = i % 2 ? { 'nexus-timestamp': ts, 'nexus-signature': `v1=${'0'.repeat(64)}` } : {};
+        const res = await fetch(origin + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"text":"hello"}' });
+        answers.add(`${res.status} ${((await res.json()) as { error: { code: string } }).error.code}`);
+      }
+      expect([...answers].sort()).toEqual(['401 INVALID_SIGNATURE', '404 WEBHOOK_NOT_FOUND']);
+      expect(await post('wrongly signed', { secret: 'whsec_guess', gateway: origin })).toEqual({ status: 401, code: 'INVALID_SIGNATURE' });
+      expect(relay.calls.filter((c) => c.startsWith('/internal/'))).toEqual([]);
+      // A call that authenticates is admitted through the same gateway: that one asks tenancy.
+      expect(await post('signed', { gateway: origin })).toEqual({ status: 201, code: null });
+      expect(relay.calls).toEqual(expect.arrayContaining(['/internal/tenant-status', '/internal/quota-status']));
+    } finally {
+      await gateway.stop();
+      await relay.close();
+    }
+  });
+});
+
+describe('joining a tenant', () => {
+  async function invitationTo(owner: Account) {
+    const email = uniqueEmail('joining');
+    const sent = await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role: 'member' } }, { token: owner.token });
+    if (sent.errors) return { email, token: null, codes: codes(sent) };
+    return { email, token: tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation)), codes: [] };
+  }
+  const accept = (token: string) => gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'joining pass phrase' } });
+  const membersOf = async (account: Account) => (await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: account.token })).data!.currentTenant.members.length;
+
+  it('refuses an invitation accepted while the tenant is suspended, and any past its members limit', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Joining Limits');
+    const invitations = [await invitationTo(shop), await invitationTo(shop), await invitationTo(shop)];
+    expect((await suspend(shop)).errors).toBeUndefined();
+    const whileSuspended = await accept(invitations[0].token!);
+    expect([whileSuspended.status, codes(whileSuspended)]).toEqual([403, ['TENANT_SUSPENDED']]);
+    expect((await reactivate(shop)).errors).toBeUndefined();
+    // Room for one more member: of two accepted at once, one joins.
+    await limits(shop.tenantId, { members: 2 });
+    const both = await Promise.all([accept(invitations[0].token!), accept(invitations[1].token!)]);
+    expect(both.map((r) => codes(r)).sort()).toEqual([[], ['QUOTA_EXCEEDED']]);
+    const later = await accept(invitations[2].token!);
+    expect([later.status, codes(later)]).toEqual([429, ['QUOTA_EXCEEDED']]);
+    expect(await membersOf(shop)).toBe(2);
+  });
+
+  it('counts invitations not yet accepted against the members limit', async () => {
+    const shop = await signUp(t.gatewayUrl, 'Pending Invitations');
+    await limits(shop.tenantId, { members: 3 });
+    const sent = [await invitationTo(shop), await invitationTo(shop), await invitationTo(shop)];
+    expect(sent.map((s) => s.codes)).toEqual([[], [], ['QUOTA_EXCEEDED']]);
+    // Accepting one turns its place into a member: still no room for another invitation.
+    expect(codes(await accept(sent[0].token!))).toEqual([]);
+    expect((await invitationTo(shop)).codes).toEqual(['QUOTA_EXCEEDED']);
   });
 });

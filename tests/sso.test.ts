@@ -24,9 +24,12 @@ import {
   CreateRoleDocument,
   AssignRoleDocument,
   DeleteRoleDocument,
+  ReactivateTenantDocument,
+  SetTenantLimitsDocument,
+  SuspendTenantDocument,
 } from './generated/graphql';
 import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, type Account } from './support/fixtures';
+import { confirmEmail, joinByInvitation, signUp, turnOnTotp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
 import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
@@ -61,12 +64,15 @@ const accounts = {
   forgerKid: { email: 'forger-kid@corp.test', groups: ['nexus-admins'], idTokenKey: 'foreign-kid' as const },
   several: { email: ['mallory@elsewhere.test', 'several@corp.test'], groups: [] as string[] },
   listed: { email: ['not an address', 'Listed@Corp.test', 'mallory@elsewhere.test'], groups: [] as string[] },
+  nul: { email: 'nul@corp.test', groups: ['g\u0000x', 'staff'] },
 };
 const ROOT = 'root@corp.test';
+/** A platform operator (suspends tenants, sets their limits). */
+const OPERATOR = 'operator@ops.test';
 
 beforeAll(async () => {
   dns = await startTestDns();
-  t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address, SUPER_ADMIN_EMAILS: ROOT });
+  t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address, SUPER_ADMIN_EMAILS: `${ROOT},${OPERATOR}` });
   origin = new URL(t.gatewayUrl).origin;
   owner = await signUp(t.gatewayUrl, 'Corp');
   // An account of the company's domain that another tenant made: the IdP asserting it must not take it over.
@@ -259,6 +265,24 @@ describe('OIDC', () => {
     expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin.user.email).toBe('stringy@corp.test');
     const silent = await get(await oidcLogin('eveSilent'));
     expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(silent.location) })).data!.completeSsoLogin.user.email).toBe('eve-silent@corp.test');
+  });
+
+  it('refuses provider settings past their limits', async () => {
+    const oidc = (input: Record<string, unknown>) =>
+      gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Long', issuer: op.issuer, clientId: 'nexus', clientSecret: 'nexus-client-secret', allowedDomains: ['corp.test'], ...input } }, { token: owner.token });
+    for (const input of [{ clientId: 'x'.repeat(501) }, { groupsClaim: 'g'.repeat(501) }, { scopes: ['openid', 's'.repeat(501)] }, { scopes: ['openid', ...Array.from({ length: 20 }, (_, i) => `s${i}`)] }]) {
+      const res = await oidc(input);
+      expect({ input: Object.keys(input), codes: codes(res) }).toEqual({ input: Object.keys(input), codes: ['INVALID_SSO_CONNECTION'] });
+    }
+    const group = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: oidcId, input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] } }, { token: owner.token });
+    expect(codes(group)).toEqual(['INVALID_SSO_CONNECTION']);
+    const entity = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Long entity', idpEntityId: `urn:${'x'.repeat(500)}`, ssoUrl: idp.ssoUrl, certificate: idp.certificatePem, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
+    expect(codes(entity)).toEqual(['INVALID_SSO_CONNECTION']);
   });
 
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
@@ -645,5 +669,68 @@ describe('whose addresses a provider signs in', () => {
     dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
     expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
     expect((await get(await oidcLogin('bob'))).status).toBe(302);
+  });
+});
+
+describe('joining a tenant through its provider', () => {
+  let operator: Account;
+  let team: Account;
+  let conn: { id: string; acsPath: string; spEntityId: string };
+  async function samlSignIn(user: SamlUser) {
+    const started = await start(`tenant=${team.tenantId}&connection=${conn.id}`);
+    const { id } = idp.readRequest(started.location!);
+    const SAMLResponse = idp.response({ destination: origin + conn.acsPath, audience: conn.spEntityId, user, inResponseTo: id });
+    const res = await postForm(origin + conn.acsPath, { SAMLResponse });
+    return { status: res.status, code: res.status === 302 ? null : pageCode(res.text) };
+  }
+  const person = (name: string) => ({ nameId: `${name}@small-team.test`, email: `${name}@small-team.test`, groups: [] });
+  const members = async () => (await sql(`SELECT count(*)::int AS n FROM identity.memberships WHERE tenant_id = $1`, [team.tenantId]))[0].n;
+  const limit = (members: number) => gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId: team.tenantId, limits: { members } }, { token: operator.token });
+
+  beforeAll(async () => {
+    operator = await signUp(t.gatewayUrl, 'Operators', OPERATOR);
+    await confirmEmail(t.gatewayUrl, t.config, OPERATOR);
+    await turnOnTotp(t.gatewayUrl, operator.token);
+    team = await signUp(t.gatewayUrl, 'Small Team');
+    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'small-team.test' }, { token: team.token })).data!.addDomain;
+    dns.setTxt(domain.txtRecordName, [domain.txtRecordValue]);
+    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: team.token })).data!.verifyDomain.status).toBe('VERIFIED');
+    const created = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Small Team SAML', metadataXml: idp.metadataXml, redirectUrl: APP, allowedDomains: ['small-team.test'] } },
+      { token: team.token },
+    );
+    conn = created.data!.createSamlConnection as typeof conn;
+  });
+
+  it('adds nobody past the members limit or while the tenant is suspended, and lets its members sign in', async () => {
+    expect((await limit(1)).errors).toBeUndefined();
+    expect(await samlSignIn(person('newcomer'))).toEqual({ status: 429, code: 'QUOTA_EXCEEDED' });
+    expect(await members()).toBe(1);
+
+    expect((await limit(5)).errors).toBeUndefined();
+    expect((await gql(t.gatewayUrl, SuspendTenantDocument, { id: team.tenantId, reason: 'Unpaid invoices' }, { token: operator.token })).errors).toBeUndefined();
+    expect(await samlSignIn(person('newcomer'))).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
+    expect(await members()).toBe(1);
+    expect((await gql(t.gatewayUrl, ReactivateTenantDocument, { id: team.tenantId }, { token: operator.token })).errors).toBeUndefined();
+    expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
+    expect(await members()).toBe(2);
+
+    // Full again: a member signs in as before, nobody new joins.
+    expect((await limit(2)).errors).toBeUndefined();
+    expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
+    expect(await samlSignIn(person('latecomer'))).toEqual({ status: 429, code: 'QUOTA_EXCEEDED' });
+    expect(await members()).toBe(2);
+    const refusals = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login_failed' } }, { token: team.token });
+    expect(refusals.data!.auditLog.edges.map((e) => (e.node.details as { code: string }).code)).toEqual(['QUOTA_EXCEEDED', 'TENANT_SUSPENDED', 'QUOTA_EXCEEDED']);
+  });
+
+  it('signs in someone whose provider groups hold a NUL, recording them in a storable form', async () => {
+    const finished = await get(await oidcLogin('nul'));
+    expect(finished.status).toBe(302);
+    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login' } }, { token: owner.token });
+    const entry = log.data!.auditLog.edges.map((e) => e.node.details as { email: string; groups: string[] }).find((d) => d.email === 'nul@corp.test');
+    expect(entry?.groups).toEqual(['g\uFFFDx', 'staff']);
   });
 });

@@ -187,6 +187,23 @@ describe('names', () => {
     });
   });
 
+  it('others see (presence pages, branding names) lose control and bidirectional formatting characters', async () => {
+    const presence = await rawGql<{ setPresence: { page: string } }>(
+      t.gatewayUrl,
+      { query: 'mutation($i: SetPresenceInput!) { setPresence(input: $i) { page } }', variables: { i: { deviceId: `${spoof('tab')}\t`, status: 'ONLINE', page: `${spoof('/inbox')}\u0007` } } },
+      { token: owner.token },
+    );
+    expect(presence.data?.setPresence.page).toBe('/inboxfdp.exe');
+    const brand = await rawGql<{ updateBranding: { displayName: string; emailSenderName: string } }>(
+      t.gatewayUrl,
+      { query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName emailSenderName } }', variables: { i: { displayName: 'Brand\u0007\t', emailSenderName: `${spoof('Sender')}\u0001` } } },
+      { token: owner.token },
+    );
+    expect(brand.data?.updateBranding).toEqual({ displayName: 'Brand', emailSenderName: 'Senderfdp.exe' });
+    const broken = await rawGql(t.gatewayUrl, { query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName } }', variables: { i: { emailSenderName: 'Sender\r\nBcc: x@y.test' } } }, { token: owner.token });
+    expect(codes(broken)).toEqual(['INVALID_BRANDING']);
+  });
+
   it('made only of such controls are refused as empty', async () => {
     const res = await rawGql(t.gatewayUrl, { query: 'mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }', variables: { i: { name: BIDI.join('') } } }, { token: owner.token });
     expect(codes(res)).toEqual(['INVALID_ROOM_NAME']);
@@ -199,14 +216,26 @@ describe('length limits', () => {
     return res.data!.__type.inputFields.find((f) => f.name === field)!.description;
   };
 
+  const documentLimit = async () => Number(/1 to (\d+) characters/.exec((await inputDescription('CreateDocumentInput', 'content')) ?? '')?.[1]);
+  const createDocument = (content: string) => gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Handbook', content } }, { token: owner.token });
+
   it('refuses document content past its documented limit (refused, not cut short)', async () => {
-    expect(await inputDescription('CreateDocumentInput', 'content')).toContain('1 to 50000 characters');
-    const create = (content: string) => gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Handbook', content } }, { token: owner.token });
-    const over = await create('x'.repeat(50_001));
+    const limit = await documentLimit();
+    expect(limit).toBe(30_000);
+    const over = await createDocument('x'.repeat(limit + 1));
     expect(codes(over)).toEqual(['INVALID_DOCUMENT']);
-    expect(over.errors![0].message).toBe('Content must be 1 to 50000 characters');
-    expect(codes(await create('   '))).toEqual(['INVALID_DOCUMENT']);
-    expect((await create('x'.repeat(50_000))).errors).toBeUndefined();
+    expect(over.errors![0].message).toBe(`Content must be 1 to ${limit} characters`);
+    expect(codes(await createDocument('   '))).toEqual(['INVALID_DOCUMENT']);
+    expect((await createDocument('x'.repeat(limit))).errors).toBeUndefined();
+  });
+
+  it('takes a document of the documented length in any script (three bytes a character in UTF-8)', async () => {
+    const limit = await documentLimit();
+    for (const text of ['漢'.repeat(limit), 'ü'.repeat(limit), '🙂'.repeat(limit / 2)]) {
+      const res = await createDocument(text);
+      expect({ first: text[0], status: res.status, errors: res.errors }).toEqual({ first: text[0], status: 200, errors: undefined });
+    }
+    expect(codes(await createDocument('漢'.repeat(limit + 1)))).toEqual(['INVALID_DOCUMENT']);
   });
 
   it('states a limit for every free-text input of names, reasons and bodies, and refuses text past it', async () => {

@@ -32,6 +32,14 @@ import { SubscriptionLimiter, type SocketHoldings, type SubscriptionLimits } fro
 /** Close codes clients act on: 4401 sign in again, 4403 no longer allowed. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+/**
+ * The caller cannot be checked right now (identity unreachable, the revocation list stale): reconnect
+ * shortly (WebSocket "Try Again Later", which graphql-ws clients retry), never "sign in again".
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** The caller could not be checked for an unexpected reason (a bug, logged): not a verdict on the credential. */
+const CLOSE_INTERNAL_ERROR = 1011;
+const checksUnavailable = (err: unknown) => err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE';
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
 /** Too many connections for the user or from the address (as HTTP 429): the socket is closed. */
@@ -155,7 +163,15 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   /** Re-reads the caller's rights: gone → 4403 (4401 for a key); changed → 4401 so the client reconnects with them. */
   const recheck = async (socket: WebSocket, c: Connection): Promise<boolean> => {
     if (!stillValid(socket, c)) return false;
-    const now = await options.revalidate(c.authenticated, c.credential).catch(() => c.ctx ?? null);
+    let now: RequestContext | null;
+    try {
+      now = await options.revalidate(c.authenticated, c.credential);
+    } catch (err) {
+      // Fails closed: a socket whose caller cannot be checked is not kept.
+      if (checksUnavailable(err)) return close(socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
+      log.error({ err }, 'could not check a connection again');
+      return close(socket, CLOSE_INTERNAL_ERROR, 'Internal error');
+    }
     if (!now) return close(socket, c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, 'Access revoked');
     const before = c.ctx?.permissions.join(' ');
     if (before !== now.permissions.join(' ')) return close(socket, CLOSE_UNAUTHORIZED, 'Permissions changed; reconnect');
@@ -219,7 +235,12 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           }
           sockets.set(c.extra.socket, connection);
           return true;
-        } catch {
+        } catch (err) {
+          if (checksUnavailable(err)) return close(c.extra.socket, CLOSE_TRY_AGAIN_LATER, 'Try again later');
+          if (!(err instanceof GraphQLError)) {
+            log.error({ err }, 'could not check a connection');
+            return close(c.extra.socket, CLOSE_INTERNAL_ERROR, 'Internal error');
+          }
           return close(c.extra.socket, CLOSE_UNAUTHORIZED, 'Invalid access token');
         }
       },

@@ -2,12 +2,23 @@ import type { PubSub } from '../../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/topics';
 
 
+/** How many suspended tenants a gateway remembers (as many as it caches statuses of). */
+const MAX_SUSPENDED = 50_000;
+
 /** What changed: a session revoked, a tenant suspended, a tenant's permissions, an API key revoked. */
 export type AccessChange = 'session' | 'tenant' | 'permissions' | 'api_key';
 
 export interface SessionRevoked {
   sessionId: string;
+  /** When identity revoked it (ISO 8601, identity's clock). */
+  revokedAt?: string;
 }
+
+/**
+ * How much longer than an access token lives a revoked session is remembered: token expiry is judged by
+ * this gateway's clock, revocation times by identity's (and the database's), which may differ this much.
+ */
+export const CLOCK_MARGIN_MS = 60_000;
 
 /**
  * Revoked sessions and suspended tenants this gateway has heard of (kept until every access token
@@ -25,8 +36,8 @@ export class AccessGuard {
   ) {
     this.stops.push(
       pubsub.listen(SESSION_REVOKED_TOPIC, (p) => {
-        const { sessionId } = p as SessionRevoked;
-        if (typeof sessionId === 'string') this.noteRevoked(sessionId);
+        const { sessionId, revokedAt } = p as SessionRevoked;
+        if (typeof sessionId === 'string') this.noteRevoked([{ sessionId, revokedAt: typeof revokedAt === 'string' ? Date.parse(revokedAt) : NaN }]);
       }),
       // Rights changed or a key was revoked: live connections must be checked again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
@@ -41,19 +52,32 @@ export class AccessGuard {
   }
 
   /**
-   * A revoked session (announced, or read from identity's list: gateway/revocations.ts): refused until every
-   * access token issued before could have expired; its live connections end.
+   * Revoked sessions (announced, or read from identity's list: gateway/revocations.ts): each is refused
+   * until no access token issued before its revocation can still be valid — an access token's lifetime
+   * after the revocation (or after now, if this gateway's clock is behind), plus CLOCK_MARGIN_MS — and its
+   * live connections end (one check of the connections for the whole batch).
    */
-  noteRevoked(sessionId: string): void {
-    if (this.isRevoked(sessionId)) return;
+  noteRevoked(sessions: readonly { sessionId: string; revokedAt?: number }[]): void {
     const now = Date.now();
-    // Entries expire in the order they were added: those no token can outlive any more go first.
+    // Entries mostly expire in the order they were added: those no token can outlive any more go first.
     for (const [id, until] of this.revoked) {
       if (until >= now) break;
       this.revoked.delete(id);
     }
-    this.revoked.set(sessionId, now + this.accessTokenTtlMs);
-    this.emit('session', sessionId);
+    let added = false;
+    for (const { sessionId, revokedAt } of sessions) {
+      const until = Math.max(now, Number.isFinite(revokedAt) ? revokedAt! : now) + this.accessTokenTtlMs + CLOCK_MARGIN_MS;
+      const known = this.revoked.get(sessionId);
+      if (known !== undefined && known >= until) continue;
+      if (known === undefined || known < now) added = true;
+      this.revoked.set(sessionId, until);
+    }
+    if (added) this.emit('session', '*');
+  }
+
+  /** An API key revoked (read from identity's list): connections made with it end. */
+  noteApiKeyRevoked(prefix: string): void {
+    this.emit('api_key', prefix);
   }
 
   isRevoked(sessionId: string | null): boolean {
@@ -75,6 +99,8 @@ export class AccessGuard {
     }
     const wasSuspended = this.suspended.has(tenantId);
     this.suspended.add(tenantId);
+    // Bounded like the status cache it mirrors: the oldest go first (their status is asked again on use).
+    if (this.suspended.size > MAX_SUSPENDED) this.suspended.delete(this.suspended.values().next().value!);
     if (!wasSuspended) this.emit('tenant', tenantId);
   }
 

@@ -1,11 +1,10 @@
-import { isUuid } from '../db/values';
-import type { SubgraphName } from '../services';
 
 /**
  * Public HTTP endpoints a subgraph serves through the gateway (`GET|POST /hooks/<subgraph>/<path>`), for
  * callers that are not GraphQL clients: automation tools posting signed webhooks, browsers following
  * single sign-on redirects. The gateway passes the method, query string, raw body and the headers below
- * through unchanged; the subgraph authenticates the call itself.
+ * through unchanged; the subgraph authenticates the call itself. A hook that acts for a tenant asks the gateway
+ * to admit that tenant once the caller is authenticated, and reports what it created (kernel/admission.ts).
  */
 export interface HookRequest {
   method: 'GET' | 'POST';
@@ -52,21 +51,4 @@ export function hookAudience(subgraph: string): string {
 export function safeHookPath(segments: readonly string[]): boolean {
   // eslint-disable-next-line no-control-regex
   return segments.length > 0 && segments.every((s) => s !== '' && s !== '.' && s !== '..' && !/[/\\\u0000-\u001f]/.test(s) && s.length <= 200);
-}
-
-/**
- * Hooks that act for one tenant, by subgraph: the tenant is the first segment of the path
- * (`/hooks/<subgraph>/<tenant id>/…`) and `actsAs` is the mutation whose effect a call has. The gateway
- * admits such a call as that mutation of that tenant — refused while the tenant is suspended, expired or
- * deleted, or when it has used the limit the mutation uses — and counts it against the tenant's usage
- * when the hook answers 2xx (which such a hook does only when the call took effect).
- */
-export const TENANT_HOOKS: Partial<Record<SubgraphName, { actsAs: string }>> = {
-  messaging: { actsAs: 'sendMessage' },
-};
-
-/** The tenant a hook call acts for and the mutation it acts as; null for hooks that act for no tenant. */
-export function tenantHook(subgraph: string, segments: readonly string[]): { tenantId: string; actsAs: string } | null {
-  const hook = TENANT_HOOKS[subgraph as SubgraphName];
-  return hook && isUuid(segments[0]) ? { tenantId: segments[0].toLowerCase(), actsAs: hook.actsAs } : null;
 }

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Request, type Response, type NextFunction } from 'express';
 import type { GraphQLSchema } from 'graphql';
+import { ADMISSION_REQUIRED_STATUS, AdmissionRequired, EFFECTS_HEADER, effectsHeader } from '../admission';
 import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
 import { currentRequestState, runWithContext } from '../context';
 import { makeFormatError } from '../errors';
@@ -114,12 +115,18 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     if (!safeHookPath(segments)) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     const path = segments.join('/');
     const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
+    const state = currentRequestState();
     try {
       const out = await options.hooks({ method: req.method === 'GET' ? 'GET' : 'POST', path, query, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
       for (const [name, value] of Object.entries(out.headers ?? {})) if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
+      // What the hook created, for the gateway to count (kernel/admission.ts); never passed on to the caller.
+      const effects = effectsHeader(state);
+      if (effects) res.setHeader(EFFECTS_HEADER, effects);
       if (typeof out.body === 'string') res.status(out.status).send(out.body);
       else res.status(out.status).json(out.body);
     } catch (err) {
+      // The hook acts for a tenant the call carries no admission for: the gateway admits it and sends the call again.
+      if (err instanceof AdmissionRequired) return void res.status(ADMISSION_REQUIRED_STATUS).json({ admissionRequired: err.request });
       log.error({ err }, 'hook failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }

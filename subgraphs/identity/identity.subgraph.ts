@@ -18,6 +18,7 @@ import { IdentityPlatformAdmins1764633600000 } from '../../migrations/identity/1
 import { PlatformAdminResolver } from './platform/platform-admin.resolver';
 import { IdentitySso1765238400000 } from '../../migrations/identity/1765238400000-identity-sso';
 import { IdentitySessionRevocations1765324800000 } from '../../migrations/identity/1765324800000-identity-session-revocations';
+import { IdentityApiKeyRevocations1765584000000 } from '../../migrations/identity/1765584000000-identity-api-key-revocations';
 import { IdentitySsoCustomRoles1765411200000 } from '../../migrations/identity/1765411200000-identity-sso-custom-roles';
 import { IdentityRegistrations1765497600000 } from '../../migrations/identity/1765497600000-identity-registrations';
 import { IdentityRegistrationHolder1765600000000 } from '../../migrations/identity/1765600000000-identity-registration-holder';
@@ -46,7 +47,8 @@ import { AuditEvent } from './audit/audit-event.entity';
 import { AuditResolver } from './audit/audit.resolver';
 import { RefreshToken, Session } from './sessions/session.entity';
 import { SessionService } from './sessions/session.service';
-import { REVOKED_SESSIONS_CALL } from '../../kernel/session-revocations';
+import { LiveSessionMiddleware } from './sessions/live-session';
+import { REVOCATIONS_CALL } from '../../kernel/session-revocations';
 import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
 import { User } from './users/user.entity';
@@ -57,7 +59,8 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
   entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000, IdentityRegistrationHolder1765600000000, IdentityAsciiDomains1765600100000, IdentityForgetAttempts1765600200000, IdentityTenantDomains1765600300000],
+  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000, IdentityApiKeyRevocations1765584000000, IdentityRegistrationHolder1765600000000, IdentityAsciiDomains1765600100000, IdentityForgetAttempts1765600200000, IdentityTenantDomains1765600300000],
+  middlewares: [LiveSessionMiddleware],
   resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver, SsoResolver],
   hooks: (deps) => {
     const sso = new SsoLoginService(deps);
@@ -78,7 +81,7 @@ export const identitySubgraph: SubgraphDefinition = {
     return {
       'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
       'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
-      [REVOKED_SESSIONS_CALL]: (body) => sessions.revokedWithin(body),
+      [REVOCATIONS_CALL]: (body) => sessions.revocations(body),
     };
   },
   background: (deps) => {

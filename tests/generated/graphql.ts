@@ -55,7 +55,7 @@ export type CreateApiKeyInput = {
 };
 
 export type CreateDocumentInput = {
-  /** The text the assistant searches: 1 to 50000 characters, not only spaces */
+  /** The text the assistant searches: 1 to 30000 characters, not only spaces */
   content: string;
   /** 1 to 200 characters; control and bidirectional formatting characters are removed */
   title: string;
@@ -172,12 +172,13 @@ export type ModerationAction =
 export type OidcConnectionInput = {
   /** E-mail domains this provider may sign in (required when creating): domains the tenant has verified, or their subdomains, e.g. ["example.com"] */
   allowedDomains?: Array<string> | null | undefined;
+  /** 1 to 500 characters */
   clientId: string;
   /** Kept sealed; never shown again */
   clientSecret: string;
   /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
-  /** ID token claim holding groups (default: groups) */
+  /** ID token claim holding groups (1 to 500 characters; default: groups) */
   groupsClaim?: string | null | undefined;
   /** Discovered at <issuer>/.well-known/openid-configuration when saved */
   issuer: string;
@@ -187,7 +188,7 @@ export type OidcConnectionInput = {
   redirectUrl?: string | null | undefined;
   /** Group-to-role rules; the first whose group the provider sends applies */
   roleMapping?: Array<SsoRoleRuleInput> | null | undefined;
-  /** Default: openid email profile */
+  /** At most 20, each 1 to 500 characters; default: openid email profile */
   scopes?: Array<string> | null | undefined;
 };
 
@@ -209,6 +210,7 @@ export type PublishModuleInput = {
   consumes?: Array<string>;
   dependencies?: Array<string | number>;
   emits?: Array<string>;
+  /** At most 50: keys of 1 to 100 characters, values numbers, booleans or text of at most 500 characters */
   entitlements?: unknown;
   /** lower-case letters, digits and dashes */
   id: string | number;
@@ -252,6 +254,7 @@ export type SamlConnectionInput = {
   certificate?: string | null | undefined;
   /** Role when no rule applies (admin, member or user; default member) */
   defaultRole?: string | null | undefined;
+  /** The IdP entity id, without metadata (1 to 500 characters) */
   idpEntityId?: string | null | undefined;
   /** The IdP's metadata XML (gives entity id, SSO URL and signing certificate) */
   metadataXml?: string | null | undefined;
@@ -268,7 +271,7 @@ export type SamlConnectionInput = {
 export type SendMessageInput = {
   /** 1 to 4000 characters after control characters are removed and the ends trimmed */
   body: string;
-  /** Your own id for the message (1 to 100 characters): a retry with it never duplicates */
+  /** Your own id for the message (1 to 100 characters): a retry with it never duplicates, nor uses the messages limit again */
   clientMessageId?: string | null | undefined;
   /** Reply to this message of the same room */
   replyToId?: string | number | null | undefined;
@@ -276,9 +279,9 @@ export type SendMessageInput = {
 };
 
 export type SetPresenceInput = {
-  /** Your id for this device or tab (1 to 100 characters) */
+  /** Your id for this device or tab (1 to 100 characters); control and bidirectional formatting characters are removed */
   deviceId: string;
-  /** The page or view shown (at most 300 characters) */
+  /** The page or view shown (at most 300 characters), as the tenant's members see it: control and bidirectional formatting characters are removed */
   page?: string | null | undefined;
   /** OFFLINE ends this device now */
   status: PresenceStatus;
@@ -289,7 +292,7 @@ export type SsoKind =
   | 'SAML';
 
 export type SsoRoleRuleInput = {
-  /** A group (or role) the identity provider sends */
+  /** A group (or role) the identity provider sends (1 to 200 characters) */
   group: string;
   /** The tenant role its members get: admin, member or user, or a custom role of the tenant by id or name (kept as its id; given on top of the system role user) */
   role: string;
@@ -318,9 +321,9 @@ export type UnverifiedAccess =
 export type UpdateBrandingInput = {
   /** #rrggbb */
   accentColor?: string | null | undefined;
-  /** 1 to 100 characters, without line breaks, quotes or angle brackets */
+  /** 1 to 100 characters, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed */
   displayName?: string | null | undefined;
-  /** Sender name of the tenant's e-mails: 1 to 100 characters, without line breaks, quotes or angle brackets */
+  /** Sender name of the tenant's e-mails: 1 to 100 characters, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed */
   emailSenderName?: string | null | undefined;
   /** https URL (at most 2048 characters) */
   logoUrl?: string | null | undefined;

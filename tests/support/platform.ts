@@ -116,6 +116,8 @@ export function startExtraGateway(t: TestPlatform, overrides: Partial<GatewayOpt
     maxBodyBytes: 100_000,
     shutdownTimeoutMs: 1000,
     pubsub: t.platform.pubsub,
+    // The platform's identity announces on the pub/sub this gateway shares (unless another is given).
+    revocationsAnnounced: overrides.pubsub === undefined,
     accessTokenTtlSeconds: 900,
     ...overrides,
   });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { announce } from '../../../kernel/pubsub';
 import { IsNull } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
@@ -14,6 +15,7 @@ import { sha256 } from '../sessions/session.service';
 import { ApiKey, type CreateApiKeyInput, type CreatedApiKey } from './api-key.entity';
 import { isUuid } from '../../../kernel/db/values';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
+import { requireLiveSession } from '../sessions/live-session';
 
 /** `nxk_<8 visible>_<secret>`: the prefix finds the key, the whole key is compared by hash. */
 const KEY = /^(nxk_[A-Za-z0-9]{8})_([A-Za-z0-9_-]{43})$/;
@@ -45,6 +47,7 @@ export class ApiKeyService {
     const prefix = `nxk_${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').slice(0, 8)}`;
     const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
     const apiKey = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      await requireLiveSession(em, ctx, { lock: true });
       const id = randomUUID();
       await em.insert(ApiKey, { tenantId, id, userId: ctx.userId!, name, prefix, secretHash: sha256(secret), permissions, expiresAt: input.expiresAt ?? null });
       await audit(em, ctx, tenantId, { action: 'api_key_create', result: AuditResult.SUCCESS, target: `api_key:${id}`, details: { permissions } });
@@ -72,7 +75,8 @@ export class ApiKeyService {
       return found;
     });
     if (!key) throw identityError(IdentityErrorCode.API_KEY_NOT_FOUND);
-    await this.deps.pubsub.publish(API_KEY_REVOKED_TOPIC, { keyId: key.id, prefix: key.prefix });
+    // The revocation is committed: gateways also read it from identity within REVOCATION_POLL_MS.
+    await announce(this.deps.pubsub, API_KEY_REVOKED_TOPIC, [{ keyId: key.id, prefix: key.prefix }]);
     return true;
   }
 

@@ -23,6 +23,7 @@ import { User } from '../users/user.entity';
 import type { AuthPayload, LoginInput, RegisterInput } from './auth.inputs';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../passwords/password-hash';
 import { checkPasswordPolicy } from '../passwords/password-policy';
+import { requireLiveSession } from '../sessions/live-session';
 
 const log = logger('identity.auth');
 
@@ -125,6 +126,7 @@ export class AuthService {
     }
     const scope = { ...ctx, tenantId, sessionId: null };
     return withTenant(this.deps.ds, scope, async (em) => {
+      await requireLiveSession(em, ctx, { lock: true });
       if (await passwordRefused(em, tenantId, membership.role)) throw identityError(IdentityErrorCode.SSO_REQUIRED);
       const user = await em.findOneByOrFail(User, { id: userId });
       return this.sessions.open(em, scope, user, tenantId, membership.role, 'tenant_switch');

@@ -21,6 +21,7 @@ import { User } from '../users/user.entity';
 import { TotpService } from '../totp/totp.service';
 import { Invitation, type AcceptInvitationInput, type InviteUserInput } from './invitation.entity';
 import { returningRows } from '../../../kernel/db/values';
+import { admissionOf, admissionRefusal, allowanceOf, noteEffect, quotaExceeded, spend } from '../../../kernel/admission';
 
 const INVITABLE_ROLES = ['admin', 'member', 'user'];
 const TTL_DAYS = 7;
@@ -48,6 +49,12 @@ export class InvitationService {
     const link = new URL('/accept-invitation', this.deps.config.mail.APP_URL);
     link.searchParams.set('token', token);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      // Invitations not yet accepted hold room too: no more of them than the members limit leaves.
+      const members = allowanceOf(tenantId, 'members', 'inviteUser');
+      if (members) {
+        const [{ n }]: { n: number }[] = await em.query(`SELECT count(*)::int AS n FROM identity.invitations WHERE tenant_id = $1 AND accepted_at IS NULL AND expires_at > now()`, [tenantId]);
+        if (n + 1 > members.room) throw quotaExceeded('members', members.limit);
+      }
       const id = randomUUID();
       await em.insert(Invitation, {
         tenantId,
@@ -73,12 +80,18 @@ export class InvitationService {
     });
   }
 
-  /** Joins the inviting tenant: creates the account if the address has none (else checks its password). */
+  /**
+   * Joins the inviting tenant: creates the account if the address has none (else checks its password). Refused
+   * while the tenant is suspended, expired or deleted, and when its members limit is reached.
+   */
   async accept(ctx: RequestContext, input: AcceptInvitationInput): Promise<AuthPayload> {
     const hash = sha256(typeof input.token === 'string' ? input.token : '');
     const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) => em.query('SELECT identity.invitation_tenant($1) AS tenant_id', [hash]));
     const tenantId = rows[0]?.tenant_id;
     if (!tenantId) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+    // Joining is admitted like any call into the tenant (its status, its members limit), asked of the gateway first.
+    const refused = admissionRefusal(admissionOf(tenantId, 'acceptInvitation'));
+    if (refused) throw refused;
     const invitation = await withTenant(this.deps.ds, { ...ctx, tenantId, userId: null }, (em) => em.findOneBy(Invitation, { tenantId, tokenHash: hash }));
     if (!invitation) throw identityError(IdentityErrorCode.INVALID_TOKEN);
     const existing: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
@@ -108,6 +121,7 @@ export class InvitationService {
       }
       const already = await em.findOneBy(IdentityMembership, { tenantId, userId });
       if (already) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER);
+      spend(tenantId, 'members', 'acceptInvitation');
       await em.insert(IdentityMembership, { tenantId, userId, role: invitation.role });
       const event = await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role: invitation.role } });
       await audit(em, scope, tenantId, { action: 'invitation_accept', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { role: invitation.role } });
@@ -118,6 +132,7 @@ export class InvitationService {
       const payload = ssoOnly || (await TotpService.isEnabled(em, userId)) ? null : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
       return { payload, event, ssoOnly };
     });
+    noteEffect(tenantId, 'members');
     await this.deps.outbox.deliverNow([result.event]);
     if (result.ssoOnly) throw identityError(IdentityErrorCode.SSO_REQUIRED, 'You joined the tenant: sign in through its identity provider');
     if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);

@@ -18,6 +18,7 @@ import { PASSWORD_HISTORY, checkPasswordPolicy, requiredPasswordLength } from '.
 import { returningRows } from '../../../kernel/db/values';
 import { lookupEmail, mailable } from '../users/email';
 import { registrationTagFor, registrationsWithPassword, unlinkRegistrations } from '../auth/registration-tag';
+import { requireLiveSession } from '../sessions/live-session';
 
 const RESET_TTL_MINUTES = 30;
 const log = logger('identity.passwords');
@@ -118,7 +119,12 @@ export class PasswordService {
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
     checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
-    await this.setPassword(userId, newPassword, await this.holderFirst(user, newPassword));
+    const keepHolderFirst = await this.holderFirst(user, newPassword);
+    await this.setPassword(userId, newPassword, async (em) => {
+      // A session revoked meanwhile changes nothing (the revocation waits for this transaction, or wins).
+      await requireLiveSession(em, ctx, { lock: true });
+      await keepHolderFirst(em);
+    });
     await this.signOutEverywhere(ctx, userId, 'password_change', ctx.sessionId);
     return true;
   }

@@ -16,6 +16,7 @@ import type { AuthPayload } from '../auth/auth.inputs';
 import { IMPERSONATION_ROLE, SessionService } from '../sessions/session.service';
 import type { Session } from '../sessions/session.entity';
 import { PLATFORM_PERMISSIONS, SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
+import { requireLiveSession } from '../sessions/live-session';
 
 /**
  * Adds platform rights for a Super Admin (granted over the API, or named in configuration and holding that address
@@ -128,9 +129,10 @@ export class PlatformAdminService {
     if (known.mine) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER, 'You are a member of this tenant: use switchTenant');
     const user = await withUser(this.deps.ds, userId, (em) => em.findOneByOrFail(User, { id: userId }));
     const scope = { ...ctx, tenantId, sessionId: null };
-    const payload = await withTenant(this.deps.ds, scope, (em) =>
-      this.sessions.open(em, scope, user, tenantId, IMPERSONATION_ROLE, 'impersonation_start', { reason: why, ttlSeconds: IMPERSONATION_SECONDS }),
-    );
+    const payload = await withTenant(this.deps.ds, scope, async (em) => {
+      await requireLiveSession(em, ctx, { lock: true });
+      return this.sessions.open(em, scope, user, tenantId, IMPERSONATION_ROLE, 'impersonation_start', { reason: why, ttlSeconds: IMPERSONATION_SECONDS });
+    });
     await this.record(ctx, 'impersonation_start', `tenant:${tenantId}`, { reason: why });
     return payload;
   }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { announce } from '../../../kernel/pubsub';
 import type { AccessRestriction, RequestContext } from '../../../kernel/context';
 import { withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -52,7 +53,7 @@ export async function applySecurityPolicy(em: EntityManager, tenantId: string, u
 /** Tells every gateway that an account's rights changed in each of its tenants (e.g. it turned 2FA on). */
 export async function announceAccountChanged(deps: SubgraphDeps, userId: string): Promise<void> {
   const rows: { tenant_id: string }[] = await withUser(deps.ds, userId, (em) => em.query(`SELECT tenant_id FROM identity.memberships WHERE user_id = $1`, [userId]));
-  for (const { tenant_id } of rows) await deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: tenant_id });
+  await announce(deps.pubsub, PERMISSIONS_CHANGED_TOPIC, rows.map((r) => ({ tenantId: r.tenant_id })));
 }
 
 export class SecurityPolicyService {
@@ -98,7 +99,7 @@ export class SecurityPolicyService {
       await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess, passwordMinLength: current.passwordMinLength, requireSso: current.requireSso }, after: next } });
       return em.findOneByOrFail(TenantSecurityPolicy, { tenantId });
     });
-    await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
+    await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId }]);
     return policy;
   }
 }

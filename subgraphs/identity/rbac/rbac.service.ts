@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { announce } from '../../../kernel/pubsub';
 import type { EntityManager } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
@@ -98,7 +99,7 @@ export class RbacService {
   constructor(private readonly deps: SubgraphDeps) {}
 
   private changed(tenantId: string): Promise<void> {
-    return this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId });
+    return announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId }]);
   }
 
   catalog(ctx: RequestContext): Promise<string[]> {

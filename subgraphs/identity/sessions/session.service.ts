@@ -4,8 +4,8 @@ import { signAccessToken } from '../../../kernel/access-token';
 import { currentRequestState, type RequestContext } from '../../../kernel/context';
 import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
 import { withNoTenant, withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
-import { logger } from '../../../kernel/log';
-import { revokedSessionsQuerySchema, type RevokedSessions } from '../../../kernel/session-revocations';
+import { announce } from '../../../kernel/pubsub';
+import { REVOCATION_OVERLAP_SECONDS, REVOCATIONS_PAGE_SIZE, revocationsQuerySchema, type RevocationsPage } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -22,10 +22,8 @@ import { isUuid } from '../../../kernel/db/values';
 import { forgetPasswordChecks } from '../throttle/throttle';
 
 
-const log = logger('identity.sessions');
-
-/** How long a revocation waits for its announcement to go out before answering anyway. */
-const ANNOUNCE_WAIT_MS = 250;
+/** A timestamp as ISO 8601 in UTC to the microsecond (what PostgreSQL keeps), so a cursor loses nothing. */
+const UTC_MICROS = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** The system role a Super Admin acts with in a tenant they entered without being a member. */
 export const IMPERSONATION_ROLE = 'admin';
@@ -224,39 +222,57 @@ export class SessionService {
   /**
    * Tells every gateway to drop these sessions now (HTTP refused, sockets closed with 4401). Only the fast
    * path: the revocation is already committed in `identity.sessions`, which every gateway reads every few
-   * seconds (`revokedWithin`), so an announcement that cannot go out now (Redis down) is never waited for
+   * seconds (`revocations`), so an announcement that cannot go out now (Redis down) is never waited for
    * long and never makes the revocation fail.
    */
   async notifyRevoked(sessions: Pick<Session, 'id' | 'userId' | 'tenantId'>[]): Promise<void> {
-    if (sessions.length === 0) return;
-    const sent = Promise.all(
-      sessions.map((s) => this.deps.pubsub.publish(SESSION_REVOKED_TOPIC, { sessionId: s.id, userId: s.userId, tenantId: s.tenantId })),
-    ).then(
-      () => true,
-      (err: unknown) => {
-        log.warn({ err, sessions: sessions.length }, 'could not announce revoked sessions; gateways read them from the database');
-        return true;
-      },
+    const revokedAt = new Date().toISOString();
+    await announce(
+      this.deps.pubsub,
+      SESSION_REVOKED_TOPIC,
+      sessions.map((s) => ({ sessionId: s.id, userId: s.userId, tenantId: s.tenantId, revokedAt })),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ANNOUNCE_WAIT_MS)));
-    const announced = await Promise.race([sent, late]);
-    clearTimeout(timer);
-    if (!announced) log.warn({ sessions: sessions.length }, 'announcing revoked sessions is slow; gateways read them from the database');
   }
 
-  /** Sessions revoked in the last `withinSeconds` (by the database clock), for the gateways' revocation lists. */
-  async revokedWithin(body: unknown): Promise<RevokedSessions> {
-    const { withinSeconds } = revokedSessionsQuerySchema.parse(body);
-    const rows: { id: string; revoked_at: Date }[] = await withSystem(
+  /**
+   * A page of the sessions and API keys revoked since the gateway's last look (`since`, identity's own
+   * database time as this call last told it), reaching REVOCATION_OVERLAP_SECONDS further back and never
+   * further than an access token's lifetime; in (revoked_at, id) order, continued `after` a row.
+   */
+  async revocations(body: unknown): Promise<RevocationsPage> {
+    const { since, after, limit = REVOCATIONS_PAGE_SIZE } = revocationsQuerySchema.parse(body);
+    const furthest = this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_OVERLAP_SECONDS;
+    // One row even when nothing was revoked (kind null): identity's time is always answered.
+    const rows: { now: string; kind: 'session' | 'api_key' | null; id: string; prefix: string | null; at: string }[] = await withSystem(
       this.deps.ds,
-      'revoked sessions for the gateways',
+      'revocations for the gateways',
       (em) =>
-        em.query(`SELECT id, revoked_at FROM identity.sessions WHERE revoked_at > now() - make_interval(secs => $1) ORDER BY revoked_at`, [
-          withinSeconds,
-        ]),
+        em.query(
+          `WITH b AS (
+             SELECT now() AS now,
+                    greatest(least(coalesce($1::timestamptz, '-infinity'), now()) - make_interval(secs => $2), now() - make_interval(secs => $3)) AS lower)
+           SELECT ${UTC_MICROS('b.now')} AS now, p.kind, p.id, p.prefix, ${UTC_MICROS('p.revoked_at')} AS at
+             FROM b LEFT JOIN LATERAL (
+               SELECT r.* FROM (
+                 SELECT 'session' AS kind, s.id, NULL::text AS prefix, s.revoked_at FROM identity.sessions s WHERE s.revoked_at > b.lower
+                 UNION ALL
+                 SELECT 'api_key', k.id, k.prefix, k.revoked_at FROM identity.api_keys k WHERE k.revoked_at > b.lower) r
+                WHERE $4::timestamptz IS NULL OR (r.revoked_at, r.id) > ($4::timestamptz, $5::uuid)
+                ORDER BY r.revoked_at, r.id
+                LIMIT $6) p ON true
+            ORDER BY p.revoked_at, p.id`,
+          [since, REVOCATION_OVERLAP_SECONDS, furthest, after?.at ?? null, after?.id ?? null, limit + 1],
+        ),
       'debug',
     );
-    return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at.toISOString() }));
+    const now = rows[0].now;
+    const found = rows.filter((r) => r.kind !== null);
+    const page = found.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      now,
+      revoked: page.map((r) => (r.kind === 'session' ? { kind: r.kind, id: r.id, revokedAt: r.at } : { kind: r.kind, id: r.id, prefix: r.prefix, revokedAt: r.at })),
+      next: found.length > limit ? { at: last.at, id: last.id } : null,
+    };
   }
 }

@@ -220,6 +220,7 @@ function checkedOptions(input: {
   if (!SSO_ROLES.includes(defaultRole)) invalid(`The default role must be one of ${SSO_ROLES.join(', ')}`);
   if (mapping.some((m) => m.role === 'owner')) invalid('Ownership cannot be given by an identity provider');
   if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
+  if (mapping.length > 50 || mapping.some((m) => m.group.length > TEXT_LIMITS.ssoGroup)) invalid(`At most 50 mapping rules, each group ${lengthRange(TEXT_LIMITS.ssoGroup)}`);
   const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL', allowLocal) : null;
   const allowedDomains = [...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, '')))];
   if (allowedDomains.length === 0) invalid('Name the e-mail domains this provider may sign in (allowedDomains)');
@@ -315,12 +316,17 @@ export class SsoConnectionService {
       settings = { idpEntityId: input.idpEntityId.trim(), ssoUrl: input.ssoUrl, certificate: input.certificate };
     }
     settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL', this.allowLocal), certificate: pemOf(settings.certificate) };
+    if (settings.idpEntityId.length > TEXT_LIMITS.ssoIdentifier) invalid(`The IdP entity id must be ${lengthRange(TEXT_LIMITS.ssoIdentifier)}`);
     return this.insert(ctx, SsoKind.SAML, input, settings, null);
   }
 
   async createOidc(ctx: RequestContext, input: OidcConnectionInput): Promise<SsoConnection> {
     const issuer = httpsUrl(input.issuer ?? '', 'The issuer', this.allowLocal).replace(/\/$/, '');
     if (!input.clientId || !input.clientSecret) invalid('Give the client id and secret');
+    const identifiers = [input.clientId, input.groupsClaim ?? '', ...(input.scopes ?? [])];
+    if ((input.scopes?.length ?? 0) > 20 || identifiers.some((v) => v.length > TEXT_LIMITS.ssoIdentifier)) {
+      invalid(`The client id, groups claim and each of at most 20 scopes must be ${lengthRange(TEXT_LIMITS.ssoIdentifier, 0)}`);
+    }
     try {
       await discover(issuer, input.clientId, input.clientSecret, this.allowLocal);
     } catch (err) {

@@ -1,10 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { announce } from '../../../kernel/pubsub';
 import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import type * as Oidc from 'openid-client';
 import type { EntityManager } from 'typeorm';
 import { systemContext, type RequestContext } from '../../../kernel/context';
+import { AdmissionRequired, admissionOf, noteEffect, spend } from '../../../kernel/admission';
 import { withTenant } from '../../../kernel/db/tenant-scope';
+import { AppError } from '../../../kernel/errors';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import { HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER, type HookRequest, type HookResponse } from '../../../kernel/http/hooks';
@@ -42,6 +45,18 @@ class SsoRefusal extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** A member added by a sign-in is admitted like an accepted invitation: the tenant's status and members limit. */
+function admitMember(tenantId: string): void {
+  try {
+    spend(tenantId, 'members', 'acceptInvitation');
+  } catch (err) {
+    if (!(err instanceof AppError) || err instanceof AdmissionRequired) throw err;
+    const code = String(err.extensions.code);
+    if (code !== 'QUOTA_EXCEEDED') throw new SsoRefusal(403, code, `${err.message}: nobody new can join it now`);
+    throw new SsoRefusal(429, code, 'This tenant has reached its members limit: ask an admin of this tenant');
   }
 }
 
@@ -130,6 +145,7 @@ export class SsoLoginService {
       if (route === 'saml/metadata GET') return await this.samlMetadata(req, tenantId, connectionId);
       throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
     } catch (err) {
+      if (err instanceof AdmissionRequired) throw err; // answered by the gateway, which sends the call again
       const refusal = err instanceof SsoRefusal ? err : null;
       if (!refusal) log.error({ err }, 'single sign-on failed');
       const r = refusal ?? new SsoRefusal(500, 'SSO_FAILED', 'Sign-in could not be completed; try again');
@@ -262,6 +278,7 @@ export class SsoLoginService {
 
   private async oidcCallback(req: HookRequest, tenantId: string, connectionId: string): Promise<HookResponse> {
     const connection = await this.connection(tenantId, connectionId);
+    admissionOf(tenantId, 'acceptInvitation'); // before the state is used up: see finish
     if (connection.kind !== 'oidc') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
     if (req.query.get('error')) throw new SsoRefusal(401, 'SSO_PROVIDER_ERROR', `The identity provider refused: ${req.query.get('error')} ${req.query.get('error_description') ?? ''}`.trim());
     const state = req.query.get('state') ?? '';
@@ -380,6 +397,7 @@ export class SsoLoginService {
 
   private async samlAcs(req: HookRequest, tenantId: string, connectionId: string): Promise<HookResponse> {
     const connection = await this.connection(tenantId, connectionId);
+    admissionOf(tenantId, 'acceptInvitation'); // before the response is used up: see finish
     if (connection.kind !== 'saml') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
     const form = new URLSearchParams(req.body.toString('utf8'));
     const samlResponse = form.get('SAMLResponse');
@@ -444,7 +462,11 @@ export class SsoLoginService {
 
   // ------------------------------------------------------- provisioning --
 
-  /** First sign-in creates the account and membership; each sign-in applies the group mapping; then a one-time code. */
+  /**
+   * First sign-in creates the account and membership (admitted like an accepted invitation: refused while the
+   * tenant is suspended, expired or deleted, or at its members limit); each sign-in applies the group mapping;
+   * then a one-time code.
+   */
   private async finish(req: HookRequest, connection: ConnectionRow, claims: Claims): Promise<HookResponse> {
     const tenantId = connection.tenant_id;
     const domain = claims.email.split('@')[1];
@@ -502,6 +524,7 @@ export class SsoLoginService {
     const code = `${tenantId}.${randomBytes(32).toString('base64url')}`;
     const ctx = { ...this.clientContext(req, tenantId), userId };
     let roleChanged = false;
+    let joined = false;
     const events = await withTenant(this.deps.ds, ctx, async (em: EntityManager) => {
       const pending: string[] = [];
       if (created) await em.insert(User, em.create(User, { id: userId, email: claims.email, passwordHash: unusableHash!, emailVerifiedAt: new Date() }));
@@ -516,6 +539,8 @@ export class SsoLoginService {
       const membership = await em.findOneBy(IdentityMembership, { tenantId, userId });
       let role = membership?.role ?? mapped;
       if (!membership) {
+        admitMember(tenantId);
+        joined = true;
         await em.insert(IdentityMembership, { tenantId, userId, role });
         pending.push(await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role } }));
       } else if (membership.role !== 'owner' && membership.role !== mapped) {
@@ -565,9 +590,10 @@ export class SsoLoginService {
       });
       return pending;
     });
+    if (joined) noteEffect(tenantId, 'members');
     if (events.length) await this.deps.outbox.deliverNow(events);
     // The provider changed their role: gateways read the tenant's rights again (open sockets reconnect).
-    if (roleChanged) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId }).catch(() => undefined);
+    if (roleChanged) await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId }]);
     const target = new URL(connection.redirect_url ?? `${this.deps.config.mail.APP_URL.replace(/\/$/, '')}/sso/callback`);
     target.searchParams.set('code', code);
     return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };

@@ -10,7 +10,7 @@ registerEnumType(SsoKind, { name: 'SsoKind' });
 @InputType('SsoRoleRuleInput')
 @ObjectType('SsoRoleRule')
 export class SsoRoleRule {
-  @Field(() => String, { description: 'A group (or role) the identity provider sends' })
+  @Field(() => String, { description: `A group (or role) the identity provider sends (${lengthRange(TEXT_LIMITS.ssoGroup)})` })
   group: string;
 
   @Field(() => String, {
@@ -97,7 +97,7 @@ export class SamlConnectionInput extends SsoConnectionOptions {
   @Field(() => String, { nullable: true, description: "The IdP's metadata XML (gives entity id, SSO URL and signing certificate)" })
   metadataXml?: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: `The IdP entity id, without metadata (${lengthRange(TEXT_LIMITS.ssoIdentifier)})` })
   idpEntityId?: string | null;
 
   @Field(() => String, { nullable: true, description: 'The IdP single sign-on URL (HTTP-Redirect binding)' })
@@ -116,16 +116,16 @@ export class OidcConnectionInput extends SsoConnectionOptions {
   @Field(() => String, { description: 'Discovered at <issuer>/.well-known/openid-configuration when saved' })
   issuer: string;
 
-  @Field(() => String)
+  @Field(() => String, { description: lengthRange(TEXT_LIMITS.ssoIdentifier) })
   clientId: string;
 
   @Field(() => String, { description: 'Kept sealed; never shown again' })
   clientSecret: string;
 
-  @Field(() => [String], { nullable: true, description: 'Default: openid email profile' })
+  @Field(() => [String], { nullable: true, description: `At most 20, each ${lengthRange(TEXT_LIMITS.ssoIdentifier)}; default: openid email profile` })
   scopes?: string[] | null;
 
-  @Field(() => String, { nullable: true, description: 'ID token claim holding groups (default: groups)' })
+  @Field(() => String, { nullable: true, description: `ID token claim holding groups (${lengthRange(TEXT_LIMITS.ssoIdentifier)}; default: groups)` })
   groupsClaim?: string | null;
 
 }

@@ -17,6 +17,7 @@ import type { TotpActivation, TotpEnrollment } from './totp.types';
 import { LIMITS, clientIp, throttle, throttlePasswordCheck } from '../throttle/throttle';
 import { returningRows } from '../../../kernel/db/values';
 import { SecurityPolicyService, announceAccountChanged } from '../policy/security-policy.service';
+import { requireLiveSession } from '../sessions/live-session';
 
 const STEP_SECONDS = 30;
 const CHALLENGE_TTL_MINUTES = 5;
@@ -65,6 +66,7 @@ export class TotpService {
   async enroll(ctx: RequestContext): Promise<TotpEnrollment> {
     const userId = ctx.userId!;
     return withUser(this.deps.ds, userId, async (em) => {
+      await requireLiveSession(em, ctx, { lock: true });
       const state = await this.state(em, userId);
       if (state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_ALREADY_ENABLED);
       const secret = authenticator.generateSecret(20);
@@ -77,6 +79,7 @@ export class TotpService {
     const userId = ctx.userId!;
     const codes = Array.from({ length: 10 }, () => randomBytes(5).toString('hex'));
     const ok = await withUser(this.deps.ds, userId, async (em) => {
+      await requireLiveSession(em, ctx, { lock: true });
       const state = await this.state(em, userId);
       if (state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_ALREADY_ENABLED);
       if (!state.totpPendingSecret) throw identityError(IdentityErrorCode.TOTP_NOT_ENROLLED);
@@ -103,6 +106,7 @@ export class TotpService {
     if (policy.requireTwoFactor) throw identityError(IdentityErrorCode.TWO_FACTOR_MANDATORY);
     await throttlePasswordCheck(this.deps.ds, this.deps.config, ctx);
     const ok = await withUser(this.deps.ds, userId, async (em) => {
+      await requireLiveSession(em, ctx, { lock: true });
       const state = await this.state(em, userId);
       if (!state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_NOT_ENROLLED);
       if (!(await verifyPassword(state.passwordHash, typeof password === 'string' ? password : ''))) return false;

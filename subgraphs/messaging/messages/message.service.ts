@@ -13,6 +13,7 @@ import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } fro
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { hasPermission } from '../../../kernel/auth';
 import { TEXT_LIMITS } from '../../../kernel/text';
+import { noteEffect, spend } from '../../../kernel/admission';
 
 const PAGE_MAX = 100;
 
@@ -21,7 +22,8 @@ export class MessageService {
 
   /**
    * Posts a message. With a clientMessageId, a retry of the same send returns the message already stored
-   * (and announces nothing new); a reply must point at a message of the same room.
+   * (and announces nothing new, uses no quota: it is accepted even at the tenant's messages limit); a reply
+   * must point at a message of the same room.
    */
   async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
     const body = checkedBody(input.body);
@@ -49,6 +51,8 @@ export class MessageService {
           [tenantId, id, room.id, ctx.userId, body, clientId, replyToId],
         ),
       );
+      // A new message uses one of the tenant's messages (refused past what the gateway granted); a retry does not.
+      if (inserted.length) spend(tenantId, 'messages', 'sendMessage');
       const saved = inserted.length
         ? await em.findOneByOrFail(Message, { tenantId, id })
         : await em.findOneByOrFail(Message, { tenantId, roomId: room.id, authorId: ctx.userId!, clientMessageId: clientId! });
@@ -56,6 +60,7 @@ export class MessageService {
     });
     // Realtime is best effort once committed: a subscriber that misses it reads it from history.
     if (created) {
+      noteEffect(message.tenantId, 'messages');
       await this.announce(message, RoomEventKind.MESSAGE_ADDED);
       // Whoever posted has stopped typing.
       await publishTyping(this.deps, { tenantId: message.tenantId, roomId: message.roomId, userId: ctx.userId!, typing: false, expiresAt: Date.now() });

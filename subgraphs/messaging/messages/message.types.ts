@@ -12,7 +12,7 @@ export class SendMessageInput {
   @Field(() => String, { description: `${lengthRange(MESSAGE_MAX_LENGTH)} after control characters are removed and the ends trimmed` })
   body: string;
 
-  @Field(() => String, { nullable: true, description: `Your own id for the message (${lengthRange(TEXT_LIMITS.clientMessageId)}): a retry with it never duplicates` })
+  @Field(() => String, { nullable: true, description: `Your own id for the message (${lengthRange(TEXT_LIMITS.clientMessageId)}): a retry with it never duplicates, nor uses the messages limit again` })
   clientMessageId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Reply to this message of the same room' })

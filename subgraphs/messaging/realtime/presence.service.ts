@@ -5,9 +5,8 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { CONNECTION_CLOSED_TOPIC } from '../../../kernel/topics';
-import { TEXT_LIMITS } from '../../../kernel/text';
+import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
-import { cleanText } from '../rooms/room.service';
 import { Presence, PresenceStatus, type SetPresenceInput } from './realtime.types';
 
 /** A tenant's presence changes: `{ tenantId, userId }`. */
@@ -56,8 +55,9 @@ export class PresenceService {
   }
 
   async set(ctx: RequestContext, input: SetPresenceInput): Promise<Presence> {
-    const deviceId = cleanText(input.deviceId ?? '');
-    const page = input.page === undefined || input.page === null ? null : cleanText(input.page);
+    // Shown to the tenant's other members (the page) and kept per device: without control or bidirectional formatting characters.
+    const deviceId = cleanName(input.deviceId ?? '');
+    const page = input.page === undefined || input.page === null ? null : cleanName(input.page) || null;
     if (deviceId.length < 1 || deviceId.length > TEXT_LIMITS.presenceDevice || (page !== null && page.length > TEXT_LIMITS.presencePage)) throw messagingError(MessagingErrorCode.INVALID_PRESENCE);
     const { before, after } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const before = await this.current(em, tenantId, ctx.userId!);

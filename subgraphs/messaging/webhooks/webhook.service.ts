@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { AdmissionRequired, noteEffect, spend } from '../../../kernel/admission';
 import { systemContext, type RequestContext } from '../../../kernel/context';
+import { AppError } from '../../../kernel/errors';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { HookRequest, HookResponse } from '../../../kernel/http/hooks';
@@ -27,6 +29,9 @@ interface WebhookRow {
 
 const log = logger('messaging.webhooks');
 
+/** HTTP status of a call the tenant's admission refuses (its status, or a limit). */
+const ADMISSION_REFUSAL_STATUS: Record<string, number> = { QUOTA_EXCEEDED: 429, NOT_FOUND: 404 };
+
 function view(tenantId: string, r: WebhookRow): RoomWebhook {
   return Object.assign(new RoomWebhook(), { id: r.id, roomId: r.room_id, name: r.name, path: `/hooks/messaging/${tenantId}/${r.id}`, createdAt: r.created_at });
 }
@@ -44,7 +49,9 @@ export function webhookSignature(secret: string, timestamp: string, body: Buffer
  * Inbound automation: a tenant's webhook posts system messages into one room. Calls carry
  * `Nexus-Timestamp` (Unix seconds) and `Nexus-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`;
  * a call is refused unless signed with the webhook's secret, within WEBHOOK_TOLERANCE_SECONDS of now,
- * and never seen before (each signature is accepted once). Secrets are sealed at rest.
+ * and never seen before (each signature is accepted once). Secrets are sealed at rest. Only an authenticated,
+ * valid call is admitted for its tenant (status, messages limit), as the sendMessage it is: who cannot sign
+ * learns nothing about the tenant.
  */
 export class WebhookService {
   constructor(private readonly deps: SubgraphDeps) {}
@@ -135,6 +142,13 @@ export class WebhookService {
       }
       const room = await em.findOneByOrFail(Room, { tenantId, id: hook.room_id });
       if (room.archivedAt) throw new HookRefusal(refusal(409, 'ROOM_ARCHIVED', 'This room is archived'));
+      // Authenticated and valid: now the tenant's admission (asked of the gateway the first time, kernel/admission.ts).
+      try {
+        spend(tenantId, 'messages', 'sendMessage');
+      } catch (err) {
+        if (err instanceof AdmissionRequired || !(err instanceof AppError)) throw err;
+        throw new HookRefusal(refusal(ADMISSION_REFUSAL_STATUS[String(err.extensions.code)] ?? 403, String(err.extensions.code), err.message));
+      }
       const id = randomUUID();
       await em.query(`INSERT INTO messaging.messages (tenant_id, id, room_id, author_id, sender_name, body) VALUES ($1, $2, $3, NULL, $4, $5)`, [
         tenantId,
@@ -154,6 +168,7 @@ export class WebhookService {
       return outcome;
     }
     const { message } = outcome;
+    noteEffect(tenantId, 'messages');
     await publishRoomEvent(this.deps, {
       tenantId,
       roomId: message.roomId,

@@ -53,7 +53,7 @@ export class TenantBranding {
 
 @InputType()
 export class UpdateBrandingInput {
-  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets` })
+  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed` })
   displayName?: string | null;
 
   @Field(() => String, { nullable: true, description: 'https URL (at most 2048 characters)' })
@@ -65,6 +65,6 @@ export class UpdateBrandingInput {
   @Field(() => String, { nullable: true, description: '#rrggbb' })
   accentColor?: string | null;
 
-  @Field(() => String, { nullable: true, description: `Sender name of the tenant's e-mails: ${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets` })
+  @Field(() => String, { nullable: true, description: `Sender name of the tenant's e-mails: ${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed` })
   emailSenderName?: string | null;
 }

@@ -3,19 +3,19 @@ import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { TEXT_LIMITS, stripBidiControls } from '../../../kernel/text';
+import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Branding, type TenantBranding, type UpdateBrandingInput } from './branding.entity';
 
 const COLOR = /^#[0-9a-f]{6}$/;
 
-/** Optional text: omitted keeps, null clears, otherwise without bidirectional formatting controls, trimmed and checked. */
+/** Optional name: omitted keeps, null clears, otherwise cleaned (no control or bidirectional formatting characters) and checked. */
 function text(value: string | null | undefined, current: string | null, max: number, field: string): string | null {
   if (value === undefined) return current;
   if (value === null) return null;
-  const t = stripBidiControls(value).trim();
-  // No line breaks or angle brackets: a sender name ends up in a mail header.
-  if (t.length < 1 || t.length > max || /[\r\n<>"]/.test(t)) throw tenancyError(TenancyErrorCode.INVALID_BRANDING, `${field} must be 1 to ${max} characters, without line breaks, quotes or angle brackets`);
+  // No line breaks or angle brackets: a sender name ends up in a mail header (a line break is refused, not removed).
+  const t = /[\r\n]/.test(value) ? '' : cleanName(value);
+  if (t.length < 1 || t.length > max || /[<>"]/.test(t)) throw tenancyError(TenancyErrorCode.INVALID_BRANDING, `${field} must be 1 to ${max} characters, without line breaks, quotes or angle brackets`);
   return t;
 }
 

@@ -171,7 +171,12 @@ export class ModuleService {
     const permissions = [...new Set(input.permissions ?? [])].sort();
     if (!permissions.every((p) => PERMISSION.test(p)) || permissions.some((p) => p.startsWith('platform:'))) throw fail('permissions: resource:action strings, not platform ones');
     const entitlements = input.entitlements ?? {};
-    if (!Object.values(entitlements).every((v) => ['number', 'boolean', 'string'].includes(typeof v))) throw fail('entitlements: numbers, booleans or strings');
+    const entries = Object.entries(entitlements);
+    const fits = ([key, v]: [string, unknown]) =>
+      key.length >= 1 && key.length <= TEXT_LIMITS.entitlementKey && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= TEXT_LIMITS.entitlementValue));
+    if (entries.length > 50 || !entries.every(fits)) {
+      throw fail(`entitlements: at most 50, keys of ${lengthRange(TEXT_LIMITS.entitlementKey)}, values numbers, booleans or text of ${lengthRange(TEXT_LIMITS.entitlementValue, 0)}`);
+    }
     const events = [...(input.emits ?? []), ...(input.consumes ?? [])];
     if (!events.every((e) => EVENT_TYPE.test(e))) throw fail('emits/consumes: event types');
     return {

@@ -73,7 +73,10 @@ export class PublishModuleInput {
   @Field(() => [String], { defaultValue: [] })
   permissions: string[];
 
-  @Field(() => GraphQLJSONObject, { nullable: true })
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description: `At most 50: keys of ${lengthRange(TEXT_LIMITS.entitlementKey)}, values numbers, booleans or text of ${lengthRange(TEXT_LIMITS.entitlementValue, 0)}`,
+  })
   entitlements?: Record<string, unknown> | null;
 
   @Field(() => [String], { defaultValue: [] })
