@@ -107,7 +107,9 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
           grant = null;
           throw new Error(`${subgraph} asked twice for an admission`);
         }
-        admission.settle(grant, reportedEffects(upstream.headers.get(EFFECTS_HEADER), grant.tenantId));
+        const reported = upstream.headers.get(EFFECTS_HEADER);
+        // A balancer's 502/504 leaves the outcome unknown: counted as granted, like a call that got no answer.
+        admission.settle(grant, reported === null && UNAVAILABLE_STATUSES.has(upstream.status) ? grantedEffects(grant) : reportedEffects(reported, grant.tenantId));
         grant = null;
       }
       // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be

@@ -80,7 +80,9 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       throw new Error('Tenant admission could not be completed');
     }
     const grant = await this.admission.grant(parsed.data.tenantId, [parsed.data.actsAs], { metered: true });
-    (context.grants ??= new Map()).set(grant.tenantId, grant);
+    // Another fetch of this operation was admitted for the tenant meanwhile: keep its grant, give this one back.
+    if (context.grants?.has(grant.tenantId)) this.admission.settle(grant);
+    else (context.grants ??= new Map()).set(grant.tenantId, grant);
     return super.process(options);
   }
 
@@ -119,7 +121,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         }
       }
     }
-    if (context && request.query && !context.mutated && mutationEffects(request.query, response).length > 0) context.mutated = true;
+    if (context && request.query && !context.mutated && mutationEffects(request.query, response, request.variables).length > 0) context.mutated = true;
     const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
     if (issued !== undefined) {
       delete response.extensions![ISSUED_SESSION_EXTENSION];

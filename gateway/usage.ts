@@ -13,7 +13,7 @@ const STATUS_MS = 30_000;
 const RESERVATION_MS = 120_000;
 
 /** What a tenant over a limit can still do: see its usage, status and account, sign out. */
-const EXEMPT = new Set(['usage', 'currentTenant', 'myTenants', 'me', 'myAccess', 'switchTenant', 'logout', 'logoutEverywhere', 'entitlements', '__typename']);
+const EXEMPT = new Set(['usage', 'currentTenant', 'myTenants', 'me', 'myAccess', 'switchTenant', 'logout', 'logoutEverywhere', 'sessions', 'revokeSession', 'entitlements', '__typename']);
 
 interface QuotaStatus {
   limits: Record<string, number>;
@@ -262,7 +262,7 @@ interface SubgraphResult {
  * further down its selection leaves what it did in place. When a non-null field failed the whole answer is
  * null and the fields after it never ran.
  */
-export function mutationEffects(query: string, result: SubgraphResult): string[] {
+export function mutationEffects(query: string, result: SubgraphResult, variables?: Record<string, unknown>): string[] {
   if (!/^\s*mutation\b/.test(query)) return [];
   const document = parse(query, { noLocation: true });
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -276,7 +276,9 @@ export function mutationEffects(query: string, result: SubgraphResult): string[]
   const failed = new Set(errors.filter((e) => e.path?.length === 1).map((e) => String(e.path![0])));
   const reached = new Set(errors.filter((e) => e.path?.length).map((e) => String(e.path![0])));
   const effects: string[] = [];
-  for (const { key, name } of topFields(operation.selectionSet, fragments, undefined)) {
+  for (const { key, name } of topFields(operation.selectionSet, fragments, variables)) {
+    // A field left out of a complete answer did not run (skipped).
+    if (!aborted && !(key in result.data!) && !failed.has(key)) continue;
     if (failed.has(key)) {
       if (aborted) break;
       continue;

@@ -206,6 +206,24 @@ describe('a mutation meeting a subgraph that is down', () => {
     }
   });
 
+  it('is answered 503 with Retry-After when the only other field was skipped', async () => {
+    const [port] = await freePorts(1);
+    const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);
+    const ledgerAccount = `skipped-${randomUUID().slice(0, 8)}`;
+    try {
+      const res = await ask(gateway.url, {
+        query: `mutation($skip: Boolean!) { t: __typename a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 1 }) @skip(if: $skip) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
+        variables: { skip: true },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(0);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   it('is answered 503 with Retry-After when nothing took effect', async () => {
     const [port] = await freePorts(1);
     const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);

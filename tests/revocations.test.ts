@@ -188,6 +188,8 @@ describe('gateways that have not learnt of a revocation yet', () => {
         ['inviteUser', () => gql(late.url, InviteUserDocument, { input: { email: uniqueEmail('accomplice'), role: 'admin' } }, { token })],
       ];
       for (const [name, attempt] of attempts) expect([name, codes(await attempt())]).toEqual([name, ['UNAUTHENTICATED']]);
+      // Signing out again stays an answer, not an error.
+      expect((await gql(late.url, LogoutDocument, {}, { token })).data).toEqual({ logout: true });
       // The account is as it was: its password still signs in, and asks for the second factor.
       const again = await gql(t.gatewayUrl, LoginDocument, { input: { email: root.email, password: root.password } });
       expect(codes(again)).toEqual(['TWO_FACTOR_REQUIRED']);

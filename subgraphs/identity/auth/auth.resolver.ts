@@ -83,7 +83,7 @@ export class AuthResolver {
   }
 
   @Authorized('account:manage')
-  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once' })
+  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once where the revocation is announced, everywhere within REVOCATION_POLL_MS' })
   logout(): Promise<boolean> {
     return this.sessionService.logout(currentContext());
   }

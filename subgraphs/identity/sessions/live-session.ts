@@ -22,12 +22,15 @@ export async function requireLiveSession(em: EntityManager, ctx: RequestContext,
   if (rows.length === 0) throw unauthenticated('This session has been signed out');
 }
 
-/** Every identity mutation made with a session (other than the public ones) is refused once it ended. */
+/**
+ * Every identity mutation made with a session (other than the public ones, and `logout`, which stays idempotent)
+ * is refused once the session ended.
+ */
 export class LiveSessionMiddleware implements MiddlewareInterface {
   constructor(private readonly deps: SubgraphDeps) {}
 
   async use({ info }: ResolverData, next: NextFn): Promise<unknown> {
-    if (info.parentType.name === 'Mutation' && !isPublicRootField(info.fieldName)) {
+    if (info.parentType.name === 'Mutation' && !isPublicRootField(info.fieldName) && info.fieldName !== 'logout') {
       const ctx = currentContext();
       if (ctx.sessionId && ctx.userId) await withUser(this.deps.ds, ctx.userId, (em) => requireLiveSession(em, ctx, { lock: false }));
     }
