@@ -59,10 +59,9 @@ describe('shared subscriptions', () => {
     await live([mine]);
     const theirs = open(member).subscribe<Authored>(AUTHORED, { r: roomId });
     await live([mine, theirs]);
-    const n = [mine.results.length, theirs.results.length];
     await post('whose address?');
-    await Promise.all([mine.waitFor(n[0] + 1), theirs.waitFor(n[1] + 1)]);
     const seen = (s: Subscription<Authored>) => s.results.map((r) => r.data?.roomEvents.message).find((m) => m?.body === 'whose address?');
+    await Promise.all([mine, theirs].map((s) => s.waitUntil(() => seen(s) !== undefined)));
     expect(seen(mine)?.author).toEqual({ id: owner.userId, email: owner.email });
     expect(seen(theirs)?.author).toEqual({ id: owner.userId, email: null });
   });

@@ -13,6 +13,8 @@ export interface Subscription<T> {
   results: FormattedExecutionResult<T>[];
   /** Resolves once `n` results arrived (rejects after `ms`). */
   waitFor(n: number, ms?: number): Promise<FormattedExecutionResult<T>[]>;
+  /** Waits until `done(results)` holds (e.g. a given event arrived, whatever else came before it). */
+  waitUntil(done: (results: FormattedExecutionResult<T>[]) => boolean, ms?: number, expected?: string): Promise<FormattedExecutionResult<T>[]>;
   completed: Promise<void>;
   error: Promise<unknown>;
   unsubscribe(): void;
@@ -78,11 +80,14 @@ export function connect(gatewayUrl: string, connectionParams: Record<string, unk
         completed,
         error,
         unsubscribe,
-        async waitFor(n: number, ms = 5000) {
+        waitFor(n: number, ms = 5000) {
+          return this.waitUntil((r) => r.length >= n, ms, `expected ${n} results`);
+        },
+        async waitUntil(done: (results: FormattedExecutionResult<T>[]) => boolean, ms = 5000, expected = 'the awaited result') {
           const deadline = Date.now() + ms;
-          while (results.length < n) {
+          while (!done(results)) {
             const left = deadline - Date.now();
-            if (left <= 0) throw new Error(`expected ${n} results, got ${results.length}: ${JSON.stringify(results)}`);
+            if (left <= 0) throw new Error(`${expected} did not arrive, got ${results.length}: ${JSON.stringify(results)}`);
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, left);
               waiters.push(() => {
