@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 const SUBGRAPHS = ['identity', 'tenancy', 'commerce', 'ledger', 'messaging', 'intelligence'];
 
@@ -35,4 +36,5 @@ export default tseslint.config(
   },
   { files: ['**/*.js', '**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } } },
   ...boundaries,
+  prettier,
 );
