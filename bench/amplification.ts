@@ -43,12 +43,17 @@ export interface AmplificationResult {
   loaded: { p50: number; p99: number };
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const SELECTIONS = 10;
 
 async function post(url: string, token: string, body: unknown): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as { errors?: unknown };
   if (!res.ok || json.errors) throw new Error(`request failed: ${res.status} ${JSON.stringify(json)}`);
 }
@@ -67,7 +72,10 @@ async function cheapQueries(input: AmplificationInput, samples: number): Promise
 }
 
 /** Posts messages in A at the input's pace while `measure` runs; returns what it measured and how many were posted. */
-async function whilePosting<T>(input: AmplificationInput, measure: () => Promise<T>): Promise<{ measured: T; messages: number }> {
+async function whilePosting<T>(
+  input: AmplificationInput,
+  measure: () => Promise<T>,
+): Promise<{ measured: T; messages: number }> {
   let messages = 0;
   let posting = true;
   const poster = (async () => {
@@ -123,7 +131,9 @@ export async function amplificationBench(input: AmplificationInput): Promise<Amp
         error: (err) => {
           settled.add(i);
           const first = Array.isArray(err) ? (err[0] as { extensions?: { code?: string; scope?: string } }) : undefined;
-          const why = first?.extensions ? `${first.extensions.code}${first.extensions.scope ? ` (${first.extensions.scope})` : ''}` : 'connection closed';
+          const why = first?.extensions
+            ? `${first.extensions.code}${first.extensions.scope ? ` (${first.extensions.scope})` : ''}`
+            : 'connection closed';
           refused[why] = (refused[why] ?? 0) + 1;
         },
         complete: () => settled.add(i),
@@ -132,7 +142,10 @@ export async function amplificationBench(input: AmplificationInput): Promise<Amp
   }
   // Refusals come back at once; the accepted ones are those that get a message.
   await sleep(3000);
-  await post(input.gatewayUrl, input.attackerToken, { query: 'mutation($r: ID!) { sendMessage(input: { roomId: $r, body: "warm-up" }) { id } }', variables: { r: input.roomId } });
+  await post(input.gatewayUrl, input.attackerToken, {
+    query: 'mutation($r: ID!) { sendMessage(input: { roomId: $r, body: "warm-up" }) { id } }',
+    variables: { r: input.roomId },
+  });
   const warmDeadline = Date.now() + 10_000;
   const open = () => input.subscriptions - settled.size;
   while (received.size < open() && Date.now() < warmDeadline) await sleep(50);

@@ -15,7 +15,13 @@ process.on('SIGUSR2', () => {
   setTimeout(() => {
     if (gc) gc();
     const m = process.memoryUsage();
-    const line = { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, gc: gc !== null };
+    const line = {
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      gc: gc !== null,
+    };
     process.stderr.write(`fanout-memory ${JSON.stringify(line)}\n`);
   }, 300);
 });

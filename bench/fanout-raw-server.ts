@@ -31,7 +31,9 @@ const server = createServer((req, res) => {
       return;
     }
     const id = randomUUID();
-    const frame = Buffer.from(JSON.stringify({ id: randomUUID(), type: 'next', payload: { data: { messageAdded: { id, body } } } }));
+    const frame = Buffer.from(
+      JSON.stringify({ id: randomUUID(), type: 'next', payload: { data: { messageAdded: { id, body } } } }),
+    );
     for (const client of wss.clients) {
       if (client.readyState === WebSocket.OPEN) client.send(frame, { binary: false });
     }

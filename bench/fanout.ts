@@ -57,8 +57,21 @@ export interface SideResult {
   latency: { p50: number; p99: number; max: number; delivered: number; expected: number };
   /** Latency phase, medians per message: the send's response, the first and the last of its N deliveries. */
   perMessage: { returned: number; first: number; last: number };
-  throughput: { messagesPerSecond: number; deliveriesPerSecond: number; delivered: number; expected: number; sendSeconds: number; p99: number };
-  memory: { rssBeforeMb: number; rssKbPerConnection: number; heapKbPerConnection: number; rssAfterTrafficKbPerConnection: number; gc: boolean };
+  throughput: {
+    messagesPerSecond: number;
+    deliveriesPerSecond: number;
+    delivered: number;
+    expected: number;
+    sendSeconds: number;
+    p99: number;
+  };
+  memory: {
+    rssBeforeMb: number;
+    rssKbPerConnection: number;
+    heapKbPerConnection: number;
+    rssAfterTrafficKbPerConnection: number;
+    gc: boolean;
+  };
   /**
    * CPU time in the throughput phase: per delivery of the serving process and of this (client) process,
    * and per message of the subgraphs' process (the gateway only: sends, admission, event queries, and
@@ -83,7 +96,8 @@ const SEND = 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, 
 const CLOCK_TICKS = 100;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 /** Message bodies are padded to the length of a typical chat line. */
 const bodyOf = (label: string) => label.padEnd(80, '.');
 
@@ -141,14 +155,28 @@ class Recorder {
 
   /** Medians over the messages of the phase: send returned, first and last delivery (ms after sending). */
   perMessage(): { returned: number; first: number; last: number } {
-    const median = (pick: (s: Sent) => number) => pct([...this.sent.values()].map(pick).filter(Number.isFinite).sort((a, b) => a - b), 50);
-    return { returned: median((s) => s.returned - s.at), first: median((s) => s.first - s.at), last: median((s) => s.last - s.at) };
+    const median = (pick: (s: Sent) => number) =>
+      pct(
+        [...this.sent.values()]
+          .map(pick)
+          .filter(Number.isFinite)
+          .sort((a, b) => a - b),
+        50,
+      );
+    return {
+      returned: median((s) => s.returned - s.at),
+      first: median((s) => s.first - s.at),
+      last: median((s) => s.last - s.at),
+    };
   }
 }
 
 /** How every client reads a frame: the `next` payload's `messageAdded.body`; returns the frame's type. */
 function readFrame(recorder: Recorder, index: number, data: WebSocket.RawData): string | undefined {
-  const message = JSON.parse(data.toString()) as { type?: string; payload?: { data?: { messageAdded?: { body?: unknown } } } };
+  const message = JSON.parse(data.toString()) as {
+    type?: string;
+    payload?: { data?: { messageAdded?: { body?: unknown } } };
+  };
   if (message.type === 'next') {
     const body = message.payload?.data?.messageAdded?.body;
     if (typeof body === 'string') recorder.receive(index, body);
@@ -188,7 +216,11 @@ interface Child {
  * process that does not get there (exits, or 60 s pass) is killed and the start fails.
  */
 async function startChild(label: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -226,14 +258,19 @@ async function startChild(label: string, args: string[], env: NodeJS.ProcessEnv,
 }
 
 /** Services started with `kernel/cli/start.ts`, and the URLs they printed. */
-async function startServices(services: string, env: NodeJS.ProcessEnv): Promise<Child & { urls: Record<string, string> }> {
+async function startServices(
+  services: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Child & { urls: Record<string, string> }> {
   const child = await startChild(
     services,
     ['kernel/cli/start.ts', services],
     { LOG_LEVEL: 'error', NODE_ENV: 'development', SEED_DEMO: 'false', MIGRATE_ON_START: 'false', ...env },
     /Nexus Platform is up[^]*\n\n/,
   );
-  const urls = Object.fromEntries([...child.output().matchAll(/^\s+(\w+)\s+(http:\/\/\S+\/graphql)$/gm)].map((m) => [m[1], m[2]]));
+  const urls = Object.fromEntries(
+    [...child.output().matchAll(/^\s+(\w+)\s+(http:\/\/\S+\/graphql)$/gm)].map((m) => [m[1], m[2]]),
+  );
   return { ...child, urls };
 }
 
@@ -243,13 +280,26 @@ function withProbe(): string {
 }
 
 async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as { errors?: unknown };
   if (!res.ok || json.errors) throw new Error(`send failed: ${res.status} ${JSON.stringify(json)}`);
 }
 
-async function startGateway(input: FanoutInput, subgraphUrls: Record<string, string>, subgraphsPid: number): Promise<Served> {
-  const proc = await startServices('gateway', { ...input.env, ...subgraphUrls, GATEWAY_PORT: '0', NODE_OPTIONS: withProbe() });
+async function startGateway(
+  input: FanoutInput,
+  subgraphUrls: Record<string, string>,
+  subgraphsPid: number,
+): Promise<Served> {
+  const proc = await startServices('gateway', {
+    ...input.env,
+    ...subgraphUrls,
+    GATEWAY_PORT: '0',
+    NODE_OPTIONS: withProbe(),
+  });
   const url = proc.urls.gateway;
   if (!url) {
     await proc.stop();
@@ -322,7 +372,12 @@ async function startGateway(input: FanoutInput, subgraphUrls: Record<string, str
 }
 
 async function startRaw(): Promise<Served> {
-  const proc = await startChild('the raw broadcast server', ['bench/fanout-raw-server.ts'], { NODE_OPTIONS: withProbe() }, /raw broadcast listening \S+\n/);
+  const proc = await startChild(
+    'the raw broadcast server',
+    ['bench/fanout-raw-server.ts'],
+    { NODE_OPTIONS: withProbe() },
+    /raw broadcast listening \S+\n/,
+  );
   const url = /raw broadcast listening (\S+)/.exec(proc.output())![1];
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
   return {
@@ -375,7 +430,13 @@ function clientCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-async function openAll(served: Served, size: number, batch: number, recorder: Recorder, opened: Opened[]): Promise<number> {
+async function openAll(
+  served: Served,
+  size: number,
+  batch: number,
+  recorder: Recorder,
+  opened: Opened[],
+): Promise<number> {
   let failed = 0;
   for (let i = 0; i < size; i += batch) {
     const ready: Promise<void>[] = [];
@@ -421,7 +482,8 @@ async function closeAll(opened: Opened[]): Promise<void> {
 }
 
 export const intervalFor = (input: FanoutInput, size: number) => input.intervalMs ?? Math.max(50, size / 10);
-export const throughputMessagesFor = (input: FanoutInput, size: number) => input.throughputMessages ?? Math.max(input.messages, Math.ceil(200_000 / size));
+export const throughputMessagesFor = (input: FanoutInput, size: number) =>
+  input.throughputMessages ?? Math.max(input.messages, Math.ceil(200_000 / size));
 
 async function measure(start: () => Promise<Served>, size: number, input: FanoutInput): Promise<SideResult> {
   const served = await start();
@@ -455,7 +517,12 @@ async function measure(start: () => Promise<Served>, size: number, input: Fanout
       if (wait > 0) await sleep(wait);
       const body = bodyOf(`${served.name} ${size} latency #${i}`);
       const sent = recorder.mark(body);
-      sends.push(served.send(body).then(() => void (sent.returned = performance.now()), () => void sendErrors++));
+      sends.push(
+        served.send(body).then(
+          () => void (sent.returned = performance.now()),
+          () => void sendErrors++,
+        ),
+      );
     }
     await Promise.all(sends);
     await drain(recorder, input.messages * size);
@@ -534,7 +601,12 @@ async function measure(start: () => Promise<Served>, size: number, input: Fanout
 }
 
 export async function fanoutBench(input: FanoutInput): Promise<FanoutResult[]> {
-  const subgraphs = await startServices('identity,tenancy,messaging', { ...input.env, IDENTITY_PORT: '0', TENANCY_PORT: '0', MESSAGING_PORT: '0' });
+  const subgraphs = await startServices('identity,tenancy,messaging', {
+    ...input.env,
+    IDENTITY_PORT: '0',
+    TENANCY_PORT: '0',
+    MESSAGING_PORT: '0',
+  });
   try {
     const urls = { ...input.otherSubgraphUrls };
     for (const [name, url] of Object.entries(subgraphs.urls)) urls[`${name.toUpperCase()}_URL`] = url;
@@ -579,7 +651,9 @@ export function formatFanout(results: FanoutResult[], input: FanoutInput): strin
     `      connect ${f(r.connectSeconds)} s (${r.failedConnections} failed, ${r.subscribed}/${r.subscribers} live)` +
     `  rss before ${f(r.memory.rssBeforeMb, 0)} MB, after traffic ${f(r.memory.rssAfterTrafficKbPerConnection)} KB/conn` +
     `  cpu/delivery: server ${f(r.cpu.serverUsPerDelivery, 2)} µs, clients ${f(r.cpu.clientUsPerDelivery, 2)} µs` +
-    (r.cpu.subgraphsMsPerMessage === undefined ? '' : `, subgraphs ${f(r.cpu.subgraphsMsPerMessage, 2)} ms/message (with their polling)`) +
+    (r.cpu.subgraphsMsPerMessage === undefined
+      ? ''
+      : `, subgraphs ${f(r.cpu.subgraphsMsPerMessage, 2)} ms/message (with their polling)`) +
     `  throughput-phase p99 ${f(r.throughput.p99, 0)} ms, sends took ${f(r.throughput.sendSeconds, 2)} s` +
     (r.subscriptionErrors || r.sendErrors ? `  errors: ${r.subscriptionErrors} received, ${r.sendErrors} sends` : '');
   for (const { subscribers, intervalMs, gateway, raw } of results) {
@@ -593,8 +667,10 @@ export function formatFanout(results: FanoutResult[], input: FanoutInput): strin
         ` throughput ×${f(gateway.throughput.deliveriesPerSecond / raw.throughput.deliveriesPerSecond, 2)},` +
         ` memory/conn ×${f(gateway.memory.rssKbPerConnection / raw.memory.rssKbPerConnection, 2)}`,
     );
-    const complete = (r: SideResult) => r.latency.delivered === r.latency.expected && r.throughput.delivered === r.throughput.expected;
-    if (!complete(gateway) || !complete(raw)) lines.push('    WARNING: not every expected delivery arrived (see delivered above)');
+    const complete = (r: SideResult) =>
+      r.latency.delivered === r.latency.expected && r.throughput.delivered === r.throughput.expected;
+    if (!complete(gateway) || !complete(raw))
+      lines.push('    WARNING: not every expected delivery arrived (see delivered above)');
   }
   const at = results.find((r) => r.subscribers === TARGET_P99_AT) ?? results[results.length - 1];
   if (at) {
@@ -606,11 +682,21 @@ export function formatFanout(results: FanoutResult[], input: FanoutInput): strin
         : `    p99 ≤ ${TARGET_P99_MS} ms at ${TARGET_P99_AT} subscribers: not measured (${f(p99, 1)} ms at ${at.subscribers})`,
     );
     const memory = results.map((r) => `${f(r.gateway.memory.rssKbPerConnection)} KB at ${r.subscribers}`).join(', ');
-    lines.push(`    ≤ ${TARGET_KB_PER_CONNECTION} KB per connection: ${verdict(results.every((r) => r.gateway.memory.rssKbPerConnection <= TARGET_KB_PER_CONNECTION))} (${memory})`);
-    const ratios = results.map((r) => `×${f(r.gateway.throughput.deliveriesPerSecond / r.raw.throughput.deliveriesPerSecond, 2)} at ${r.subscribers}`).join(', ');
+    lines.push(
+      `    ≤ ${TARGET_KB_PER_CONNECTION} KB per connection: ${verdict(results.every((r) => r.gateway.memory.rssKbPerConnection <= TARGET_KB_PER_CONNECTION))} (${memory})`,
+    );
+    const ratios = results
+      .map(
+        (r) =>
+          `×${f(r.gateway.throughput.deliveriesPerSecond / r.raw.throughput.deliveriesPerSecond, 2)} at ${r.subscribers}`,
+      )
+      .join(', ');
     lines.push(
       `    ≥ ${TARGET_THROUGHPUT_RATIO}× the raw baseline's throughput: ${verdict(
-        results.every((r) => r.gateway.throughput.deliveriesPerSecond / r.raw.throughput.deliveriesPerSecond >= TARGET_THROUGHPUT_RATIO),
+        results.every(
+          (r) =>
+            r.gateway.throughput.deliveriesPerSecond / r.raw.throughput.deliveriesPerSecond >= TARGET_THROUGHPUT_RATIO,
+        ),
       )} (${ratios})`,
     );
   }

@@ -14,7 +14,8 @@ export interface LoginBenchInput {
   concurrency: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function forSeconds(seconds: number, concurrency: number, work: () => Promise<void>): Promise<number> {
   const end = performance.now() + seconds * 1000;
@@ -31,7 +32,12 @@ async function forSeconds(seconds: number, concurrency: number, work: () => Prom
 }
 
 export async function loginBench(input: LoginBenchInput) {
-  const hash = await argon2.hash(input.password, { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
+  const hash = await argon2.hash(input.password, {
+    type: argon2.argon2id,
+    memoryCost: 19 * 1024,
+    timeCost: 2,
+    parallelism: 1,
+  });
   const verifies = await forSeconds(input.seconds, input.concurrency, async () => {
     if (!(await argon2.verify(hash, input.password))) throw new Error('verify failed');
   });
@@ -60,7 +66,11 @@ export async function loginBench(input: LoginBenchInput) {
     variables: { i: { email: input.email, password: input.password } },
   });
   const logins = await forSeconds(input.seconds, input.concurrency, async () => {
-    const res = await fetch(input.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(input.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     const json = (await res.json()) as { errors?: unknown };
     if (json.errors) throw new Error(`login failed: ${JSON.stringify(json.errors)}`);
   });

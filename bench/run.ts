@@ -27,13 +27,19 @@ import { amplificationBench, formatAmplification } from './amplification';
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
 /** Comma list of parts to run: overhead, subscriptions, login, fanout, amplification (default: all). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout,amplification').split(',').map((s) => s.trim()));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout,amplification').split(',').map((s) => s.trim()),
+);
 /** The subscription and fan-out parts connect hundreds or thousands of clients as one user from one address on purpose. */
 const UNLIMITED_SUBSCRIPTIONS = Object.fromEntries(
-  ['SOCKETS_PER_USER', 'SOCKETS_PER_ADDRESS', 'SUBSCRIPTIONS_PER_SOCKET', 'SUBSCRIPTIONS_PER_USER', 'SUBSCRIPTIONS_PER_TENANT', 'SUBSCRIPTIONS_PER_ADDRESS'].map((k) => [
-    `WS_MAX_${k}`,
-    '1000000',
-  ]),
+  [
+    'SOCKETS_PER_USER',
+    'SOCKETS_PER_ADDRESS',
+    'SUBSCRIPTIONS_PER_SOCKET',
+    'SUBSCRIPTIONS_PER_USER',
+    'SUBSCRIPTIONS_PER_TENANT',
+    'SUBSCRIPTIONS_PER_ADDRESS',
+  ].map((k) => [`WS_MAX_${k}`, '1000000']),
 );
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
@@ -58,13 +64,19 @@ async function measure(name: string, send: () => Promise<void>) {
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string>): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const json = (await res.json()) as { errors?: unknown };
   if (!res.ok || json.errors) throw new Error(`request failed: ${res.status} ${JSON.stringify(json)}`);
 }
 
 async function main(): Promise<void> {
-  const ports = Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']));
+  const ports = Object.fromEntries(
+    ['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']),
+  );
   const config = loadConfig({
     ...process.env,
     ...ports,
@@ -111,7 +123,12 @@ async function main(): Promise<void> {
         query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken user { id } tenant { id } } }',
         variables: { i: { email: benchEmail, password: 'bench password', tenantName: 'Bench' } },
       }),
-    }).then((r) => r.json() as Promise<{ data: { register: { accessToken: string; user: { id: string }; tenant: { id: string } } } }>);
+    }).then(
+      (r) =>
+        r.json() as Promise<{
+          data: { register: { accessToken: string; user: { id: string }; tenant: { id: string } } };
+        }>,
+    );
     const { accessToken, user, tenant } = reg.data.register;
     const auth = { authorization: `Bearer ${accessToken}` };
     const room = await fetch(gateway, {
@@ -121,7 +138,14 @@ async function main(): Promise<void> {
     }).then((r) => r.json() as Promise<{ data: { createRoom: { id: string } } }>);
     const roomId = room.data.createRoom.id;
     for (let i = 0; i < 20; i++) {
-      await post(gateway, { query: 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, body: $b }) { id } }', variables: { r: roomId, b: `message ${i}` } }, auth);
+      await post(
+        gateway,
+        {
+          query: 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, body: $b }) { id } }',
+          variables: { r: roomId, b: `message ${i}` },
+        },
+        auth,
+      );
     }
     const ctx: RequestContext = {
       requestId: 'bench',
@@ -132,9 +156,14 @@ async function main(): Promise<void> {
       permissions: ['*'],
       authMethod: 'password',
     };
-    const signed = async (aud: string) => ({ [CONTEXT_HEADER]: await signContextToken(ctx, aud, keys.context.privateKey!) });
+    const signed = async (aud: string) => ({
+      [CONTEXT_HEADER]: await signContextToken(ctx, aud, keys.context.privateKey!),
+    });
     const url = (name: string) => platform.services.find((s) => s.name === name)!.url;
-    const historyQuery = { query: 'query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { id body } } } }', variables: { r: roomId } };
+    const historyQuery = {
+      query: 'query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { id body } } } }',
+      variables: { r: roomId },
+    };
     const federatedQuery = {
       query: 'query($r: ID!) { messages(roomId: $r, first: 20) { edges { node { id body author { id email } } } } }',
       variables: { r: roomId },
@@ -142,20 +171,25 @@ async function main(): Promise<void> {
 
     if (ONLY.has('overhead')) {
       const results = [
-        await measure('baseline: messaging subgraph direct', async () => post(url('messaging'), historyQuery, await signed('messaging'))),
+        await measure('baseline: messaging subgraph direct', async () =>
+          post(url('messaging'), historyQuery, await signed('messaging')),
+        ),
         await measure('gateway: same query', () => post(gateway, historyQuery, auth)),
         await measure('gateway: + author from identity (2 subgraphs)', () => post(gateway, federatedQuery, auth)),
       ];
       const base = results[0];
-      process.stdout.write(`\nGateway overhead (${REQUESTS} requests, concurrency ${CONCURRENCY}, ${database.embedded ? 'embedded database' : 'PostgreSQL'})\n`);
+      process.stdout.write(
+        `\nGateway overhead (${REQUESTS} requests, concurrency ${CONCURRENCY}, ${database.embedded ? 'embedded database' : 'PostgreSQL'})\n`,
+      );
       for (const r of results) {
         process.stdout.write(
           `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  ${r.rps.toFixed(0).padStart(6)} req/s` +
             `  (p50 ×${(r.p50 / base.p50).toFixed(2)}, throughput ×${(r.rps / base.rps).toFixed(2)} of baseline)\n`,
         );
       }
-      process.stdout.write(`  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`);
-
+      process.stdout.write(
+        `  rss ${(process.memoryUsage().rss / 1048576).toFixed(0)} MB (whole platform in this process)\n`,
+      );
     }
 
     if (ONLY.has('subscriptions')) {
@@ -171,7 +205,9 @@ async function main(): Promise<void> {
         subscribers,
         messages,
       });
-      process.stdout.write(`\nSubscriptions: send→receive latency, ${subscribers} subscribers in one room, ${messages} messages\n`);
+      process.stdout.write(
+        `\nSubscriptions: send→receive latency, ${subscribers} subscribers in one room, ${messages} messages\n`,
+      );
       for (const r of live) {
         process.stdout.write(
           `  ${r.name.padEnd(48)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  delivered ${r.delivered}/${r.expected}` +
@@ -197,11 +233,26 @@ async function main(): Promise<void> {
       const gatewayProcess = await startServices('gateway', { ...env, IDENTITY_URL: identity.urls.identity });
       try {
         const seconds = Number(process.env.BENCH_LOGIN_SECONDS ?? 8);
-        const login = await loginBench({ gatewayUrl: gatewayProcess.urls.gateway, email: benchEmail, password: 'bench password', accessToken, seconds, concurrency: 32 });
-        process.stdout.write(`\nSign-in: 32 concurrent clients for ${seconds} s (argon2id 19 MiB, t=2, p=1; gateway and identity in their own processes)\n`);
-        process.stdout.write(`  baseline: bare argon2 verifies                  ${login.verifies.toFixed(1).padStart(7)} /s\n`);
-        process.stdout.write(`  logins through the gateway                      ${login.logins.toFixed(1).padStart(7)} /s  (×${login.ratio.toFixed(2)} of baseline; target ≥ 0.9)\n`);
-        process.stdout.write(`  cheap query (me) with no sign-ins               p50 ${login.idleP50.toFixed(2)} ms  p99 ${login.idleP99.toFixed(2)} ms\n`);
+        const login = await loginBench({
+          gatewayUrl: gatewayProcess.urls.gateway,
+          email: benchEmail,
+          password: 'bench password',
+          accessToken,
+          seconds,
+          concurrency: 32,
+        });
+        process.stdout.write(
+          `\nSign-in: 32 concurrent clients for ${seconds} s (argon2id 19 MiB, t=2, p=1; gateway and identity in their own processes)\n`,
+        );
+        process.stdout.write(
+          `  baseline: bare argon2 verifies                  ${login.verifies.toFixed(1).padStart(7)} /s\n`,
+        );
+        process.stdout.write(
+          `  logins through the gateway                      ${login.logins.toFixed(1).padStart(7)} /s  (×${login.ratio.toFixed(2)} of baseline; target ≥ 0.9)\n`,
+        );
+        process.stdout.write(
+          `  cheap query (me) with no sign-ins               p50 ${login.idleP50.toFixed(2)} ms  p99 ${login.idleP99.toFixed(2)} ms\n`,
+        );
         process.stdout.write(
           `  cheap query alongside (me)                      p50 ${login.cheapP50.toFixed(2)} ms  p99 ${login.cheapP99.toFixed(2)} ms  (${login.cheapSamples} samples; target p99 ≤ 20 ms)\n`,
         );
@@ -229,7 +280,10 @@ async function main(): Promise<void> {
         otherSubgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [`${s.toUpperCase()}_URL`, url(s)])),
         accessToken,
         roomId,
-        sizes: (process.env.BENCH_FANOUT ?? '1000,5000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
+        sizes: (process.env.BENCH_FANOUT ?? '1000,5000')
+          .split(',')
+          .map((s) => Number(s.trim()))
+          .filter((n) => n > 0),
         messages: Number(process.env.BENCH_FANOUT_MESSAGES ?? 60),
         throughputMessages: throughput ? Number(throughput) : undefined,
         intervalMs: interval ? Number(interval) : undefined,
@@ -249,7 +303,9 @@ async function main(): Promise<void> {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
             query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken } }',
-            variables: { i: { email: `bench-${randomUUID().slice(0, 8)}@example.test`, password: 'bench password', tenantName } },
+            variables: {
+              i: { email: `bench-${randomUUID().slice(0, 8)}@example.test`, password: 'bench password', tenantName },
+            },
           }),
         }).then((r) => r.json() as Promise<{ data: { register: { accessToken: string } } }>);
         return res.data.register.accessToken;

@@ -27,7 +27,8 @@ interface Measured {
   expected: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function run(
   name: string,
@@ -73,19 +74,33 @@ async function run(
 
 export async function subscriptionBench(input: SubscriptionBenchInput): Promise<Measured[]> {
   const ws = (url: string, params: () => Promise<Record<string, unknown>>) =>
-    createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams: params, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined });
+    createClient({
+      url: url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: params,
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: () => undefined,
+    });
   const send = async (body: string) => {
     const res = await fetch(input.gatewayUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${input.accessToken}` },
-      body: JSON.stringify({ query: 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, body: $b }) { id } }', variables: { r: input.roomId, b: body } }),
+      body: JSON.stringify({
+        query: 'mutation($r: ID!, $b: String!) { sendMessage(input: { roomId: $r, body: $b }) { id } }',
+        variables: { r: input.roomId, b: body },
+      }),
     });
     if (!res.ok) throw new Error(`send failed: ${res.status}`);
   };
   const direct = Array.from({ length: input.subscribers }, () =>
-    ws(input.messagingUrl, async () => ({ [CONTEXT_HEADER]: await signContextToken(systemContext('bench'), 'messaging', input.contextKey) })),
+    ws(input.messagingUrl, async () => ({
+      [CONTEXT_HEADER]: await signContextToken(systemContext('bench'), 'messaging', input.contextKey),
+    })),
   );
-  const viaGateway = Array.from({ length: input.subscribers }, () => ws(input.gatewayUrl, async () => ({ authorization: `Bearer ${input.accessToken}` })));
+  const viaGateway = Array.from({ length: input.subscribers }, () =>
+    ws(input.gatewayUrl, async () => ({ authorization: `Bearer ${input.accessToken}` })),
+  );
   try {
     const baseline = await run(
       'baseline: messaging subgraph direct',
@@ -101,7 +116,10 @@ export async function subscriptionBench(input: SubscriptionBenchInput): Promise<
     const gateway = await run(
       'gateway: + author from identity',
       viaGateway,
-      async () => ({ query: 'subscription($r: ID!) { messageAdded(roomId: $r) { id body author { id email } } }', variables: { r: input.roomId } }),
+      async () => ({
+        query: 'subscription($r: ID!) { messageAdded(roomId: $r) { id body author { id email } } }',
+        variables: { r: input.roomId },
+      }),
       send,
       input.messages,
     );

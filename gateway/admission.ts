@@ -37,7 +37,13 @@ export class TenantAdmission {
   /** Admits `tenantId` for `fields` (root fields, or the mutation a call acts as); never throws a refusal, returns it. */
   async grant(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<Grant> {
     const status = await this.statuses.status(tenantId);
-    if (status === 'unknown') return { tenantId, refused: new AppError(KernelErrorCode.NOT_FOUND, 'This tenant does not exist', {}, 404), allowance: null, reservation: null };
+    if (status === 'unknown')
+      return {
+        tenantId,
+        refused: new AppError(KernelErrorCode.NOT_FOUND, 'This tenant does not exist', {}, 404),
+        allowance: null,
+        reservation: null,
+      };
     const refused = statusRefusal(status, fields);
     // A refused tenant's figures are not read: nothing will be counted.
     if (refused || !options.metered) return { tenantId, refused, allowance: null, reservation: null };
@@ -56,11 +62,19 @@ export class TenantAdmission {
 /** The admission a subgraph receives for a grant, with what the call has already used of it. */
 export function admissionFor(grant: Grant, used: Partial<Record<MeteredMetric, number>> = {}): Admission {
   const refused = grant.refused
-    ? { code: String(grant.refused.extensions.code), message: grant.refused.message, metric: grant.refused.extensions.metric as string | undefined, limit: grant.refused.extensions.limit as number | undefined }
+    ? {
+        code: String(grant.refused.extensions.code),
+        message: grant.refused.message,
+        metric: grant.refused.extensions.metric as string | undefined,
+        limit: grant.refused.extensions.limit as number | undefined,
+      }
     : null;
   if (!grant.allowance) return { tenantId: grant.tenantId, refused, allowance: null };
   const allowance: NonNullable<Admission['allowance']> = {};
-  for (const [metric, a] of Object.entries(grant.allowance) as [MeteredMetric, NonNullable<Admission['allowance']>[MeteredMetric]][]) {
+  for (const [metric, a] of Object.entries(grant.allowance) as [
+    MeteredMetric,
+    NonNullable<Admission['allowance']>[MeteredMetric],
+  ][]) {
     if (a) allowance[metric] = { ...a, granted: Math.max(0, a.granted - (used[metric] ?? 0)) };
   }
   return { tenantId: grant.tenantId, refused, allowance };
@@ -89,7 +103,12 @@ export function sessionFields(schema: GraphQLSchema): Set<string> {
 }
 
 /** HTTP status of a response whose only errors are admission refusals and that did nothing. */
-const REFUSAL_STATUS: Record<string, number> = { QUOTA_EXCEEDED: 429, TENANT_SUSPENDED: 403, TRIAL_EXPIRED: 403, TENANT_DELETED: 403 };
+const REFUSAL_STATUS: Record<string, number> = {
+  QUOTA_EXCEEDED: 429,
+  TENANT_SUSPENDED: 403,
+  TRIAL_EXPIRED: 403,
+  TENANT_DELETED: 403,
+};
 
 /**
  * Admits each GraphQL operation for its tenant (refused before any subgraph is called when its status or
@@ -107,16 +126,30 @@ export function admissionPlugin(admission: TenantAdmission): ApolloServerPlugin<
       return {
         async didResolveOperation({ operation, document, request, schema }) {
           if (!operation) return;
-          const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
+          const fragments = document.definitions.filter(
+            (d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION,
+          );
           const fields = rootFields(operation, fragments, request.variables).filter((f) => f.name !== '__typename');
           const opening = fields.find((f) => sessionFields(schema).has(f.name));
           if (opening && fields.length > 1) {
-            throw new AppError(KernelErrorCode.BAD_USER_INPUT, `${opening.name} signs someone in: send it as the only field of its operation`, {}, 400);
+            throw new AppError(
+              KernelErrorCode.BAD_USER_INPUT,
+              `${opening.name} signs someone in: send it as the only field of its operation`,
+              {},
+              400,
+            );
           }
           const tenantId = contextValue?.ctx?.tenantId;
           if (!tenantId) return;
-          const metered = contextValue.ctx.authMethod !== 'anonymous' && contextValue.ctx.authMethod !== 'system' && operation.operation !== 'subscription';
-          const grant = await admission.grant(tenantId, fields.map((f) => f.name), { metered });
+          const metered =
+            contextValue.ctx.authMethod !== 'anonymous' &&
+            contextValue.ctx.authMethod !== 'system' &&
+            operation.operation !== 'subscription';
+          const grant = await admission.grant(
+            tenantId,
+            fields.map((f) => f.name),
+            { metered },
+          );
           if (grant.refused) throw grant.refused;
           (contextValue.grants ??= new Map()).set(tenantId, grant);
         },
@@ -126,7 +159,8 @@ export function admissionPlugin(admission: TenantAdmission): ApolloServerPlugin<
           const { data, errors } = response.body.singleResult;
           const nothingDone = !data || Object.values(data).every((v) => v === null);
           const statuses = (errors ?? []).map((e) => REFUSAL_STATUS[String(e.extensions?.code)]);
-          if (statuses.length && nothingDone && statuses.every((s) => s !== undefined && s === statuses[0])) response.http.status = statuses[0];
+          if (statuses.length && nothingDone && statuses.every((s) => s !== undefined && s === statuses[0]))
+            response.http.status = statuses[0];
         },
       };
     },

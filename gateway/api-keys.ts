@@ -54,11 +54,25 @@ export class ApiKeyAuthenticator {
   async authenticate(key: string, requestId: string): Promise<RequestContext | null | 'rate_limited'> {
     const hash = createHash('sha256').update(key).digest('hex');
     const entry =
-      this.cache.get(hash) ?? this.cache.set(hash, { principal: await this.lookup(key), prefix: key.split('_').slice(0, 2).join('_') }, CACHE_MS);
+      this.cache.get(hash) ??
+      this.cache.set(
+        hash,
+        { principal: await this.lookup(key), prefix: key.split('_').slice(0, 2).join('_') },
+        CACHE_MS,
+      );
     const p = entry.principal;
     if (!p) return null;
     if (!this.allow(p.keyId)) return 'rate_limited';
-    return { requestId, tenantId: p.tenantId, userId: p.userId, sessionId: null, roles: [], permissions: p.permissions, authMethod: 'api_key', impersonatorId: null };
+    return {
+      requestId,
+      tenantId: p.tenantId,
+      userId: p.userId,
+      sessionId: null,
+      roles: [],
+      permissions: p.permissions,
+      authMethod: 'api_key',
+      impersonatorId: null,
+    };
   }
 
   /** Takes one request from the key's budget; false when it is spent. */

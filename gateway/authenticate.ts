@@ -18,10 +18,16 @@ export interface AuthSettings {
   apiKeys?: ApiKeyAuthenticator;
 }
 
-async function authenticateApiKey(key: string, requestId: string, headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
+async function authenticateApiKey(
+  key: string,
+  requestId: string,
+  headers: IncomingHttpHeaders,
+  settings: AuthSettings,
+): Promise<RequestContext> {
   if (!settings.apiKeys || !ApiKeyAuthenticator.looksLikeKey(key)) throw unauthenticated('API key is invalid', 401);
   const ctx = await settings.apiKeys.authenticate(key, requestId);
-  if (ctx === 'rate_limited') throw new AppError('RATE_LIMITED', 'This API key has used up its request rate; slow down', {}, 429);
+  if (ctx === 'rate_limited')
+    throw new AppError('RATE_LIMITED', 'This API key has used up its request rate; slow down', {}, 429);
   if (!ctx) throw unauthenticated('API key is invalid, expired or revoked', 401);
   const requested = headers[TENANT_HEADER];
   if (requested !== undefined && requested !== ctx.tenantId) throw forbidden('This API key is for another tenant', 403);
@@ -51,7 +57,11 @@ export function contextFromClaims(requestId: string, claims: AccessClaims): Requ
  * succeed). A token must verify (EdDSA only, issuer, audience, expiry). The tenant comes from the token;
  * a tenant header can only repeat it, never move the caller into another tenant.
  */
-export async function authenticate(headers: IncomingHttpHeaders, settings: AuthSettings, ip: string | null = null): Promise<RequestContext> {
+export async function authenticate(
+  headers: IncomingHttpHeaders,
+  settings: AuthSettings,
+  ip: string | null = null,
+): Promise<RequestContext> {
   const ctx = await authenticateHeaders(headers, settings);
   const userAgent = typeof headers['user-agent'] === 'string' ? headers['user-agent'].slice(0, 512) : null;
   return { ...ctx, client: { ip: ip ? ip.slice(0, 64) : null, userAgent } };
@@ -60,7 +70,12 @@ export async function authenticate(headers: IncomingHttpHeaders, settings: AuthS
 async function authenticateHeaders(headers: IncomingHttpHeaders, settings: AuthSettings): Promise<RequestContext> {
   const requestId = requestIdFrom(headers);
   const authorization = headers.authorization;
-  const apiKey = typeof headers['x-api-key'] === 'string' ? headers['x-api-key'] : authorization?.startsWith('Bearer nxk_') ? authorization.slice(7) : null;
+  const apiKey =
+    typeof headers['x-api-key'] === 'string'
+      ? headers['x-api-key']
+      : authorization?.startsWith('Bearer nxk_')
+        ? authorization.slice(7)
+        : null;
   if (apiKey !== null) return authenticateApiKey(apiKey, requestId, headers, settings);
   if (!authorization) {
     if (headers[TENANT_HEADER]) throw unauthenticated('A tenant can only be selected by a signed-in caller', 401);

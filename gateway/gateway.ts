@@ -104,7 +104,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     buildService: ({ name, url }) => {
       const target = options.subgraphUrls[name] ?? url!;
       subgraphUrls.set(name, target);
-      return new SignedDataSource(name, target, options.contextPrivateKey, options.contextTokenTtlSeconds, options.auth, admission, options.subgraphTimeoutMs ?? 30_000);
+      return new SignedDataSource(
+        name,
+        target,
+        options.contextPrivateKey,
+        options.contextTokenTtlSeconds,
+        options.auth,
+        admission,
+        options.subgraphTimeoutMs ?? 30_000,
+      );
     },
   });
   let apiSchema: GraphQLSchema | undefined;
@@ -129,7 +137,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     stopOnTerminationSignals: false,
     csrfPrevention: true,
     formatError: makeFormatError(options.production),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), textInputPlugin, limitsPlugin(options.limits), admissionPlugin(admission), mutationOutcomePlugin, accessLogPlugin],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      textInputPlugin,
+      limitsPlugin(options.limits),
+      admissionPlugin(admission),
+      mutationOutcomePlugin,
+      accessLogPlugin,
+    ],
   });
   await apollo.start();
   // Identity's address is known once the supergraph is loaded.
@@ -137,7 +152,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
 
   const execute: FederatedExecutor = async (query, variables, ctx) => {
     const response = await apollo.executeOperation({ query, variables }, { contextValue: { ctx } });
-    return response.body.kind === 'single' ? response.body.singleResult : { errors: [{ message: 'Incremental delivery is not supported' }] };
+    return response.body.kind === 'single'
+      ? response.body.singleResult
+      : { errors: [{ message: 'Incremental delivery is not supported' }] };
   };
   const upstream = new UpstreamPool(subgraphUrls, options.contextPrivateKey);
   const hub = new SubscriptionHub(upstream, execute);
@@ -159,7 +176,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     subscriptionLimits: options.subscriptionLimits,
     production: options.production,
     // The address express gives HTTP requests (req.ip, honouring TRUST_PROXY), for the handshake's request.
-    clientAddress: (req) => (Object.create(app.request, { app: { value: app }, headers: { value: req.headers }, socket: { value: req.socket } }) as express.Request).ip ?? null,
+    clientAddress: (req) =>
+      (
+        Object.create(app.request, {
+          app: { value: app },
+          headers: { value: req.headers },
+          socket: { value: req.socket },
+        }) as express.Request
+      ).ip ?? null,
     maxMessageBytes: options.maxBodyBytes,
     allowUpgrade: (req) => cors.allowsUpgrade(req),
     revalidate: async (authenticated, credential) => {
@@ -172,7 +196,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     onClosed: (ctx) => {
       if (!ctx.tenantId || !ctx.userId || !ctx.connectionId) return;
       const closed = { tenantId: ctx.tenantId, userId: ctx.userId, connectionId: ctx.connectionId };
-      void options.pubsub.publish(CONNECTION_CLOSED_TOPIC, closed).catch((err) => log.warn({ err }, 'could not announce a closed connection'));
+      void options.pubsub
+        .publish(CONNECTION_CLOSED_TOPIC, closed)
+        .catch((err) => log.warn({ err }, 'could not announce a closed connection'));
     },
   });
 
@@ -192,17 +218,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     const age = revocations.age();
     const list = { current: revocations.current(), ageMs: age === null ? null : Math.round(age) };
     const ready = checks.every(([, ok]) => ok) && list.current;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks), revocations: list });
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unavailable', subgraphs: Object.fromEntries(checks), revocations: list });
   });
   app.use(
-    hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey, async (req) => {
-      // Single sign-on started by e-mail address: the tenant that verified its domain; else the custom domain asked.
-      if (typeof req.query.tenant === 'string' && req.query.tenant) return null;
-      const email = typeof req.query.email === 'string' ? req.query.email.trim().toLowerCase() : '';
-      const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
-      const tenant = (domain ? await hosts.tenantFor(domain) : null) ?? (await hosts.tenantFor(req.hostname));
-      return tenant ? { tenant } : null;
-    }, admission),
+    hooksProxy(
+      (name) => subgraphUrls.get(name),
+      options.contextPrivateKey,
+      async (req) => {
+        // Single sign-on started by e-mail address: the tenant that verified its domain; else the custom domain asked.
+        if (typeof req.query.tenant === 'string' && req.query.tenant) return null;
+        const email = typeof req.query.email === 'string' ? req.query.email.trim().toLowerCase() : '';
+        const domain = email.includes('@') ? email.slice(email.lastIndexOf('@') + 1) : '';
+        const tenant = (domain ? await hosts.tenantFor(domain) : null) ?? (await hosts.tenantFor(req.hostname));
+        return tenant ? { tenant } : null;
+      },
+      admission,
+    ),
   );
   app.use(
     '/graphql',
@@ -213,7 +246,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
         // A verified custom domain names the tenant: for anonymous callers (login pages), and it must
         // agree with the tenant of a token.
         const hostTenant = await hosts.tenantFor(req.hostname);
-        if (hostTenant && authenticated.tenantId && authenticated.tenantId !== hostTenant) throw forbidden('This domain belongs to another tenant', 403);
+        if (hostTenant && authenticated.tenantId && authenticated.tenantId !== hostTenant)
+          throw forbidden('This domain belongs to another tenant', 403);
         if (hostTenant && !authenticated.tenantId) authenticated = { ...authenticated, tenantId: hostTenant };
         if (authenticated.sessionId) await revocations.ensureCurrent();
         if (guard.isRevoked(authenticated.sessionId)) throw unauthenticated('This session has been signed out', 401);
@@ -225,13 +259,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
       },
     }),
   );
-  app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (res.headersSent) return next(err);
-    const status = err.status ?? 500;
-    const code = err.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
-    if (status >= 500) log.error({ err }, 'request failed');
-    res.status(status).json({ errors: [{ message: status < 500 ? err.message : 'Internal server error', extensions: { code } }] });
-  });
+  app.use(
+    (
+      err: Error & { status?: number; type?: string },
+      _req: express.Request,
+      res: express.Response,
+      next: express.NextFunction,
+    ) => {
+      if (res.headersSent) return next(err);
+      const status = err.status ?? 500;
+      const code =
+        err.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR';
+      if (status >= 500) log.error({ err }, 'request failed');
+      res
+        .status(status)
+        .json({ errors: [{ message: status < 500 ? err.message : 'Internal server error', extensions: { code } }] });
+    },
+  );
 
   const port = await listen(httpServer, options.port, options.host);
   log.info({ port }, 'gateway listening');
@@ -257,4 +301,3 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     },
   };
 }
-

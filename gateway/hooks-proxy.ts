@@ -1,9 +1,23 @@
 import type { KeyObject } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { ADMISSION_REQUIRED_STATUS, EFFECTS_HEADER, admissionRequestSchema, effectsSchema, type MeteredMetric } from '../kernel/admission';
+import {
+  ADMISSION_REQUIRED_STATUS,
+  EFFECTS_HEADER,
+  admissionRequestSchema,
+  effectsSchema,
+  type MeteredMetric,
+} from '../kernel/admission';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext, type Admission } from '../kernel/context';
-import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS } from '../kernel/http/hooks';
+import {
+  hookAudience,
+  safeHookPath,
+  HOOK_CLIENT_IP_HEADER,
+  HOOK_HEADERS,
+  HOOK_ORIGIN_HEADER,
+  HOOK_MAX_BYTES,
+  HOOK_RESPONSE_HEADERS,
+} from '../kernel/http/hooks';
 import { logger } from '../kernel/log';
 import { AppError, KernelErrorCode, RETRY_AFTER_SECONDS } from '../kernel/errors';
 import { admissionFor, type Grant } from './admission';
@@ -57,15 +71,28 @@ function grantedEffects(grant: Grant): Partial<Record<MeteredMetric, number>> {
  * is counted. So a caller without a webhook's secret neither learns a tenant's status or limits nor makes
  * the gateway look a tenant up.
  */
-export function hooksProxy(subgraphUrl: (name: string) => string | undefined, contextKey: KeyObject, enrichSso: HookEnricher, admission: HookAdmission): Router {
+export function hooksProxy(
+  subgraphUrl: (name: string) => string | undefined,
+  contextKey: KeyObject,
+  enrichSso: HookEnricher,
+  admission: HookAdmission,
+): Router {
   const router = express.Router();
-  const forward = async (req: Request, res: Response, subgraph: string, path: string[], extra: Record<string, string> | null) => {
+  const forward = async (
+    req: Request,
+    res: Response,
+    subgraph: string,
+    path: string[],
+    extra: Record<string, string> | null,
+  ) => {
     const base = subgraphUrl(subgraph);
     if (!base || !safeHookPath(path)) {
       res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
       return;
     }
-    const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
+    const query = new URLSearchParams(
+      req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
+    );
     for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
     const qs = query.toString();
     const headers: Record<string, string> = {
@@ -80,7 +107,9 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     if (post) headers['content-type'] ??= 'application/octet-stream';
     let grant: Grant | null = null;
     try {
-      const target = new URL(base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`));
+      const target = new URL(
+        base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`),
+      );
       if (!target.pathname.startsWith('/hooks/')) {
         res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
         return;
@@ -98,7 +127,9 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
       };
       let upstream = await send([]);
       if (upstream.status === ADMISSION_REQUIRED_STATUS) {
-        const asked = admissionRequestSchema.safeParse(((await upstream.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired);
+        const asked = admissionRequestSchema.safeParse(
+          ((await upstream.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired,
+        );
         if (!asked.success) throw new Error(`${subgraph} asked for an admission the gateway cannot read`);
         grant = await admission.grant(asked.data.tenantId, [asked.data.actsAs], { metered: true });
         upstream = await send([admissionFor(grant)]);
@@ -109,7 +140,12 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
         }
         const reported = upstream.headers.get(EFFECTS_HEADER);
         // A balancer's 502/504 leaves the outcome unknown: counted as granted, like a call that got no answer.
-        admission.settle(grant, reported === null && UNAVAILABLE_STATUSES.has(upstream.status) ? grantedEffects(grant) : reportedEffects(reported, grant.tenantId));
+        admission.settle(
+          grant,
+          reported === null && UNAVAILABLE_STATUSES.has(upstream.status)
+            ? grantedEffects(grant)
+            : reportedEffects(reported, grant.tenantId),
+        );
         grant = null;
       }
       // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be
@@ -129,26 +165,39 @@ export function hooksProxy(subgraphUrl: (name: string) => string | undefined, co
     } catch (err) {
       // Admitted, then no answer: the call may have taken effect, so what it was granted is counted.
       if (grant) admission.settle(grant, grantedEffects(grant));
-      if (isUnreachable(err) || (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)) {
+      if (
+        isUnreachable(err) ||
+        (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)
+      ) {
         log.error({ err, subgraph }, 'hook target unreachable');
         unavailable(res);
         return;
       }
       log.error({ err, subgraph }, 'hook forwarding failed');
-      if (!res.headersSent) res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+      if (!res.headersSent)
+        res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
     }
   };
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
   const raw = express.raw({ type: () => true, limit: HOOK_MAX_BYTES });
   for (const route of [router.get.bind(router), router.post.bind(router)]) {
-    route('/hooks/:subgraph/{*path}', raw, hookTextCheck, (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null));
-    route('/sso/{*path}', raw, hookTextCheck, (req, res) =>
-      void enrichSso(req)
-        .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
-        .catch((err) => {
-          log.error({ err }, 'sso routing failed');
-          unavailable(res);
-        }),
+    route(
+      '/hooks/:subgraph/{*path}',
+      raw,
+      hookTextCheck,
+      (req, res) => void forward(req, res, req.params.subgraph as string, pathOf(req), null),
+    );
+    route(
+      '/sso/{*path}',
+      raw,
+      hookTextCheck,
+      (req, res) =>
+        void enrichSso(req)
+          .then((extra) => forward(req, res, 'identity', ['sso', ...pathOf(req)], extra))
+          .catch((err) => {
+            log.error({ err }, 'sso routing failed');
+            unavailable(res);
+          }),
     );
   }
   return router;

@@ -113,7 +113,12 @@ function costOf(
  * Estimated cost of the operation: one per field, list fields multiplied by `first`/`last`/`limit` (default
  * 20, at most 100). For a subscription this is its cost per event.
  */
-export function operationCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number {
+export function operationCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown>,
+): number {
   const operation = getOperationAST(document, operationName);
   if (!operation) return 0;
   const fragments: Fragments = {};

@@ -37,7 +37,9 @@ export class PermissionResolver {
     if (!ctx.tenantId || !ctx.userId || (ctx.authMethod !== 'password' && ctx.authMethod !== 'sso')) return ctx;
     // A Super Admin inside a tenant they do not belong to is known by the session that let them in.
     // Rights differ by how the person signed in (single sign-on never carries platform rights).
-    const key = ctx.impersonatorId ? `${ctx.tenantId}:${ctx.userId}:${ctx.sessionId}` : `${ctx.tenantId}:${ctx.userId}:${ctx.authMethod}`;
+    const key = ctx.impersonatorId
+      ? `${ctx.tenantId}:${ctx.userId}:${ctx.sessionId}`
+      : `${ctx.tenantId}:${ctx.userId}:${ctx.authMethod}`;
     let entry = this.cache.get(key);
     if (!entry) {
       const access = await this.identity.call<Access | null>('effective-permissions', {

@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
-import { REVOCATION_OVERLAP_SECONDS, REVOCATIONS_CALL, revocationSchema, revocationsPageSchema, type RevocationsQuery } from '../kernel/session-revocations';
+import {
+  REVOCATION_OVERLAP_SECONDS,
+  REVOCATIONS_CALL,
+  revocationSchema,
+  revocationsPageSchema,
+  type RevocationsQuery,
+} from '../kernel/session-revocations';
 import { InternalCallError, type InternalClient } from './internal-client';
 import type { AccessGuard } from './subscriptions/sessions';
 
@@ -62,7 +68,9 @@ export class RevocationFeed {
 
   /** First look (identity may not be up yet: then sessions get 503 until it is), then one every `pollMs`. */
   async start(): Promise<void> {
-    await this.lookNow().catch(() => log.warn('revocations not read yet: requests with a session are refused until identity answers'));
+    await this.lookNow().catch(() =>
+      log.warn('revocations not read yet: requests with a session are refused until identity answers'),
+    );
     this.timer = setInterval(() => void this.lookNow().catch(() => undefined), this.options.pollMs);
     this.timer.unref();
   }
@@ -103,17 +111,25 @@ export class RevocationFeed {
     let after: RevocationsQuery['after'] = null;
     // Page after page, each applied as it comes (a mass revocation never makes one long call).
     for (;;) {
-      const query: RevocationsQuery = { since: this.cursor, after, ...(this.options.pageSize ? { limit: this.options.pageSize } : {}) };
+      const query: RevocationsQuery = {
+        since: this.cursor,
+        after,
+        ...(this.options.pageSize ? { limit: this.options.pageSize } : {}),
+      };
       const parsed = revocationsPageSchema.safeParse(await this.identity.call(REVOCATIONS_CALL, query));
       if (!parsed.success) {
-        log.error({ issues: parsed.error.issues.slice(0, 3) }, 'identity answered the revocations call with something else');
+        log.error(
+          { issues: parsed.error.issues.slice(0, 3) },
+          'identity answered the revocations call with something else',
+        );
         throw new InternalCallError('identity answered the revocations call with something else');
       }
       const { now, revoked, next } = parsed.data;
       cursor ??= now;
       this.apply(revoked);
       if (!next) break;
-      if (after && next.at === after.at && next.id === after.id) throw new InternalCallError('identity repeated a page of revocations');
+      if (after && next.at === after.at && next.id === after.id)
+        throw new InternalCallError('identity repeated a page of revocations');
       after = next;
     }
     this.cursor = cursor;
@@ -130,7 +146,11 @@ export class RevocationFeed {
     for (const row of rows) {
       const parsed = revocationSchema.safeParse(row);
       if (!parsed.success) {
-        if (bad++ === 0) log.error({ issues: parsed.error.issues.slice(0, 3) }, 'identity listed a revocation the gateway cannot read; left out');
+        if (bad++ === 0)
+          log.error(
+            { issues: parsed.error.issues.slice(0, 3) },
+            'identity listed a revocation the gateway cannot read; left out',
+          );
         continue;
       }
       const r = parsed.data;

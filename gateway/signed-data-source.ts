@@ -2,7 +2,13 @@ import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Kind, parse } from 'graphql';
-import { ADMISSION_REQUIRED, EFFECTS_EXTENSION, admissionRequestSchema, effectsSchema, type MeteredMetric } from '../kernel/admission';
+import {
+  ADMISSION_REQUIRED,
+  EFFECTS_EXTENSION,
+  admissionRequestSchema,
+  effectsSchema,
+  type MeteredMetric,
+} from '../kernel/admission';
 import { verifyAccessToken } from '../kernel/access-token';
 import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
@@ -59,8 +65,15 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     // Every operation runs as its caller; nothing is sent without one (no silent full-rights fallback).
     const ctx = context?.ctx;
     if (!ctx) throw new Error(`No request context for a call to ${this.subgraph}`);
-    const admissions = [...(context?.grants?.values() ?? [])].map((g) => admissionFor(g, context?.effects?.get(g.tenantId)));
-    const token = await signContextToken(admissions.length ? { ...ctx, admissions } : ctx, this.subgraph, this.contextKey, this.ttlSeconds);
+    const admissions = [...(context?.grants?.values() ?? [])].map((g) =>
+      admissionFor(g, context?.effects?.get(g.tenantId)),
+    );
+    const token = await signContextToken(
+      admissions.length ? { ...ctx, admissions } : ctx,
+      this.subgraph,
+      this.contextKey,
+      this.ttlSeconds,
+    );
     request.http?.headers.set(CONTEXT_HEADER, token);
     request.http?.headers.set('x-request-id', ctx.requestId);
   }
@@ -74,9 +87,13 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const { context, request } = options;
     const parsed = admissionRequestSchema.safeParse(asked.extensions);
     // Sent again, the fetch runs every field in it again: only a fetch of that one field may be.
-    const single = parsed.success && !context.grants?.has(parsed.data.tenantId) && rootSelections(request.query ?? '') === 1;
+    const single =
+      parsed.success && !context.grants?.has(parsed.data.tenantId) && rootSelections(request.query ?? '') === 1;
     if (!parsed.success || !single) {
-      log.error({ subgraph: this.subgraph, asked: asked.extensions }, 'a subgraph asked for an admission that cannot be given');
+      log.error(
+        { subgraph: this.subgraph, asked: asked.extensions },
+        'a subgraph asked for an admission that cannot be given',
+      );
       throw new Error('Tenant admission could not be completed');
     }
     const grant = await this.admission.grant(parsed.data.tenantId, [parsed.data.actsAs], { metered: true });
@@ -97,7 +114,8 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       throw new Error('Subgraph call failed');
     }
     // Any other refusal is passed on as it is, without the URL it came from.
-    const details = error instanceof GraphQLError ? (error.extensions.response as { url?: unknown } | undefined) : undefined;
+    const details =
+      error instanceof GraphQLError ? (error.extensions.response as { url?: unknown } | undefined) : undefined;
     if (details) delete details.url;
     throw error;
   }
@@ -111,23 +129,34 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (reported !== undefined) {
       delete response.extensions![EFFECTS_EXTENSION];
       const effects = effectsSchema.safeParse(reported);
-      if (!effects.success) log.error({ subgraph: this.subgraph }, 'a subgraph reported effects the gateway cannot read');
+      if (!effects.success)
+        log.error({ subgraph: this.subgraph }, 'a subgraph reported effects the gateway cannot read');
       else if (context) {
         context.effects ??= new Map();
         for (const [tenantId, created] of Object.entries(effects.data)) {
           const sum = context.effects.get(tenantId) ?? {};
-          for (const [metric, n] of Object.entries(created) as [MeteredMetric, number][]) sum[metric] = (sum[metric] ?? 0) + n;
+          for (const [metric, n] of Object.entries(created) as [MeteredMetric, number][])
+            sum[metric] = (sum[metric] ?? 0) + n;
           context.effects.set(tenantId, sum);
         }
       }
     }
-    if (context && request.query && !context.mutated && mutationEffects(request.query, response, request.variables).length > 0) context.mutated = true;
+    if (
+      context &&
+      request.query &&
+      !context.mutated &&
+      mutationEffects(request.query, response, request.variables).length > 0
+    )
+      context.mutated = true;
     const issued = response.extensions?.[ISSUED_SESSION_EXTENSION];
     if (issued !== undefined) {
       delete response.extensions![ISSUED_SESSION_EXTENSION];
       if (this.subgraph === 'identity' && typeof issued === 'string' && context?.ctx) {
         try {
-          const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, { ...this.auth, kid: this.auth.accessKid });
+          const claims = await verifyAccessToken(issued, this.auth.accessPublicKey, {
+            ...this.auth,
+            kid: this.auth.accessKid,
+          });
           context.ctx = { ...contextFromClaims(context.ctx.requestId, claims), client: context.ctx.client };
         } catch (err) {
           log.error({ err }, 'identity issued an access token the gateway cannot verify');
@@ -164,7 +193,11 @@ export const mutationOutcomePlugin: ApolloServerPlugin<GatewayContext> = {
         if (response.body.kind !== 'single') return;
         response.body.singleResult.errors = response.body.singleResult.errors?.map((e) =>
           e.extensions?.code === KernelErrorCode.SERVICE_UNAVAILABLE
-            ? { ...e, message: 'A service this field needs is unavailable; other fields of this mutation took effect, so do not repeat the whole operation' }
+            ? {
+                ...e,
+                message:
+                  'A service this field needs is unavailable; other fields of this mutation took effect, so do not repeat the whole operation',
+              }
             : e,
         );
       },

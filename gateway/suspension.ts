@@ -21,10 +21,25 @@ const ALLOWED_WHILE_SUSPENDED = new Set([
 
 const ALLOWED_WHILE_DELETED = new Set([...ALLOWED_WHILE_SUSPENDED, 'restoreTenant']);
 
-const REFUSALS: Record<Exclude<TenantStatus, 'active' | 'unknown'>, { code: string; message: string; allowed: Set<string> }> = {
-  suspended: { code: 'TENANT_SUSPENDED', message: 'This tenant is suspended; only its status, your account and billing are available', allowed: ALLOWED_WHILE_SUSPENDED },
-  trial_expired: { code: 'TRIAL_EXPIRED', message: "This tenant's trial has ended; only its status, your account and billing are available", allowed: ALLOWED_WHILE_SUSPENDED },
-  deleted: { code: 'TENANT_DELETED', message: 'This tenant is deleted; its owner can still restore it', allowed: ALLOWED_WHILE_DELETED },
+const REFUSALS: Record<
+  Exclude<TenantStatus, 'active' | 'unknown'>,
+  { code: string; message: string; allowed: Set<string> }
+> = {
+  suspended: {
+    code: 'TENANT_SUSPENDED',
+    message: 'This tenant is suspended; only its status, your account and billing are available',
+    allowed: ALLOWED_WHILE_SUSPENDED,
+  },
+  trial_expired: {
+    code: 'TRIAL_EXPIRED',
+    message: "This tenant's trial has ended; only its status, your account and billing are available",
+    allowed: ALLOWED_WHILE_SUSPENDED,
+  },
+  deleted: {
+    code: 'TENANT_DELETED',
+    message: 'This tenant is deleted; its owner can still restore it',
+    allowed: ALLOWED_WHILE_DELETED,
+  },
 };
 
 /**

@@ -31,7 +31,10 @@ export class TenantStatusResolver {
       if (typeof tenantId !== 'string') return;
       // 'purged': the tenant no longer exists anywhere (and its live connections end).
       if (status === 'purged') this.guard.noteTenantStatus(tenantId, true);
-      this.remember(tenantId, status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active');
+      this.remember(
+        tenantId,
+        status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active',
+      );
     });
   }
 
@@ -48,7 +51,11 @@ export class TenantStatusResolver {
       this.remember(tenantId, last, UNREACHABLE_RETRY_MS);
       return last;
     }
-    const status: TenantStatus = !found ? 'unknown' : KNOWN.has(found.status) ? (found.status as TenantStatus) : 'active';
+    const status: TenantStatus = !found
+      ? 'unknown'
+      : KNOWN.has(found.status)
+        ? (found.status as TenantStatus)
+        : 'active';
     this.remember(tenantId, status);
     return status;
   }

@@ -10,7 +10,10 @@ import { findUnstorableText, isStorableText, unstorableTextMessage } from '../ke
  * form body of hook calls. NUL characters and unpaired surrogates are refused with BAD_USER_INPUT before
  * any subgraph is called.
  */
-export function checkInputText(document: DocumentNode, variables: Record<string, unknown> | null | undefined): GraphQLError | null {
+export function checkInputText(
+  document: DocumentNode,
+  variables: Record<string, unknown> | null | undefined,
+): GraphQLError | null {
   const inVariables = findUnstorableText(variables ?? {}, 'variables');
   if (inVariables) return refusal(inVariables.path);
   let literal = false;
@@ -25,7 +28,9 @@ export function checkInputText(document: DocumentNode, variables: Record<string,
 }
 
 function refusal(where: string): GraphQLError {
-  return new GraphQLError(unstorableTextMessage(where), { extensions: { code: KernelErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
+  return new GraphQLError(unstorableTextMessage(where), {
+    extensions: { code: KernelErrorCode.BAD_USER_INPUT, http: { status: 400 } },
+  });
 }
 
 /** Apollo Server plugin: refuses an operation carrying such text with HTTP 400 before any subgraph is called. */
@@ -43,7 +48,8 @@ export const textInputPlugin: ApolloServerPlugin = {
 /** Where the text of a hook call is unstorable (its query string, or a JSON or form body), if anywhere. */
 function hookTextProblem(req: Request): string | null {
   const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
-  for (const [key, value] of new URLSearchParams(query)) if (!isStorableText(key) || !isStorableText(value)) return 'query string';
+  for (const [key, value] of new URLSearchParams(query))
+    if (!isStorableText(key) || !isStorableText(value)) return 'query string';
   if (!Buffer.isBuffer(req.body) || req.body.length === 0) return null;
   const type = (req.header('content-type') ?? '').toLowerCase();
   if (type.includes('json')) {
@@ -56,7 +62,8 @@ function hookTextProblem(req: Request): string | null {
     return findUnstorableText(body, 'body')?.path ?? null;
   }
   if (type.startsWith('application/x-www-form-urlencoded')) {
-    for (const [key, value] of new URLSearchParams(req.body.toString('utf8'))) if (!isStorableText(key) || !isStorableText(value)) return 'body';
+    for (const [key, value] of new URLSearchParams(req.body.toString('utf8')))
+      if (!isStorableText(key) || !isStorableText(value)) return 'body';
   }
   return null;
 }

@@ -29,7 +29,11 @@ const UNREACHABLE_CODES = new Set([
  * out (AbortSignal.timeout). Anything else (a malformed request, a bug) is not.
  */
 export function isUnreachable(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const { name, code } = e as { name?: unknown; code?: unknown };
     if (name === 'TimeoutError') return true;
     if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true;

@@ -1,4 +1,13 @@
-import { GraphQLIncludeDirective, GraphQLSkipDirective, Kind, getDirectiveValues, parse, type FragmentDefinitionNode, type SelectionNode, type SelectionSetNode } from 'graphql';
+import {
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  Kind,
+  getDirectiveValues,
+  parse,
+  type FragmentDefinitionNode,
+  type SelectionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { METERED_FIELDS, METERED_METRICS, type MeteredField, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
@@ -13,7 +22,20 @@ const STATUS_MS = 30_000;
 const RESERVATION_MS = 120_000;
 
 /** What a tenant over a limit can still do: see its usage, status and account, sign out. */
-const EXEMPT = new Set(['usage', 'currentTenant', 'myTenants', 'me', 'myAccess', 'switchTenant', 'logout', 'logoutEverywhere', 'sessions', 'revokeSession', 'entitlements', '__typename']);
+const EXEMPT = new Set([
+  'usage',
+  'currentTenant',
+  'myTenants',
+  'me',
+  'myAccess',
+  'switchTenant',
+  'logout',
+  'logoutEverywhere',
+  'sessions',
+  'revokeSession',
+  'entitlements',
+  '__typename',
+]);
 
 interface QuotaStatus {
   limits: Record<string, number>;
@@ -92,10 +114,12 @@ export class UsageMeter {
     const status = entry.status;
     if (!status) return { over: null, allowance: null, reservation: this.hold(tenantId, held) };
     const holding = this.held(tenantId);
-    const used = (metric: string) => (status.used[metric] ?? 0) + (entry.local.get(metric) ?? 0) + (holding.get(metric) ?? 0);
+    const used = (metric: string) =>
+      (status.used[metric] ?? 0) + (entry.local.get(metric) ?? 0) + (holding.get(metric) ?? 0);
     if (!fields.every((f) => EXEMPT.has(f))) {
       const limit = status.limits.api_calls;
-      if (limit !== undefined && used('api_calls') + 1 > limit) return { over: { metric: 'api_calls', limit }, allowance: null, reservation: null };
+      if (limit !== undefined && used('api_calls') + 1 > limit)
+        return { over: { metric: 'api_calls', limit }, allowance: null, reservation: null };
       held.set('api_calls', 1);
     }
     const needed: Counts = new Map();
@@ -173,7 +197,9 @@ export class UsageMeter {
     const batch = this.pending;
     this.pending = new Map();
     const rows = [...batch].flatMap(([tenantId, byHour]) =>
-      [...byHour].flatMap(([hour, counts]) => [...counts].map(([metric, amount]) => ({ tenantId, hour, metric, amount }))),
+      [...byHour].flatMap(([hour, counts]) =>
+        [...counts].map(([metric, amount]) => ({ tenantId, hour, metric, amount })),
+      ),
     );
     try {
       await this.tenancy.call('record-usage', rows);
@@ -212,7 +238,8 @@ export class UsageMeter {
       status = this.status.last(tenantId)?.status ?? null; // tenancy unreachable: the last numbers, or no enforcement until it answers
     }
     const local: Counts = new Map();
-    for (const counts of this.pending.get(tenantId)?.values() ?? []) for (const [metric, n] of counts) add(local, metric, n);
+    for (const counts of this.pending.get(tenantId)?.values() ?? [])
+      for (const [metric, n] of counts) add(local, metric, n);
     return this.status.set(tenantId, { status, local }, status ? STATUS_MS : 5_000);
   }
 
@@ -300,6 +327,10 @@ export function rootFields(
 }
 
 /** The operation's root field names, as they run with `variables`. */
-export function rootFieldNames(operation: { selectionSet: SelectionSetNode }, fragments: readonly FragmentDefinitionNode[], variables?: Record<string, unknown>): string[] {
+export function rootFieldNames(
+  operation: { selectionSet: SelectionSetNode },
+  fragments: readonly FragmentDefinitionNode[],
+  variables?: Record<string, unknown>,
+): string[] {
   return rootFields(operation, fragments, variables).map((f) => f.name);
 }

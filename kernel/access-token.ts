@@ -27,7 +27,14 @@ export async function signAccessToken(
   settings: AccessTokenSettings,
 ): Promise<string> {
   if (!key.privateKey) throw new Error('This service holds no access-token signing key');
-  return new SignJWT({ tid: claims.tid, sid: claims.sid, roles: claims.roles, perms: claims.perms, amr: claims.amr, ...(claims.act ? { act: claims.act } : {}) })
+  return new SignJWT({
+    tid: claims.tid,
+    sid: claims.sid,
+    roles: claims.roles,
+    perms: claims.perms,
+    amr: claims.amr,
+    ...(claims.act ? { act: claims.act } : {}),
+  })
     .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: 'at+jwt' })
     .setSubject(claims.sub)
     .setIssuer(settings.issuer)

@@ -30,7 +30,11 @@ export type MeteredMetric = (typeof METERED_METRICS)[number];
  * creates no member, but needs room for one; a sign-in through a tenant's identity provider that adds a member
  * acts as `acceptInvitation`.
  */
-export const METERED_FIELDS = { sendMessage: 'messages', inviteUser: 'members', acceptInvitation: 'members' } as const satisfies Record<string, MeteredMetric>;
+export const METERED_FIELDS = {
+  sendMessage: 'messages',
+  inviteUser: 'members',
+  acceptInvitation: 'members',
+} as const satisfies Record<string, MeteredMetric>;
 export type MeteredField = keyof typeof METERED_FIELDS;
 
 /** The gateway's admission of one tenant for one call, as a subgraph receives it in its context. */
@@ -40,13 +44,19 @@ export type { Admission, Allowance } from './context';
 export const ADMISSION_REQUIRED = 'ADMISSION_REQUIRED';
 /** The same for hooks: HTTP status, with `{ admissionRequired: { tenantId, actsAs } }` as body. */
 export const ADMISSION_REQUIRED_STATUS = 428;
-export const admissionRequestSchema = z.object({ tenantId: z.uuid(), actsAs: z.enum(Object.keys(METERED_FIELDS) as [MeteredField, ...MeteredField[]]) });
+export const admissionRequestSchema = z.object({
+  tenantId: z.uuid(),
+  actsAs: z.enum(Object.keys(METERED_FIELDS) as [MeteredField, ...MeteredField[]]),
+});
 export type AdmissionRequest = z.infer<typeof admissionRequestSchema>;
 
 /** Response extension (GraphQL) and header (hooks) through which a subgraph reports what it created, by tenant. */
 export const EFFECTS_EXTENSION = 'nexusEffects';
 export const EFFECTS_HEADER = 'x-nexus-effects';
-export const effectsSchema = z.record(z.uuid(), z.object({ messages: z.number().int().min(0).optional(), members: z.number().int().min(0).optional() }));
+export const effectsSchema = z.record(
+  z.uuid(),
+  z.object({ messages: z.number().int().min(0).optional(), members: z.number().int().min(0).optional() }),
+);
 export type Effects = z.infer<typeof effectsSchema>;
 
 export class AdmissionRequired extends AppError {
@@ -57,7 +67,12 @@ export class AdmissionRequired extends AppError {
 
 /** QUOTA_EXCEEDED, as the gateway and the subgraphs answer it (HTTP 429 where the gateway sets the status). */
 export function quotaExceeded(metric: string, limit: number, httpStatus?: number): AppError {
-  return new AppError('QUOTA_EXCEEDED', `This tenant has used its ${metric} limit (${limit}) for now`, { metric, limit }, httpStatus);
+  return new AppError(
+    'QUOTA_EXCEEDED',
+    `This tenant has used its ${metric} limit (${limit}) for now`,
+    { metric, limit },
+    httpStatus,
+  );
 }
 
 /** Units spent per tenant and metric in the current subgraph request (several root fields may spend). */
@@ -77,7 +92,9 @@ export function admissionOf(tenantId: string, actsAs: MeteredField): Admission {
 export function admissionRefusal(admission: Admission): AppError | null {
   const r = admission.refused;
   if (!r) return null;
-  return r.code === 'QUOTA_EXCEEDED' ? quotaExceeded(r.metric ?? 'api_calls', r.limit ?? 0) : new AppError(r.code, r.message);
+  return r.code === 'QUOTA_EXCEEDED'
+    ? quotaExceeded(r.metric ?? 'api_calls', r.limit ?? 0)
+    : new AppError(r.code, r.message);
 }
 
 /**

@@ -29,8 +29,10 @@ export function hasPermission(ctx: RequestContext, required: string): boolean {
 }
 
 const RESTRICTION_MESSAGES: Record<AccessRestriction, string> = {
-  TWO_FACTOR_SETUP_REQUIRED: 'This tenant requires two-factor authentication: set it up (enrollTotp, confirmTotp) to continue',
-  EMAIL_VERIFICATION_REQUIRED: 'Confirm your e-mail address (see the link we sent, or resendEmailVerification) to do this',
+  TWO_FACTOR_SETUP_REQUIRED:
+    'This tenant requires two-factor authentication: set it up (enrollTotp, confirmTotp) to continue',
+  EMAIL_VERIFICATION_REQUIRED:
+    'Confirm your e-mail address (see the link we sent, or resendEmailVerification) to do this',
 };
 
 const ROOT_TYPES = new Set(['Query', 'Mutation', 'Subscription']);

@@ -17,11 +17,14 @@ describe('configuration', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const key of ['GATEWAY_PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ACCESS_TOKEN_TTL_SECONDS']) expect(problems).toContain(key);
+    for (const key of ['GATEWAY_PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ACCESS_TOKEN_TTL_SECONDS'])
+      expect(problems).toContain(key);
   });
 
   it('requires the public signing keys in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/NEXUS_ACCESS_TOKEN_PUBLIC_KEY[\s\S]*NEXUS_CONTEXT_PUBLIC_KEY/);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /NEXUS_ACCESS_TOKEN_PUBLIC_KEY[\s\S]*NEXUS_CONTEXT_PUBLIC_KEY/,
+    );
   });
 
   it('takes a variable set to nothing as unset (DATABASE_URL= from a compose file or a shell)', () => {
@@ -33,10 +36,9 @@ describe('configuration', () => {
   });
 
   it('reads CORS_ORIGINS as origins (or *) and refuses anything with a path or another scheme', () => {
-    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/' }).gateway.CORS_ORIGINS).toEqual([
-      'https://app.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(
+      loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173/' }).gateway.CORS_ORIGINS,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
     expect(loadConfig({ CORS_ORIGINS: '*' }).gateway.CORS_ORIGINS).toEqual(['*']);
     expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/login' })).toThrow(/CORS_ORIGINS/);
     expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS/);
@@ -54,7 +56,9 @@ describe('configuration', () => {
       WS_MAX_VARIANTS_PER_TENANT: 50,
     });
     expect(loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_USER: '10' }).subscriptions.WS_MAX_SUBSCRIPTIONS_PER_USER).toBe(10);
-    expect(() => loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0', WS_MAX_SOCKETS_PER_USER: 'many' })).toThrow(/WS_MAX_SOCKETS_PER_USER[\s\S]*WS_MAX_SUBSCRIPTIONS_PER_SOCKET/);
+    expect(() => loadConfig({ WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '0', WS_MAX_SOCKETS_PER_USER: 'many' })).toThrow(
+      /WS_MAX_SOCKETS_PER_USER[\s\S]*WS_MAX_SUBSCRIPTIONS_PER_SOCKET/,
+    );
   });
 
   it('keeps Redis keys under REDIS_PREFIX (nexus: by default)', () => {

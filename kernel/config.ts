@@ -71,7 +71,11 @@ const authSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('nexus-identity'),
   JWT_AUDIENCE: z.string().min(1).default('nexus-api'),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(900),
-  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 3600),
   CONTEXT_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(60).default(30),
   /**
    * Sign-in attempts allowed per client address, and per account from one address, every 15 minutes. The second
@@ -87,7 +91,12 @@ const authSchema = z.object({
   SUPER_ADMIN_EMAILS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((e) => e.trim().toLowerCase()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean),
+    ),
 });
 
 const gatewaySchema = z.object({
@@ -113,13 +122,29 @@ const gatewaySchema = z.object({
   CORS_ORIGINS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean))
-    .pipe(z.array(z.union([z.literal('*'), z.string().refine(isOrigin, 'must be origins like https://app.example.com (scheme, host, optional port; no path)')]))),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim().replace(/\/$/, ''))
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.union([
+          z.literal('*'),
+          z
+            .string()
+            .refine(isOrigin, 'must be origins like https://app.example.com (scheme, host, optional port; no path)'),
+        ]),
+      ),
+    ),
   /** Which proxies' X-Forwarded-For to believe for the client address (express "trust proxy"). */
   TRUST_PROXY: z
     .string()
     .default('false')
-    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
+    .transform((v): boolean | number | string =>
+      v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v,
+    ),
 });
 
 /**
@@ -176,9 +201,17 @@ const mailSchema = z.object({
 
 const tenancySchema = z.object({
   /** Trial length of a new tenant (0: no trial); when it ends the tenant is refused until reactivated. */
-  TRIAL_PERIOD_SECONDS: z.coerce.number().int().min(0).default(14 * 86_400),
+  TRIAL_PERIOD_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(14 * 86_400),
   /** How long a deleted tenant can be restored before its data is purged from every subgraph. */
-  TENANT_DELETE_GRACE_SECONDS: z.coerce.number().int().min(0).default(30 * 86_400),
+  TENANT_DELETE_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 86_400),
 });
 
 const domainsSchema = z.object({
@@ -186,7 +219,12 @@ const domainsSchema = z.object({
   DNS_SERVERS: z
     .string()
     .optional()
-    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:[\]]+$/, 'must be IP addresses, optionally with :port'))),
   /** How often a verified domain's TXT record is checked again (seconds). */
   DOMAIN_RECHECK_SECONDS: positiveInt(86_400),
@@ -256,4 +294,3 @@ export function portOf(config: Config, service: 'gateway' | SubgraphName): numbe
 export function subgraphUrlOverride(config: Config, name: SubgraphName): string | undefined {
   return config.gateway[`${name.toUpperCase()}_URL` as keyof Config['gateway']] as string | undefined;
 }
-

@@ -35,7 +35,11 @@ export class ContextTokenError extends Error {
 }
 
 /** Verifies signature (EdDSA only), issuer, audience, expiry and age; returns the validated context. */
-export async function verifyContextToken(token: string, audience: string, publicKey: KeyObject): Promise<RequestContext> {
+export async function verifyContextToken(
+  token: string,
+  audience: string,
+  publicKey: KeyObject,
+): Promise<RequestContext> {
   try {
     const { payload } = await jwtVerify(token, publicKey, {
       algorithms: ['EdDSA'],

@@ -21,7 +21,14 @@ export type Allowance = z.infer<typeof allowanceSchema>;
 export const admissionSchema = z.object({
   tenantId: z.uuid(),
   /** Refused (status, or the API-call limit): what to answer when the call would act for the tenant. */
-  refused: z.object({ code: z.string().max(64), message: z.string().max(300), metric: z.string().max(32).optional(), limit: z.number().optional() }).nullable(),
+  refused: z
+    .object({
+      code: z.string().max(64),
+      message: z.string().max(300),
+      metric: z.string().max(32).optional(),
+      limit: z.number().optional(),
+    })
+    .nullable(),
   /** Per metered resource; null: nothing is metered for this call (system callers, or no figures yet). */
   allowance: z.object({ messages: allowanceSchema.optional(), members: allowanceSchema.optional() }).nullable(),
 });
@@ -84,9 +91,25 @@ export function peekContext(): RequestContext | undefined {
 }
 
 export function anonymousContext(requestId: string): RequestContext {
-  return { requestId, tenantId: null, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'anonymous' };
+  return {
+    requestId,
+    tenantId: null,
+    userId: null,
+    sessionId: null,
+    roles: [],
+    permissions: [],
+    authMethod: 'anonymous',
+  };
 }
 
 export function systemContext(requestId: string, tenantId: string | null = null): RequestContext {
-  return { requestId, tenantId, userId: null, sessionId: null, roles: ['system'], permissions: ['*'], authMethod: 'system' };
+  return {
+    requestId,
+    tenantId,
+    userId: null,
+    sessionId: null,
+    roles: ['system'],
+    permissions: ['*'],
+    authMethod: 'system',
+  };
 }

@@ -17,9 +17,17 @@ export enum KernelErrorCode {
  * HTTP 200 (GraphQL convention); only the gateway's own request checks set `httpStatus`.
  */
 export class AppError extends GraphQLError {
-  constructor(code: string, message: string, extra: Record<string, unknown> = {}, httpStatus?: number, httpHeaders?: Record<string, string>) {
+  constructor(
+    code: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+    httpStatus?: number,
+    httpHeaders?: Record<string, string>,
+  ) {
     const headers = httpHeaders ? { headers: new Map(Object.entries(httpHeaders)) } : {};
-    super(message, { extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus, ...headers } } : {}) } });
+    super(message, {
+      extensions: { code, ...extra, ...(httpStatus ? { http: { status: httpStatus, ...headers } } : {}) },
+    });
   }
 }
 
@@ -30,7 +38,9 @@ export const RETRY_AFTER_SECONDS = 5;
  * A service the request needs cannot answer right now: HTTP 503 with `Retry-After`, so a client can tell
  * "try again shortly" from a bug. The whole response gets that status, partial data included.
  */
-export const serviceUnavailable = (message = 'A service this request needs is unavailable right now; try again shortly') =>
+export const serviceUnavailable = (
+  message = 'A service this request needs is unavailable right now; try again shortly',
+) =>
   new AppError(KernelErrorCode.SERVICE_UNAVAILABLE, message, {}, 503, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 
 export const unauthenticated = (message = 'Authentication required', httpStatus?: number) =>
@@ -54,12 +64,21 @@ export function makeFormatError(production: boolean) {
     const coded = clientSafe && code !== undefined && code !== KernelErrorCode.INTERNAL_SERVER_ERROR;
     if (coded) {
       if (!production) return formatted;
-      const { stacktrace: _stack, exception: _exception, serviceName: _service, ...extensions } = formatted.extensions ?? {};
+      const {
+        stacktrace: _stack,
+        exception: _exception,
+        serviceName: _service,
+        ...extensions
+      } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
     log.error({ err: original }, 'unexpected error');
     if (!production) return formatted;
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: KernelErrorCode.INTERNAL_SERVER_ERROR } };
+    return {
+      message: 'Internal server error',
+      path: formatted.path,
+      extensions: { code: KernelErrorCode.INTERNAL_SERVER_ERROR },
+    };
   };
 }
 

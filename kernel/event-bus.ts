@@ -103,7 +103,14 @@ export class PostgresEventBus implements EventBus {
 
   /** Events given up on, newest first: for platform operators. */
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const { rows } = await this.query<{ consumer_group: string; event_id: string; type: string; attempts: number; last_error: string | null; failed_at: Date }>(
+    const { rows } = await this.query<{
+      consumer_group: string;
+      event_id: string;
+      type: string;
+      attempts: number;
+      last_error: string | null;
+      failed_at: Date;
+    }>(
       `SELECT consumer_group, event_id, type, attempts, last_error, failed_at FROM nexus_bus.dead_letters ORDER BY id DESC LIMIT $1`,
       [limit],
     );
@@ -121,7 +128,10 @@ export class PostgresEventBus implements EventBus {
    * Every statement runs in its own explicit transaction: the embedded database multiplexes connections
    * per transaction, so bare extended-protocol statements from two connections could interleave.
    */
-  private async query<R extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+  private async query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params: unknown[],
+  ): Promise<QueryResult<R>> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -148,12 +158,11 @@ export class PostgresEventBus implements EventBus {
   subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
     const sub: Subscription = { group, types, deliver, running: false, again: false, failures: 0 };
     this.subs.push(sub);
-    void this
-      .query(
-        `INSERT INTO nexus_bus.consumer_groups (name, types) VALUES ($1, $2)
+    void this.query(
+      `INSERT INTO nexus_bus.consumer_groups (name, types) VALUES ($1, $2)
          ON CONFLICT (name) DO UPDATE SET types = EXCLUDED.types`,
-        [group, types],
-      )
+      [group, types],
+    )
       .then(() => this.kick(sub))
       .catch((err) => this.log.error({ err, group }, 'could not register consumer group'));
   }
@@ -265,9 +274,10 @@ export class PostgresEventBus implements EventBus {
     // Let a delivery in progress finish (bounded: a stuck handler's lease simply expires).
     const deadline = Date.now() + Math.min(5_000, this.leaseMs);
     while (this.subs.some((s) => s.running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await this
-      .query(`UPDATE nexus_bus.consumer_groups SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [this.owner])
-      .catch(() => undefined);
+    await this.query(
+      `UPDATE nexus_bus.consumer_groups SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`,
+      [this.owner],
+    ).catch(() => undefined);
     await this.pool.end();
   }
 }

@@ -82,7 +82,10 @@ export class OutboxRelay {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.flush().catch((err) => this.log.error({ err }, 'relay failed')), this.intervalMs);
+    this.timer = setInterval(
+      () => void this.flush().catch((err) => this.log.error({ err }, 'relay failed')),
+      this.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -107,21 +110,26 @@ export class OutboxRelay {
   flush(): Promise<number> {
     const next = (this.running ?? Promise.resolve(0)).catch(() => 0).then(() => this.pass());
     this.running = next;
-    void next.finally(() => {
-      if (this.running === next) this.running = null;
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.running === next) this.running = null;
+      })
+      .catch(() => undefined);
     return next;
   }
 
   private async pass(): Promise<number> {
-    const rows: OutboxRow[] = await withSystem(this.ds, 'outbox relay', (em) =>
-      em.query(
-        `UPDATE "${this.schema}".outbox SET lease_until = now() + interval '30 seconds', attempts = attempts + 1
+    const rows: OutboxRow[] = await withSystem(
+      this.ds,
+      'outbox relay',
+      (em) =>
+        em.query(
+          `UPDATE "${this.schema}".outbox SET lease_until = now() + interval '30 seconds', attempts = attempts + 1
           WHERE id IN (SELECT id FROM "${this.schema}".outbox
                         WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
                         ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)
           RETURNING id, tenant_id, type, payload, created_at, attempts`,
-      ),
+        ),
       'debug',
     ).then((r) => returningRows<OutboxRow>(r));
     let published = 0;
@@ -136,8 +144,13 @@ export class OutboxRelay {
       };
       try {
         await this.bus.publish(event);
-        await withSystem(this.ds, 'outbox relay', (em) =>
-          em.query(`UPDATE "${this.schema}".outbox SET published_at = now(), lease_until = NULL WHERE id = $1`, [row.id]),
+        await withSystem(
+          this.ds,
+          'outbox relay',
+          (em) =>
+            em.query(`UPDATE "${this.schema}".outbox SET published_at = now(), lease_until = NULL WHERE id = $1`, [
+              row.id,
+            ]),
           'debug',
         );
         published++;

@@ -46,8 +46,17 @@ export function jobTablesSql(schema: string): string[] {
  * Schedules (or re-schedules: same key, new time and payload) a job in the caller's transaction, so it
  * exists exactly when the change that needs it commits.
  */
-export async function scheduleJob(em: EntityManager, schema: string, job: { name: string; key: string; runAt: Date; payload: Record<string, unknown> }): Promise<void> {
-  await em.query(`SELECT "${schema}".schedule_job($1, $2, $3, $4)`, [job.name, job.key, JSON.stringify(job.payload), job.runAt]);
+export async function scheduleJob(
+  em: EntityManager,
+  schema: string,
+  job: { name: string; key: string; runAt: Date; payload: Record<string, unknown> },
+): Promise<void> {
+  await em.query(`SELECT "${schema}".schedule_job($1, $2, $3, $4)`, [
+    job.name,
+    job.key,
+    JSON.stringify(job.payload),
+    job.runAt,
+  ]);
 }
 
 interface DueJob {
@@ -113,7 +122,10 @@ export class JobRunner {
       if (after) await after().catch((err) => log.error({ err, job: job.name }, 'job follow-up failed'));
     } catch (err) {
       const failed = job.attempts >= MAX_ATTEMPTS;
-      log[failed ? 'error' : 'warn']({ err, job: job.name, jobId: job.id, attempts: job.attempts }, failed ? 'job given up' : 'job failed; will retry');
+      log[failed ? 'error' : 'warn'](
+        { err, job: job.name, jobId: job.id, attempts: job.attempts },
+        failed ? 'job given up' : 'job failed; will retry',
+      );
       await withSystem(
         this.ds,
         'job retry',

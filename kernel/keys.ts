@@ -1,4 +1,11 @@
-import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash, hkdfSync, type KeyObject } from 'node:crypto';
+import {
+  generateKeyPairSync,
+  createPublicKey,
+  createPrivateKey,
+  createHash,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config';
@@ -49,7 +56,9 @@ function persistedPair(dir: string, name: string): KeyPair {
   if (!existsSync(file)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const temp = join(dir, `.${name}.${process.pid}.${Date.now()}.tmp`);
-    writeFileSync(temp, generateKeyPair().privateKey!.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+    writeFileSync(temp, generateKeyPair().privateKey!.export({ type: 'pkcs8', format: 'pem' }) as string, {
+      mode: 0o600,
+    });
     try {
       linkSync(temp, file); // atomic, and fails if another process got there first
       log.warn({ file }, `generated a development ${name} signing key`);
@@ -70,7 +79,8 @@ export function loadKeys(config: Config): PlatformKeys {
   if ((!access || !context) && config.server.NODE_ENV === 'production') {
     throw new Error('Signing keys must be configured in production');
   }
-  if (!k.NEXUS_DATA_KEY && config.server.NODE_ENV === 'production') throw new Error('NEXUS_DATA_KEY must be configured in production');
+  if (!k.NEXUS_DATA_KEY && config.server.NODE_ENV === 'production')
+    throw new Error('NEXUS_DATA_KEY must be configured in production');
   return {
     access: access ?? persistedPair(dir, 'access'),
     context: context ?? persistedPair(dir, 'context'),

@@ -19,7 +19,10 @@ function addressOf(from: string): string {
 
 /** A display name safe in a header: no line breaks, quotes or angle brackets. */
 function cleanName(name: string): string {
-  return name.replace(/[\r\n"<>]/g, ' ').trim().slice(0, 100);
+  return name
+    .replace(/[\r\n"<>]/g, ' ')
+    .trim()
+    .slice(0, 100);
 }
 
 /** Where mail goes: SMTP when configured, otherwise a local mailbox folder a developer (and tests) can read. */
@@ -43,7 +46,9 @@ export class MailboxTransport implements MailTransport {
     const { fromName, ...rest } = message;
     const from = fromName ? `"${cleanName(fromName)}" <${addressOf(this.from)}>` : this.from;
     const mail: StoredMail = { ...rest, from, sentAt: new Date().toISOString() };
-    writeFileSync(join(this.dir, `${Date.now()}-${randomUUID().slice(0, 8)}.json`), JSON.stringify(mail, null, 2), { mode: 0o600 });
+    writeFileSync(join(this.dir, `${Date.now()}-${randomUUID().slice(0, 8)}.json`), JSON.stringify(mail, null, 2), {
+      mode: 0o600,
+    });
   }
 }
 
@@ -68,14 +73,18 @@ export function mailboxDir(dataDir: string): string {
 }
 
 export function createMailTransport(options: { smtpUrl?: string; from: string; dataDir: string }): MailTransport {
-  return options.smtpUrl ? new SmtpTransport(options.smtpUrl, options.from) : new MailboxTransport(mailboxDir(options.dataDir), options.from);
+  return options.smtpUrl
+    ? new SmtpTransport(options.smtpUrl, options.from)
+    : new MailboxTransport(mailboxDir(options.dataDir), options.from);
 }
 
 /** Mails in a local mailbox, oldest first, optionally only those to one address. */
 export function readMailbox(dir: string, to?: string): StoredMail[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return [];
   }

@@ -49,11 +49,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const subgraphs = options.services.filter((s): s is SubgraphName => s !== 'gateway');
   // The gateway alone holds no data: it needs neither the database nor the event bus.
   const database: DatabaseHandle =
-    options.database ?? (subgraphs.length > 0 ? await openDatabase(config) : { url: '', embedded: false, poolSize: 0, stop: async () => {} });
+    options.database ??
+    (subgraphs.length > 0
+      ? await openDatabase(config)
+      : { url: '', embedded: false, poolSize: 0, stop: async () => {} });
   const services: RunningService[] = [];
   // Events between subgraphs: Redis Streams with REDIS_URL, otherwise the log table in PostgreSQL.
   const bus: EventBus | null =
-    subgraphs.length === 0 ? null : config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX }) : new PostgresEventBus(database.url);
+    subgraphs.length === 0
+      ? null
+      : config.realtime.REDIS_URL
+        ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX })
+        : new PostgresEventBus(database.url);
   const pubsub = options.pubsub ?? createPubSub(config.realtime.REDIS_URL, config.realtime.REDIS_PREFIX);
   const stop = async () => {
     for (const service of [...services].reverse()) {
@@ -69,7 +76,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   };
   try {
     if (config.database.MIGRATE_ON_START && subgraphs.length > 0) {
-      await migrateAll(database.url, subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]));
+      await migrateAll(
+        database.url,
+        subgraphs.map((s) => SUBGRAPH_DEFINITIONS[s]),
+      );
     }
     // Subgraphs running elsewhere: *_URL, else this machine at *_PORT (the supergraph's URL when that is 0).
     const urls: Partial<Record<string, string>> = {};
@@ -103,7 +113,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         subgraphUrls: urls,
         contextPrivateKey: keys.context.privateKey,
         contextTokenTtlSeconds: config.auth.CONTEXT_TOKEN_TTL_SECONDS,
-        auth: { accessPublicKey: keys.access.publicKey, accessKid: keys.access.kid, issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE },
+        auth: {
+          accessPublicKey: keys.access.publicKey,
+          accessKid: keys.access.kid,
+          issuer: config.auth.JWT_ISSUER,
+          audience: config.auth.JWT_AUDIENCE,
+        },
         limits: {
           maxDepth: config.gateway.LIMIT_MAX_DEPTH,
           maxAliases: config.gateway.LIMIT_MAX_ALIASES,
@@ -116,7 +131,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         accessTokenTtlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
         revocationPollMs: config.gateway.REVOCATION_POLL_MS,
         // Identity's announcements reach this gateway when identity runs here, or over Redis, or a shared pub/sub.
-        revocationsAnnounced: Boolean(config.realtime.REDIS_URL) || subgraphs.includes('identity') || options.pubsub !== undefined,
+        revocationsAnnounced:
+          Boolean(config.realtime.REDIS_URL) || subgraphs.includes('identity') || options.pubsub !== undefined,
         subgraphTimeoutMs: config.gateway.SUBGRAPH_TIMEOUT_MS,
         trustProxy: config.gateway.TRUST_PROXY,
         apiKeyRatePerMinute: config.gateway.API_KEY_RATE_PER_MINUTE,

@@ -40,12 +40,20 @@ const announceLog = logger('pubsub');
  * them apply sooner): waits at most `waitMs` for the messages to go out and never fails — a failure or
  * a slow Redis is logged, and the publish goes on in the background.
  */
-export async function announce(pubsub: PubSub, topic: string, payloads: readonly unknown[], waitMs = ANNOUNCE_WAIT_MS): Promise<void> {
+export async function announce(
+  pubsub: PubSub,
+  topic: string,
+  payloads: readonly unknown[],
+  waitMs = ANNOUNCE_WAIT_MS,
+): Promise<void> {
   if (payloads.length === 0) return;
   const sent = Promise.all(payloads.map((p) => pubsub.publish(topic, p))).then(
     () => true,
     (err: unknown) => {
-      announceLog.warn({ err, topic, messages: payloads.length }, 'could not announce a change; it applies when the gateways next read it');
+      announceLog.warn(
+        { err, topic, messages: payloads.length },
+        'could not announce a change; it applies when the gateways next read it',
+      );
       return true;
     },
   );
@@ -53,7 +61,8 @@ export async function announce(pubsub: PubSub, topic: string, payloads: readonly
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)));
   const announced = await Promise.race([sent, late]);
   clearTimeout(timer);
-  if (!announced) announceLog.warn({ topic, messages: payloads.length }, 'announcing a change is slow; not waiting for it');
+  if (!announced)
+    announceLog.warn({ topic, messages: payloads.length }, 'announcing a change is slow; not waiting for it');
 }
 
 abstract class BasePubSub implements PubSub {
@@ -141,11 +150,15 @@ export class RedisPubSub extends BasePubSub {
   /** Times the subscriber connection closed: what was published meanwhile never arrived. */
   private interruptions = 0;
 
-  constructor(url: string, private readonly prefix = DEFAULT_REDIS_PREFIX) {
+  constructor(
+    url: string,
+    private readonly prefix = DEFAULT_REDIS_PREFIX,
+  ) {
     super();
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
     this.sub = new Redis(url, { lazyConnect: false });
-    for (const client of [this.pub, this.sub]) client.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
+    for (const client of [this.pub, this.sub])
+      client.on('error', (err) => this.log.warn({ err }, 'redis connection error'));
     this.sub.on('close', () => this.interruptions++);
     this.sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);

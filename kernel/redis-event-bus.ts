@@ -86,7 +86,16 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   async publish(event: DomainEvent): Promise<void> {
-    await this.redis.eval(PUBLISH_ONCE, 2, this.keys.stream(event.type), this.keys.eventIndex(event.id), JSON.stringify(event), event.id, INDEX_TTL_SECONDS, STREAM_MAX_LENGTH);
+    await this.redis.eval(
+      PUBLISH_ONCE,
+      2,
+      this.keys.stream(event.type),
+      this.keys.eventIndex(event.id),
+      JSON.stringify(event),
+      event.id,
+      INDEX_TTL_SECONDS,
+      STREAM_MAX_LENGTH,
+    );
   }
 
   subscribe(group: string, types: string[], deliver: (event: DomainEvent) => Promise<void>): void {
@@ -127,7 +136,16 @@ export class RedisStreamsEventBus implements EventBus {
           if (loop.failures > 0) continue; // keep order: nothing new until the failed entry is through
         }
         const read = (await loop.connection.xreadgroup(
-          'GROUP', loop.group, this.consumer, 'COUNT', 100, 'BLOCK', Math.min(this.pollMs, this.leaseMs / 3), 'STREAMS', loop.stream, '>',
+          'GROUP',
+          loop.group,
+          this.consumer,
+          'COUNT',
+          100,
+          'BLOCK',
+          Math.min(this.pollMs, this.leaseMs / 3),
+          'STREAMS',
+          loop.stream,
+          '>',
         )) as [string, [string, string[]][]][] | null;
         for (const [, entries] of read ?? []) {
           for (const [entryId, fields] of entries) if (!(await this.handle(loop, entryId, fields, 1))) break;
@@ -142,15 +160,27 @@ export class RedisStreamsEventBus implements EventBus {
 
   /** Delivers again what this instance read but could not handle (its own pending entries), in order. */
   private async retryOwn(loop: Loop): Promise<void> {
-    const read = (await loop.connection.xreadgroup('GROUP', loop.group, this.consumer, 'COUNT', 100, 'STREAMS', loop.stream, '0')) as
-      | [string, [string, string[] | null][]][]
-      | null;
+    const read = (await loop.connection.xreadgroup(
+      'GROUP',
+      loop.group,
+      this.consumer,
+      'COUNT',
+      100,
+      'STREAMS',
+      loop.stream,
+      '0',
+    )) as [string, [string, string[] | null][]][] | null;
     const entries = read?.[0]?.[1] ?? [];
     if (!entries.length) {
       loop.failures = 0;
       return;
     }
-    const pending = (await loop.connection.xpending(loop.stream, loop.group, '-', '+', 1000, this.consumer)) as [string, string, number, number][];
+    const pending = (await loop.connection.xpending(loop.stream, loop.group, '-', '+', 1000, this.consumer)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
     const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
     for (const [entryId, fields] of entries) {
       if (!fields) continue;
@@ -160,12 +190,22 @@ export class RedisStreamsEventBus implements EventBus {
 
   /** Takes over entries another (crashed) instance, or an earlier failed attempt, left unacknowledged. */
   private async reclaim(loop: Loop): Promise<void> {
-    const [, entries] = (await loop.connection.xautoclaim(loop.stream, loop.group, this.consumer, this.leaseMs, '0', 'COUNT', 100)) as [
-      string,
-      [string, string[]][],
-    ];
+    const [, entries] = (await loop.connection.xautoclaim(
+      loop.stream,
+      loop.group,
+      this.consumer,
+      this.leaseMs,
+      '0',
+      'COUNT',
+      100,
+    )) as [string, [string, string[]][]];
     if (!entries.length) return;
-    const pending = (await loop.connection.xpending(loop.stream, loop.group, '-', '+', 1000, this.consumer)) as [string, string, number, number][];
+    const pending = (await loop.connection.xpending(loop.stream, loop.group, '-', '+', 1000, this.consumer)) as [
+      string,
+      string,
+      number,
+      number,
+    ][];
     const deliveries = new Map(pending.map(([id, , , count]) => [id, count]));
     for (const [entryId, fields] of entries) {
       if (fields && !(await this.handle(loop, entryId, fields, deliveries.get(entryId) ?? 1))) return;
@@ -190,7 +230,18 @@ export class RedisStreamsEventBus implements EventBus {
         return false;
       }
       this.log.error({ err, group: loop.group, eventId: event.id, attempt }, 'event moved to dead letters');
-      await loop.connection.xadd(this.keys.deadLetters, '*', 'group', loop.group, 'event', raw, 'attempts', String(attempt), 'error', message);
+      await loop.connection.xadd(
+        this.keys.deadLetters,
+        '*',
+        'group',
+        loop.group,
+        'event',
+        raw,
+        'attempts',
+        String(attempt),
+        'error',
+        message,
+      );
       await loop.connection.xack(loop.stream, loop.group, entryId);
       loop.failures = 0;
       return true;
@@ -227,7 +278,10 @@ export class RedisStreamsEventBus implements EventBus {
   }
 
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
-    const entries = (await this.redis.xrevrange(this.keys.deadLetters, '+', '-', 'COUNT', limit)) as [string, string[]][];
+    const entries = (await this.redis.xrevrange(this.keys.deadLetters, '+', '-', 'COUNT', limit)) as [
+      string,
+      string[],
+    ][];
     return entries.map(([entryId, fields]) => {
       const get = (k: string) => fields[fields.indexOf(k) + 1];
       const event = JSON.parse(get('event')) as DomainEvent;
@@ -246,11 +300,21 @@ export class RedisStreamsEventBus implements EventBus {
     this.closed = true;
     // Blocked reads return within pollMs; a handler in progress gets the same bound.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.running]), new Promise((r) => (timer = setTimeout(r, Math.min(5_000, this.leaseMs))))]);
+    await Promise.race([
+      Promise.all([...this.running]),
+      new Promise((r) => (timer = setTimeout(r, Math.min(5_000, this.leaseMs)))),
+    ]);
     clearTimeout(timer);
     for (const loop of this.loops) {
       const leaseKey = this.keys.lease(loop.group, loop.stream);
-      await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, leaseKey, this.consumer).catch(() => 0);
+      await this.redis
+        .eval(
+          `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+          1,
+          leaseKey,
+          this.consumer,
+        )
+        .catch(() => 0);
       loop.connection.disconnect();
     }
     this.redis.disconnect();

@@ -29,7 +29,8 @@ function reasonOf(err: unknown, url: string): string {
   let reason = err instanceof Error ? err.message : String(err);
   try {
     const { username, password } = new URL(url);
-    for (const secret of [password, username].filter((s) => s.length > 0)) reason = reason.split(decodeURIComponent(secret)).join('***');
+    for (const secret of [password, username].filter((s) => s.length > 0))
+      reason = reason.split(decodeURIComponent(secret)).join('***');
   } catch {
     // not a URL: nothing to blank out
   }
@@ -56,7 +57,8 @@ function databaseOf(url: string): number {
 export async function waitForRedis(url: string, waitMs = REDIS_WAIT_MS): Promise<void> {
   const location = redisLocation(url);
   const db = databaseOf(url);
-  if (!Number.isInteger(db)) throw new RedisUnreachableError(`Redis at ${location}: the path must be a database number`);
+  if (!Number.isInteger(db))
+    throw new RedisUnreachableError(`Redis at ${location}: the path must be a database number`);
   const deadline = Date.now() + waitMs;
   let warned = false;
   for (;;) {
@@ -94,7 +96,10 @@ export async function waitForRedis(url: string, waitMs = REDIS_WAIT_MS): Promise
       return;
     }
     const reason = reasonOf(failure, url);
-    if (Date.now() >= deadline) throw new RedisUnreachableError(`Redis at ${location} is unreachable (${reason}); gave up after ${waitMs / 1000} s`);
+    if (Date.now() >= deadline)
+      throw new RedisUnreachableError(
+        `Redis at ${location} is unreachable (${reason}); gave up after ${waitMs / 1000} s`,
+      );
     if (!warned) log.warn({ redis: location, reason }, 'Redis not reachable yet: waiting for it');
     warned = true;
     await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));

@@ -54,7 +54,10 @@ export async function migrateAll(databaseUrl: string, defs: SubgraphDefinition[]
 }
 
 /** Runs one subgraph: its DataSource, outbox relay, event consumers and HTTP server. */
-export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRuntimeOptions): Promise<RunningSubgraph> {
+export async function startSubgraph(
+  def: SubgraphDefinition,
+  options: SubgraphRuntimeOptions,
+): Promise<RunningSubgraph> {
   const ds = createSubgraphDataSource({
     url: options.databaseUrl,
     schema: def.name,
@@ -64,7 +67,15 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
   });
   await ds.initialize();
   const outbox = new OutboxRelay(ds, def.name, options.bus);
-  const deps: SubgraphDeps = { name: def.name, ds, config: options.config, keys: options.keys, outbox, bus: options.bus, pubsub: options.pubsub };
+  const deps: SubgraphDeps = {
+    name: def.name,
+    ds,
+    config: options.config,
+    keys: options.keys,
+    outbox,
+    bus: options.bus,
+    pubsub: options.pubsub,
+  };
   // Every subgraph removes a purged tenant's rows from its own schema.
   const purge: EventConsumer = {
     name: 'purge-tenant',
@@ -80,7 +91,11 @@ export async function startSubgraph(def: SubgraphDefinition, options: SubgraphRu
     handle: async (event, em) => {
       const { tenantId, exportId } = event.payload as { tenantId: string; exportId: string };
       const tables = await exportTenantRows(em, def.name, tenantId);
-      await recordEvent(em, def.name, { type: TENANT_EXPORT_PART_EVENT, tenantId, payload: { tenantId, exportId, subgraph: def.name, tables } });
+      await recordEvent(em, def.name, {
+        type: TENANT_EXPORT_PART_EVENT,
+        tenantId,
+        payload: { tenantId, exportId, subgraph: def.name, tables },
+      });
     },
   };
   attachConsumers(ds, def.name, options.bus, [...(def.consumers?.(deps) ?? []), purge, exportPart]);

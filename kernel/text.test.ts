@@ -7,7 +7,10 @@ describe('text as services take it in', () => {
   });
 
   it('finds the first unstorable string or key of a nested value, however deep, without recursion', () => {
-    expect(findUnstorableText({ a: ['ok', { b: 'x\u0000' }] }, 'variables')).toEqual({ path: 'variables.a.1.b', tooLong: false });
+    expect(findUnstorableText({ a: ['ok', { b: 'x\u0000' }] }, 'variables')).toEqual({
+      path: 'variables.a.1.b',
+      tooLong: false,
+    });
     expect(findUnstorableText({ ['k\ud800']: 1 }, 'body')).toEqual({ path: 'body.k\ufffd', tooLong: false });
     expect(findUnstorableText({ a: 'xxxx' }, 'args', 3)).toEqual({ path: 'args.a', tooLong: true });
     expect(findUnstorableText({ when: new Date(), n: 1, yes: true, none: null }, 'args')).toBeNull();
@@ -18,7 +21,11 @@ describe('text as services take it in', () => {
 
   it('makes a record storable by replacing what PostgreSQL cannot keep, keys included', () => {
     expect(storableText('a\u0000b\ud800c🙂')).toBe('a\ufffdb\ufffdc🙂');
-    expect(storableJson({ reason: 'x\u0000', list: ['\udc00', 2], ['k\u0000']: null })).toEqual({ reason: 'x\ufffd', list: ['\ufffd', 2], ['k\ufffd']: null });
+    expect(storableJson({ reason: 'x\u0000', list: ['\udc00', 2], ['k\u0000']: null })).toEqual({
+      reason: 'x\ufffd',
+      list: ['\ufffd', 2],
+      ['k\ufffd']: null,
+    });
   });
 
   it('cleans a name of control characters and bidirectional formatting controls', () => {

@@ -31,7 +31,11 @@ export function isStorableText(value: string): boolean {
  * object key that is not storable text (or longer than `maxLength`) is, as a dotted path under `root`;
  * null when there is none. Walks without recursion, so a deeply nested body cannot exhaust the stack.
  */
-export function findUnstorableText(value: unknown, root: string, maxLength = Infinity): { path: string; tooLong: boolean } | null {
+export function findUnstorableText(
+  value: unknown,
+  root: string,
+  maxLength = Infinity,
+): { path: string; tooLong: boolean } | null {
   const stack: [unknown, string][] = [[value, root]];
   while (stack.length > 0) {
     const [item, path] = stack.pop()!;
@@ -137,7 +141,9 @@ export const refuseUnstorableArguments: MiddlewareFn = async ({ args, info }, ne
   for (const name in args) {
     const found = findUnstorableText(args[name], name, MAX_TEXT_INPUT);
     if (!found) continue;
-    const message = found.tooLong ? `Text inputs are at most ${MAX_TEXT_INPUT} characters (${found.path})` : unstorableTextMessage(found.path);
+    const message = found.tooLong
+      ? `Text inputs are at most ${MAX_TEXT_INPUT} characters (${found.path})`
+      : unstorableTextMessage(found.path);
     throw new AppError(KernelErrorCode.BAD_USER_INPUT, message, { field: `${info.parentType.name}.${info.fieldName}` });
   }
   return next();

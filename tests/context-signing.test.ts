@@ -116,7 +116,13 @@ describe('gateway authentication', () => {
 
   it('refuses an HS256 token keyed with the public key (algorithm confusion)', async () => {
     const secret = t.keys.access.publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    const token = await new SignJWT({ tid: ctx.tenantId, sid: ctx.sessionId, roles: ['owner'], perms: ['*'], amr: 'password' })
+    const token = await new SignJWT({
+      tid: ctx.tenantId,
+      sid: ctx.sessionId,
+      roles: ['owner'],
+      perms: ['*'],
+      amr: 'password',
+    })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
       .setSubject(ctx.userId!)
       .setIssuer(t.config.auth.JWT_ISSUER)
@@ -127,7 +133,13 @@ describe('gateway authentication', () => {
   });
 
   it('refuses an expired access token', async () => {
-    const token = await new SignJWT({ tid: ctx.tenantId, sid: ctx.sessionId, roles: ['owner'], perms: ['*'], amr: 'password' })
+    const token = await new SignJWT({
+      tid: ctx.tenantId,
+      sid: ctx.sessionId,
+      roles: ['owner'],
+      perms: ['*'],
+      amr: 'password',
+    })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt' })
       .setSubject(ctx.userId!)
       .setIssuer(t.config.auth.JWT_ISSUER)

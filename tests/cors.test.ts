@@ -16,25 +16,41 @@ afterAll(() => t?.stop());
 const preflight = (origin: string) =>
   fetch(t.gatewayUrl, {
     method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    headers: {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,authorization',
+    },
   });
 
 const post = (origin: string) =>
-  fetch(t.gatewayUrl, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
-
-describe('CORS', () => {
-  it.each([APP, LISTED])('answers a preflight from an allowed origin (%s) without allowing credentials', async (origin) => {
-    const res = await preflight(origin);
-    expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe(origin);
-    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
-    expect(res.headers.get('access-control-allow-headers')).toBe('content-type,authorization');
-    expect(res.headers.get('access-control-allow-credentials')).toBeNull();
-    expect(res.headers.get('vary')).toMatch(/origin/i);
+  fetch(t.gatewayUrl, {
+    method: 'POST',
+    headers: { origin, 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ __typename }' }),
   });
 
+describe('CORS', () => {
+  it.each([APP, LISTED])(
+    'answers a preflight from an allowed origin (%s) without allowing credentials',
+    async (origin) => {
+      const res = await preflight(origin);
+      expect(res.status).toBe(204);
+      expect(res.headers.get('access-control-allow-origin')).toBe(origin);
+      expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+      expect(res.headers.get('access-control-allow-headers')).toBe('content-type,authorization');
+      expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+      expect(res.headers.get('vary')).toMatch(/origin/i);
+    },
+  );
+
   it('refuses a preflight from an origin that is not listed, an opaque (null) origin, or a look-alike', async () => {
-    for (const origin of ['null', 'http://localhost:3001', 'https://console.example.com.evil.net', 'http://console.example.com']) {
+    for (const origin of [
+      'null',
+      'http://localhost:3001',
+      'https://console.example.com.evil.net',
+      'http://console.example.com',
+    ]) {
       const res = await preflight(origin);
       expect([origin, res.status, res.headers.get('access-control-allow-origin')]).toEqual([origin, 403, null]);
     }
@@ -84,7 +100,10 @@ describe('CORS_ORIGINS=*', () => {
   afterAll(() => open?.stop());
 
   it('allows any origin, still without credentials', async () => {
-    const res = await fetch(open.gatewayUrl, { method: 'OPTIONS', headers: { origin: STRANGER, 'access-control-request-method': 'POST' } });
+    const res = await fetch(open.gatewayUrl, {
+      method: 'OPTIONS',
+      headers: { origin: STRANGER, 'access-control-request-method': 'POST' },
+    });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe(STRANGER);
     expect(res.headers.get('access-control-allow-credentials')).toBeNull();

@@ -92,7 +92,9 @@ describe('a subgraph that is down', () => {
 
   it('answers the same when a balancer in front of the subgraph says 502, without its address or page', async () => {
     const balancer: Server = createServer((_req, res) => {
-      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>502 Bad Gateway</h1> upstream 10.0.0.7:4005 unreachable');
+      res
+        .writeHead(502, { 'content-type': 'text/html' })
+        .end('<h1>502 Bad Gateway</h1> upstream 10.0.0.7:4005 unreachable');
     });
     await new Promise<void>((r) => balancer.listen(0, '127.0.0.1', r));
     const { port } = balancer.address() as AddressInfo;
@@ -104,7 +106,10 @@ describe('a subgraph that is down', () => {
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(JSON.stringify(res)).not.toMatch(new RegExp(`${port}|10\\.0\\.0\\.7|Bad Gateway`));
       // A hook behind that balancer: the same 503, not the balancer's page.
-      const hook = await fetch(gateway.url.replace(/\/graphql$/, `/hooks/messaging/${account.tenantId}/${randomUUID()}`), { method: 'POST', body: '{"text":"hi"}' });
+      const hook = await fetch(
+        gateway.url.replace(/\/graphql$/, `/hooks/messaging/${account.tenantId}/${randomUUID()}`),
+        { method: 'POST', body: '{"text":"hi"}' },
+      );
       expect(hook.status).toBe(503);
       expect(hook.headers.get('retry-after')).toBeTruthy();
       const body = await hook.text();
@@ -120,7 +125,10 @@ describe('a subgraph that is down', () => {
     const silent: Server = createServer(() => undefined); // never answers
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as AddressInfo;
-    const subgraphUrls = { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), messaging: `http://127.0.0.1:${port}/graphql` };
+    const subgraphUrls = {
+      ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
+      messaging: `http://127.0.0.1:${port}/graphql`,
+    };
     const gateway = await startExtraGateway(t, { subgraphUrls, subgraphTimeoutMs: 500 });
     try {
       const asked = Date.now();
@@ -141,7 +149,10 @@ describe('a subgraph that is down', () => {
     const [port] = await freePorts(1);
     const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, false);
     try {
-      const res = await fetch(gateway.url.replace(/\/graphql$/, `/hooks/messaging/${account.tenantId}/${randomUUID()}`), { method: 'POST', body: '{"text":"hi"}' });
+      const res = await fetch(
+        gateway.url.replace(/\/graphql$/, `/hooks/messaging/${account.tenantId}/${randomUUID()}`),
+        { method: 'POST', body: '{"text":"hi"}' },
+      );
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBeTruthy();
       const body = await res.text();
@@ -154,7 +165,10 @@ describe('a subgraph that is down', () => {
 
   it('answers 503 with Retry-After when identity cannot check the caller, like a down subgraph', async () => {
     const [port] = await freePorts(1);
-    const subgraphUrls = { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), identity: `http://127.0.0.1:${port}/graphql` };
+    const subgraphUrls = {
+      ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
+      identity: `http://127.0.0.1:${port}/graphql`,
+    };
     const gateway = await startExtraGateway(t, { subgraphUrls });
     try {
       const res = await ask(gateway.url, { query: '{ me { id } }' });
@@ -228,7 +242,9 @@ describe('a mutation meeting a subgraph that is down', () => {
     const [port] = await freePorts(1);
     const gateway = await gatewayWithMessagingAt(`http://127.0.0.1:${port}/graphql`, true);
     try {
-      const res = await ask(gateway.url, { query: `mutation { a: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }` });
+      const res = await ask(gateway.url, {
+        query: `mutation { a: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
+      });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBeTruthy();
       expect(new Set(res.errors!.map((e) => e.extensions?.code))).toEqual(new Set(['SERVICE_UNAVAILABLE']));
@@ -249,7 +265,10 @@ describe("identity's list of revocations, answered badly", () => {
     await hop?.close();
   });
   const viaHop = (overrides = {}) =>
-    startExtraGateway(t, { subgraphUrls: { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), identity: identityUrl }, ...overrides });
+    startExtraGateway(t, {
+      subgraphUrls: { ...Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])), identity: identityUrl },
+      ...overrides,
+    });
   const listAnswers = (answer: (path: string) => { status: number; body: string } | undefined) => {
     hop.answer = (_method, path) => (path.endsWith(`/internal/${REVOCATIONS_CALL}`) ? answer(path) : undefined);
   };
@@ -261,15 +280,26 @@ describe("identity's list of revocations, answered badly", () => {
       [502, { status: 503, code: 'SERVICE_UNAVAILABLE' }],
       [503, { status: 503, code: 'SERVICE_UNAVAILABLE' }],
     ] as const) {
-      listAnswers(() => ({ status, body: status === 404 ? '{"errors":[{"message":"No such internal call"}]}' : 'oops' }));
+      listAnswers(() => ({
+        status,
+        body: status === 404 ? '{"errors":[{"message":"No such internal call"}]}' : 'oops',
+      }));
       // Never able to read the list: sessions are refused from the start, and /ready says so.
       const gateway = await viaHop({ production: true });
       try {
         const res = await ask(gateway.url, { query: '{ rooms { id } }' });
-        expect([status, res.status, res.errors?.map((e) => e.extensions?.code)]).toEqual([status, expected.status, [expected.code]]);
+        expect([status, res.status, res.errors?.map((e) => e.extensions?.code)]).toEqual([
+          status,
+          expected.status,
+          [expected.code],
+        ]);
         expect(res.headers.has('retry-after')).toBe(expected.status === 503);
         const ready = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
-        expect([status, ready.status, ((await ready.json()) as { revocations: unknown }).revocations]).toEqual([status, 503, { current: false, ageMs: null }]);
+        expect([status, ready.status, ((await ready.json()) as { revocations: unknown }).revocations]).toEqual([
+          status,
+          503,
+          { current: false, ageMs: null },
+        ]);
       } finally {
         await gateway.stop();
       }
@@ -286,7 +316,11 @@ describe("identity's list of revocations, answered badly", () => {
       body: JSON.stringify({
         result: {
           now: at,
-          revoked: [{ kind: 'session', id: 'not-a-session', revokedAt: 'yesterday' }, { kind: 'session', id: revokedSession, revokedAt: at }, { kind: 'something new' }],
+          revoked: [
+            { kind: 'session', id: 'not-a-session', revokedAt: 'yesterday' },
+            { kind: 'session', id: revokedSession, revokedAt: at },
+            { kind: 'something new' },
+          ],
           next: null,
         },
       }),
@@ -294,8 +328,12 @@ describe("identity's list of revocations, answered badly", () => {
     const gateway = await viaHop();
     try {
       expect((await ask(gateway.url, { query: '{ rooms { id } }' })).status).toBe(200);
-      expect((await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: revoked.token })).result.status).toBe(401);
-      expect((await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: kept.token })).result.status).toBe(200);
+      expect(
+        (await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: revoked.token })).result.status,
+      ).toBe(401);
+      expect(
+        (await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: kept.token })).result.status,
+      ).toBe(200);
       const ready = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
       expect(((await ready.json()) as { revocations: { current: boolean } }).revocations.current).toBe(true);
     } finally {
@@ -322,9 +360,16 @@ async function npmStartWithRedis(redisUrl: string, env: Record<string, string>, 
     ...env,
   });
   try {
-    const code = await Promise.race([command.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), hungAfterMs))]);
+    const code = await Promise.race([
+      command.exited,
+      new Promise<'hung'>((r) => setTimeout(() => r('hung'), hungAfterMs)),
+    ]);
     const gone = await allGone(command);
-    const lines = command.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    const lines = command
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
     return { code, gone, errors: lines.filter((l) => l.level >= 50).map((l) => l.msg), output: command.output() };
   } finally {
     command.kill();
@@ -339,12 +384,18 @@ describe('Redis unreachable at start', () => {
   it('npm start logs an error naming Redis (without its password) and why, and exits non-zero after REDIS_WAIT_MS', async () => {
     const [port] = await freePorts(1);
     const started = Date.now();
-    const run = await npmStartWithRedis(`redis://nexus:s3cret-pw@127.0.0.1:${port}/2`, { REDIS_WAIT_MS: String(WAIT_MS) }, WAIT_MS + 25_000);
+    const run = await npmStartWithRedis(
+      `redis://nexus:s3cret-pw@127.0.0.1:${port}/2`,
+      { REDIS_WAIT_MS: String(WAIT_MS) },
+      WAIT_MS + 25_000,
+    );
     expect(run.code).not.toBe('hung');
     expect(run.code).not.toBe(0);
     expect(Date.now() - started).toBeLessThan(WAIT_MS + 25_000);
     expect(run.gone).toBe(true);
-    expect(run.errors).toEqual([expect.stringContaining(`Redis at redis://127.0.0.1:${port}/2 is unreachable (connect ECONNREFUSED`)]);
+    expect(run.errors).toEqual([
+      expect.stringContaining(`Redis at redis://127.0.0.1:${port}/2 is unreachable (connect ECONNREFUSED`),
+    ]);
     expect(run.errors[0]).toContain(`gave up after ${WAIT_MS / 1000} s`);
     expect(run.output).not.toContain('s3cret-pw');
     expect(run.output).not.toContain('listening');

@@ -39,12 +39,23 @@ afterAll(async () => {
 });
 
 /** A request as a browser on that host sends it (fetch may not set Host). */
-function viaHost<T, V>(host: string, document: TypedDocumentNode<T, V>, variables: V, token?: string): Promise<GqlResult<T>> {
+function viaHost<T, V>(
+  host: string,
+  document: TypedDocumentNode<T, V>,
+  variables: V,
+  token?: string,
+): Promise<GqlResult<T>> {
   const url = new URL(t.gatewayUrl);
   const body = JSON.stringify({ query: print(document), variables });
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { host, 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { host, 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
@@ -59,18 +70,33 @@ function viaHost<T, V>(host: string, document: TypedDocumentNode<T, V>, variable
   });
 }
 
-const add = (account: Account, domain: string) => gql(t.gatewayUrl, AddDomainDocument, { domain }, { token: account.token });
-const verify = (account: Account, id: string) => gql(t.gatewayUrl, VerifyDomainDocument, { id }, { token: account.token });
+const add = (account: Account, domain: string) =>
+  gql(t.gatewayUrl, AddDomainDocument, { domain }, { token: account.token });
+const verify = (account: Account, id: string) =>
+  gql(t.gatewayUrl, VerifyDomainDocument, { id }, { token: account.token });
 
 describe('custom domains', () => {
   let acmeDomainId: string;
 
   it('adds a domain with its TXT challenge and refuses malformed or repeated ones', async () => {
     const added = await add(acme, ` ${ACME.toUpperCase()}. `);
-    expect(added.data!.addDomain).toMatchObject({ domain: ACME, status: 'PENDING', txtRecordName: `_nexus-challenge.${ACME}` });
+    expect(added.data!.addDomain).toMatchObject({
+      domain: ACME,
+      status: 'PENDING',
+      txtRecordName: `_nexus-challenge.${ACME}`,
+    });
     expect(added.data!.addDomain.txtRecordValue).toMatch(/^nexus-verification=[0-9a-f]{32}$/);
     acmeDomainId = added.data!.addDomain.id;
-    for (const bad of ['localhost', '127.0.0.1', 'under_score.test', '-dash.test', `${'a'.repeat(64)}.test`, 'no-tld', 'x.123', '']) {
+    for (const bad of [
+      'localhost',
+      '127.0.0.1',
+      'under_score.test',
+      '-dash.test',
+      `${'a'.repeat(64)}.test`,
+      'no-tld',
+      'x.123',
+      '',
+    ]) {
       expect(codes(await add(acme, bad))).toEqual(['INVALID_DOMAIN']);
     }
     expect(codes(await add(acme, ACME))).toEqual(['DOMAIN_EXISTS']);
@@ -102,15 +128,28 @@ describe('custom domains', () => {
     expect((await verify(other, theirs.id)).data!.verifyDomain.status).toBe('VERIFIED');
     expect(codes(await verify(acme, mine.id))).toEqual(['DOMAIN_TAKEN']);
     expect(codes(await verify(other, mine.id))).toEqual(['DOMAIN_NOT_FOUND']);
-    expect(codes(await gql(t.gatewayUrl, RemoveDomainDocument, { id: theirs.id }, { token: acme.token }))).toEqual(['DOMAIN_NOT_FOUND']);
+    expect(codes(await gql(t.gatewayUrl, RemoveDomainDocument, { id: theirs.id }, { token: acme.token }))).toEqual([
+      'DOMAIN_NOT_FOUND',
+    ]);
   });
 
   it('makes the gateway resolve the tenant from the Host header', async () => {
-    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Acme Cloud', primaryColor: '#FF0066' } }, { token: acme.token });
+    await gql(
+      t.gatewayUrl,
+      UpdateBrandingDocument,
+      { input: { displayName: 'Acme Cloud', primaryColor: '#FF0066' } },
+      { token: acme.token },
+    );
     const branded = await viaHost(ACME, TenantBrandingDocument, {});
-    expect(branded.data!.tenantBranding).toMatchObject({ name: 'Acme Domains', displayName: 'Acme Cloud', primaryColor: '#ff0066' });
+    expect(branded.data!.tenantBranding).toMatchObject({
+      name: 'Acme Domains',
+      displayName: 'Acme Cloud',
+      primaryColor: '#ff0066',
+    });
     expect((await viaHost(`unknown-${suffix}.test`, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
-    expect((await gql(t.gatewayUrl, TenantBrandingDocument, { domain: ACME })).data!.tenantBranding!.displayName).toBe('Acme Cloud');
+    expect((await gql(t.gatewayUrl, TenantBrandingDocument, { domain: ACME })).data!.tenantBranding!.displayName).toBe(
+      'Acme Cloud',
+    );
 
     // Someone whose oldest tenant is elsewhere signs in on Acme's domain: the session is Acme's.
     const bob = await signUp(t.gatewayUrl, 'Bob Home');
@@ -124,7 +163,9 @@ describe('custom domains', () => {
     // A token of another tenant is refused on this domain.
     const mismatch = await viaHost(ACME, TenantStatusDocument, {}, elsewhere.data!.login.accessToken);
     expect(mismatch.status).toBe(403);
-    expect((await viaHost(ACME, TenantStatusDocument, {}, here.data!.login.accessToken)).data!.currentTenant.id).toBe(acme.tenantId);
+    expect((await viaHost(ACME, TenantStatusDocument, {}, here.data!.login.accessToken)).data!.currentTenant.id).toBe(
+      acme.tenantId,
+    );
   });
 
   it('loses its verification when the record disappears (periodic check), and stops routing', async () => {
@@ -137,14 +178,18 @@ describe('custom domains', () => {
     let status = 'VERIFIED';
     for (let i = 0; i < 40 && status === 'VERIFIED'; i++) {
       await sleep(250);
-      status = (await gql(t.gatewayUrl, DomainsDocument, {}, { token: acme.token })).data!.domains.find((x) => x.id === d.id)!.status;
+      status = (await gql(t.gatewayUrl, DomainsDocument, {}, { token: acme.token })).data!.domains.find(
+        (x) => x.id === d.id,
+      )!.status;
     }
     expect(status).toBe('FAILED');
     expect((await viaHost(flaky, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
   });
 
   it('is released when removed', async () => {
-    expect((await gql(t.gatewayUrl, RemoveDomainDocument, { id: acmeDomainId }, { token: acme.token })).data).toEqual({ removeDomain: true });
+    expect((await gql(t.gatewayUrl, RemoveDomainDocument, { id: acmeDomainId }, { token: acme.token })).data).toEqual({
+      removeDomain: true,
+    });
     expect((await viaHost(ACME, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
     const next = await signUp(t.gatewayUrl, 'Next Owner');
     expect((await add(next, ACME)).errors).toBeUndefined();
@@ -165,21 +210,47 @@ describe('branding', () => {
       accentColor: null,
       emailSenderName: null,
     });
-    for (const input of [{ primaryColor: 'red' }, { logoUrl: 'http://insecure.test/logo.png' }, { emailSenderName: 'Evil\r\nBcc: x@y.z' }, { displayName: ' ' }]) {
-      expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input }, { token: owner.token }))).toEqual(['INVALID_BRANDING']);
+    for (const input of [
+      { primaryColor: 'red' },
+      { logoUrl: 'http://insecure.test/logo.png' },
+      { emailSenderName: 'Evil\r\nBcc: x@y.z' },
+      { displayName: ' ' },
+    ]) {
+      expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input }, { token: owner.token }))).toEqual([
+        'INVALID_BRANDING',
+      ]);
     }
     const set = await gql(
       t.gatewayUrl,
       UpdateBrandingDocument,
-      { input: { logoUrl: 'https://cdn.brand.test/logo.svg', accentColor: '#00aa00', emailSenderName: 'Brand Co Team' } },
+      {
+        input: { logoUrl: 'https://cdn.brand.test/logo.svg', accentColor: '#00aa00', emailSenderName: 'Brand Co Team' },
+      },
       { token: owner.token },
     );
-    expect(set.data!.updateBranding).toEqual({ displayName: 'Brand Co', logoUrl: 'https://cdn.brand.test/logo.svg', primaryColor: null, accentColor: '#00aa00', emailSenderName: 'Brand Co Team' });
-    const cleared = await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { logoUrl: null } }, { token: owner.token });
+    expect(set.data!.updateBranding).toEqual({
+      displayName: 'Brand Co',
+      logoUrl: 'https://cdn.brand.test/logo.svg',
+      primaryColor: null,
+      accentColor: '#00aa00',
+      emailSenderName: 'Brand Co Team',
+    });
+    const cleared = await gql(
+      t.gatewayUrl,
+      UpdateBrandingDocument,
+      { input: { logoUrl: null } },
+      { token: owner.token },
+    );
     expect(cleared.data!.updateBranding).toMatchObject({ logoUrl: null, accentColor: '#00aa00' });
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Mine' } }, { token: member.token }))).toEqual(['FORBIDDEN']);
-    expect((await gql(t.gatewayUrl, TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding).toBeNull();
+    expect(
+      codes(
+        await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Mine' } }, { token: member.token }),
+      ),
+    ).toEqual(['FORBIDDEN']);
+    expect(
+      (await gql(t.gatewayUrl, TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding,
+    ).toBeNull();
 
     // Identity's mails for the tenant carry its names.
     const invited = uniqueEmail('branded');
@@ -194,10 +265,16 @@ describe('branding', () => {
 describe('onboarding', () => {
   it('ticks each setup step as the tenant does it', async () => {
     const owner = await signUp(t.gatewayUrl, 'Onboarding Co');
-    const progress = () => gql(t.gatewayUrl, OnboardingDocument, {}, { token: owner.token }).then((r) => r.data!.currentTenant.onboarding!);
+    const progress = () =>
+      gql(t.gatewayUrl, OnboardingDocument, {}, { token: owner.token }).then((r) => r.data!.currentTenant.onboarding!);
     const start = await progress();
     expect(start).toMatchObject({ completed: 0, total: 4, done: false });
-    expect(start.steps.map((s) => s.id)).toEqual(['invite_teammate', 'set_branding', 'verify_domain', 'install_module']);
+    expect(start.steps.map((s) => s.id)).toEqual([
+      'invite_teammate',
+      'set_branding',
+      'verify_domain',
+      'install_module',
+    ]);
     await joinByInvitation(t.gatewayUrl, t.config, owner);
     await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Onboarded' } }, { token: owner.token });
     await gql(t.gatewayUrl, InstallModuleDocument, { id: 'chat' }, { token: owner.token });

@@ -22,12 +22,16 @@ describe('e-mail verification', () => {
     const after = await gql(t.gatewayUrl, MeVerifiedDocument, {}, { token: account.token });
     expect(after.data!.me.emailVerified).toBe(true);
     expect(codes(await gql(t.gatewayUrl, VerifyEmailDocument, { token }))).toEqual(['INVALID_TOKEN']);
-    expect(codes(await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token: account.token }))).toEqual(['EMAIL_ALREADY_VERIFIED']);
+    expect(codes(await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token: account.token }))).toEqual([
+      'EMAIL_ALREADY_VERIFIED',
+    ]);
   });
 
   it('sends a new link on request', async () => {
     const account = await signUp(t.gatewayUrl, 'Resend');
-    expect((await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token: account.token })).data).toEqual({ resendEmailVerification: true });
+    expect((await gql(t.gatewayUrl, ResendEmailVerificationDocument, {}, { token: account.token })).data).toEqual({
+      resendEmailVerification: true,
+    });
     const second = tokenFrom(await waitForMail(t.config, account.email, SUBJECTS.verification, 2));
     expect((await gql(t.gatewayUrl, VerifyEmailDocument, { token: second })).data).toEqual({ verifyEmail: true });
   });

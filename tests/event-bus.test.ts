@@ -14,7 +14,14 @@ const run = randomUUID().slice(0, 8);
 const prefix = `nexus-test-${run}:`;
 const transports = [
   ['PostgreSQL', (options: EventBusOptions) => new PostgresEventBus(db.url, options)],
-  ...(process.env.REDIS_URL ? [['Redis Streams', (options: EventBusOptions) => new RedisStreamsEventBus(process.env.REDIS_URL!, { ...options, prefix })]] : []),
+  ...(process.env.REDIS_URL
+    ? [
+        [
+          'Redis Streams',
+          (options: EventBusOptions) => new RedisStreamsEventBus(process.env.REDIS_URL!, { ...options, prefix }),
+        ],
+      ]
+    : []),
 ] as [string, (options: EventBusOptions) => PostgresEventBus | RedisStreamsEventBus][];
 const buses: (PostgresEventBus | RedisStreamsEventBus)[] = [];
 let transport: (typeof transports)[number][1];
@@ -125,7 +132,14 @@ describe.each(transports)('%s event bus', (name, factory) => {
     expect(await b.waitConsumed([poison.id, fine.id], 15_000)).toBe(true);
     expect(handled).toEqual([2]);
     const dead = (await b.deadLetters()).filter((d) => d.consumerGroup === G('poisoned'));
-    expect(dead).toEqual([expect.objectContaining({ eventId: poison.id, type: T('t.poison'), attempts: 3, lastError: 'cannot handle this one' })]);
+    expect(dead).toEqual([
+      expect.objectContaining({
+        eventId: poison.id,
+        type: T('t.poison'),
+        attempts: 3,
+        lastError: 'cannot handle this one',
+      }),
+    ]);
   });
 
   it('gives a consumer group that starts late every event published before it existed', async () => {

@@ -24,13 +24,35 @@ describe('tenant export', () => {
   it("assembles every service's rows of the tenant, without secrets or other tenants' data", async () => {
     const owner = await signUp(t.gatewayUrl, 'Export Co');
     const other = await signUp(t.gatewayUrl, 'Private Co');
-    await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'Exported widget', priceCents: 100, currency: 'USD' } }, { token: owner.token });
-    await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'Secret gadget', priceCents: 100, currency: 'USD' } }, { token: other.token });
-    await gql(t.gatewayUrl, AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 250, memo: 'first sale' } }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      CreateProductDocument,
+      { input: { name: 'Exported widget', priceCents: 100, currency: 'USD' } },
+      { token: owner.token },
+    );
+    await gql(
+      t.gatewayUrl,
+      CreateProductDocument,
+      { input: { name: 'Secret gadget', priceCents: 100, currency: 'USD' } },
+      { token: other.token },
+    );
+    await gql(
+      t.gatewayUrl,
+      AppendLedgerEntryDocument,
+      { input: { account: 'cash', amountCents: 250, memo: 'first sale' } },
+      { token: owner.token },
+    );
     await createRoomWithMessage(t.gatewayUrl, owner, 'hello export');
-    await gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Handbook', content: 'Be kind' } }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      CreateDocumentDocument,
+      { input: { title: 'Handbook', content: 'Be kind' } },
+      { token: owner.token },
+    );
     const admin = await joinByInvitation(t.gatewayUrl, t.config, owner, 'admin');
-    expect(codes(await gql(t.gatewayUrl, RequestTenantExportDocument, {}, { token: admin.token }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(t.gatewayUrl, RequestTenantExportDocument, {}, { token: admin.token }))).toEqual([
+      'FORBIDDEN',
+    ]);
 
     const requested = await gql(t.gatewayUrl, RequestTenantExportDocument, {}, { token: owner.token });
     const id = requested.data!.requestTenantExport.id;
@@ -41,7 +63,9 @@ describe('tenant export', () => {
     }
     expect(result.status).toBe('READY');
     expect(result.received.sort()).toEqual([...SUBGRAPHS].sort());
-    const parts = Object.fromEntries(result.parts!.map((p) => [p.subgraph, p.tables as Record<string, Record<string, unknown>[]>]));
+    const parts = Object.fromEntries(
+      result.parts!.map((p) => [p.subgraph, p.tables as Record<string, Record<string, unknown>[]>]),
+    );
     expect(parts.commerce.products.map((p) => p.name)).toEqual(['Exported widget']);
     expect(parts.ledger.entries[0]).toMatchObject({ memo: 'first sale' });
     expect(parts.messaging.messages.map((m) => m.body)).toContain('hello export');
@@ -52,12 +76,16 @@ describe('tenant export', () => {
     const text = JSON.stringify(result.parts);
     expect(text).not.toContain('Secret gadget');
     expect(text).not.toContain(other.tenantId);
-    const columns = Object.values(parts).flatMap((tables) => Object.values(tables).flatMap((rows) => rows.flatMap((r) => Object.keys(r))));
+    const columns = Object.values(parts).flatMap((tables) =>
+      Object.values(tables).flatMap((rows) => rows.flatMap((r) => Object.keys(r))),
+    );
     expect(columns).toContain('tenant_id');
     expect(columns.filter((c) => /hash|secret|token|password|totp/.test(c))).toEqual([]);
 
     const listed = await gql(t.gatewayUrl, TenantExportsDocument, {}, { token: owner.token });
     expect(listed.data!.tenantExports).toEqual([{ id, status: 'READY', parts: null }]);
-    expect(codes(await gql(t.gatewayUrl, TenantExportDocument, { id }, { token: other.token }))).toEqual(['EXPORT_NOT_FOUND']);
+    expect(codes(await gql(t.gatewayUrl, TenantExportDocument, { id }, { token: other.token }))).toEqual([
+      'EXPORT_NOT_FOUND',
+    ]);
   });
 });

@@ -30,12 +30,22 @@ describe('invitations', () => {
     const email = uniqueEmail('newcomer');
     expect((await invite(email)).errors).toBeUndefined();
     const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'my own new phrase' } });
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+      input: { token, password: 'my own new phrase' },
+    });
     expect(joined.errors).toBeUndefined();
-    expect(joined.data!.acceptInvitation).toMatchObject({ user: { email }, tenant: { id: owner.tenantId, name: 'Inviting' } });
+    expect(joined.data!.acceptInvitation).toMatchObject({
+      user: { email },
+      tenant: { id: owner.tenantId, name: 'Inviting' },
+    });
     const member = joined.data!.acceptInvitation.accessToken;
     expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: member })).errors).toBeUndefined();
-    const write = await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'x', priceCents: 1, currency: 'USD' } }, { token: member });
+    const write = await gql(
+      t.gatewayUrl,
+      CreateProductDocument,
+      { input: { name: 'x', priceCents: 1, currency: 'USD' } },
+      { token: member },
+    );
     expect(codes(write)).toEqual(['FORBIDDEN']);
     expect(codes(await gql(t.gatewayUrl, AuditLogDocument, {}, { token: member }))).toEqual(['FORBIDDEN']);
     expect(codes(await invite(uniqueEmail(), 'member', member))).toEqual(['FORBIDDEN']);
@@ -44,7 +54,9 @@ describe('invitations', () => {
       ['owner', owner.email],
       ['member', email],
     ]);
-    const again = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'my own new phrase' } });
+    const again = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+      input: { token, password: 'my own new phrase' },
+    });
     expect(codes(again)).toEqual(['INVALID_TOKEN']);
   });
 
@@ -52,7 +64,9 @@ describe('invitations', () => {
     const email = uniqueEmail('customer');
     await invite(email, 'user');
     const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'customer pass phrase' } });
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+      input: { token, password: 'customer pass phrase' },
+    });
     const user = joined.data!.acceptInvitation.accessToken;
     expect(codes(await gql(t.gatewayUrl, ProductsDocument, {}, { token: user }))).toEqual(['FORBIDDEN']);
   });
@@ -66,7 +80,16 @@ describe('invitations', () => {
     const ok = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: existing.password } });
     expect(ok.data!.acceptInvitation).toMatchObject({ user: { id: existing.userId }, tenant: { id: owner.tenantId } });
     const admin = ok.data!.acceptInvitation.accessToken;
-    expect((await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'By admin', priceCents: 1, currency: 'USD' } }, { token: admin })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          CreateProductDocument,
+          { input: { name: 'By admin', priceCents: 1, currency: 'USD' } },
+          { token: admin },
+        )
+      ).errors,
+    ).toBeUndefined();
   });
 
   it('refuses ownership, unknown roles and malformed addresses, recording the refusal', async () => {
@@ -74,10 +97,20 @@ describe('invitations', () => {
     expect(codes(await invite(uniqueEmail(), 'emperor'))).toEqual(['UNKNOWN_ROLE']);
     expect(codes(await invite('not-an-address'))).toEqual(['INVALID_EMAIL']);
     // Exactly one mailbox: never a list, a display name or anything a mailer would read as more recipients.
-    for (const several of ['mallory,vic@example.test', 'vic@example.test,mallory@example.test', '<vic@example.test>', 'vic@example.test;x']) {
+    for (const several of [
+      'mallory,vic@example.test',
+      'vic@example.test,mallory@example.test',
+      '<vic@example.test>',
+      'vic@example.test;x',
+    ]) {
       expect({ several, codes: codes(await invite(several)) }).toEqual({ several, codes: ['INVALID_EMAIL'] });
     }
-    const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'invite', result: 'FAILURE' } }, { token: owner.token });
+    const log = await gql(
+      t.gatewayUrl,
+      AuditLogDocument,
+      { filter: { action: 'invite', result: 'FAILURE' } },
+      { token: owner.token },
+    );
     expect(log.data!.auditLog.edges).toHaveLength(1);
   });
 });

@@ -24,7 +24,12 @@ beforeAll(async () => {
   a = await signUp(t.gatewayUrl, 'Tenant A');
   b = await signUp(t.gatewayUrl, 'Tenant B');
   aRoom = await createRoomWithMessage(t.gatewayUrl, a, 'secret of A');
-  const product = await gql(t.gatewayUrl, CreateProductDocument, { input: { name: 'A only', priceCents: 1, currency: 'USD' } }, { token: a.token });
+  const product = await gql(
+    t.gatewayUrl,
+    CreateProductDocument,
+    { input: { name: 'A only', priceCents: 1, currency: 'USD' } },
+    { token: a.token },
+  );
   aProductId = product.data!.createProduct.id;
 });
 afterAll(async () => {
@@ -47,7 +52,12 @@ describe('tenant isolation through the gateway', () => {
   });
 
   it("cannot post into tenant A's room, and nothing is written", async () => {
-    const res = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: aRoom.roomId, body: 'intrusion' } }, { token: b.token });
+    const res = await gql(
+      t.gatewayUrl,
+      SendMessageDocument,
+      { input: { roomId: aRoom.roomId, body: 'intrusion' } },
+      { token: b.token },
+    );
     expect(codes(res)).toEqual(['ROOM_NOT_FOUND']);
     const history = await gql(t.gatewayUrl, MessagesDocument, { roomId: aRoom.roomId }, { token: a.token });
     expect(history.data!.messages.edges.map((e) => e.node.body)).toEqual(['secret of A']);
@@ -59,10 +69,20 @@ describe('tenant isolation through the gateway', () => {
   });
 
   it('refuses a tenant header naming a tenant the token is not for', async () => {
-    const res = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: b.token, headers: { 'x-tenant-id': a.tenantId } });
+    const res = await gql(
+      t.gatewayUrl,
+      CurrentTenantDocument,
+      {},
+      { token: b.token, headers: { 'x-tenant-id': a.tenantId } },
+    );
     expect(res.status).toBe(403);
     expect(codes(res)).toEqual(['FORBIDDEN']);
-    const same = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: b.token, headers: { 'x-tenant-id': b.tenantId } });
+    const same = await gql(
+      t.gatewayUrl,
+      CurrentTenantDocument,
+      {},
+      { token: b.token, headers: { 'x-tenant-id': b.tenantId } },
+    );
     expect(same.data!.currentTenant.name).toBe('Tenant B');
   });
 
@@ -75,13 +95,27 @@ describe('tenant isolation through the gateway', () => {
 describe('entity lookups between subgraphs', () => {
   it("resolves tenant A's entities by key only for tenant A, even when the gateway asks", async () => {
     const entities = async (tenantId: string, userId: string) => {
-      const ctx = { requestId: 'x', tenantId, userId, sessionId: null, roles: ['owner'], permissions: ['*'], authMethod: 'password' as const };
+      const ctx = {
+        requestId: 'x',
+        tenantId,
+        userId,
+        sessionId: null,
+        roles: ['owner'],
+        permissions: ['*'],
+        authMethod: 'password' as const,
+      };
       const token = await signContextToken(ctx, 'messaging', t.keys.context.privateKey!);
       const res = await rawGql<{ _entities: ({ id: string; body: string } | null)[] }>(
         t.subgraphUrl('messaging'),
         {
-          query: 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Message { id body } ... on Room { id name } } }',
-          variables: { r: [{ __typename: 'Message', id: aRoom.messageId }, { __typename: 'Room', id: aRoom.roomId }] },
+          query:
+            'query($r: [_Any!]!) { _entities(representations: $r) { ... on Message { id body } ... on Room { id name } } }',
+          variables: {
+            r: [
+              { __typename: 'Message', id: aRoom.messageId },
+              { __typename: 'Room', id: aRoom.roomId },
+            ],
+          },
         },
         { headers: { [CONTEXT_HEADER]: token } },
       );
@@ -118,27 +152,38 @@ describe('row-level security in the database', () => {
   });
 
   it('shows nothing when no tenant is set (fail closed)', async () => {
-    for (const table of ['messaging.messages', 'messaging.rooms', 'commerce.products', 'tenancy.tenants', 'identity.sessions']) {
-      const count = await asApp(null, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n);
+    for (const table of [
+      'messaging.messages',
+      'messaging.rooms',
+      'commerce.products',
+      'tenancy.tenants',
+      'identity.sessions',
+    ]) {
+      const count = await asApp(
+        null,
+        async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n,
+      );
       expect({ table, count }).toEqual({ table, count: 0 });
     }
   });
 
-  it("refuses to write a row for another tenant", async () => {
+  it('refuses to write a row for another tenant', async () => {
     await expect(
       asApp(b.tenantId, (c) =>
-        c.query(`INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'x', gen_random_uuid())`, [
-          a.tenantId,
-        ]),
+        c.query(
+          `INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'x', gen_random_uuid())`,
+          [a.tenantId],
+        ),
       ),
     ).rejects.toThrow(/row-level security/);
   });
 
-  it("cannot move a row into another tenant", async () => {
+  it('cannot move a row into another tenant', async () => {
     const outcome = await asApp(b.tenantId, async (c) => {
-      await c.query(`INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'b', gen_random_uuid())`, [
-        b.tenantId,
-      ]);
+      await c.query(
+        `INSERT INTO messaging.rooms (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'b', gen_random_uuid())`,
+        [b.tenantId],
+      );
       return c.query(`UPDATE messaging.rooms SET tenant_id = $1`, [a.tenantId]).then(
         () => 'moved',
         (e: Error) => e.message,

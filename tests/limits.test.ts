@@ -42,7 +42,11 @@ describe('gateway request limits and bad input', () => {
 
   it('refuses a query whose estimated cost is too high, counting list sizes from arguments and variables', async () => {
     const lists = (n: number, size: string) =>
-      Array.from({ length: n }, (_, i) => `l${i}: ledgerEntries(first: ${size}) { id hash prevHash memo account amountCents sequence createdAt }`).join(' ');
+      Array.from(
+        { length: n },
+        (_, i) =>
+          `l${i}: ledgerEntries(first: ${size}) { id hash prevHash memo account amountCents sequence createdAt }`,
+      ).join(' ');
     const cheap = await post({ query: `{ ${lists(2, '100')} }` });
     expect(cheap.status).toBe(200);
     const expensive = await post({ query: `{ ${lists(8, '100')} }` });
@@ -97,7 +101,10 @@ describe('gateway request limits and bad input', () => {
     try {
       for (const query of ['subscription { messageAdded(roomId: "x") { bdy } }', '{ me { emial } }']) {
         const [hidden] = (await prod.subscribe(query).error) as { message: string; extensions?: { code?: string } }[];
-        expect(hidden).toMatchObject({ message: expect.stringMatching(/^Cannot query field "\w+" on type "\w+"\.$/), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+        expect(hidden).toMatchObject({
+          message: expect.stringMatching(/^Cannot query field "\w+" on type "\w+"\.$/),
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        });
         const [shown] = (await dev.subscribe(query).error) as { message: string }[];
         expect(shown.message).toMatch(/Did you mean/);
       }

@@ -31,7 +31,9 @@ describe('password policy', () => {
       const res = await gql(t.gatewayUrl, RegisterDocument, { input: { email, password } });
       expect({ password, codes: codes(res) }).toEqual({ password, codes: ['WEAK_PASSWORD'] });
     }
-    const ok = await gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'a'.repeat(64) + ' long passphrase' } });
+    const ok = await gql(t.gatewayUrl, RegisterDocument, {
+      input: { email, password: 'a'.repeat(64) + ' long passphrase' },
+    });
     expect(ok.errors).toBeUndefined();
   });
 });
@@ -56,14 +58,20 @@ describe('password reset', () => {
     const token = tokenFrom(await waitForMail(t.config, account.email, SUBJECTS.reset));
     const weak = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'password' } });
     expect(codes(weak)).toEqual(['WEAK_PASSWORD']);
-    const done = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'brand new secret phrase' } });
+    const done = await gql(t.gatewayUrl, ResetPasswordDocument, {
+      input: { token, newPassword: 'brand new secret phrase' },
+    });
     expect(done.data).toEqual({ resetPassword: true });
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: account.token })).status).toBe(401);
     expect(codes(await login(account.email, account.password))).toEqual(['INVALID_CREDENTIALS']);
     expect((await login(account.email, 'brand new secret phrase')).errors).toBeUndefined();
-    const again = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'yet another secret phrase' } });
+    const again = await gql(t.gatewayUrl, ResetPasswordDocument, {
+      input: { token, newPassword: 'yet another secret phrase' },
+    });
     expect(codes(again)).toEqual(['INVALID_TOKEN']);
-    const forged = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token: 'made-up', newPassword: 'yet another secret phrase' } });
+    const forged = await gql(t.gatewayUrl, ResetPasswordDocument, {
+      input: { token: 'made-up', newPassword: 'yet another secret phrase' },
+    });
     expect(codes(forged)).toEqual(['INVALID_TOKEN']);
   });
 });
@@ -73,23 +81,48 @@ describe('password change', () => {
     const account = await signUp(t.gatewayUrl, 'Change');
     const other = (await login(account.email, account.password)).data!.login.accessToken;
     const opts = { token: account.token };
-    const wrong = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: 'not it at all', newPassword: 'fresh phrase one' } }, opts);
+    const wrong = await gql(
+      t.gatewayUrl,
+      ChangePasswordDocument,
+      { input: { currentPassword: 'not it at all', newPassword: 'fresh phrase one' } },
+      opts,
+    );
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
-    const same = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: account.password, newPassword: account.password } }, opts);
+    const same = await gql(
+      t.gatewayUrl,
+      ChangePasswordDocument,
+      { input: { currentPassword: account.password, newPassword: account.password } },
+      opts,
+    );
     expect(codes(same)).toEqual(['PASSWORD_REUSED']);
     let current = account.password;
     const used = [account.password];
     for (let i = 1; i <= 5; i++) {
       const next = `fresh phrase number ${i}`;
-      const res = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: next } }, opts);
+      const res = await gql(
+        t.gatewayUrl,
+        ChangePasswordDocument,
+        { input: { currentPassword: current, newPassword: next } },
+        opts,
+      );
       expect(res.errors).toBeUndefined();
       current = next;
       used.push(next);
     }
     // The original is now six passwords back: allowed again; the last five are not.
-    const recent = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: used[2] } }, opts);
+    const recent = await gql(
+      t.gatewayUrl,
+      ChangePasswordDocument,
+      { input: { currentPassword: current, newPassword: used[2] } },
+      opts,
+    );
     expect(codes(recent)).toEqual(['PASSWORD_REUSED']);
-    const old = await gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: current, newPassword: used[0] } }, opts);
+    const old = await gql(
+      t.gatewayUrl,
+      ChangePasswordDocument,
+      { input: { currentPassword: current, newPassword: used[0] } },
+      opts,
+    );
     expect(old.errors).toBeUndefined();
     expect((await gql(t.gatewayUrl, MeDocument, {}, opts)).data!.me.id).toBe(account.userId);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: other })).status).toBe(401);
@@ -106,7 +139,9 @@ describe('password hashing process', () => {
     expect(first).toBeGreaterThan(0);
     expect(niceOf(first)).toBe(19);
     // Killed while sign-ins are waiting on it: they are hashed again by a new process.
-    const attempts = Array.from({ length: 6 }, (_, i) => login(account.email, i === 5 ? 'wrong password here' : account.password));
+    const attempts = Array.from({ length: 6 }, (_, i) =>
+      login(account.email, i === 5 ? 'wrong password here' : account.password),
+    );
     await sleep(60);
     process.kill(first, 'SIGKILL');
     const results = await Promise.all(attempts);

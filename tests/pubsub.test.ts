@@ -5,7 +5,9 @@ import { dropRedisKeys } from './support/redis';
 const run = randomUUID().slice(0, 8);
 const transports: [string, () => PubSub][] = [
   ['memory', () => new MemoryPubSub()],
-  ...(process.env.REDIS_URL ? ([['Redis', () => new RedisPubSub(process.env.REDIS_URL!, `nexus-test-${run}:`)]] as [string, () => PubSub][]) : []),
+  ...(process.env.REDIS_URL
+    ? ([['Redis', () => new RedisPubSub(process.env.REDIS_URL!, `nexus-test-${run}:`)]] as [string, () => PubSub][])
+    : []),
 ];
 
 afterAll(() => dropRedisKeys(`nexus-test-${run}:`));

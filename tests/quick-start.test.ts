@@ -19,11 +19,24 @@ interface Started {
 /** Runs the real `start all` entry point as a user would, on free ports, embedded database in dataDir. */
 function startAll(): Promise<Started> {
   const ports = Object.fromEntries(
-    ['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [`${s}_PORT`, '0']),
+    ['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [
+      `${s}_PORT`,
+      '0',
+    ]),
   );
-  const env: NodeJS.ProcessEnv = { ...process.env, ...ports, NEXUS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...ports,
+    NEXUS_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'kernel/cli/start.ts', 'all'], { cwd: root, env, stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'kernel/cli/start.ts', 'all'], {
+    cwd: root,
+    env,
+    stdio: 'pipe',
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -60,16 +73,30 @@ describe('quick start: one command, embedded database', () => {
     expect(demo.data!.login.tenant.name).toBe('Demo');
 
     const account = await signUp(first.gatewayUrl, 'Quick Start');
-    const room = await gql(first.gatewayUrl, CreateRoomDocument, { input: { name: 'lobby' } }, { token: account.token });
+    const room = await gql(
+      first.gatewayUrl,
+      CreateRoomDocument,
+      { input: { name: 'lobby' } },
+      { token: account.token },
+    );
     const roomId = room.data!.createRoom.id;
     await gql(first.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'first!' } }, { token: account.token });
     expect(await stopWith(first.child, 'SIGTERM')).toBe(0);
 
     const second = await startAll();
     expect(second.output()).toContain('Demo tenant "Demo" (exists)');
-    const login = await gql(second.gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } });
-    const history = await gql(second.gatewayUrl, MessagesDocument, { roomId }, { token: login.data!.login.accessToken });
-    expect(history.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email])).toEqual([['first!', account.email]]);
+    const login = await gql(second.gatewayUrl, LoginDocument, {
+      input: { email: account.email, password: account.password },
+    });
+    const history = await gql(
+      second.gatewayUrl,
+      MessagesDocument,
+      { roomId },
+      { token: login.data!.login.accessToken },
+    );
+    expect(history.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email])).toEqual([
+      ['first!', account.email],
+    ]);
     expect(await stopWith(second.child, 'SIGTERM')).toBe(0);
   }, 120_000);
 });

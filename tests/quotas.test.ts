@@ -22,7 +22,15 @@ import {
   UsageDocument,
 } from './generated/graphql';
 import { codes, gql, rawGql } from './support/gql';
-import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import {
+  confirmEmail,
+  createRoomWithMessage,
+  joinByInvitation,
+  signUp,
+  turnOnTotp,
+  uniqueEmail,
+  type Account,
+} from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
@@ -44,8 +52,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const limits = (tenantId: string, input: Record<string, number>) => gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId, limits: input }, { token: root.token });
-const usageOf = (account: Account) => gql(t.gatewayUrl, UsageDocument, {}, { token: account.token }).then((r) => r.data!.usage);
+const limits = (tenantId: string, input: Record<string, number>) =>
+  gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId, limits: input }, { token: root.token });
+const usageOf = (account: Account) =>
+  gql(t.gatewayUrl, UsageDocument, {}, { token: account.token }).then((r) => r.data!.usage);
 const metric = (u: Awaited<ReturnType<typeof usageOf>>, name: string) => u.metrics.find((m) => m.metric === name)!;
 
 describe('quotas and usage', () => {
@@ -71,7 +81,8 @@ describe('quotas and usage', () => {
     const shop = await signUp(t.gatewayUrl, 'Limited');
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
     await limits(shop.tenantId, { messagesPerMonth: 3, members: 2 });
-    const send = (body: string) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: shop.token });
+    const send = (body: string) =>
+      gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: shop.token });
     expect((await send('second')).errors).toBeUndefined();
     expect((await send('third')).errors).toBeUndefined();
     const refused = await send('fourth');
@@ -80,7 +91,12 @@ describe('quotas and usage', () => {
 
     await joinByInvitation(t.gatewayUrl, t.config, shop);
     await limits(shop.tenantId, {}); // read the status again now (members are counted by tenancy)
-    const invite = await gql(t.gatewayUrl, InviteUserDocument, { input: { email: uniqueEmail('third'), role: 'member' } }, { token: shop.token });
+    const invite = await gql(
+      t.gatewayUrl,
+      InviteUserDocument,
+      { input: { email: uniqueEmail('third'), role: 'member' } },
+      { token: shop.token },
+    );
     expect(codes(invite)).toEqual(['QUOTA_EXCEEDED']);
 
     await sleep(300);
@@ -108,12 +124,25 @@ describe('quotas and usage', () => {
     const owner = await signUp(t.gatewayUrl, 'Readers');
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, UsageDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(t.gatewayUrl, UsageDocument, { period: '2026-13' }, { token: owner.token }))).toEqual(['INVALID_PERIOD']);
-    expect(codes(await gql(t.gatewayUrl, TenantUsageDocument, { tenantId: root.tenantId }, { token: owner.token }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(t.gatewayUrl, UsageDocument, { period: '2026-13' }, { token: owner.token }))).toEqual([
+      'INVALID_PERIOD',
+    ]);
+    expect(
+      codes(await gql(t.gatewayUrl, TenantUsageDocument, { tenantId: root.tenantId }, { token: owner.token })),
+    ).toEqual(['FORBIDDEN']);
     const theirs = await gql(t.gatewayUrl, TenantUsageDocument, { tenantId: owner.tenantId }, { token: root.token });
     expect(Number(theirs.data!.tenantUsage.metrics.find((m) => m.metric === 'MEMBERS')!.used)).toBe(2);
     expect(codes(await limits(owner.tenantId, { members: -1 }))).toEqual(['INVALID_LIMITS']);
-    expect(codes(await gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId: owner.tenantId, limits: { members: 500 } }, { token: owner.token }))).toEqual(['FORBIDDEN']);
+    expect(
+      codes(
+        await gql(
+          t.gatewayUrl,
+          SetTenantLimitsDocument,
+          { tenantId: owner.tenantId, limits: { members: 500 } },
+          { token: owner.token },
+        ),
+      ),
+    ).toEqual(['FORBIDDEN']);
   });
 });
 
@@ -130,20 +159,34 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promis
 
 const NO_ROOM = '00000000-0000-4000-8000-000000000000';
 const storedIn = (account: Account, roomId: string) =>
-  gql(t.gatewayUrl, MessagesDocument, { roomId, first: 50 }, { token: account.token }).then((r) => r.data!.messages.edges.map((e) => e.node.body));
+  gql(t.gatewayUrl, MessagesDocument, { roomId, first: 50 }, { token: account.token }).then((r) =>
+    r.data!.messages.edges.map((e) => e.node.body),
+  );
 const messagesUsed = (account: Account) => usageOf(account).then((u) => Number(metric(u, 'MESSAGES').used));
 
 /** A room webhook of `account` and a way to post signed calls to it. */
 async function webhookOf(account: Account, roomId: string) {
-  const created = (await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'automation' }, { token: account.token })).data!.createRoomWebhook;
+  const created = (
+    await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'automation' }, { token: account.token })
+  ).data!.createRoomWebhook;
   const path = created.webhook.path;
   /** Posts `text` to the webhook (through `gateway`), signed with its secret or, with `secret: null`, unsigned. */
   return async (text: string, options: { secret?: string | null; gateway?: string } = {}) => {
     const body = JSON.stringify({ text });
     const ts = String(Math.floor(Date.now() / 1000));
     const secret = options.secret === undefined ? created.secret : options.secret;
-    const signature: Record<string, string> = secret === null ? {} : { 'nexus-timestamp': ts, 'nexus-signature': `v1=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}` };
-    const res = await fetch(new URL(path, options.gateway ?? t.gatewayUrl), { method: 'POST', headers: { 'content-type': 'application/json', ...signature }, body });
+    const signature: Record<string, string> =
+      secret === null
+        ? {}
+        : {
+            'nexus-timestamp': ts,
+            'nexus-signature': `v1=${createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')}`,
+          };
+    const res = await fetch(new URL(path, options.gateway ?? t.gatewayUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signature },
+      body,
+    });
     const json = (await res.json()) as { messageId?: string; error?: { code: string; metric?: string } };
     return { status: res.status, code: json.error?.code ?? null };
   };
@@ -158,18 +201,41 @@ describe('every path into a tenant is admitted and counted the same way', () => 
       rawGql(
         t.gatewayUrl,
         {
-          query: 'mutation($ok: SendMessageInput!, $bad: SendMessageInput!) { a: sendMessage(input: $ok) { id } b: sendMessage(input: $bad) { id } }',
+          query:
+            'mutation($ok: SendMessageInput!, $bad: SendMessageInput!) { a: sendMessage(input: $ok) { id } b: sendMessage(input: $bad) { id } }',
           variables: { ok: { roomId, body: `aliased ${i}` }, bad: { roomId: NO_ROOM, body: 'nowhere' } },
         },
         { token: shop.token },
       );
     const outcomes: unknown[] = [];
     for (let i = 0; i < 4; i++) outcomes.push(codes(await mixed(i)));
-    for (let i = 0; i < 2; i++) outcomes.push(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `single ${i}` } }, { token: shop.token })));
+    for (let i = 0; i < 2; i++)
+      outcomes.push(
+        codes(
+          await gql(
+            t.gatewayUrl,
+            SendMessageDocument,
+            { input: { roomId, body: `single ${i}` } },
+            { token: shop.token },
+          ),
+        ),
+      );
     // Each of the first two operations stores `a` (and is counted for it); then no message fits any more.
-    expect(outcomes).toEqual([['ROOM_NOT_FOUND'], ['ROOM_NOT_FOUND'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED'], ['QUOTA_EXCEEDED']]);
+    expect(outcomes).toEqual([
+      ['ROOM_NOT_FOUND'],
+      ['ROOM_NOT_FOUND'],
+      ['QUOTA_EXCEEDED'],
+      ['QUOTA_EXCEEDED'],
+      ['QUOTA_EXCEEDED'],
+      ['QUOTA_EXCEEDED'],
+    ]);
     expect(await storedIn(shop, roomId)).toEqual(['aliased 1', 'aliased 0', 'first']);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 3,
+      ),
+    ).toBe(3);
   });
 
   it('gives an operation asking for two messages as many as there is room for, refusing the rest', async () => {
@@ -178,13 +244,22 @@ describe('every path into a tenant is admitted and counted the same way', () => 
     await limits(shop.tenantId, { messagesPerMonth: 2 });
     const both = await rawGql(
       t.gatewayUrl,
-      { query: 'mutation($r: ID!) { a: sendMessage(input: { roomId: $r, body: "one" }) { id } b: sendMessage(input: { roomId: $r, body: "two" }) { id } }', variables: { r: roomId } },
+      {
+        query:
+          'mutation($r: ID!) { a: sendMessage(input: { roomId: $r, body: "one" }) { id } b: sendMessage(input: { roomId: $r, body: "two" }) { id } }',
+        variables: { r: roomId },
+      },
       { token: shop.token },
     );
     expect(codes(both)).toEqual(['QUOTA_EXCEEDED']);
     expect(both.errors![0]).toMatchObject({ path: ['b'], extensions: { metric: 'messages', limit: 2 } });
     expect(await storedIn(shop, roomId)).toEqual(['one', 'first']);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 2,
+      ),
+    ).toBe(2);
   });
 
   it('counts webhook calls against the messages limit and refuses them past it, storing nothing', async () => {
@@ -199,63 +274,108 @@ describe('every path into a tenant is admitted and counted the same way', () => 
       { status: 429, code: 'QUOTA_EXCEEDED' },
     ]);
     expect(await storedIn(shop, roomId)).toEqual(['hook 2', 'hook 1', 'first']);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 3,
+      ),
+    ).toBe(3);
     // The members' own sends see the same count.
-    expect(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'over' } }, { token: shop.token }))).toEqual(['QUOTA_EXCEEDED']);
+    expect(
+      codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'over' } }, { token: shop.token })),
+    ).toEqual(['QUOTA_EXCEEDED']);
   });
 
   it('refuses webhook calls into a suspended or deleted tenant, storing nothing, and admits them again once it is active', async () => {
     const shop = await signUp(t.gatewayUrl, 'Hooked Suspended');
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
     const post = await webhookOf(shop, roomId);
-    expect((await gql(t.gatewayUrl, SuspendTenantDocument, { id: shop.tenantId, reason: 'Unpaid invoices' }, { token: root.token })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          SuspendTenantDocument,
+          { id: shop.tenantId, reason: 'Unpaid invoices' },
+          { token: root.token },
+        )
+      ).errors,
+    ).toBeUndefined();
     expect(await post('while suspended')).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
-    expect((await gql(t.gatewayUrl, ReactivateTenantDocument, { id: shop.tenantId }, { token: root.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, ReactivateTenantDocument, { id: shop.tenantId }, { token: root.token })).errors,
+    ).toBeUndefined();
     expect(await post('after reactivation')).toEqual({ status: 201, code: null });
-    expect((await gql(t.gatewayUrl, DeleteTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, DeleteTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors,
+    ).toBeUndefined();
     expect(await post('while deleted')).toEqual({ status: 403, code: 'TENANT_DELETED' });
-    expect((await gql(t.gatewayUrl, RestoreTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, RestoreTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors,
+    ).toBeUndefined();
     expect(await storedIn(shop, roomId)).toEqual(['after reactivation', 'first']);
   });
 
   it('meters API keys and operations sent over WebSocket against the same limits', async () => {
     const shop = await signUp(t.gatewayUrl, 'Keys And Sockets');
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
-    const key = (await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'bot', permissions: ['messages:send', 'messages:read'] } }, { token: shop.token })).data!.createApiKey.secret;
+    const key = (
+      await gql(
+        t.gatewayUrl,
+        CreateApiKeyDocument,
+        { input: { name: 'bot', permissions: ['messages:send', 'messages:read'] } },
+        { token: shop.token },
+      )
+    ).data!.createApiKey.secret;
     await limits(shop.tenantId, { messagesPerMonth: 3 });
-    expect((await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'by key' } }, { token: key })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'by key' } }, { token: key })).errors,
+    ).toBeUndefined();
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${shop.token}` });
     sockets.push(socket);
     const send = (body: string) => {
-      const op = socket.subscribe<{ sendMessage: { id: string } }>('mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', { i: { roomId, body } });
+      const op = socket.subscribe<{ sendMessage: { id: string } }>(
+        'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+        { i: { roomId, body } },
+      );
       return op.completed.then(() => op.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)));
     };
     expect(await send('by socket')).toEqual([]);
     expect(await send('one too many')).toEqual(['QUOTA_EXCEEDED']);
-    expect(codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'key, one too many' } }, { token: key }))).toEqual(['QUOTA_EXCEEDED']);
+    expect(
+      codes(
+        await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'key, one too many' } }, { token: key }),
+      ),
+    ).toEqual(['QUOTA_EXCEEDED']);
     expect(await storedIn(shop, roomId)).toEqual(['by socket', 'by key', 'first']);
   });
 });
 
-const suspend = (account: Account) => gql(t.gatewayUrl, SuspendTenantDocument, { id: account.tenantId, reason: 'Unpaid invoices' }, { token: root.token });
-const reactivate = (account: Account) => gql(t.gatewayUrl, ReactivateTenantDocument, { id: account.tenantId }, { token: root.token });
+const suspend = (account: Account) =>
+  gql(t.gatewayUrl, SuspendTenantDocument, { id: account.tenantId, reason: 'Unpaid invoices' }, { token: root.token });
+const reactivate = (account: Account) =>
+  gql(t.gatewayUrl, ReactivateTenantDocument, { id: account.tenantId }, { token: root.token });
 
 describe('an operation that signs in or changes tenant', () => {
   it('is refused next to other root fields, so nothing runs as a session the operation was not admitted for', async () => {
     const shop = await signUp(t.gatewayUrl, 'Sign In And Send');
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
-    const other = (await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Still Active' } }, { token: shop.token })).data!.createTenant.id;
-    const inOther = (await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: other }, { token: shop.token })).data!.switchTenant.accessToken;
+    const other = (
+      await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Still Active' } }, { token: shop.token })
+    ).data!.createTenant.id;
+    const inOther = (await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: other }, { token: shop.token })).data!
+      .switchTenant.accessToken;
     expect((await suspend(shop)).errors).toBeUndefined();
     const login = { email: shop.email, password: shop.password };
     const signInAndSend = await rawGql(t.gatewayUrl, {
-      query: 'mutation($l: LoginInput!, $m: SendMessageInput!) { login(input: $l) { accessToken } a: sendMessage(input: $m) { id } b: sendMessage(input: $m) { id } }',
+      query:
+        'mutation($l: LoginInput!, $m: SendMessageInput!) { login(input: $l) { accessToken } a: sendMessage(input: $m) { id } b: sendMessage(input: $m) { id } }',
       variables: { l: login, m: { roomId, body: 'as the new session' } },
     });
     expect([signInAndSend.status, codes(signInAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
     // Through a fragment and with @include too.
     const hidden = await rawGql(t.gatewayUrl, {
-      query: 'mutation($l: LoginInput!, $m: SendMessageInput!, $yes: Boolean!) { ...F sendMessage(input: $m) @include(if: $yes) { id } } fragment F on Mutation { login(input: $l) { accessToken } }',
+      query:
+        'mutation($l: LoginInput!, $m: SendMessageInput!, $yes: Boolean!) { ...F sendMessage(input: $m) @include(if: $yes) { id } } fragment F on Mutation { login(input: $l) { accessToken } }',
       variables: { l: login, m: { roomId, body: 'through a fragment' }, yes: true },
     });
     expect(codes(hidden)).toEqual(['BAD_USER_INPUT']);
@@ -263,14 +383,19 @@ describe('an operation that signs in or changes tenant', () => {
     // Moving into a suspended tenant from an active one, and sending there.
     const switchAndSend = await rawGql(
       t.gatewayUrl,
-      { query: 'mutation($t: ID!, $m: SendMessageInput!) { switchTenant(tenantId: $t) { accessToken } sendMessage(input: $m) { id } }', variables: { t: shop.tenantId, m: { roomId, body: 'after switching' } } },
+      {
+        query:
+          'mutation($t: ID!, $m: SendMessageInput!) { switchTenant(tenantId: $t) { accessToken } sendMessage(input: $m) { id } }',
+        variables: { t: shop.tenantId, m: { roomId, body: 'after switching' } },
+      },
       { token: inOther },
     );
     expect([switchAndSend.status, codes(switchAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
 
     // Alone (or with __typename, or next to a field @skip leaves out) it is an ordinary sign-in.
     const alone = await rawGql(t.gatewayUrl, {
-      query: 'mutation($l: LoginInput!, $m: SendMessageInput!, $no: Boolean!) { __typename login(input: $l) { accessToken } sendMessage(input: $m) @skip(if: true) @include(if: $no) { id } }',
+      query:
+        'mutation($l: LoginInput!, $m: SendMessageInput!, $no: Boolean!) { __typename login(input: $l) { accessToken } sendMessage(input: $m) @skip(if: true) @include(if: $no) { id } }',
       variables: { l: login, m: { roomId, body: 'skipped' }, no: false },
     });
     expect(alone.errors).toBeUndefined();
@@ -285,12 +410,19 @@ describe('concurrent calls', () => {
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
     await limits(shop.tenantId, { messagesPerMonth: 2 });
     const sends = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `burst ${i}` } }, { token: shop.token })),
+      Array.from({ length: 12 }, (_, i) =>
+        gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `burst ${i}` } }, { token: shop.token }),
+      ),
     );
     expect(sends.filter((r) => !r.errors).length).toBe(1);
     expect(sends.flatMap((r) => codes(r))).toEqual(Array(11).fill('QUOTA_EXCEEDED'));
     expect(await storedIn(shop, roomId)).toHaveLength(2);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 2,
+      ),
+    ).toBe(2);
   });
 
   it('never share the last unit through webhooks either: of twelve calls at once with room for one, one is stored', async () => {
@@ -302,7 +434,12 @@ describe('concurrent calls', () => {
     expect(calls.filter((c) => c.status === 201)).toHaveLength(1);
     expect(calls.filter((c) => c.status !== 201)).toEqual(Array(11).fill({ status: 429, code: 'QUOTA_EXCEEDED' }));
     expect(await storedIn(shop, roomId)).toHaveLength(2);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 2)).toBe(2);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 2,
+      ),
+    ).toBe(2);
   });
 });
 
@@ -311,7 +448,8 @@ describe('usage counts what the subgraphs created', () => {
     const shop = await signUp(t.gatewayUrl, 'Retried Sends');
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
     await limits(shop.tenantId, { messagesPerMonth: 3 });
-    const send = (body: string, clientMessageId?: string) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body, clientMessageId } }, { token: shop.token });
+    const send = (body: string, clientMessageId?: string) =>
+      gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body, clientMessageId } }, { token: shop.token });
     const tries = [await send('once', 'retry-1'), await send('once', 'retry-1'), await send('once', 'retry-1')];
     expect(tries.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
     expect(new Set(tries.map((r) => r.data!.sendMessage.id)).size).toBe(1);
@@ -322,7 +460,12 @@ describe('usage counts what the subgraphs created', () => {
     expect(retry.data?.sendMessage.id).toBe(tries[0].data!.sendMessage.id);
     expect(codes(await send('fourth'))).toEqual(['QUOTA_EXCEEDED']);
     expect(await storedIn(shop, roomId)).toEqual(['third', 'once', 'first']);
-    expect(await until(() => messagesUsed(shop), (n) => n >= 3)).toBe(3);
+    expect(
+      await until(
+        () => messagesUsed(shop),
+        (n) => n >= 3,
+      ),
+    ).toBe(3);
   });
 });
 
@@ -335,10 +478,20 @@ async function tenancyRelay(): Promise<{ url: string; calls: string[]; close(): 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       calls.push(req.url ?? '');
-      const headers = Object.fromEntries(['content-type', 'x-nexus-context', 'x-request-id'].flatMap((h) => (req.headers[h] ? [[h, String(req.headers[h])]] : [])));
-      fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) })
+      const headers = Object.fromEntries(
+        ['content-type', 'x-nexus-context', 'x-request-id'].flatMap((h) =>
+          req.headers[h] ? [[h, String(req.headers[h])]] : [],
+        ),
+      );
+      fetch(new URL(req.url ?? '/', target), {
+        method: req.method,
+        headers,
+        body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
+      })
         .then(async (upstream) => {
-          res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+          res.writeHead(upstream.status, {
+            'content-type': upstream.headers.get('content-type') ?? 'application/json',
+          });
           res.end(Buffer.from(await upstream.arrayBuffer()));
         })
         .catch(() => res.writeHead(502).end());
@@ -346,7 +499,11 @@ async function tenancyRelay(): Promise<{ url: string; calls: string[]; close(): 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/graphql`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    calls,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('hooks that act for a tenant', () => {
@@ -373,7 +530,9 @@ describe('hooks that act for a tenant', () => {
     const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
     const post = await webhookOf(shop, roomId);
     const relay = await tenancyRelay();
-    const urls = Object.fromEntries(['identity', 'tenancy', 'commerce', 'ledger', 'messaging', 'intelligence'].map((s) => [s, t.subgraphUrl(s)]));
+    const urls = Object.fromEntries(
+      ['identity', 'tenancy', 'commerce', 'ledger', 'messaging', 'intelligence'].map((s) => [s, t.subgraphUrl(s)]),
+    );
     const gateway = await startExtraGateway(t, { subgraphUrls: { ...urls, tenancy: relay.url } });
     try {
       const origin = `http://127.0.0.1:${gateway.port}`;
@@ -381,12 +540,20 @@ describe('hooks that act for a tenant', () => {
       for (let i = 0; i < 20; i++) {
         const path = `/hooks/messaging/${randomUUID()}/${randomUUID()}`;
         const ts = String(Math.floor(Date.now() / 1000));
-        const headers: Record<string, string> = i % 2 ? { 'nexus-timestamp': ts, 'nexus-signature': `v1=${'0'.repeat(64)}` } : {};
-        const res = await fetch(origin + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"text":"hello"}' });
+        const headers: Record<string, string> =
+          i % 2 ? { 'nexus-timestamp': ts, 'nexus-signature': `v1=${'0'.repeat(64)}` } : {};
+        const res = await fetch(origin + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: '{"text":"hello"}',
+        });
         answers.add(`${res.status} ${((await res.json()) as { error: { code: string } }).error.code}`);
       }
       expect([...answers].sort()).toEqual(['401 INVALID_SIGNATURE', '404 WEBHOOK_NOT_FOUND']);
-      expect(await post('wrongly signed', { secret: 'whsec_guess', gateway: origin })).toEqual({ status: 401, code: 'INVALID_SIGNATURE' });
+      expect(await post('wrongly signed', { secret: 'whsec_guess', gateway: origin })).toEqual({
+        status: 401,
+        code: 'INVALID_SIGNATURE',
+      });
       expect(relay.calls.filter((c) => c.startsWith('/internal/'))).toEqual([]);
       // A call that authenticates is admitted through the same gateway: that one asks tenancy.
       expect(await post('signed', { gateway: origin })).toEqual({ status: 201, code: null });
@@ -401,12 +568,19 @@ describe('hooks that act for a tenant', () => {
 describe('joining a tenant', () => {
   async function invitationTo(owner: Account) {
     const email = uniqueEmail('joining');
-    const sent = await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role: 'member' } }, { token: owner.token });
+    const sent = await gql(
+      t.gatewayUrl,
+      InviteUserDocument,
+      { input: { email, role: 'member' } },
+      { token: owner.token },
+    );
     if (sent.errors) return { email, token: null, codes: codes(sent) };
     return { email, token: tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation)), codes: [] };
   }
-  const accept = (token: string) => gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'joining pass phrase' } });
-  const membersOf = async (account: Account) => (await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: account.token })).data!.currentTenant.members.length;
+  const accept = (token: string) =>
+    gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'joining pass phrase' } });
+  const membersOf = async (account: Account) =>
+    (await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: account.token })).data!.currentTenant.members.length;
 
   it('refuses an invitation accepted while the tenant is suspended, and any past its members limit', async () => {
     const shop = await signUp(t.gatewayUrl, 'Joining Limits');

@@ -30,9 +30,21 @@ let gatewayUrl: string;
 const dataDir = mkdtempSync(join(tmpdir(), 'nexus-readme-'));
 
 beforeAll(async () => {
-  const ports = Object.fromEntries(['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [`${s}_PORT`, '0']));
+  const ports = Object.fromEntries(
+    ['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [
+      `${s}_PORT`,
+      '0',
+    ]),
+  );
   // DATABASE_URL set to nothing, as shells and compose files pass it: the embedded database.
-  start = runCommand('npm', ['start'], { ...ports, DATABASE_URL: '', REDIS_URL: '', NEXUS_DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'development' });
+  start = runCommand('npm', ['start'], {
+    ...ports,
+    DATABASE_URL: '',
+    REDIS_URL: '',
+    NEXUS_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  });
   gatewayUrl = (await start.waitFor(/gateway\s+(http:\/\/\S+\/graphql)/, 90_000))[1];
   await start.waitFor(/Demo tenant/);
 }, 100_000);
@@ -54,10 +66,19 @@ describe('README quick start', () => {
     const script = block('A first conversation with curl', 'bash');
     const expected = /^# (\{.*\})$/m.exec(script)![1];
     const origin = new URL(gatewayUrl).origin;
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', `${script.replaceAll('http://127.0.0.1:4000', origin)}\nprintf '\\nTOKEN=%s\\nROOM=%s\\n' "$TOKEN" "$ROOM"`], {
-      cwd: root,
-      timeout: 60_000,
-    });
+    const { stdout } = await run(
+      'bash',
+      [
+        '-euo',
+        'pipefail',
+        '-c',
+        `${script.replaceAll('http://127.0.0.1:4000', origin)}\nprintf '\\nTOKEN=%s\\nROOM=%s\\n' "$TOKEN" "$ROOM"`,
+      ],
+      {
+        cwd: root,
+        timeout: 60_000,
+      },
+    );
     const lines = stdout.trim().split('\n');
     token = /^TOKEN=(.+)$/m.exec(stdout)![1];
     room = /^ROOM=(.+)$/m.exec(stdout)![1];
@@ -70,7 +91,11 @@ describe('README quick start', () => {
     mkdirSync(cacheDir, { recursive: true });
     const file = join(cacheDir, `nexus-readme-live-${randomBytes(4).toString('hex')}.mjs`);
     writeFileSync(file, snippet.replaceAll('ws://127.0.0.1:4000', new URL(gatewayUrl).origin.replace(/^http/, 'ws')));
-    const live = spawn(process.execPath, [file], { cwd: root, env: { ...process.env, TOKEN: token, ROOM: room }, stdio: 'pipe' });
+    const live = spawn(process.execPath, [file], {
+      cwd: root,
+      env: { ...process.env, TOKEN: token, ROOM: room },
+      stdio: 'pipe',
+    });
     let out = '';
     live.stdout.on('data', (d) => (out += d));
     live.stderr.on('data', (d) => (out += d));
@@ -83,7 +108,9 @@ describe('README quick start', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       const line = out.split('\n').find((l) => l.includes('messageAdded'));
-      expect(line).toMatch(/^\{"data":\{"messageAdded":\{"body":"live \d+","author":\{"email":"ada@example\.com"\}\}\}\}$/);
+      expect(line).toMatch(
+        /^\{"data":\{"messageAdded":\{"body":"live \d+","author":\{"email":"ada@example\.com"\}\}\}\}$/,
+      );
       expect(readme).toContain('`{"data":{"messageAdded":{"body":"…","author":{"email":"ada@example.com"}}}}`');
     } finally {
       live.kill();

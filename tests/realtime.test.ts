@@ -46,14 +46,25 @@ const ws = (who: { token: string }) => {
   return s;
 };
 const send = (who: { token: string }, roomId: string, body: string) =>
-  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: who.token }).then((r) => r.data!.sendMessage.id);
-const alliance = (memberIds: string[]) =>
-  gql(t.gatewayUrl, CreateTypedRoomDocument, { input: { name: `room ${Math.random()}`, type: 'ALLIANCE', memberIds } }, { token: owner.token }).then(
-    (r) => r.data!.createRoom.id,
+  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: who.token }).then(
+    (r) => r.data!.sendMessage.id,
   );
+const alliance = (memberIds: string[]) =>
+  gql(
+    t.gatewayUrl,
+    CreateTypedRoomDocument,
+    { input: { name: `room ${Math.random()}`, type: 'ALLIANCE', memberIds } },
+    { token: owner.token },
+  ).then((r) => r.data!.createRoom.id);
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { kind roomId message { id body deleted author { email } } user { id } } }`;
-type RoomEventResult = { roomEvents: { kind: string; message: { id: string; body: string; deleted: boolean; author: { email: string } | null } | null; user: { id: string } | null } };
+type RoomEventResult = {
+  roomEvents: {
+    kind: string;
+    message: { id: string; body: string; deleted: boolean; author: { email: string } | null } | null;
+    user: { id: string } | null;
+  };
+};
 /** Lets the gateway admit a subscription and open its upstream before events are sent. */
 const settle = () => sleep(300);
 
@@ -81,7 +92,8 @@ describe('room events', () => {
     await send(owner, roomId, 'members only');
     await member.waitFor(1);
     await sleep(300);
-    const firstCodes = (s: typeof intruder) => s.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code));
+    const firstCodes = (s: typeof intruder) =>
+      s.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code));
     expect(firstCodes(intruder)).toEqual(['ROOM_NOT_FOUND']);
     expect(intruder.results.every((r) => !r.data?.roomEvents)).toBe(true);
     expect(firstCodes(stranger)).toEqual(['ROOM_NOT_FOUND']);
@@ -124,18 +136,23 @@ describe('typing', () => {
     await send(owner, roomId, 'done typing');
     const [again, posted] = (await sub.waitFor(4)).slice(2).map((r) => r.data!.typing);
     expect([again.typing, posted.typing]).toEqual([true, false]);
-    expect(codes(await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: bob.token }))).toEqual(['ROOM_NOT_FOUND']);
+    expect(codes(await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: bob.token }))).toEqual([
+      'ROOM_NOT_FOUND',
+    ]);
   });
 });
 
 describe('read receipts and unread counts', () => {
   it('counts others’ messages after the read pointer, live and after reconnecting', async () => {
     const roomId = await alliance([ann.userId]);
-    const counts = ws(ann).subscribe<{ unreadCounts: { roomId: string; count: number } }>(`subscription { unreadCounts { roomId count } }`);
+    const counts = ws(ann).subscribe<{ unreadCounts: { roomId: string; count: number } }>(
+      `subscription { unreadCounts { roomId count } }`,
+    );
     const ids = ws(ann).subscribe<{ unreadCounts: { roomId: string } }>(`subscription { unreadCounts { roomId } }`);
     await settle();
     // A room ann cannot use is never mentioned to her (not even its id), and her stream goes on.
-    const dm = (await gql(t.gatewayUrl, OpenDirectRoomDocument, { userId: bob.userId }, { token: owner.token })).data!.openDirectRoom.id;
+    const dm = (await gql(t.gatewayUrl, OpenDirectRoomDocument, { userId: bob.userId }, { token: owner.token })).data!
+      .openDirectRoom.id;
     await send(owner, dm, 'between owner and bob');
     const m1 = await send(owner, roomId, 'one');
     await send(owner, roomId, 'two');
@@ -155,13 +172,17 @@ describe('read receipts and unread counts', () => {
     // A client that was away reads the counts again: the pointer is the record.
     counts.unsubscribe();
     const m3 = await send(owner, roomId, 'three');
-    const now = (await gql(t.gatewayUrl, UnreadCountsDocument, {}, { token: ann.token })).data!.unreadCounts.find((c) => c.roomId === roomId)!;
+    const now = (await gql(t.gatewayUrl, UnreadCountsDocument, {}, { token: ann.token })).data!.unreadCounts.find(
+      (c) => c.roomId === roomId,
+    )!;
     expect(now.count).toBe(2);
     // The pointer never moves backwards.
     await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m3 }, { token: ann.token });
     const back = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
     expect(back.data!.markRead).toEqual({ roomId, count: 0, lastReadMessageId: m3 });
-    expect(codes(await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: bob.token }))).toEqual(['ROOM_NOT_FOUND']);
+    expect(codes(await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: bob.token }))).toEqual([
+      'ROOM_NOT_FOUND',
+    ]);
   });
 
   it('shows read receipts to the room when public, and only to the reader when private', async () => {
@@ -172,10 +193,17 @@ describe('read receipts and unread counts', () => {
     await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m }, { token: ann.token });
     const [read] = (await sub.waitFor(1)).map((r) => r.data!.roomEvents);
     expect(read).toMatchObject({ kind: 'READ', user: { id: ann.userId }, message: { id: m } });
-    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m }]);
+    expect(
+      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts,
+    ).toEqual([{ userId: ann.userId, messageId: m }]);
 
     // The tenant's policy turns private: nobody else sees anyone's pointer any more.
-    await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { readReceipts: 'PRIVATE' } }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      UpdateTenantSettingsDocument,
+      { input: { readReceipts: 'PRIVATE' } },
+      { token: owner.token },
+    );
     const m2 = await send(owner, roomId, 'private now');
     await sub.waitFor(2); // the message itself
     let receipts = await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token });
@@ -187,13 +215,24 @@ describe('read receipts and unread counts', () => {
     await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m2 }, { token: ann.token });
     await sleep(400);
     expect(sub.results.map((r) => r.data!.roomEvents.kind)).toEqual(['READ', 'MESSAGE_ADDED']);
-    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: ann.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m2 }]);
+    expect(
+      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: ann.token })).data!.readReceipts,
+    ).toEqual([{ userId: ann.userId, messageId: m2 }]);
 
     // A room may say otherwise than its tenant.
     await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: 'PUBLIC' }, { token: owner.token });
-    expect((await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts).toEqual([{ userId: ann.userId, messageId: m2 }]);
-    expect(codes(await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: null }, { token: bob.token }))).toEqual(['NOT_ROOM_ADMIN']);
-    await gql(t.gatewayUrl, UpdateTenantSettingsDocument, { input: { readReceipts: 'PUBLIC' } }, { token: owner.token });
+    expect(
+      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts,
+    ).toEqual([{ userId: ann.userId, messageId: m2 }]);
+    expect(
+      codes(await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: null }, { token: bob.token })),
+    ).toEqual(['NOT_ROOM_ADMIN']);
+    await gql(
+      t.gatewayUrl,
+      UpdateTenantSettingsDocument,
+      { input: { readReceipts: 'PUBLIC' } },
+      { token: owner.token },
+    );
   });
 });
 
@@ -215,7 +254,12 @@ describe('presence', () => {
         );
       });
     await setOver(laptop, { deviceId: 'laptop', status: 'ONLINE', page: '/inbox' });
-    const phone = await gql(t.gatewayUrl, SetPresenceDocument, { input: { deviceId: 'phone', status: 'AWAY', page: '/home' } }, { token: owner.token });
+    const phone = await gql(
+      t.gatewayUrl,
+      SetPresenceDocument,
+      { input: { deviceId: 'phone', status: 'AWAY', page: '/home' } },
+      { token: owner.token },
+    );
     expect(phone.data!.setPresence).toEqual({ userId: owner.userId, status: 'ONLINE', page: '/inbox', devices: 2 });
     const mine = (r: { data?: PresenceResult | null }) => r.data?.presence.user.email === owner.email;
     await watcher.waitFor(2);
@@ -239,8 +283,15 @@ describe('presence', () => {
     await watcher.waitFor(4, 10_000);
     expect(watcher.results[3].data!.presence).toMatchObject({ status: 'OFFLINE', devices: 0 });
     expect(stranger.results).toEqual([]);
-    expect(codes(await gql(t.gatewayUrl, SetPresenceDocument, { input: { deviceId: '', status: 'ONLINE' } }, { token: owner.token }))).toEqual([
-      'INVALID_PRESENCE',
-    ]);
+    expect(
+      codes(
+        await gql(
+          t.gatewayUrl,
+          SetPresenceDocument,
+          { input: { deviceId: '', status: 'ONLINE' } },
+          { token: owner.token },
+        ),
+      ),
+    ).toEqual(['INVALID_PRESENCE']);
   }, 30_000);
 });

@@ -22,9 +22,24 @@ import {
   SwitchTenantDocument,
 } from './generated/graphql';
 import { codes, gql, rawGql, type GqlResult } from './support/gql';
-import { confirmEmail, joinByInvitation, signUp, totpCodeAt, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import {
+  confirmEmail,
+  joinByInvitation,
+  signUp,
+  totpCodeAt,
+  turnOnTotp,
+  uniqueEmail,
+  type Account,
+} from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
-import { freshDatabase, startExtraGateway, startTestPlatform, testConfig, testKeys, type TestPlatform } from './support/platform';
+import {
+  freshDatabase,
+  startExtraGateway,
+  startTestPlatform,
+  testConfig,
+  testKeys,
+  type TestPlatform,
+} from './support/platform';
 import { dropRedisKeys } from './support/redis';
 import { connect, type WsSession } from './support/ws';
 import { CuttableProxy } from './support/proxies';
@@ -41,7 +56,12 @@ import type { DatabaseHandle } from '../kernel/db/database';
 const POLL_MS = 2_000;
 
 async function login(gatewayUrl: string, account: Account, userAgent = 'jest') {
-  const res = await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } }, { headers: { 'user-agent': userAgent } });
+  const res = await gql(
+    gatewayUrl,
+    LoginDocument,
+    { input: { email: account.email, password: account.password } },
+    { headers: { 'user-agent': userAgent } },
+  );
   if (!res.data) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
   return res.data.login;
 }
@@ -86,7 +106,12 @@ describe('revocations survive a restart of the whole platform without Redis', ()
   const keys = testKeys();
   const start = async () => {
     // The same database (not dropped between the two runs), the same signing keys, a fresh process state.
-    platform = await startPlatform({ config, keys, services: [...SUBGRAPHS, 'gateway'], database: { ...database, stop: async () => {} } });
+    platform = await startPlatform({
+      config,
+      keys,
+      services: [...SUBGRAPHS, 'gateway'],
+      database: { ...database, stop: async () => {} },
+    });
     return platform.gatewayUrl!;
   };
 
@@ -109,45 +134,70 @@ describe('revocations survive a restart of the whole platform without Redis', ()
 
     const everywhere = await signUp(gateway, 'Everywhere');
     const [a, b] = [await login(gateway, everywhere), await login(gateway, everywhere)];
-    expect((await gql(gateway, LogoutEverywhereDocument, {}, { token: a.accessToken })).data).toEqual({ logoutEverywhere: true });
-    Object.assign(refused, { 'logoutEverywhere (caller)': a.accessToken, 'logoutEverywhere (other device)': b.accessToken, 'logoutEverywhere (first session)': everywhere.token });
+    expect((await gql(gateway, LogoutEverywhereDocument, {}, { token: a.accessToken })).data).toEqual({
+      logoutEverywhere: true,
+    });
+    Object.assign(refused, {
+      'logoutEverywhere (caller)': a.accessToken,
+      'logoutEverywhere (other device)': b.accessToken,
+      'logoutEverywhere (first session)': everywhere.token,
+    });
 
     const devices = await signUp(gateway, 'Devices');
     const phone = await login(gateway, devices, 'phone');
     const laptop = await login(gateway, devices, 'laptop');
     const list = await gql(gateway, SessionsDocument, {}, { token: laptop.accessToken });
     const phoneSession = list.data!.sessions.find((s) => s.userAgent === 'phone')!;
-    expect((await gql(gateway, RevokeSessionDocument, { id: phoneSession.id }, { token: laptop.accessToken })).data).toEqual({ revokeSession: true });
+    expect(
+      (await gql(gateway, RevokeSessionDocument, { id: phoneSession.id }, { token: laptop.accessToken })).data,
+    ).toEqual({ revokeSession: true });
     refused.revokeSession = phone.accessToken;
     kept['the device that revoked'] = laptop.accessToken;
 
     const forgetful = await signUp(gateway, 'Reset');
     await gql(gateway, RequestPasswordResetDocument, { email: forgetful.email });
     const resetToken = tokenFrom(await waitForMail(config, forgetful.email, SUBJECTS.reset));
-    expect((await gql(gateway, ResetPasswordDocument, { input: { token: resetToken, newPassword: 'a brand new pass phrase' } })).data).toEqual({ resetPassword: true });
+    expect(
+      (
+        await gql(gateway, ResetPasswordDocument, {
+          input: { token: resetToken, newPassword: 'a brand new pass phrase' },
+        })
+      ).data,
+    ).toEqual({ resetPassword: true });
     refused['password reset'] = forgetful.token;
 
     const changer = await signUp(gateway, 'Change');
     const stillIn = await login(gateway, changer);
-    const changed = await gql(gateway, ChangePasswordDocument, { input: { currentPassword: changer.password, newPassword: 'another new pass phrase' } }, { token: stillIn.accessToken });
+    const changed = await gql(
+      gateway,
+      ChangePasswordDocument,
+      { input: { currentPassword: changer.password, newPassword: 'another new pass phrase' } },
+      { token: stillIn.accessToken },
+    );
     expect(changed.data).toEqual({ changePassword: true });
     refused['password change (other session)'] = changer.token;
     kept['the session that changed the password'] = stillIn.accessToken;
 
-    const registered = await gql(gateway, RegisterDocument, { input: { email: uniqueEmail('reuse'), password: 'correct horse battery', tenantName: 'Reuse' } });
+    const registered = await gql(gateway, RegisterDocument, {
+      input: { email: uniqueEmail('reuse'), password: 'correct horse battery', tenantName: 'Reuse' },
+    });
     const stolen = registered.data!.register.refreshToken;
     const rotated = (await gql(gateway, RefreshSessionDocument, { refreshToken: stolen })).data!.refreshSession;
-    expect(codes(await gql(gateway, RefreshSessionDocument, { refreshToken: stolen }))).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(codes(await gql(gateway, RefreshSessionDocument, { refreshToken: stolen }))).toEqual([
+      'REFRESH_TOKEN_REUSED',
+    ]);
     refused['refresh-token reuse'] = rotated.accessToken;
 
-    for (const [how, token] of Object.entries(refused)) expect([how, await meStatus(gateway, token)]).toEqual([how, 401]);
+    for (const [how, token] of Object.entries(refused))
+      expect([how, await meStatus(gateway, token)]).toEqual([how, 401]);
     for (const [how, token] of Object.entries(kept)) expect([how, await meStatus(gateway, token)]).toEqual([how, 200]);
 
     await platform!.stop();
     platform = undefined;
     gateway = await start();
 
-    for (const [how, token] of Object.entries(refused)) expect([how, await meStatus(gateway, token)]).toEqual([how, 401]);
+    for (const [how, token] of Object.entries(refused))
+      expect([how, await meStatus(gateway, token)]).toEqual([how, 401]);
     for (const [how, token] of Object.entries(kept)) expect([how, await meStatus(gateway, token)]).toEqual([how, 200]);
     // A WebSocket with a revoked token is refused too.
     const socket = connect(gateway, { authorization: `Bearer ${refused.revokeSession}` });
@@ -181,13 +231,54 @@ describe('gateways that have not learnt of a revocation yet', () => {
       const token = root.token;
       const attempts: [string, () => Promise<GqlResult<unknown>>][] = [
         ['switchTenant', () => gql(late.url, SwitchTenantDocument, { tenantId: root.tenantId }, { token })],
-        ['impersonateTenant', () => gql(late.url, ImpersonateTenantDocument, { tenantId: other.tenantId, reason: 'support ticket' }, { token })],
-        ['createApiKey', () => gql(late.url, CreateApiKeyDocument, { input: { name: 'escape', permissions: ['messages:read'] } }, { token })],
-        ['disableTotp', () => gql(late.url, DisableTotpDocument, { input: { password: root.password, code: totpCodeAt(secret, 1) } }, { token })],
-        ['changePassword', () => gql(late.url, ChangePasswordDocument, { input: { currentPassword: root.password, newPassword: 'taken over pass phrase' } }, { token })],
-        ['inviteUser', () => gql(late.url, InviteUserDocument, { input: { email: uniqueEmail('accomplice'), role: 'admin' } }, { token })],
+        [
+          'impersonateTenant',
+          () =>
+            gql(late.url, ImpersonateTenantDocument, { tenantId: other.tenantId, reason: 'support ticket' }, { token }),
+        ],
+        [
+          'createApiKey',
+          () =>
+            gql(
+              late.url,
+              CreateApiKeyDocument,
+              { input: { name: 'escape', permissions: ['messages:read'] } },
+              { token },
+            ),
+        ],
+        [
+          'disableTotp',
+          () =>
+            gql(
+              late.url,
+              DisableTotpDocument,
+              { input: { password: root.password, code: totpCodeAt(secret, 1) } },
+              { token },
+            ),
+        ],
+        [
+          'changePassword',
+          () =>
+            gql(
+              late.url,
+              ChangePasswordDocument,
+              { input: { currentPassword: root.password, newPassword: 'taken over pass phrase' } },
+              { token },
+            ),
+        ],
+        [
+          'inviteUser',
+          () =>
+            gql(
+              late.url,
+              InviteUserDocument,
+              { input: { email: uniqueEmail('accomplice'), role: 'admin' } },
+              { token },
+            ),
+        ],
       ];
-      for (const [name, attempt] of attempts) expect([name, codes(await attempt())]).toEqual([name, ['UNAUTHENTICATED']]);
+      for (const [name, attempt] of attempts)
+        expect([name, codes(await attempt())]).toEqual([name, ['UNAUTHENTICATED']]);
       // Signing out again stays an answer, not an error.
       expect((await gql(late.url, LogoutDocument, {}, { token })).data).toEqual({ logout: true });
       // The account is as it was: its password still signs in, and asks for the second factor.
@@ -200,14 +291,21 @@ describe('gateways that have not learnt of a revocation yet', () => {
 
   it('refuse a revoked API key within the poll interval though its announcement never came, and close its sockets', async () => {
     const owner = await signUp(t.gatewayUrl, 'Keys');
-    const created = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ci', permissions: ['messages:read'] } }, { token: owner.token });
+    const created = await gql(
+      t.gatewayUrl,
+      CreateApiKeyDocument,
+      { input: { name: 'ci', permissions: ['messages:read'] } },
+      { token: owner.token },
+    );
     const { secret, apiKey } = created.data!.createApiKey;
     const late = await deafGateway(t, { revocationPollMs: POLL_MS });
     const socket = connect(late.url, { authorization: `Bearer ${secret}` });
     try {
       await acknowledged(socket);
       expect(await roomsStatus(late.url, secret)).toBe(200);
-      expect((await gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token })).data).toEqual({ revokeApiKey: true });
+      expect((await gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token })).data).toEqual({
+        revokeApiKey: true,
+      });
       // Remembered by the late gateway for 30 s, were it not for identity's list.
       expect(await refusedWithin(late.url, secret, POLL_MS + 1_500)).toBeLessThanOrEqual(POLL_MS + 1_500);
       expect((await socket.closed).code).toBe(4401);
@@ -237,7 +335,9 @@ describe('gateways that have not learnt of a revocation yet', () => {
     const sessions = [account.token];
     for (let i = 0; i < 5; i++) sessions.push((await login(t.gatewayUrl, account)).accessToken);
     // One statement revokes them all: they share one revocation time, and pages of two split them.
-    expect((await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token: account.token })).data).toEqual({ logoutEverywhere: true });
+    expect((await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token: account.token })).data).toEqual({
+      logoutEverywhere: true,
+    });
     const late = await deafGateway(t, { revocationPageSize: 2, revocationPollMs: 60_000 });
     try {
       for (const [i, token] of sessions.entries()) expect([i, await meStatus(late.url, token)]).toEqual([i, 401]);
@@ -320,7 +420,12 @@ withRedis('revocations while Redis is unreachable', () => {
   beforeAll(async () => {
     proxy = new CuttableProxy(new URL(redisUrl!));
     const viaProxy = await proxy.listen();
-    t = await startTestPlatform(undefined, { REDIS_URL: viaProxy, REDIS_PREFIX: prefix, REVOCATION_POLL_MS: String(POLL_MS), SUPER_ADMIN_EMAILS: ROOT });
+    t = await startTestPlatform(undefined, {
+      REDIS_URL: viaProxy,
+      REDIS_PREFIX: prefix,
+      REVOCATION_POLL_MS: String(POLL_MS),
+      SUPER_ADMIN_EMAILS: ROOT,
+    });
   }, 60_000);
   afterAll(async () => {
     proxy?.restore();
@@ -333,14 +438,21 @@ withRedis('revocations while Redis is unreachable', () => {
     const account = await signUp(t.gatewayUrl, 'Outage');
     const phone = await login(t.gatewayUrl, account, 'phone');
     const laptop = await login(t.gatewayUrl, account, 'laptop');
-    const phoneSession = (await gql(t.gatewayUrl, SessionsDocument, {}, { token: laptop.accessToken })).data!.sessions.find((s) => s.userAgent === 'phone')!;
+    const phoneSession = (
+      await gql(t.gatewayUrl, SessionsDocument, {}, { token: laptop.accessToken })
+    ).data!.sessions.find((s) => s.userAgent === 'phone')!;
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${phone.accessToken}` });
     socket.subscribe('subscription { unreadCounts { roomId } }');
     expect(await meStatus(t.gatewayUrl, phone.accessToken)).toBe(200);
 
     proxy.sever();
     const asked = Date.now();
-    const revoked = await gql(t.gatewayUrl, RevokeSessionDocument, { id: phoneSession.id }, { token: laptop.accessToken });
+    const revoked = await gql(
+      t.gatewayUrl,
+      RevokeSessionDocument,
+      { id: phoneSession.id },
+      { token: laptop.accessToken },
+    );
     const took = Date.now() - asked;
     expect(revoked.errors).toBeUndefined();
     expect(revoked.data).toEqual({ revokeSession: true });
@@ -370,16 +482,37 @@ withRedis('revocations while Redis is unreachable', () => {
     const root = await signUp(t.gatewayUrl, 'Operator', ROOT);
     await confirmEmail(t.gatewayUrl, t.config, ROOT);
     await turnOnTotp(t.gatewayUrl, root.token);
-    expect((await gql(t.gatewayUrl, GrantSuperAdminDocument, { email: owner.email }, { token: root.token })).errors).toBeUndefined();
-    const { secret, apiKey } = (await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ci', permissions: ['messages:read'] } }, { token: owner.token })).data!.createApiKey;
+    expect(
+      (await gql(t.gatewayUrl, GrantSuperAdminDocument, { email: owner.email }, { token: root.token })).errors,
+    ).toBeUndefined();
+    const { secret, apiKey } = (
+      await gql(
+        t.gatewayUrl,
+        CreateApiKeyDocument,
+        { input: { name: 'ci', permissions: ['messages:read'] } },
+        { token: owner.token },
+      )
+    ).data!.createApiKey;
     expect(await meStatus(t.gatewayUrl, member.token)).toBe(200);
     expect(await roomsStatus(t.gatewayUrl, secret)).toBe(200);
 
     proxy.sever();
     const changes: [string, () => Promise<GqlResult<unknown>>, unknown][] = [
-      ['removeUser', () => gql(t.gatewayUrl, RemoveUserDocument, { userId: member.userId }, { token: owner.token }), { removeUser: true }],
-      ['revokeSuperAdmin', () => gql(t.gatewayUrl, RevokeSuperAdminDocument, { userId: owner.userId }, { token: root.token }), { revokeSuperAdmin: true }],
-      ['revokeApiKey', () => gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token }), { revokeApiKey: true }],
+      [
+        'removeUser',
+        () => gql(t.gatewayUrl, RemoveUserDocument, { userId: member.userId }, { token: owner.token }),
+        { removeUser: true },
+      ],
+      [
+        'revokeSuperAdmin',
+        () => gql(t.gatewayUrl, RevokeSuperAdminDocument, { userId: owner.userId }, { token: root.token }),
+        { revokeSuperAdmin: true },
+      ],
+      [
+        'revokeApiKey',
+        () => gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token }),
+        { revokeApiKey: true },
+      ],
     ];
     for (const [name, change, answer] of changes) {
       const asked = Date.now();

@@ -40,7 +40,9 @@ describe('database catalog', () => {
           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)`,
       [schemas],
     );
-    expect(rows.map((r) => r.table)).toEqual(expect.arrayContaining(['identity.password_history', 'identity.backup_codes']));
+    expect(rows.map((r) => r.table)).toEqual(
+      expect.arrayContaining(['identity.password_history', 'identity.backup_codes']),
+    );
     expect(rows.filter((r) => !r.protected)).toEqual([]);
   });
 

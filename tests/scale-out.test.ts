@@ -48,13 +48,23 @@ suite('scale-out over Redis (separate processes)', () => {
       REDIS_PREFIX: redisPrefix,
       NEXUS_ACCESS_TOKEN_PRIVATE_KEY: access.privatePem,
       NEXUS_CONTEXT_PRIVATE_KEY: context.privatePem,
-      ...Object.fromEntries(['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [`${s}_PORT`, '0'])),
+      ...Object.fromEntries(
+        ['GATEWAY', 'IDENTITY', 'TENANCY', 'COMMERCE', 'LEDGER', 'MESSAGING', 'INTELLIGENCE'].map((s) => [
+          `${s}_PORT`,
+          '0',
+        ]),
+      ),
     };
     const core = await startServices('identity,tenancy,commerce,ledger,intelligence', env);
     processes.push(core);
-    const [messagingA, messagingB] = await Promise.all([startServices('messaging', env), startServices('messaging', env)]);
+    const [messagingA, messagingB] = await Promise.all([
+      startServices('messaging', env),
+      startServices('messaging', env),
+    ]);
     processes.push(messagingA, messagingB);
-    const subgraphUrls = Object.fromEntries(Object.entries(core.urls).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]));
+    const subgraphUrls = Object.fromEntries(
+      Object.entries(core.urls).map(([name, url]) => [`${name.toUpperCase()}_URL`, url]),
+    );
     [gateway1Process, gateway2Process] = await Promise.all([
       startServices('gateway', { ...env, ...subgraphUrls, MESSAGING_URL: messagingA.urls.messaging }),
       startServices('gateway', { ...env, ...subgraphUrls, MESSAGING_URL: messagingB.urls.messaging }),
@@ -90,7 +100,12 @@ suite('scale-out over Redis (separate processes)', () => {
     await sleep(800);
     const bodies = Array.from({ length: 10 }, (_, i) => `m${i}`);
     for (const [i, body] of bodies.entries()) {
-      const res = await gql(i % 2 ? gateway2 : gateway1, SendMessageDocument, { input: { roomId, body } }, { token: account.token });
+      const res = await gql(
+        i % 2 ? gateway2 : gateway1,
+        SendMessageDocument,
+        { input: { roomId, body } },
+        { token: account.token },
+      );
       expect(res.errors).toBeUndefined();
     }
     const r1 = await s1.waitFor(10, 10_000);

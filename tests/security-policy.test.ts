@@ -27,7 +27,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const policy = (token: string) => gql(t.gatewayUrl, SecurityPolicyDocument, {}, { token }).then((r) => r.data!.securityPolicy);
+const policy = (token: string) =>
+  gql(t.gatewayUrl, SecurityPolicyDocument, {}, { token }).then((r) => r.data!.securityPolicy);
 const access = (token: string) => gql(t.gatewayUrl, MyAccessDocument, {}, { token }).then((r) => r.data!.myAccess);
 const setPolicy = (token: string, input: { requireTwoFactor?: boolean; unverifiedAccess?: UnverifiedAccess }) =>
   gql(t.gatewayUrl, UpdateSecurityPolicyDocument, { input }, { token });
@@ -49,7 +50,12 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
 
   it('limits members without 2FA to their own account until they set it up, then lifts at once', async () => {
     // An API key the member made before the rule: it follows its creator's rights.
-    const key = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ci', permissions: ['users:read'] } }, { token: member.token });
+    const key = await gql(
+      t.gatewayUrl,
+      CreateApiKeyDocument,
+      { input: { name: 'ci', permissions: ['users:read'] } },
+      { token: member.token },
+    );
     const secret = key.data!.createApiKey.secret;
     expect((await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: secret })).errors).toBeUndefined();
 
@@ -75,7 +81,12 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
     expect((await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: secret })).errors).toBeUndefined();
 
     // While the tenant requires it, it cannot be turned off.
-    const off = await gql(t.gatewayUrl, DisableTotpDocument, { input: { password: 'member pass phrase', code: totpCodeAt(totpSecret, 1) } }, { token: member.token });
+    const off = await gql(
+      t.gatewayUrl,
+      DisableTotpDocument,
+      { input: { password: 'member pass phrase', code: totpCodeAt(totpSecret, 1) } },
+      { token: member.token },
+    );
     expect(codes(off)).toEqual(['TWO_FACTOR_MANDATORY']);
   });
 
@@ -83,7 +94,9 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
     const email = `late-${Date.now()}@example.test`;
     await gql(t.gatewayUrl, InviteUserDocument, { input: { email, role: 'admin' } }, { token: owner.token });
     const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'late joiner phrase' } });
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+      input: { token, password: 'late joiner phrase' },
+    });
     const lateToken = joined.data!.acceptInvitation.accessToken;
     expect((await access(lateToken)).restrictions).toEqual(['TWO_FACTOR_SETUP_REQUIRED']);
     // An admin without 2FA cannot loosen the rule either.
@@ -93,7 +106,12 @@ describe('tenant security policy: mandatory two-factor authentication', () => {
   });
 
   it('records each change with before and after in the audit log', async () => {
-    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'security_policy_update' } }, { token: owner.token });
+    const log = await gql(
+      t.gatewayUrl,
+      AuditDetailsDocument,
+      { filter: { action: 'security_policy_update' } },
+      { token: owner.token },
+    );
     expect(log.data!.auditLog.edges.map((e) => e.node)).toEqual([
       {
         action: 'security_policy_update',
@@ -116,7 +134,12 @@ describe('tenant security policy: members with an unconfirmed address', () => {
     owner = await signUp(t.gatewayUrl, 'Careful');
     // Someone with their own (unconfirmed) account joins the tenant by invitation.
     const own = await signUp(t.gatewayUrl, 'Elsewhere');
-    await gql(t.gatewayUrl, InviteUserDocument, { input: { email: own.email, role: 'member' } }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      InviteUserDocument,
+      { input: { email: own.email, role: 'member' } },
+      { token: owner.token },
+    );
     const token = tokenFrom(await waitForMail(t.config, own.email, SUBJECTS.invitation));
     const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: own.password } });
     unverified = { userId: own.userId, token: joined.data!.acceptInvitation.accessToken, email: own.email };
@@ -125,7 +148,9 @@ describe('tenant security policy: members with an unconfirmed address', () => {
   it('cannot be limited by an admin whose own address is unconfirmed', async () => {
     expect(codes(await setPolicy(owner.token, { unverifiedAccess: 'READ_ONLY' }))).toEqual(['POLICY_UNMET']);
     await confirmEmail(t.gatewayUrl, t.config, owner.email);
-    expect((await setPolicy(owner.token, { unverifiedAccess: 'READ_ONLY' })).data!.updateSecurityPolicy.unverifiedAccess).toBe('READ_ONLY');
+    expect(
+      (await setPolicy(owner.token, { unverifiedAccess: 'READ_ONLY' })).data!.updateSecurityPolicy.unverifiedAccess,
+    ).toBe('READ_ONLY');
   });
 
   it('READ_ONLY lets them read but not change anything; ACCOUNT_ONLY only their account; confirming lifts it', async () => {
@@ -134,11 +159,15 @@ describe('tenant security policy: members with an unconfirmed address', () => {
     expect(codes(write)).toEqual(['EMAIL_VERIFICATION_REQUIRED']);
 
     await setPolicy(owner.token, { unverifiedAccess: 'ACCOUNT_ONLY' });
-    expect(codes(await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: unverified.token }))).toEqual(['EMAIL_VERIFICATION_REQUIRED']);
+    expect(codes(await gql(t.gatewayUrl, TenantUsersDocument, {}, { token: unverified.token }))).toEqual([
+      'EMAIL_VERIFICATION_REQUIRED',
+    ]);
     expect((await access(unverified.token)).restrictions).toEqual(['EMAIL_VERIFICATION_REQUIRED']);
 
     await confirmEmail(t.gatewayUrl, t.config, unverified.email);
-    expect((await gql(t.gatewayUrl, CreateRoomDocument, { input: { name: 'yes' } }, { token: unverified.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, CreateRoomDocument, { input: { name: 'yes' } }, { token: unverified.token })).errors,
+    ).toBeUndefined();
     expect((await access(unverified.token)).restrictions).toEqual([]);
   });
 
@@ -154,7 +183,16 @@ describe('tenant security policy: longer passwords', () => {
   it("applies the strictest minimum of an account's tenants when a password is set", async () => {
     const owner = await signUp(t.gatewayUrl, 'Long Passwords');
     for (const passwordMinLength of [7, 129]) {
-      expect(codes(await gql(t.gatewayUrl, UpdateSecurityPolicyDocument, { input: { passwordMinLength } }, { token: owner.token }))).toEqual(['INVALID_POLICY']);
+      expect(
+        codes(
+          await gql(
+            t.gatewayUrl,
+            UpdateSecurityPolicyDocument,
+            { input: { passwordMinLength } },
+            { token: owner.token },
+          ),
+        ),
+      ).toEqual(['INVALID_POLICY']);
     }
     await gql(t.gatewayUrl, UpdateSecurityPolicyDocument, { input: { passwordMinLength: 16 } }, { token: owner.token });
     // A newcomer sets a password through the invitation: the tenant's minimum applies.
@@ -164,14 +202,20 @@ describe('tenant security policy: longer passwords', () => {
     const short = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'eleven char' } });
     expect(codes(short)).toEqual(['WEAK_PASSWORD']);
     expect(short.errors![0].message).toContain('16');
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'sixteen chars ok!' } });
+    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+      input: { token, password: 'sixteen chars ok!' },
+    });
     expect(joined.errors).toBeUndefined();
     // The owner too, when changing theirs; other tenants' members are not affected.
     const change = (account: Account, newPassword: string) =>
-      gql(t.gatewayUrl, ChangePasswordDocument, { input: { currentPassword: account.password, newPassword } }, { token: account.token });
+      gql(
+        t.gatewayUrl,
+        ChangePasswordDocument,
+        { input: { currentPassword: account.password, newPassword } },
+        { token: account.token },
+      );
     expect(codes(await change(owner, 'only twelve!'))).toEqual(['WEAK_PASSWORD']);
     const elsewhere = await signUp(t.gatewayUrl, 'Short Passwords');
     expect((await change(elsewhere, 'only twelve!')).errors).toBeUndefined();
   });
 });
-

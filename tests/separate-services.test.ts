@@ -70,7 +70,9 @@ suite('separate services on the embedded database (npm run start:db)', () => {
     const res = await gql(gatewayUrl, MessagesDocument, { roomId, first: 10 }, { token });
     return res.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email]).reverse();
   };
-  const login = async () => (await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } })).data!.login.accessToken;
+  const login = async () =>
+    (await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } })).data!.login
+      .accessToken;
 
   it('starts on a fresh data dir with every service migrating at once, and serves a tenant', async () => {
     const commands = await startAll();

@@ -23,10 +23,14 @@ afterAll(async () => {
 });
 
 async function login(account: Account, userAgent = 'jest') {
-  const res = await gql(t.gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } }, { headers: { 'user-agent': userAgent } });
+  const res = await gql(
+    t.gatewayUrl,
+    LoginDocument,
+    { input: { email: account.email, password: account.password } },
+    { headers: { 'user-agent': userAgent } },
+  );
   return res.data!.login;
 }
-
 
 describe('sessions and refresh tokens', () => {
   it('rotates the refresh token on every use and keeps the session', async () => {
@@ -50,12 +54,16 @@ describe('sessions and refresh tokens', () => {
     const legit = await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: stolen });
     const { accessToken, refreshToken: current } = legit.data!.refreshSession;
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${accessToken}` });
-    socket.subscribe('subscription($r: ID!) { messageAdded(roomId: $r) { id } }', { r: '00000000-0000-0000-0000-000000000000' });
+    socket.subscribe('subscription($r: ID!) { messageAdded(roomId: $r) { id } }', {
+      r: '00000000-0000-0000-0000-000000000000',
+    });
     await sleep(200);
     const replay = await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: stolen });
     expect(codes(replay)).toEqual(['REFRESH_TOKEN_REUSED']);
     // Every token of that session is dead: the newest refresh token, the access token, the socket.
-    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: current }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: current }))).toEqual([
+      'INVALID_REFRESH_TOKEN',
+    ]);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: accessToken })).status).toBe(401);
     expect((await socket.closed).code).toBe(4401);
     await socket.dispose();
@@ -79,7 +87,12 @@ describe('sessions and refresh tokens', () => {
     const denied = await gql(t.gatewayUrl, RevokeSessionDocument, { id: phoneSession.id }, { token: stranger.token });
     expect(codes(denied)).toEqual(['SESSION_NOT_FOUND']);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: phone.accessToken })).data!.me.id).toBe(account.userId);
-    const revoked = await gql(t.gatewayUrl, RevokeSessionDocument, { id: phoneSession.id }, { token: laptop.accessToken });
+    const revoked = await gql(
+      t.gatewayUrl,
+      RevokeSessionDocument,
+      { id: phoneSession.id },
+      { token: laptop.accessToken },
+    );
     expect(revoked.data!.revokeSession).toBe(true);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: phone.accessToken })).status).toBe(401);
     expect((await gql(t.gatewayUrl, MeDocument, {}, { token: laptop.accessToken })).data!.me.id).toBe(account.userId);
@@ -94,7 +107,9 @@ describe('sessions and refresh tokens', () => {
     for (const token of [a.accessToken, b.accessToken, account.token]) {
       expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).status).toBe(401);
     }
-    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: b.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: b.refreshToken }))).toEqual([
+      'INVALID_REFRESH_TOKEN',
+    ]);
   });
 });
 
@@ -103,20 +118,40 @@ describe('security audit log', () => {
     const account = await signUp(t.gatewayUrl, 'Audited');
     // Failed sign-ins land in the log of an account that has confirmed its address.
     await confirmEmail(t.gatewayUrl, t.config, account.email);
-    await gql(t.gatewayUrl, LoginDocument, { input: { email: account.email, password: 'wrong password!' } }, { headers: { 'user-agent': 'attacker' } });
+    await gql(
+      t.gatewayUrl,
+      LoginDocument,
+      { input: { email: account.email, password: 'wrong password!' } },
+      { headers: { 'user-agent': 'attacker' } },
+    );
     const ok = await login(account, 'browser');
     await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: ok.refreshToken });
     const all = await gql(t.gatewayUrl, AuditLogDocument, { first: 50 }, { token: ok.accessToken });
     const actions = all.data!.auditLog.edges.map((e) => e.node.action);
     expect(actions).toEqual(['refresh', 'login', 'login_failed', 'register']);
     const failed = all.data!.auditLog.edges.find((e) => e.node.action === 'login_failed')!.node;
-    expect(failed).toMatchObject({ result: 'FAILURE', actorId: null, target: `user:${account.userId}`, userAgent: 'attacker' });
+    expect(failed).toMatchObject({
+      result: 'FAILURE',
+      actorId: null,
+      target: `user:${account.userId}`,
+      userAgent: 'attacker',
+    });
     expect(failed.ip).toBeTruthy();
-    const failures = await gql(t.gatewayUrl, AuditLogDocument, { filter: { result: 'FAILURE' } }, { token: ok.accessToken });
+    const failures = await gql(
+      t.gatewayUrl,
+      AuditLogDocument,
+      { filter: { result: 'FAILURE' } },
+      { token: ok.accessToken },
+    );
     expect(failures.data!.auditLog.edges.map((e) => e.node.action)).toEqual(['login_failed']);
     const page1 = await gql(t.gatewayUrl, AuditLogDocument, { first: 2 }, { token: ok.accessToken });
     expect(page1.data!.auditLog.hasNextPage).toBe(true);
-    const page2 = await gql(t.gatewayUrl, AuditLogDocument, { first: 2, after: page1.data!.auditLog.endCursor }, { token: ok.accessToken });
+    const page2 = await gql(
+      t.gatewayUrl,
+      AuditLogDocument,
+      { first: 2, after: page1.data!.auditLog.endCursor },
+      { token: ok.accessToken },
+    );
     expect(page2.data!.auditLog.edges.map((e) => e.node.action)).toEqual(['login_failed', 'register']);
   });
 

@@ -32,7 +32,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
   const port = (smtp.server.address() as AddressInfo).port;
-  t = await startTestPlatform(undefined, { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'Nexus <no-reply@nexus.test>' });
+  t = await startTestPlatform(undefined, {
+    SMTP_URL: `smtp://127.0.0.1:${port}`,
+    MAIL_FROM: 'Nexus <no-reply@nexus.test>',
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -58,9 +61,13 @@ describe('mail over SMTP', () => {
     const mail = await mailTo(email, 'Reset your password');
     expect(mail.raw).toMatch(/^From: Nexus <no-reply@nexus\.test>/m);
     // The body travels quoted-printable: undo soft line breaks and =XX escapes.
-    const body = mail.raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    const body = mail.raw
+      .replace(/=\r?\n/g, '')
+      .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     const token = /token=([A-Za-z0-9_-]+)/.exec(body)![1];
-    const reset = await gql(t.gatewayUrl, ResetPasswordDocument, { input: { token, newPassword: 'a new smtp phrase' } });
+    const reset = await gql(t.gatewayUrl, ResetPasswordDocument, {
+      input: { token, newPassword: 'a new smtp phrase' },
+    });
     expect(reset.data).toEqual({ resetPassword: true });
   });
 });

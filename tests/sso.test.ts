@@ -79,11 +79,23 @@ beforeAll(async () => {
   outsider = await signUp(t.gatewayUrl, 'Elsewhere', 'otto@corp.test');
   accounts.otto.email = outsider.email;
   // The company's domain, verified by its tenant: its providers may sign in addresses of that domain only.
-  corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
+  corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!
+    .addDomain;
   dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
-  expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
-  const client = { client_id: 'nexus', client_secret: 'nexus-client-secret', redirect_uris: [`${origin}/sso/oidc/callback`] };
-  [op, otherOp, idp] = await Promise.all([startOidcProvider({ clients: [client], accounts }), startOidcProvider({ clients: [client], accounts }), createSamlIdp()]);
+  expect(
+    (await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain
+      .status,
+  ).toBe('VERIFIED');
+  const client = {
+    client_id: 'nexus',
+    client_secret: 'nexus-client-secret',
+    redirect_uris: [`${origin}/sso/oidc/callback`],
+  };
+  [op, otherOp, idp] = await Promise.all([
+    startOidcProvider({ clients: [client], accounts }),
+    startOidcProvider({ clients: [client], accounts }),
+    createSamlIdp(),
+  ]);
   const created = await gql(
     t.gatewayUrl,
     CreateOidcConnectionDocument,
@@ -107,7 +119,15 @@ beforeAll(async () => {
   const samlCreated = await gql(
     t.gatewayUrl,
     CreateSamlConnectionDocument,
-    { input: { name: 'Corp SAML', metadataXml: idp.metadataXml, roleMapping: [{ group: 'admins', role: 'admin' }], redirectUrl: APP, allowedDomains: ['corp.test'] } },
+    {
+      input: {
+        name: 'Corp SAML',
+        metadataXml: idp.metadataXml,
+        roleMapping: [{ group: 'admins', role: 'admin' }],
+        redirectUrl: APP,
+        allowedDomains: ['corp.test'],
+      },
+    },
     { token: owner.token },
   );
   saml = samlCreated.data!.createSamlConnection as typeof saml;
@@ -122,14 +142,22 @@ afterAll(async () => {
 let browserCookie: string | undefined;
 
 async function get(url: string, cookie = browserCookie) {
-  const res = await fetch(url, { redirect: 'manual', headers: cookie && url.startsWith(`${origin}/sso/`) ? { cookie } : {} });
+  const res = await fetch(url, {
+    redirect: 'manual',
+    headers: cookie && url.startsWith(`${origin}/sso/`) ? { cookie } : {},
+  });
   const set = res.headers.get('set-cookie');
   if (set && url.startsWith(`${origin}/sso/`)) browserCookie = set.split(';')[0];
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
 }
 
 async function postForm(url: string, form: Record<string, string>) {
-  const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  const res = await fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form),
+  });
   return { status: res.status, location: res.headers.get('location'), text: await res.text() };
 }
 
@@ -155,7 +183,12 @@ async function oidcLogin(sub: string): Promise<string> {
 }
 
 async function failures(): Promise<number> {
-  const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_login_failed' }, first: 100 }, { token: owner.token });
+  const log = await gql(
+    t.gatewayUrl,
+    AuditLogDocument,
+    { filter: { action: 'sso_login_failed' }, first: 100 },
+    { token: owner.token },
+  );
   return log.data!.auditLog.edges.length;
 }
 
@@ -173,18 +206,30 @@ describe('OIDC', () => {
     expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
     expect(codes(await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code }))).toEqual(['INVALID_SSO_CODE']);
     // A provider's session stays in its tenant, and does not change the account as a whole.
-    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: outsider.tenantId }, { token }))).toEqual(['NOT_A_MEMBER']);
+    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: outsider.tenantId }, { token }))).toEqual([
+      'NOT_A_MEMBER',
+    ]);
     expect(codes(await gql(t.gatewayUrl, EnrollTotpDocument, {}, { token }))).toEqual(['FORBIDDEN']);
     expect(codes(await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token }))).toEqual(['FORBIDDEN']);
 
     const bob = await get(await oidcLogin('bob'));
     const bobTokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(bob.location) });
-    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token: bobTokens.data!.completeSsoLogin.accessToken })).data!.myAccess.roles).toEqual(['user']);
+    expect(
+      (await gql(t.gatewayUrl, MyAccessDocument, {}, { token: bobTokens.data!.completeSsoLogin.accessToken })).data!
+        .myAccess.roles,
+    ).toEqual(['user']);
     // The second sign-in finds the same account.
-    const again = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom((await get(await oidcLogin('bob'))).location) });
+    const again = await gql(t.gatewayUrl, CompleteSsoLoginDocument, {
+      code: codeFrom((await get(await oidcLogin('bob'))).location),
+    });
     expect(again.data!.completeSsoLogin.user.id).toBe(bobTokens.data!.completeSsoLogin.user.id);
 
-    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login' } }, { token: owner.token });
+    const log = await gql(
+      t.gatewayUrl,
+      AuditDetailsDocument,
+      { filter: { action: 'sso_login' } },
+      { token: owner.token },
+    );
     expect(log.data!.auditLog.edges.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -210,10 +255,14 @@ describe('OIDC', () => {
     await db.connect();
     try {
       const verifier = await oidcLogin('alice');
-      await db.query(`UPDATE identity.sso_requests SET verifier_secret = 'x' || verifier_secret WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      await db.query(
+        `UPDATE identity.sso_requests SET verifier_secret = 'x' || verifier_secret WHERE used_at IS NULL AND id LIKE 'oidc:%'`,
+      );
       expect(pageCode((await get(verifier)).text)).toBe('SSO_OIDC_REJECTED');
       const nonce = await oidcLogin('alice');
-      await db.query(`UPDATE identity.sso_requests SET nonce_secret = 'another-nonce' WHERE used_at IS NULL AND id LIKE 'oidc:%'`);
+      await db.query(
+        `UPDATE identity.sso_requests SET nonce_secret = 'another-nonce' WHERE used_at IS NULL AND id LIKE 'oidc:%'`,
+      );
       expect(pageCode((await get(nonce)).text)).toBe('SSO_OIDC_REJECTED');
     } finally {
       await db.end();
@@ -242,7 +291,12 @@ describe('OIDC', () => {
     const before = await failures();
     for (const sub of ['forger', 'forgerKid']) {
       const res = await get(await oidcLogin(sub));
-      expect({ sub, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({ sub, status: 401, code: 'SSO_OIDC_REJECTED', location: null });
+      expect({ sub, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({
+        sub,
+        status: 401,
+        code: 'SSO_OIDC_REJECTED',
+        location: null,
+      });
     }
     expect(await failures()).toBe(before + 2);
     // Nobody was provisioned from the forged tokens.
@@ -262,24 +316,65 @@ describe('OIDC', () => {
     expect([res.status, pageCode(res.text)]).toEqual([401, 'SSO_EMAIL_UNVERIFIED']);
     expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'eve-%'`)).toEqual([]);
     const stringy = await get(await oidcLogin('stringy'));
-    expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin.user.email).toBe('stringy@corp.test');
+    expect(
+      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin
+        .user.email,
+    ).toBe('stringy@corp.test');
     const silent = await get(await oidcLogin('eveSilent'));
-    expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(silent.location) })).data!.completeSsoLogin.user.email).toBe('eve-silent@corp.test');
+    expect(
+      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(silent.location) })).data!.completeSsoLogin
+        .user.email,
+    ).toBe('eve-silent@corp.test');
   });
 
   it('refuses provider settings past their limits', async () => {
     const oidc = (input: Record<string, unknown>) =>
-      gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Long', issuer: op.issuer, clientId: 'nexus', clientSecret: 'nexus-client-secret', allowedDomains: ['corp.test'], ...input } }, { token: owner.token });
-    for (const input of [{ clientId: 'x'.repeat(501) }, { groupsClaim: 'g'.repeat(501) }, { scopes: ['openid', 's'.repeat(501)] }, { scopes: ['openid', ...Array.from({ length: 20 }, (_, i) => `s${i}`)] }]) {
+      gql(
+        t.gatewayUrl,
+        CreateOidcConnectionDocument,
+        {
+          input: {
+            name: 'Long',
+            issuer: op.issuer,
+            clientId: 'nexus',
+            clientSecret: 'nexus-client-secret',
+            allowedDomains: ['corp.test'],
+            ...input,
+          },
+        },
+        { token: owner.token },
+      );
+    for (const input of [
+      { clientId: 'x'.repeat(501) },
+      { groupsClaim: 'g'.repeat(501) },
+      { scopes: ['openid', 's'.repeat(501)] },
+      { scopes: ['openid', ...Array.from({ length: 20 }, (_, i) => `s${i}`)] },
+    ]) {
       const res = await oidc(input);
-      expect({ input: Object.keys(input), codes: codes(res) }).toEqual({ input: Object.keys(input), codes: ['INVALID_SSO_CONNECTION'] });
+      expect({ input: Object.keys(input), codes: codes(res) }).toEqual({
+        input: Object.keys(input),
+        codes: ['INVALID_SSO_CONNECTION'],
+      });
     }
-    const group = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: oidcId, input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] } }, { token: owner.token });
+    const group = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: oidcId, input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] } },
+      { token: owner.token },
+    );
     expect(codes(group)).toEqual(['INVALID_SSO_CONNECTION']);
     const entity = await gql(
       t.gatewayUrl,
       CreateSamlConnectionDocument,
-      { input: { name: 'Long entity', idpEntityId: `urn:${'x'.repeat(500)}`, ssoUrl: idp.ssoUrl, certificate: idp.certificatePem, allowedDomains: ['corp.test'] } },
+      {
+        input: {
+          name: 'Long entity',
+          idpEntityId: `urn:${'x'.repeat(500)}`,
+          ssoUrl: idp.ssoUrl,
+          certificate: idp.certificatePem,
+          allowedDomains: ['corp.test'],
+        },
+      },
       { token: owner.token },
     );
     expect(codes(entity)).toEqual(['INVALID_SSO_CONNECTION']);
@@ -289,12 +384,33 @@ describe('OIDC', () => {
     const res = await gql(
       t.gatewayUrl,
       CreateOidcConnectionDocument,
-      { input: { name: 'Nowhere', issuer: 'http://127.0.0.1:9/nowhere', clientId: 'x', clientSecret: 'y', allowedDomains: ['corp.test'] } },
+      {
+        input: {
+          name: 'Nowhere',
+          issuer: 'http://127.0.0.1:9/nowhere',
+          clientId: 'x',
+          clientSecret: 'y',
+          allowedDomains: ['corp.test'],
+        },
+      },
       { token: owner.token },
     );
     expect(codes(res)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(res.errors![0].message).toContain('discovery');
-    const plain = await gql(t.gatewayUrl, CreateOidcConnectionDocument, { input: { name: 'Plain', issuer: 'http://idp.example.test', clientId: 'x', clientSecret: 'y', allowedDomains: ['corp.test'] } }, { token: owner.token });
+    const plain = await gql(
+      t.gatewayUrl,
+      CreateOidcConnectionDocument,
+      {
+        input: {
+          name: 'Plain',
+          issuer: 'http://idp.example.test',
+          clientId: 'x',
+          clientSecret: 'y',
+          allowedDomains: ['corp.test'],
+        },
+      },
+      { token: owner.token },
+    );
     expect(plain.errors![0].message).toContain('https');
   });
 });
@@ -311,7 +427,13 @@ describe('SAML', () => {
   }
   const answer = async (options: Partial<ResponseOptions> = {}) => {
     const inResponseTo = options.inResponseTo === undefined ? await request() : options.inResponseTo;
-    const SAMLResponse = idp.response({ destination: origin + saml.acsPath, audience: saml.spEntityId, user, ...options, inResponseTo });
+    const SAMLResponse = idp.response({
+      destination: origin + saml.acsPath,
+      audience: saml.spEntityId,
+      user,
+      ...options,
+      inResponseTo,
+    });
     return { SAMLResponse, post: () => postForm(origin + saml.acsPath, { SAMLResponse }) };
   };
 
@@ -333,22 +455,59 @@ describe('SAML', () => {
   it('refuses unsigned, wrongly signed, replayed, expired, misaddressed, unsolicited and signature-wrapped responses', async () => {
     const before = await failures();
     const past = new Date(Date.now() - 3_600_000);
-    const cases: [string, () => Promise<{ post(): Promise<{ status: number; text: string; location: string | null }> }>, string][] = [
+    const cases: [
+      string,
+      () => Promise<{ post(): Promise<{ status: number; text: string; location: string | null }> }>,
+      string,
+    ][] = [
       ['unsigned', () => answer({ sign: 'none' }), 'SSO_SAML_REJECTED'],
       ['only the assertion signed', () => answer({ sign: 'assertion' }), 'SSO_SAML_REJECTED'],
-      ['signed with a key of its own (certificate in KeyInfo)', () => answer({ signWith: 'stranger' }), 'SSO_SAML_REJECTED'],
-      ['expired', () => answer({ issueInstant: past, notBefore: past, notOnOrAfter: new Date(past.getTime() + 300_000) }), 'SSO_SAML_REJECTED'],
+      [
+        'signed with a key of its own (certificate in KeyInfo)',
+        () => answer({ signWith: 'stranger' }),
+        'SSO_SAML_REJECTED',
+      ],
+      [
+        'expired',
+        () => answer({ issueInstant: past, notBefore: past, notOnOrAfter: new Date(past.getTime() + 300_000) }),
+        'SSO_SAML_REJECTED',
+      ],
       ['for another audience', () => answer({ audience: 'urn:someone-else' }), 'SSO_SAML_REJECTED'],
-      ['to another destination', () => answer({ destination: `${origin}/sso/saml/acs/${owner.tenantId}/00000000-0000-4000-8000-000000000000` }), 'SSO_SAML_REJECTED'],
+      [
+        'to another destination',
+        () => answer({ destination: `${origin}/sso/saml/acs/${owner.tenantId}/00000000-0000-4000-8000-000000000000` }),
+        'SSO_SAML_REJECTED',
+      ],
       ['unsolicited', () => answer({ inResponseTo: null }), 'SSO_SAML_REJECTED'],
       ['for a request never made', () => answer({ inResponseTo: '_never-asked' }), 'SSO_SAML_REJECTED'],
-      ['wrapped: evil assertion first', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test', groups: ['admins'] }, wrapStyle: 'sibling' }), 'SSO_SAML_REJECTED'],
-      ['wrapped: signed response inside an evil one', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'response' }), 'SSO_SAML_REJECTED'],
-      ['wrapped: evil assertion carrying the signed one', () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'nested' }), 'SSO_SAML_REJECTED'],
+      [
+        'wrapped: evil assertion first',
+        () =>
+          answer({
+            wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test', groups: ['admins'] },
+            wrapStyle: 'sibling',
+          }),
+        'SSO_SAML_REJECTED',
+      ],
+      [
+        'wrapped: signed response inside an evil one',
+        () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'response' }),
+        'SSO_SAML_REJECTED',
+      ],
+      [
+        'wrapped: evil assertion carrying the signed one',
+        () => answer({ wrap: { nameId: 'evil@corp.test', email: 'evil@corp.test' }, wrapStyle: 'nested' }),
+        'SSO_SAML_REJECTED',
+      ],
     ];
     for (const [name, make, code] of cases) {
       const res = await (await make()).post();
-      expect({ name, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({ name, status: 401, code, location: null });
+      expect({ name, status: res.status, code: pageCode(res.text), location: res.location }).toEqual({
+        name,
+        status: 401,
+        code,
+        location: null,
+      });
     }
     // The same response twice: its request is used up. The same assertion answering a new request: already seen.
     const once = await answer();
@@ -360,7 +519,9 @@ describe('SAML', () => {
     const reused = await (await answer({ assertionId })).post();
     expect([reused.status, pageCode(reused.text)]).toEqual([401, 'SSO_REPLAYED']);
     expect(await failures()).toBe(before + cases.length + 2);
-    const login = await gql(t.gatewayUrl, LoginDocument, { input: { email: 'evil@corp.test', password: 'x'.repeat(12) } });
+    const login = await gql(t.gatewayUrl, LoginDocument, {
+      input: { email: 'evil@corp.test', password: 'x'.repeat(12) },
+    });
     expect(codes(login)).toEqual(['INVALID_CREDENTIALS']);
   });
 
@@ -372,11 +533,19 @@ describe('SAML', () => {
       ['assertion from another issuer', { assertionIssuer: stranger }],
       ['response from another issuer', { responseIssuer: stranger }],
       ['assertion from another issuer, response without one', { responseIssuer: null, assertionIssuer: stranger }],
-      ['issuer differing only in case', { responseIssuer: idp.entityId.toUpperCase(), assertionIssuer: idp.entityId.toUpperCase() }],
+      [
+        'issuer differing only in case',
+        { responseIssuer: idp.entityId.toUpperCase(), assertionIssuer: idp.entityId.toUpperCase() },
+      ],
     ];
     for (const [name, options] of cases) {
       const res = await (await answer(options)).post();
-      expect({ name, status: res.status, code: pageCode(res.text), issuer: /Issuer/.test(res.text) }).toEqual({ name, status: 401, code: 'SSO_SAML_REJECTED', issuer: true });
+      expect({ name, status: res.status, code: pageCode(res.text), issuer: /Issuer/.test(res.text) }).toEqual({
+        name,
+        status: 401,
+        code: 'SSO_SAML_REJECTED',
+        issuer: true,
+      });
     }
     expect(await failures()).toBe(before + cases.length);
     // The Response's Issuer is optional: without it, the assertion's (ours) is enough.
@@ -403,14 +572,20 @@ describe('SAML', () => {
     expect([joined.status, pageCode(joined.text)]).toEqual([401, 'SSO_NO_EMAIL']);
     const named = await (await withEmail(['Vic <vic@corp.test>'])).post();
     expect([named.status, pageCode(named.text)]).toEqual([401, 'SSO_NO_EMAIL']);
-    expect(await sql(`SELECT email FROM identity.users WHERE email LIKE '%mallory%' OR email LIKE '%,%' OR email LIKE '%<%'`)).toEqual([]);
+    expect(
+      await sql(
+        `SELECT email FROM identity.users WHERE email LIKE '%mallory%' OR email LIKE '%,%' OR email LIKE '%<%'`,
+      ),
+    ).toEqual([]);
 
     const skipped = await (await withEmail(['not an address', 'Vic@Corp.test', 'mallory@elsewhere.test'])).post();
     const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(skipped.location) });
     expect(tokens.data!.completeSsoLogin.user.email).toBe('vic@corp.test');
     // A reset asked for several addresses at once reaches nobody; one for the account's address reaches that mailbox alone.
     const both = 'mallory@elsewhere.test,vic@corp.test';
-    expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: both })).data).toEqual({ requestPasswordReset: true });
+    expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: both })).data).toEqual({
+      requestPasswordReset: true,
+    });
     await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: 'vic@corp.test' });
     expect((await waitForMail(t.config, 'vic@corp.test', SUBJECTS.reset)).to).toBe('vic@corp.test');
     expect([...mailsTo(t.config, both), ...mailsTo(t.config, 'mallory@elsewhere.test')]).toEqual([]);
@@ -419,49 +594,117 @@ describe('SAML', () => {
 
   it('refuses an IdP entity id that is empty, and keeps one trimmed', async () => {
     const named = (entityId: string) => idp.metadataXml.replace(/entityID="[^"]*"/, `entityID="${entityId}"`);
-    const save = (input: Record<string, unknown>) => gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Entity', allowedDomains: ['corp.test'], ...input } }, { token: owner.token });
+    const save = (input: Record<string, unknown>) =>
+      gql(
+        t.gatewayUrl,
+        CreateSamlConnectionDocument,
+        { input: { name: 'Entity', allowedDomains: ['corp.test'], ...input } },
+        { token: owner.token },
+      );
     for (const metadataXml of [named(''), named('   ')]) {
       const res = await save({ metadataXml });
-      expect([codes(res), res.errors![0].message]).toEqual([['INVALID_SSO_CONNECTION'], expect.stringContaining('entityID')]);
+      expect([codes(res), res.errors![0].message]).toEqual([
+        ['INVALID_SSO_CONNECTION'],
+        expect.stringContaining('entityID'),
+      ]);
     }
-    expect(codes(await save({ idpEntityId: '  ', ssoUrl: idp.ssoUrl, certificate: idp.certificatePem }))).toEqual(['INVALID_SSO_CONNECTION']);
+    expect(codes(await save({ idpEntityId: '  ', ssoUrl: idp.ssoUrl, certificate: idp.certificatePem }))).toEqual([
+      'INVALID_SSO_CONNECTION',
+    ]);
     const padded = await save({ metadataXml: named(`  ${idp.entityId}  `) });
     expect(padded.data!.createSamlConnection.idpEntityId).toBe(idp.entityId);
-    await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: padded.data!.createSamlConnection.id }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      DeleteSsoConnectionDocument,
+      { id: padded.data!.createSamlConnection.id },
+      { token: owner.token },
+    );
   });
 
   it('reports unreadable metadata when the connection is saved', async () => {
-    const bad = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } }, { token: owner.token });
+    const bad = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
     expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);
     const noCert = idp.metadataXml.replace(/<(\w+:)?KeyDescriptor[\s\S]*<\/(\w+:)?KeyDescriptor>/, '');
-    const missing = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'No cert', metadataXml: noCert, allowedDomains: ['corp.test'] } }, { token: owner.token });
+    const missing = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'No cert', metadataXml: noCert, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
     expect(missing.errors![0].message).toContain('signing certificate');
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     expect(codes(await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
-    expect((await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: owner.token })).data!.ssoConnections.map((c) => c.kind)).toEqual(['OIDC', 'SAML']);
+    expect(
+      (await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: owner.token })).data!.ssoConnections.map(
+        (c) => c.kind,
+      ),
+    ).toEqual(['OIDC', 'SAML']);
   });
 });
 
 describe('managing connections', () => {
   it('disables, re-maps and deletes a connection, each change audited', async () => {
-    const off = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { enabled: false } }, { token: owner.token });
+    const off = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: saml.id, input: { enabled: false } },
+      { token: owner.token },
+    );
     expect(off.data!.updateSsoConnection.enabled).toBe(false);
     const refused = await startSaml();
     expect([refused.status, pageCode(refused.text)]).toEqual([404, 'SSO_CONNECTION_NOT_FOUND']);
     const on = await gql(
       t.gatewayUrl,
       UpdateSsoConnectionDocument,
-      { id: saml.id, input: { enabled: true, roleMapping: [{ group: 'admins', role: 'member' }], defaultRole: 'user' } },
+      {
+        id: saml.id,
+        input: { enabled: true, roleMapping: [{ group: 'admins', role: 'member' }], defaultRole: 'user' },
+      },
       { token: owner.token },
     );
-    expect(on.data!.updateSsoConnection).toMatchObject({ enabled: true, defaultRole: 'user', roleMapping: [{ group: 'admins', role: 'member' }] });
+    expect(on.data!.updateSsoConnection).toMatchObject({
+      enabled: true,
+      defaultRole: 'user',
+      roleMapping: [{ group: 'admins', role: 'member' }],
+    });
     expect((await startSaml()).status).toBe(302);
-    expect(codes(await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { defaultRole: 'owner' } }, { token: owner.token }))).toEqual([
-      'INVALID_SSO_CONNECTION',
-    ]);
-    const spare = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Spare', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } }, { token: owner.token });
-    expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
-    const log = await gql(t.gatewayUrl, AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 }, { token: owner.token });
+    expect(
+      codes(
+        await gql(
+          t.gatewayUrl,
+          UpdateSsoConnectionDocument,
+          { id: saml.id, input: { defaultRole: 'owner' } },
+          { token: owner.token },
+        ),
+      ),
+    ).toEqual(['INVALID_SSO_CONNECTION']);
+    const spare = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Spare', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } },
+      { token: owner.token },
+    );
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          DeleteSsoConnectionDocument,
+          { id: spare.data!.createSamlConnection.id },
+          { token: owner.token },
+        )
+      ).data!.deleteSsoConnection,
+    ).toBe(true);
+    const log = await gql(
+      t.gatewayUrl,
+      AuditLogDocument,
+      { filter: { action: 'sso_connection_update' }, first: 10 },
+      { token: owner.token },
+    );
     expect(log.data!.auditLog.edges).toHaveLength(2);
   });
 });
@@ -471,7 +714,12 @@ describe('custom roles through a provider', () => {
   async function samlSignIn(user: SamlUser): Promise<{ status: number; text: string; token?: string }> {
     const started = await start(`tenant=${owner.tenantId}&connection=${conn.id}`);
     const { id } = idp.readRequest(started.location!);
-    const SAMLResponse = idp.response({ destination: origin + conn.acsPath, audience: conn.spEntityId, user, inResponseTo: id });
+    const SAMLResponse = idp.response({
+      destination: origin + conn.acsPath,
+      audience: conn.spEntityId,
+      user,
+      inResponseTo: id,
+    });
     const res = await postForm(origin + conn.acsPath, { SAMLResponse });
     if (res.status !== 302) return res;
     const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) });
@@ -483,19 +731,42 @@ describe('custom roles through a provider', () => {
     const created = await gql(
       t.gatewayUrl,
       CreateSamlConnectionDocument,
-      { input: { name: 'Corp SAML (roles)', metadataXml: idp.metadataXml, defaultRole: 'user', redirectUrl: APP, allowedDomains: ['corp.test'] } },
+      {
+        input: {
+          name: 'Corp SAML (roles)',
+          metadataXml: idp.metadataXml,
+          defaultRole: 'user',
+          redirectUrl: APP,
+          allowedDomains: ['corp.test'],
+        },
+      },
       { token: owner.token },
     );
     conn = created.data!.createSamlConnection as typeof conn;
   });
 
   it('maps a group to a custom role of the tenant, given at sign-in and taken back when the group goes', async () => {
-    const auditor = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Auditor', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
+    const auditor = (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name: 'Auditor', permissions: ['audit:read'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole;
     // By name or by id; stored (and shown) by id, so renaming the role keeps the mapping.
     const mapped = await gql(
       t.gatewayUrl,
       UpdateSsoConnectionDocument,
-      { id: conn.id, input: { roleMapping: [{ group: 'auditors', role: 'auditor' }, { group: 'also-auditors', role: auditor.id }] } },
+      {
+        id: conn.id,
+        input: {
+          roleMapping: [
+            { group: 'auditors', role: 'auditor' },
+            { group: 'also-auditors', role: auditor.id },
+          ],
+        },
+      },
       { token: owner.token },
     );
     expect(mapped.data!.updateSsoConnection.roleMapping).toEqual([
@@ -506,36 +777,102 @@ describe('custom roles through a provider', () => {
     const ivy = { nameId: 'ivy@corp.test', email: 'ivy@corp.test', groups: ['auditors'] };
     const first = await samlSignIn(ivy);
     expect(first.status).toBe(302);
-    expect(await access(first.token!)).toMatchObject({ roles: ['user', 'Auditor'], permissions: expect.arrayContaining(['audit:read']) });
+    expect(await access(first.token!)).toMatchObject({
+      roles: ['user', 'Auditor'],
+      permissions: expect.arrayContaining(['audit:read']),
+    });
     expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: first.token })).errors).toBeUndefined();
 
     // The provider no longer puts Ivy in the group: the next sign-in takes the role back.
     const later = await samlSignIn({ ...ivy, groups: [] });
     expect((await access(later.token!)).roles).toEqual(['user']);
-    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: later.token }))).toEqual(['FORBIDDEN']);
+    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: later.token }))).toEqual([
+      'FORBIDDEN',
+    ]);
   });
 
   it('refuses a mapping to an unknown role or to rights the admin lacks, and a sign-in to a role since deleted', async () => {
-    const unknown = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'emperor' }] } }, { token: owner.token });
+    const unknown = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'emperor' }] } },
+      { token: owner.token },
+    );
     expect(codes(unknown)).toEqual(['UNKNOWN_ROLE']);
-    const owners = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'owner' }] } }, { token: owner.token });
+    const owners = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'owner' }] } },
+      { token: owner.token },
+    );
     expect(codes(owners)).toEqual(['INVALID_SSO_CONNECTION']);
 
     // Someone who may manage connections but not roles cannot have a provider hand out roles:manage.
-    const keeper = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'SSO keeper', permissions: ['sso:manage'] } }, { token: owner.token })).data!.createRole;
-    const mighty = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Role master', permissions: ['roles:manage'] } }, { token: owner.token })).data!.createRole;
+    const keeper = (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name: 'SSO keeper', permissions: ['sso:manage'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole;
+    const mighty = (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name: 'Role master', permissions: ['roles:manage'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole;
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } }, { token: owner.token })).errors).toBeUndefined();
-    const escalation = await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'x', role: mighty.id }] } }, { token: member.token });
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          AssignRoleDocument,
+          { input: { userId: member.userId, roleId: keeper.id } },
+          { token: owner.token },
+        )
+      ).errors,
+    ).toBeUndefined();
+    const escalation = await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'x', role: mighty.id }] } },
+      { token: member.token },
+    );
     expect(codes(escalation)).toEqual(['PERMISSION_ESCALATION']);
 
-    const doomed = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Doomed', permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole;
-    await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { roleMapping: [{ group: 'doomed', role: doomed.id }] } }, { token: owner.token });
-    expect((await gql(t.gatewayUrl, DeleteRoleDocument, { id: doomed.id }, { token: owner.token })).data!.deleteRole).toBe(true);
+    const doomed = (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name: 'Doomed', permissions: ['audit:read'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole;
+    await gql(
+      t.gatewayUrl,
+      UpdateSsoConnectionDocument,
+      { id: conn.id, input: { roleMapping: [{ group: 'doomed', role: doomed.id }] } },
+      { token: owner.token },
+    );
+    expect(
+      (await gql(t.gatewayUrl, DeleteRoleDocument, { id: doomed.id }, { token: owner.token })).data!.deleteRole,
+    ).toBe(true);
     const refused = await samlSignIn({ nameId: 'jan@corp.test', email: 'jan@corp.test', groups: ['doomed'] });
     expect([refused.status, pageCode(refused.text)]).toEqual([403, 'SSO_ROLE_UNKNOWN']);
     // Changing something else about the connection still works (it can always be disabled).
-    expect((await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: conn.id, input: { enabled: false } }, { token: owner.token })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          UpdateSsoConnectionDocument,
+          { id: conn.id, input: { enabled: false } },
+          { token: owner.token },
+        )
+      ).errors,
+    ).toBeUndefined();
   });
 });
 
@@ -546,20 +883,40 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
     const made = await gql(
       t.gatewayUrl,
       CreateSamlConnectionDocument,
-      { input: { name, metadataXml: idp.metadataXml, defaultRole: 'user', redirectUrl: APP, allowedDomains: ['corp.test'], roleMapping: [{ group: 'readers', role: roleId }] } },
+      {
+        input: {
+          name,
+          metadataXml: idp.metadataXml,
+          defaultRole: 'user',
+          redirectUrl: APP,
+          allowedDomains: ['corp.test'],
+          roleMapping: [{ group: 'readers', role: roleId }],
+        },
+      },
       { token: owner.token },
     );
     const c = made.data!.createSamlConnection as { id: string; acsPath: string; spEntityId: string };
     const signIn = async (user: SamlUser): Promise<string> => {
       const started = await start(`tenant=${owner.tenantId}&connection=${c.id}`);
       const { id } = idp.readRequest(started.location!);
-      const res = await postForm(origin + c.acsPath, { SAMLResponse: idp.response({ destination: origin + c.acsPath, audience: c.spEntityId, user, inResponseTo: id }) });
-      return (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) })).data!.completeSsoLogin.accessToken;
+      const res = await postForm(origin + c.acsPath, {
+        SAMLResponse: idp.response({ destination: origin + c.acsPath, audience: c.spEntityId, user, inResponseTo: id }),
+      });
+      return (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) })).data!
+        .completeSsoLogin.accessToken;
     };
     return { id: c.id, signIn };
   }
   const reader = (email: string) => ({ nameId: email, email, groups: ['readers'] });
-  const newRole = async (name: string) => (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name, permissions: ['audit:read'] } }, { token: owner.token })).data!.createRole.id;
+  const newRole = async (name: string) =>
+    (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name, permissions: ['audit:read'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole.id;
 
   it('keeps a role assigned by hand that a provider had given first, through later sign-ins without the group', async () => {
     const roleId = await newRole('Reader by hand');
@@ -567,7 +924,9 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
     const token = await c.signIn(reader('kim@corp.test'));
     const kim = (await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.id;
     expect((await access(token)).roles).toEqual(['user', 'Reader by hand']);
-    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: kim, roleId } }, { token: owner.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: kim, roleId } }, { token: owner.token })).errors,
+    ).toBeUndefined();
     const later = await c.signIn({ ...reader('kim@corp.test'), groups: [] });
     expect((await access(later)).roles).toEqual(['user', 'Reader by hand']);
   });
@@ -575,8 +934,16 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
   it('takes a role back at once when its rule leaves the mapping, or the connection is disabled or deleted', async () => {
     const roleId = await newRole('Reader by rule');
     for (const [n, change] of [
-      ['rule removed', (id: string) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { roleMapping: [] } }, { token: owner.token })],
-      ['disabled', (id: string) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { enabled: false } }, { token: owner.token })],
+      [
+        'rule removed',
+        (id: string) =>
+          gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { roleMapping: [] } }, { token: owner.token }),
+      ],
+      [
+        'disabled',
+        (id: string) =>
+          gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { enabled: false } }, { token: owner.token }),
+      ],
       ['deleted', (id: string) => gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })],
     ] as const) {
       const c = await connectionGiving(roleId, `Readers (${n})`);
@@ -594,23 +961,68 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
 describe('who may say what a provider gives', () => {
   it('refuses a system role beyond the rights of whoever saves the connection, as a rule or as the default role', async () => {
     // A member who may manage connections (a custom role with sso:manage) but is no admin.
-    const keeper = (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name: 'Connection keeper', permissions: ['sso:manage'] } }, { token: owner.token })).data!.createRole;
+    const keeper = (
+      await gql(
+        t.gatewayUrl,
+        CreateRoleDocument,
+        { input: { name: 'Connection keeper', permissions: ['sso:manage'] } },
+        { token: owner.token },
+      )
+    ).data!.createRole;
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect((await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } }, { token: owner.token })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          AssignRoleDocument,
+          { input: { userId: member.userId, roleId: keeper.id } },
+          { token: owner.token },
+        )
+      ).errors,
+    ).toBeUndefined();
     const as = { token: member.token };
     const create = (input: Record<string, unknown>) =>
-      gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Keeper SAML', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'], defaultRole: 'user', ...input } }, as);
+      gql(
+        t.gatewayUrl,
+        CreateSamlConnectionDocument,
+        {
+          input: {
+            name: 'Keeper SAML',
+            metadataXml: idp.metadataXml,
+            allowedDomains: ['corp.test'],
+            defaultRole: 'user',
+            ...input,
+          },
+        },
+        as,
+      );
     expect(codes(await create({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
-    expect(codes(await create({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual(['PERMISSION_ESCALATION']);
+    expect(codes(await create({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual([
+      'PERMISSION_ESCALATION',
+    ]);
     const own = await create({ roleMapping: [{ group: 'staff', role: 'member' }] });
     expect(own.errors).toBeUndefined();
     const id = own.data!.createSamlConnection.id;
-    const update = (input: Record<string, unknown>) => gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input }, as);
+    const update = (input: Record<string, unknown>) =>
+      gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input }, as);
     expect(codes(await update({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
-    expect(codes(await update({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual(['PERMISSION_ESCALATION']);
+    expect(codes(await update({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual([
+      'PERMISSION_ESCALATION',
+    ]);
     // The same edits by someone who holds those rights go through.
-    expect((await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { defaultRole: 'admin' } }, { token: owner.token })).errors).toBeUndefined();
-    expect((await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })).data!.deleteSsoConnection).toBe(true);
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          UpdateSsoConnectionDocument,
+          { id, input: { defaultRole: 'admin' } },
+          { token: owner.token },
+        )
+      ).errors,
+    ).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })).data!.deleteSsoConnection,
+    ).toBe(true);
   });
 });
 
@@ -627,47 +1039,120 @@ describe('routing and policy', () => {
     const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
     const me = await gql(t.gatewayUrl, MeDocument, {}, { token: member.token });
     const email = me.data!.me.email!;
-    const sideTenant = (await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Side project' } }, { token: member.token })).data!.createTenant.id;
-    const before = await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } });
-    expect((await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!.updateSecurityPolicy.requireSso).toBe(true);
-    expect(codes(await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } }))).toEqual(['SSO_REQUIRED']);
+    const sideTenant = (
+      await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Side project' } }, { token: member.token })
+    ).data!.createTenant.id;
+    const before = await gql(t.gatewayUrl, LoginDocument, {
+      input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
+    });
+    expect(
+      (await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!
+        .updateSecurityPolicy.requireSso,
+    ).toBe(true);
+    expect(
+      codes(
+        await gql(t.gatewayUrl, LoginDocument, {
+          input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
+        }),
+      ),
+    ).toEqual(['SSO_REQUIRED']);
     // Nor by refreshing a password session from before, nor by switching in from another tenant.
-    expect(codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: before.data!.login.refreshToken }))).toEqual(['SSO_REQUIRED']);
-    const side = await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: sideTenant } });
-    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: owner.tenantId }, { token: side.data!.login.accessToken }))).toEqual(['SSO_REQUIRED']);
-    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: owner.password } })).errors).toBeUndefined();
+    expect(
+      codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: before.data!.login.refreshToken })),
+    ).toEqual(['SSO_REQUIRED']);
+    const side = await gql(t.gatewayUrl, LoginDocument, {
+      input: { email, password: 'member pass phrase', tenantId: sideTenant },
+    });
+    expect(
+      codes(
+        await gql(
+          t.gatewayUrl,
+          SwitchTenantDocument,
+          { tenantId: owner.tenantId },
+          { token: side.data!.login.accessToken },
+        ),
+      ),
+    ).toEqual(['SSO_REQUIRED']);
+    expect(
+      (await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: owner.password } })).errors,
+    ).toBeUndefined();
     // Through the provider it still works.
     const sso = await get(await oidcLogin('bob'));
-    expect((await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors,
+    ).toBeUndefined();
     await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: false }, { token: owner.token });
-    expect((await gql(t.gatewayUrl, LoginDocument, { input: { email, password: 'member pass phrase', tenantId: owner.tenantId } })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(t.gatewayUrl, LoginDocument, {
+          input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
+        })
+      ).errors,
+    ).toBeUndefined();
   });
 });
 
 describe('whose addresses a provider signs in', () => {
-  it("takes only domains the tenant has verified (or their subdomains), and stops signing in a domain the tenant gave up", async () => {
+  it('takes only domains the tenant has verified (or their subdomains), and stops signing in a domain the tenant gave up', async () => {
     // Another tenant cannot point a provider at the company's domain (and so learn which of its addresses have accounts).
-    const foreign = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Not mine', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } }, { token: outsider.token });
+    const foreign = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Not mine', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } },
+      { token: outsider.token },
+    );
     expect(codes(foreign)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(foreign.errors![0].message).toContain('corp.test');
-    const unverified = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'Elsewhere', metadataXml: idp.metadataXml, allowedDomains: ['elsewhere.test'] } }, { token: owner.token });
+    const unverified = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'Elsewhere', metadataXml: idp.metadataXml, allowedDomains: ['elsewhere.test'] } },
+      { token: owner.token },
+    );
     expect(codes(unverified)).toEqual(['INVALID_SSO_CONNECTION']);
-    expect(codes(await gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id: saml.id, input: { allowedDomains: ['corp.test', 'elsewhere.test'] } }, { token: owner.token }))).toEqual([
-      'INVALID_SSO_CONNECTION',
-    ]);
-    const sub = await gql(t.gatewayUrl, CreateSamlConnectionDocument, { input: { name: 'EU', metadataXml: idp.metadataXml, allowedDomains: ['eu.corp.test'] } }, { token: owner.token });
+    expect(
+      codes(
+        await gql(
+          t.gatewayUrl,
+          UpdateSsoConnectionDocument,
+          { id: saml.id, input: { allowedDomains: ['corp.test', 'elsewhere.test'] } },
+          { token: owner.token },
+        ),
+      ),
+    ).toEqual(['INVALID_SSO_CONNECTION']);
+    const sub = await gql(
+      t.gatewayUrl,
+      CreateSamlConnectionDocument,
+      { input: { name: 'EU', metadataXml: idp.metadataXml, allowedDomains: ['eu.corp.test'] } },
+      { token: owner.token },
+    );
     expect(sub.errors).toBeUndefined();
-    await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id: sub.data!.createSamlConnection.id }, { token: owner.token });
+    await gql(
+      t.gatewayUrl,
+      DeleteSsoConnectionDocument,
+      { id: sub.data!.createSamlConnection.id },
+      { token: owner.token },
+    );
 
     // The tenant removes the domain: its provider signs in none of those addresses any more, known or not.
-    expect((await gql(t.gatewayUrl, RemoveDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.removeDomain).toBe(true);
+    expect(
+      (await gql(t.gatewayUrl, RemoveDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.removeDomain,
+    ).toBe(true);
     for (const who of ['bob', 'otto']) {
       const refused = await get(await oidcLogin(who));
-      expect({ who, status: refused.status, code: pageCode(refused.text) }).toEqual({ who, status: 403, code: 'SSO_DOMAIN_NOT_ALLOWED' });
+      expect({ who, status: refused.status, code: pageCode(refused.text) }).toEqual({
+        who,
+        status: 403,
+        code: 'SSO_DOMAIN_NOT_ALLOWED',
+      });
     }
-    corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!.addDomain;
+    corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!
+      .addDomain;
     dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
-    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain.status).toBe('VERIFIED');
+    expect(
+      (await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain
+        .status,
+    ).toBe('VERIFIED');
     expect((await get(await oidcLogin('bob'))).status).toBe(302);
   });
 });
@@ -679,26 +1164,53 @@ describe('joining a tenant through its provider', () => {
   async function samlSignIn(user: SamlUser) {
     const started = await start(`tenant=${team.tenantId}&connection=${conn.id}`);
     const { id } = idp.readRequest(started.location!);
-    const SAMLResponse = idp.response({ destination: origin + conn.acsPath, audience: conn.spEntityId, user, inResponseTo: id });
+    const SAMLResponse = idp.response({
+      destination: origin + conn.acsPath,
+      audience: conn.spEntityId,
+      user,
+      inResponseTo: id,
+    });
     const res = await postForm(origin + conn.acsPath, { SAMLResponse });
     return { status: res.status, code: res.status === 302 ? null : pageCode(res.text) };
   }
-  const person = (name: string) => ({ nameId: `${name}@small-team.test`, email: `${name}@small-team.test`, groups: [] });
-  const members = async () => (await sql(`SELECT count(*)::int AS n FROM identity.memberships WHERE tenant_id = $1`, [team.tenantId]))[0].n;
-  const limit = (members: number) => gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId: team.tenantId, limits: { members } }, { token: operator.token });
+  const person = (name: string) => ({
+    nameId: `${name}@small-team.test`,
+    email: `${name}@small-team.test`,
+    groups: [],
+  });
+  const members = async () =>
+    (await sql(`SELECT count(*)::int AS n FROM identity.memberships WHERE tenant_id = $1`, [team.tenantId]))[0].n;
+  const limit = (members: number) =>
+    gql(
+      t.gatewayUrl,
+      SetTenantLimitsDocument,
+      { tenantId: team.tenantId, limits: { members } },
+      { token: operator.token },
+    );
 
   beforeAll(async () => {
     operator = await signUp(t.gatewayUrl, 'Operators', OPERATOR);
     await confirmEmail(t.gatewayUrl, t.config, OPERATOR);
     await turnOnTotp(t.gatewayUrl, operator.token);
     team = await signUp(t.gatewayUrl, 'Small Team');
-    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'small-team.test' }, { token: team.token })).data!.addDomain;
+    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'small-team.test' }, { token: team.token }))
+      .data!.addDomain;
     dns.setTxt(domain.txtRecordName, [domain.txtRecordValue]);
-    expect((await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: team.token })).data!.verifyDomain.status).toBe('VERIFIED');
+    expect(
+      (await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: team.token })).data!.verifyDomain
+        .status,
+    ).toBe('VERIFIED');
     const created = await gql(
       t.gatewayUrl,
       CreateSamlConnectionDocument,
-      { input: { name: 'Small Team SAML', metadataXml: idp.metadataXml, redirectUrl: APP, allowedDomains: ['small-team.test'] } },
+      {
+        input: {
+          name: 'Small Team SAML',
+          metadataXml: idp.metadataXml,
+          redirectUrl: APP,
+          allowedDomains: ['small-team.test'],
+        },
+      },
       { token: team.token },
     );
     conn = created.data!.createSamlConnection as typeof conn;
@@ -710,10 +1222,21 @@ describe('joining a tenant through its provider', () => {
     expect(await members()).toBe(1);
 
     expect((await limit(5)).errors).toBeUndefined();
-    expect((await gql(t.gatewayUrl, SuspendTenantDocument, { id: team.tenantId, reason: 'Unpaid invoices' }, { token: operator.token })).errors).toBeUndefined();
+    expect(
+      (
+        await gql(
+          t.gatewayUrl,
+          SuspendTenantDocument,
+          { id: team.tenantId, reason: 'Unpaid invoices' },
+          { token: operator.token },
+        )
+      ).errors,
+    ).toBeUndefined();
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
     expect(await members()).toBe(1);
-    expect((await gql(t.gatewayUrl, ReactivateTenantDocument, { id: team.tenantId }, { token: operator.token })).errors).toBeUndefined();
+    expect(
+      (await gql(t.gatewayUrl, ReactivateTenantDocument, { id: team.tenantId }, { token: operator.token })).errors,
+    ).toBeUndefined();
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
     expect(await members()).toBe(2);
 
@@ -722,15 +1245,31 @@ describe('joining a tenant through its provider', () => {
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
     expect(await samlSignIn(person('latecomer'))).toEqual({ status: 429, code: 'QUOTA_EXCEEDED' });
     expect(await members()).toBe(2);
-    const refusals = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login_failed' } }, { token: team.token });
-    expect(refusals.data!.auditLog.edges.map((e) => (e.node.details as { code: string }).code)).toEqual(['QUOTA_EXCEEDED', 'TENANT_SUSPENDED', 'QUOTA_EXCEEDED']);
+    const refusals = await gql(
+      t.gatewayUrl,
+      AuditDetailsDocument,
+      { filter: { action: 'sso_login_failed' } },
+      { token: team.token },
+    );
+    expect(refusals.data!.auditLog.edges.map((e) => (e.node.details as { code: string }).code)).toEqual([
+      'QUOTA_EXCEEDED',
+      'TENANT_SUSPENDED',
+      'QUOTA_EXCEEDED',
+    ]);
   });
 
   it('signs in someone whose provider groups hold a NUL, recording them in a storable form', async () => {
     const finished = await get(await oidcLogin('nul'));
     expect(finished.status).toBe(302);
-    const log = await gql(t.gatewayUrl, AuditDetailsDocument, { filter: { action: 'sso_login' } }, { token: owner.token });
-    const entry = log.data!.auditLog.edges.map((e) => e.node.details as { email: string; groups: string[] }).find((d) => d.email === 'nul@corp.test');
+    const log = await gql(
+      t.gatewayUrl,
+      AuditDetailsDocument,
+      { filter: { action: 'sso_login' } },
+      { token: owner.token },
+    );
+    const entry = log
+      .data!.auditLog.edges.map((e) => e.node.details as { email: string; groups: string[] })
+      .find((d) => d.email === 'nul@corp.test');
     expect(entry?.groups).toEqual(['g\uFFFDx', 'staff']);
   });
 });

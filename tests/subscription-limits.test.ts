@@ -88,12 +88,29 @@ async function refusal(sub: Subscription<unknown>): Promise<{ code?: string; sco
  * Sends messages to the room until every subscription given has received one since the call (they are
  * all admitted and live upstream, which takes a moment after subscribing).
  */
-async function live(subs: Subscription<unknown>[], who: { token: string }, roomId: string, gatewayUrl = t.gatewayUrl): Promise<void> {
+async function live(
+  subs: Subscription<unknown>[],
+  who: { token: string },
+  roomId: string,
+  gatewayUrl = t.gatewayUrl,
+): Promise<void> {
   const before = subs.map((s) => s.results.length);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    await gql(gatewayUrl, SendMessageDocument, { input: { roomId, body: `ping ${Math.random()}` } }, { token: who.token });
-    const waited = await Promise.all(subs.map((s, i) => s.waitFor(before[i] + 1, 300).then(() => true, () => false)));
+    await gql(
+      gatewayUrl,
+      SendMessageDocument,
+      { input: { roomId, body: `ping ${Math.random()}` } },
+      { token: who.token },
+    );
+    const waited = await Promise.all(
+      subs.map((s, i) =>
+        s.waitFor(before[i] + 1, 300).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (waited.every(Boolean)) return;
     if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
   }
@@ -104,7 +121,10 @@ describe('subscription limits', () => {
     const s = open(owner, freshAddress());
     const subs = [1, 2, 3].map(() => s.subscribe<Events>(EVENTS, { r: ownerRoom }));
     await live(subs, owner, ownerRoom);
-    expect(await refusal(s.subscribe(EVENTS, { r: ownerRoom }))).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'socket' });
+    expect(await refusal(s.subscribe(EVENTS, { r: ownerRoom }))).toEqual({
+      code: 'SUBSCRIPTION_LIMIT_EXCEEDED',
+      scope: 'socket',
+    });
     subs[0].unsubscribe();
     const again = s.subscribe<Events>(EVENTS, { r: ownerRoom });
     await live([again], owner, ownerRoom);
@@ -116,9 +136,14 @@ describe('subscription limits', () => {
     const second = open(owner, freshAddress());
     const subs = [first, first, first, second, second].map((s) => s.subscribe<Events>(EVENTS, { r: ownerRoom }));
     await live(subs, owner, ownerRoom);
-    expect(await refusal(second.subscribe(EVENTS, { r: ownerRoom }))).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'user' });
+    expect(await refusal(second.subscribe(EVENTS, { r: ownerRoom }))).toEqual({
+      code: 'SUBSCRIPTION_LIMIT_EXCEEDED',
+      scope: 'user',
+    });
     // Someone else of the tenant is not held back by it.
-    expect(await admitted(open(member, freshAddress()).subscribe(EVENTS, { r: ownerRoom }), owner, ownerRoom)).toBe(true);
+    expect(await admitted(open(member, freshAddress()).subscribe(EVENTS, { r: ownerRoom }), owner, ownerRoom)).toBe(
+      true,
+    );
   });
 
   it("counts a tenant's subscriptions over all its members", async () => {
@@ -127,9 +152,14 @@ describe('subscription limits', () => {
     const m = open(member, freshAddress());
     const subs = [a, a, a, b, b, m, m].map((s) => s.subscribe<Events>(EVENTS, { r: ownerRoom }));
     await live(subs, owner, ownerRoom);
-    expect(await refusal(m.subscribe(EVENTS, { r: ownerRoom }))).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'tenant' });
+    expect(await refusal(m.subscribe(EVENTS, { r: ownerRoom }))).toEqual({
+      code: 'SUBSCRIPTION_LIMIT_EXCEEDED',
+      scope: 'tenant',
+    });
     // Another tenant still subscribes.
-    expect(await admitted(open(other, freshAddress()).subscribe(EVENTS, { r: otherRoom }), other, otherRoom)).toBe(true);
+    expect(await admitted(open(other, freshAddress()).subscribe(EVENTS, { r: otherRoom }), other, otherRoom)).toBe(
+      true,
+    );
   });
 
   it('counts the subscriptions of everyone at one client address', async () => {
@@ -142,20 +172,30 @@ describe('subscription limits', () => {
     const theirs = [c, c, c, d].map((s) => s.subscribe<Events>(EVENTS, { r: otherRoom }));
     await live(mine, owner, ownerRoom);
     await live(theirs, other, otherRoom);
-    expect(await refusal(d.subscribe(EVENTS, { r: otherRoom }))).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'address' });
+    expect(await refusal(d.subscribe(EVENTS, { r: otherRoom }))).toEqual({
+      code: 'SUBSCRIPTION_LIMIT_EXCEEDED',
+      scope: 'address',
+    });
     // The same account from another address is not held back by it.
-    expect(await admitted(open(other, freshAddress()).subscribe(EVENTS, { r: otherRoom }), other, otherRoom)).toBe(true);
+    expect(await admitted(open(other, freshAddress()).subscribe(EVENTS, { r: otherRoom }), other, otherRoom)).toBe(
+      true,
+    );
   });
 
   it('closes a connection beyond the sockets a user may keep with 4429', async () => {
     const kept = [1, 2, 3, 4].map(() => open(owner, freshAddress()));
     // Each of them was admitted (a query answers over it).
-    for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].data).toEqual({ me: { id: owner.userId } });
+    for (const s of kept)
+      expect((await s.subscribe('{ me { id } }').waitFor(1))[0].data).toEqual({ me: { id: owner.userId } });
     const refused = open(owner, freshAddress());
-    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections for this user/) });
+    expect(await refused.closed).toMatchObject({
+      code: 4429,
+      reason: expect.stringMatching(/Too many connections for this user/),
+    });
     await kept[0].dispose();
     const deadline = Date.now() + 5000;
-    while (t.platform.services.find((s) => s.name === 'gateway')!.stats!().sockets > 3 && Date.now() < deadline) await sleep(20);
+    while (t.platform.services.find((s) => s.name === 'gateway')!.stats!().sockets > 3 && Date.now() < deadline)
+      await sleep(20);
     const again = open(owner, freshAddress());
     expect((await again.subscribe('{ me { id } }').waitFor(1))[0].data).toEqual({ me: { id: owner.userId } });
   });
@@ -165,7 +205,10 @@ describe('subscription limits', () => {
     const kept = [owner, owner, owner, other, other, other].map((who) => open(who, shared));
     for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
     const refused = open(member, shared);
-    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections from this address/) });
+    expect(await refused.closed).toMatchObject({
+      code: 4429,
+      reason: expect.stringMatching(/Too many connections from this address/),
+    });
     const elsewhere = open(member, freshAddress());
     expect((await elsewhere.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
   });
@@ -174,13 +217,21 @@ describe('subscription limits', () => {
     const kept = [owner, owner, owner, other, other, other].map((who, i) => open(who, `2001:db8:64::${i + 1}`));
     for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
     const refused = open(member, '2001:db8:64:0:ffff:abcd:1:2');
-    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections from this address/) });
+    expect(await refused.closed).toMatchObject({
+      code: 4429,
+      reason: expect.stringMatching(/Too many connections from this address/),
+    });
     const elsewhere = open(member, '2001:db8:65::1');
     expect((await elsewhere.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
   });
 
   it("counts an API key's connections as the key's, not its creator's", async () => {
-    const created = await gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name: 'ws limits', permissions: ['messages:read'] } }, { token: owner.token });
+    const created = await gql(
+      t.gatewayUrl,
+      CreateApiKeyDocument,
+      { input: { name: 'ws limits', permissions: ['messages:read'] } },
+      { token: owner.token },
+    );
     const { secret } = created.data!.createApiKey;
     const kept = [1, 2, 3, 4].map(() => open(owner, freshAddress()));
     for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
@@ -188,14 +239,19 @@ describe('subscription limits', () => {
     const keys = [1, 2, 3, 4].map(() => open({ token: secret }, freshAddress()));
     for (const s of keys) expect((await s.subscribe('{ __typename }').waitFor(1))[0].errors).toBeUndefined();
     const refused = open({ token: secret }, freshAddress());
-    expect(await refused.closed).toMatchObject({ code: 4429, reason: expect.stringMatching(/Too many connections for this user/) });
+    expect(await refused.closed).toMatchObject({
+      code: 4429,
+      reason: expect.stringMatching(/Too many connections for this user/),
+    });
   });
 
   it('refuses handshakes from an address holding far more sockets than it may keep, before any authentication (HTTP 429)', async () => {
     const flood = freshAddress();
     const handshake = () =>
       new Promise<{ socket?: WebSocket; status?: number }>((resolve) => {
-        const socket = new WebSocket(wsUrl(t.gatewayUrl), 'graphql-transport-ws', { headers: { 'x-forwarded-for': flood } });
+        const socket = new WebSocket(wsUrl(t.gatewayUrl), 'graphql-transport-ws', {
+          headers: { 'x-forwarded-for': flood },
+        });
         socket.once('open', () => resolve({ socket }));
         socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode }));
       });
@@ -215,8 +271,14 @@ describe('subscription limits', () => {
     const before = gateway.stats!();
     const s = open(owner, freshAddress());
     const plain = s.subscribe<Events>(EVENTS, { r: ownerRoom });
-    const a = s.subscribe<{ a: Events['roomEvents'] }>('subscription($r: ID!) { a: roomEvents(roomId: $r) { id kind } }', { r: ownerRoom });
-    const b = s.subscribe<{ b: Events['roomEvents'] }>('subscription Named($room: ID!) { b: roomEvents(roomId: $room) { id kind } }', { room: ownerRoom, unused: 1 });
+    const a = s.subscribe<{ a: Events['roomEvents'] }>(
+      'subscription($r: ID!) { a: roomEvents(roomId: $r) { id kind } }',
+      { r: ownerRoom },
+    );
+    const b = s.subscribe<{ b: Events['roomEvents'] }>(
+      'subscription Named($room: ID!) { b: roomEvents(roomId: $room) { id kind } }',
+      { room: ownerRoom, unused: 1 },
+    );
     await live([plain, a, b], owner, ownerRoom);
     expect(gateway.stats!().subscriptionGroups - before.subscriptionGroups).toBe(1);
     const event = plain.results.at(-1)!.data!.roomEvents;
@@ -230,18 +292,28 @@ describe('subscription limits', () => {
     const t2 = open(owner, freshAddress());
     const first = s.subscribe(EVENTS, { r: ownerRoom });
     const second = s.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { id at } }', { r: ownerRoom });
-    const aliased = s.subscribe('subscription($r: ID!) { again: roomEvents(roomId: $r) { id kind } }', { r: ownerRoom });
+    const aliased = s.subscribe('subscription($r: ID!) { again: roomEvents(roomId: $r) { id kind } }', {
+      r: ownerRoom,
+    });
     await live([first, second, aliased], owner, ownerRoom);
     const third = t2.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { kind at } }', { r: ownerRoom });
     expect(await refusal(third)).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'user_variants' });
     // Another room is another stream.
     const otherStream = (await createRoomWithMessage(t.gatewayUrl, owner)).roomId;
-    expect(await admitted(t2.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { kind at } }', { r: otherStream }), owner, otherStream)).toBe(true);
+    expect(
+      await admitted(
+        t2.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { kind at } }', { r: otherStream }),
+        owner,
+        otherStream,
+      ),
+    ).toBe(true);
     // The tenant holds two selections of the owner's (as owner) and may have one more.
     const m = open(member, freshAddress());
     const memberFirst = m.subscribe(EVENTS, { r: ownerRoom });
     await live([memberFirst], owner, ownerRoom);
-    expect(await refusal(m.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { id roomId } }', { r: ownerRoom }))).toEqual({
+    expect(
+      await refusal(m.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { id roomId } }', { r: ownerRoom })),
+    ).toEqual({
       code: 'SUBSCRIPTION_LIMIT_EXCEEDED',
       scope: 'tenant_variants',
     });
@@ -249,24 +321,43 @@ describe('subscription limits', () => {
 
   it("refuses a subscription that would take a connection's subscriptions over the cost limit per event", async () => {
     // Cost 12 each; the gateway allows 30 per operation, so per connection.
-    const costly = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind roomId at message { id body deleted room { id name } } } }';
+    const costly =
+      'subscription($r: ID!) { roomEvents(roomId: $r) { id kind roomId at message { id body deleted room { id name } } } }';
     const s = open(owner, freshAddress(), cheap.url);
     const subs = [s.subscribe(costly, { r: ownerRoom }), s.subscribe(costly, { r: ownerRoom })];
     await live(subs, owner, ownerRoom, cheap.url);
-    const errors = (await s.subscribe(costly, { r: ownerRoom }).error) as { message: string; extensions?: { code?: string } }[];
-    expect(errors[0]).toMatchObject({ extensions: { code: 'COST_LIMIT_EXCEEDED' }, message: expect.stringMatching(/would cost 36 per event; the limit is 30/) });
+    const errors = (await s.subscribe(costly, { r: ownerRoom }).error) as {
+      message: string;
+      extensions?: { code?: string };
+    }[];
+    expect(errors[0]).toMatchObject({
+      extensions: { code: 'COST_LIMIT_EXCEEDED' },
+      message: expect.stringMatching(/would cost 36 per event; the limit is 30/),
+    });
   });
 
   it("runs at most a few of one tenant's event lookups at a time, however many different subscriptions it has", async () => {
     const busy = await startExtraGateway(t, {
-      subscriptionLimits: { socketsPerUser: 10, socketsPerAddress: 10, perSocket: 50, perUser: 50, perTenant: 50, perAddress: 50, variantsPerUser: 50, variantsPerTenant: 50 },
+      subscriptionLimits: {
+        socketsPerUser: 10,
+        socketsPerAddress: 10,
+        perSocket: 50,
+        perUser: 50,
+        perTenant: 50,
+        perAddress: 50,
+        variantsPerUser: 50,
+        variantsPerTenant: 50,
+      },
     });
     try {
       const s = connect(busy.url, { authorization: `Bearer ${owner.token}` });
       sessions.push(s);
       // Twelve different selections, each resolved through the gateway (the author comes from identity).
       const subs = Array.from({ length: 12 }, (_, i) =>
-        s.subscribe(`subscription($r: ID!) { roomEvents(roomId: $r) { id v${i}: kind message { body author { email } } } }`, { r: ownerRoom }),
+        s.subscribe(
+          `subscription($r: ID!) { roomEvents(roomId: $r) { id v${i}: kind message { body author { email } } } }`,
+          { r: ownerRoom },
+        ),
       );
       await live(subs, owner, ownerRoom, busy.url);
       await live(subs, owner, ownerRoom, busy.url);

@@ -24,7 +24,9 @@ const startMessaging = () => startServices('messaging', env);
 beforeAll(async () => {
   const [port] = await freePorts(1);
   // Every service but messaging in this process; the gateway finds messaging at MESSAGING_PORT.
-  t = await startTestPlatform(['identity', 'tenancy', 'commerce', 'ledger', 'intelligence', 'gateway'], { MESSAGING_PORT: String(port) });
+  t = await startTestPlatform(['identity', 'tenancy', 'commerce', 'ledger', 'intelligence', 'gateway'], {
+    MESSAGING_PORT: String(port),
+  });
   env = {
     DATABASE_URL: t.databaseUrl,
     REDIS_URL: '',
@@ -61,7 +63,13 @@ const send = async (body: string) => {
   if (res.errors) throw new Error(`send failed: ${JSON.stringify(res.errors)}`);
 };
 const bodies = (sub: Subscription<Added | Events>) =>
-  sub.results.filter((r) => r.data).map((r) => ('messageAdded' in r.data! ? r.data.messageAdded.body : (r.data as Events['roomEvents'] & Events).roomEvents.message?.body));
+  sub.results
+    .filter((r) => r.data)
+    .map((r) =>
+      'messageAdded' in r.data!
+        ? r.data.messageAdded.body
+        : (r.data as Events['roomEvents'] & Events).roomEvents.message?.body,
+    );
 
 /** Waits until the subscription has received a message with this body. */
 async function receives(sub: Subscription<Added | Events>, body: string): Promise<void> {
@@ -78,7 +86,14 @@ async function live(subs: Subscription<Added | Events>[]): Promise<void> {
   for (let i = 0; ; i++) {
     const before = subs.map((s) => s.results.length);
     await send(`warm-up ${i}`);
-    const got = await Promise.all(subs.map((s, j) => s.waitFor(before[j] + 1, 500).then(() => true, () => false)));
+    const got = await Promise.all(
+      subs.map((s, j) =>
+        s.waitFor(before[j] + 1, 500).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (got.every(Boolean)) return;
     if (Date.now() > deadline) throw new Error('subscriptions never became live');
   }

@@ -1,4 +1,9 @@
-import { AssignRoleDocument, CreateTypedRoomDocument, LeaveRoomDocument, SendMessageDocument } from './generated/graphql';
+import {
+  AssignRoleDocument,
+  CreateTypedRoomDocument,
+  LeaveRoomDocument,
+  SendMessageDocument,
+} from './generated/graphql';
 import { gql } from './support/gql';
 import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
@@ -19,7 +24,12 @@ beforeAll(async () => {
   owner = await signUp(t.gatewayUrl, 'Sharing'); // its address is not confirmed
   // With the same rights as the owner: the same group, but for the viewer.
   member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-  const assigned = await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: member.userId, roleId: 'owner' } }, { token: owner.token });
+  const assigned = await gql(
+    t.gatewayUrl,
+    AssignRoleDocument,
+    { input: { userId: member.userId, roleId: 'owner' } },
+    { token: owner.token },
+  );
   expect(assigned.errors).toBeUndefined();
   roomId = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
 }, 60_000);
@@ -36,7 +46,8 @@ const open = (who: { token: string }) => {
   return s;
 };
 
-const post = (body: string, room = roomId) => gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: room, body } }, { token: owner.token });
+const post = (body: string, room = roomId) =>
+  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: room, body } }, { token: owner.token });
 
 /** Posts until every subscription given has received a message since the call (all are live upstream). */
 async function live(subs: Subscription<unknown>[], room = roomId): Promise<void> {
@@ -44,13 +55,22 @@ async function live(subs: Subscription<unknown>[], room = roomId): Promise<void>
   const deadline = Date.now() + 10_000;
   for (;;) {
     await post(`ping ${Math.random()}`, room);
-    const waited = await Promise.all(subs.map((s, i) => s.waitFor(before[i] + 1, 300).then(() => true, () => false)));
+    const waited = await Promise.all(
+      subs.map((s, i) =>
+        s.waitFor(before[i] + 1, 300).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (waited.every(Boolean)) return;
     if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
   }
 }
 
-type Authored = { roomEvents: { kind: string; message: { body: string; author: { id: string; email: string | null } | null } | null } };
+type Authored = {
+  roomEvents: { kind: string; message: { body: string; author: { id: string; email: string | null } | null } | null };
+};
 const AUTHORED = 'subscription($r: ID!) { roomEvents(roomId: $r) { kind message { body author { id email } } } }';
 
 describe('shared subscriptions', () => {
@@ -60,7 +80,8 @@ describe('shared subscriptions', () => {
     const theirs = open(member).subscribe<Authored>(AUTHORED, { r: roomId });
     await live([mine, theirs]);
     await post('whose address?');
-    const seen = (s: Subscription<Authored>) => s.results.map((r) => r.data?.roomEvents.message).find((m) => m?.body === 'whose address?');
+    const seen = (s: Subscription<Authored>) =>
+      s.results.map((r) => r.data?.roomEvents.message).find((m) => m?.body === 'whose address?');
     await Promise.all([mine, theirs].map((s) => s.waitUntil(() => seen(s) !== undefined)));
     expect(seen(mine)?.author).toEqual({ id: owner.userId, email: owner.email });
     expect(seen(theirs)?.author).toEqual({ id: owner.userId, email: null });
@@ -114,22 +135,34 @@ describe('shared subscriptions', () => {
   it('refuses @skip and @include on the root field of a subscription', async () => {
     const s = open(owner);
     for (const directive of ['@include(if: false)', '@skip(if: true)']) {
-      const errors = (await s.subscribe(`subscription($r: ID!) { roomEvents(roomId: $r) ${directive} { id } }`, { r: roomId }).error) as { extensions?: { code?: string } }[];
+      const errors = (await s.subscribe(`subscription($r: ID!) { roomEvents(roomId: $r) ${directive} { id } }`, {
+        r: roomId,
+      }).error) as { extensions?: { code?: string } }[];
       expect(errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
   });
 
   it("names the client's own variables when their values are invalid", async () => {
     const s = open(owner);
-    const errors = (await s.subscribe('subscription Room($room: ID!) { roomEvents(roomId: $room) { id } }', { room: { not: 'an id' } }).error) as {
+    const errors = (await s.subscribe('subscription Room($room: ID!) { roomEvents(roomId: $room) { id } }', {
+      room: { not: 'an id' },
+    }).error) as {
       message: string;
       extensions?: { code?: string };
     }[];
-    expect(errors[0]).toMatchObject({ message: expect.stringContaining('$room'), extensions: { code: 'BAD_USER_INPUT' } });
+    expect(errors[0]).toMatchObject({
+      message: expect.stringContaining('$room'),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   });
 
   it('interrupts the others, never leaves them a stream that silently stops, when the subscriber who opened it loses access', async () => {
-    const created = await gql(t.gatewayUrl, CreateTypedRoomDocument, { input: { name: 'members only', type: 'ALLIANCE', memberIds: [member.userId] } }, { token: owner.token });
+    const created = await gql(
+      t.gatewayUrl,
+      CreateTypedRoomDocument,
+      { input: { name: 'members only', type: 'ALLIANCE', memberIds: [member.userId] } },
+      { token: owner.token },
+    );
     const room = created.data!.createRoom.id;
     // Resolved by messaging alone, as the caller the stream was opened as.
     const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { kind message { body } } }';

@@ -34,7 +34,9 @@ const MESSAGE_ADDED = `subscription($roomId: ID!) { messageAdded(roomId: $roomId
 
 describe('subscriptions through the gateway', () => {
   it('delivers a new message with its author resolved by identity', async () => {
-    const sub = open(a.token).subscribe<{ messageAdded: { body: string; author: { email: string } } }>(MESSAGE_ADDED, { roomId: aRoomId });
+    const sub = open(a.token).subscribe<{ messageAdded: { body: string; author: { email: string } } }>(MESSAGE_ADDED, {
+      roomId: aRoomId,
+    });
     await sleep(300);
     await send(a, aRoomId, 'hello live');
     const [first] = await sub.waitFor(1);
@@ -48,14 +50,27 @@ describe('subscriptions through the gateway', () => {
         live: messageAdded(roomId: $roomId) { ...M writer: author @include(if: $withAuthor) { mail: email } text: body @skip(if: $noBody) }
       }
       fragment M on Message { messageId: id room { name } }`;
-    const sub = open(a.token).subscribe<Record<string, unknown>>(query, { roomId: aRoomId, withAuthor: true, noBody: false });
-    const bare = open(a.token).subscribe<Record<string, unknown>>(query, { roomId: aRoomId, withAuthor: false, noBody: true });
+    const sub = open(a.token).subscribe<Record<string, unknown>>(query, {
+      roomId: aRoomId,
+      withAuthor: true,
+      noBody: false,
+    });
+    const bare = open(a.token).subscribe<Record<string, unknown>>(query, {
+      roomId: aRoomId,
+      withAuthor: false,
+      noBody: true,
+    });
     await sleep(300);
     const sent = await send(a, aRoomId, 'shaped');
     const [full] = await sub.waitFor(1);
     const [slim] = await bare.waitFor(1);
     expect(full.data).toEqual({
-      live: { messageId: sent.data!.sendMessage.id, room: { name: 'general' }, writer: { mail: a.email }, text: 'shaped' },
+      live: {
+        messageId: sent.data!.sendMessage.id,
+        room: { name: 'general' },
+        writer: { mail: a.email },
+        text: 'shaped',
+      },
     });
     expect(slim.data).toEqual({ live: { messageId: sent.data!.sendMessage.id, room: { name: 'general' } } });
   });
@@ -106,7 +121,11 @@ describe('subscriptions through the gateway', () => {
     const s = open(other.token);
     s.subscribe(MESSAGE_ADDED, { roomId: room });
     await sleep(300);
-    const out = await rawGql<{ logout: boolean }>(t.gatewayUrl, { query: 'mutation { logout }' }, { token: other.token });
+    const out = await rawGql<{ logout: boolean }>(
+      t.gatewayUrl,
+      { query: 'mutation { logout }' },
+      { token: other.token },
+    );
     expect(out.data).toEqual({ logout: true });
     expect((await s.closed).code).toBe(4401);
     const again = await rawGql(t.gatewayUrl, { query: '{ me { id } }' }, { token: other.token });
@@ -116,15 +135,24 @@ describe('subscriptions through the gateway', () => {
   it('shares one upstream subscription and one execution per event among identical subscribers', async () => {
     const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
     const before = gateway.stats!();
-    const subs = Array.from({ length: 20 }, () => open(a.token).subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: aRoomId }));
+    const subs = Array.from({ length: 20 }, () =>
+      open(a.token).subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: aRoomId }),
+    );
     await sleep(500);
-    expect(gateway.stats!()).toMatchObject({ subscriptionGroups: before.subscriptionGroups + 1, subscribers: before.subscribers + 20 });
+    expect(gateway.stats!()).toMatchObject({
+      subscriptionGroups: before.subscriptionGroups + 1,
+      subscribers: before.subscribers + 20,
+    });
     await send(a, aRoomId, 'fan-out 1');
     await send(a, aRoomId, 'fan-out 2');
-    for (const sub of subs) expect((await sub.waitFor(2)).map((r) => r.data!.messageAdded.body)).toEqual(['fan-out 1', 'fan-out 2']);
+    for (const sub of subs)
+      expect((await sub.waitFor(2)).map((r) => r.data!.messageAdded.body)).toEqual(['fan-out 1', 'fan-out 2']);
     expect(gateway.stats!().eventExecutions - before.eventExecutions).toBe(2);
     for (const sub of subs) sub.unsubscribe();
     await sleep(200);
-    expect(gateway.stats!()).toMatchObject({ subscriptionGroups: before.subscriptionGroups, subscribers: before.subscribers });
+    expect(gateway.stats!()).toMatchObject({
+      subscriptionGroups: before.subscriptionGroups,
+      subscribers: before.subscribers,
+    });
   });
 });

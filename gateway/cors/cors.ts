@@ -49,7 +49,14 @@ export function corsMiddleware(policy: CorsPolicy): RequestHandler {
     if (!origin) return preflight ? void res.status(204).end() : next();
     if (!policy.allows(origin)) {
       if (!preflight) return next(); // no CORS headers: the browser does not hand the answer to the page
-      res.status(403).json({ errors: [{ message: `Origin ${origin} is not allowed (CORS_ORIGINS)`, extensions: { code: 'CORS_ORIGIN_NOT_ALLOWED' } }] });
+      res.status(403).json({
+        errors: [
+          {
+            message: `Origin ${origin} is not allowed (CORS_ORIGINS)`,
+            extensions: { code: 'CORS_ORIGIN_NOT_ALLOWED' },
+          },
+        ],
+      });
       return;
     }
     res.setHeader('Access-Control-Allow-Origin', origin);
@@ -58,7 +65,8 @@ export function corsMiddleware(policy: CorsPolicy): RequestHandler {
     res.vary('Access-Control-Request-Headers');
     const requested = req.headers['access-control-request-headers'];
     res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
-    if (typeof requested === 'string' && HEADER_LIST.test(requested.trim())) res.setHeader('Access-Control-Allow-Headers', requested.trim());
+    if (typeof requested === 'string' && HEADER_LIST.test(requested.trim()))
+      res.setHeader('Access-Control-Allow-Headers', requested.trim());
     res.setHeader('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_SECONDS);
     res.status(204).end();
   };

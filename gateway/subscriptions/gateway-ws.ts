@@ -24,7 +24,13 @@ import { authenticate, type AuthSettings } from '../authenticate';
 import { checkLimits, operationCost, type QueryLimits } from '../limits';
 import { checkInputText } from '../text-input';
 import { retryAfterMs, type SubscriptionHub, type FederatedExecutor } from './hub';
-import { canonicalSubscription, splitSubscription, stableJson, type CanonicalSubscription, type SplitSubscription } from './operations';
+import {
+  canonicalSubscription,
+  splitSubscription,
+  stableJson,
+  type CanonicalSubscription,
+  type SplitSubscription,
+} from './operations';
 import { dependsOnViewer, type SubscriptionRoute } from './routing';
 import type { AccessGuard } from './sessions';
 import { SubscriptionLimiter, type SocketHoldings, type SubscriptionLimits } from './subscription-limits';
@@ -39,7 +45,8 @@ export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 /** The caller could not be checked for an unexpected reason (a bug, logged): not a verdict on the credential. */
 const CLOSE_INTERNAL_ERROR = 1011;
-const checksUnavailable = (err: unknown) => err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE';
+const checksUnavailable = (err: unknown) =>
+  err instanceof GraphQLError && err.extensions.code === 'SERVICE_UNAVAILABLE';
 /** A client this far behind on its events is disconnected (it reconnects and catches up from history). */
 export const CLOSE_TOO_SLOW = 4408;
 /** Too many connections for the user or from the address (as HTTP 429): the socket is closed. */
@@ -130,9 +137,13 @@ function claimsExpiry(token: string): number | undefined {
  * token end the connection with 4401/4403). Subscriptions go through the hub; queries and mutations sent
  * over the socket run through the gateway exactly as over HTTP.
  */
-export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<void>; stats(): Record<string, number> } {
+export function startGatewayWs(options: GatewayWsOptions): {
+  dispose(): Promise<void>;
+  stats(): Record<string, number>;
+} {
   const limiter = new SubscriptionLimiter(options.subscriptionLimits, options.limits.maxCost);
-  const addressOf = (req: IncomingMessage) => (options.clientAddress ? options.clientAddress(req) : (req.socket.remoteAddress ?? null));
+  const addressOf = (req: IncomingMessage) =>
+    options.clientAddress ? options.clientAddress(req) : (req.socket.remoteAddress ?? null);
   // A message is bounded like an HTTP request body.
   const wss = new WebSocketServer({
     server: options.httpServer,
@@ -153,7 +164,8 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
     if (!ctx) return false;
     if (options.guard.isRevoked(ctx.sessionId)) return close(socket, CLOSE_UNAUTHORIZED, 'Session revoked');
     if (options.guard.isSuspended(ctx.tenantId)) return close(socket, CLOSE_FORBIDDEN, 'Tenant suspended');
-    if (c.expiresAt !== undefined && c.expiresAt <= Date.now()) return close(socket, CLOSE_UNAUTHORIZED, 'Access token expired');
+    if (c.expiresAt !== undefined && c.expiresAt <= Date.now())
+      return close(socket, CLOSE_UNAUTHORIZED, 'Access token expired');
     return true;
   };
   const close = (socket: WebSocket, code: number, reason: string): false => {
@@ -172,9 +184,15 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       log.error({ err }, 'could not check a connection again');
       return close(socket, CLOSE_INTERNAL_ERROR, 'Internal error');
     }
-    if (!now) return close(socket, c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN, 'Access revoked');
+    if (!now)
+      return close(
+        socket,
+        c.authenticated.authMethod === 'api_key' ? CLOSE_UNAUTHORIZED : CLOSE_FORBIDDEN,
+        'Access revoked',
+      );
     const before = c.ctx?.permissions.join(' ');
-    if (before !== now.permissions.join(' ')) return close(socket, CLOSE_UNAUTHORIZED, 'Permissions changed; reconnect');
+    if (before !== now.permissions.join(' '))
+      return close(socket, CLOSE_UNAUTHORIZED, 'Permissions changed; reconnect');
     return true;
   };
   const stopGuard = options.guard.onChange((kind, id) => {
@@ -186,12 +204,18 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
   });
 
   /** The subscription's owning subgraph, its shared form and its split into stream and per-event lookup; or why not. */
-  const prepare = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Prepared | GraphQLError => {
+  const prepare = (
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: Record<string, unknown>,
+  ): Prepared | GraphQLError => {
     try {
       const canonical = canonicalSubscription(document, operation, variables, schema);
       const field = canonical.operation.selectionSet.selections[0] as FieldNode;
       const route = options.routes().get(field.name.value);
-      if (!route) return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });
+      if (!route)
+        return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });
       const split = splitSubscription(canonical.document, canonical.operation, route.lookupField, route.subgraphSchema);
       return { route, canonical, split: { ...split, perViewer: dependsOnViewer(schema, canonical.document) } };
     } catch (err) {
@@ -208,13 +232,20 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
           const request = c.extra.request;
           const credential = token.slice(7);
           const address = addressOf(request);
-          const authenticated = await authenticate({ authorization: token, 'user-agent': request.headers['user-agent'] }, options.auth, address);
+          const authenticated = await authenticate(
+            { authorization: token, 'user-agent': request.headers['user-agent'] },
+            options.auth,
+            address,
+          );
           const ctx = await options.revalidate(authenticated, credential);
           if (!ctx) return close(c.extra.socket, CLOSE_FORBIDDEN, 'No longer a member');
           // API-key connections are re-established at least hourly (access tokens expire sooner on their own).
           const expiresAt = authenticated.authMethod === 'api_key' ? Date.now() + 3_600_000 : claimsExpiry(credential);
           if (c.extra.socket.readyState !== c.extra.socket.OPEN) return false;
-          const holder = authenticated.authMethod === 'api_key' ? `api_key:${credential.split('_').slice(0, 2).join('_')}` : ctx.userId;
+          const holder =
+            authenticated.authMethod === 'api_key'
+              ? `api_key:${credential.split('_').slice(0, 2).join('_')}`
+              : ctx.userId;
           const admitted = limiter.admitSocket(holder, address);
           if ('refused' in admitted) return close(c.extra.socket, CLOSE_TOO_MANY, admitted.refused);
           const connection: Connection = {
@@ -269,9 +300,15 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       },
       onSubscribe: async (c, id, payload) => {
         const connection = c.extra.connection!;
-        if (!(await recheck(c.extra.socket, connection))) return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
+        if (!(await recheck(c.extra.socket, connection)))
+          return [new GraphQLError('Not allowed', { extensions: { code: 'UNAUTHENTICATED' } })];
         const schema = options.schema();
-        if (!schema) return [new GraphQLError('Gateway is not ready', { extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() } })];
+        if (!schema)
+          return [
+            new GraphQLError('Gateway is not ready', {
+              extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() },
+            }),
+          ];
         // Thousands of clients send the same few operations: each is parsed and validated once per schema.
         let known = documents.get(payload.query);
         if (!known || known.schema !== schema) {
@@ -285,7 +322,11 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
             // Reported with source locations (the document kept for reuse has none).
             const errors = validate(schema, parse(payload.query));
             return errors.map(
-              (e) => new GraphQLError(options.production ? withoutSuggestions(e.message) : e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+              (e) =>
+                new GraphQLError(options.production ? withoutSuggestions(e.message) : e.message, {
+                  nodes: e.nodes,
+                  extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+                }),
             );
           }
           known = { schema, document };
@@ -296,19 +337,25 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
         }
         const document = known.document;
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
-        const violation = checkInputText(document, variables) ?? checkLimits(schema, document, payload.operationName, variables, options.limits);
+        const violation =
+          checkInputText(document, variables) ??
+          checkLimits(schema, document, payload.operationName, variables, options.limits);
         if (violation) return [violation];
         const operation = getOperationAST(document, payload.operationName);
         let prepared: Prepared | undefined;
         if (operation?.operation === 'subscription') {
           // Coerced here, so that errors name the client's own variables (the subgraph sees them renamed).
           const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 10 });
-          if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+          if (coerced.errors)
+            return coerced.errors.map(
+              (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+            );
           const routed = prepare(schema, document, operation, variables);
           if (routed instanceof GraphQLError) return [routed];
           prepared = routed;
           // Counted against every limit before the owning subgraph is asked anything.
-          if (c.extra.socket.readyState !== c.extra.socket.OPEN) return [new GraphQLError('Connection closed', { extensions: { code: 'BAD_REQUEST' } })];
+          if (c.extra.socket.readyState !== c.extra.socket.OPEN)
+            return [new GraphQLError('Connection closed', { extensions: { code: 'BAD_REQUEST' } })];
           const ctx = connection.ctx!;
           const reserved = limiter.reserve(
             {
@@ -316,7 +363,12 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
               tenantId: ctx.tenantId,
               address: connection.address,
               stream: `${routed.route.subgraph}/${routed.canonical.stream}`,
-              variant: stableJson([routed.canonical.key, routed.canonical.variables, [...ctx.roles].sort(), [...ctx.permissions].sort()]),
+              variant: stableJson([
+                routed.canonical.key,
+                routed.canonical.variables,
+                [...ctx.roles].sort(),
+                [...ctx.permissions].sort(),
+              ]),
               cost: operationCost(schema, document, payload.operationName, variables),
             },
             connection.holdings,
@@ -336,7 +388,11 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
       execute: async (args) => {
         const { ctx } = args.contextValue as { ctx: RequestContext };
         // Already formatted (masked) by the gateway: sent to the client as it is.
-        return (await options.execute(print(args.document), (args.variableValues ?? {}) as Record<string, unknown>, ctx)) as unknown as ExecutionResult;
+        return (await options.execute(
+          print(args.document),
+          (args.variableValues ?? {}) as Record<string, unknown>,
+          ctx,
+        )) as unknown as ExecutionResult;
       },
       subscribe: async (args) => {
         const { ctx, socket, connection, operationId, prepared, payload } = args.contextValue as {
@@ -388,4 +444,3 @@ export function startGatewayWs(options: GatewayWsOptions): { dispose(): Promise<
     },
   };
 }
-

@@ -8,7 +8,11 @@ import { FairScheduler } from './scheduler';
 import type { Admission, UpstreamPool } from './upstream';
 
 /** Runs a federated query through the gateway as the given caller (the same path as HTTP). */
-export type FederatedExecutor = (query: string, variables: Record<string, unknown>, ctx: RequestContext) => Promise<FormattedExecutionResult>;
+export type FederatedExecutor = (
+  query: string,
+  variables: Record<string, unknown>,
+  ctx: RequestContext,
+) => Promise<FormattedExecutionResult>;
 
 export interface SubscriberHandle {
   ctx: RequestContext;
@@ -30,7 +34,8 @@ type Result = ExecutionResult | FormattedExecutionResult;
  * events came faster than they could be resolved) ends with this code: refetch, then subscribe again.
  */
 export const SUBSCRIPTION_INTERRUPTED = 'SUBSCRIPTION_INTERRUPTED';
-const INTERRUPTED_MESSAGE = 'This subscription was interrupted and may have missed events: refetch what it shows, then subscribe again';
+const INTERRUPTED_MESSAGE =
+  'This subscription was interrupted and may have missed events: refetch what it shows, then subscribe again';
 
 /**
  * How long a client should wait before subscribing again (`extensions.retryAfterMs`): about as long as the
@@ -40,7 +45,10 @@ export function retryAfterMs(): number {
   return 1_000 + Math.floor(Math.random() * 2_000);
 }
 
-const interruptedError = (): GraphQLFormattedError => ({ message: INTERRUPTED_MESSAGE, extensions: { code: SUBSCRIPTION_INTERRUPTED, retryAfterMs: retryAfterMs() } });
+const interruptedError = (): GraphQLFormattedError => ({
+  message: INTERRUPTED_MESSAGE,
+  extensions: { code: SUBSCRIPTION_INTERRUPTED, retryAfterMs: retryAfterMs() },
+});
 /** Sockets written to between two turns of the event loop when fanning out one event. */
 const FANOUT_SLICE = 256;
 /** Re-admission probes run at once when a group's upstream failed (each may take up to 10 s). */
@@ -132,40 +140,58 @@ class Group {
 
   start(): void {
     const direct = this.split.direct;
-    this.stopUpstream = this.upstream.subscribe(this.route.subgraph, direct ?? this.split.upstream, this.variables, this.ctx, {
-      next: (data, errors) => {
-        if (direct) {
-          // Complete from the owning subgraph: written out as it came (with any field errors), in order.
-          const result: Result = errors?.length ? ({ data, errors: errors.map((e) => ({ message: e.message, path: e.path, extensions: e.extensions })) } as FormattedExecutionResult) : { data };
-          this.chain = this.chain.then(() => this.deliver(result)).catch((err) => log.error({ err }, 'event delivery failed'));
-          return;
-        }
-        const entity = data[this.split.rootField] as { id?: unknown } | null;
-        if (!entity || typeof entity.id !== 'string') return;
-        // One execution per event for the whole group, in the tenant's turn; delivered in event order.
-        const id = entity.id;
-        const resolved = this.scheduler.run(this.tenantId ?? '', () => this.resolve(id));
-        if (!resolved) {
-          // Events come faster than this tenant's lookups run: rather than queue without bound, say so.
-          log.warn({ tenantId: this.tenantId, subgraph: this.route.subgraph }, 'subscription fell behind its events; ending it');
+    this.stopUpstream = this.upstream.subscribe(
+      this.route.subgraph,
+      direct ?? this.split.upstream,
+      this.variables,
+      this.ctx,
+      {
+        next: (data, errors) => {
+          if (direct) {
+            // Complete from the owning subgraph: written out as it came (with any field errors), in order.
+            const result: Result = errors?.length
+              ? ({
+                  data,
+                  errors: errors.map((e) => ({ message: e.message, path: e.path, extensions: e.extensions })),
+                } as FormattedExecutionResult)
+              : { data };
+            this.chain = this.chain
+              .then(() => this.deliver(result))
+              .catch((err) => log.error({ err }, 'event delivery failed'));
+            return;
+          }
+          const entity = data[this.split.rootField] as { id?: unknown } | null;
+          if (!entity || typeof entity.id !== 'string') return;
+          // One execution per event for the whole group, in the tenant's turn; delivered in event order.
+          const id = entity.id;
+          const resolved = this.scheduler.run(this.tenantId ?? '', () => this.resolve(id));
+          if (!resolved) {
+            // Events come faster than this tenant's lookups run: rather than queue without bound, say so.
+            log.warn(
+              { tenantId: this.tenantId, subgraph: this.route.subgraph },
+              'subscription fell behind its events; ending it',
+            );
+            this.stopUpstream?.();
+            this.stopUpstream = null;
+            this.interrupt();
+            return;
+          }
+          this.chain = this.chain
+            .then(() => resolved.then((r) => this.deliver(r)))
+            .catch((err) => log.error({ err }, 'event delivery failed'));
+        },
+        refused: (errors) => {
+          // Refused for the caller it was opened as (who may have lost access since): each is asked again.
           this.stopUpstream?.();
           this.stopUpstream = null;
+          void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
+        },
+        interrupted: () => {
+          this.stopUpstream = null;
           this.interrupt();
-          return;
-        }
-        this.chain = this.chain.then(() => resolved.then((r) => this.deliver(r))).catch((err) => log.error({ err }, 'event delivery failed'));
+        },
       },
-      refused: (errors) => {
-        // Refused for the caller it was opened as (who may have lost access since): each is asked again.
-        this.stopUpstream?.();
-        this.stopUpstream = null;
-        void this.recover(errors).catch((err) => log.error({ err }, 'subscription recovery failed'));
-      },
-      interrupted: () => {
-        this.stopUpstream = null;
-        this.interrupt();
-      },
-    });
+    );
   }
 
   /**
@@ -227,7 +253,10 @@ class Group {
     };
     await Promise.all(Array.from({ length: Math.min(RECOVERY_PROBES, users.length) }, work));
     if (kept === 0) {
-      for (const s of this.subscribers) this.endWith(s, { errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })) } as FormattedExecutionResult);
+      for (const s of this.subscribers)
+        this.endWith(s, {
+          errors: errors.map((e) => ({ message: e.message, extensions: e.extensions })),
+        } as FormattedExecutionResult);
       this.stop();
       return;
     }
@@ -279,11 +308,18 @@ class Group {
       if (tried.size >= NULL_RESULT_TRIES) break;
       if (!s.handle.stillValid() || tried.has(s.handle.ctx.userId)) continue;
       tried.add(s.handle.ctx.userId);
-      const result = await this.execute(this.split.eventQuery, { ...this.variables, [ENTITY_ID_VARIABLE]: id }, s.handle.ctx);
+      const result = await this.execute(
+        this.split.eventQuery,
+        { ...this.variables, [ENTITY_ID_VARIABLE]: id },
+        s.handle.ctx,
+      );
       if (!(result.data && result.data[this.split.responseKey] === null && !result.errors)) return result;
     }
     if (tried.size > 0 && this.subscribers.size > 0) {
-      log.warn({ tenantId: this.tenantId, subgraph: this.route.subgraph }, 'an event of a shared subscription resolved to nothing; ending it');
+      log.warn(
+        { tenantId: this.tenantId, subgraph: this.route.subgraph },
+        'an event of a shared subscription resolved to nothing; ending it',
+      );
       this.stopUpstream?.();
       this.stopUpstream = null;
       this.interrupt();
@@ -350,10 +386,19 @@ export class SubscriptionHub {
   stats(): Record<string, number> {
     let subscribers = 0;
     for (const g of this.groups.values()) subscribers += g.subscribers.size;
-    return { subscriptionGroups: this.groups.size, subscribers, eventExecutions: this.executions, eventExecutionsPeakPerTenant: this.peakPerTenant };
+    return {
+      subscriptionGroups: this.groups.size,
+      subscribers,
+      eventExecutions: this.executions,
+      eventExecutionsPeakPerTenant: this.peakPerTenant,
+    };
   }
 
-  private async counted(query: string, variables: Record<string, unknown>, ctx: RequestContext): Promise<FormattedExecutionResult> {
+  private async counted(
+    query: string,
+    variables: Record<string, unknown>,
+    ctx: RequestContext,
+  ): Promise<FormattedExecutionResult> {
     this.executions++;
     const tenant = ctx.tenantId ?? '';
     const now = (this.running.get(tenant) ?? 0) + 1;
@@ -382,10 +427,18 @@ export class SubscriptionHub {
     handle: SubscriberHandle,
   ): Promise<AsyncIterableIterator<Result> | FormattedExecutionResult> {
     const ctx = handle.ctx;
-    const admission = await this.upstream.probe(route.subgraph, split.upstream, variables, ctx).catch(
-      (): Admission => ({ errors: [{ message: 'The service behind this subscription is unavailable', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() } }] }),
-    );
-    if ('errors' in admission) return { errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) };
+    const admission = await this.upstream
+      .probe(route.subgraph, split.upstream, variables, ctx)
+      .catch((): Admission => ({
+        errors: [
+          {
+            message: 'The service behind this subscription is unavailable',
+            extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterMs: retryAfterMs() },
+          },
+        ],
+      }));
+    if ('errors' in admission)
+      return { errors: admission.errors.map((e) => ({ message: e.message, extensions: e.extensions })) };
     const key = createHash('sha256')
       .update(
         JSON.stringify([
@@ -403,9 +456,20 @@ export class SubscriptionHub {
     let group = this.groups.get(key);
     const fresh = !group;
     if (!group) {
-      group = new Group(key, ctx.tenantId, route, split, variables, ctx, this.upstream, (q, v, c) => this.counted(q, v, c), this.scheduler, (g) => {
-        if (this.groups.get(g.key) === g) this.groups.delete(g.key);
-      });
+      group = new Group(
+        key,
+        ctx.tenantId,
+        route,
+        split,
+        variables,
+        ctx,
+        this.upstream,
+        (q, v, c) => this.counted(q, v, c),
+        this.scheduler,
+        (g) => {
+          if (this.groups.get(g.key) === g) this.groups.delete(g.key);
+        },
+      );
       this.groups.set(key, group);
     }
     const g = group;
@@ -425,7 +489,8 @@ export class SubscriptionHub {
     for (const g of this.groups.values()) {
       if (g.tenantId !== tenantId) continue;
       for (const s of g.subscribers) {
-        if (userIds === null || (s.handle.ctx.userId !== null && userIds.includes(s.handle.ctx.userId))) checks.push(g.readmit(s));
+        if (userIds === null || (s.handle.ctx.userId !== null && userIds.includes(s.handle.ctx.userId)))
+          checks.push(g.readmit(s));
       }
       if (g.openedBy(userIds)) openers.push(g);
     }

@@ -65,7 +65,10 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-function usedFragments(operation: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>): FragmentDefinitionNode[] {
+function usedFragments(
+  operation: OperationDefinitionNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+): FragmentDefinitionNode[] {
   const used = new Map<string, FragmentDefinitionNode>();
   const pending: (OperationDefinitionNode | FragmentDefinitionNode)[] = [operation];
   while (pending.length) {
@@ -135,14 +138,21 @@ export function canonicalSubscription(
       visitWithTypeInfo(typeInfo, {
         StringValue(node) {
           const type = typeInfo.getInputType();
-          return type && getNamedType(type).name === 'ID' && UUID.test(node.value) ? { ...node, value: node.value.toLowerCase() } : undefined;
+          return type && getNamedType(type).name === 'ID' && UUID.test(node.value)
+            ? { ...node, value: node.value.toLowerCase() }
+            : undefined;
         },
       }),
     );
   }
-  const doc: DocumentNode = { kind: Kind.DOCUMENT, definitions: [canonical, ...usedFragments(operation, fragments).map(renamed)] };
+  const doc: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [canonical, ...usedFragments(operation, fragments).map(renamed)],
+  };
   const field = canonical.selectionSet.selections[0] as FieldNode;
-  const args = Object.fromEntries((field.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, values)]));
+  const args = Object.fromEntries(
+    (field.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, values)]),
+  );
   return {
     document: doc,
     operation: canonical,
@@ -175,7 +185,9 @@ export function splitSubscription(
   if (selections.length !== 1 || root.kind !== Kind.FIELD) {
     throw new Error('A subscription must select exactly one root field, without fragments');
   }
-  const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
+  const fragments = document.definitions.filter(
+    (d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION,
+  );
   const keySelection: SelectionSetNode = {
     kind: Kind.SELECTION_SET,
     selections: ['__typename', 'id'].map((name) => ({ kind: Kind.FIELD, name: { kind: Kind.NAME, value: name } })),

@@ -88,15 +88,20 @@ export function subscriptionRoutes(supergraphSdl: string, apiSchema: GraphQLSche
   if (!subscriptionType) return routes;
   const subgraphSchemas = new Map<string, GraphQLSchema>();
   try {
-    for (const s of Supergraph.build(supergraphSdl).subgraphs().values()) subgraphSchemas.set(s.name, s.schema.toGraphQLJSSchema());
+    for (const s of Supergraph.build(supergraphSdl).subgraphs().values())
+      subgraphSchemas.set(s.name, s.schema.toGraphQLJSSchema());
   } catch {
     // Without them every event is resolved through the gateway, which is always correct.
   }
-  const typeGraphs = (subscriptionType.directives ?? []).filter((d) => d.name.value === 'join__type').map((d) => stringArg(d, 'graph'));
+  const typeGraphs = (subscriptionType.directives ?? [])
+    .filter((d) => d.name.value === 'join__type')
+    .map((d) => stringArg(d, 'graph'));
   const queryFields = apiSchema.getQueryType()?.getFields() ?? {};
   const apiFields = apiSchema.getSubscriptionType()?.getFields() ?? {};
   for (const field of subscriptionType.fields ?? []) {
-    const fieldGraphs = (field.directives ?? []).filter((d) => d.name.value === 'join__field').map((d) => stringArg(d, 'graph'));
+    const fieldGraphs = (field.directives ?? [])
+      .filter((d) => d.name.value === 'join__field')
+      .map((d) => stringArg(d, 'graph'));
     const graphs = (fieldGraphs.length ? fieldGraphs : typeGraphs).filter((g): g is string => Boolean(g));
     if (graphs.length !== 1) throw new Error(`Subscription.${field.name.value} must be served by exactly one subgraph`);
     const subgraph = graphNames.get(graphs[0]);
@@ -110,9 +115,17 @@ export function subscriptionRoutes(supergraphSdl: string, apiSchema: GraphQLSche
     const lookupField = entity.name.charAt(0).toLowerCase() + entity.name.slice(1);
     const lookup = queryFields[lookupField];
     if (!lookup || getNamedType(lookup.type) !== entity || !lookup.args.some((a) => a.name === 'id')) {
-      throw new Error(`Subscription.${field.name.value} needs a lookup field Query.${lookupField}(id: ID!): ${entity.name}`);
+      throw new Error(
+        `Subscription.${field.name.value} needs a lookup field Query.${lookupField}(id: ID!): ${entity.name}`,
+      );
     }
-    routes.set(field.name.value, { field: field.name.value, subgraph, entityType: entity.name, lookupField, subgraphSchema: subgraphSchemas.get(subgraph) });
+    routes.set(field.name.value, {
+      field: field.name.value,
+      subgraph,
+      entityType: entity.name,
+      lookupField,
+      subgraphSchema: subgraphSchemas.get(subgraph),
+    });
   }
   return routes;
 }

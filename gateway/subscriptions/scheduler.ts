@@ -41,7 +41,8 @@ export class FairScheduler {
           .finally(() => {
             t.running--;
             this.active--;
-            if (t.running === 0 && t.waiting.length === 0 && this.tenants.get(tenantId) === t) this.tenants.delete(tenantId);
+            if (t.running === 0 && t.waiting.length === 0 && this.tenants.get(tenantId) === t)
+              this.tenants.delete(tenantId);
             this.pump();
           });
       });

@@ -1,7 +1,6 @@
 import type { PubSub } from '../../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/topics';
 
-
 /** How many suspended tenants a gateway remembers (as many as it caches statuses of). */
 const MAX_SUSPENDED = 50_000;
 
@@ -37,7 +36,8 @@ export class AccessGuard {
     this.stops.push(
       pubsub.listen(SESSION_REVOKED_TOPIC, (p) => {
         const { sessionId, revokedAt } = p as SessionRevoked;
-        if (typeof sessionId === 'string') this.noteRevoked([{ sessionId, revokedAt: typeof revokedAt === 'string' ? Date.parse(revokedAt) : NaN }]);
+        if (typeof sessionId === 'string')
+          this.noteRevoked([{ sessionId, revokedAt: typeof revokedAt === 'string' ? Date.parse(revokedAt) : NaN }]);
       }),
       // Rights changed or a key was revoked: live connections must be checked again.
       pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
@@ -66,7 +66,8 @@ export class AccessGuard {
     }
     let added = false;
     for (const { sessionId, revokedAt } of sessions) {
-      const until = Math.max(now, Number.isFinite(revokedAt) ? revokedAt! : now) + this.accessTokenTtlMs + CLOCK_MARGIN_MS;
+      const until =
+        Math.max(now, Number.isFinite(revokedAt) ? revokedAt! : now) + this.accessTokenTtlMs + CLOCK_MARGIN_MS;
       const known = this.revoked.get(sessionId);
       if (known !== undefined && known >= until) continue;
       if (known === undefined || known < now) added = true;

@@ -149,23 +149,35 @@ export class SubscriptionLimiter {
   reserve(given: SubscriptionClaim, socket: SocketHoldings): (() => void) | GraphQLError {
     const claim = { ...given, address: bucket(given.address) };
     const l = this.limits;
-    if (socket.count >= l.perSocket) return refusal('socket', l.perSocket, `Too many subscriptions on this connection (at most ${l.perSocket})`);
+    if (socket.count >= l.perSocket)
+      return refusal('socket', l.perSocket, `Too many subscriptions on this connection (at most ${l.perSocket})`);
     if (socket.cost + claim.cost > this.maxCostPerSocket) {
       return new GraphQLError(
         `The subscriptions of this connection would cost ${socket.cost + claim.cost} per event; the limit is ${this.maxCostPerSocket}`,
         { extensions: { code: 'COST_LIMIT_EXCEEDED' } },
       );
     }
-    if (this.byUser.get(claim.userId) >= l.perUser) return refusal('user', l.perUser, `Too many subscriptions for this user (at most ${l.perUser})`);
-    if (this.byTenant.get(claim.tenantId) >= l.perTenant) return refusal('tenant', l.perTenant, `Too many subscriptions for this tenant (at most ${l.perTenant})`);
-    if (this.byAddress.get(claim.address) >= l.perAddress) return refusal('address', l.perAddress, `Too many subscriptions from this address (at most ${l.perAddress})`);
+    if (this.byUser.get(claim.userId) >= l.perUser)
+      return refusal('user', l.perUser, `Too many subscriptions for this user (at most ${l.perUser})`);
+    if (this.byTenant.get(claim.tenantId) >= l.perTenant)
+      return refusal('tenant', l.perTenant, `Too many subscriptions for this tenant (at most ${l.perTenant})`);
+    if (this.byAddress.get(claim.address) >= l.perAddress)
+      return refusal('address', l.perAddress, `Too many subscriptions from this address (at most ${l.perAddress})`);
     const userScope = claim.userId === null ? null : `${claim.userId}\n${claim.tenantId ?? ''}\n${claim.stream}`;
     const tenantScope = claim.tenantId === null ? null : `${claim.tenantId}\n${claim.stream}`;
     if (userScope !== null && !this.variants.fits(userScope, claim.variant, l.variantsPerUser)) {
-      return refusal('user_variants', l.variantsPerUser, `Too many different selections of this subscription for this user (at most ${l.variantsPerUser}); select the same fields in each`);
+      return refusal(
+        'user_variants',
+        l.variantsPerUser,
+        `Too many different selections of this subscription for this user (at most ${l.variantsPerUser}); select the same fields in each`,
+      );
     }
     if (tenantScope !== null && !this.variants.fits(tenantScope, claim.variant, l.variantsPerTenant)) {
-      return refusal('tenant_variants', l.variantsPerTenant, `Too many different selections of this subscription in this tenant (at most ${l.variantsPerTenant})`);
+      return refusal(
+        'tenant_variants',
+        l.variantsPerTenant,
+        `Too many different selections of this subscription in this tenant (at most ${l.variantsPerTenant})`,
+      );
     }
     const change = (delta: number) => {
       this.byUser.add(claim.userId, delta);

@@ -6,7 +6,11 @@ import { systemContext, type RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import { AUDIENCE_EXTENSION, PROBE_EXTENSION } from '../../kernel/subscription-audience';
 
-type GraphQLErrors = readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, unknown> }[];
+type GraphQLErrors = readonly {
+  message: string;
+  path?: readonly (string | number)[];
+  extensions?: Record<string, unknown>;
+}[];
 
 /** The owning subgraph's answer to "may this caller subscribe?": the audience to share with, or why not. */
 export type Admission = { audience: string } | { errors: GraphQLErrors };
@@ -35,7 +39,10 @@ const PROBE_TIMEOUT_MS = 10_000;
 const log = logger('gateway.upstream');
 
 function isStaleContext(errors: readonly { message: string; extensions?: Record<string, unknown> }[]): boolean {
-  return errors.length > 0 && errors.every((e) => e.extensions?.code === 'UNAUTHENTICATED' && /context \(expired|max age|"iat"/.test(e.message));
+  return (
+    errors.length > 0 &&
+    errors.every((e) => e.extensions?.code === 'UNAUTHENTICATED' && /context \(expired|max age|"iat"/.test(e.message))
+  );
 }
 
 /**
@@ -99,7 +106,10 @@ export class UpstreamPool {
   private connectionLost(subgraph: string): void {
     const operations = this.inFlight.get(subgraph);
     if (!operations?.size || this.closed) return;
-    log.warn({ subgraph, operations: operations.size }, 'connection to the subgraph lost; its subscriptions are interrupted');
+    log.warn(
+      { subgraph, operations: operations.size },
+      'connection to the subgraph lost; its subscriptions are interrupted',
+    );
     for (const interrupt of [...operations]) interrupt();
   }
 
@@ -149,14 +159,25 @@ export class UpstreamPool {
                 if (result.errors?.length) settle({ errors: result.errors });
                 else {
                   const audience = (result.extensions as Record<string, unknown> | undefined)?.[AUDIENCE_EXTENSION];
-                  settle(typeof audience === 'string' ? { audience } : { errors: [{ message: 'Subscription was not admitted', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+                  settle(
+                    typeof audience === 'string'
+                      ? { audience }
+                      : {
+                          errors: [
+                            { message: 'Subscription was not admitted', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+                          ],
+                        },
+                  );
                 }
               },
               error: (err) => {
                 if (Array.isArray(err)) settle({ errors: err as GraphQLErrors });
                 else fail(err instanceof Error ? err : new Error('upstream unavailable'));
               },
-              complete: () => settle({ errors: [{ message: 'Subscription ended at once', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }),
+              complete: () =>
+                settle({
+                  errors: [{ message: 'Subscription ended at once', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+                }),
             },
           );
         }),
@@ -164,7 +185,13 @@ export class UpstreamPool {
   }
 
   /** Subscribes; returns the function that ends the subscription. */
-  subscribe(subgraph: string, query: string, variables: Record<string, unknown>, ctx: RequestContext, sink: UpstreamSink): () => void {
+  subscribe(
+    subgraph: string,
+    query: string,
+    variables: Record<string, unknown>,
+    ctx: RequestContext,
+    sink: UpstreamSink,
+  ): () => void {
     let stopped = false;
     let cancel: (() => void) | null = null;
     let untrack: (() => void) | null = null;

@@ -49,7 +49,9 @@ async function main(): Promise<void> {
     }
   }
   if (stale.length > 0) {
-    process.stderr.write(`Composed schema is stale: ${stale.join(', ')}. Run \`npm run compose\` and commit schema/.\n`);
+    process.stderr.write(
+      `Composed schema is stale: ${stale.join(', ')}. Run \`npm run compose\` and commit schema/.\n`,
+    );
     process.exit(1);
   }
   if (check) process.stdout.write('schema/ is current\n');

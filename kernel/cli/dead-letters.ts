@@ -11,12 +11,16 @@ async function main(): Promise<void> {
   if (!Number.isInteger(limit) || limit < 1) throw new Error('limit must be a positive whole number');
   const db = config.realtime.REDIS_URL ? null : await openDatabase(config);
   if (db) await prepareDatabase(db.url);
-  const bus = config.realtime.REDIS_URL ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX }) : new PostgresEventBus(db!.url);
+  const bus = config.realtime.REDIS_URL
+    ? new RedisStreamsEventBus(config.realtime.REDIS_URL, { prefix: config.realtime.REDIS_PREFIX })
+    : new PostgresEventBus(db!.url);
   try {
     const letters = await bus.deadLetters(limit);
     if (letters.length === 0) process.stdout.write('No dead letters.\n');
     for (const d of letters) {
-      process.stdout.write(`${d.failedAt.toISOString()}  ${d.consumerGroup}  ${d.type}  ${d.eventId}  attempts=${d.attempts}  ${d.lastError ?? ''}\n`);
+      process.stdout.write(
+        `${d.failedAt.toISOString()}  ${d.consumerGroup}  ${d.type}  ${d.eventId}  attempts=${d.attempts}  ${d.lastError ?? ''}\n`,
+      );
     }
   } finally {
     await bus.close();
@@ -25,6 +29,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `${err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
  * asked for while starting runs as soon as start-up is done. Exits 0 after a clean stop, 1 after a failed
  * one or when `forceAfterMs` passes first.
  */
-export function stopOnSignals(options: { log: Logger; forceAfterMs: number }): { started(stop: () => Promise<void>): void } {
+export function stopOnSignals(options: { log: Logger; forceAfterMs: number }): {
+  started(stop: () => Promise<void>): void;
+} {
   const parent = process.ppid;
   let stop: (() => Promise<void>) | null = null;
   let reason: string | null = null;

@@ -14,7 +14,10 @@ async function main(): Promise<void> {
   const selected = (names.length ? names : [...SUBGRAPHS]).filter(isSubgraphName);
   const db = await openDatabase(config);
   try {
-    const applied = await migrateAll(db.url, selected.map((n) => SUBGRAPH_DEFINITIONS[n]));
+    const applied = await migrateAll(
+      db.url,
+      selected.map((n) => SUBGRAPH_DEFINITIONS[n]),
+    );
     for (const [name, list] of Object.entries(applied)) {
       process.stdout.write(`${name}: ${list.length ? list.join(', ') : 'up to date'}\n`);
     }
@@ -24,6 +27,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(
+    `${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`,
+  );
   process.exit(1);
 });

@@ -14,7 +14,10 @@ async function accountExists(databaseUrl: string, email: string): Promise<boolea
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const { rows } = await db.query<{ held: boolean }>('SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held', [email]);
+    const { rows } = await db.query<{ held: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held',
+      [email],
+    );
     return rows[0]?.held === true;
   } finally {
     await db.end();
@@ -22,7 +25,11 @@ async function accountExists(databaseUrl: string, email: string): Promise<boolea
 }
 
 /** Creates the demo tenant and its admin through the public API, once (an existing account is left as is). */
-export async function seedDemo(gatewayUrl: string, databaseUrl: string, demo: DemoCredentials): Promise<'created' | 'exists'> {
+export async function seedDemo(
+  gatewayUrl: string,
+  databaseUrl: string,
+  demo: DemoCredentials,
+): Promise<'created' | 'exists'> {
   if (await accountExists(databaseUrl, demo.email.trim().toLowerCase())) return 'exists';
   const res = await fetch(gatewayUrl, {
     method: 'POST',

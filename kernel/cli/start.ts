@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const requested = target === 'all' ? [] : target.split(',').map((s) => s.trim());
   const unknown = requested.filter((s) => s !== 'gateway' && !isSubgraphName(s));
   if (unknown.length > 0) {
-    throw new Error(`Unknown service "${unknown.join(', ')}". Use all, gateway, one of ${SUBGRAPHS.join(', ')}, or a comma-separated list`);
+    throw new Error(
+      `Unknown service "${unknown.join(', ')}". Use all, gateway, one of ${SUBGRAPHS.join(', ')}, or a comma-separated list`,
+    );
   }
   const config = loadConfig();
   setLogLevel(config.log.LOG_LEVEL);
@@ -43,7 +45,8 @@ async function main(): Promise<void> {
     `Nexus Platform is up (${(ms / 1000).toFixed(1)} s${platform.database.url ? `, ${databaseLabel(platform.database.embedded, config.database.DATABASE_URL)}` : ''})`,
     ...platform.services.map((s) => `  ${s.name.padEnd(13)} ${s.url}`),
   ];
-  if (seeded) lines.push('', `Demo tenant "Demo" (${seeded}): ${config.seed.DEMO_EMAIL} / ${config.seed.DEMO_PASSWORD}`);
+  if (seeded)
+    lines.push('', `Demo tenant "Demo" (${seeded}): ${config.seed.DEMO_EMAIL} / ${config.seed.DEMO_PASSWORD}`);
   if (services.includes('identity') && !config.mail.SMTP_URL) {
     lines.push(`Mail is not sent (no SMTP_URL): read it in ${resolve(mailboxDir(config.database.NEXUS_DATA_DIR))}`);
   }
@@ -62,7 +65,12 @@ main().catch((err) => {
   else {
     logger('start').error({ err }, err instanceof RedisUnreachableError ? err.message : 'failed to start');
     // A dependency that is down needs no stack trace; anything else does.
-    const detail = err instanceof RedisUnreachableError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    const detail =
+      err instanceof RedisUnreachableError
+        ? err.message
+        : err instanceof Error
+          ? (err.stack ?? err.message)
+          : String(err);
     process.stderr.write(`Failed to start: ${detail}\n`);
   }
   process.exit(1);

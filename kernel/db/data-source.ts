@@ -45,7 +45,8 @@ export async function migrateSubgraph(options: SubgraphDatabaseOptions): Promise
     await ds.initialize();
     try {
       const applied = await ds.runMigrations({ transaction: 'each' });
-      if (applied.length) log.info({ schema: options.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
+      if (applied.length)
+        log.info({ schema: options.schema, applied: applied.map((m) => m.name) }, 'migrations applied');
       return applied.map((m) => m.name);
     } finally {
       await ds.destroy();

@@ -23,7 +23,11 @@ async function connectWithRetry(url: string, waitMs: number): Promise<Client> {
   const deadline = Date.now() + waitMs;
   let warned = false;
   for (;;) {
-    const client = new Client({ connectionString: url, application_name: 'nexus-probe', connectionTimeoutMillis: 5_000 });
+    const client = new Client({
+      connectionString: url,
+      application_name: 'nexus-probe',
+      connectionTimeoutMillis: 5_000,
+    });
     try {
       await client.connect();
       if (warned) log.info({ database: new URL(url).host }, 'database reachable');
@@ -31,7 +35,11 @@ async function connectWithRetry(url: string, waitMs: number): Promise<Client> {
     } catch (err) {
       await client.end().catch(() => undefined);
       const code = (err as NodeJS.ErrnoException).code;
-      const transient = code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === '57P03' /* starting up */ || /timeout/i.test(String((err as Error).message));
+      const transient =
+        code === 'ECONNREFUSED' ||
+        code === 'ECONNRESET' ||
+        code === '57P03' /* starting up */ ||
+        /timeout/i.test(String((err as Error).message));
       if (!transient || Date.now() > deadline) throw err;
       if (!warned) log.warn({ database: new URL(url).host, code }, 'database not reachable yet: waiting for it');
       warned = true;
@@ -48,9 +56,16 @@ export async function openDatabase(config: Config): Promise<DatabaseHandle> {
   if (url) {
     const client = await connectWithRetry(url, DATABASE_WAIT_MS);
     const embedded = await isEmbedded(client).finally(() => client.end());
-    const poolSize = embedded ? Math.min(config.database.DB_POOL_SIZE, EMBEDDED_POOL_SIZE) : config.database.DB_POOL_SIZE;
+    const poolSize = embedded
+      ? Math.min(config.database.DB_POOL_SIZE, EMBEDDED_POOL_SIZE)
+      : config.database.DB_POOL_SIZE;
     return { url, embedded, poolSize, stop: async () => {} };
   }
   const db = await startEmbeddedDatabase({ dataDir: join(config.database.NEXUS_DATA_DIR, 'pgdata') });
-  return { url: db.url, embedded: true, poolSize: Math.min(config.database.DB_POOL_SIZE, EMBEDDED_POOL_SIZE), stop: db.stop };
+  return {
+    url: db.url,
+    embedded: true,
+    poolSize: Math.min(config.database.DB_POOL_SIZE, EMBEDDED_POOL_SIZE),
+    stop: db.stop,
+  };
 }

@@ -31,8 +31,14 @@ describe('embedded database server', () => {
     for (let i = 0; i < 150; i++) {
       const p = [a, b, c][i % 3];
       // Each answer must belong to its own statement and parameters.
-      work.push(p.query('INSERT INTO t (v) VALUES ($1) RETURNING v', [i]).then((r) => expect(r.rows).toEqual([{ v: i }])));
-      work.push(p.query('SELECT $1::text AS echo, $2::int * 2 AS twice', [`s${i}`, i]).then((r) => expect(r.rows).toEqual([{ echo: `s${i}`, twice: 2 * i }])));
+      work.push(
+        p.query('INSERT INTO t (v) VALUES ($1) RETURNING v', [i]).then((r) => expect(r.rows).toEqual([{ v: i }])),
+      );
+      work.push(
+        p
+          .query('SELECT $1::text AS echo, $2::int * 2 AS twice', [`s${i}`, i])
+          .then((r) => expect(r.rows).toEqual([{ echo: `s${i}`, twice: 2 * i }])),
+      );
     }
     await Promise.all(work);
     expect((await a.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(150);
@@ -106,7 +112,10 @@ describe('embedded database server', () => {
   it('takes over a database lock whose holder process has exited', async () => {
     const gone = `${hostname()}:${2 ** 22 + 1}:crashed`; // above Linux's largest pid: never running
     await withDatabaseLock(db.url, 'test:first', async () => undefined); // creates the lease table
-    await pool().query(`INSERT INTO public.nexus_locks (name, holder, expires_at) VALUES ('test:crashed', $1, now() + interval '1 hour')`, [gone]);
+    await pool().query(
+      `INSERT INTO public.nexus_locks (name, holder, expires_at) VALUES ('test:crashed', $1, now() + interval '1 hour')`,
+      [gone],
+    );
     const started = Date.now();
     await withDatabaseLock(db.url, 'test:crashed', async () => undefined, { pollMs: 20 });
     expect(Date.now() - started).toBeLessThan(5_000);

@@ -314,7 +314,11 @@ export class EmbeddedServer {
     }
   }
 
-  private async execute(bytes: Uint8Array, conn: Connection | null, onData: (data: Buffer) => void): Promise<BackendReader> {
+  private async execute(
+    bytes: Uint8Array,
+    conn: Connection | null,
+    onData: (data: Buffer) => void,
+  ): Promise<BackendReader> {
     const reader = new BackendReader();
     const started = Date.now();
     await this.db.runExclusive(() =>
@@ -329,7 +333,8 @@ export class EmbeddedServer {
     );
     const ms = Date.now() - started;
     // The backend runs on this thread: nothing else (not even the watchdog) ran meanwhile.
-    if (ms >= this.stallWarnMs) log.warn({ connection: conn?.label, ms, waiting: this.queue.length }, 'one statement held the embedded database');
+    if (ms >= this.stallWarnMs)
+      log.warn({ connection: conn?.label, ms, waiting: this.queue.length }, 'one statement held the embedded database');
     return reader;
   }
 

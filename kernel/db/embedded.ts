@@ -85,7 +85,12 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions): P
     const loadDataDir = options.loadFrom ? await openAsBlob(options.loadFrom) : undefined;
     db = await PGlite.create({ dataDir: options.dataDir, loadDataDir, extensions: { vector } });
     await db.exec(CLEAR_LEASES_SQL);
-    const server = new EmbeddedServer({ db, host: '127.0.0.1', port: options.port ?? 0, idleInTransactionMs: options.idleInTransactionMs });
+    const server = new EmbeddedServer({
+      db,
+      host: '127.0.0.1',
+      port: options.port ?? 0,
+      idleInTransactionMs: options.idleInTransactionMs,
+    });
     const port = await server.start();
     log.info({ dataDir: options.dataDir ?? 'memory', port, ms: Date.now() - started }, 'embedded database ready');
     const opened = db;

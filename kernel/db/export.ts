@@ -9,7 +9,11 @@ const SKIPPED = new Set(['outbox', 'processed_events', 'jobs', 'export_parts']);
  * Every row of one tenant in a subgraph's schema, table by table (each table with a `tenant_id`
  * column), without secret columns. Runs on the system path (schema owner).
  */
-export async function exportTenantRows(em: EntityManager, schema: string, tenantId: string): Promise<Record<string, Record<string, unknown>[]>> {
+export async function exportTenantRows(
+  em: EntityManager,
+  schema: string,
+  tenantId: string,
+): Promise<Record<string, Record<string, unknown>[]>> {
   const columns: { table_name: string; column_name: string }[] = await em.query(
     `SELECT c.table_name, c.column_name FROM information_schema.columns c
       WHERE c.table_schema = $1

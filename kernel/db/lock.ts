@@ -33,7 +33,12 @@ export interface DatabaseLockOptions {
  * block: there a lease row in `public.nexus_locks` is claimed, renewed while `fn` runs and deleted after;
  * a holder whose process is gone loses it at once.
  */
-export async function withDatabaseLock<T>(url: string, name: string, fn: (client: Client) => Promise<T>, options: DatabaseLockOptions = {}): Promise<T> {
+export async function withDatabaseLock<T>(
+  url: string,
+  name: string,
+  fn: (client: Client) => Promise<T>,
+  options: DatabaseLockOptions = {},
+): Promise<T> {
   const client = new Client({ connectionString: url, application_name: 'nexus-lock' });
   await client.connect();
   try {
@@ -78,7 +83,12 @@ export const CLEAR_LEASES_SQL = `DO $$ BEGIN
   IF to_regclass('public.nexus_locks') IS NOT NULL THEN DELETE FROM public.nexus_locks; END IF;
 END $$`;
 
-async function withLease<T>(client: Client, name: string, fn: (client: Client) => Promise<T>, options: DatabaseLockOptions): Promise<T> {
+async function withLease<T>(
+  client: Client,
+  name: string,
+  fn: (client: Client) => Promise<T>,
+  options: DatabaseLockOptions,
+): Promise<T> {
   const leaseMs = options.leaseMs ?? 600_000;
   const pollMs = options.pollMs ?? 200;
   const warnAfterMs = options.warnAfterMs ?? 10_000;
@@ -97,7 +107,10 @@ async function withLease<T>(client: Client, name: string, fn: (client: Client) =
       [name, holder, leaseMs],
     );
     if (rows.length > 0) break;
-    const { rows: current } = await client.query<{ holder: string; expires_at: Date }>(`SELECT holder, expires_at FROM public.nexus_locks WHERE name = $1`, [name]);
+    const { rows: current } = await client.query<{ holder: string; expires_at: Date }>(
+      `SELECT holder, expires_at FROM public.nexus_locks WHERE name = $1`,
+      [name],
+    );
     const other = current[0]?.holder;
     if (other && holderIsGone(other)) {
       log.warn({ lock: name, holder: other }, 'taking over a database lock whose holder has exited');
@@ -105,22 +118,33 @@ async function withLease<T>(client: Client, name: string, fn: (client: Client) =
       continue;
     }
     if (Date.now() >= nextWarning) {
-      log.warn({ lock: name, waitedMs: Date.now() - started, holder: other, expiresAt: current[0]?.expires_at }, 'waiting for a database lock');
+      log.warn(
+        { lock: name, waitedMs: Date.now() - started, holder: other, expiresAt: current[0]?.expires_at },
+        'waiting for a database lock',
+      );
       nextWarning = Date.now() + warnAfterMs;
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
   let renewal: Promise<unknown> = Promise.resolve();
-  const renew = setInterval(() => {
-    renewal = client
-      .query(`UPDATE public.nexus_locks SET expires_at = now() + make_interval(secs => $3::float8 / 1000) WHERE name = $1 AND holder = $2`, [name, holder, leaseMs])
-      .catch((err) => log.warn({ err, lock: name }, 'could not renew a database lock'));
-  }, Math.max(1000, leaseMs / 3));
+  const renew = setInterval(
+    () => {
+      renewal = client
+        .query(
+          `UPDATE public.nexus_locks SET expires_at = now() + make_interval(secs => $3::float8 / 1000) WHERE name = $1 AND holder = $2`,
+          [name, holder, leaseMs],
+        )
+        .catch((err) => log.warn({ err, lock: name }, 'could not renew a database lock'));
+    },
+    Math.max(1000, leaseMs / 3),
+  );
   try {
     return await fn(client);
   } finally {
     clearInterval(renew);
     await renewal;
-    await client.query(`DELETE FROM public.nexus_locks WHERE name = $1 AND holder = $2`, [name, holder]).catch(() => undefined);
+    await client
+      .query(`DELETE FROM public.nexus_locks WHERE name = $1 AND holder = $2`, [name, holder])
+      .catch(() => undefined);
   }
 }

@@ -4,7 +4,11 @@ import type { EntityManager } from 'typeorm';
  * Deletes every row of one tenant from a subgraph's schema: each table with a `tenant_id` column,
  * referencing tables before the tables they reference. Runs on the system path (schema owner).
  */
-export async function purgeTenantRows(em: EntityManager, schema: string, tenantId: string): Promise<Record<string, number>> {
+export async function purgeTenantRows(
+  em: EntityManager,
+  schema: string,
+  tenantId: string,
+): Promise<Record<string, number>> {
   const tables: { name: string }[] = await em.query(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relkind = 'r'

@@ -15,5 +15,8 @@ export function addressBucket(raw: string): string {
   const left = groups(head);
   const right = ip.includes('::') ? groups(tail) : [];
   const all = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${all
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -1,4 +1,3 @@
-
 /**
  * Public HTTP endpoints a subgraph serves through the gateway (`GET|POST /hooks/<subgraph>/<path>`), for
  * callers that are not GraphQL clients: automation tools posting signed webhooks, browsers following
@@ -25,7 +24,14 @@ export interface HookResponse {
 export type HookHandler = (req: HookRequest) => Promise<HookResponse>;
 
 /** Request headers the gateway forwards to a hook. */
-export const HOOK_HEADERS = ['content-type', 'nexus-timestamp', 'nexus-signature', 'user-agent', 'accept', 'cookie'] as const;
+export const HOOK_HEADERS = [
+  'content-type',
+  'nexus-timestamp',
+  'nexus-signature',
+  'user-agent',
+  'accept',
+  'cookie',
+] as const;
 
 /** Response headers a hook may set. */
 export const HOOK_RESPONSE_HEADERS = ['content-type', 'location', 'cache-control', 'set-cookie'] as const;
@@ -49,6 +55,9 @@ export function hookAudience(subgraph: string): string {
 
 /** Path segments a hook path may have (no empty, `.` or `..` segment, no separators or control characters). */
 export function safeHookPath(segments: readonly string[]): boolean {
-  // eslint-disable-next-line no-control-regex
-  return segments.length > 0 && segments.every((s) => s !== '' && s !== '.' && s !== '..' && !/[/\\\u0000-\u001f]/.test(s) && s.length <= 200);
+  return (
+    segments.length > 0 &&
+    // eslint-disable-next-line no-control-regex
+    segments.every((s) => s !== '' && s !== '.' && s !== '..' && !/[/\\\u0000-\u001f]/.test(s) && s.length <= 200)
+  );
 }

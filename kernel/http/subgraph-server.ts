@@ -13,7 +13,16 @@ import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
-import { hookAudience, safeHookPath, HOOK_CLIENT_IP_HEADER, HOOK_HEADERS, HOOK_ORIGIN_HEADER, HOOK_MAX_BYTES, HOOK_RESPONSE_HEADERS, type HookHandler } from './hooks';
+import {
+  hookAudience,
+  safeHookPath,
+  HOOK_CLIENT_IP_HEADER,
+  HOOK_HEADERS,
+  HOOK_ORIGIN_HEADER,
+  HOOK_MAX_BYTES,
+  HOOK_RESPONSE_HEADERS,
+  type HookHandler,
+} from './hooks';
 
 export interface SubgraphServerOptions {
   name: string;
@@ -70,7 +79,11 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     formatError: makeFormatError(options.production),
     // The process owner decides when to stop (kernel/cli/start.ts handles SIGTERM for every service).
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), responseExtensionsPlugin],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginInlineTraceDisabled(),
+      responseExtensionsPlugin,
+    ],
   });
   await apollo.start();
 
@@ -99,7 +112,8 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
   app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, async (req, res) => {
     const handler = options.internal?.[req.params.name as string];
     if (!handler) return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
-    if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Internal calls are for the gateway');
+    if (currentRequestState().ctx.authMethod !== 'system')
+      return refuse(res, 403, 'FORBIDDEN', 'Internal calls are for the gateway');
     try {
       res.json({ result: await handler(req.body) });
     } catch (err) {
@@ -109,16 +123,28 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
   });
   const hook = async (req: Request, res: Response) => {
     if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
-    if (currentRequestState().ctx.authMethod !== 'system') return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
-    const headers = Object.fromEntries([...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER].map((h) => [h, req.header(h)]));
+    if (currentRequestState().ctx.authMethod !== 'system')
+      return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
+    const headers = Object.fromEntries(
+      [...HOOK_HEADERS, HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER].map((h) => [h, req.header(h)]),
+    );
     const segments = ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
     if (!safeHookPath(segments)) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     const path = segments.join('/');
-    const query = new URLSearchParams(req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '');
+    const query = new URLSearchParams(
+      req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
+    );
     const state = currentRequestState();
     try {
-      const out = await options.hooks({ method: req.method === 'GET' ? 'GET' : 'POST', path, query, headers, body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
-      for (const [name, value] of Object.entries(out.headers ?? {})) if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
+      const out = await options.hooks({
+        method: req.method === 'GET' ? 'GET' : 'POST',
+        path,
+        query,
+        headers,
+        body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      });
+      for (const [name, value] of Object.entries(out.headers ?? {}))
+        if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
       // What the hook created, for the gateway to count (kernel/admission.ts); never passed on to the caller.
       const effects = effectsHeader(state);
       if (effects) res.setHeader(EFFECTS_HEADER, effects);
@@ -126,15 +152,28 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       else res.status(out.status).json(out.body);
     } catch (err) {
       // The hook acts for a tenant the call carries no admission for: the gateway admits it and sends the call again.
-      if (err instanceof AdmissionRequired) return void res.status(ADMISSION_REQUIRED_STATUS).json({ admissionRequired: err.request });
+      if (err instanceof AdmissionRequired)
+        return void res.status(ADMISSION_REQUIRED_STATUS).json({ admissionRequired: err.request });
       log.error({ err }, 'hook failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }
   };
   app.get('/hooks/{*path}', verifyHookContext, hook);
   app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyHookContext, hook);
-  app.use('/graphql', express.json({ limit: '1mb' }), verifyContext, expressMiddleware(apollo, { context: async () => options.contextValue }));
-  const ws = startSubgraphWs({ name: options.name, schema: options.schema, httpServer, contextPublicKey: options.contextPublicKey, contextValue: options.contextValue, production: options.production });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    verifyContext,
+    expressMiddleware(apollo, { context: async () => options.contextValue }),
+  );
+  const ws = startSubgraphWs({
+    name: options.name,
+    schema: options.schema,
+    httpServer,
+    contextPublicKey: options.contextPublicKey,
+    contextValue: options.contextValue,
+    production: options.production,
+  });
 
   const port = await listen(httpServer, options.port, options.host);
   log.info({ port }, 'subgraph listening');

@@ -1,6 +1,13 @@
 import type { Server } from 'node:http';
 import type { KeyObject } from 'node:crypto';
-import { GraphQLError, execute, subscribe, type ExecutionArgs, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  execute,
+  subscribe,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
@@ -29,7 +36,10 @@ type Extra = { operations?: Map<string, RequestContext>; probes?: Set<string> };
 export function bindToContext<T>(ctx: RequestContext, iterator: AsyncIterator<T>): AsyncIterableIterator<T> {
   return {
     next: () => runWithContext(ctx, () => iterator.next()),
-    return: () => (iterator.return ? runWithContext(ctx, () => iterator.return!()) : Promise.resolve({ value: undefined, done: true })),
+    return: () =>
+      iterator.return
+        ? runWithContext(ctx, () => iterator.return!())
+        : Promise.resolve({ value: undefined, done: true }),
     throw: (err?: unknown) => (iterator.throw ? iterator.throw(err) : Promise.reject(err)),
     [Symbol.asyncIterator]() {
       return this;
@@ -54,14 +64,18 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
   const log = logger(`subgraph.${options.name}.ws`);
   const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
   const verify = (token: unknown) =>
-    typeof token === 'string' ? verifyContextToken(token, options.name, options.contextPublicKey) : Promise.reject(new ContextTokenError('missing'));
+    typeof token === 'string'
+      ? verifyContextToken(token, options.name, options.contextPublicKey)
+      : Promise.reject(new ContextTokenError('missing'));
   const formatError = makeFormatError(options.production === true);
-  const format = (e: GraphQLError | GraphQLFormattedError) => formatError(e instanceof GraphQLError ? e.toJSON() : e, e);
+  const format = (e: GraphQLError | GraphQLFormattedError) =>
+    formatError(e instanceof GraphQLError ? e.toJSON() : e, e);
   const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
       schema: options.schema,
       // Errors are formatted as the subgraph's HTTP side formats them.
-      onNext: (_c, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(format) } : result),
+      onNext: (_c, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map(format) } : result,
       onError: (_c, _id, _payload, errors) =>
         errors.map((e) => {
           const formatted = format(e);
@@ -83,14 +97,20 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
           if (payload.extensions?.[PROBE_EXTENSION] === true) (c.extra.probes ??= new Set()).add(id);
         } catch (err) {
           const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
-          return [new GraphQLError(`Invalid signed request context (${reason})`, { extensions: { code: 'UNAUTHENTICATED' } })];
+          return [
+            new GraphQLError(`Invalid signed request context (${reason})`, { extensions: { code: 'UNAUTHENTICATED' } }),
+          ];
         }
       },
       onComplete: (c, id) => {
         c.extra.operations?.delete(id);
         c.extra.probes?.delete(id);
       },
-      context: (c, id) => ({ ...options.contextValue, requestContext: c.extra.operations?.get(id), probe: c.extra.probes?.has(id) === true }),
+      context: (c, id) => ({
+        ...options.contextValue,
+        requestContext: c.extra.operations?.get(id),
+        probe: c.extra.probes?.has(id) === true,
+      }),
       subscribe: async (args: ExecutionArgs) => {
         const { requestContext: ctx, probe } = args.contextValue as { requestContext: RequestContext; probe: boolean };
         const state: RequestState = { ctx, responseExtensions: {} };
@@ -99,7 +119,10 @@ export function startSubgraphWs(options: SubgraphWsOptions): { dispose(): Promis
         if (!probe) return bindToContext(ctx, result);
         // Admitted: answer with the audience the subscription declared, and stop listening.
         await result.return?.();
-        return once({ data: null, extensions: { [AUDIENCE_EXTENSION]: declaredAudience(state.responseExtensions, ctx.userId) } });
+        return once({
+          data: null,
+          extensions: { [AUDIENCE_EXTENSION]: declaredAudience(state.responseExtensions, ctx.userId) },
+        });
       },
       execute: (args: ExecutionArgs) => {
         const ctx = (args.contextValue as { requestContext: RequestContext }).requestContext;

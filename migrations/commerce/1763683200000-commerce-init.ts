@@ -21,6 +21,10 @@ export class CommerceInit1763683200000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await runAll(q, [`DROP TABLE commerce.processed_events`, `DROP TABLE commerce.outbox`, `DROP TABLE commerce.products`]);
+    await runAll(q, [
+      `DROP TABLE commerce.processed_events`,
+      `DROP TABLE commerce.outbox`,
+      `DROP TABLE commerce.products`,
+    ]);
   }
 }

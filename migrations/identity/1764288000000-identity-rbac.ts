@@ -43,11 +43,16 @@ export class IdentityRbac1764288000000 implements MigrationInterface {
          user_id uuid NOT NULL,
          PRIMARY KEY (tenant_id, group_id, user_id),
          FOREIGN KEY (tenant_id, group_id) REFERENCES identity.groups (tenant_id, id) ON DELETE CASCADE)`,
-      ...['roles', 'user_roles', 'groups', 'group_roles', 'group_members'].flatMap((t) => tenantTableSql(`identity.${t}`)),
+      ...['roles', 'user_roles', 'groups', 'group_roles', 'group_members'].flatMap((t) =>
+        tenantTableSql(`identity.${t}`),
+      ),
     ]);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await runAll(q, ['group_members', 'group_roles', 'groups', 'user_roles', 'roles'].map((t) => `DROP TABLE identity.${t}`));
+    await runAll(
+      q,
+      ['group_members', 'group_roles', 'groups', 'user_roles', 'roles'].map((t) => `DROP TABLE identity.${t}`),
+    );
   }
 }

@@ -19,6 +19,9 @@ export class IdentityPasswordLength1764979200000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await runAll(q, [`DROP FUNCTION identity.password_min_length(uuid, uuid)`, `ALTER TABLE identity.tenant_security_policies DROP COLUMN password_min_length`]);
+    await runAll(q, [
+      `DROP FUNCTION identity.password_min_length(uuid, uuid)`,
+      `ALTER TABLE identity.tenant_security_policies DROP COLUMN password_min_length`,
+    ]);
   }
 }

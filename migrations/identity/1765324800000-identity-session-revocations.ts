@@ -9,7 +9,9 @@ export class IdentitySessionRevocations1765324800000 implements MigrationInterfa
   name = 'IdentitySessionRevocations1765324800000';
 
   async up(q: QueryRunner): Promise<void> {
-    await runAll(q, [`CREATE INDEX sessions_revoked_at_idx ON identity.sessions (revoked_at) WHERE revoked_at IS NOT NULL`]);
+    await runAll(q, [
+      `CREATE INDEX sessions_revoked_at_idx ON identity.sessions (revoked_at) WHERE revoked_at IS NOT NULL`,
+    ]);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -6,7 +6,9 @@ export class IdentityApiKeyRevocations1765584000000 implements MigrationInterfac
   name = 'IdentityApiKeyRevocations1765584000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await runAll(q, [`CREATE INDEX api_keys_revoked_at_idx ON identity.api_keys (revoked_at) WHERE revoked_at IS NOT NULL`]);
+    await runAll(q, [
+      `CREATE INDEX api_keys_revoked_at_idx ON identity.api_keys (revoked_at) WHERE revoked_at IS NOT NULL`,
+    ]);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -23,10 +23,15 @@ export class IdentityAsciiDomains1765600100000 implements MigrationInterface {
           `UPDATE identity.users SET email = $2 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM identity.users o WHERE o.email = $2)`,
           [row.id, email],
         );
-        await q.query(`UPDATE identity.email_verifications SET email = $3 WHERE user_id = $1 AND email = $2`, [row.id, row.email, email]);
+        await q.query(`UPDATE identity.email_verifications SET email = $3 WHERE user_id = $1 AND email = $2`, [
+          row.id,
+          row.email,
+          email,
+        ]);
       }
       const registered = asciiDomainOf(row.registered_email);
-      if (registered) await q.query(`UPDATE identity.users SET registered_email = $2 WHERE id = $1`, [row.id, registered]);
+      if (registered)
+        await q.query(`UPDATE identity.users SET registered_email = $2 WHERE id = $1`, [row.id, registered]);
     }
   }
 

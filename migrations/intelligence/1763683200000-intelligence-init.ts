@@ -22,6 +22,10 @@ export class IntelligenceInit1763683200000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await runAll(q, [`DROP TABLE intelligence.processed_events`, `DROP TABLE intelligence.outbox`, `DROP TABLE intelligence.documents`]);
+    await runAll(q, [
+      `DROP TABLE intelligence.processed_events`,
+      `DROP TABLE intelligence.outbox`,
+      `DROP TABLE intelligence.documents`,
+    ]);
   }
 }

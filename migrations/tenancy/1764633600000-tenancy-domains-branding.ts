@@ -56,7 +56,12 @@ export class TenancyDomainsBranding1764633600000 implements MigrationInterface {
          AS $$ SELECT t.tenant_id, t.name, t.slug, b.display_name, b.logo_url, b.primary_color, b.accent_color, b.email_sender_name
                  FROM tenancy.tenants t LEFT JOIN tenancy.branding b ON b.tenant_id = t.tenant_id
                 WHERE (t.tenant_id = p_tenant OR t.slug = p_slug) AND t.status = 'active' $$`,
-      ...['domain_owner(text)', 'public_branding(uuid, text)', 'claim_domain(text, uuid)', 'release_domain(text, uuid)'].flatMap((f) => [
+      ...[
+        'domain_owner(text)',
+        'public_branding(uuid, text)',
+        'claim_domain(text, uuid)',
+        'release_domain(text, uuid)',
+      ].flatMap((f) => [
         `REVOKE ALL ON FUNCTION tenancy.${f} FROM PUBLIC`,
         `GRANT EXECUTE ON FUNCTION tenancy.${f} TO nexus_app`,
       ]),

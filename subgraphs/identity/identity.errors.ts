@@ -70,7 +70,7 @@ export const identityError = defineErrors<IdentityErrorCode>({
   EMAIL_ALREADY_VERIFIED: 'This address is already confirmed',
   INVALID_POLICY: 'Security policy settings are not valid',
   POLICY_UNMET: 'Meet this rule yourself before requiring it of others',
-  SSO_REQUIRED: "This tenant signs its members in through its identity provider: use single sign-on",
+  SSO_REQUIRED: 'This tenant signs its members in through its identity provider: use single sign-on',
   INVALID_SSO_CONNECTION: 'This SSO connection is not valid',
   SSO_CONNECTION_NOT_FOUND: 'SSO connection not found',
   INVALID_SSO_CODE: 'This sign-in code is not valid (wrong, used or expired)',

@@ -58,10 +58,59 @@ import { UserResolver, userReferenceResolver } from './users/user.resolver';
 /** Accounts, credentials, sessions and roles. */
 export const identitySubgraph: SubgraphDefinition = {
   name: 'identity',
-  entities: [User, IdentityMembership, Session, RefreshToken, AuditEvent, ApiKey, Invitation, CustomRole, Group, TenantSecurityPolicy],
-  migrations: [IdentityInit1763683200000, IdentitySessionsAudit1763769600000, IdentityPasswords1763856000000, IdentityTotp1763942400000, IdentityThrottle1764028800000, IdentityApiKeys1764115200000, IdentityInvitations1764201600000, IdentityRbac1764288000000, IdentityEmailVerification1764374400000, IdentityUserRole1764460800000, IdentitySecurityPolicy1764547200000, IdentityPlatformAdmins1764633600000, IdentitySignIn1764720000000, IdentityImpersonation1764806400000, IdentityModulePermissions1764892800000, IdentityPasswordLength1764979200000, IdentityMailBranding1765065600000, IdentitySso1765238400000, IdentitySessionRevocations1765324800000, IdentitySsoCustomRoles1765411200000, IdentityRegistrations1765497600000, IdentityApiKeyRevocations1765584000000, IdentityRegistrationHolder1765600000000, IdentityAsciiDomains1765600100000, IdentityForgetAttempts1765600200000, IdentityTenantDomains1765600300000],
+  entities: [
+    User,
+    IdentityMembership,
+    Session,
+    RefreshToken,
+    AuditEvent,
+    ApiKey,
+    Invitation,
+    CustomRole,
+    Group,
+    TenantSecurityPolicy,
+  ],
+  migrations: [
+    IdentityInit1763683200000,
+    IdentitySessionsAudit1763769600000,
+    IdentityPasswords1763856000000,
+    IdentityTotp1763942400000,
+    IdentityThrottle1764028800000,
+    IdentityApiKeys1764115200000,
+    IdentityInvitations1764201600000,
+    IdentityRbac1764288000000,
+    IdentityEmailVerification1764374400000,
+    IdentityUserRole1764460800000,
+    IdentitySecurityPolicy1764547200000,
+    IdentityPlatformAdmins1764633600000,
+    IdentitySignIn1764720000000,
+    IdentityImpersonation1764806400000,
+    IdentityModulePermissions1764892800000,
+    IdentityPasswordLength1764979200000,
+    IdentityMailBranding1765065600000,
+    IdentitySso1765238400000,
+    IdentitySessionRevocations1765324800000,
+    IdentitySsoCustomRoles1765411200000,
+    IdentityRegistrations1765497600000,
+    IdentityApiKeyRevocations1765584000000,
+    IdentityRegistrationHolder1765600000000,
+    IdentityAsciiDomains1765600100000,
+    IdentityForgetAttempts1765600200000,
+    IdentityTenantDomains1765600300000,
+  ],
   middlewares: [LiveSessionMiddleware],
-  resolvers: [AuthResolver, UserResolver, AuditResolver, TotpResolver, ApiKeyResolver, InvitationResolver, RbacResolver, SecurityPolicyResolver, PlatformAdminResolver, SsoResolver],
+  resolvers: [
+    AuthResolver,
+    UserResolver,
+    AuditResolver,
+    TotpResolver,
+    ApiKeyResolver,
+    InvitationResolver,
+    RbacResolver,
+    SecurityPolicyResolver,
+    PlatformAdminResolver,
+    SsoResolver,
+  ],
   hooks: (deps) => {
     const sso = new SsoLoginService(deps);
     return (req) => sso.handle(req);
@@ -69,7 +118,11 @@ export const identitySubgraph: SubgraphDefinition = {
   referenceResolvers: userReferenceResolver,
   consumers: () => [
     { name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner },
-    { name: 'tenant-audit', types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed', 'tenancy.settings_changed'], handle: auditTenantChange },
+    {
+      name: 'tenant-audit',
+      types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed', 'tenancy.settings_changed'],
+      handle: auditTenantChange,
+    },
     { name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled },
     { name: 'tenant-branding', types: ['tenancy.branding_changed'], handle: rememberBranding },
     { name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled },
@@ -80,13 +133,17 @@ export const identitySubgraph: SubgraphDefinition = {
     const sessions = new SessionService(deps);
     return {
       'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
-      'effective-permissions': (body) => accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
+      'effective-permissions': (body) =>
+        accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
       [REVOCATIONS_CALL]: (body) => sessions.revocations(body),
     };
   },
   background: (deps) => {
     const { mail, database } = deps.config;
-    const worker = new MailWorker(deps.ds, createMailTransport({ smtpUrl: mail.SMTP_URL, from: mail.MAIL_FROM, dataDir: database.NEXUS_DATA_DIR }));
+    const worker = new MailWorker(
+      deps.ds,
+      createMailTransport({ smtpUrl: mail.SMTP_URL, from: mail.MAIL_FROM, dataDir: database.NEXUS_DATA_DIR }),
+    );
     worker.start();
     configurePasswordHashing(deps.config.auth.PASSWORD_HASHING);
     void warmUpPasswordHashing().catch(() => undefined);

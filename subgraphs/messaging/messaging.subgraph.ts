@@ -19,7 +19,12 @@ import { createGeneralRoom, memberJoined, memberLeft, memberRoleChanged } from '
 export const messagingSubgraph: SubgraphDefinition = {
   name: 'messaging',
   entities: [Room, Message],
-  migrations: [MessagingInit1763683200000, MessagingMessageLifecycle1764547200000, MessagingRooms1764633600000, MessagingRealtime1765152000000],
+  migrations: [
+    MessagingInit1763683200000,
+    MessagingMessageLifecycle1764547200000,
+    MessagingRooms1764633600000,
+    MessagingRealtime1765152000000,
+  ],
   resolvers: [RoomResolver, MessageResolver, RealtimeResolver, ModerationResolver, WebhookResolver],
   hooks: (deps) => {
     const webhooks = new WebhookService(deps);
@@ -27,8 +32,16 @@ export const messagingSubgraph: SubgraphDefinition = {
   },
   referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
   consumers: () => [
-    { name: 'general-room', types: ['identity.tenant_registered', 'tenancy.tenant_created'], handle: createGeneralRoom },
-    { name: 'member-joined', types: ['identity.tenant_registered', 'tenancy.tenant_created', 'identity.member_added'], handle: memberJoined },
+    {
+      name: 'general-room',
+      types: ['identity.tenant_registered', 'tenancy.tenant_created'],
+      handle: createGeneralRoom,
+    },
+    {
+      name: 'member-joined',
+      types: ['identity.tenant_registered', 'tenancy.tenant_created', 'identity.member_added'],
+      handle: memberJoined,
+    },
     { name: 'member-left', types: ['identity.member_removed'], handle: memberLeft },
     { name: 'tenant-settings', types: ['tenancy.settings_changed'], handle: tenantSettingsChanged },
     { name: 'member-role', types: ['identity.member_role_changed'], handle: memberRoleChanged },

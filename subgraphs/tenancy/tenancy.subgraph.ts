@@ -3,7 +3,15 @@ import { TenancyInit1763683200000 } from '../../migrations/tenancy/1763683200000
 import { Membership } from './tenants/membership.entity';
 import { Tenant } from './tenants/tenant.entity';
 import { TenantResolver, tenantReferenceResolver } from './tenants/tenant.resolver';
-import { PURGE_JOB, TRIAL_EXPIRY_JOB, TenantService, addMember, purgeJob, removeMember, trialExpiryJob } from './tenants/tenant.service';
+import {
+  PURGE_JOB,
+  TRIAL_EXPIRY_JOB,
+  TenantService,
+  addMember,
+  purgeJob,
+  removeMember,
+  trialExpiryJob,
+} from './tenants/tenant.service';
 import { TenancyTrialDeletion1764720000000 } from '../../migrations/tenancy/1764720000000-tenancy-trial-deletion';
 import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400000-tenancy-modules';
 import { TenancyUsage1764892800000 } from '../../migrations/tenancy/1764892800000-tenancy-usage';
@@ -32,11 +40,32 @@ const log = logger('tenancy');
 export const tenancySubgraph: SubgraphDefinition = {
   name: 'tenancy',
   entities: [Tenant, Membership, Domain, Branding],
-  migrations: [TenancyInit1763683200000, TenancyLifecycle1764547200000, TenancyDomainsBranding1764633600000, TenancyTrialDeletion1764720000000, TenancyModules1764806400000, TenancyUsage1764892800000, TenancySettings1764979200000, TenancyExports1765065600000],
-  resolvers: [TenantResolver, TenantLifecycleResolver, DomainResolver, BrandingResolver, ModuleResolver, UsageResolver, ExportResolver],
+  migrations: [
+    TenancyInit1763683200000,
+    TenancyLifecycle1764547200000,
+    TenancyDomainsBranding1764633600000,
+    TenancyTrialDeletion1764720000000,
+    TenancyModules1764806400000,
+    TenancyUsage1764892800000,
+    TenancySettings1764979200000,
+    TenancyExports1765065600000,
+  ],
+  resolvers: [
+    TenantResolver,
+    TenantLifecycleResolver,
+    DomainResolver,
+    BrandingResolver,
+    ModuleResolver,
+    UsageResolver,
+    ExportResolver,
+  ],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [
-    { name: 'provision-tenant', types: ['identity.tenant_registered'], handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS) },
+    {
+      name: 'provision-tenant',
+      types: ['identity.tenant_registered'],
+      handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS),
+    },
     { name: 'add-member', types: ['identity.member_added'], handle: addMember },
     { name: 'remove-member', types: ['identity.member_removed'], handle: removeMember },
     { name: 'export-part', types: [TENANT_EXPORT_PART_EVENT], handle: storeExportPart },

@@ -38,7 +38,9 @@ function answer(query: Buffer, txt: Map<string, string[]>): Buffer {
   header.writeUInt16BE(values?.length ?? 0, 6);
   const records = (values ?? []).map((value) => {
     const strings = Buffer.concat(
-      (value.match(/.{1,255}/gs) ?? ['']).map((chunk) => Buffer.concat([Buffer.from([Buffer.byteLength(chunk)]), Buffer.from(chunk)])),
+      (value.match(/.{1,255}/gs) ?? ['']).map((chunk) =>
+        Buffer.concat([Buffer.from([Buffer.byteLength(chunk)]), Buffer.from(chunk)]),
+      ),
     );
     const rr = Buffer.alloc(12);
     rr.writeUInt16BE(0xc00c, 0); // the question's name

@@ -43,7 +43,12 @@ export async function createRoomWithMessage(gatewayUrl: string, account: Account
 }
 
 /** Someone joins `owner`'s tenant with `role` through a real invitation e-mail. */
-export async function joinByInvitation(gatewayUrl: string, config: Config, owner: Account, role = 'member'): Promise<{ userId: string; token: string }> {
+export async function joinByInvitation(
+  gatewayUrl: string,
+  config: Config,
+  owner: Account,
+  role = 'member',
+): Promise<{ userId: string; token: string }> {
   const email = uniqueEmail('member');
   await gql(gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
   const token = tokenFrom(await waitForMail(config, email, SUBJECTS.invitation));
@@ -52,10 +57,14 @@ export async function joinByInvitation(gatewayUrl: string, config: Config, owner
 }
 
 /** What an authenticator app shows `steps` periods from now. */
-export const totpCodeAt = (secret: string, steps = 0) => authenticator.clone({ epoch: Date.now() + steps * 30_000 }).generate(secret);
+export const totpCodeAt = (secret: string, steps = 0) =>
+  authenticator.clone({ epoch: Date.now() + steps * 30_000 }).generate(secret);
 
 /** Turns on two-factor sign-in for the account behind `token`, as an authenticator app user would. */
-export async function turnOnTotp(gatewayUrl: string, token: string): Promise<{ secret: string; backupCodes: string[] }> {
+export async function turnOnTotp(
+  gatewayUrl: string,
+  token: string,
+): Promise<{ secret: string; backupCodes: string[] }> {
   const enrollment = await gql(gatewayUrl, EnrollTotpDocument, {}, { token });
   const { secret } = enrollment.data!.enrollTotp;
   const confirmed = await gql(gatewayUrl, ConfirmTotpDocument, { code: totpCodeAt(secret) }, { token });

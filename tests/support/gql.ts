@@ -22,7 +22,11 @@ export async function gql<T, V>(
   return rawGql<T>(url, { query: print(document), variables }, options);
 }
 
-export async function rawGql<T = Record<string, unknown>>(url: string, body: unknown, options: GqlOptions = {}): Promise<GqlResult<T>> {
+export async function rawGql<T = Record<string, unknown>>(
+  url: string,
+  body: unknown,
+  options: GqlOptions = {},
+): Promise<GqlResult<T>> {
   return (await rawGqlResponse<T>(url, body, options)).result;
 }
 

@@ -2,7 +2,13 @@ import { mailboxDir, readMailbox, type StoredMail } from '../../kernel/mail';
 import type { Config } from '../../kernel/config';
 
 /** Waits for the n-th mail to an address (with that subject) in the platform's local mailbox. */
-export async function waitForMail(config: Config, to: string, subject: string, count = 1, ms = 5000): Promise<StoredMail> {
+export async function waitForMail(
+  config: Config,
+  to: string,
+  subject: string,
+  count = 1,
+  ms = 5000,
+): Promise<StoredMail> {
   const deadline = Date.now() + ms;
   for (;;) {
     const mails = readMailbox(mailboxDir(config.database.NEXUS_DATA_DIR), to).filter((m) => m.subject === subject);

@@ -45,7 +45,9 @@ const b64url = (value) => Buffer.from(value).toString('base64url');
 function resignIdToken(idToken, mode, foreignKey) {
   const [encodedHeader, encodedPayload] = idToken.split('.');
   const header = JSON.parse(Buffer.from(encodedHeader, 'base64url').toString('utf8'));
-  const forgedHeader = b64url(JSON.stringify({ ...header, alg: 'RS256', kid: mode === 'foreign-kid' ? 'not-published' : header.kid }));
+  const forgedHeader = b64url(
+    JSON.stringify({ ...header, alg: 'RS256', kid: mode === 'foreign-kid' ? 'not-published' : header.kid }),
+  );
   const signature = sign('sha256', Buffer.from(`${forgedHeader}.${encodedPayload}`), foreignKey).toString('base64url');
   return `${forgedHeader}.${encodedPayload}.${signature}`;
 }
@@ -119,8 +121,11 @@ async function main() {
     const idToken = ctx.path === '/token' && ctx.method === 'POST' ? ctx.body?.id_token : undefined;
     if (typeof idToken !== 'string') return;
     const { sub } = JSON.parse(Buffer.from(idToken.split('.')[1], 'base64url').toString('utf8'));
-    const mode = Object.prototype.hasOwnProperty.call(config.accounts, sub) ? config.accounts[sub].idTokenKey : undefined;
-    if (mode === 'foreign' || mode === 'foreign-kid') ctx.body = { ...ctx.body, id_token: resignIdToken(idToken, mode, foreignKey) };
+    const mode = Object.prototype.hasOwnProperty.call(config.accounts, sub)
+      ? config.accounts[sub].idTokenKey
+      : undefined;
+    if (mode === 'foreign' || mode === 'foreign-kid')
+      ctx.body = { ...ctx.body, id_token: resignIdToken(idToken, mode, foreignKey) };
   });
 
   server.on('request', provider.callback());

@@ -46,7 +46,10 @@ const MAX_STEPS = 20;
  * Starts a real OpenID Provider (oidc-provider, in a child process since it is ESM-only) on 127.0.0.1.
  * Rejects with the child's output if it fails to start.
  */
-export async function startOidcProvider(config: { clients: OpClient[]; accounts: Record<string, OpAccount> }): Promise<TestOp> {
+export async function startOidcProvider(config: {
+  clients: OpClient[];
+  accounts: Record<string, OpAccount>;
+}): Promise<TestOp> {
   try {
     return await startOnce(config);
   } catch (err) {
@@ -92,11 +95,13 @@ function startOnce(config: { clients: OpClient[]; accounts: Record<string, OpAcc
       const issuer = line.slice(READY_PREFIX.length).trim();
       // Once ready, the child must not keep the test process alive; it exits by itself when its stdin closes.
       child.unref();
-      for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+      for (const stream of [child.stdin, child.stdout, child.stderr])
+        (stream as unknown as { unref?: () => void }).unref?.();
       resolvePromise({
         issuer,
         signIn: async (authorizationUrl, sub) => {
-          if (!Object.prototype.hasOwnProperty.call(config.accounts, sub)) throw new Error(`the test OpenID Provider has no account "${sub}"`);
+          if (!Object.prototype.hasOwnProperty.call(config.accounts, sub))
+            throw new Error(`the test OpenID Provider has no account "${sub}"`);
           return signIn(issuer, authorizationUrl, sub);
         },
         stop: async () => {
@@ -151,7 +156,8 @@ async function signIn(issuer: string, authorizationUrl: string, sub: string): Pr
     const body = await res.text();
     if (res.status !== 200) throw new Error(`${method} ${url.pathname} answered ${res.status}: ${body.slice(0, 2000)}`);
     const interaction = readInteractionForm(body);
-    if (!interaction) throw new Error(`${method} ${url.pathname} answered a page without an interaction form: ${body.slice(0, 2000)}`);
+    if (!interaction)
+      throw new Error(`${method} ${url.pathname} answered a page without an interaction form: ${body.slice(0, 2000)}`);
     url = new URL(interaction.action, url);
     method = 'POST';
     switch (interaction.prompt) {

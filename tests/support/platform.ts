@@ -57,7 +57,9 @@ export async function freshDatabase(options: { empty?: boolean } = {}): Promise<
 }
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  const ports = Object.fromEntries(['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']));
+  const ports = Object.fromEntries(
+    ['GATEWAY', ...SUBGRAPHS.map((s) => s.toUpperCase())].map((s) => [`${s}_PORT`, '0']),
+  );
   return loadConfig({
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -110,7 +112,12 @@ export function startExtraGateway(t: TestPlatform, overrides: Partial<GatewayOpt
     subgraphUrls: Object.fromEntries(SUBGRAPHS.map((s) => [s, t.subgraphUrl(s)])),
     contextPrivateKey: t.keys.context.privateKey!,
     contextTokenTtlSeconds: 30,
-    auth: { accessPublicKey: t.keys.access.publicKey, accessKid: t.keys.access.kid, issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE },
+    auth: {
+      accessPublicKey: t.keys.access.publicKey,
+      accessKid: t.keys.access.kid,
+      issuer: t.config.auth.JWT_ISSUER,
+      audience: t.config.auth.JWT_AUDIENCE,
+    },
     limits: { maxDepth: 12, maxAliases: 20, maxCost: 5000 },
     subscriptionLimits: subscriptionLimitsFrom(t.config.subscriptions),
     maxBodyBytes: 100_000,

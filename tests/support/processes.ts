@@ -28,7 +28,9 @@ export function startServices(services: string, env: NodeJS.ProcessEnv, timeoutM
     const check = () => {
       if (!out.includes('Nexus Platform is up')) return;
       clearTimeout(timer);
-      const urls = Object.fromEntries([...out.matchAll(/^\s+(\w+)\s+(http:\/\/\S+\/graphql)$/gm)].map((m) => [m[1], m[2]]));
+      const urls = Object.fromEntries(
+        [...out.matchAll(/^\s+(\w+)\s+(http:\/\/\S+\/graphql)$/gm)].map((m) => [m[1], m[2]]),
+      );
       resolvePromise({
         child,
         urls,
@@ -134,7 +136,14 @@ export async function allGone(command: Command, ms = 20_000): Promise<boolean> {
 /** Ports free right now on 127.0.0.1. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((r) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => r(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

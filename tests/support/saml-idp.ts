@@ -68,7 +68,13 @@ export interface TestSamlIdp {
   /** EntityDescriptor with IDPSSODescriptor: signing KeyDescriptor, NameIDFormat emailAddress, SingleSignOnService HTTP-Redirect + HTTP-POST at ssoUrl. */
   metadataXml: string;
   /** Parses the AuthnRequest our SP sent via the HTTP-Redirect binding (SAMLRequest = base64 of raw DEFLATE; RelayState). */
-  readRequest(redirectUrl: string): { id: string; issuer: string; acsUrl: string | null; destination: string | null; relayState: string | null };
+  readRequest(redirectUrl: string): {
+    id: string;
+    issuer: string;
+    acsUrl: string | null;
+    destination: string | null;
+    relayState: string | null;
+  };
   /** Base64 SAMLResponse, as the HTTP-POST binding carries it. */
   response(options: ResponseOptions): string;
 }
@@ -96,7 +102,8 @@ const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 
 const RESPONSE_XPATH = "/*[local-name(.)='Response' and namespace-uri(.)='urn:oasis:names:tc:SAML:2.0:protocol']";
 const ASSERTION_XPATH = `${RESPONSE_XPATH}/*[local-name(.)='Assertion' and namespace-uri(.)='urn:oasis:names:tc:SAML:2.0:assertion']`;
-const issuerOf = (xpath: string) => `${xpath}/*[local-name(.)='Issuer' and namespace-uri(.)='urn:oasis:names:tc:SAML:2.0:assertion']`;
+const issuerOf = (xpath: string) =>
+  `${xpath}/*[local-name(.)='Issuer' and namespace-uri(.)='urn:oasis:names:tc:SAML:2.0:assertion']`;
 
 interface KeyPair {
   privateKeyPem: string;
@@ -182,19 +189,53 @@ function buildResponse(idpEntityId: string, keys: KeyPair, options: ResponseOpti
 
   const assertionIssuer = options.assertionIssuer ?? idpEntityId;
   const responseIssuer = options.responseIssuer === undefined ? idpEntityId : options.responseIssuer;
-  const assertion = assertionXml({ ...options, ...times, idpEntityId: assertionIssuer, inResponseTo, id: assertionId, user: options.user });
-  let xml = responseXml({ id: responseId, idpEntityId: responseIssuer, destination: options.destination, inResponseTo, issueInstant, content: assertion });
+  const assertion = assertionXml({
+    ...options,
+    ...times,
+    idpEntityId: assertionIssuer,
+    inResponseTo,
+    id: assertionId,
+    user: options.user,
+  });
+  let xml = responseXml({
+    id: responseId,
+    idpEntityId: responseIssuer,
+    destination: options.destination,
+    inResponseTo,
+    issueInstant,
+    content: assertion,
+  });
   if (sign === 'both' || sign === 'assertion') xml = signElement(xml, ASSERTION_XPATH, keys);
   if (sign === 'both' || sign === 'response') xml = signElement(xml, RESPONSE_XPATH, keys, responseIssuer !== null);
 
   if (options.wrap) {
-    const evil = assertionXml({ ...options, ...times, idpEntityId: assertionIssuer, inResponseTo, id: newId(), user: options.wrap });
-    xml = wrapSignedResponse(xml, evil, options.wrapStyle ?? 'sibling', { idpEntityId, destination: options.destination, inResponseTo, issueInstant });
+    const evil = assertionXml({
+      ...options,
+      ...times,
+      idpEntityId: assertionIssuer,
+      inResponseTo,
+      id: newId(),
+      user: options.wrap,
+    });
+    xml = wrapSignedResponse(xml, evil, options.wrapStyle ?? 'sibling', {
+      idpEntityId,
+      destination: options.destination,
+      inResponseTo,
+      issueInstant,
+    });
   }
   return xml;
 }
 
-function responseXml(r: { id: string; idpEntityId: string | null; destination: string; inResponseTo: string | null; issueInstant: Date; content: string; extensions?: string }): string {
+function responseXml(r: {
+  id: string;
+  idpEntityId: string | null;
+  destination: string;
+  inResponseTo: string | null;
+  issueInstant: Date;
+  content: string;
+  extensions?: string;
+}): string {
   return (
     `<samlp:Response xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="${esc(r.id)}" Version="2.0" IssueInstant="${r.issueInstant.toISOString()}" ` +
     `Destination="${esc(r.destination)}"${r.inResponseTo !== null ? ` InResponseTo="${esc(r.inResponseTo)}"` : ''}>` +
@@ -258,7 +299,10 @@ function signElement(xml: string, xpath: string, keys: KeyPair, afterIssuer = tr
     idAttribute: 'ID',
   });
   sig.addReference({ xpath, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
-  sig.computeSignature(xml, { prefix: 'ds', location: afterIssuer ? { reference: issuerOf(xpath), action: 'after' } : { reference: xpath, action: 'prepend' } });
+  sig.computeSignature(xml, {
+    prefix: 'ds',
+    location: afterIssuer ? { reference: issuerOf(xpath), action: 'after' } : { reference: xpath, action: 'prepend' },
+  });
   return sig.getSignedXml();
 }
 
@@ -270,7 +314,9 @@ function wrapSignedResponse(
 ): string {
   const doc = parseXml(signedXml);
   const response = doc.documentElement!;
-  const signedAssertion = childElements(response).find((e) => e.localName === 'Assertion' && e.namespaceURI === NS.assertion);
+  const signedAssertion = childElements(response).find(
+    (e) => e.localName === 'Assertion' && e.namespaceURI === NS.assertion,
+  );
 
   switch (style) {
     case 'sibling': {
@@ -321,5 +367,10 @@ function newId(): string {
 }
 
 function esc(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }

@@ -14,7 +14,11 @@ export interface Subscription<T> {
   /** Resolves once `n` results arrived (rejects after `ms`). */
   waitFor(n: number, ms?: number): Promise<FormattedExecutionResult<T>[]>;
   /** Waits until `done(results)` holds (e.g. a given event arrived, whatever else came before it). */
-  waitUntil(done: (results: FormattedExecutionResult<T>[]) => boolean, ms?: number, expected?: string): Promise<FormattedExecutionResult<T>[]>;
+  waitUntil(
+    done: (results: FormattedExecutionResult<T>[]) => boolean,
+    ms?: number,
+    expected?: string,
+  ): Promise<FormattedExecutionResult<T>[]>;
   completed: Promise<void>;
   error: Promise<unknown>;
   unsubscribe(): void;
@@ -25,7 +29,11 @@ export function wsUrl(httpUrl: string): string {
 }
 
 /** `headers`: sent with the handshake (e.g. X-Forwarded-For, to pose as a client at another address). */
-export function connect(gatewayUrl: string, connectionParams: Record<string, unknown> | undefined, headers?: Record<string, string>): WsSession {
+export function connect(
+  gatewayUrl: string,
+  connectionParams: Record<string, unknown> | undefined,
+  headers?: Record<string, string>,
+): WsSession {
   let resolveClosed!: (e: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
   const client = createClient({
@@ -83,11 +91,16 @@ export function connect(gatewayUrl: string, connectionParams: Record<string, unk
         waitFor(n: number, ms = 5000) {
           return this.waitUntil((r) => r.length >= n, ms, `expected ${n} results`);
         },
-        async waitUntil(done: (results: FormattedExecutionResult<T>[]) => boolean, ms = 5000, expected = 'the awaited result') {
+        async waitUntil(
+          done: (results: FormattedExecutionResult<T>[]) => boolean,
+          ms = 5000,
+          expected = 'the awaited result',
+        ) {
           const deadline = Date.now() + ms;
           while (!done(results)) {
             const left = deadline - Date.now();
-            if (left <= 0) throw new Error(`${expected} did not arrive, got ${results.length}: ${JSON.stringify(results)}`);
+            if (left <= 0)
+              throw new Error(`${expected} did not arrive, got ${results.length}: ${JSON.stringify(results)}`);
             await new Promise<void>((resolve) => {
               const timer = setTimeout(resolve, left);
               waiters.push(() => {

@@ -18,12 +18,13 @@ export class Product extends TenantOwnedEntity {
   @Field(() => String, { description: 'ISO 4217 code' })
   @Column('text')
   currency: string;
-
 }
 
 @InputType()
 export class CreateProductInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.productName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.productName)}; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
   @Field(() => Int)

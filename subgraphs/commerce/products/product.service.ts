@@ -14,11 +14,13 @@ export class ProductService {
   create(ctx: RequestContext, input: CreateProductInput): Promise<Product> {
     const name = cleanName(input.name ?? '');
     const currency = (input.currency ?? '').toUpperCase();
-    if (name.length < 1 || name.length > TEXT_LIMITS.productName) throw commerceError(CommerceErrorCode.INVALID_PRODUCT, `Name must be ${lengthRange(TEXT_LIMITS.productName)}`);
+    if (name.length < 1 || name.length > TEXT_LIMITS.productName)
+      throw commerceError(CommerceErrorCode.INVALID_PRODUCT, `Name must be ${lengthRange(TEXT_LIMITS.productName)}`);
     if (!Number.isInteger(input.priceCents) || input.priceCents < 0) {
       throw commerceError(CommerceErrorCode.INVALID_PRODUCT, 'Price must be a non-negative integer amount');
     }
-    if (!/^[A-Z]{3}$/.test(currency)) throw commerceError(CommerceErrorCode.INVALID_PRODUCT, 'Currency must be an ISO 4217 code');
+    if (!/^[A-Z]{3}$/.test(currency))
+      throw commerceError(CommerceErrorCode.INVALID_PRODUCT, 'Currency must be an ISO 4217 code');
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const id = randomUUID();
       await em.insert(Product, { tenantId, id, name, priceCents: input.priceCents, currency });
@@ -27,7 +29,9 @@ export class ProductService {
   }
 
   list(ctx: RequestContext): Promise<Product[]> {
-    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Product, { where: { tenantId }, order: { createdAt: 'ASC' } }));
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(Product, { where: { tenantId }, order: { createdAt: 'ASC' } }),
+    );
   }
 
   async byIds(ctx: RequestContext, ids: readonly string[]): Promise<(Product | null)[]> {

@@ -50,7 +50,9 @@ export class ApiKey {
 
 @InputType()
 export class CreateApiKeyInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.apiKeyName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.apiKeyName)}; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
   @Field(() => [String], { description: 'Must be a subset of your own permissions' })

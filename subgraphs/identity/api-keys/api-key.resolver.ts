@@ -12,7 +12,9 @@ export class ApiKeyResolver {
   }
 
   @Authorized('apikeys:manage')
-  @Mutation(() => CreatedApiKey, { description: 'Creates an API key with some of your permissions; the secret is returned once' })
+  @Mutation(() => CreatedApiKey, {
+    description: 'Creates an API key with some of your permissions; the secret is returned once',
+  })
   createApiKey(@Arg('input', () => CreateApiKeyInput) input: CreateApiKeyInput): Promise<CreatedApiKey> {
     return this.keys.create(currentContext(), input);
   }

@@ -32,25 +32,52 @@ export class ApiKeyService {
 
   async create(ctx: RequestContext, input: CreateApiKeyInput): Promise<CreatedApiKey> {
     const name = cleanName(input.name ?? '');
-    if (name.length < 1 || name.length > TEXT_LIMITS.apiKeyName) throw identityError(IdentityErrorCode.INVALID_API_KEY, `Name must be ${lengthRange(TEXT_LIMITS.apiKeyName)}`);
+    if (name.length < 1 || name.length > TEXT_LIMITS.apiKeyName)
+      throw identityError(IdentityErrorCode.INVALID_API_KEY, `Name must be ${lengthRange(TEXT_LIMITS.apiKeyName)}`);
     const permissions = [...new Set(input.permissions ?? [])].sort();
-    if (permissions.length === 0) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'An API key needs at least one permission');
+    if (permissions.length === 0)
+      throw identityError(IdentityErrorCode.INVALID_API_KEY, 'An API key needs at least one permission');
     if (permissions.some((p) => p.startsWith('platform:'))) {
-      throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Platform rights belong to a Super Admin in person and cannot be given to an API key');
+      throw identityError(
+        IdentityErrorCode.INVALID_API_KEY,
+        'Platform rights belong to a Super Admin in person and cannot be given to an API key',
+      );
     }
     const beyond = permissions.filter((p) => !/^[a-z-]+:[a-z-*]+$/.test(p) || !hasPermission(ctx, p));
     if (beyond.length > 0 || ctx.authMethod === 'api_key') {
-      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'api_key_create', result: AuditResult.FAILURE, details: { beyond } });
-      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot grant what you do not have: ${beyond.join(', ') || 'keys cannot create keys'}`);
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+        action: 'api_key_create',
+        result: AuditResult.FAILURE,
+        details: { beyond },
+      });
+      throw identityError(
+        IdentityErrorCode.PERMISSION_ESCALATION,
+        `You cannot grant what you do not have: ${beyond.join(', ') || 'keys cannot create keys'}`,
+      );
     }
-    if (input.expiresAt && input.expiresAt <= new Date()) throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Expiry must be in the future');
+    if (input.expiresAt && input.expiresAt <= new Date())
+      throw identityError(IdentityErrorCode.INVALID_API_KEY, 'Expiry must be in the future');
     const prefix = `nxk_${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x').slice(0, 8)}`;
     const secret = `${prefix}_${randomBytes(32).toString('base64url')}`;
     const apiKey = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       await requireLiveSession(em, ctx, { lock: true });
       const id = randomUUID();
-      await em.insert(ApiKey, { tenantId, id, userId: ctx.userId!, name, prefix, secretHash: sha256(secret), permissions, expiresAt: input.expiresAt ?? null });
-      await audit(em, ctx, tenantId, { action: 'api_key_create', result: AuditResult.SUCCESS, target: `api_key:${id}`, details: { permissions } });
+      await em.insert(ApiKey, {
+        tenantId,
+        id,
+        userId: ctx.userId!,
+        name,
+        prefix,
+        secretHash: sha256(secret),
+        permissions,
+        expiresAt: input.expiresAt ?? null,
+      });
+      await audit(em, ctx, tenantId, {
+        action: 'api_key_create',
+        result: AuditResult.SUCCESS,
+        target: `api_key:${id}`,
+        details: { permissions },
+      });
       return em.findOneByOrFail(ApiKey, { tenantId, id });
     });
     return { apiKey, secret };
@@ -60,7 +87,9 @@ export class ApiKeyService {
   list(ctx: RequestContext): Promise<ApiKey[]> {
     return withTenant(this.deps.ds, ctx, (em, tenantId) =>
       em.find(ApiKey, {
-        where: hasPermission(ctx, 'users:manage') ? { tenantId, revokedAt: IsNull() } : { tenantId, userId: ctx.userId!, revokedAt: IsNull() },
+        where: hasPermission(ctx, 'users:manage')
+          ? { tenantId, revokedAt: IsNull() }
+          : { tenantId, userId: ctx.userId!, revokedAt: IsNull() },
         order: { createdAt: 'DESC' },
       }),
     );
@@ -69,9 +98,14 @@ export class ApiKeyService {
   async revoke(ctx: RequestContext, id: string): Promise<boolean> {
     const key = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const found = isUuid(id) ? await em.findOneBy(ApiKey, { tenantId, id }) : null;
-      if (!found || found.revokedAt || (found.userId !== ctx.userId && !hasPermission(ctx, 'users:manage'))) return null;
+      if (!found || found.revokedAt || (found.userId !== ctx.userId && !hasPermission(ctx, 'users:manage')))
+        return null;
       await em.update(ApiKey, { tenantId, id }, { revokedAt: new Date() });
-      await audit(em, ctx, tenantId, { action: 'api_key_revoke', result: AuditResult.SUCCESS, target: `api_key:${id}` });
+      await audit(em, ctx, tenantId, {
+        action: 'api_key_revoke',
+        result: AuditResult.SUCCESS,
+        target: `api_key:${id}`,
+      });
       return found;
     });
     if (!key) throw identityError(IdentityErrorCode.API_KEY_NOT_FOUND);
@@ -88,10 +122,20 @@ export class ApiKeyService {
     const match = KEY.exec(typeof presented === 'string' ? presented : '');
     if (!match) return null;
     const prefix = match[1];
-    const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) => em.query('SELECT identity.api_key_tenant($1) AS tenant_id', [prefix]));
+    const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) =>
+      em.query('SELECT identity.api_key_tenant($1) AS tenant_id', [prefix]),
+    );
     const tenantId = rows[0]?.tenant_id;
     if (!tenantId) return null;
-    const scope: RequestContext = { requestId: 'api-key', tenantId, userId: null, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
+    const scope: RequestContext = {
+      requestId: 'api-key',
+      tenantId,
+      userId: null,
+      sessionId: null,
+      roles: [],
+      permissions: [],
+      authMethod: 'system',
+    };
     return withTenant(this.deps.ds, scope, async (em) => {
       const key = await em.findOneBy(ApiKey, { tenantId, prefix });
       if (!key || key.revokedAt || (key.expiresAt && key.expiresAt <= new Date())) return null;
@@ -102,7 +146,9 @@ export class ApiKeyService {
       if (!access) return null;
       // A key never does more than its creator may do now, tenant rules included (e.g. 2FA not set up).
       const creator = await applySecurityPolicy(em, tenantId, key.userId, access);
-      const permissions = key.permissions.filter((p) => hasPermission({ ...scope, permissions: creator.permissions }, p));
+      const permissions = key.permissions.filter((p) =>
+        hasPermission({ ...scope, permissions: creator.permissions }, p),
+      );
       if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
         await em.update(ApiKey, { tenantId, id: key.id }, { lastUsedAt: new Date() });
       }

@@ -48,11 +48,16 @@ export class AuditEvent {
   @Column('text', { name: 'user_agent', nullable: true })
   userAgent: string | null;
 
-  @Field(() => ID, { nullable: true, description: 'Set when a platform Super Admin acted in this tenant without being a member' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'Set when a platform Super Admin acted in this tenant without being a member',
+  })
   @Column('uuid', { name: 'impersonator_id', nullable: true })
   impersonatorId: string | null;
 
-  @Field(() => GraphQLJSONObject, { description: 'What changed or why it was refused, e.g. { before, after } or { beyond }' })
+  @Field(() => GraphQLJSONObject, {
+    description: 'What changed or why it was refused, e.g. { before, after } or { beyond }',
+  })
   @Column('jsonb')
   details: Record<string, unknown>;
 }

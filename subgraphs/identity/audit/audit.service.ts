@@ -24,8 +24,14 @@ const PAGE_MAX = 100;
  * records (targets, details, the client's user agent) is made storable first — a NUL or an unpaired
  * surrogate in what a caller sent must never make the record of their attempt fail to write.
  */
-export async function audit(em: EntityManager, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
-  const text = (value: string | null | undefined) => (value === null || value === undefined ? null : storableText(value));
+export async function audit(
+  em: EntityManager,
+  ctx: RequestContext,
+  tenantId: string,
+  entry: AuditEntry,
+): Promise<void> {
+  const text = (value: string | null | undefined) =>
+    value === null || value === undefined ? null : storableText(value);
   await em.insert(AuditEvent, {
     tenantId,
     id: randomUUID(),
@@ -43,9 +49,17 @@ export async function audit(em: EntityManager, ctx: RequestContext, tenantId: st
 }
 
 /** For refusals: the change rolls back, the audit entry must not (a write that fails anyway is logged as an error). */
-export async function auditSeparately(ds: DataSource, ctx: RequestContext, tenantId: string, entry: AuditEntry): Promise<void> {
+export async function auditSeparately(
+  ds: DataSource,
+  ctx: RequestContext,
+  tenantId: string,
+  entry: AuditEntry,
+): Promise<void> {
   await withTenant(ds, { ...ctx, tenantId }, (em) => audit(em, ctx, tenantId, entry)).catch((err) =>
-    log.error({ err, tenantId, action: entry.action, result: entry.result, target: entry.target ?? null }, 'audit write failed'),
+    log.error(
+      { err, tenantId, action: entry.action, result: entry.result, target: entry.target ?? null },
+      'audit write failed',
+    ),
   );
 }
 
@@ -53,13 +67,23 @@ export class AuditService {
   constructor(private readonly ds: DataSource) {}
 
   /** The tenant's audit log, newest first, with filters and a cursor. */
-  list(ctx: RequestContext, filter: AuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+  list(
+    ctx: RequestContext,
+    filter: AuditLogFilter | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<AuditEventConnection> {
     return withTenant(this.ds, ctx, (em, tenantId) => page(em, tenantId, filter, first, after));
   }
 
   /** Every tenant's audit log (or one tenant's), for platform Super Admins: the logged system path. */
-  listAcrossTenants(filter: (AuditLogFilter & { tenantId?: string | null }) | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
-    if (filter?.tenantId && !isUuid(filter.tenantId)) return Promise.resolve({ edges: [], hasNextPage: false, endCursor: null, count: 0 });
+  listAcrossTenants(
+    filter: (AuditLogFilter & { tenantId?: string | null }) | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<AuditEventConnection> {
+    if (filter?.tenantId && !isUuid(filter.tenantId))
+      return Promise.resolve({ edges: [], hasNextPage: false, endCursor: null, count: 0 });
     return withSystem(this.ds, 'platform audit log', (em) => page(em, filter?.tenantId ?? null, filter, first, after));
   }
 }
@@ -73,7 +97,11 @@ async function page(
 ): Promise<AuditEventConnection> {
   const limit = Math.max(1, Math.min(first ?? 50, PAGE_MAX));
   const cursor = after ? decode(after) : null;
-  const qb = em.createQueryBuilder(AuditEvent, 'a').orderBy('a.occurred_at', 'DESC').addOrderBy('a.id', 'DESC').limit(limit + 1);
+  const qb = em
+    .createQueryBuilder(AuditEvent, 'a')
+    .orderBy('a.occurred_at', 'DESC')
+    .addOrderBy('a.id', 'DESC')
+    .limit(limit + 1);
   if (tenantId) qb.andWhere('a.tenant_id = :tenantId', { tenantId });
   if (filter?.action) qb.andWhere('a.action = :action', { action: filter.action });
   if (filter?.actorId) qb.andWhere('a.actor_id = :actorId', { actorId: filter.actorId });

@@ -11,7 +11,10 @@ export class RegisterInput {
   @Field(() => String)
   password: string;
 
-  @Field(() => String, { nullable: true, description: `Name of the new tenant this account creates and owns: ${lengthRange(TEXT_LIMITS.tenantName, 0)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    nullable: true,
+    description: `Name of the new tenant this account creates and owns: ${lengthRange(TEXT_LIMITS.tenantName, 0)}; control and bidirectional formatting characters are removed`,
+  })
   tenantName?: string | null;
 }
 

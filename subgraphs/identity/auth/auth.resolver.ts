@@ -46,7 +46,9 @@ export class AuthResolver {
   }
 
   @Public()
-  @Mutation(() => AuthPayload, { description: 'New tokens for a session; the refresh token given is used up (rotation)' })
+  @Mutation(() => AuthPayload, {
+    description: 'New tokens for a session; the refresh token given is used up (rotation)',
+  })
   refreshSession(@Arg('refreshToken', () => String) refreshToken: string): Promise<AuthPayload> {
     return this.sessionService.refresh(currentContext(), refreshToken);
   }
@@ -58,7 +60,9 @@ export class AuthResolver {
   }
 
   @Public()
-  @Mutation(() => Boolean, { description: 'Sets a new password with the token from the reset e-mail; signs out everywhere' })
+  @Mutation(() => Boolean, {
+    description: 'Sets a new password with the token from the reset e-mail; signs out everywhere',
+  })
   resetPassword(@Arg('input', () => ResetPasswordInput) input: ResetPasswordInput): Promise<boolean> {
     return this.passwords.reset(currentContext(), input.token, input.newPassword);
   }
@@ -83,7 +87,10 @@ export class AuthResolver {
   }
 
   @Authorized('account:manage')
-  @Mutation(() => Boolean, { description: 'Signs out the current session; its tokens stop working at once where the revocation is announced, everywhere within REVOCATION_POLL_MS' })
+  @Mutation(() => Boolean, {
+    description:
+      'Signs out the current session; its tokens stop working at once where the revocation is announced, everywhere within REVOCATION_POLL_MS',
+  })
   logout(): Promise<boolean> {
     return this.sessionService.logout(currentContext());
   }

@@ -14,7 +14,15 @@ import { passwordRefused } from '../policy/security-policy.service';
 import { SessionService } from '../sessions/session.service';
 import { TotpService } from '../totp/totp.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
-import { LIMITS, attemptParams, attemptsSql, clientIp, countAttempts, throttle, tooManyAttempts } from '../throttle/throttle';
+import {
+  LIMITS,
+  attemptParams,
+  attemptsSql,
+  clientIp,
+  countAttempts,
+  throttle,
+  tooManyAttempts,
+} from '../throttle/throttle';
 import { enqueueMail } from '../mail/mail-queue';
 import { registrationTag, registrationTagFor } from './registration-tag';
 import { IdentityMembership } from '../users/membership.entity';
@@ -50,7 +58,9 @@ export class AuthService {
    * reaches it (that password keeps signing in the holder). One password check either way.
    */
   async register(input: RegisterInput, ctx: RequestContext): Promise<AuthPayload> {
-    await throttle(this.deps.ds, [[{ ...LIMITS.registerPerIp, max: this.deps.config.auth.REGISTER_ATTEMPTS_PER_IP }, clientIp(ctx)]]);
+    await throttle(this.deps.ds, [
+      [{ ...LIMITS.registerPerIp, max: this.deps.config.auth.REGISTER_ATTEMPTS_PER_IP }, clientIp(ctx)],
+    ]);
     const email = normaliseEmail(input.email);
     checkPasswordPolicy(input.password, email);
     const tenantName = cleanName(input.tenantName ?? '') || `${email.split('@')[0]}'s workspace`;
@@ -62,14 +72,25 @@ export class AuthService {
     const scope: RequestContext = { ...ctx, tenantId, userId };
     const attempt = () =>
       withTenant(this.deps.ds, scope, async (em) => {
-        const [{ held }]: { held: boolean }[] = await em.query(`SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held`, [email]);
+        const [{ held }]: { held: boolean }[] = await em.query(
+          `SELECT EXISTS (SELECT 1 FROM identity.credentials_for_login($1)) AS held`,
+          [email],
+        );
         // Taken since it was checked: checked again (against the new holder's password), then made again.
         if (held && !holder.held) throw new AddressTakenMeanwhile();
         await em.insert(
           User,
-          em.create(User, held ? { id: userId, email: null, registeredEmail: email, registrationTag: holder.tag, passwordHash } : { id: userId, email, passwordHash }),
+          em.create(
+            User,
+            held
+              ? { id: userId, email: null, registeredEmail: email, registrationTag: holder.tag, passwordHash }
+              : { id: userId, email, passwordHash },
+          ),
         );
-        await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [userId, passwordHash]);
+        await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [
+          userId,
+          passwordHash,
+        ]);
         await em.insert(IdentityMembership, { tenantId, userId, role: 'owner' });
         const provisioning = await recordEvent(em, 'identity', {
           type: 'identity.tenant_registered',
@@ -114,14 +135,21 @@ export class AuthService {
   async switchTenant(ctx: RequestContext, tenantId: string): Promise<AuthPayload> {
     if (ctx.authMethod !== 'password') {
       // A session from a tenant's identity provider stays in that tenant: the provider vouches for no other.
-      throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'Only a session signed in with a password can switch tenants; use each tenant’s own sign-in');
+      throw identityError(
+        IdentityErrorCode.NOT_A_MEMBER,
+        'Only a session signed in with a password can switch tenants; use each tenant’s own sign-in',
+      );
     }
     const userId = ctx.userId!;
     const membership = isUuid(tenantId)
       ? await withUser(this.deps.ds, userId, (em) => em.findOneBy(IdentityMembership, { tenantId, userId }))
       : null;
     if (!membership) {
-      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'tenant_switch', result: AuditResult.FAILURE, target: `tenant:${tenantId}` });
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+        action: 'tenant_switch',
+        result: AuditResult.FAILURE,
+        target: `tenant:${tenantId}`,
+      });
       throw identityError(IdentityErrorCode.NOT_A_MEMBER);
     }
     const scope = { ...ctx, tenantId, sessionId: null };
@@ -142,17 +170,14 @@ export class AuthService {
     // One statement before the password check: count the attempt, and read all sign-in needs of the account — the
     // one holding the address, and first the account a registration that named it made for this password, if any.
     const rows: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
-      em.query(
-        `SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4, $5) c ON true`,
-        [
-          ...attemptParams([
-            [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
-            [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, typed, ip],
-          ]),
-          email,
-          email === null ? null : registrationTag(this.deps.keys, email, password),
-        ],
-      ),
+      em.query(`SELECT w.wait, c.* FROM (${attemptsSql(1)}) w LEFT JOIN identity.sign_in_candidate($4, $5) c ON true`, [
+        ...attemptParams([
+          [{ ...LIMITS.loginPerIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_IP }, ip],
+          [{ ...LIMITS.loginPerAccountAndIp, max: this.deps.config.auth.LOGIN_ATTEMPTS_PER_ACCOUNT_IP }, typed, ip],
+        ]),
+        email,
+        email === null ? null : registrationTag(this.deps.keys, email, password),
+      ]),
     );
     if (rows[0].wait > 0) throw tooManyAttempts(rows[0].wait);
     const candidates = rows.filter((r) => r.user_id);
@@ -181,7 +206,11 @@ export class AuthService {
           actorId: null,
           target: `user:${found.user_id}`,
         });
-      } else log.info({ ip: ctx.client?.ip ?? null, userId: found?.user_id ?? null }, found ? 'failed sign-in of an account with an unconfirmed address' : 'sign-in with an unknown email');
+      } else
+        log.info(
+          { ip: ctx.client?.ip ?? null, userId: found?.user_id ?? null },
+          found ? 'failed sign-in of an account with an unconfirmed address' : 'sign-in with an unknown email',
+        );
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
     }
     // The tenant asked for, else the one of the custom domain the request came to, else the oldest membership.
@@ -209,7 +238,9 @@ export class AuthService {
       emailVerifiedAt: found.email_verified_at,
     });
     const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
-    return withTenant(this.deps.ds, scope, (em) => this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'));
+    return withTenant(this.deps.ds, scope, (em) =>
+      this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'),
+    );
   }
 }
 

@@ -34,19 +34,37 @@ export function registrationTag(keys: PlatformKeys, email: string, password: str
  * reaches that registration) when `password` is the holder's. Always one password check — against the holder's
  * hash, or a dummy one when nobody holds the address — so the time taken tells nothing either.
  */
-export async function registrationTagFor(ds: DataSource, keys: PlatformKeys, email: string, password: string): Promise<{ held: boolean; tag: number | null }> {
-  const [holder]: { password_hash: string }[] = await withNoTenant(ds, (em) => em.query(`SELECT password_hash FROM identity.credentials_for_login($1)`, [email]));
+export async function registrationTagFor(
+  ds: DataSource,
+  keys: PlatformKeys,
+  email: string,
+  password: string,
+): Promise<{ held: boolean; tag: number | null }> {
+  const [holder]: { password_hash: string }[] = await withNoTenant(ds, (em) =>
+    em.query(`SELECT password_hash FROM identity.credentials_for_login($1)`, [email]),
+  );
   if (!holder) {
     await burnPasswordCheck(password);
     return { held: false, tag: null };
   }
-  return { held: true, tag: (await verifyPassword(holder.password_hash, password)) ? null : registrationTag(keys, email, password) };
+  return {
+    held: true,
+    tag: (await verifyPassword(holder.password_hash, password)) ? null : registrationTag(keys, email, password),
+  };
 }
 
 /** Registrations naming `email` whose password is `password` (about to become the holder's): they must lose their tag. */
-export async function registrationsWithPassword(ds: DataSource, keys: PlatformKeys, email: string, password: string): Promise<string[]> {
+export async function registrationsWithPassword(
+  ds: DataSource,
+  keys: PlatformKeys,
+  email: string,
+  password: string,
+): Promise<string[]> {
   const rows: { user_id: string; password_hash: string }[] = await withNoTenant(ds, (em) =>
-    em.query(`SELECT user_id, password_hash FROM identity.registrations_naming($1, $2)`, [email, registrationTag(keys, email, password)]),
+    em.query(`SELECT user_id, password_hash FROM identity.registrations_naming($1, $2)`, [
+      email,
+      registrationTag(keys, email, password),
+    ]),
   );
   const same: string[] = [];
   for (const row of rows) if (await verifyPassword(row.password_hash, password)) same.push(row.user_id);

@@ -20,7 +20,9 @@ export class InvitationResolver {
   }
 
   @Public()
-  @Mutation(() => AuthPayload, { description: 'Joins the tenant of an invitation (creating the account if needed) and signs in' })
+  @Mutation(() => AuthPayload, {
+    description: 'Joins the tenant of an invitation (creating the account if needed) and signs in',
+  })
   acceptInvitation(@Arg('input', () => AcceptInvitationInput) input: AcceptInvitationInput): Promise<AuthPayload> {
     return this.invitations.accept(currentContext(), input);
   }

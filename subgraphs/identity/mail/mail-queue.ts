@@ -20,13 +20,10 @@ export async function enqueueMail(em: EntityManager, message: MailMessage): Prom
     log.warn({ subject: message.subject }, 'mail not queued: the recipient is not exactly one valid address');
     return false;
   }
-  await em.query(`INSERT INTO identity.mail_queue (id, recipient, subject, body, sender_name) VALUES ($1, $2, $3, $4, $5)`, [
-    randomUUID(),
-    message.to,
-    message.subject,
-    message.text,
-    message.fromName ?? null,
-  ]);
+  await em.query(
+    `INSERT INTO identity.mail_queue (id, recipient, subject, body, sender_name) VALUES ($1, $2, $3, $4, $5)`,
+    [randomUUID(), message.to, message.subject, message.text, message.fromName ?? null],
+  );
   return true;
 }
 
@@ -82,11 +79,24 @@ export class MailWorker {
     );
     for (const mail of due) {
       try {
-        await this.transport.send({ to: mail.recipient, subject: mail.subject, text: mail.body, fromName: mail.sender_name });
-        await withSystem(this.ds, 'mail sent', (em) => em.query(`DELETE FROM identity.mail_queue WHERE id = $1`, [mail.id]), 'debug');
+        await this.transport.send({
+          to: mail.recipient,
+          subject: mail.subject,
+          text: mail.body,
+          fromName: mail.sender_name,
+        });
+        await withSystem(
+          this.ds,
+          'mail sent',
+          (em) => em.query(`DELETE FROM identity.mail_queue WHERE id = $1`, [mail.id]),
+          'debug',
+        );
       } catch (err) {
         const failed = mail.attempts >= MAX_ATTEMPTS;
-        log[failed ? 'error' : 'warn']({ err, mailId: mail.id, attempts: mail.attempts }, failed ? 'mail given up' : 'mail send failed; will retry');
+        log[failed ? 'error' : 'warn'](
+          { err, mailId: mail.id, attempts: mail.attempts },
+          failed ? 'mail given up' : 'mail send failed; will retry',
+        );
         await withSystem(
           this.ds,
           'mail retry',

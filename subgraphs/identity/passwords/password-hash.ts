@@ -54,7 +54,9 @@ class HashWorker {
 
   /** One retry on a fresh process when the process ends mid-request, so a crash costs no sign-in. */
   run(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
-    return this.send(req).catch((err: Error) => (err instanceof ProcessEnded && !this.stopped ? this.send(req) : Promise.reject(err)));
+    return this.send(req).catch((err: Error) =>
+      err instanceof ProcessEnded && !this.stopped ? this.send(req) : Promise.reject(err),
+    );
   }
 
   private send(req: Omit<HashRequest, 'id'>): Promise<string | boolean> {
@@ -151,11 +153,17 @@ export async function releasePasswordHashing(): Promise<void> {
 }
 
 export function hashPassword(password: string): Promise<string> {
-  return limited(() => (worker ? (worker.run({ op: 'hash', password, options: OPTIONS }) as Promise<string>) : argon2.hash(password, OPTIONS)));
+  return limited(() =>
+    worker
+      ? (worker.run({ op: 'hash', password, options: OPTIONS }) as Promise<string>)
+      : argon2.hash(password, OPTIONS),
+  );
 }
 
 export function verifyPassword(hash: string, password: string): Promise<boolean> {
-  return limited(() => (worker ? (worker.run({ op: 'verify', hash, password }) as Promise<boolean>) : argon2.verify(hash, password))).catch(() => false);
+  return limited(() =>
+    worker ? (worker.run({ op: 'verify', hash, password }) as Promise<boolean>) : argon2.verify(hash, password),
+  ).catch(() => false);
 }
 
 /** The hashing process, if one runs (for operators and tests). */

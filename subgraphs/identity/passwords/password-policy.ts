@@ -9,7 +9,11 @@ export const PASSWORD_HISTORY = 5;
 const common = new Set(COMMON_PASSWORDS);
 
 /** Throws WEAK_PASSWORD with the reason when a password may not be used (`minLength`: a tenant's stricter rule). */
-export function checkPasswordPolicy(password: unknown, email?: string, minLength = PASSWORD_MIN): asserts password is string {
+export function checkPasswordPolicy(
+  password: unknown,
+  email?: string,
+  minLength = PASSWORD_MIN,
+): asserts password is string {
   if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
     throw identityError(IdentityErrorCode.WEAK_PASSWORD);
   }
@@ -26,7 +30,13 @@ export function checkPasswordPolicy(password: unknown, email?: string, minLength
 }
 
 /** The longest minimum among the account's tenants (and `tenantId`, e.g. the one inviting it). */
-export async function requiredPasswordLength(em: { query(sql: string, params: unknown[]): Promise<unknown> }, userId: string | null, tenantId: string | null): Promise<number> {
-  const [row] = (await em.query(`SELECT identity.password_min_length($1, $2) AS n`, [userId, tenantId])) as { n: number }[];
+export async function requiredPasswordLength(
+  em: { query(sql: string, params: unknown[]): Promise<unknown> },
+  userId: string | null,
+  tenantId: string | null,
+): Promise<number> {
+  const [row] = (await em.query(`SELECT identity.password_min_length($1, $2) AS n`, [userId, tenantId])) as {
+    n: number;
+  }[];
   return row?.n ?? PASSWORD_MIN;
 }

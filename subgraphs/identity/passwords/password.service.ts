@@ -38,7 +38,10 @@ export class PasswordService {
     // No account can have it: nothing is sent (and the answer is the same). An account whose address it is gets the
     // mail only at an address mail may go to (see enqueueMail).
     const address = lookupEmail(email);
-    if (address !== null) setImmediate(() => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')));
+    if (address !== null)
+      setImmediate(
+        () => void this.sendResetMail(ctx, address).catch((err) => log.error({ err }, 'password reset request failed')),
+      );
     return true;
   }
 
@@ -62,14 +65,16 @@ export class PasswordService {
     link.searchParams.set('token', token);
     const tenantId = await withUser(this.deps.ds, userId, async (em) => {
       // To the one address the account holds (never to what was typed).
-      const [account]: { email: string; confirmed: boolean }[] = await em.query(`SELECT email, email_verified_at IS NOT NULL AS confirmed FROM identity.users WHERE id = $1`, [userId]);
+      const [account]: { email: string; confirmed: boolean }[] = await em.query(
+        `SELECT email, email_verified_at IS NOT NULL AS confirmed FROM identity.users WHERE id = $1`,
+        [userId],
+      );
       // An address kept from before every address was checked may be no mailbox at all: no link is made for it.
       if (!mailable(account.email)) return undefined;
-      await em.query(`INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`, [
-        sha256(token),
-        userId,
-        RESET_TTL_MINUTES,
-      ]);
+      await em.query(
+        `INSERT INTO identity.password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(mins => $3))`,
+        [sha256(token), userId, RESET_TTL_MINUTES],
+      );
       await enqueueMail(em, {
         to: account.email,
         subject: 'Reset your password',
@@ -80,7 +85,13 @@ export class PasswordService {
       if (!account.confirmed) return undefined;
       return (await em.findOne(IdentityMembership, { where: { userId }, order: { createdAt: 'ASC' } }))?.tenantId;
     });
-    if (tenantId) await auditSeparately(this.deps.ds, { ...ctx, userId: null }, tenantId, { action: 'password_reset_requested', result: AuditResult.SUCCESS, actorId: null, target: `user:${userId}` });
+    if (tenantId)
+      await auditSeparately(this.deps.ds, { ...ctx, userId: null }, tenantId, {
+        action: 'password_reset_requested',
+        result: AuditResult.SUCCESS,
+        actorId: null,
+        target: `user:${userId}`,
+      });
   }
 
   /** Sets a new password with a reset token (once, before it expires) and signs the account out everywhere. */
@@ -99,7 +110,10 @@ export class PasswordService {
     checkPasswordPolicy(newPassword, user.address, minLength);
     const keepHolderFirst = await this.holderFirst(user, newPassword);
     await this.setPassword(userId, newPassword, async (em) => {
-      const used = await em.query(`UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`, [hash]);
+      const used = await em.query(
+        `UPDATE identity.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL RETURNING user_id`,
+        [hash],
+      );
       if (returningRows(used).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
       await keepHolderFirst(em);
     });
@@ -112,13 +126,26 @@ export class PasswordService {
     const userId = ctx.userId!;
     await throttlePasswordCheck(this.deps.ds, this.deps.config, ctx);
     const user = await withUser(this.deps.ds, userId, (em) =>
-      em.getRepository(User).createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id: userId }).getOneOrFail(),
+      em
+        .getRepository(User)
+        .createQueryBuilder('u')
+        .addSelect('u.passwordHash')
+        .where('u.id = :id', { id: userId })
+        .getOneOrFail(),
     );
     if (!(await verifyPassword(user.passwordHash, typeof currentPassword === 'string' ? currentPassword : ''))) {
-      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'password_change', result: AuditResult.FAILURE, target: `user:${userId}` });
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+        action: 'password_change',
+        result: AuditResult.FAILURE,
+        target: `user:${userId}`,
+      });
       throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Current password is incorrect');
     }
-    checkPasswordPolicy(newPassword, user.address, await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)));
+    checkPasswordPolicy(
+      newPassword,
+      user.address,
+      await withUser(this.deps.ds, userId, (em) => requiredPasswordLength(em, userId, null)),
+    );
     const keepHolderFirst = await this.holderFirst(user, newPassword);
     await this.setPassword(userId, newPassword, async (em) => {
       // A session revoked meanwhile changes nothing (the revocation waits for this transaction, or wins).
@@ -151,9 +178,16 @@ export class PasswordService {
   }
 
   /** Refuses any of the last PASSWORD_HISTORY passwords, stores the new hash and its history entry. */
-  private async setPassword(userId: string, password: string, inTransaction?: (em: EntityManager) => Promise<void>): Promise<void> {
+  private async setPassword(
+    userId: string,
+    password: string,
+    inTransaction?: (em: EntityManager) => Promise<void>,
+  ): Promise<void> {
     const history: { password_hash: string }[] = await withUser(this.deps.ds, userId, (em) =>
-      em.query(`SELECT password_hash FROM identity.password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`, [userId, PASSWORD_HISTORY]),
+      em.query(
+        `SELECT password_hash FROM identity.password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`,
+        [userId, PASSWORD_HISTORY],
+      ),
     );
     for (const previous of history) {
       if (await verifyPassword(previous.password_hash, password)) {
@@ -173,7 +207,12 @@ export class PasswordService {
     });
   }
 
-  private async signOutEverywhere(ctx: RequestContext, userId: string, action: string, keepSessionId: string | null): Promise<void> {
+  private async signOutEverywhere(
+    ctx: RequestContext,
+    userId: string,
+    action: string,
+    keepSessionId: string | null,
+  ): Promise<void> {
     const revoked = await withUser(this.deps.ds, userId, async (em) => {
       const where = { userId, revokedAt: IsNull(), ...(keepSessionId ? { id: Not(keepSessionId) } : {}) };
       const open = await em.find(Session, { where });

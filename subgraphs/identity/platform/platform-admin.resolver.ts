@@ -34,16 +34,23 @@ export class PlatformAdminResolver {
   }
 
   @Authorized('platform:tenants')
-  @Mutation(() => AuthPayload, { description: 'Enters a tenant you are not a member of, as admin for one hour; flagged and audited there' })
+  @Mutation(() => AuthPayload, {
+    description: 'Enters a tenant you are not a member of, as admin for one hour; flagged and audited there',
+  })
   impersonateTenant(
     @Arg('tenantId', () => ID) tenantId: string,
-    @Arg('reason', () => String, { description: `Kept in the tenant's audit log: ${lengthRange(TEXT_LIMITS.reason, 3)}` }) reason: string,
+    @Arg('reason', () => String, {
+      description: `Kept in the tenant's audit log: ${lengthRange(TEXT_LIMITS.reason, 3)}`,
+    })
+    reason: string,
   ): Promise<AuthPayload> {
     return this.admins.impersonate(currentContext(), tenantId, reason);
   }
 
   @Authorized('platform:audit')
-  @Query(() => AuditEventConnection, { description: "Every tenant's security audit log (or one tenant's), newest first; each read is audited" })
+  @Query(() => AuditEventConnection, {
+    description: "Every tenant's security audit log (or one tenant's), newest first; each read is audited",
+  })
   platformAuditLog(
     @Arg('filter', () => PlatformAuditLogFilter, { nullable: true }) filter?: PlatformAuditLogFilter | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,

@@ -15,7 +15,12 @@ import { User } from '../users/user.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IMPERSONATION_ROLE, SessionService } from '../sessions/session.service';
 import type { Session } from '../sessions/session.entity';
-import { PLATFORM_PERMISSIONS, SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
+import {
+  PLATFORM_PERMISSIONS,
+  SUPER_ADMIN_ROLE,
+  type PlatformAdmin,
+  type PlatformAuditLogFilter,
+} from './platform-admin.types';
 import { requireLiveSession } from '../sessions/live-session';
 
 /**
@@ -23,7 +28,12 @@ import { requireLiveSession } from '../sessions/live-session';
  * confirmed: whoever registers a configured address first gets nothing from it until its mailbox confirms it) who
  * uses two-factor sign-in. Runs in a transaction scoped to the tenant with `app.user_id` set to the account.
  */
-export async function withPlatformRights(em: EntityManager, userId: string, access: RestrictedAccess, configured: readonly string[]): Promise<RestrictedAccess> {
+export async function withPlatformRights(
+  em: EntityManager,
+  userId: string,
+  access: RestrictedAccess,
+  configured: readonly string[],
+): Promise<RestrictedAccess> {
   const [row]: { email: string | null; confirmed: boolean; totp: boolean; granted: boolean }[] = await em.query(
     `SELECT u.email, u.email_verified_at IS NOT NULL AS confirmed, u.totp_enabled_at IS NOT NULL AS totp,
             EXISTS (SELECT 1 FROM identity.platform_admins a WHERE a.user_id = u.id) AS granted
@@ -58,7 +68,14 @@ export class PlatformAdminService {
 
   list(): Promise<PlatformAdmin[]> {
     return withSystem(this.deps.ds, 'list platform admins', async (em) => {
-      const rows: { user_id: string; email: string; granted_at: Date | null; granted_by: string | null; totp: boolean; confirmed: boolean }[] = await em.query(
+      const rows: {
+        user_id: string;
+        email: string;
+        granted_at: Date | null;
+        granted_by: string | null;
+        totp: boolean;
+        confirmed: boolean;
+      }[] = await em.query(
         `SELECT u.id AS user_id, u.email, a.granted_at, a.granted_by, u.totp_enabled_at IS NOT NULL AS totp, u.email_verified_at IS NOT NULL AS confirmed
            FROM identity.users u LEFT JOIN identity.platform_admins a ON a.user_id = u.id
           WHERE a.user_id IS NOT NULL OR (u.email = ANY($1::text[]) AND u.email_verified_at IS NOT NULL)
@@ -82,7 +99,10 @@ export class PlatformAdminService {
     const userId = await withSystem(this.deps.ds, 'grant platform admin', async (em) => {
       const [user]: { id: string }[] = await em.query(`SELECT id FROM identity.users WHERE email = $1`, [address]);
       if (!user) throw identityError(IdentityErrorCode.USER_NOT_FOUND);
-      await em.query(`INSERT INTO identity.platform_admins (user_id, granted_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`, [user.id, ctx.userId]);
+      await em.query(
+        `INSERT INTO identity.platform_admins (user_id, granted_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING`,
+        [user.id, ctx.userId],
+      );
       return user.id;
     });
     await this.record(ctx, 'super_admin_grant', userId);
@@ -122,31 +142,58 @@ export class PlatformAdminService {
     if (ctx.impersonatorId) throw identityError(IdentityErrorCode.INVALID_REASON, 'Leave the tenant you entered first');
     if (!isUuid(tenantId)) throw identityError(IdentityErrorCode.TENANT_NOT_FOUND);
     const userId = ctx.userId!;
-    const [known]: { members: number; mine: boolean }[] = await withSystem(this.deps.ds, `impersonation check by ${userId}`, (em) =>
-      em.query(`SELECT count(*)::int AS members, bool_or(user_id = $2) AS mine FROM identity.memberships WHERE tenant_id = $1`, [tenantId, userId]),
+    const [known]: { members: number; mine: boolean }[] = await withSystem(
+      this.deps.ds,
+      `impersonation check by ${userId}`,
+      (em) =>
+        em.query(
+          `SELECT count(*)::int AS members, bool_or(user_id = $2) AS mine FROM identity.memberships WHERE tenant_id = $1`,
+          [tenantId, userId],
+        ),
     );
     if (!known || known.members === 0) throw identityError(IdentityErrorCode.TENANT_NOT_FOUND);
-    if (known.mine) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER, 'You are a member of this tenant: use switchTenant');
+    if (known.mine)
+      throw identityError(IdentityErrorCode.ALREADY_A_MEMBER, 'You are a member of this tenant: use switchTenant');
     const user = await withUser(this.deps.ds, userId, (em) => em.findOneByOrFail(User, { id: userId }));
     const scope = { ...ctx, tenantId, sessionId: null };
     const payload = await withTenant(this.deps.ds, scope, async (em) => {
       await requireLiveSession(em, ctx, { lock: true });
-      return this.sessions.open(em, scope, user, tenantId, IMPERSONATION_ROLE, 'impersonation_start', { reason: why, ttlSeconds: IMPERSONATION_SECONDS });
+      return this.sessions.open(em, scope, user, tenantId, IMPERSONATION_ROLE, 'impersonation_start', {
+        reason: why,
+        ttlSeconds: IMPERSONATION_SECONDS,
+      });
     });
     await this.record(ctx, 'impersonation_start', `tenant:${tenantId}`, { reason: why });
     return payload;
   }
 
   /** Reading other tenants' logs is itself recorded, in the reader's tenant. */
-  async auditLog(ctx: RequestContext, filter: PlatformAuditLogFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<AuditEventConnection> {
+  async auditLog(
+    ctx: RequestContext,
+    filter: PlatformAuditLogFilter | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<AuditEventConnection> {
     const result = await this.audit.listAcrossTenants(filter, first, after);
-    await this.record(ctx, 'platform_audit_read', filter?.tenantId ? `tenant:${filter.tenantId}` : 'tenant:*', { filter: { ...filter } });
+    await this.record(ctx, 'platform_audit_read', filter?.tenantId ? `tenant:${filter.tenantId}` : 'tenant:*', {
+      filter: { ...filter },
+    });
     return result;
   }
 
-  private record(ctx: RequestContext, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {
+  private record(
+    ctx: RequestContext,
+    action: string,
+    target: string,
+    details: Record<string, unknown> = {},
+  ): Promise<void> {
     return withTenant(this.deps.ds, ctx, (em, tenantId) =>
-      audit(em, ctx, tenantId, { action, result: AuditResult.SUCCESS, target: target.includes(':') ? target : `user:${target}`, details }),
+      audit(em, ctx, tenantId, {
+        action,
+        result: AuditResult.SUCCESS,
+        target: target.includes(':') ? target : `user:${target}`,
+        details,
+      }),
     );
   }
 }

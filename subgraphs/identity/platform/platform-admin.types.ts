@@ -2,7 +2,12 @@ import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { AuditLogFilter } from '../audit/audit-event.entity';
 
 /** Rights of a platform Super Admin, on top of their rights in whichever tenant they are signed in to. */
-export const PLATFORM_PERMISSIONS = ['platform:audit', 'platform:admins', 'platform:tenants', 'platform:modules'] as const;
+export const PLATFORM_PERMISSIONS = [
+  'platform:audit',
+  'platform:admins',
+  'platform:tenants',
+  'platform:modules',
+] as const;
 export const SUPER_ADMIN_ROLE = 'super_admin';
 
 @ObjectType()
@@ -13,13 +18,18 @@ export class PlatformAdmin {
   @Field(() => String)
   email: string;
 
-  @Field(() => Date, { nullable: true, description: 'When granted over the API (null when named in SUPER_ADMIN_EMAILS)' })
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When granted over the API (null when named in SUPER_ADMIN_EMAILS)',
+  })
   grantedAt: Date | null;
 
   @Field(() => ID, { nullable: true })
   grantedBy: string | null;
 
-  @Field(() => Boolean, { description: 'Named in SUPER_ADMIN_EMAILS and holding that address confirmed: only configuration can remove it' })
+  @Field(() => Boolean, {
+    description: 'Named in SUPER_ADMIN_EMAILS and holding that address confirmed: only configuration can remove it',
+  })
   viaConfiguration: boolean;
 
   @Field(() => Boolean, { description: 'Platform rights apply only while the account uses two-factor sign-in' })

@@ -11,11 +11,19 @@ export enum UnverifiedAccess {
   /** Only their own account (profile, password, 2FA, sessions) until they confirm. */
   ACCOUNT_ONLY = 'ACCOUNT_ONLY',
 }
-registerEnumType(UnverifiedAccess, { name: 'UnverifiedAccess', description: 'What members with an unconfirmed e-mail address may do' });
+registerEnumType(UnverifiedAccess, {
+  name: 'UnverifiedAccess',
+  description: 'What members with an unconfirmed e-mail address may do',
+});
 
 /** Error codes a restricted member gets, also listed in `myAccess.restrictions`. */
-export const AccessRestrictionEnum = Object.fromEntries(ACCESS_RESTRICTIONS.map((r) => [r, r])) as { [K in (typeof ACCESS_RESTRICTIONS)[number]]: K };
-registerEnumType(AccessRestrictionEnum, { name: 'AccessRestriction', description: 'Why your rights in this tenant are limited to your own account for now' });
+export const AccessRestrictionEnum = Object.fromEntries(ACCESS_RESTRICTIONS.map((r) => [r, r])) as {
+  [K in (typeof ACCESS_RESTRICTIONS)[number]]: K;
+};
+registerEnumType(AccessRestrictionEnum, {
+  name: 'AccessRestriction',
+  description: 'Why your rights in this tenant are limited to your own account for now',
+});
 
 /** A tenant's sign-in rules for its members. A tenant without a row has the defaults (no extra rules). */
 @ObjectType('SecurityPolicy')
@@ -24,7 +32,10 @@ export class TenantSecurityPolicy {
   @PrimaryColumn('uuid', { name: 'tenant_id' })
   tenantId: string;
 
-  @Field(() => Boolean, { description: 'Members must use two-factor authentication; until they set it up they can only manage their own account' })
+  @Field(() => Boolean, {
+    description:
+      'Members must use two-factor authentication; until they set it up they can only manage their own account',
+  })
   @Column('boolean', { name: 'require_two_factor', default: false })
   requireTwoFactor: boolean;
 
@@ -32,11 +43,16 @@ export class TenantSecurityPolicy {
   @Column('text', { name: 'unverified_access', default: UnverifiedAccess.FULL })
   unverifiedAccess: UnverifiedAccess;
 
-  @Field(() => Int, { description: 'Shortest password a member may set (8 to 128); existing passwords stay until changed' })
+  @Field(() => Int, {
+    description: 'Shortest password a member may set (8 to 128); existing passwords stay until changed',
+  })
   @Column('int', { name: 'password_min_length', default: 8 })
   passwordMinLength: number;
 
-  @Field(() => Boolean, { description: "Members sign in through the tenant's identity provider only (owners keep their password, for when the provider fails)" })
+  @Field(() => Boolean, {
+    description:
+      "Members sign in through the tenant's identity provider only (owners keep their password, for when the provider fails)",
+  })
   @Column('boolean', { name: 'require_sso', default: false })
   requireSso: boolean;
 
@@ -69,6 +85,8 @@ export class MyAccess {
   @Field(() => [String], { description: 'Permission strings (`resource:action`)' })
   permissions: string[];
 
-  @Field(() => [AccessRestrictionEnum], { description: 'Empty unless a tenant rule limits you to your own account for now' })
+  @Field(() => [AccessRestrictionEnum], {
+    description: 'Empty unless a tenant rule limits you to your own account for now',
+  })
   restrictions: string[];
 }

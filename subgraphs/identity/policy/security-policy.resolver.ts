@@ -18,8 +18,12 @@ export class SecurityPolicyResolver {
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => TenantSecurityPolicy, { description: 'Changes the sign-in rules; applies to every member on their next request' })
-  updateSecurityPolicy(@Arg('input', () => UpdateSecurityPolicyInput) input: UpdateSecurityPolicyInput): Promise<TenantSecurityPolicy> {
+  @Mutation(() => TenantSecurityPolicy, {
+    description: 'Changes the sign-in rules; applies to every member on their next request',
+  })
+  updateSecurityPolicy(
+    @Arg('input', () => UpdateSecurityPolicyInput) input: UpdateSecurityPolicyInput,
+  ): Promise<TenantSecurityPolicy> {
     return this.policies.update(currentContext(), input);
   }
 

@@ -22,15 +22,32 @@ const ownAccount = (p: string) => p.startsWith('account:');
 const readOnly = (p: string) => ownAccount(p) || p.endsWith(':read');
 
 const defaults = (tenantId: string): TenantSecurityPolicy =>
-  Object.assign(new TenantSecurityPolicy(), { tenantId, requireTwoFactor: false, unverifiedAccess: UnverifiedAccess.FULL, passwordMinLength: 8, requireSso: false, updatedAt: null });
+  Object.assign(new TenantSecurityPolicy(), {
+    tenantId,
+    requireTwoFactor: false,
+    unverifiedAccess: UnverifiedAccess.FULL,
+    passwordMinLength: 8,
+    requireSso: false,
+    updatedAt: null,
+  });
 
 /**
  * A member's rights after the tenant's rules: without the second factor the tenant requires, or with an
  * unconfirmed address where the tenant limits that, only their own account (or reading) remains until
  * they comply. Runs inside a transaction scoped to the tenant.
  */
-export async function applySecurityPolicy(em: EntityManager, tenantId: string, userId: string, access: Access): Promise<RestrictedAccess> {
-  const [row]: { require_two_factor: boolean | null; unverified_access: UnverifiedAccess | null; verified: boolean; totp: boolean }[] = await em.query(
+export async function applySecurityPolicy(
+  em: EntityManager,
+  tenantId: string,
+  userId: string,
+  access: Access,
+): Promise<RestrictedAccess> {
+  const [row]: {
+    require_two_factor: boolean | null;
+    unverified_access: UnverifiedAccess | null;
+    verified: boolean;
+    totp: boolean;
+  }[] = await em.query(
     `SELECT p.require_two_factor, p.unverified_access, u.email_verified_at IS NOT NULL AS verified, u.totp_enabled_at IS NOT NULL AS totp
        FROM identity.users u LEFT JOIN identity.tenant_security_policies p ON p.tenant_id = $1
       WHERE u.id = $2`,
@@ -52,8 +69,14 @@ export async function applySecurityPolicy(em: EntityManager, tenantId: string, u
 
 /** Tells every gateway that an account's rights changed in each of its tenants (e.g. it turned 2FA on). */
 export async function announceAccountChanged(deps: SubgraphDeps, userId: string): Promise<void> {
-  const rows: { tenant_id: string }[] = await withUser(deps.ds, userId, (em) => em.query(`SELECT tenant_id FROM identity.memberships WHERE user_id = $1`, [userId]));
-  await announce(deps.pubsub, PERMISSIONS_CHANGED_TOPIC, rows.map((r) => ({ tenantId: r.tenant_id })));
+  const rows: { tenant_id: string }[] = await withUser(deps.ds, userId, (em) =>
+    em.query(`SELECT tenant_id FROM identity.memberships WHERE user_id = $1`, [userId]),
+  );
+  await announce(
+    deps.pubsub,
+    PERMISSIONS_CHANGED_TOPIC,
+    rows.map((r) => ({ tenantId: r.tenant_id })),
+  );
 }
 
 export class SecurityPolicyService {
@@ -77,7 +100,8 @@ export class SecurityPolicyService {
         passwordMinLength: input.passwordMinLength ?? current.passwordMinLength,
         requireSso: input.requireSso ?? current.requireSso,
       };
-      if (!Object.values(UnverifiedAccess).includes(next.unverifiedAccess)) throw identityError(IdentityErrorCode.INVALID_POLICY);
+      if (!Object.values(UnverifiedAccess).includes(next.unverifiedAccess))
+        throw identityError(IdentityErrorCode.INVALID_POLICY);
       if (!Number.isInteger(next.passwordMinLength) || next.passwordMinLength < 8 || next.passwordMinLength > 128) {
         throw identityError(IdentityErrorCode.INVALID_POLICY, 'passwordMinLength must be 8 to 128');
       }
@@ -86,17 +110,44 @@ export class SecurityPolicyService {
         [ctx.userId],
       );
       if (next.requireTwoFactor && !current.requireTwoFactor && !me?.totp) {
-        throw identityError(IdentityErrorCode.POLICY_UNMET, 'Turn on two-factor authentication for yourself before requiring it of every member');
+        throw identityError(
+          IdentityErrorCode.POLICY_UNMET,
+          'Turn on two-factor authentication for yourself before requiring it of every member',
+        );
       }
-      if (next.unverifiedAccess !== UnverifiedAccess.FULL && current.unverifiedAccess === UnverifiedAccess.FULL && !me?.verified) {
-        throw identityError(IdentityErrorCode.POLICY_UNMET, 'Confirm your own e-mail address before limiting unconfirmed members');
+      if (
+        next.unverifiedAccess !== UnverifiedAccess.FULL &&
+        current.unverifiedAccess === UnverifiedAccess.FULL &&
+        !me?.verified
+      ) {
+        throw identityError(
+          IdentityErrorCode.POLICY_UNMET,
+          'Confirm your own e-mail address before limiting unconfirmed members',
+        );
       }
       if (next.requireSso && !current.requireSso) {
-        const [connection]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled`, [tenantId]);
-        if (!connection) throw identityError(IdentityErrorCode.POLICY_UNMET, 'Add an SSO connection before requiring single sign-on');
+        const [connection]: unknown[] = await em.query(
+          `SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled`,
+          [tenantId],
+        );
+        if (!connection)
+          throw identityError(IdentityErrorCode.POLICY_UNMET, 'Add an SSO connection before requiring single sign-on');
       }
       await em.upsert(TenantSecurityPolicy, { tenantId, ...next }, ['tenantId']);
-      await audit(em, ctx, tenantId, { action: 'security_policy_update', result: AuditResult.SUCCESS, target: `tenant:${tenantId}`, details: { before: { requireTwoFactor: current.requireTwoFactor, unverifiedAccess: current.unverifiedAccess, passwordMinLength: current.passwordMinLength, requireSso: current.requireSso }, after: next } });
+      await audit(em, ctx, tenantId, {
+        action: 'security_policy_update',
+        result: AuditResult.SUCCESS,
+        target: `tenant:${tenantId}`,
+        details: {
+          before: {
+            requireTwoFactor: current.requireTwoFactor,
+            unverifiedAccess: current.unverifiedAccess,
+            passwordMinLength: current.passwordMinLength,
+            requireSso: current.requireSso,
+          },
+          after: next,
+        },
+      });
       return em.findOneByOrFail(TenantSecurityPolicy, { tenantId });
     });
     await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId }]);
@@ -107,6 +158,9 @@ export class SecurityPolicyService {
 /** Whether the tenant's "SSO required" rule stops this member from using a password session (owners never). */
 export async function passwordRefused(em: EntityManager, tenantId: string, role: string): Promise<boolean> {
   if (role === 'owner') return false;
-  const [row]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
+  const [row]: { require_sso: boolean }[] = await em.query(
+    `SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`,
+    [tenantId],
+  );
   return row?.require_sso === true;
 }

@@ -14,11 +14,17 @@ export async function moduleInstalled(event: DomainEvent, em: EntityManager): Pr
 /** Consumer of tenancy.module_uninstalled: its permissions stop counting, even inside custom roles. */
 export async function moduleUninstalled(event: DomainEvent, em: EntityManager): Promise<void> {
   const p = event.payload as { tenantId: string; moduleId: string };
-  await em.query(`DELETE FROM identity.tenant_module_permissions WHERE tenant_id = $1 AND module_id = $2`, [p.tenantId, p.moduleId]);
+  await em.query(`DELETE FROM identity.tenant_module_permissions WHERE tenant_id = $1 AND module_id = $2`, [
+    p.tenantId,
+    p.moduleId,
+  ]);
 }
 
 /** Permissions the tenant's installed modules add (run in a transaction scoped to the tenant). */
 export async function modulePermissions(em: EntityManager, tenantId: string): Promise<string[]> {
-  const rows: { permissions: string[] }[] = await em.query(`SELECT permissions FROM identity.tenant_module_permissions WHERE tenant_id = $1`, [tenantId]);
+  const rows: { permissions: string[] }[] = await em.query(
+    `SELECT permissions FROM identity.tenant_module_permissions WHERE tenant_id = $1`,
+    [tenantId],
+  );
   return [...new Set(rows.flatMap((r) => r.permissions))].sort();
 }

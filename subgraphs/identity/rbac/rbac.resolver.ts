@@ -2,7 +2,17 @@ import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { RbacService } from './rbac.service';
-import { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupMemberInput, GroupRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
+import {
+  AssignRoleInput,
+  CreateGroupInput,
+  CreateRoleInput,
+  GroupMemberInput,
+  GroupRoleInput,
+  GroupView,
+  RoleView,
+  UpdateGroupInput,
+  UpdateRoleInput,
+} from './rbac.types';
 
 @Resolver()
 export class RbacResolver {
@@ -12,7 +22,10 @@ export class RbacResolver {
   }
 
   @Authorized('users:read')
-  @Query(() => [String], { description: "Every permission string a role can contain: the platform's and those of the tenant's installed modules" })
+  @Query(() => [String], {
+    description:
+      "Every permission string a role can contain: the platform's and those of the tenant's installed modules",
+  })
   permissionCatalog(): Promise<string[]> {
     return this.rbac.catalog(currentContext());
   }

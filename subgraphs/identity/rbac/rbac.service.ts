@@ -13,7 +13,15 @@ import { IdentityErrorCode, identityError } from '../identity.errors';
 import { IdentityMembership } from '../users/membership.entity';
 import { PERMISSION_CATALOG, ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
 import { CustomRole, Group } from './rbac.entities';
-import type { AssignRoleInput, CreateGroupInput, CreateRoleInput, GroupView, RoleView, UpdateGroupInput, UpdateRoleInput } from './rbac.types';
+import type {
+  AssignRoleInput,
+  CreateGroupInput,
+  CreateRoleInput,
+  GroupView,
+  RoleView,
+  UpdateGroupInput,
+  UpdateRoleInput,
+} from './rbac.types';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { AppError } from '../../../kernel/errors';
 import { TEXT_LIMITS, cleanName, lengthRange, stripBidiControls } from '../../../kernel/text';
@@ -22,7 +30,6 @@ import { withPlatformRights } from '../platform/platform-admin.service';
 import { modulePermissions } from './module-permissions';
 import { SUPER_ADMIN_ROLE } from '../platform/platform-admin.types';
 import { IMPERSONATION_ROLE } from '../sessions/session.service';
-
 
 export interface EffectiveAccess {
   roles: string[];
@@ -33,7 +40,11 @@ export interface EffectiveAccess {
  * What a member of a tenant may do: the permissions of their system role, of custom roles given to
  * them, and of the roles of their groups and every ancestor of those groups.
  */
-export async function effectiveAccess(em: EntityManager, tenantId: string, userId: string): Promise<EffectiveAccess | null> {
+export async function effectiveAccess(
+  em: EntityManager,
+  tenantId: string,
+  userId: string,
+): Promise<EffectiveAccess | null> {
   const membership = await em.findOneBy(IdentityMembership, { tenantId, userId });
   if (!membership) return null;
   const rows: { name: string; permissions: string[] }[] = await em.query(
@@ -73,7 +84,15 @@ export async function accessOf(
   who: { tenantId: string; userId: string; sessionId?: string; authMethod?: string },
 ): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
-  const scope: RequestContext = { requestId: 'access', tenantId: who.tenantId, userId: who.userId, sessionId: null, roles: [], permissions: [], authMethod: 'system' };
+  const scope: RequestContext = {
+    requestId: 'access',
+    tenantId: who.tenantId,
+    userId: who.userId,
+    sessionId: null,
+    roles: [],
+    permissions: [],
+    authMethod: 'system',
+  };
   const configured = deps.config.auth.SUPER_ADMIN_EMAILS;
   return withTenant(deps.ds, scope, async (em) => {
     const access = await effectiveAccess(em, who.tenantId, who.userId);
@@ -107,9 +126,17 @@ export class RbacService {
   }
 
   async roles(ctx: RequestContext): Promise<RoleView[]> {
-    const custom = await withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(CustomRole, { where: { tenantId }, order: { name: 'ASC' } }));
+    const custom = await withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(CustomRole, { where: { tenantId }, order: { name: 'ASC' } }),
+    );
     return [
-      ...SYSTEM_ROLES.map((r) => ({ id: r, name: r, description: `System role: ${r}`, permissions: [...ROLE_PERMISSIONS[r]], system: true })),
+      ...SYSTEM_ROLES.map((r) => ({
+        id: r,
+        name: r,
+        description: `System role: ${r}`,
+        permissions: [...ROLE_PERMISSIONS[r]],
+        system: true,
+      })),
       ...custom.map(view),
     ];
   }
@@ -121,45 +148,85 @@ export class RbacService {
     const permissions = checkedPermissions(input.permissions ?? [], catalog);
     const beyond = permissions.filter((p) => !hasPermission(ctx, p));
     if (beyond.length) {
-      await this.refuse(ctx, new Refusal('role_create', `role:${name}`, { beyond }, `You cannot grant what you do not have: ${beyond.join(', ')}`));
+      await this.refuse(
+        ctx,
+        new Refusal(
+          'role_create',
+          `role:${name}`,
+          { beyond },
+          `You cannot grant what you do not have: ${beyond.join(', ')}`,
+        ),
+      );
     }
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const id = randomUUID();
       try {
         await em.insert(CustomRole, { tenantId, id, name, description, permissions });
       } catch (err) {
-        if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
+        if ((err as { code?: string }).code === '23505')
+          throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
         throw err;
       }
-      await audit(em, ctx, tenantId, { action: 'role_create', result: AuditResult.SUCCESS, target: `role:${id}`, details: { name, permissions } });
+      await audit(em, ctx, tenantId, {
+        action: 'role_create',
+        result: AuditResult.SUCCESS,
+        target: `role:${id}`,
+        details: { name, permissions },
+      });
       return view(await em.findOneByOrFail(CustomRole, { tenantId, id }));
     });
   }
 
   /** System role: replaces the member's role. Custom role: adds it. Nobody grants beyond their own rights. */
   async assignRole(ctx: RequestContext, input: AssignRoleInput): Promise<boolean> {
-    await this.guarded(ctx, (em, tenantId) => this.applyRole(em, ctx, tenantId, input), 'role_assign', `user:${input.userId}`);
+    await this.guarded(
+      ctx,
+      (em, tenantId) => this.applyRole(em, ctx, tenantId, input),
+      'role_assign',
+      `user:${input.userId}`,
+    );
     await this.changed(ctx.tenantId!);
     return true;
   }
 
-  private async applyRole(em: EntityManager, ctx: RequestContext, tenantId: string, input: AssignRoleInput): Promise<void> {
+  private async applyRole(
+    em: EntityManager,
+    ctx: RequestContext,
+    tenantId: string,
+    input: AssignRoleInput,
+  ): Promise<void> {
     {
-      const member = isUuid(input.userId) ? await em.findOneBy(IdentityMembership, { tenantId, userId: input.userId }) : null;
+      const member = isUuid(input.userId)
+        ? await em.findOneBy(IdentityMembership, { tenantId, userId: input.userId })
+        : null;
       if (!member) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
       if (isSystemRole(input.roleId)) {
         if ((input.roleId === 'owner' || member.role === 'owner') && !ctx.roles.includes('owner')) {
-          throw new Refusal('role_assign', `user:${member.userId}`, { role: input.roleId }, 'Only an owner can give or take ownership');
+          throw new Refusal(
+            'role_assign',
+            `user:${member.userId}`,
+            { role: input.roleId },
+            'Only an owner can give or take ownership',
+          );
         }
         // Neither grant a role beyond your own rights, nor change someone whose rights exceed yours.
         assertWithin(ctx, permissionsFor([input.roleId]), 'role_assign', `user:${member.userId}`);
-        assertWithin(ctx, (await effectiveAccess(em, tenantId, member.userId))?.permissions ?? [], 'role_assign', `user:${member.userId}`);
+        assertWithin(
+          ctx,
+          (await effectiveAccess(em, tenantId, member.userId))?.permissions ?? [],
+          'role_assign',
+          `user:${member.userId}`,
+        );
         if (member.role === 'owner' && input.roleId !== 'owner') {
           const owners = await em.countBy(IdentityMembership, { tenantId, role: 'owner' });
           if (owners <= 1) throw identityError(IdentityErrorCode.LAST_OWNER);
         }
         await em.update(IdentityMembership, { tenantId, userId: member.userId }, { role: input.roleId });
-        await recordEvent(em, 'identity', { type: 'identity.member_role_changed', tenantId, payload: { tenantId, userId: member.userId, role: input.roleId } });
+        await recordEvent(em, 'identity', {
+          type: 'identity.member_role_changed',
+          tenantId,
+          payload: { tenantId, userId: member.userId, role: input.roleId },
+        });
       } else {
         const role = await this.roleIn(em, tenantId, input.roleId);
         assertWithin(ctx, role.permissions, 'role_assign', `user:${member.userId}`);
@@ -170,24 +237,41 @@ export class RbacService {
           [tenantId, member.userId, role.id],
         );
       }
-      await audit(em, ctx, tenantId, { action: 'role_assign', result: AuditResult.SUCCESS, target: `user:${member.userId}`, details: { role: input.roleId } });
+      await audit(em, ctx, tenantId, {
+        action: 'role_assign',
+        result: AuditResult.SUCCESS,
+        target: `user:${member.userId}`,
+        details: { role: input.roleId },
+      });
     }
   }
 
   async groups(ctx: RequestContext): Promise<GroupView[]> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const groups = await em.find(Group, { where: { tenantId }, order: { name: 'ASC' } });
-      const roles: { group_id: string; id: string; name: string; description: string; permissions: string[] }[] = await em.query(
-        `SELECT gr.group_id, r.id, r.name, r.description, r.permissions FROM identity.group_roles gr
+      const roles: { group_id: string; id: string; name: string; description: string; permissions: string[] }[] =
+        await em.query(
+          `SELECT gr.group_id, r.id, r.name, r.description, r.permissions FROM identity.group_roles gr
            JOIN identity.roles r ON r.tenant_id = gr.tenant_id AND r.id = gr.role_id WHERE gr.tenant_id = $1`,
+          [tenantId],
+        );
+      const members: { group_id: string; user_id: string }[] = await em.query(
+        `SELECT group_id, user_id FROM identity.group_members WHERE tenant_id = $1`,
         [tenantId],
       );
-      const members: { group_id: string; user_id: string }[] = await em.query(`SELECT group_id, user_id FROM identity.group_members WHERE tenant_id = $1`, [tenantId]);
       return groups.map((g) => ({
         id: g.id,
         name: g.name,
         parentId: g.parentId,
-        roles: roles.filter((r) => r.group_id === g.id).map((r) => ({ id: r.id, name: r.name, description: r.description, permissions: r.permissions, system: false })),
+        roles: roles
+          .filter((r) => r.group_id === g.id)
+          .map((r) => ({
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            permissions: r.permissions,
+            system: false,
+          })),
         memberIds: members.filter((m) => m.group_id === g.id).map((m) => m.user_id),
       }));
     });
@@ -197,37 +281,71 @@ export class RbacService {
     const name = checkedGroupName(input.name);
     const id = randomUUID();
     await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      if (input.parentId && !(isUuid(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))) {
+      if (
+        input.parentId &&
+        !(isUuid(input.parentId) && (await em.findOneBy(Group, { tenantId, id: input.parentId })))
+      ) {
         throw identityError(IdentityErrorCode.INVALID_GROUP, 'Parent group not found');
       }
       await em.insert(Group, { tenantId, id, name, parentId: input.parentId ?? null });
-      await audit(em, ctx, tenantId, { action: 'group_create', result: AuditResult.SUCCESS, target: `group:${id}`, details: { name, parentId: input.parentId ?? null } });
+      await audit(em, ctx, tenantId, {
+        action: 'group_create',
+        result: AuditResult.SUCCESS,
+        target: `group:${id}`,
+        details: { name, parentId: input.parentId ?? null },
+      });
     });
     return (await this.groups(ctx)).find((g) => g.id === id)!;
   }
 
   async addGroupMember(ctx: RequestContext, groupId: string, userId: string): Promise<boolean> {
-    await this.guarded(ctx, async (em, tenantId) => {
-      await this.groupIn(em, tenantId, groupId);
-      assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_add', `group:${groupId}`);
-      if (!(isUuid(userId) && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
-        throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
-      }
-      await em.query(`INSERT INTO identity.group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, userId]);
-      await audit(em, ctx, tenantId, { action: 'group_member_add', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { groupId } });
-    }, 'group_member_add', `group:${groupId}`);
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        await this.groupIn(em, tenantId, groupId);
+        assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_add', `group:${groupId}`);
+        if (!(isUuid(userId) && (await em.findOneBy(IdentityMembership, { tenantId, userId })))) {
+          throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
+        }
+        await em.query(
+          `INSERT INTO identity.group_members (tenant_id, group_id, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+          [tenantId, groupId, userId],
+        );
+        await audit(em, ctx, tenantId, {
+          action: 'group_member_add',
+          result: AuditResult.SUCCESS,
+          target: `user:${userId}`,
+          details: { groupId },
+        });
+      },
+      'group_member_add',
+      `group:${groupId}`,
+    );
     await this.changed(ctx.tenantId!);
     return true;
   }
 
   async assignGroupRole(ctx: RequestContext, groupId: string, roleId: string): Promise<boolean> {
-    await this.guarded(ctx, async (em, tenantId) => {
-      await this.groupIn(em, tenantId, groupId);
-      const role = await this.roleIn(em, tenantId, roleId);
-      assertWithin(ctx, role.permissions, 'group_role_assign', `group:${groupId}`);
-      await em.query(`INSERT INTO identity.group_roles (tenant_id, group_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, groupId, roleId]);
-      await audit(em, ctx, tenantId, { action: 'group_role_assign', result: AuditResult.SUCCESS, target: `group:${groupId}`, details: { roleId } });
-    }, 'group_role_assign', `group:${groupId}`);
+    await this.guarded(
+      ctx,
+      async (em, tenantId) => {
+        await this.groupIn(em, tenantId, groupId);
+        const role = await this.roleIn(em, tenantId, roleId);
+        assertWithin(ctx, role.permissions, 'group_role_assign', `group:${groupId}`);
+        await em.query(
+          `INSERT INTO identity.group_roles (tenant_id, group_id, role_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+          [tenantId, groupId, roleId],
+        );
+        await audit(em, ctx, tenantId, {
+          action: 'group_role_assign',
+          result: AuditResult.SUCCESS,
+          target: `group:${groupId}`,
+          details: { roleId },
+        });
+      },
+      'group_role_assign',
+      `group:${groupId}`,
+    );
     await this.changed(ctx.tenantId!);
     return true;
   }
@@ -241,15 +359,23 @@ export class RbacService {
         const role = await this.roleIn(em, tenantId, input.id);
         const name = input.name === undefined || input.name === null ? role.name : checkedRoleName(input.name);
         const description = checkedRoleDescription(input.description) ?? role.description;
-        const permissions = input.permissions ? checkedPermissions(input.permissions, await permissionCatalogOf(em, tenantId)) : role.permissions;
+        const permissions = input.permissions
+          ? checkedPermissions(input.permissions, await permissionCatalogOf(em, tenantId))
+          : role.permissions;
         assertWithin(ctx, [...role.permissions, ...permissions], 'role_update', target);
         try {
           await em.update(CustomRole, { tenantId, id: role.id }, { name, description, permissions });
         } catch (err) {
-          if ((err as { code?: string }).code === '23505') throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
+          if ((err as { code?: string }).code === '23505')
+            throw identityError(IdentityErrorCode.INVALID_ROLE, 'A role with this name exists');
           throw err;
         }
-        await audit(em, ctx, tenantId, { action: 'role_update', result: AuditResult.SUCCESS, target, details: { before: view(role), after: { name, permissions } } });
+        await audit(em, ctx, tenantId, {
+          action: 'role_update',
+          result: AuditResult.SUCCESS,
+          target,
+          details: { before: view(role), after: { name, permissions } },
+        });
       },
       'role_update',
       target,
@@ -266,7 +392,12 @@ export class RbacService {
         const role = await this.roleIn(em, tenantId, id);
         assertWithin(ctx, role.permissions, 'role_delete', `role:${id}`);
         await em.delete(CustomRole, { tenantId, id: role.id });
-        await audit(em, ctx, tenantId, { action: 'role_delete', result: AuditResult.SUCCESS, target: `role:${id}`, details: { name: role.name, permissions: role.permissions } });
+        await audit(em, ctx, tenantId, {
+          action: 'role_delete',
+          result: AuditResult.SUCCESS,
+          target: `role:${id}`,
+          details: { name: role.name, permissions: role.permissions },
+        });
       },
       'role_delete',
       `role:${id}`,
@@ -281,17 +412,31 @@ export class RbacService {
     await this.guarded(
       ctx,
       async (em, tenantId) => {
-        if (isSystemRole(input.roleId)) throw identityError(IdentityErrorCode.INVALID_ROLE, 'A system role is replaced with assignRole, not taken away');
+        if (isSystemRole(input.roleId))
+          throw identityError(
+            IdentityErrorCode.INVALID_ROLE,
+            'A system role is replaced with assignRole, not taken away',
+          );
         const role = await this.roleIn(em, tenantId, input.roleId);
         assertWithin(ctx, role.permissions, 'role_unassign', target);
-        assertWithin(ctx, isUuid(input.userId) ? ((await effectiveAccess(em, tenantId, input.userId))?.permissions ?? []) : [], 'role_unassign', target);
-        const removed = await em.query(`DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_id = $3 RETURNING role_id`, [
-          tenantId,
-          isUuid(input.userId) ? input.userId : null,
-          role.id,
-        ]);
-        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'That member does not have this role');
-        await audit(em, ctx, tenantId, { action: 'role_unassign', result: AuditResult.SUCCESS, target, details: { role: role.id } });
+        assertWithin(
+          ctx,
+          isUuid(input.userId) ? ((await effectiveAccess(em, tenantId, input.userId))?.permissions ?? []) : [],
+          'role_unassign',
+          target,
+        );
+        const removed = await em.query(
+          `DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_id = $3 RETURNING role_id`,
+          [tenantId, isUuid(input.userId) ? input.userId : null, role.id],
+        );
+        if (returningRows(removed).length === 0)
+          throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'That member does not have this role');
+        await audit(em, ctx, tenantId, {
+          action: 'role_unassign',
+          result: AuditResult.SUCCESS,
+          target,
+          details: { role: role.id },
+        });
       },
       'role_unassign',
       target,
@@ -322,12 +467,21 @@ export class RbacService {
                SELECT EXISTS (SELECT 1 FROM chain WHERE id = $3) AS found`,
               [tenantId, parentId, group.id],
             );
-            if (cycle.found) throw identityError(IdentityErrorCode.INVALID_GROUP, 'A group cannot be placed under itself or one of its own subgroups');
+            if (cycle.found)
+              throw identityError(
+                IdentityErrorCode.INVALID_GROUP,
+                'A group cannot be placed under itself or one of its own subgroups',
+              );
             assertWithin(ctx, await groupPermissions(em, tenantId, parentId), 'group_update', target);
           }
         }
         await em.update(Group, { tenantId, id: group.id }, { name, parentId });
-        await audit(em, ctx, tenantId, { action: 'group_update', result: AuditResult.SUCCESS, target, details: { before: { name: group.name, parentId: group.parentId }, after: { name, parentId } } });
+        await audit(em, ctx, tenantId, {
+          action: 'group_update',
+          result: AuditResult.SUCCESS,
+          target,
+          details: { before: { name: group.name, parentId: group.parentId }, after: { name, parentId } },
+        });
       },
       'group_update',
       target,
@@ -344,7 +498,12 @@ export class RbacService {
         const group = await this.groupIn(em, tenantId, id);
         assertWithin(ctx, await groupPermissions(em, tenantId, group.id), 'group_delete', `group:${id}`);
         await em.delete(Group, { tenantId, id: group.id });
-        await audit(em, ctx, tenantId, { action: 'group_delete', result: AuditResult.SUCCESS, target: `group:${id}`, details: { name: group.name } });
+        await audit(em, ctx, tenantId, {
+          action: 'group_delete',
+          result: AuditResult.SUCCESS,
+          target: `group:${id}`,
+          details: { name: group.name },
+        });
       },
       'group_delete',
       `group:${id}`,
@@ -359,13 +518,18 @@ export class RbacService {
       async (em, tenantId) => {
         await this.groupIn(em, tenantId, groupId);
         assertWithin(ctx, await groupPermissions(em, tenantId, groupId), 'group_member_remove', `group:${groupId}`);
-        const removed = await em.query(`DELETE FROM identity.group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3 RETURNING user_id`, [
-          tenantId,
-          groupId,
-          isUuid(userId) ? userId : null,
-        ]);
-        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not in this group');
-        await audit(em, ctx, tenantId, { action: 'group_member_remove', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { groupId } });
+        const removed = await em.query(
+          `DELETE FROM identity.group_members WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3 RETURNING user_id`,
+          [tenantId, groupId, isUuid(userId) ? userId : null],
+        );
+        if (returningRows(removed).length === 0)
+          throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not in this group');
+        await audit(em, ctx, tenantId, {
+          action: 'group_member_remove',
+          result: AuditResult.SUCCESS,
+          target: `user:${userId}`,
+          details: { groupId },
+        });
       },
       'group_member_remove',
       `group:${groupId}`,
@@ -381,9 +545,18 @@ export class RbacService {
         await this.groupIn(em, tenantId, groupId);
         const role = await this.roleIn(em, tenantId, roleId);
         assertWithin(ctx, role.permissions, 'group_role_unassign', `group:${groupId}`);
-        const removed = await em.query(`DELETE FROM identity.group_roles WHERE tenant_id = $1 AND group_id = $2 AND role_id = $3 RETURNING role_id`, [tenantId, groupId, role.id]);
-        if (returningRows(removed).length === 0) throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'The group does not have this role');
-        await audit(em, ctx, tenantId, { action: 'group_role_unassign', result: AuditResult.SUCCESS, target: `group:${groupId}`, details: { roleId } });
+        const removed = await em.query(
+          `DELETE FROM identity.group_roles WHERE tenant_id = $1 AND group_id = $2 AND role_id = $3 RETURNING role_id`,
+          [tenantId, groupId, role.id],
+        );
+        if (returningRows(removed).length === 0)
+          throw identityError(IdentityErrorCode.UNKNOWN_ROLE, 'The group does not have this role');
+        await audit(em, ctx, tenantId, {
+          action: 'group_role_unassign',
+          result: AuditResult.SUCCESS,
+          target: `group:${groupId}`,
+          details: { roleId },
+        });
       },
       'group_role_unassign',
       `group:${groupId}`,
@@ -409,21 +582,36 @@ export class RbacService {
    * PERMISSION_ESCALATION; any other coded refusal (unknown role, another tenant's group, a cycle) is
    * rolled back and audited as a failure of `action` too.
    */
-  private async guarded(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<void>, action?: string, target?: string): Promise<void> {
+  private async guarded(
+    ctx: RequestContext,
+    work: (em: EntityManager, tenantId: string) => Promise<void>,
+    action?: string,
+    target?: string,
+  ): Promise<void> {
     try {
       await withTenant(this.deps.ds, ctx, work);
     } catch (err) {
       if (err instanceof Refusal) await this.refuse(ctx, err);
       const code = err instanceof AppError ? err.extensions.code : undefined;
       if (action && typeof code === 'string') {
-        await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action, result: AuditResult.FAILURE, target: target ?? null, details: { code } });
+        await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+          action,
+          result: AuditResult.FAILURE,
+          target: target ?? null,
+          details: { code },
+        });
       }
       throw err;
     }
   }
 
   private async refuse(ctx: RequestContext, refusal: Refusal): Promise<never> {
-    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: refusal.action, result: AuditResult.FAILURE, target: refusal.target, details: refusal.details });
+    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+      action: refusal.action,
+      result: AuditResult.FAILURE,
+      target: refusal.target,
+      details: refusal.details,
+    });
     throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, refusal.message);
   }
 }
@@ -431,7 +619,10 @@ export class RbacService {
 function checkedRoleName(raw: string | null | undefined): string {
   const name = cleanName(raw ?? '');
   if (name.length < 1 || name.length > TEXT_LIMITS.roleName || isSystemRole(name.toLowerCase())) {
-    throw identityError(IdentityErrorCode.INVALID_ROLE, `Role name must be ${lengthRange(TEXT_LIMITS.roleName)} and not a system role`);
+    throw identityError(
+      IdentityErrorCode.INVALID_ROLE,
+      `Role name must be ${lengthRange(TEXT_LIMITS.roleName)} and not a system role`,
+    );
   }
   return name;
 }
@@ -440,13 +631,18 @@ function checkedRoleName(raw: string | null | undefined): string {
 function checkedRoleDescription(raw: string | null | undefined): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   const description = stripBidiControls(raw).trim();
-  if (description.length > TEXT_LIMITS.roleDescription) throw identityError(IdentityErrorCode.INVALID_ROLE, `Role description must be ${lengthRange(TEXT_LIMITS.roleDescription, 0)}`);
+  if (description.length > TEXT_LIMITS.roleDescription)
+    throw identityError(
+      IdentityErrorCode.INVALID_ROLE,
+      `Role description must be ${lengthRange(TEXT_LIMITS.roleDescription, 0)}`,
+    );
   return description;
 }
 
 function checkedGroupName(raw: string | null | undefined): string {
   const name = cleanName(raw ?? '');
-  if (name.length < 1 || name.length > TEXT_LIMITS.groupName) throw identityError(IdentityErrorCode.INVALID_GROUP, `Group name must be ${lengthRange(TEXT_LIMITS.groupName)}`);
+  if (name.length < 1 || name.length > TEXT_LIMITS.groupName)
+    throw identityError(IdentityErrorCode.INVALID_GROUP, `Group name must be ${lengthRange(TEXT_LIMITS.groupName)}`);
   return name;
 }
 
@@ -461,7 +657,13 @@ function checkedPermissions(raw: readonly string[], catalog: readonly string[]):
 /** Throws a Refusal unless every permission is one the caller holds. */
 function assertWithin(ctx: RequestContext, permissions: readonly string[], action: string, target: string): void {
   const beyond = permissions.filter((p) => !hasPermission(ctx, p));
-  if (beyond.length) throw new Refusal(action, target, { beyond }, `You cannot grant or change what you do not have: ${beyond.join(', ')}`);
+  if (beyond.length)
+    throw new Refusal(
+      action,
+      target,
+      { beyond },
+      `You cannot grant or change what you do not have: ${beyond.join(', ')}`,
+    );
 }
 
 /** Permissions a group gives its members: its roles and those of its ancestors. */

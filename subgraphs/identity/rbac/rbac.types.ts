@@ -1,7 +1,9 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 
-@ObjectType('Role', { description: 'A set of permissions: system roles (owner, admin, member) or defined by the tenant' })
+@ObjectType('Role', {
+  description: 'A set of permissions: system roles (owner, admin, member) or defined by the tenant',
+})
 export class RoleView {
   @Field(() => ID, { description: 'owner, admin, member, or the id of a custom role' })
   id: string;
@@ -39,7 +41,9 @@ export class GroupView {
 
 @InputType()
 export class CreateRoleInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.roleName)}, not a system role's; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.roleName)}, not a system role's; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
   @Field(() => [String])
@@ -60,7 +64,9 @@ export class AssignRoleInput {
 
 @InputType()
 export class CreateGroupInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.groupName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.groupName)}; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
   @Field(() => ID, { nullable: true })
@@ -96,7 +102,10 @@ export class UpdateRoleInput {
   @Field(() => String, { nullable: true, description: lengthRange(TEXT_LIMITS.roleDescription, 0) })
   description?: string | null;
 
-  @Field(() => [String], { nullable: true, description: 'Replaces the permissions; members holding the role get the change on their next request' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'Replaces the permissions; members holding the role get the change on their next request',
+  })
   permissions?: string[] | null;
 }
 

@@ -13,7 +13,11 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
  * (inside the transaction that issues the credential), the row is held FOR SHARE until it commits, so a
  * revocation of the session waits for it and the two cannot cross.
  */
-export async function requireLiveSession(em: EntityManager, ctx: RequestContext, options: { lock: boolean }): Promise<void> {
+export async function requireLiveSession(
+  em: EntityManager,
+  ctx: RequestContext,
+  options: { lock: boolean },
+): Promise<void> {
   if (!ctx.sessionId) return;
   const rows: unknown[] = await em.query(
     `SELECT 1 FROM identity.sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()${options.lock ? ' FOR SHARE' : ''}`,
@@ -32,7 +36,8 @@ export class LiveSessionMiddleware implements MiddlewareInterface {
   async use({ info }: ResolverData, next: NextFn): Promise<unknown> {
     if (info.parentType.name === 'Mutation' && !isPublicRootField(info.fieldName) && info.fieldName !== 'logout') {
       const ctx = currentContext();
-      if (ctx.sessionId && ctx.userId) await withUser(this.deps.ds, ctx.userId, (em) => requireLiveSession(em, ctx, { lock: false }));
+      if (ctx.sessionId && ctx.userId)
+        await withUser(this.deps.ds, ctx.userId, (em) => requireLiveSession(em, ctx, { lock: false }));
     }
     return next();
   }

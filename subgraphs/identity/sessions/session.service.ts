@@ -5,7 +5,12 @@ import { currentRequestState, type RequestContext } from '../../../kernel/contex
 import { ISSUED_SESSION_EXTENSION } from '../../../kernel/context-token';
 import { withNoTenant, withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { announce } from '../../../kernel/pubsub';
-import { REVOCATION_OVERLAP_SECONDS, REVOCATIONS_PAGE_SIZE, revocationsQuerySchema, type RevocationsPage } from '../../../kernel/session-revocations';
+import {
+  REVOCATION_OVERLAP_SECONDS,
+  REVOCATIONS_PAGE_SIZE,
+  revocationsQuerySchema,
+  type RevocationsPage,
+} from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
@@ -20,7 +25,6 @@ import { RefreshToken, Session } from './session.entity';
 import type { SessionInfo } from './session.types';
 import { isUuid } from '../../../kernel/db/values';
 import { forgetPasswordChecks } from '../throttle/throttle';
-
 
 /** A timestamp as ISO 8601 in UTC to the microsecond (what PostgreSQL keeps), so a cursor loses nothing. */
 const UTC_MICROS = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -80,8 +84,21 @@ export class SessionService {
       ],
     );
     const details = impersonation ? { reason: impersonation.reason } : undefined;
-    await audit(em, { ...ctx, impersonatorId: impersonation ? user.id : null }, tenantId, { action, result: AuditResult.SUCCESS, actorId: user.id, target: `session:${sessionId}`, details });
-    const accessToken = await this.accessToken(user.id, tenantId, sessionId, [role], impersonation ? user.id : null, authMethod);
+    await audit(em, { ...ctx, impersonatorId: impersonation ? user.id : null }, tenantId, {
+      action,
+      result: AuditResult.SUCCESS,
+      actorId: user.id,
+      target: `session:${sessionId}`,
+      details,
+    });
+    const accessToken = await this.accessToken(
+      user.id,
+      tenantId,
+      sessionId,
+      [role],
+      impersonation ? user.id : null,
+      authMethod,
+    );
     return { accessToken, refreshToken, user: Object.assign(user, { viewedBySelf: true }), tenant: { id: tenantId } };
   }
 
@@ -95,9 +112,21 @@ export class SessionService {
   ): Promise<string> {
     const { config, keys } = this.deps;
     const token = await signAccessToken(
-      { sub: userId, tid: tenantId, sid: sessionId, roles, perms: permissionsFor(roles), amr, ...(impersonatorId ? { act: { sub: impersonatorId } } : {}) },
+      {
+        sub: userId,
+        tid: tenantId,
+        sid: sessionId,
+        roles,
+        perms: permissionsFor(roles),
+        amr,
+        ...(impersonatorId ? { act: { sub: impersonatorId } } : {}),
+      },
       keys.access,
-      { issuer: config.auth.JWT_ISSUER, audience: config.auth.JWT_AUDIENCE, ttlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS },
+      {
+        issuer: config.auth.JWT_ISSUER,
+        audience: config.auth.JWT_AUDIENCE,
+        ttlSeconds: config.auth.ACCESS_TOKEN_TTL_SECONDS,
+      },
     );
     // Lets the gateway resolve the rest of this operation (e.g. `tenant { name }`) as the new session.
     currentRequestState().responseExtensions[ISSUED_SESSION_EXTENSION] = token;
@@ -114,29 +143,57 @@ export class SessionService {
     if (!tenantId) throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
     const scope = { ...ctx, tenantId, userId: null };
     const outcome = await withTenant(this.deps.ds, scope, async (em) => {
-      const token = await em.findOne(RefreshToken, { where: { tenantId, tokenHash: hash }, lock: { mode: 'pessimistic_write' } });
-      const session = token && (await em.findOne(Session, { where: { tenantId, id: token.sessionId }, lock: { mode: 'pessimistic_write' } }));
+      const token = await em.findOne(RefreshToken, {
+        where: { tenantId, tokenHash: hash },
+        lock: { mode: 'pessimistic_write' },
+      });
+      const session =
+        token &&
+        (await em.findOne(Session, { where: { tenantId, id: token.sessionId }, lock: { mode: 'pessimistic_write' } }));
       if (!token || !session) return { kind: 'invalid' as const };
       if (token.usedAt) {
         if (!session.revokedAt) {
-          await em.update(Session, { tenantId, id: session.id }, { revokedAt: new Date(), revokedReason: 'refresh_reuse' });
+          await em.update(
+            Session,
+            { tenantId, id: session.id },
+            { revokedAt: new Date(), revokedReason: 'refresh_reuse' },
+          );
         }
-        await audit(em, ctx, tenantId, { action: 'refresh_reuse', result: AuditResult.FAILURE, actorId: session.userId, target: `session:${session.id}` });
+        await audit(em, ctx, tenantId, {
+          action: 'refresh_reuse',
+          result: AuditResult.FAILURE,
+          actorId: session.userId,
+          target: `session:${session.id}`,
+        });
         return { kind: 'reused' as const, session };
       }
       if (session.revokedAt || session.expiresAt <= new Date()) return { kind: 'invalid' as const };
       const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
-      const user = await em.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id: session.userId }).getOne();
+      const user = await em
+        .getRepository(User)
+        .createQueryBuilder('u')
+        .where('u.id = :id', { id: session.userId })
+        .getOne();
       if ((!membership && !session.impersonatorId) || !user) return { kind: 'invalid' as const };
       // A password session ends its life where the tenant has since required single sign-on.
-      if (membership && session.authMethod === 'password' && !session.impersonatorId && (await passwordRefused(em, tenantId, membership.role))) {
+      if (
+        membership &&
+        session.authMethod === 'password' &&
+        !session.impersonatorId &&
+        (await passwordRefused(em, tenantId, membership.role))
+      ) {
         return { kind: 'sso_required' as const };
       }
       const next = newRefreshToken();
       await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
       await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
       await em.update(Session, { tenantId, id: session.id }, { lastUsedAt: new Date() });
-      await audit(em, ctx, tenantId, { action: 'refresh', result: AuditResult.SUCCESS, actorId: user.id, target: `session:${session.id}` });
+      await audit(em, ctx, tenantId, {
+        action: 'refresh',
+        result: AuditResult.SUCCESS,
+        actorId: user.id,
+        target: `session:${session.id}`,
+      });
       return { kind: 'ok' as const, session, user, role: membership?.role ?? IMPERSONATION_ROLE, next };
     });
     if (outcome.kind === 'reused') {
@@ -145,8 +202,20 @@ export class SessionService {
     }
     if (outcome.kind === 'invalid') throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
     if (outcome.kind === 'sso_required') throw identityError(IdentityErrorCode.SSO_REQUIRED);
-    const accessToken = await this.accessToken(outcome.user.id, tenantId, outcome.session.id, [outcome.role], outcome.session.impersonatorId, outcome.session.authMethod);
-    return { accessToken, refreshToken: outcome.next, user: Object.assign(outcome.user, { viewedBySelf: true }), tenant: { id: tenantId } };
+    const accessToken = await this.accessToken(
+      outcome.user.id,
+      tenantId,
+      outcome.session.id,
+      [outcome.role],
+      outcome.session.impersonatorId,
+      outcome.session.authMethod,
+    );
+    return {
+      accessToken,
+      refreshToken: outcome.next,
+      user: Object.assign(outcome.user, { viewedBySelf: true }),
+      tenant: { id: tenantId },
+    };
   }
 
   /** Signs out the calling session. */
@@ -161,7 +230,11 @@ export class SessionService {
     const revoked = await withUser(this.deps.ds, userId, async (em) => {
       const open = await em.find(Session, { where: { userId, revokedAt: IsNull() } });
       if (open.length) {
-        await em.update(Session, { userId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'logout_everywhere' });
+        await em.update(
+          Session,
+          { userId, revokedAt: IsNull() },
+          { revokedAt: new Date(), revokedReason: 'logout_everywhere' },
+        );
       }
       // Whoever used up the account's password checks from a session of theirs has none left.
       await forgetPasswordChecks(em, userId);
@@ -202,12 +275,20 @@ export class SessionService {
     const session = await withUser(this.deps.ds, ctx.userId!, async (em) => {
       const found = await em.findOneBy(Session, { id: sessionId, userId: ctx.userId! });
       if (found && !found.revokedAt) {
-        await em.update(Session, { tenantId: found.tenantId, id: found.id }, { revokedAt: new Date(), revokedReason: reason });
+        await em.update(
+          Session,
+          { tenantId: found.tenantId, id: found.id },
+          { revokedAt: new Date(), revokedReason: reason },
+        );
       }
       return found;
     });
     if (!session) {
-      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'session_revoke', result: AuditResult.FAILURE, target: `session:${sessionId}` });
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+        action: 'session_revoke',
+        result: AuditResult.FAILURE,
+        target: `session:${sessionId}`,
+      });
       throw identityError(IdentityErrorCode.SESSION_NOT_FOUND);
     }
     await auditSeparately(this.deps.ds, ctx, session.tenantId, {
@@ -243,12 +324,13 @@ export class SessionService {
     const { since, after, limit = REVOCATIONS_PAGE_SIZE } = revocationsQuerySchema.parse(body);
     const furthest = this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_OVERLAP_SECONDS;
     // One row even when nothing was revoked (kind null): identity's time is always answered.
-    const rows: { now: string; kind: 'session' | 'api_key' | null; id: string; prefix: string | null; at: string }[] = await withSystem(
-      this.deps.ds,
-      'revocations for the gateways',
-      (em) =>
-        em.query(
-          `WITH b AS (
+    const rows: { now: string; kind: 'session' | 'api_key' | null; id: string; prefix: string | null; at: string }[] =
+      await withSystem(
+        this.deps.ds,
+        'revocations for the gateways',
+        (em) =>
+          em.query(
+            `WITH b AS (
              SELECT now() AS now,
                     greatest(least(coalesce($1::timestamptz, '-infinity'), now()) - make_interval(secs => $2), now() - make_interval(secs => $3)) AS lower)
            SELECT ${UTC_MICROS('b.now')} AS now, p.kind, p.id, p.prefix, ${UTC_MICROS('p.revoked_at')} AS at
@@ -261,17 +343,21 @@ export class SessionService {
                 ORDER BY r.revoked_at, r.id
                 LIMIT $6) p ON true
             ORDER BY p.revoked_at, p.id`,
-          [since, REVOCATION_OVERLAP_SECONDS, furthest, after?.at ?? null, after?.id ?? null, limit + 1],
-        ),
-      'debug',
-    );
+            [since, REVOCATION_OVERLAP_SECONDS, furthest, after?.at ?? null, after?.id ?? null, limit + 1],
+          ),
+        'debug',
+      );
     const now = rows[0].now;
     const found = rows.filter((r) => r.kind !== null);
     const page = found.slice(0, limit);
     const last = page[page.length - 1];
     return {
       now,
-      revoked: page.map((r) => (r.kind === 'session' ? { kind: r.kind, id: r.id, revokedAt: r.at } : { kind: r.kind, id: r.id, prefix: r.prefix, revokedAt: r.at })),
+      revoked: page.map((r) =>
+        r.kind === 'session'
+          ? { kind: r.kind, id: r.id, revokedAt: r.at }
+          : { kind: r.kind, id: r.id, prefix: r.prefix, revokedAt: r.at },
+      ),
       next: found.length > limit ? { at: last.at, id: last.id } : null,
     };
   }

@@ -18,7 +18,14 @@ import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { permissionsFor } from '../rbac/permissions';
-import { SsoConnection, SsoKind, SsoRoleRule, type OidcConnectionInput, type SamlConnectionInput, type UpdateSsoConnectionInput } from './sso.types';
+import {
+  SsoConnection,
+  SsoKind,
+  SsoRoleRule,
+  type OidcConnectionInput,
+  type SamlConnectionInput,
+  type UpdateSsoConnectionInput,
+} from './sso.types';
 
 const log = logger('identity.sso');
 
@@ -84,7 +91,15 @@ function isInternalAddress(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
   if (isIP(h) === 4) {
     const [a, b] = h.split('.').map(Number);
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
   }
   if (isIP(h) === 6) return h === '::1' || /^f[cd]/i.test(h) || /^fe80/i.test(h) || h.startsWith('::ffff:');
   return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.internal');
@@ -141,7 +156,8 @@ function httpsUrl(value: string, what: string, allowLocal: boolean): string {
   } catch {
     invalid(`${what} is not a URL`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value, allowLocal))) invalid(`${what} must use https`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && insecureAllowed(value, allowLocal)))
+    invalid(`${what} must use https`);
   if (!allowLocal && isInternalAddress(url.hostname)) invalid(`${what} may not point at an internal address`);
   return url.toString();
 }
@@ -163,12 +179,17 @@ export function readIdpMetadata(xml: string): SamlSettings {
     invalid(`The metadata is not well-formed XML (${(err as Error).message.split('\n')[0]})`);
   }
   const entity = doc.documentElement;
-  if (!entity || entity.localName !== 'EntityDescriptor' || entity.namespaceURI !== SAML_MD) invalid('The metadata has no EntityDescriptor');
+  if (!entity || entity.localName !== 'EntityDescriptor' || entity.namespaceURI !== SAML_MD)
+    invalid('The metadata has no EntityDescriptor');
   const idp = entity.getElementsByTagNameNS(SAML_MD, 'IDPSSODescriptor')[0];
   if (!idp) invalid('The metadata describes no identity provider (IDPSSODescriptor)');
-  const sso = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'SingleSignOnService') as ArrayLike<Element>).find((e) => e.getAttribute('Binding') === REDIRECT_BINDING);
+  const sso = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'SingleSignOnService') as ArrayLike<Element>).find(
+    (e) => e.getAttribute('Binding') === REDIRECT_BINDING,
+  );
   if (!sso?.getAttribute('Location')) invalid('The metadata has no SingleSignOnService with the HTTP-Redirect binding');
-  const key = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'KeyDescriptor') as ArrayLike<Element>).find((k) => (k.getAttribute('use') ?? 'signing') === 'signing');
+  const key = Array.from(idp.getElementsByTagNameNS(SAML_MD, 'KeyDescriptor') as ArrayLike<Element>).find(
+    (k) => (k.getAttribute('use') ?? 'signing') === 'signing',
+  );
   const cert = key?.getElementsByTagNameNS(DSIG, 'X509Certificate')[0]?.textContent;
   if (!cert) invalid('The metadata has no signing certificate');
   const entityId = (entity.getAttribute('entityID') ?? '').trim();
@@ -187,7 +208,12 @@ export function openidClient(): Promise<typeof Oidc> {
  * Discovers an OIDC provider; allows plain http only on loopback. ID tokens from the token endpoint are checked
  * against the provider's published keys (jwks_uri): openid-client verifies their signature only when asked.
  */
-export async function discover(issuer: string, clientId: string, clientSecret: string, allowLocal: boolean): Promise<Oidc.Configuration> {
+export async function discover(
+  issuer: string,
+  clientId: string,
+  clientSecret: string,
+  allowLocal: boolean,
+): Promise<Oidc.Configuration> {
   const oidc = await openidClient();
   const config = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
     execute: insecureAllowed(issuer, allowLocal) ? [oidc.allowInsecureRequests] : [],
@@ -199,32 +225,53 @@ export async function discover(issuer: string, clientId: string, clientSecret: s
 
 /** While the tenant requires single sign-on, its last enabled connection can be neither disabled nor deleted. */
 async function keepOneWhileRequired(em: EntityManager, tenantId: string, id: string): Promise<void> {
-  const [policy]: { require_sso: boolean }[] = await em.query(`SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`, [tenantId]);
+  const [policy]: { require_sso: boolean }[] = await em.query(
+    `SELECT require_sso FROM identity.tenant_security_policies WHERE tenant_id = $1`,
+    [tenantId],
+  );
   if (!policy?.require_sso) return;
-  const [other]: unknown[] = await em.query(`SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled AND id <> $2`, [tenantId, id]);
-  if (!other) throw identityError(IdentityErrorCode.POLICY_UNMET, 'The tenant requires single sign-on: keep one connection enabled');
+  const [other]: unknown[] = await em.query(
+    `SELECT 1 FROM identity.sso_connections WHERE tenant_id = $1 AND enabled AND id <> $2`,
+    [tenantId, id],
+  );
+  if (!other)
+    throw identityError(
+      IdentityErrorCode.POLICY_UNMET,
+      'The tenant requires single sign-on: keep one connection enabled',
+    );
 }
 
 /** Name, group-to-role rules, default role, redirect URL and allowed domains of a connection, checked. */
-function checkedOptions(input: {
-  name?: string | null;
-  roleMapping?: { group: string; role: string }[] | null;
-  defaultRole?: string | null;
-  redirectUrl?: string | null;
-  allowedDomains?: string[] | null;
-}, allowLocal: boolean) {
+function checkedOptions(
+  input: {
+    name?: string | null;
+    roleMapping?: { group: string; role: string }[] | null;
+    defaultRole?: string | null;
+    redirectUrl?: string | null;
+    allowedDomains?: string[] | null;
+  },
+  allowLocal: boolean,
+) {
   const name = cleanName(input.name ?? '');
-  if (name.length < 1 || name.length > TEXT_LIMITS.ssoConnectionName) invalid(`Name must be ${lengthRange(TEXT_LIMITS.ssoConnectionName)}`);
-  const mapping = (input.roleMapping ?? []).map((r) => ({ group: (r.group ?? '').trim(), role: (r.role ?? '').trim() }));
+  if (name.length < 1 || name.length > TEXT_LIMITS.ssoConnectionName)
+    invalid(`Name must be ${lengthRange(TEXT_LIMITS.ssoConnectionName)}`);
+  const mapping = (input.roleMapping ?? []).map((r) => ({
+    group: (r.group ?? '').trim(),
+    role: (r.role ?? '').trim(),
+  }));
   const defaultRole = input.defaultRole ?? 'member';
   if (!SSO_ROLES.includes(defaultRole)) invalid(`The default role must be one of ${SSO_ROLES.join(', ')}`);
   if (mapping.some((m) => m.role === 'owner')) invalid('Ownership cannot be given by an identity provider');
   if (mapping.some((m) => !m.group)) invalid('Every mapping rule needs a group');
-  if (mapping.length > 50 || mapping.some((m) => m.group.length > TEXT_LIMITS.ssoGroup)) invalid(`At most 50 mapping rules, each group ${lengthRange(TEXT_LIMITS.ssoGroup)}`);
+  if (mapping.length > 50 || mapping.some((m) => m.group.length > TEXT_LIMITS.ssoGroup))
+    invalid(`At most 50 mapping rules, each group ${lengthRange(TEXT_LIMITS.ssoGroup)}`);
   const redirectUrl = input.redirectUrl ? httpsUrl(input.redirectUrl, 'The redirect URL', allowLocal) : null;
-  const allowedDomains = [...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, '')))];
+  const allowedDomains = [
+    ...new Set((input.allowedDomains ?? []).map((d) => d.trim().toLowerCase().replace(/^@/, ''))),
+  ];
   if (allowedDomains.length === 0) invalid('Name the e-mail domains this provider may sign in (allowedDomains)');
-  if (allowedDomains.some((d) => !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d))) invalid('allowedDomains must be domain names such as example.com');
+  if (allowedDomains.some((d) => !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(d)))
+    invalid('allowedDomains must be domain names such as example.com');
   return { name, mapping, defaultRole, redirectUrl, allowedDomains };
 }
 
@@ -247,13 +294,20 @@ async function assertHeldDomains(em: EntityManager, tenantId: string, domains: s
     [tenantId, domains],
   );
   const foreign = rows.filter((r) => !r.held).map((r) => r.domain);
-  if (foreign.length) invalid(`allowedDomains must be domains this tenant has verified (addDomain, verifyDomain) or their subdomains; not: ${foreign.join(', ')}`);
+  if (foreign.length)
+    invalid(
+      `allowedDomains must be domains this tenant has verified (addDomain, verifyDomain) or their subdomains; not: ${foreign.join(', ')}`,
+    );
 }
 
 /** PERMISSION_ESCALATION unless the caller holds every one of these rights: nobody hands out through a provider what they could not assign themselves. */
 function assertGivable(ctx: RequestContext, permissions: readonly string[]): void {
   const beyond = [...new Set(permissions)].filter((p) => !hasPermission(ctx, p));
-  if (beyond.length) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, `You cannot have a provider give rights you lack: ${beyond.join(', ')}`);
+  if (beyond.length)
+    throw identityError(
+      IdentityErrorCode.PERMISSION_ESCALATION,
+      `You cannot have a provider give rights you lack: ${beyond.join(', ')}`,
+    );
 }
 
 /**
@@ -261,18 +315,32 @@ function assertGivable(ctx: RequestContext, permissions: readonly string[]): voi
  * tenant, named by its id or its name. UNKNOWN_ROLE for any other; PERMISSION_ESCALATION for a role, system or
  * custom, with rights the caller lacks.
  */
-async function mappedRoles(em: EntityManager, ctx: RequestContext, tenantId: string, mapping: { group: string; role: string }[]): Promise<{ group: string; role: string }[]> {
+async function mappedRoles(
+  em: EntityManager,
+  ctx: RequestContext,
+  tenantId: string,
+  mapping: { group: string; role: string }[],
+): Promise<{ group: string; role: string }[]> {
   const custom = mapping.some((m) => !SSO_ROLES.includes(m.role))
-    ? ((await em.query(`SELECT id, name, permissions FROM identity.roles WHERE tenant_id = $1`, [tenantId])) as { id: string; name: string; permissions: string[] }[])
+    ? ((await em.query(`SELECT id, name, permissions FROM identity.roles WHERE tenant_id = $1`, [tenantId])) as {
+        id: string;
+        name: string;
+        permissions: string[];
+      }[])
     : [];
   return mapping.map((rule) => {
     if (SSO_ROLES.includes(rule.role)) {
       assertGivable(ctx, permissionsFor([rule.role]));
       return rule;
     }
-    const role = custom.find((r) => r.id === rule.role.toLowerCase() || r.name.toLowerCase() === rule.role.toLowerCase());
+    const role = custom.find(
+      (r) => r.id === rule.role.toLowerCase() || r.name.toLowerCase() === rule.role.toLowerCase(),
+    );
     if (!role) {
-      throw identityError(IdentityErrorCode.UNKNOWN_ROLE, `Role "${rule.role}" is neither ${SSO_ROLES.join(', ')} nor a custom role of this tenant (give its id or name)`);
+      throw identityError(
+        IdentityErrorCode.UNKNOWN_ROLE,
+        `Role "${rule.role}" is neither ${SSO_ROLES.join(', ')} nor a custom role of this tenant (give its id or name)`,
+      );
     }
     assertGivable(ctx, role.permissions);
     return { group: rule.group, role: role.id };
@@ -283,7 +351,12 @@ async function mappedRoles(em: EntityManager, ctx: RequestContext, tenantId: str
  * Takes back the custom roles a connection gave that its mapping no longer gives (all of them for an empty one), in
  * the caller's transaction; roles assigned by hand are not the connection's and stay.
  */
-async function takeBackRoles(em: EntityManager, tenantId: string, connectionId: string, mapping: { role: string }[]): Promise<{ userId: string; roleId: string }[]> {
+async function takeBackRoles(
+  em: EntityManager,
+  tenantId: string,
+  connectionId: string,
+  mapping: { role: string }[],
+): Promise<{ userId: string; roleId: string }[]> {
   const kept = mapping.map((r) => r.role).filter(isUuid);
   return returningRows<{ userId: string; roleId: string }>(
     await em.query(
@@ -303,7 +376,10 @@ export class SsoConnectionService {
 
   list(ctx: RequestContext): Promise<SsoConnection[]> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const rows: ConnectionRow[] = await em.query(`SELECT * FROM identity.sso_connections WHERE tenant_id = $1 ORDER BY created_at`, [tenantId]);
+      const rows: ConnectionRow[] = await em.query(
+        `SELECT * FROM identity.sso_connections WHERE tenant_id = $1 ORDER BY created_at`,
+        [tenantId],
+      );
       return rows.map(toView);
     });
   }
@@ -312,11 +388,17 @@ export class SsoConnectionService {
     let settings: SamlSettings;
     if (input.metadataXml) settings = readIdpMetadata(input.metadataXml);
     else {
-      if (!input.idpEntityId?.trim() || !input.ssoUrl || !input.certificate) invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
+      if (!input.idpEntityId?.trim() || !input.ssoUrl || !input.certificate)
+        invalid('Give the IdP metadata, or its entity id, SSO URL and signing certificate');
       settings = { idpEntityId: input.idpEntityId.trim(), ssoUrl: input.ssoUrl, certificate: input.certificate };
     }
-    settings = { ...settings, ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL', this.allowLocal), certificate: pemOf(settings.certificate) };
-    if (settings.idpEntityId.length > TEXT_LIMITS.ssoIdentifier) invalid(`The IdP entity id must be ${lengthRange(TEXT_LIMITS.ssoIdentifier)}`);
+    settings = {
+      ...settings,
+      ssoUrl: httpsUrl(settings.ssoUrl, 'The SSO URL', this.allowLocal),
+      certificate: pemOf(settings.certificate),
+    };
+    if (settings.idpEntityId.length > TEXT_LIMITS.ssoIdentifier)
+      invalid(`The IdP entity id must be ${lengthRange(TEXT_LIMITS.ssoIdentifier)}`);
     return this.insert(ctx, SsoKind.SAML, input, settings, null);
   }
 
@@ -325,7 +407,9 @@ export class SsoConnectionService {
     if (!input.clientId || !input.clientSecret) invalid('Give the client id and secret');
     const identifiers = [input.clientId, input.groupsClaim ?? '', ...(input.scopes ?? [])];
     if ((input.scopes?.length ?? 0) > 20 || identifiers.some((v) => v.length > TEXT_LIMITS.ssoIdentifier)) {
-      invalid(`The client id, groups claim and each of at most 20 scopes must be ${lengthRange(TEXT_LIMITS.ssoIdentifier, 0)}`);
+      invalid(
+        `The client id, groups claim and each of at most 20 scopes must be ${lengthRange(TEXT_LIMITS.ssoIdentifier, 0)}`,
+      );
     }
     try {
       await discover(issuer, input.clientId, input.clientSecret, this.allowLocal);
@@ -336,7 +420,12 @@ export class SsoConnectionService {
     }
     const scopes = input.scopes?.length ? input.scopes : ['openid', 'email', 'profile'];
     if (!scopes.includes('openid')) invalid('Scopes must include openid');
-    const settings: OidcSettings = { issuer, clientId: input.clientId, scopes, groupsClaim: input.groupsClaim || 'groups' };
+    const settings: OidcSettings = {
+      issuer,
+      clientId: input.clientId,
+      scopes,
+      groupsClaim: input.groupsClaim || 'groups',
+    };
     return this.insert(ctx, SsoKind.OIDC, input, settings, input.clientSecret);
   }
 
@@ -348,15 +437,21 @@ export class SsoConnectionService {
   async update(ctx: RequestContext, id: string, input: UpdateSsoConnectionInput): Promise<SsoConnection> {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
     return this.announcingRolesTaken(ctx, async (em, tenantId) => {
-      const [current]: ConnectionRow[] = await em.query(`SELECT * FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
+      const [current]: ConnectionRow[] = await em.query(
+        `SELECT * FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+        [tenantId, id],
+      );
       if (!current) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
-      const next = checkedOptions({
-        name: input.name ?? current.name,
-        roleMapping: input.roleMapping ?? current.role_mapping,
-        defaultRole: input.defaultRole ?? current.default_role,
-        redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
-        allowedDomains: input.allowedDomains ?? current.allowed_domains,
-      }, this.allowLocal);
+      const next = checkedOptions(
+        {
+          name: input.name ?? current.name,
+          roleMapping: input.roleMapping ?? current.role_mapping,
+          defaultRole: input.defaultRole ?? current.default_role,
+          redirectUrl: input.redirectUrl === undefined ? current.redirect_url : input.redirectUrl,
+          allowedDomains: input.allowedDomains ?? current.allowed_domains,
+        },
+        this.allowLocal,
+      );
       // A new mapping or default role is checked against the tenant's roles and the caller's rights now; one left as
       // it was stays (disabling always works).
       if (input.roleMapping) next.mapping = await mappedRoles(em, ctx, tenantId, next.mapping);
@@ -368,7 +463,16 @@ export class SsoConnectionService {
         await em.query(
           `UPDATE identity.sso_connections SET name = $3, enabled = $4, role_mapping = $5, default_role = $6, redirect_url = $7, allowed_domains = $8
             WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-          [tenantId, id, next.name, enabled, JSON.stringify(next.mapping), next.defaultRole, next.redirectUrl, next.allowedDomains],
+          [
+            tenantId,
+            id,
+            next.name,
+            enabled,
+            JSON.stringify(next.mapping),
+            next.defaultRole,
+            next.redirectUrl,
+            next.allowedDomains,
+          ],
         ),
       );
       const taken = await takeBackRoles(em, tenantId, id, enabled ? next.mapping : []);
@@ -384,7 +488,11 @@ export class SsoConnectionService {
         action: 'sso_connection_update',
         result: AuditResult.SUCCESS,
         target: `sso:${id}`,
-        details: { before: summary(current), after: summary(row), ...(taken.length ? { customRolesTaken: taken } : {}) },
+        details: {
+          before: summary(current),
+          after: summary(row),
+          ...(taken.length ? { customRolesTaken: taken } : {}),
+        },
       });
       return { result: toView(row), rolesTaken: taken.length > 0 };
     });
@@ -395,16 +503,29 @@ export class SsoConnectionService {
     if (!isUuid(id)) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
     return this.announcingRolesTaken(ctx, async (em, tenantId) => {
       await keepOneWhileRequired(em, tenantId, id);
-      const gone = returningRows(await em.query(`DELETE FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]));
+      const gone = returningRows(
+        await em.query(`DELETE FROM identity.sso_connections WHERE tenant_id = $1 AND id = $2 RETURNING id`, [
+          tenantId,
+          id,
+        ]),
+      );
       if (gone.length === 0) throw identityError(IdentityErrorCode.SSO_CONNECTION_NOT_FOUND);
       const taken = await takeBackRoles(em, tenantId, id, []);
-      await audit(em, ctx, tenantId, { action: 'sso_connection_delete', result: AuditResult.SUCCESS, target: `sso:${id}`, details: taken.length ? { customRolesTaken: taken } : {} });
+      await audit(em, ctx, tenantId, {
+        action: 'sso_connection_delete',
+        result: AuditResult.SUCCESS,
+        target: `sso:${id}`,
+        details: taken.length ? { customRolesTaken: taken } : {},
+      });
       return { result: true, rolesTaken: taken.length > 0 };
     });
   }
 
   /** Runs a change in the tenant; when it took roles back, gateways read the tenant's rights again (as for any role change). */
-  private async announcingRolesTaken<T>(ctx: RequestContext, work: (em: EntityManager, tenantId: string) => Promise<{ result: T; rolesTaken: boolean }>): Promise<T> {
+  private async announcingRolesTaken<T>(
+    ctx: RequestContext,
+    work: (em: EntityManager, tenantId: string) => Promise<{ result: T; rolesTaken: boolean }>,
+  ): Promise<T> {
     const { result, rolesTaken } = await withTenant(this.deps.ds, ctx, work);
     if (rolesTaken) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
     return result;
@@ -413,7 +534,13 @@ export class SsoConnectionService {
   private insert(
     ctx: RequestContext,
     kind: SsoKind,
-    input: { name: string; roleMapping?: SsoRoleRule[] | null; defaultRole?: string | null; redirectUrl?: string | null; allowedDomains?: string[] | null },
+    input: {
+      name: string;
+      roleMapping?: SsoRoleRule[] | null;
+      defaultRole?: string | null;
+      redirectUrl?: string | null;
+      allowedDomains?: string[] | null;
+    },
     settings: SamlSettings | OidcSettings,
     secret: string | null,
   ): Promise<SsoConnection> {
@@ -427,9 +554,26 @@ export class SsoConnectionService {
       const [row]: ConnectionRow[] = await em.query(
         `INSERT INTO identity.sso_connections (tenant_id, id, kind, name, settings, secret_sealed, role_mapping, default_role, redirect_url, allowed_domains, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-        [tenantId, id, kind, name, JSON.stringify(settings), sealed, JSON.stringify(mapping), defaultRole, redirectUrl, allowedDomains, ctx.userId],
+        [
+          tenantId,
+          id,
+          kind,
+          name,
+          JSON.stringify(settings),
+          sealed,
+          JSON.stringify(mapping),
+          defaultRole,
+          redirectUrl,
+          allowedDomains,
+          ctx.userId,
+        ],
       );
-      await audit(em, ctx, tenantId, { action: 'sso_connection_create', result: AuditResult.SUCCESS, target: `sso:${id}`, details: { kind, name, settings, roleMapping: mapping, defaultRole, allowedDomains } });
+      await audit(em, ctx, tenantId, {
+        action: 'sso_connection_create',
+        result: AuditResult.SUCCESS,
+        target: `sso:${id}`,
+        details: { kind, name, settings, roleMapping: mapping, defaultRole, allowedDomains },
+      });
       return toView(row);
     });
   }

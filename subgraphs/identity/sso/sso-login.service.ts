@@ -10,7 +10,12 @@ import { withTenant } from '../../../kernel/db/tenant-scope';
 import { AppError } from '../../../kernel/errors';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
-import { HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER, type HookRequest, type HookResponse } from '../../../kernel/http/hooks';
+import {
+  HOOK_CLIENT_IP_HEADER,
+  HOOK_ORIGIN_HEADER,
+  type HookRequest,
+  type HookResponse,
+} from '../../../kernel/http/hooks';
 import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { openSecret } from '../../../kernel/secret-box';
@@ -26,7 +31,18 @@ import { isSystemRole } from '../rbac/permissions';
 import { IdentityMembership } from '../users/membership.entity';
 import { firstValidEmail } from '../users/email';
 import { User } from '../users/user.entity';
-import { discover, localProvidersAllowed, openidClient, sealContext, spEntityId, ssoPaths, tenantHoldsDomainSql, type ConnectionRow, type OidcSettings, type SamlSettings } from './sso-connections.service';
+import {
+  discover,
+  localProvidersAllowed,
+  openidClient,
+  sealContext,
+  spEntityId,
+  ssoPaths,
+  tenantHoldsDomainSql,
+  type ConnectionRow,
+  type OidcSettings,
+  type SamlSettings,
+} from './sso-connections.service';
 
 const REQUEST_TTL_MS = 10 * 60_000;
 const CODE_TTL_SECONDS = 60;
@@ -89,7 +105,8 @@ const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
 function issuerOf(element: Element): string | null | false {
   for (let node = element.firstChild; node; node = node.nextSibling) {
     const child = node as Element;
-    if (node.nodeType !== node.ELEMENT_NODE || child.localName !== 'Issuer' || child.namespaceURI !== SAML_ASSERTION) continue;
+    if (node.nodeType !== node.ELEMENT_NODE || child.localName !== 'Issuer' || child.namespaceURI !== SAML_ASSERTION)
+      continue;
     const format = child.getAttribute('Format');
     if (format && format !== ENTITY_FORMAT) return false;
     return (child.textContent ?? '').trim() || false;
@@ -135,11 +152,13 @@ export class SsoLoginService {
       if (parts[1] === 'oidc' && parts[2] === 'callback' && parts.length === 3 && req.method === 'GET') {
         // The state carries tenant and connection: `<tenant>.<connection>.<random>`.
         [tenantId, connectionId] = (req.query.get('state') ?? '').split('.');
-        if (!isUuid(tenantId) || !isUuid(connectionId)) throw new SsoRefusal(401, 'SSO_STATE_INVALID', 'This sign-in was not started here: start again');
+        if (!isUuid(tenantId) || !isUuid(connectionId))
+          throw new SsoRefusal(401, 'SSO_STATE_INVALID', 'This sign-in was not started here: start again');
         return await this.oidcCallback(req, tenantId, connectionId);
       }
       [tenantId, connectionId] = [parts[3] ?? null, parts[4] ?? null];
-      if (parts.length !== 5 || !isUuid(tenantId) || !isUuid(connectionId)) throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
+      if (parts.length !== 5 || !isUuid(tenantId) || !isUuid(connectionId))
+        throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
       const route = `${parts[1]}/${parts[2]} ${req.method}`;
       if (route === 'saml/acs POST') return await this.samlAcs(req, tenantId, connectionId);
       if (route === 'saml/metadata GET') return await this.samlMetadata(req, tenantId, connectionId);
@@ -177,20 +196,43 @@ export class SsoLoginService {
       );
       const membership = row && (await em.findOneBy(IdentityMembership, { tenantId, userId: row.user_id }));
       if (!row || !membership) throw identityError(IdentityErrorCode.INVALID_SSO_CODE);
-      const user = await em.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id: row.user_id }).getOneOrFail();
-      return this.sessions.open(em, { ...scope, userId: user.id }, user, tenantId, membership.role, 'sso_login', undefined, 'sso');
+      const user = await em
+        .getRepository(User)
+        .createQueryBuilder('u')
+        .where('u.id = :id', { id: row.user_id })
+        .getOneOrFail();
+      return this.sessions.open(
+        em,
+        { ...scope, userId: user.id },
+        user,
+        tenantId,
+        membership.role,
+        'sso_login',
+        undefined,
+        'sso',
+      );
     });
   }
 
   private clientContext(req: HookRequest, tenantId: string): RequestContext {
-    return { ...systemContext(`sso-${randomUUID()}`, tenantId), client: { ip: req.headers[HOOK_CLIENT_IP_HEADER] ?? null, userAgent: req.headers['user-agent']?.slice(0, 512) ?? null } };
+    return {
+      ...systemContext(`sso-${randomUUID()}`, tenantId),
+      client: {
+        ip: req.headers[HOOK_CLIENT_IP_HEADER] ?? null,
+        userAgent: req.headers['user-agent']?.slice(0, 512) ?? null,
+      },
+    };
   }
 
   /** Our public origin. In production it must be configured: a request's Host header must never choose where IdPs send people. */
   private base(req: HookRequest): string {
     const configured = this.deps.config.mail.PUBLIC_URL;
     if (!configured && this.deps.config.server.NODE_ENV === 'production') {
-      throw new SsoRefusal(503, 'SSO_NOT_CONFIGURED', 'Single sign-on needs PUBLIC_URL (the gateway’s public origin) to be configured');
+      throw new SsoRefusal(
+        503,
+        'SSO_NOT_CONFIGURED',
+        'Single sign-on needs PUBLIC_URL (the gateway’s public origin) to be configured',
+      );
     }
     return (configured ?? req.headers[HOOK_ORIGIN_HEADER] ?? 'http://localhost').replace(/\/$/, '');
   }
@@ -202,20 +244,28 @@ export class SsoLoginService {
         [tenantId, connectionId],
       ),
     );
-    if (!rows[0]) throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
+    if (!rows[0])
+      throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
     return rows[0];
   }
 
   private async start(req: HookRequest, tenantId: string | null, connectionId: string | null): Promise<HookResponse> {
     if (!isUuid(tenantId)) {
-      throw new SsoRefusal(400, 'SSO_TENANT_UNKNOWN', 'Give the tenant, or an e-mail address whose domain the tenant has verified');
+      throw new SsoRefusal(
+        400,
+        'SSO_TENANT_UNKNOWN',
+        'Give the tenant, or an e-mail address whose domain the tenant has verified',
+      );
     }
-    if (connectionId !== null && !isUuid(connectionId)) throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
+    if (connectionId !== null && !isUuid(connectionId))
+      throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
     const connection = await this.connection(tenantId, connectionId);
     // The sign-in is bound to this browser: the callback must come back with the same cookie (no login CSRF).
     const browser = randomBytes(24).toString('base64url');
     const location =
-      connection.kind === 'oidc' ? await this.oidcStart(req, connection, sha256(browser)) : await this.samlStart(req, connection, sha256(browser));
+      connection.kind === 'oidc'
+        ? await this.oidcStart(req, connection, sha256(browser))
+        : await this.samlStart(req, connection, sha256(browser));
     const secure = this.base(req).startsWith('https:');
     // SAML answers with a cross-site POST, which carries only SameSite=None cookies (and those need https).
     const sameSite = connection.kind === 'saml' && secure ? 'None' : 'Lax';
@@ -240,7 +290,11 @@ export class SsoLoginService {
     const cached = this.discovered.get(connection.id);
     if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.config;
     const settings = connection.settings as OidcSettings;
-    const secret = openSecret(dataKey(this.deps.keys), connection.secret_sealed ?? '', sealContext(connection.tenant_id, connection.id));
+    const secret = openSecret(
+      dataKey(this.deps.keys),
+      connection.secret_sealed ?? '',
+      sealContext(connection.tenant_id, connection.id),
+    );
     const config = discover(settings.issuer, settings.clientId, secret, localProvidersAllowed(this.deps.config));
     this.discovered.set(connection.id, { at: Date.now(), config });
     config.catch(() => this.discovered.delete(connection.id));
@@ -250,7 +304,11 @@ export class SsoLoginService {
   private async oidcStart(req: HookRequest, connection: ConnectionRow, browserHash: string): Promise<string> {
     const settings = connection.settings as OidcSettings;
     const config = await this.oidcConfig(connection).catch((err: Error) => {
-      throw new SsoRefusal(502, 'SSO_PROVIDER_UNAVAILABLE', `The identity provider could not be reached (${err.message})`);
+      throw new SsoRefusal(
+        502,
+        'SSO_PROVIDER_UNAVAILABLE',
+        `The identity provider could not be reached (${err.message})`,
+      );
     });
     const oidc = await openidClient();
     const verifier = oidc.randomPKCECodeVerifier();
@@ -280,7 +338,12 @@ export class SsoLoginService {
     const connection = await this.connection(tenantId, connectionId);
     admissionOf(tenantId, 'acceptInvitation'); // before the state is used up: see finish
     if (connection.kind !== 'oidc') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
-    if (req.query.get('error')) throw new SsoRefusal(401, 'SSO_PROVIDER_ERROR', `The identity provider refused: ${req.query.get('error')} ${req.query.get('error_description') ?? ''}`.trim());
+    if (req.query.get('error'))
+      throw new SsoRefusal(
+        401,
+        'SSO_PROVIDER_ERROR',
+        `The identity provider refused: ${req.query.get('error')} ${req.query.get('error_description') ?? ''}`.trim(),
+      );
     const state = req.query.get('state') ?? '';
     // The state is single-use: whoever presents it first consumes it.
     const [request] = await withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) =>
@@ -291,8 +354,18 @@ export class SsoLoginService {
         ),
       ),
     );
-    if (!request) throw new SsoRefusal(401, 'SSO_STATE_INVALID', 'This sign-in was not started here, was already used or has expired: start again');
-    if (!this.sameBrowser(req, request.browser_hash, 'oidc')) throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
+    if (!request)
+      throw new SsoRefusal(
+        401,
+        'SSO_STATE_INVALID',
+        'This sign-in was not started here, was already used or has expired: start again',
+      );
+    if (!this.sameBrowser(req, request.browser_hash, 'oidc'))
+      throw new SsoRefusal(
+        401,
+        'SSO_BROWSER_MISMATCH',
+        'This sign-in was started in another browser: start again here',
+      );
     const config = await this.oidcConfig(connection);
     const callback = new URL(this.base(req) + ssoPaths(tenantId, connectionId).oidcCallback);
     callback.search = req.query.toString();
@@ -306,7 +379,11 @@ export class SsoLoginService {
         idTokenExpected: true,
       });
     } catch (err) {
-      throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', `The identity provider's answer was refused: ${(err as Error).message}`);
+      throw new SsoRefusal(
+        401,
+        'SSO_OIDC_REJECTED',
+        `The identity provider's answer was refused: ${(err as Error).message}`,
+      );
     }
     const claims = tokens.claims();
     if (!claims) throw new SsoRefusal(401, 'SSO_OIDC_REJECTED', 'No ID token');
@@ -317,7 +394,11 @@ export class SsoLoginService {
     // addresses of domains its tenant has verified, so the tenant vouches for them.
     const verified = claims.email_verified;
     if (verified !== undefined && verified !== null && verified !== true && verified !== 'true') {
-      throw new SsoRefusal(401, 'SSO_EMAIL_UNVERIFIED', 'The identity provider has not verified this e-mail address (email_verified)');
+      throw new SsoRefusal(
+        401,
+        'SSO_EMAIL_UNVERIFIED',
+        'The identity provider has not verified this e-mail address (email_verified)',
+      );
     }
     const groups = asGroups(claims[(connection.settings as OidcSettings).groupsClaim]);
     return this.finish(req, connection, { subject: claims.sub, email, groups });
@@ -384,15 +465,25 @@ export class SsoLoginService {
   /** Sign-ins in flight and one-time codes are kept an hour past their expiry, then dropped. */
   private forgetExpired(tenantId: string): Promise<void> {
     return withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) => {
-      await em.query(`DELETE FROM identity.sso_requests WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`, [tenantId]);
-      await em.query(`DELETE FROM identity.sso_login_codes WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`, [tenantId]);
+      await em.query(
+        `DELETE FROM identity.sso_requests WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`,
+        [tenantId],
+      );
+      await em.query(
+        `DELETE FROM identity.sso_login_codes WHERE tenant_id = $1 AND expires_at < now() - interval '1 hour'`,
+        [tenantId],
+      );
     });
   }
 
   private async samlMetadata(req: HookRequest, tenantId: string, connectionId: string): Promise<HookResponse> {
     const connection = await this.connection(tenantId, connectionId);
     if (connection.kind !== 'saml') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
-    return { status: 200, headers: { 'content-type': 'application/samlmetadata+xml; charset=utf-8' }, body: this.saml(req, connection).generateServiceProviderMetadata(null) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'application/samlmetadata+xml; charset=utf-8' },
+      body: this.saml(req, connection).generateServiceProviderMetadata(null),
+    };
   }
 
   private async samlAcs(req: HookRequest, tenantId: string, connectionId: string): Promise<HookResponse> {
@@ -407,30 +498,54 @@ export class SsoLoginService {
     try {
       ({ profile } = await this.saml(req, connection).validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (err) {
-      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', `The identity provider's response was refused: ${(err as Error).message}`);
+      throw new SsoRefusal(
+        401,
+        'SSO_SAML_REJECTED',
+        `The identity provider's response was refused: ${(err as Error).message}`,
+      );
     }
     if (!profile) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response signed nobody in');
     // Checked here (node-saml does not): the signed response and its assertion come from the connection's IdP
     // (Issuer) and were meant for this endpoint (Destination, Recipient). The response's root element is the one
     // whose signature node-saml verified; the assertion is the signed one it read.
     const idpEntityId = (connection.settings as SamlSettings).idpEntityId.trim();
-    if (!idpEntityId) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "This connection names no IdP entity id: an admin of this tenant must save it again");
-    const response = new DOMParser().parseFromString(Buffer.from(samlResponse, 'base64').toString('utf8'), 'text/xml').documentElement;
+    if (!idpEntityId)
+      throw new SsoRefusal(
+        401,
+        'SSO_SAML_REJECTED',
+        'This connection names no IdP entity id: an admin of this tenant must save it again',
+      );
+    const response = new DOMParser().parseFromString(
+      Buffer.from(samlResponse, 'base64').toString('utf8'),
+      'text/xml',
+    ).documentElement;
     const assertion = new DOMParser().parseFromString(profile.getAssertionXml?.() ?? '', 'text/xml').documentElement;
     const responseIssuer = response ? issuerOf(response) : null;
     if (responseIssuer !== null && responseIssuer !== idpEntityId) {
-      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The response comes from another identity provider than this connection's (Issuer)");
+      throw new SsoRefusal(
+        401,
+        'SSO_SAML_REJECTED',
+        "The response comes from another identity provider than this connection's (Issuer)",
+      );
     }
     if (!assertion || issuerOf(assertion) !== idpEntityId) {
-      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', "The assertion comes from another identity provider than this connection's (Issuer)");
+      throw new SsoRefusal(
+        401,
+        'SSO_SAML_REJECTED',
+        "The assertion comes from another identity provider than this connection's (Issuer)",
+      );
     }
-    if (response?.getAttribute('Destination') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
-    const confirmation = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'SubjectConfirmationData')[0] as Element | undefined;
-    if (confirmation?.getAttribute('Recipient') !== acsUrl) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion is for another endpoint (Recipient)');
+    if (response?.getAttribute('Destination') !== acsUrl)
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The response is addressed to another endpoint (Destination)');
+    const confirmation = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'SubjectConfirmationData')[0] as
+      Element | undefined;
+    if (confirmation?.getAttribute('Recipient') !== acsUrl)
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion is for another endpoint (Recipient)');
     const assertionId = assertion.getAttribute('ID');
     const conditions = assertion.getElementsByTagNameNS(SAML_ASSERTION, 'Conditions')[0] as Element | undefined;
     const notOnOrAfter = Date.parse(conditions?.getAttribute('NotOnOrAfter') ?? '');
-    if (!assertionId || !profile.inResponseTo) throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion has no ID or answers no request');
+    if (!assertionId || !profile.inResponseTo)
+      throw new SsoRefusal(401, 'SSO_SAML_REJECTED', 'The assertion has no ID or answers no request');
     const inResponseTo = profile.inResponseTo;
     const fresh = await withTenant(this.deps.ds, systemContext('sso', tenantId), async (em) => {
       await em.query(`DELETE FROM identity.sso_assertions WHERE tenant_id = $1 AND expires_at < now()`, [tenantId]);
@@ -442,7 +557,9 @@ export class SsoLoginService {
       );
       if (request[0] && !this.sameBrowser(req, request[0].browser_hash, 'saml')) return 'other-browser' as const;
       // Kept until the assertion could no longer be accepted anyway (its NotOnOrAfter, plus the allowed skew).
-      const until = new Date((Number.isFinite(notOnOrAfter) ? notOnOrAfter : Date.now() + REQUEST_TTL_MS) + CLOCK_SKEW_MS);
+      const until = new Date(
+        (Number.isFinite(notOnOrAfter) ? notOnOrAfter : Date.now() + REQUEST_TTL_MS) + CLOCK_SKEW_MS,
+      );
       const assertionNew = returningRows(
         await em.query(
           `INSERT INTO identity.sso_assertions (tenant_id, connection_id, assertion_id, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING assertion_id`,
@@ -451,13 +568,22 @@ export class SsoLoginService {
       );
       return request.length > 0 && assertionNew.length > 0;
     });
-    if (fresh === 'other-browser') throw new SsoRefusal(401, 'SSO_BROWSER_MISMATCH', 'This sign-in was started in another browser: start again here');
+    if (fresh === 'other-browser')
+      throw new SsoRefusal(
+        401,
+        'SSO_BROWSER_MISMATCH',
+        'This sign-in was started in another browser: start again here',
+      );
     if (!fresh) throw new SsoRefusal(401, 'SSO_REPLAYED', 'This response was already used');
     const attributes = profile as Record<string, unknown>;
     // The `email` attribute (else `mail`, else the NameID): one address, the first valid value when it has several.
     const email = firstValidEmail(attributes.email ?? attributes.mail ?? profile.nameID);
     if (email === null) throw new SsoRefusal(401, 'SSO_NO_EMAIL', 'The identity provider sent no valid e-mail address');
-    return this.finish(req, connection, { subject: profile.nameID ?? email, email, groups: asGroups(attributes.groups) });
+    return this.finish(req, connection, {
+      subject: profile.nameID ?? email,
+      email,
+      groups: asGroups(attributes.groups),
+    });
   }
 
   // ------------------------------------------------------- provisioning --
@@ -471,14 +597,23 @@ export class SsoLoginService {
     const tenantId = connection.tenant_id;
     const domain = claims.email.split('@')[1];
     if (!connection.allowed_domains.includes(domain)) {
-      throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This identity provider may not sign in addresses of that domain');
+      throw new SsoRefusal(
+        403,
+        'SSO_DOMAIN_NOT_ALLOWED',
+        'This identity provider may not sign in addresses of that domain',
+      );
     }
     // Only while the tenant still holds the domain (a verified domain can be removed or fail its recheck): before
     // anything about existing accounts is looked at.
     const [holds]: { held: boolean }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
       em.query(`SELECT ${tenantHoldsDomainSql('$1', '$2')} AS held`, [tenantId, domain]),
     );
-    if (!holds?.held) throw new SsoRefusal(403, 'SSO_DOMAIN_NOT_ALLOWED', 'This tenant no longer holds a verified domain for that address');
+    if (!holds?.held)
+      throw new SsoRefusal(
+        403,
+        'SSO_DOMAIN_NOT_ALLOWED',
+        'This tenant no longer holds a verified domain for that address',
+      );
     if (this.deps.config.auth.SUPER_ADMIN_EMAILS.includes(claims.email)) {
       // Platform administrators sign in with their own credentials only.
       throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
@@ -490,12 +625,15 @@ export class SsoLoginService {
     const mapped = customRole ? 'user' : given;
     // Who this is, in one read: the account the provider signed in before, else one with the address,
     // and that account's role here and platform rights; and whether the custom role mapped to still exists.
-    const [found]: { known: string | null; by_email: string | null; role: string | null; platform: boolean; custom_role: boolean }[] = await withTenant(
-      this.deps.ds,
-      systemContext('sso', tenantId),
-      (em) =>
-        em.query(
-          `WITH who AS (
+    const [found]: {
+      known: string | null;
+      by_email: string | null;
+      role: string | null;
+      platform: boolean;
+      custom_role: boolean;
+    }[] = await withTenant(this.deps.ds, systemContext('sso', tenantId), (em) =>
+      em.query(
+        `WITH who AS (
              SELECT (SELECT user_id FROM identity.sso_identities WHERE tenant_id = $1 AND connection_id = $2 AND subject = $3) AS known,
                     (SELECT user_id FROM identity.credentials_for_login($4)) AS by_email)
            SELECT who.known, who.by_email,
@@ -503,19 +641,28 @@ export class SsoLoginService {
                   EXISTS (SELECT 1 FROM identity.platform_admins WHERE user_id = coalesce(who.known, who.by_email)) AS platform,
                   EXISTS (SELECT 1 FROM identity.roles WHERE tenant_id = $1 AND id = $5::uuid) AS custom_role
              FROM who`,
-          [tenantId, connection.id, claims.subject, claims.email, isUuid(customRole) ? customRole : null],
-        ),
+        [tenantId, connection.id, claims.subject, claims.email, isUuid(customRole) ? customRole : null],
+      ),
     );
     const known = found.known ? { user_id: found.known } : undefined;
     const byEmail = !known && found.by_email ? [{ user_id: found.by_email }] : [];
     // A provider vouches for its own tenant's people only: an existing account it has not signed in
     // before is joined to it only if it is already a member here, not an owner, and holds no platform rights.
-    if (found.platform) throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
+    if (found.platform)
+      throw new SsoRefusal(403, 'SSO_ACCOUNT_RESERVED', 'This account cannot sign in through an identity provider');
     if (customRole && !found.custom_role) {
-      throw new SsoRefusal(403, 'SSO_ROLE_UNKNOWN', "The role this connection's mapping gives no longer exists: an admin of this tenant must correct the mapping");
+      throw new SsoRefusal(
+        403,
+        'SSO_ROLE_UNKNOWN',
+        "The role this connection's mapping gives no longer exists: an admin of this tenant must correct the mapping",
+      );
     }
     if (!known && byEmail[0] && (!found.role || found.role === 'owner')) {
-      throw new SsoRefusal(409, 'SSO_ACCOUNT_EXISTS', 'An account with this e-mail address already exists: ask an admin of this tenant to invite it first');
+      throw new SsoRefusal(
+        409,
+        'SSO_ACCOUNT_EXISTS',
+        'An account with this e-mail address already exists: ask an admin of this tenant to invite it first',
+      );
     }
     const userId = known?.user_id ?? byEmail[0]?.user_id ?? randomUUID();
     const created = !known && !byEmail[0];
@@ -527,14 +674,21 @@ export class SsoLoginService {
     let joined = false;
     const events = await withTenant(this.deps.ds, ctx, async (em: EntityManager) => {
       const pending: string[] = [];
-      if (created) await em.insert(User, em.create(User, { id: userId, email: claims.email, passwordHash: unusableHash!, emailVerifiedAt: new Date() }));
+      if (created)
+        await em.insert(
+          User,
+          em.create(User, {
+            id: userId,
+            email: claims.email,
+            passwordHash: unusableHash!,
+            emailVerifiedAt: new Date(),
+          }),
+        );
       if (!known) {
-        await em.query(`INSERT INTO identity.sso_identities (tenant_id, connection_id, subject, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
-          tenantId,
-          connection.id,
-          claims.subject,
-          userId,
-        ]);
+        await em.query(
+          `INSERT INTO identity.sso_identities (tenant_id, connection_id, subject, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+          [tenantId, connection.id, claims.subject, userId],
+        );
       }
       const membership = await em.findOneBy(IdentityMembership, { tenantId, userId });
       let role = membership?.role ?? mapped;
@@ -542,11 +696,28 @@ export class SsoLoginService {
         admitMember(tenantId);
         joined = true;
         await em.insert(IdentityMembership, { tenantId, userId, role });
-        pending.push(await recordEvent(em, 'identity', { type: 'identity.member_added', tenantId, payload: { tenantId, userId, role } }));
+        pending.push(
+          await recordEvent(em, 'identity', {
+            type: 'identity.member_added',
+            tenantId,
+            payload: { tenantId, userId, role },
+          }),
+        );
       } else if (membership.role !== 'owner' && membership.role !== mapped) {
         await em.update(IdentityMembership, { tenantId, userId }, { role: mapped });
-        pending.push(await recordEvent(em, 'identity', { type: 'identity.member_role_changed', tenantId, payload: { tenantId, userId, role: mapped } }));
-        await audit(em, ctx, tenantId, { action: 'sso_role_sync', result: AuditResult.SUCCESS, target: `user:${userId}`, details: { before: membership.role, after: mapped } });
+        pending.push(
+          await recordEvent(em, 'identity', {
+            type: 'identity.member_role_changed',
+            tenantId,
+            payload: { tenantId, userId, role: mapped },
+          }),
+        );
+        await audit(em, ctx, tenantId, {
+          action: 'sso_role_sync',
+          result: AuditResult.SUCCESS,
+          target: `user:${userId}`,
+          details: { before: membership.role, after: mapped },
+        });
         role = mapped;
         roleChanged = true;
       }
@@ -586,7 +757,14 @@ export class SsoLoginService {
         action: 'sso_login',
         result: AuditResult.SUCCESS,
         target: `sso:${connection.id}`,
-        details: { kind: connection.kind, email: claims.email, groups: claims.groups, role, customRole: role === 'owner' ? null : customRole, provisioned: created || !membership },
+        details: {
+          kind: connection.kind,
+          email: claims.email,
+          groups: claims.groups,
+          role,
+          customRole: role === 'owner' ? null : customRole,
+          provisioned: created || !membership,
+        },
       });
       return pending;
     });
@@ -594,7 +772,9 @@ export class SsoLoginService {
     if (events.length) await this.deps.outbox.deliverNow(events);
     // The provider changed their role: gateways read the tenant's rights again (open sockets reconnect).
     if (roleChanged) await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId }]);
-    const target = new URL(connection.redirect_url ?? `${this.deps.config.mail.APP_URL.replace(/\/$/, '')}/sso/callback`);
+    const target = new URL(
+      connection.redirect_url ?? `${this.deps.config.mail.APP_URL.replace(/\/$/, '')}/sso/callback`,
+    );
     target.searchParams.set('code', code);
     return { status: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };
   }

@@ -7,5 +7,6 @@ import { forbidden } from '../../../kernel/errors';
  * need a session signed in with the account's own credentials.
  */
 export function requireOwnCredentialsSession(): void {
-  if (currentContext().authMethod === 'sso') throw forbidden('Sign in with your password to change your account as a whole');
+  if (currentContext().authMethod === 'sso')
+    throw forbidden('Sign in with your password to change your account as a whole');
 }

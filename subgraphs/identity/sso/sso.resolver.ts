@@ -23,20 +23,30 @@ export class SsoResolver {
   }
 
   @Authorized('sso:manage')
-  @Mutation(() => SsoConnection, { description: 'A SAML 2.0 identity provider (from its metadata, or entity id + SSO URL + certificate)' })
+  @Mutation(() => SsoConnection, {
+    description: 'A SAML 2.0 identity provider (from its metadata, or entity id + SSO URL + certificate)',
+  })
   createSamlConnection(@Arg('input', () => SamlConnectionInput) input: SamlConnectionInput): Promise<SsoConnection> {
     return this.connections.createSaml(currentContext(), input);
   }
 
   @Authorized('sso:manage')
-  @Mutation(() => SsoConnection, { description: 'An OpenID Connect provider; its discovery document is read when saved' })
+  @Mutation(() => SsoConnection, {
+    description: 'An OpenID Connect provider; its discovery document is read when saved',
+  })
   createOidcConnection(@Arg('input', () => OidcConnectionInput) input: OidcConnectionInput): Promise<SsoConnection> {
     return this.connections.createOidc(currentContext(), input);
   }
 
   @Authorized('sso:manage')
-  @Mutation(() => SsoConnection, { description: 'Renames, enables or disables a connection, or changes its role mapping, default role, allowed domains or redirect URL; custom roles it gave and no longer gives are taken back at once' })
-  updateSsoConnection(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateSsoConnectionInput) input: UpdateSsoConnectionInput): Promise<SsoConnection> {
+  @Mutation(() => SsoConnection, {
+    description:
+      'Renames, enables or disables a connection, or changes its role mapping, default role, allowed domains or redirect URL; custom roles it gave and no longer gives are taken back at once',
+  })
+  updateSsoConnection(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateSsoConnectionInput) input: UpdateSsoConnectionInput,
+  ): Promise<SsoConnection> {
     return this.connections.update(currentContext(), id, input);
   }
 
@@ -47,7 +57,9 @@ export class SsoResolver {
   }
 
   @Public()
-  @Mutation(() => AuthPayload, { description: 'Exchanges the one-time code a finished single sign-on redirected with (valid 60 s, once) for tokens' })
+  @Mutation(() => AuthPayload, {
+    description: 'Exchanges the one-time code a finished single sign-on redirected with (valid 60 s, once) for tokens',
+  })
   completeSsoLogin(@Arg('code', () => String) code: string): Promise<AuthPayload> {
     return this.login.complete(currentContext(), code);
   }

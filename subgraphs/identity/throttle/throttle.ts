@@ -47,7 +47,11 @@ export function attemptsSql(first: number): string {
 }
 
 export function attemptParams(checks: [Limit, ...string[]][]): [string[], number[], number[]] {
-  return [checks.map(([limit, ...parts]) => bucket(limit, parts)), checks.map(([l]) => l.windowSeconds), checks.map(([l]) => l.max)];
+  return [
+    checks.map(([limit, ...parts]) => bucket(limit, parts)),
+    checks.map(([l]) => l.windowSeconds),
+    checks.map(([l]) => l.max),
+  ];
 }
 
 /** Counts one attempt against each limit in the caller's transaction; seconds to wait (0: allowed). */

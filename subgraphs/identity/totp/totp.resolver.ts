@@ -37,7 +37,9 @@ export class TotpResolver {
 
   @Public()
   @Mutation(() => AuthPayload, { description: 'Second step of a sign-in with two-factor authentication' })
-  verifyLoginChallenge(@Arg('input', () => VerifyLoginChallengeInput) input: VerifyLoginChallengeInput): Promise<AuthPayload> {
+  verifyLoginChallenge(
+    @Arg('input', () => VerifyLoginChallengeInput) input: VerifyLoginChallengeInput,
+  ): Promise<AuthPayload> {
     return this.totp.verifyChallenge(currentContext(), input.challengeToken, input.code);
   }
 }

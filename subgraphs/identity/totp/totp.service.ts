@@ -41,11 +41,17 @@ export class TotpService {
   }
 
   private async state(em: EntityManager, userId: string): Promise<TotpState> {
-    const rows: { email: string; password_hash: string; totp_secret: string | null; totp_pending_secret: string | null; totp_enabled_at: Date | null; totp_last_step: string }[] =
-      await em.query(
-        `SELECT coalesce(email, registered_email) AS email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
-        [userId],
-      );
+    const rows: {
+      email: string;
+      password_hash: string;
+      totp_secret: string | null;
+      totp_pending_secret: string | null;
+      totp_enabled_at: Date | null;
+      totp_last_step: string;
+    }[] = await em.query(
+      `SELECT coalesce(email, registered_email) AS email, password_hash, totp_secret, totp_pending_secret, totp_enabled_at, totp_last_step FROM identity.users WHERE id = $1 FOR UPDATE`,
+      [userId],
+    );
     const r = rows[0];
     return {
       email: r.email,
@@ -59,7 +65,10 @@ export class TotpService {
 
   /** Whether the account signs in with a second factor (in the caller's transaction). */
   static async isEnabled(em: EntityManager, userId: string): Promise<boolean> {
-    const rows: { on: boolean }[] = await em.query('SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1', [userId]);
+    const rows: { on: boolean }[] = await em.query(
+      'SELECT totp_enabled_at IS NOT NULL AS on FROM identity.users WHERE id = $1',
+      [userId],
+    );
     return rows[0]?.on === true;
   }
 
@@ -90,10 +99,15 @@ export class TotpService {
         [userId, step],
       );
       await em.query(`DELETE FROM identity.backup_codes WHERE user_id = $1`, [userId]);
-      for (const c of codes) await em.query(`INSERT INTO identity.backup_codes (user_id, code_hash) VALUES ($1, $2)`, [userId, sha256(c)]);
+      for (const c of codes)
+        await em.query(`INSERT INTO identity.backup_codes (user_id, code_hash) VALUES ($1, $2)`, [userId, sha256(c)]);
       return true;
     });
-    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'totp_enable', result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE, target: `user:${userId}` });
+    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+      action: 'totp_enable',
+      result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE,
+      target: `user:${userId}`,
+    });
     if (!ok) throw identityError(IdentityErrorCode.INVALID_TOTP_CODE);
     await announceAccountChanged(this.deps, userId);
     return { backupCodes: codes };
@@ -111,11 +125,18 @@ export class TotpService {
       if (!state.totpEnabledAt) throw identityError(IdentityErrorCode.TOTP_NOT_ENROLLED);
       if (!(await verifyPassword(state.passwordHash, typeof password === 'string' ? password : ''))) return false;
       if (!(await this.useCode(em, userId, state, code))) return false;
-      await em.query(`UPDATE identity.users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL WHERE id = $1`, [userId]);
+      await em.query(
+        `UPDATE identity.users SET totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL WHERE id = $1`,
+        [userId],
+      );
       await em.query(`DELETE FROM identity.backup_codes WHERE user_id = $1`, [userId]);
       return true;
     });
-    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'totp_disable', result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE, target: `user:${userId}` });
+    await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+      action: 'totp_disable',
+      result: ok ? AuditResult.SUCCESS : AuditResult.FAILURE,
+      target: `user:${userId}`,
+    });
     if (!ok) throw identityError(IdentityErrorCode.INVALID_CREDENTIALS, 'Password or code is incorrect');
     await announceAccountChanged(this.deps, userId);
     return true;
@@ -125,14 +146,14 @@ export class TotpService {
   async challenge(userId: string, tenantId: string): Promise<AppError> {
     const token = randomBytes(32).toString('base64url');
     await withUser(this.deps.ds, userId, (em) =>
-      em.query(`INSERT INTO identity.login_challenges (token_hash, user_id, tenant_id, expires_at) VALUES ($1, $2, $3, now() + make_interval(mins => $4))`, [
-        sha256(token),
-        userId,
-        tenantId,
-        CHALLENGE_TTL_MINUTES,
-      ]),
+      em.query(
+        `INSERT INTO identity.login_challenges (token_hash, user_id, tenant_id, expires_at) VALUES ($1, $2, $3, now() + make_interval(mins => $4))`,
+        [sha256(token), userId, tenantId, CHALLENGE_TTL_MINUTES],
+      ),
     );
-    return new AppError(IdentityErrorCode.TWO_FACTOR_REQUIRED, 'Enter a code from your authenticator app', { challengeToken: token });
+    return new AppError(IdentityErrorCode.TWO_FACTOR_REQUIRED, 'Enter a code from your authenticator app', {
+      challengeToken: token,
+    });
   }
 
   /** Second step: a current code (never one already used) or an unused backup code opens the session. */
@@ -145,10 +166,12 @@ export class TotpService {
     const userId = rows[0]?.user_id;
     if (!userId) throw identityError(IdentityErrorCode.INVALID_TOKEN);
     const outcome = await withUser(this.deps.ds, userId, async (em) => {
-      const [challenge]: { tenant_id: string }[] = await em.query(
-        `UPDATE identity.login_challenges SET attempts = attempts + 1 WHERE token_hash = $1 AND used_at IS NULL RETURNING tenant_id`,
-        [hash],
-      ).then((r) => returningRows<{ tenant_id: string }>(r));
+      const [challenge]: { tenant_id: string }[] = await em
+        .query(
+          `UPDATE identity.login_challenges SET attempts = attempts + 1 WHERE token_hash = $1 AND used_at IS NULL RETURNING tenant_id`,
+          [hash],
+        )
+        .then((r) => returningRows<{ tenant_id: string }>(r));
       if (!challenge) return null;
       const state = await this.state(em, userId);
       if (!(await this.useCode(em, userId, state, code))) return { tenantId: challenge.tenant_id, ok: false };
@@ -157,7 +180,12 @@ export class TotpService {
     });
     if (!outcome) throw identityError(IdentityErrorCode.INVALID_TOKEN);
     if (!outcome.ok) {
-      await auditSeparately(this.deps.ds, { ...ctx, userId: null }, outcome.tenantId, { action: 'login_2fa_failed', result: AuditResult.FAILURE, actorId: null, target: `user:${userId}` });
+      await auditSeparately(this.deps.ds, { ...ctx, userId: null }, outcome.tenantId, {
+        action: 'login_2fa_failed',
+        result: AuditResult.FAILURE,
+        actorId: null,
+        target: `user:${userId}`,
+      });
       throw identityError(IdentityErrorCode.INVALID_TOTP_CODE);
     }
     const scope = { ...ctx, tenantId: outcome.tenantId, userId };

@@ -23,7 +23,8 @@ export function emailOrNull(raw: unknown): string | null {
   const domain = asciiDomain(email.slice(at + 1));
   const labels = domain.split('.');
   if (local.length > 64 || !LOCAL.test(local)) return null;
-  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !TOP_LABEL.test(labels[labels.length - 1])) return null;
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !TOP_LABEL.test(labels[labels.length - 1]))
+    return null;
   const address = `${local}@${domain}`;
   return address.length > 254 ? null : address;
 }

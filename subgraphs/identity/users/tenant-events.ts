@@ -7,7 +7,10 @@ import { AuditResult } from '../audit/audit-event.entity';
 /** Consumer of tenancy.tenant_created: the creator becomes the owner here too (so they can switch to it). */
 export async function addTenantOwner(event: DomainEvent, em: EntityManager): Promise<void> {
   const p = event.payload as { tenantId: string; ownerUserId: string; name: string; slug: string };
-  await em.query(`INSERT INTO identity.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`, [p.tenantId, p.ownerUserId]);
+  await em.query(
+    `INSERT INTO identity.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
+    [p.tenantId, p.ownerUserId],
+  );
   await audit(em, systemContext(event.id), p.tenantId, {
     action: 'tenant_create',
     result: AuditResult.SUCCESS,
@@ -26,7 +29,12 @@ const STATUS_ACTIONS: Record<string, string> = {
 
 /** Consumer of tenancy changes: each lands in the security audit log of the tenant (and of an operator acting from elsewhere). */
 export async function auditTenantChange(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; actorId: string | null; actorTenantId?: string | null; status?: string } & Record<string, unknown>;
+  const p = event.payload as {
+    tenantId: string;
+    actorId: string | null;
+    actorTenantId?: string | null;
+    status?: string;
+  } & Record<string, unknown>;
   const action =
     event.type === 'tenancy.tenant_status_changed'
       ? (STATUS_ACTIONS[p.status ?? ''] ?? 'tenant_status_change')
@@ -63,7 +71,10 @@ export async function rememberDomain(event: DomainEvent, em: EntityManager): Pro
 }
 
 /** The tenant's names for mails (a transaction scoped to the tenant); nulls mean the platform's. */
-export async function mailBrandingOf(em: EntityManager, tenantId: string): Promise<{ displayName: string | null; senderName: string | null }> {
+export async function mailBrandingOf(
+  em: EntityManager,
+  tenantId: string,
+): Promise<{ displayName: string | null; senderName: string | null }> {
   const [row]: { display_name: string | null; sender_name: string | null }[] = await em.query(
     `SELECT display_name, sender_name FROM identity.tenant_branding WHERE tenant_id = $1`,
     [tenantId],

@@ -37,7 +37,8 @@ export class UserService {
       for (const m of memberships) {
         const access = await effectiveAccess(em, tenantId, m.userId);
         const user = byId.get(m.userId);
-        if (user && access) out.push({ user, role: m.role, roles: access.roles, permissions: access.permissions, joinedAt: m.createdAt });
+        if (user && access)
+          out.push({ user, role: m.role, roles: access.roles, permissions: access.permissions, joinedAt: m.createdAt });
       }
       return out;
     });
@@ -45,7 +46,8 @@ export class UserService {
 
   /** Removes a member from the tenant: their sessions there end, their rights there go. */
   async remove(ctx: RequestContext, userId: string): Promise<boolean> {
-    if (userId === ctx.userId) throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove yourself; ask another admin');
+    if (userId === ctx.userId)
+      throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove yourself; ask another admin');
     const outcome = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const member = isUuid(userId) ? await em.findOneBy(IdentityMembership, { tenantId, userId }) : null;
       if (!member) return null;
@@ -56,14 +58,32 @@ export class UserService {
       await em.query(`DELETE FROM identity.user_roles WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
       await em.query(`DELETE FROM identity.group_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
       const sessions = await em.find(Session, { where: { tenantId, userId, revokedAt: IsNull() } });
-      if (sessions.length) await em.update(Session, { tenantId, userId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'removed' });
-      const event = await recordEvent(em, 'identity', { type: 'identity.member_removed', tenantId, payload: { tenantId, userId } });
-      await audit(em, ctx, tenantId, { action: 'member_remove', result: AuditResult.SUCCESS, target: `user:${userId}` });
+      if (sessions.length)
+        await em.update(
+          Session,
+          { tenantId, userId, revokedAt: IsNull() },
+          { revokedAt: new Date(), revokedReason: 'removed' },
+        );
+      const event = await recordEvent(em, 'identity', {
+        type: 'identity.member_removed',
+        tenantId,
+        payload: { tenantId, userId },
+      });
+      await audit(em, ctx, tenantId, {
+        action: 'member_remove',
+        result: AuditResult.SUCCESS,
+        target: `user:${userId}`,
+      });
       return { sessions, event };
     });
-    if (outcome === null) throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
+    if (outcome === null)
+      throw identityError(IdentityErrorCode.NOT_A_MEMBER, 'That account is not a member of this tenant');
     if (outcome === 'owner') {
-      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, { action: 'member_remove', result: AuditResult.FAILURE, target: `user:${userId}` });
+      await auditSeparately(this.deps.ds, ctx, ctx.tenantId!, {
+        action: 'member_remove',
+        result: AuditResult.FAILURE,
+        target: `user:${userId}`,
+      });
       throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove someone with rights you lack');
     }
     await new SessionService(this.deps).notifyRevoked(outcome.sessions);

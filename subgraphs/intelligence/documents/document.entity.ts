@@ -19,14 +19,17 @@ export class Document extends TenantOwnedEntity {
   @Field(() => Boolean, { description: 'True once an embedding has been computed' })
   @Column('boolean', { name: 'embedded' })
   embedded: boolean;
-
 }
 
 @InputType()
 export class CreateDocumentInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.documentTitle)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.documentTitle)}; control and bidirectional formatting characters are removed`,
+  })
   title: string;
 
-  @Field(() => String, { description: `The text the assistant searches: ${lengthRange(TEXT_LIMITS.documentContent)}, not only spaces` })
+  @Field(() => String, {
+    description: `The text the assistant searches: ${lengthRange(TEXT_LIMITS.documentContent)}, not only spaces`,
+  })
   content: string;
 }

@@ -13,10 +13,16 @@ export class DocumentService {
     const title = cleanName(input.title ?? '');
     const content = input.content ?? '';
     if (title.length < 1 || title.length > TEXT_LIMITS.documentTitle) {
-      throw intelligenceError(IntelligenceErrorCode.INVALID_DOCUMENT, `Title must be ${lengthRange(TEXT_LIMITS.documentTitle)}`);
+      throw intelligenceError(
+        IntelligenceErrorCode.INVALID_DOCUMENT,
+        `Title must be ${lengthRange(TEXT_LIMITS.documentTitle)}`,
+      );
     }
     if (content.trim().length < 1 || content.length > TEXT_LIMITS.documentContent) {
-      throw intelligenceError(IntelligenceErrorCode.INVALID_DOCUMENT, `Content must be ${lengthRange(TEXT_LIMITS.documentContent)}`);
+      throw intelligenceError(
+        IntelligenceErrorCode.INVALID_DOCUMENT,
+        `Content must be ${lengthRange(TEXT_LIMITS.documentContent)}`,
+      );
     }
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const id = randomUUID();
@@ -26,6 +32,8 @@ export class DocumentService {
   }
 
   list(ctx: RequestContext): Promise<Document[]> {
-    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Document, { where: { tenantId }, order: { createdAt: 'DESC' } }));
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(Document, { where: { tenantId }, order: { createdAt: 'DESC' } }),
+    );
   }
 }

@@ -31,7 +31,6 @@ export class LedgerEntry extends TenantOwnedEntity {
   @Field(() => String)
   @Column('text')
   hash: string;
-
 }
 
 @InputType()

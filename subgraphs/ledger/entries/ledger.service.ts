@@ -13,7 +13,10 @@ export const GENESIS_HASH = '0'.repeat(64);
  * differently (a NUL, an unpaired surrogate) is refused before an entry is hashed, so recomputing the
  * hash from the stored row gives the same value.
  */
-export function entryHash(prevHash: string, e: { tenantId: string; sequence: number; account: string; amountCents: number; memo: string }): string {
+export function entryHash(
+  prevHash: string,
+  e: { tenantId: string; sequence: number; account: string; amountCents: number; memo: string },
+): string {
   return createHash('sha256')
     .update(JSON.stringify([prevHash, e.tenantId, e.sequence, e.account, e.amountCents, e.memo]))
     .digest('hex');
@@ -25,12 +28,18 @@ export class LedgerService {
   append(ctx: RequestContext, input: AppendLedgerEntryInput): Promise<LedgerEntry> {
     const account = (input.account ?? '').trim();
     const memo = (input.memo ?? '').trim();
-    if (!/^[a-z0-9:_.-]{1,64}$/i.test(account)) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Account must be 1 to 64 of [a-z0-9:_.-]');
+    if (!/^[a-z0-9:_.-]{1,64}$/i.test(account))
+      throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Account must be 1 to 64 of [a-z0-9:_.-]');
     if (!Number.isSafeInteger(input.amountCents) || input.amountCents === 0) {
       throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Amount must be a non-zero integer');
     }
-    if (memo.length > TEXT_LIMITS.ledgerMemo) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, `Memo is at most ${TEXT_LIMITS.ledgerMemo} characters`);
-    if (!isStorableText(memo)) throw ledgerError(LedgerErrorCode.INVALID_ENTRY, 'Memo may not contain NUL characters or unpaired UTF-16 surrogates');
+    if (memo.length > TEXT_LIMITS.ledgerMemo)
+      throw ledgerError(LedgerErrorCode.INVALID_ENTRY, `Memo is at most ${TEXT_LIMITS.ledgerMemo} characters`);
+    if (!isStorableText(memo))
+      throw ledgerError(
+        LedgerErrorCode.INVALID_ENTRY,
+        'Memo may not contain NUL characters or unpaired UTF-16 surrogates',
+      );
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       // One writer per tenant chain at a time.
       await em.query(`SELECT pg_advisory_xact_lock(hashtextextended('ledger:' || $1, 0))`, [tenantId]);
@@ -46,7 +55,11 @@ export class LedgerService {
 
   list(ctx: RequestContext, first: number): Promise<LedgerEntry[]> {
     return withTenant(this.deps.ds, ctx, (em, tenantId) =>
-      em.find(LedgerEntry, { where: { tenantId }, order: { sequence: 'DESC' }, take: Math.max(1, Math.min(first, 200)) }),
+      em.find(LedgerEntry, {
+        where: { tenantId },
+        order: { sequence: 'DESC' },
+        take: Math.max(1, Math.min(first, 200)),
+      }),
     );
   }
 

@@ -14,7 +14,10 @@ export class Message extends TenantOwnedEntity {
   @Column('uuid', { name: 'author_id', nullable: true })
   authorId: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Who posted a system message (an integration by its name); null for people' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Who posted a system message (an integration by its name); null for people',
+  })
   @Column('text', { name: 'sender_name', nullable: true })
   senderName: string | null;
 
@@ -22,7 +25,10 @@ export class Message extends TenantOwnedEntity {
   @Column('text')
   body: string;
 
-  @Field(() => String, { nullable: true, description: "The sender's id for this message: sending it again returns the same message" })
+  @Field(() => String, {
+    nullable: true,
+    description: "The sender's id for this message: sending it again returns the same message",
+  })
   @Column('text', { name: 'client_message_id', nullable: true })
   clientMessageId: string | null;
 

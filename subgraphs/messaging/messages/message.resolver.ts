@@ -32,17 +32,24 @@ export class MessageResolver {
 
   @Authorized('messages:send')
   @Mutation(() => Message, {
-    description: "Deletes a message: it stays in the history without its text. Your own, or anyone's with messages:moderate (then with a reason, logged)",
+    description:
+      "Deletes a message: it stays in the history without its text. Your own, or anyone's with messages:moderate (then with a reason, logged)",
   })
   deleteMessage(
     @Arg('id', () => ID) id: string,
-    @Arg('reason', () => String, { nullable: true, description: `Required for someone else's message: ${lengthRange(TEXT_LIMITS.reason)}` }) reason?: string | null,
+    @Arg('reason', () => String, {
+      nullable: true,
+      description: `Required for someone else's message: ${lengthRange(TEXT_LIMITS.reason)}`,
+    })
+    reason?: string | null,
   ): Promise<Message> {
     return this.service.delete(currentContext(), id, reason);
   }
 
   @Authorized('messages:read')
-  @Query(() => MessageConnection, { description: 'Room history, newest first; pass endCursor as `after` for older, startCursor as `before` for newer' })
+  @Query(() => MessageConnection, {
+    description: 'Room history, newest first; pass endCursor as `after` for older, startCursor as `before` for newer',
+  })
   messages(
     @Arg('roomId', () => ID) roomId: string,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,

@@ -27,8 +27,12 @@ export class MessageService {
    */
   async send(ctx: RequestContext, input: SendMessageInput): Promise<Message> {
     const body = checkedBody(input.body);
-    const clientId = input.clientMessageId === undefined || input.clientMessageId === null ? null : input.clientMessageId;
-    if (clientId !== null && (typeof clientId !== 'string' || clientId.length < 1 || clientId.length > TEXT_LIMITS.clientMessageId)) {
+    const clientId =
+      input.clientMessageId === undefined || input.clientMessageId === null ? null : input.clientMessageId;
+    if (
+      clientId !== null &&
+      (typeof clientId !== 'string' || clientId.length < 1 || clientId.length > TEXT_LIMITS.clientMessageId)
+    ) {
       throw messagingError(MessagingErrorCode.INVALID_CLIENT_MESSAGE_ID);
     }
     const { message, created } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
@@ -38,7 +42,8 @@ export class MessageService {
       let replyToId: string | null = null;
       if (input.replyToId !== undefined && input.replyToId !== null) {
         const parent = isUuid(input.replyToId) ? await em.findOneBy(Message, { tenantId, id: input.replyToId }) : null;
-        if (!parent || parent.roomId !== room.id) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND, 'The message replied to is not in this room');
+        if (!parent || parent.roomId !== room.id)
+          throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND, 'The message replied to is not in this room');
         replyToId = parent.id;
       }
       const id = randomUUID();
@@ -55,7 +60,12 @@ export class MessageService {
       if (inserted.length) spend(tenantId, 'messages', 'sendMessage');
       const saved = inserted.length
         ? await em.findOneByOrFail(Message, { tenantId, id })
-        : await em.findOneByOrFail(Message, { tenantId, roomId: room.id, authorId: ctx.userId!, clientMessageId: clientId! });
+        : await em.findOneByOrFail(Message, {
+            tenantId,
+            roomId: room.id,
+            authorId: ctx.userId!,
+            clientMessageId: clientId!,
+          });
       return { message: Object.assign(saved, { room }), created: inserted.length > 0 };
     });
     // Realtime is best effort once committed: a subscriber that misses it reads it from history.
@@ -63,7 +73,13 @@ export class MessageService {
       noteEffect(message.tenantId, 'messages');
       await this.announce(message, RoomEventKind.MESSAGE_ADDED);
       // Whoever posted has stopped typing.
-      await publishTyping(this.deps, { tenantId: message.tenantId, roomId: message.roomId, userId: ctx.userId!, typing: false, expiresAt: Date.now() });
+      await publishTyping(this.deps, {
+        tenantId: message.tenantId,
+        roomId: message.roomId,
+        userId: ctx.userId!,
+        typing: false,
+        expiresAt: Date.now(),
+      });
     }
     return message;
   }
@@ -98,10 +114,24 @@ export class MessageService {
     const saved = await this.change(ctx, id, 'author-or-moderator', async (em, message) => {
       if (message.authorId !== ctx.userId) {
         const why = cleanText(reason ?? '');
-        if (why.length < 1 || why.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason (1 to ${TEXT_LIMITS.reason} characters) for deleting a message of someone else`);
-        await logModeration(em, ctx, { roomId: message.roomId, action: 'delete_message', targetUserId: message.authorId, messageId: message.id, reason: why });
+        if (why.length < 1 || why.length > TEXT_LIMITS.reason)
+          throw messagingError(
+            MessagingErrorCode.INVALID_MODERATION,
+            `Give a reason (1 to ${TEXT_LIMITS.reason} characters) for deleting a message of someone else`,
+          );
+        await logModeration(em, ctx, {
+          roomId: message.roomId,
+          action: 'delete_message',
+          targetUserId: message.authorId,
+          messageId: message.id,
+          reason: why,
+        });
       }
-      await em.update(Message, { tenantId: message.tenantId, id: message.id }, { body: '', deletedAt: new Date(), deletedBy: ctx.userId });
+      await em.update(
+        Message,
+        { tenantId: message.tenantId, id: message.id },
+        { body: '', deletedAt: new Date(), deletedBy: ctx.userId },
+      );
     });
     await this.announce(saved, RoomEventKind.MESSAGE_DELETED);
     return saved;
@@ -114,11 +144,15 @@ export class MessageService {
     change: (em: EntityManager, message: Message) => Promise<unknown>,
   ): Promise<Message> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const message = isUuid(id) ? await em.findOne(Message, { where: { tenantId, id }, lock: { mode: 'pessimistic_write' } }) : null;
+      const message = isUuid(id)
+        ? await em.findOne(Message, { where: { tenantId, id }, lock: { mode: 'pessimistic_write' } })
+        : null;
       if (!message) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND);
       const moderator = who === 'author-or-moderator' && hasPermission(ctx, 'messages:moderate');
       if (message.authorId !== ctx.userId && !moderator) throw messagingError(MessagingErrorCode.NOT_MESSAGE_AUTHOR);
-      const room = moderator ? await em.findOneByOrFail(Room, { tenantId, id: message.roomId }) : await this.roomIn(em, ctx, tenantId, message.roomId);
+      const room = moderator
+        ? await em.findOneByOrFail(Room, { tenantId, id: message.roomId })
+        : await this.roomIn(em, ctx, tenantId, message.roomId);
       if (room.archivedAt) throw messagingError(MessagingErrorCode.ROOM_ARCHIVED);
       if (message.deletedAt) throw messagingError(MessagingErrorCode.MESSAGE_DELETED);
       await change(em, message);
@@ -151,7 +185,9 @@ export class MessageService {
       const rooms = await em.findBy(Room, { tenantId, id: In([...new Set(messages.map((m) => m.roomId))]) });
       const roomById = new Map<string, Room>();
       for (const room of rooms) if (await canUseRoom(em, ctx, room)) roomById.set(room.id, room);
-      return messages.filter((m) => roomById.has(m.roomId)).map((m) => Object.assign(m, { room: roomById.get(m.roomId)! }));
+      return messages
+        .filter((m) => roomById.has(m.roomId))
+        .map((m) => Object.assign(m, { room: roomById.get(m.roomId)! }));
     });
     const byId = new Map(found.map((m) => [m.id, m]));
     return ids.map((id) => byId.get(id) ?? null);
@@ -236,7 +272,13 @@ export function toEvent(m: Message): MessageEvent {
     senderName: m.senderName,
     body: m.body,
     createdAt: m.createdAt.toISOString(),
-    room: { tenantId: room.tenantId, id: room.id, name: room.name, createdAt: room.createdAt.toISOString(), createdBy: room.createdBy },
+    room: {
+      tenantId: room.tenantId,
+      id: room.id,
+      name: room.name,
+      createdAt: room.createdAt.toISOString(),
+      createdBy: room.createdBy,
+    },
   };
 }
 

@@ -9,10 +9,15 @@ export class SendMessageInput {
   @Field(() => ID)
   roomId: string;
 
-  @Field(() => String, { description: `${lengthRange(MESSAGE_MAX_LENGTH)} after control characters are removed and the ends trimmed` })
+  @Field(() => String, {
+    description: `${lengthRange(MESSAGE_MAX_LENGTH)} after control characters are removed and the ends trimmed`,
+  })
   body: string;
 
-  @Field(() => String, { nullable: true, description: `Your own id for the message (${lengthRange(TEXT_LIMITS.clientMessageId)}): a retry with it never duplicates, nor uses the messages limit again` })
+  @Field(() => String, {
+    nullable: true,
+    description: `Your own id for the message (${lengthRange(TEXT_LIMITS.clientMessageId)}): a retry with it never duplicates, nor uses the messages limit again`,
+  })
   clientMessageId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Reply to this message of the same room' })

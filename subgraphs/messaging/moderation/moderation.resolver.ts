@@ -14,7 +14,9 @@ export class ModerationResolver {
   }
 
   @Authorized('messages:moderate')
-  @Mutation(() => ModerationEntry, { description: 'Stops someone posting (and typing) in a room, for `minutes` or until unmuted' })
+  @Mutation(() => ModerationEntry, {
+    description: 'Stops someone posting (and typing) in a room, for `minutes` or until unmuted',
+  })
   muteMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
     return this.moderation.mute(currentContext(), input);
   }
@@ -26,7 +28,9 @@ export class ModerationResolver {
   }
 
   @Authorized('messages:moderate')
-  @Mutation(() => ModerationEntry, { description: 'Closes a room to someone (history, posting, live events), for `minutes` or until unbanned' })
+  @Mutation(() => ModerationEntry, {
+    description: 'Closes a room to someone (history, posting, live events), for `minutes` or until unbanned',
+  })
   banMember(@Arg('input', () => ModerateMemberInput) input: ModerateMemberInput): Promise<ModerationEntry> {
     return this.moderation.ban(currentContext(), input);
   }
@@ -44,7 +48,9 @@ export class ModerationResolver {
   }
 
   @Authorized('messages:moderate')
-  @Query(() => [ModerationEntry], { description: "The tenant's moderation log (or one room's), newest first, observations by Super Admins included" })
+  @Query(() => [ModerationEntry], {
+    description: "The tenant's moderation log (or one room's), newest first, observations by Super Admins included",
+  })
   moderationLog(
     @Arg('roomId', () => ID, { nullable: true }) roomId?: string | null,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
@@ -53,11 +59,17 @@ export class ModerationResolver {
   }
 
   @Authorized('platform:tenants')
-  @Query(() => MessageConnection, { description: "Super Admins: reads a tenant's room without joining it; each read is logged in that tenant's moderation log" })
+  @Query(() => MessageConnection, {
+    description:
+      "Super Admins: reads a tenant's room without joining it; each read is logged in that tenant's moderation log",
+  })
   observeRoom(
     @Arg('tenantId', () => ID) tenantId: string,
     @Arg('roomId', () => ID) roomId: string,
-    @Arg('reason', () => String, { description: `Why, kept in the tenant's moderation log: ${lengthRange(TEXT_LIMITS.reason)}` }) reason: string,
+    @Arg('reason', () => String, {
+      description: `Why, kept in the tenant's moderation log: ${lengthRange(TEXT_LIMITS.reason)}`,
+    })
+    reason: string,
     @Arg('first', () => Int, { nullable: true }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<MessageConnection> {

@@ -58,12 +58,15 @@ export class ModerationService {
   }
 
   unmute(ctx: RequestContext, input: ModerateMemberInput) {
-    return this.act(ctx, input, 'unmute', (em, tenantId, room) => this.lift(em, tenantId, room.id, input.userId, 'mute'));
+    return this.act(ctx, input, 'unmute', (em, tenantId, room) =>
+      this.lift(em, tenantId, room.id, input.userId, 'mute'),
+    );
   }
 
   async ban(ctx: RequestContext, input: ModerateMemberInput) {
     const result = await this.act(ctx, input, 'ban', async (em, tenantId, room, until) => {
-      if (room.type === RoomType.DM) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Nobody can be banned from a direct room');
+      if (room.type === RoomType.DM)
+        throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Nobody can be banned from a direct room');
       await this.sanction(em, ctx, tenantId, room.id, input.userId, 'ban', until, input.reason);
     });
     await this.accessChanged(ctx.tenantId!, input.userId);
@@ -71,7 +74,9 @@ export class ModerationService {
   }
 
   async unban(ctx: RequestContext, input: ModerateMemberInput) {
-    const result = await this.act(ctx, input, 'unban', (em, tenantId, room) => this.lift(em, tenantId, room.id, input.userId, 'ban'));
+    const result = await this.act(ctx, input, 'unban', (em, tenantId, room) =>
+      this.lift(em, tenantId, room.id, input.userId, 'ban'),
+    );
     await this.accessChanged(ctx.tenantId!, input.userId);
     return result;
   }
@@ -79,12 +84,19 @@ export class ModerationService {
   async remove(ctx: RequestContext, input: ModerateMemberInput) {
     const result = await this.act(ctx, input, 'remove', async (em, tenantId, room) => {
       if (room.type !== RoomType.ALLIANCE && room.type !== RoomType.SUPPORT) {
-        throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Only members-only rooms have members to remove (ban from a general room instead)');
+        throw messagingError(
+          MessagingErrorCode.INVALID_MODERATION,
+          'Only members-only rooms have members to remove (ban from a general room instead)',
+        );
       }
       const removed = returningRows(
-        await em.query(`DELETE FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 RETURNING user_id`, [tenantId, room.id, input.userId]),
+        await em.query(
+          `DELETE FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 RETURNING user_id`,
+          [tenantId, room.id, input.userId],
+        ),
       );
-      if (removed.length === 0) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'That person is not a member of this room');
+      if (removed.length === 0)
+        throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'That person is not a member of this room');
     });
     await this.accessChanged(ctx.tenantId!, input.userId);
     return result;
@@ -100,13 +112,21 @@ export class ModerationService {
     after: string | null | undefined,
   ): Promise<MessageConnection> {
     const why = cleanText(reason ?? '');
-    if (why.length < 1 || why.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`);
+    if (why.length < 1 || why.length > TEXT_LIMITS.reason)
+      throw messagingError(
+        MessagingErrorCode.INVALID_MODERATION,
+        `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`,
+      );
     if (!isUuid(tenantId)) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
     return new MessageService(this.deps).history({ ...ctx, tenantId }, roomId, first, after, null, { reason: why });
   }
 
   /** The tenant's moderation log (one room's, or all), newest first. */
-  log(ctx: RequestContext, roomId: string | null | undefined, first: number | null | undefined): Promise<ModerationEntry[]> {
+  log(
+    ctx: RequestContext,
+    roomId: string | null | undefined,
+    first: number | null | undefined,
+  ): Promise<ModerationEntry[]> {
     const limit = Math.max(1, Math.min(first ?? 50, 200));
     if (roomId && !isUuid(roomId)) return Promise.resolve([]);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
@@ -125,23 +145,35 @@ export class ModerationService {
     work: (em: EntityManager, tenantId: string, room: Room, until: Date | null) => Promise<void>,
   ): Promise<ModerationEntry> {
     const reason = cleanText(input.reason ?? '');
-    if (reason.length < 1 || reason.length > TEXT_LIMITS.reason) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`);
-    if (input.userId === ctx.userId) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Moderators cannot act on themselves');
+    if (reason.length < 1 || reason.length > TEXT_LIMITS.reason)
+      throw messagingError(
+        MessagingErrorCode.INVALID_MODERATION,
+        `Give a reason of 1 to ${TEXT_LIMITS.reason} characters`,
+      );
+    if (input.userId === ctx.userId)
+      throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Moderators cannot act on themselves');
     const minutes = input.minutes ?? null;
     if (minutes !== null && (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_MINUTES)) {
       throw messagingError(MessagingErrorCode.INVALID_MODERATION, `minutes must be 1 to ${MAX_MINUTES}`);
     }
-    if ((action !== 'mute' && action !== 'ban') && minutes !== null) throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Only mutes and bans take minutes');
+    if (action !== 'mute' && action !== 'ban' && minutes !== null)
+      throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'Only mutes and bans take minutes');
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = isUuid(input.roomId) ? await em.findOneBy(Room, { tenantId, id: input.roomId }) : null;
       if (!room) throw messagingError(MessagingErrorCode.ROOM_NOT_FOUND);
       const [member]: { role: string | null }[] = isUuid(input.userId)
-        ? await em.query(`SELECT role FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, input.userId])
+        ? await em.query(`SELECT role FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [
+            tenantId,
+            input.userId,
+          ])
         : [];
       if (!member) throw messagingError(MessagingErrorCode.NOT_IN_TENANT);
       // Nobody sanctions an owner; only an owner sanctions an admin.
       if (member.role === 'owner' || (member.role === 'admin' && !ctx.roles.includes('owner'))) {
-        throw messagingError(MessagingErrorCode.INVALID_MODERATION, 'You cannot moderate someone with more authority in this tenant');
+        throw messagingError(
+          MessagingErrorCode.INVALID_MODERATION,
+          'You cannot moderate someone with more authority in this tenant',
+        );
       }
       const until = minutes === null ? null : new Date(Date.now() + minutes * 60_000);
       await work(em, tenantId, room, until);
@@ -154,7 +186,16 @@ export class ModerationService {
     });
   }
 
-  private async sanction(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string, userId: string, kind: 'mute' | 'ban', until: Date | null, reason: string) {
+  private async sanction(
+    em: EntityManager,
+    ctx: RequestContext,
+    tenantId: string,
+    roomId: string,
+    userId: string,
+    kind: 'mute' | 'ban',
+    until: Date | null,
+    reason: string,
+  ) {
     await em.query(
       `INSERT INTO messaging.room_sanctions (tenant_id, room_id, user_id, kind, until, reason, actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, room_id, user_id, kind) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason, actor_id = EXCLUDED.actor_id, created_at = now()`,
@@ -162,20 +203,30 @@ export class ModerationService {
     );
   }
 
-  private async lift(em: EntityManager, tenantId: string, roomId: string, userId: string, kind: 'mute' | 'ban'): Promise<void> {
+  private async lift(
+    em: EntityManager,
+    tenantId: string,
+    roomId: string,
+    userId: string,
+    kind: 'mute' | 'ban',
+  ): Promise<void> {
     const lifted = returningRows(
-      await em.query(`DELETE FROM messaging.room_sanctions WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND kind = $4 RETURNING user_id`, [
-        tenantId,
-        roomId,
-        userId,
-        kind,
-      ]),
+      await em.query(
+        `DELETE FROM messaging.room_sanctions WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND kind = $4 RETURNING user_id`,
+        [tenantId, roomId, userId, kind],
+      ),
     );
-    if (lifted.length === 0) throw messagingError(MessagingErrorCode.INVALID_MODERATION, `That person is not ${kind === 'mute' ? 'muted' : 'banned'} in this room`);
+    if (lifted.length === 0)
+      throw messagingError(
+        MessagingErrorCode.INVALID_MODERATION,
+        `That person is not ${kind === 'mute' ? 'muted' : 'banned'} in this room`,
+      );
   }
 
   /** Gateways admit that person's live subscriptions again (a ban or removal ends them). */
   private accessChanged(tenantId: string, userId: string): Promise<void> {
-    return this.deps.pubsub.publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId, userIds: [userId] }).catch(() => undefined);
+    return this.deps.pubsub
+      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId, userIds: [userId] })
+      .catch(() => undefined);
   }
 }

@@ -25,7 +25,10 @@ export class ModerateMemberInput {
   @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.reason)}; kept in the moderation log` })
   reason: string;
 
-  @Field(() => Int, { nullable: true, description: 'For mutes and bans: ends by itself after this many minutes (1 to 525600); none: until lifted' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'For mutes and bans: ends by itself after this many minutes (1 to 525600); none: until lifted',
+  })
   minutes?: number | null;
 }
 
@@ -43,7 +46,10 @@ export class ModerationEntry {
   @Field(() => ID)
   actorId: string;
 
-  @Field(() => UserReference, { nullable: true, description: 'Null where you cannot see the actor (a Super Admin from outside the tenant: see actorId)' })
+  @Field(() => UserReference, {
+    nullable: true,
+    description: 'Null where you cannot see the actor (a Super Admin from outside the tenant: see actorId)',
+  })
   actor(): UserReference | null {
     return { id: this.actorId };
   }

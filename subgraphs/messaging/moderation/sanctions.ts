@@ -5,7 +5,12 @@ import { AppError } from '../../../kernel/errors';
 import { MessagingErrorCode } from '../messaging.errors';
 
 /** Refuses a muted member (MEMBER_MUTED, with `until` when the mute ends by itself). */
-export async function assertNotMuted(em: EntityManager, tenantId: string, roomId: string, userId: string): Promise<void> {
+export async function assertNotMuted(
+  em: EntityManager,
+  tenantId: string,
+  roomId: string,
+  userId: string,
+): Promise<void> {
   const [mute]: { until: Date | null }[] = await em.query(
     `SELECT until FROM messaging.room_sanctions
       WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3 AND kind = 'mute' AND (until IS NULL OR until > now())`,
@@ -13,7 +18,11 @@ export async function assertNotMuted(em: EntityManager, tenantId: string, roomId
   );
   if (mute) {
     const until = mute.until ? new Date(mute.until).toISOString() : null;
-    throw new AppError(MessagingErrorCode.MEMBER_MUTED, until ? `You are muted in this room until ${until}` : 'You are muted in this room', { until });
+    throw new AppError(
+      MessagingErrorCode.MEMBER_MUTED,
+      until ? `You are muted in this room until ${until}` : 'You are muted in this room',
+      { until },
+    );
   }
 }
 
@@ -23,7 +32,15 @@ export type ModerationAction = 'mute' | 'unmute' | 'ban' | 'unban' | 'remove' | 
 export async function logModeration(
   em: EntityManager,
   ctx: RequestContext,
-  entry: { roomId: string | null; action: ModerationAction; targetUserId?: string | null; messageId?: string | null; reason: string; until?: Date | null; tenantId?: string },
+  entry: {
+    roomId: string | null;
+    action: ModerationAction;
+    targetUserId?: string | null;
+    messageId?: string | null;
+    reason: string;
+    until?: Date | null;
+    tenantId?: string;
+  },
 ): Promise<void> {
   await em.query(
     `INSERT INTO messaging.moderation_log (tenant_id, id, room_id, action, actor_id, impersonator_id, target_user_id, message_id, reason, until)

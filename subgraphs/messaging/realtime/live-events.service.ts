@@ -75,7 +75,18 @@ export class LiveEventService {
   async typingEvent(ctx: RequestContext, id: string): Promise<TypingEvent | null> {
     const p = decodeTypingId(id);
     if (!p) return null;
-    const visible = await withTenant(this.deps.ds, ctx, async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, p.roomId)) !== null);
-    return visible ? Object.assign(new TypingEvent(), { id, ...p, typing: p.typing && p.expiresAt > Date.now(), expiresAt: new Date(p.expiresAt) }) : null;
+    const visible = await withTenant(
+      this.deps.ds,
+      ctx,
+      async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, p.roomId)) !== null,
+    );
+    return visible
+      ? Object.assign(new TypingEvent(), {
+          id,
+          ...p,
+          typing: p.typing && p.expiresAt > Date.now(),
+          expiresAt: new Date(p.expiresAt),
+        })
+      : null;
   }
 }

@@ -28,7 +28,9 @@ interface DeviceRow {
 
 function aggregate(userId: string, rows: DeviceRow[]): Presence {
   const online = rows.filter((r) => r.status === 'online');
-  const latest = [...(online.length ? online : rows)].sort((a, b) => +new Date(b.updated_at) - +new Date(a.updated_at))[0];
+  const latest = [...(online.length ? online : rows)].sort(
+    (a, b) => +new Date(b.updated_at) - +new Date(a.updated_at),
+  )[0];
   return Object.assign(new Presence(), {
     id: userId,
     userId,
@@ -58,11 +60,19 @@ export class PresenceService {
     // Shown to the tenant's other members (the page) and kept per device: without control or bidirectional formatting characters.
     const deviceId = cleanName(input.deviceId ?? '');
     const page = input.page === undefined || input.page === null ? null : cleanName(input.page) || null;
-    if (deviceId.length < 1 || deviceId.length > TEXT_LIMITS.presenceDevice || (page !== null && page.length > TEXT_LIMITS.presencePage)) throw messagingError(MessagingErrorCode.INVALID_PRESENCE);
+    if (
+      deviceId.length < 1 ||
+      deviceId.length > TEXT_LIMITS.presenceDevice ||
+      (page !== null && page.length > TEXT_LIMITS.presencePage)
+    )
+      throw messagingError(MessagingErrorCode.INVALID_PRESENCE);
     const { before, after } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const before = await this.current(em, tenantId, ctx.userId!);
       if (input.status === PresenceStatus.OFFLINE) {
-        await em.query(`DELETE FROM messaging.presence_devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3`, [tenantId, ctx.userId, deviceId]);
+        await em.query(
+          `DELETE FROM messaging.presence_devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3`,
+          [tenantId, ctx.userId, deviceId],
+        );
       } else {
         await em.query(
           `INSERT INTO messaging.presence_devices (tenant_id, user_id, device_id, connection_id, status, page, updated_at, expires_at)
@@ -74,7 +84,8 @@ export class PresenceService {
       }
       return { before, after: await this.current(em, tenantId, ctx.userId!) };
     });
-    if (before.status !== after.status || before.page !== after.page || before.devices !== after.devices) await this.announce(ctx.tenantId!, [ctx.userId!]);
+    if (before.status !== after.status || before.page !== after.page || before.devices !== after.devices)
+      await this.announce(ctx.tenantId!, [ctx.userId!]);
     return after;
   }
 
@@ -82,7 +93,10 @@ export class PresenceService {
   async byUser(ctx: RequestContext, userId: string): Promise<Presence | null> {
     if (!isUuid(userId)) return null;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const [member]: unknown[] = await em.query(`SELECT 1 FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [tenantId, userId]);
+      const [member]: unknown[] = await em.query(
+        `SELECT 1 FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`,
+        [tenantId, userId],
+      );
       return member ? this.current(em, tenantId, userId) : null;
     });
   }
@@ -109,7 +123,11 @@ export class PresenceService {
   }
 
   private async announce(tenantId: string, userIds: string[]): Promise<void> {
-    await Promise.all(userIds.map((userId) => this.deps.pubsub.publish(presenceTopic(tenantId), { tenantId, userId } satisfies PresenceChanged))).catch(() => undefined);
+    await Promise.all(
+      userIds.map((userId) =>
+        this.deps.pubsub.publish(presenceTopic(tenantId), { tenantId, userId } satisfies PresenceChanged),
+      ),
+    ).catch(() => undefined);
   }
 
   /** Ends devices whose heartbeat stopped, and those of connections that closed; runs while the subgraph is up. */
@@ -118,7 +136,12 @@ export class PresenceService {
       const gone: { tenant_id: string; user_id: string }[] = await withSystem(
         this.deps.ds,
         'expired presence',
-        async (em) => returningRows<{ tenant_id: string; user_id: string }>(await em.query(`DELETE FROM messaging.presence_devices WHERE expires_at <= now() RETURNING tenant_id, user_id`)),
+        async (em) =>
+          returningRows<{ tenant_id: string; user_id: string }>(
+            await em.query(
+              `DELETE FROM messaging.presence_devices WHERE expires_at <= now() RETURNING tenant_id, user_id`,
+            ),
+          ),
         'debug',
       );
       await this.announceRows(gone);
@@ -139,11 +162,10 @@ export class PresenceService {
             'closed connection presence',
             async (em) =>
               returningRows<{ tenant_id: string; user_id: string }>(
-                await em.query(`DELETE FROM messaging.presence_devices WHERE tenant_id = $1 AND user_id = $2 AND connection_id = $3 RETURNING tenant_id, user_id`, [
-                  tenantId,
-                  userId,
-                  connectionId,
-                ]),
+                await em.query(
+                  `DELETE FROM messaging.presence_devices WHERE tenant_id = $1 AND user_id = $2 AND connection_id = $3 RETURNING tenant_id, user_id`,
+                  [tenantId, userId, connectionId],
+                ),
               ),
             'debug',
           );

@@ -17,7 +17,10 @@ const COUNT_CAP = 1000;
 /** The room's own policy, else the tenant's (kept from tenancy's settings), else public. */
 export async function receiptPolicy(em: EntityManager, room: Room): Promise<ReadReceiptPolicy> {
   if (room.readReceipts) return room.readReceipts;
-  const [row]: { read_receipts: ReadReceiptPolicy }[] = await em.query(`SELECT read_receipts FROM messaging.tenant_settings WHERE tenant_id = $1`, [room.tenantId]);
+  const [row]: { read_receipts: ReadReceiptPolicy }[] = await em.query(
+    `SELECT read_receipts FROM messaging.tenant_settings WHERE tenant_id = $1`,
+    [room.tenantId],
+  );
   return row?.read_receipts ?? ReadReceiptPolicy.PUBLIC;
 }
 
@@ -32,7 +35,8 @@ export class ReadService {
     const { room, policy, moved } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
       const message = isUuid(messageId) ? await em.findOneBy(Message, { tenantId, id: messageId }) : null;
-      if (!message || message.roomId !== room.id) throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND, 'That message is not in this room');
+      if (!message || message.roomId !== room.id)
+        throw messagingError(MessagingErrorCode.MESSAGE_NOT_FOUND, 'That message is not in this room');
       const moved = returningRows<{ user_id: string }>(
         await em.query(
           // The message's own timestamp at full precision (a JavaScript Date would cut it to milliseconds).
@@ -87,7 +91,13 @@ export class ReadService {
     const byId = new Map(rows.map((r) => [r.room_id, r]));
     return rooms.map((room) => {
       const row = byId.get(room.id);
-      return Object.assign(new UnreadCount(), { id: room.id, roomId: room.id, room, count: Number(row?.count ?? 0), lastReadMessageId: row?.message_id ?? null });
+      return Object.assign(new UnreadCount(), {
+        id: room.id,
+        roomId: room.id,
+        room,
+        count: Number(row?.count ?? 0),
+        lastReadMessageId: row?.message_id ?? null,
+      });
     });
   }
 
@@ -100,7 +110,9 @@ export class ReadService {
         `SELECT user_id, message_id, read_at FROM messaging.room_reads WHERE tenant_id = $1 AND room_id = $2 AND ($3 OR user_id = $4) ORDER BY read_at DESC`,
         [tenantId, room.id, everyone, ctx.userId],
       );
-      return rows.map((r) => Object.assign(new ReadReceipt(), { userId: r.user_id, messageId: r.message_id, readAt: r.read_at }));
+      return rows.map((r) =>
+        Object.assign(new ReadReceipt(), { userId: r.user_id, messageId: r.message_id, readAt: r.read_at }),
+      );
     });
   }
 
@@ -114,12 +126,12 @@ export class ReadService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
       if (!isTeam(ctx)) {
-        const [row]: { role: string }[] = await em.query(`SELECT role FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [
-          tenantId,
-          room.id,
-          ctx.userId,
-        ]);
-        if (!row || (row.role !== 'owner' && row.role !== 'admin')) throw messagingError(MessagingErrorCode.NOT_ROOM_ADMIN);
+        const [row]: { role: string }[] = await em.query(
+          `SELECT role FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`,
+          [tenantId, room.id, ctx.userId],
+        );
+        if (!row || (row.role !== 'owner' && row.role !== 'admin'))
+          throw messagingError(MessagingErrorCode.NOT_ROOM_ADMIN);
       }
       await em.update(Room, { tenantId, id: room.id }, { readReceipts: policy });
       return em.findOneByOrFail(Room, { tenantId, id: room.id });

@@ -13,14 +13,26 @@ import { PresenceService, presenceTopic, type PresenceChanged } from './presence
 import { ReadService } from './reads.service';
 import { LiveEventService, encodeTypingId } from './live-events.service';
 import { Presence, PresenceStatus, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
-import { RoomEvent, RoomEventKind, encodeEventId, ofTenant, roomTopic, tenantRoomsTopic, typingTopic, type RoomEventPayload, type TypingPayload } from './room-events';
-
+import {
+  RoomEvent,
+  RoomEventKind,
+  encodeEventId,
+  ofTenant,
+  roomTopic,
+  tenantRoomsTopic,
+  typingTopic,
+  type RoomEventPayload,
+  type TypingPayload,
+} from './room-events';
 
 /** Fields read (once, on first use) from the current state. */
 function lazyFields<T extends object>(target: T, load: () => Promise<T | null>, fields: (keyof T)[]): T {
   let loaded: Promise<T | null> | null = null;
   for (const field of fields) {
-    Object.defineProperty(target, field, { get: () => (loaded ??= load()).then((v) => (v ? v[field] : null)), enumerable: true });
+    Object.defineProperty(target, field, {
+      get: () => (loaded ??= load()).then((v) => (v ? v[field] : null)),
+      enumerable: true,
+    });
   }
   return target;
 }
@@ -34,7 +46,11 @@ async function* usableRoomsOnly(deps: SubgraphDeps, ctx: RequestContext, events:
     for await (const e of events) {
       let entry = known.get(e.roomId);
       if (!entry || Date.now() - entry.at > ACCESS_CACHE_MS) {
-        const usable = await withTenant(deps.ds, ctx, async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, e.roomId)) !== null);
+        const usable = await withTenant(
+          deps.ds,
+          ctx,
+          async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, e.roomId)) !== null,
+        );
         entry = { usable, at: Date.now() };
         if (known.size > 10_000) known.clear();
         known.set(e.roomId, entry);
@@ -56,7 +72,12 @@ function subscriber(permission: string): RequestContext {
 }
 
 /** A room's events for those who may use the room (checked now; a later loss of access is re-checked by the gateway). */
-async function roomSubscription<T extends { tenantId: string }>(deps: SubgraphDeps, roomId: string, topic: (tenantId: string, roomId: string) => string, keep?: (e: T) => boolean) {
+async function roomSubscription<T extends { tenantId: string }>(
+  deps: SubgraphDeps,
+  roomId: string,
+  topic: (tenantId: string, roomId: string) => string,
+  keep?: (e: T) => boolean,
+) {
   const ctx = subscriber('messages:read');
   const room = await withTenant(deps.ds, ctx, (em, tenantId) => usableRoom(em, ctx, tenantId, roomId));
   declareAudience(`room:${room.id}`);
@@ -83,46 +104,80 @@ export class RealtimeResolver {
 
   @Authorized('messages:read')
   @Subscription(() => RoomEvent, {
-    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) => roomSubscription<RoomEventPayload>(context.deps, args.roomId, roomTopic),
+    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
+      roomSubscription<RoomEventPayload>(context.deps, args.roomId, roomTopic),
     description: 'Messages added, edited and deleted in a room, and read receipts where they are public',
   })
   roomEvents(@Root() e: RoomEventPayload, @Arg('roomId', () => ID) _roomId: string): RoomEvent {
     const ctx = currentContext();
-    const event = Object.assign(new RoomEvent(), { id: encodeEventId(e), kind: e.kind, roomId: e.roomId, at: new Date(e.at), userId: e.kind === RoomEventKind.READ ? e.userId : null });
+    const event = Object.assign(new RoomEvent(), {
+      id: encodeEventId(e),
+      kind: e.kind,
+      roomId: e.roomId,
+      at: new Date(e.at),
+      userId: e.kind === RoomEventKind.READ ? e.userId : null,
+    });
     // The message as it is now, read only when selected.
-    return lazyFields(event, () => this.messages.byId(ctx, e.messageId).then((message) => Object.assign(new RoomEvent(), { message })), ['message']);
+    return lazyFields(
+      event,
+      () => this.messages.byId(ctx, e.messageId).then((message) => Object.assign(new RoomEvent(), { message })),
+      ['message'],
+    );
   }
 
   @Authorized('messages:read')
-  @Query(() => RoomEvent, { nullable: true, description: 'A room event by its id (as roomEvents delivers it); null if you may not see it' })
+  @Query(() => RoomEvent, {
+    nullable: true,
+    description: 'A room event by its id (as roomEvents delivers it); null if you may not see it',
+  })
   roomEvent(@Arg('id', () => ID) id: string): Promise<RoomEvent | null> {
     return this.live.roomEvent(currentContext(), id);
   }
 
   @Authorized('messages:send')
-  @Mutation(() => Boolean, { description: 'Says you are typing in a room (renew within TYPING_TTL_SECONDS), or that you stopped (typing: false)' })
-  setTyping(@Arg('roomId', () => ID) roomId: string, @Arg('typing', () => Boolean, { defaultValue: true }) typing: boolean): Promise<boolean> {
+  @Mutation(() => Boolean, {
+    description: 'Says you are typing in a room (renew within TYPING_TTL_SECONDS), or that you stopped (typing: false)',
+  })
+  setTyping(
+    @Arg('roomId', () => ID) roomId: string,
+    @Arg('typing', () => Boolean, { defaultValue: true }) typing: boolean,
+  ): Promise<boolean> {
     return this.live.setTyping(currentContext(), roomId, typing);
   }
 
   @Authorized('messages:read')
   @Subscription(() => TypingEvent, {
-    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) => roomSubscription<TypingPayload>(context.deps, args.roomId, typingTopic),
+    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
+      roomSubscription<TypingPayload>(context.deps, args.roomId, typingTopic),
     description: 'Who starts and stops typing in a room (an indicator ends by itself at expiresAt)',
   })
   typing(@Root() p: TypingPayload, @Arg('roomId', () => ID) _roomId: string): TypingEvent {
-    return Object.assign(new TypingEvent(), { id: encodeTypingId(p), roomId: p.roomId, userId: p.userId, typing: p.typing, expiresAt: new Date(p.expiresAt) });
+    return Object.assign(new TypingEvent(), {
+      id: encodeTypingId(p),
+      roomId: p.roomId,
+      userId: p.userId,
+      typing: p.typing,
+      expiresAt: new Date(p.expiresAt),
+    });
   }
 
   @Authorized('messages:read')
-  @Query(() => TypingEvent, { nullable: true, description: 'A typing event by its id (as typing delivers it); null if you may not see it' })
+  @Query(() => TypingEvent, {
+    nullable: true,
+    description: 'A typing event by its id (as typing delivers it); null if you may not see it',
+  })
   typingEvent(@Arg('id', () => ID) id: string): Promise<TypingEvent | null> {
     return this.live.typingEvent(currentContext(), id);
   }
 
   @Authorized('messages:read')
-  @Mutation(() => UnreadCount, { description: 'Moves your read pointer in a room up to this message (never backwards)' })
-  markRead(@Arg('roomId', () => ID) roomId: string, @Arg('messageId', () => ID) messageId: string): Promise<UnreadCount> {
+  @Mutation(() => UnreadCount, {
+    description: 'Moves your read pointer in a room up to this message (never backwards)',
+  })
+  markRead(
+    @Arg('roomId', () => ID) roomId: string,
+    @Arg('messageId', () => ID) messageId: string,
+  ): Promise<UnreadCount> {
     return this.reads.markRead(currentContext(), roomId, messageId);
   }
 
@@ -133,7 +188,10 @@ export class RealtimeResolver {
   }
 
   @Authorized('messages:read')
-  @Query(() => UnreadCount, { nullable: true, description: 'Your unread count in one room (by room id); null for a room you cannot use' })
+  @Query(() => UnreadCount, {
+    nullable: true,
+    description: 'Your unread count in one room (by room id); null for a room you cannot use',
+  })
   unreadCount(@Arg('id', () => ID) id: string): Promise<UnreadCount | null> {
     return this.reads.unreadCount(currentContext(), id);
   }
@@ -145,8 +203,10 @@ export class RealtimeResolver {
       const ctx = subscriber('messages:read');
       // Yours alone (the default audience): your own messages do not count, your reads do; rooms you
       // cannot use are never mentioned.
-      const events = ofTenant(context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)), ctx.tenantId!, (e) =>
-        e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId,
+      const events = ofTenant(
+        context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)),
+        ctx.tenantId!,
+        (e) => (e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId),
       );
       return usableRoomsOnly(context.deps, ctx, events);
     },
@@ -155,17 +215,25 @@ export class RealtimeResolver {
   unreadCountChanged(@Root() e: RoomEventPayload): UnreadCount {
     // Through the gateway only the id travels; other fields are read only when selected here directly.
     const ctx = currentContext();
-    return lazyFields(Object.assign(new UnreadCount(), { id: e.roomId, roomId: e.roomId }), () => this.reads.unreadCount(ctx, e.roomId), ['room', 'count', 'lastReadMessageId']);
+    return lazyFields(
+      Object.assign(new UnreadCount(), { id: e.roomId, roomId: e.roomId }),
+      () => this.reads.unreadCount(ctx, e.roomId),
+      ['room', 'count', 'lastReadMessageId'],
+    );
   }
 
   @Authorized('messages:read')
-  @Query(() => [ReadReceipt], { description: "A room's read pointers: everyone's where receipts are public, else your own" })
+  @Query(() => [ReadReceipt], {
+    description: "A room's read pointers: everyone's where receipts are public, else your own",
+  })
   readReceipts(@Arg('roomId', () => ID) roomId: string): Promise<ReadReceipt[]> {
     return this.reads.receipts(currentContext(), roomId);
   }
 
   @Authorized('rooms:read')
-  @Mutation(() => Room, { description: "Sets a room's read-receipt policy (null: the tenant's); its owner or admins, or a tenant admin" })
+  @Mutation(() => Room, {
+    description: "Sets a room's read-receipt policy (null: the tenant's); its owner or admins, or a tenant admin",
+  })
   setRoomReadReceipts(
     @Arg('roomId', () => ID) roomId: string,
     @Arg('policy', () => ReadReceiptPolicy, { nullable: true }) policy: ReadReceiptPolicy | null,
@@ -174,7 +242,9 @@ export class RealtimeResolver {
   }
 
   @Authorized('messages:read')
-  @Mutation(() => Presence, { description: 'Reports this device as online or away (and its page), renewing it; OFFLINE ends it' })
+  @Mutation(() => Presence, {
+    description: 'Reports this device as online or away (and its page), renewing it; OFFLINE ends it',
+  })
   setPresence(@Arg('input', () => SetPresenceInput) input: SetPresenceInput): Promise<Presence> {
     return this.presenceService.set(currentContext(), input);
   }
@@ -186,7 +256,11 @@ export class RealtimeResolver {
   }
 
   @Authorized('messages:read')
-  @Query(() => Presence, { name: 'presence', nullable: true, description: "Someone's presence (by user id); null for someone outside the tenant" })
+  @Query(() => Presence, {
+    name: 'presence',
+    nullable: true,
+    description: "Someone's presence (by user id); null for someone outside the tenant",
+  })
   presenceOf(@Arg('id', () => ID) id: string): Promise<Presence | null> {
     return this.presenceService.byUser(currentContext(), id);
   }
@@ -203,12 +277,12 @@ export class RealtimeResolver {
   })
   presenceChanged(@Root() p: PresenceChanged): Presence {
     const ctx = currentContext();
-    const offline = () => Object.assign(new Presence(), { status: PresenceStatus.OFFLINE, page: null, devices: 0, lastSeenAt: null });
-    return lazyFields(Object.assign(new Presence(), { id: p.userId, userId: p.userId }), async () => (await this.presenceService.byUser(ctx, p.userId)) ?? offline(), [
-      'status',
-      'page',
-      'devices',
-      'lastSeenAt',
-    ]);
+    const offline = () =>
+      Object.assign(new Presence(), { status: PresenceStatus.OFFLINE, page: null, devices: 0, lastSeenAt: null });
+    return lazyFields(
+      Object.assign(new Presence(), { id: p.userId, userId: p.userId }),
+      async () => (await this.presenceService.byUser(ctx, p.userId)) ?? offline(),
+      ['status', 'page', 'devices', 'lastSeenAt'],
+    );
   }
 }

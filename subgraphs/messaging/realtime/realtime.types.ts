@@ -96,12 +96,17 @@ export class Presence {
 
 @InputType()
 export class SetPresenceInput {
-  @Field(() => String, { description: `Your id for this device or tab (${lengthRange(TEXT_LIMITS.presenceDevice)}); control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `Your id for this device or tab (${lengthRange(TEXT_LIMITS.presenceDevice)}); control and bidirectional formatting characters are removed`,
+  })
   deviceId: string;
 
   @Field(() => PresenceStatus, { description: 'OFFLINE ends this device now' })
   status: PresenceStatus;
 
-  @Field(() => String, { nullable: true, description: `The page or view shown (${lengthRange(TEXT_LIMITS.presencePage, 0)}), as the tenant's members see it: control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    nullable: true,
+    description: `The page or view shown (${lengthRange(TEXT_LIMITS.presencePage, 0)}), as the tenant's members see it: control and bidirectional formatting characters are removed`,
+  })
   page?: string | null;
 }

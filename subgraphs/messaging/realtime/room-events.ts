@@ -29,7 +29,10 @@ export class RoomEvent {
   @Field(() => Date)
   at: Date;
 
-  @Field(() => Message, { nullable: true, description: 'The message concerned, as it is now (for READ: the one read up to)' })
+  @Field(() => Message, {
+    nullable: true,
+    description: 'The message concerned, as it is now (for READ: the one read up to)',
+  })
   message: Message | null;
 
   @Field(() => ID, { nullable: true, description: 'For READ: who read' })
@@ -62,8 +65,11 @@ export function encodeEventId(e: Pick<RoomEventPayload, 'kind' | 'roomId' | 'mes
 
 export function decodeEventId(id: string): Omit<RoomEventPayload, 'tenantId' | 'snapshot'> | null {
   try {
-    const [kind, roomId, messageId, userId, at] = JSON.parse(Buffer.from(id, 'base64url').toString('utf8')) as unknown[];
-    if (!KINDS.includes(kind as RoomEventKind) || !isUuid(roomId) || !isUuid(messageId) || typeof at !== 'number') return null;
+    const [kind, roomId, messageId, userId, at] = JSON.parse(
+      Buffer.from(id, 'base64url').toString('utf8'),
+    ) as unknown[];
+    if (!KINDS.includes(kind as RoomEventKind) || !isUuid(roomId) || !isUuid(messageId) || typeof at !== 'number')
+      return null;
     if (userId !== null && !isUuid(userId)) return null;
     return { kind: kind as RoomEventKind, roomId, messageId, userId: userId as string | null, at };
   } catch {
@@ -103,7 +109,11 @@ export function tenantRoomsTopic(tenantId: string): string {
  * Announces a committed change to live subscribers. Best effort: a subscriber that misses it catches up
  * from history and read pointers, which are the record.
  */
-export async function publishRoomEvent(deps: SubgraphDeps, event: Omit<RoomEventPayload, 'at'>, options: { toRoom?: boolean } = {}): Promise<void> {
+export async function publishRoomEvent(
+  deps: SubgraphDeps,
+  event: Omit<RoomEventPayload, 'at'>,
+  options: { toRoom?: boolean } = {},
+): Promise<void> {
   const payload: RoomEventPayload = { ...event, at: Date.now() };
   const topics = [tenantRoomsTopic(event.tenantId)];
   if (options.toRoom !== false) topics.push(roomTopic(event.tenantId, event.roomId));
@@ -111,7 +121,11 @@ export async function publishRoomEvent(deps: SubgraphDeps, event: Omit<RoomEvent
 }
 
 /** Yields the events of a tenant only (topics already carry it; this holds even if one were misrouted). */
-export async function* ofTenant<T extends { tenantId: string }>(events: AsyncIterableIterator<T>, tenantId: string, keep: (e: T) => boolean = () => true) {
+export async function* ofTenant<T extends { tenantId: string }>(
+  events: AsyncIterableIterator<T>,
+  tenantId: string,
+  keep: (e: T) => boolean = () => true,
+) {
   try {
     for await (const event of events) if (event.tenantId === tenantId && keep(event)) yield event;
   } finally {

@@ -4,4 +4,7 @@ export enum ReadReceiptPolicy {
   PUBLIC = 'public',
   PRIVATE = 'private',
 }
-registerEnumType(ReadReceiptPolicy, { name: 'ReadReceiptPolicy', description: 'PRIVATE: members see only their own read pointers' });
+registerEnumType(ReadReceiptPolicy, {
+  name: 'ReadReceiptPolicy',
+  description: 'PRIVATE: members see only their own read pointers',
+});

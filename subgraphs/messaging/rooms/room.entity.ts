@@ -40,8 +40,10 @@ export class Room extends TenantOwnedEntity {
   @Column('uuid', { name: 'support_user', nullable: true })
   supportUser: string | null;
 
-  @Field(() => ReadReceiptPolicy, { nullable: true, description: "This room's read-receipt policy; null: the tenant's" })
+  @Field(() => ReadReceiptPolicy, {
+    nullable: true,
+    description: "This room's read-receipt policy; null: the tenant's",
+  })
   @Column('text', { name: 'read_receipts', nullable: true })
   readReceipts: ReadReceiptPolicy | null;
-
 }

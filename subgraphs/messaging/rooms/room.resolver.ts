@@ -20,7 +20,9 @@ export class RoomResolver {
   }
 
   @Authorized('rooms:create')
-  @Mutation(() => Room, { description: 'A GENERAL room (open to the tenant) or an ALLIANCE room (members only; you own it)' })
+  @Mutation(() => Room, {
+    description: 'A GENERAL room (open to the tenant) or an ALLIANCE room (members only; you own it)',
+  })
   createRoom(@Arg('input', () => CreateRoomInput) input: CreateRoomInput): Promise<Room> {
     return this.service.create(currentContext(), input);
   }
@@ -38,7 +40,9 @@ export class RoomResolver {
   }
 
   @Authorized('rooms:read')
-  @Mutation(() => Boolean, { description: "Adds someone of the tenant to an alliance room (the room's owner or admins)" })
+  @Mutation(() => Boolean, {
+    description: "Adds someone of the tenant to an alliance room (the room's owner or admins)",
+  })
   inviteToRoom(@Arg('roomId', () => ID) roomId: string, @Arg('userId', () => ID) userId: string): Promise<boolean> {
     return this.service.invite(currentContext(), roomId, userId);
   }

@@ -15,7 +15,11 @@ import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 const TEAM_ROLES = ['owner', 'admin'];
 
 /** Whether the caller may use a room, and if not, whether a ban is why. */
-export async function roomAccess(em: EntityManager, ctx: RequestContext, room: Room): Promise<'ok' | 'banned' | 'none'> {
+export async function roomAccess(
+  em: EntityManager,
+  ctx: RequestContext,
+  room: Room,
+): Promise<'ok' | 'banned' | 'none'> {
   const [row]: { banned: boolean; member: boolean }[] = await em.query(
     `SELECT EXISTS (SELECT 1 FROM messaging.room_sanctions s
                      WHERE s.tenant_id = $1 AND s.room_id = $2 AND s.user_id = $3 AND s.kind = 'ban' AND (s.until IS NULL OR s.until > now())) AS banned,
@@ -34,13 +38,23 @@ export async function canUseRoom(em: EntityManager, ctx: RequestContext, room: R
 }
 
 /** The room if the caller may use it, else null (for lookups that answer null rather than an error). */
-export async function visibleRoom(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room | null> {
+export async function visibleRoom(
+  em: EntityManager,
+  ctx: RequestContext,
+  tenantId: string,
+  roomId: string,
+): Promise<Room | null> {
   const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
   return room && (await canUseRoom(em, ctx, room)) ? room : null;
 }
 
 /** A room the caller may use; ROOM_NOT_FOUND for anything else (another tenant's, or one they are not in), BANNED_FROM_ROOM when banned. */
-export async function usableRoom(em: EntityManager, ctx: RequestContext, tenantId: string, roomId: string): Promise<Room> {
+export async function usableRoom(
+  em: EntityManager,
+  ctx: RequestContext,
+  tenantId: string,
+  roomId: string,
+): Promise<Room> {
   const room = isUuid(roomId) ? await em.findOneBy(Room, { tenantId, id: roomId }) : null;
   const access = room ? await roomAccess(em, ctx, room) : 'none';
   if (access === 'banned') throw messagingError(MessagingErrorCode.BANNED_FROM_ROOM);
@@ -55,10 +69,10 @@ export function isTeam(ctx: RequestContext): boolean {
 
 async function assertInTenant(em: EntityManager, tenantId: string, userIds: string[]): Promise<void> {
   if (!userIds.every(isUuid)) throw messagingError(MessagingErrorCode.NOT_IN_TENANT);
-  const rows: { user_id: string }[] = await em.query(`SELECT user_id FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])`, [
-    tenantId,
-    userIds,
-  ]);
+  const rows: { user_id: string }[] = await em.query(
+    `SELECT user_id FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])`,
+    [tenantId, userIds],
+  );
   if (rows.length !== new Set(userIds).size) throw messagingError(MessagingErrorCode.NOT_IN_TENANT);
 }
 
@@ -67,25 +81,37 @@ export class RoomService {
 
   async create(ctx: RequestContext, input: CreateRoomInput): Promise<Room> {
     const name = cleanName(input.name ?? '');
-    if (name.length < 1 || name.length > TEXT_LIMITS.roomName) throw messagingError(MessagingErrorCode.INVALID_ROOM_NAME);
+    if (name.length < 1 || name.length > TEXT_LIMITS.roomName)
+      throw messagingError(MessagingErrorCode.INVALID_ROOM_NAME);
     const type = input.type ?? RoomType.GENERAL;
     if (type !== RoomType.GENERAL && type !== RoomType.ALLIANCE) {
-      throw messagingError(MessagingErrorCode.INVALID_ROOM, 'Direct and support rooms are opened with openDirectRoom and openSupportRoom');
+      throw messagingError(
+        MessagingErrorCode.INVALID_ROOM,
+        'Direct and support rooms are opened with openDirectRoom and openSupportRoom',
+      );
     }
     const members = [...new Set((input.memberIds ?? []).filter((id) => id !== ctx.userId))];
-    if (type === RoomType.GENERAL && members.length) throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A general room is open to everyone: it takes no member list');
+    if (type === RoomType.GENERAL && members.length)
+      throw messagingError(
+        MessagingErrorCode.INVALID_ROOM,
+        'A general room is open to everyone: it takes no member list',
+      );
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       await assertInTenant(em, tenantId, members);
       const room = em.create(Room, { tenantId, id: randomUUID(), name, createdBy: ctx.userId!, type });
       await em.insert(Room, room);
-      await this.addMembers(em, tenantId, room.id, [[ctx.userId!, 'owner'], ...members.map((m) => [m, 'member'] as [string, string])]);
+      await this.addMembers(em, tenantId, room.id, [
+        [ctx.userId!, 'owner'],
+        ...members.map((m) => [m, 'member'] as [string, string]),
+      ]);
       return em.findOneByOrFail(Room, { tenantId, id: room.id });
     });
   }
 
   /** The one room of the caller and another person of the tenant (created on first use). */
   async openDirect(ctx: RequestContext, userId: string): Promise<Room> {
-    if (userId === ctx.userId) throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A direct room needs someone else');
+    if (userId === ctx.userId)
+      throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A direct room needs someone else');
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       await assertInTenant(em, tenantId, [userId]);
       const key = [ctx.userId!, userId].sort().join(':');
@@ -97,7 +123,11 @@ export class RoomService {
           [tenantId, id, ctx.userId, key],
         ),
       );
-      if (created.length) await this.addMembers(em, tenantId, id, [[ctx.userId!, 'member'], [userId, 'member']]);
+      if (created.length)
+        await this.addMembers(em, tenantId, id, [
+          [ctx.userId!, 'member'],
+          [userId, 'member'],
+        ]);
       return em.findOneByOrFail(Room, { tenantId, dmKey: key });
     });
   }
@@ -122,7 +152,8 @@ export class RoomService {
   async invite(ctx: RequestContext, roomId: string, userId: string): Promise<boolean> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
-      if (room.type !== RoomType.ALLIANCE) throw messagingError(MessagingErrorCode.INVALID_ROOM, 'Only alliance rooms take invitations');
+      if (room.type !== RoomType.ALLIANCE)
+        throw messagingError(MessagingErrorCode.INVALID_ROOM, 'Only alliance rooms take invitations');
       await this.assertRoomAdmin(em, tenantId, room.id, ctx.userId!);
       await assertInTenant(em, tenantId, [userId]);
       await this.addMembers(em, tenantId, room.id, [[userId, 'member']]);
@@ -133,11 +164,18 @@ export class RoomService {
   async leave(ctx: RequestContext, roomId: string): Promise<boolean> {
     await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
-      if (room.type === RoomType.GENERAL) throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A general room is open to the whole tenant');
-      await em.query(`DELETE FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [tenantId, room.id, ctx.userId]);
+      if (room.type === RoomType.GENERAL)
+        throw messagingError(MessagingErrorCode.INVALID_ROOM, 'A general room is open to the whole tenant');
+      await em.query(`DELETE FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [
+        tenantId,
+        room.id,
+        ctx.userId,
+      ]);
     });
     // Their live subscriptions to the room end (the gateway admits them again).
-    await this.deps.pubsub.publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId, userIds: [ctx.userId] }).catch(() => undefined);
+    await this.deps.pubsub
+      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId, userIds: [ctx.userId] })
+      .catch(() => undefined);
     return true;
   }
 
@@ -145,7 +183,8 @@ export class RoomService {
   async archive(ctx: RequestContext, roomId: string): Promise<Room> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
-      if (!ctx.roles.some((r) => TEAM_ROLES.includes(r))) await this.assertRoomAdmin(em, tenantId, room.id, ctx.userId!);
+      if (!ctx.roles.some((r) => TEAM_ROLES.includes(r)))
+        await this.assertRoomAdmin(em, tenantId, room.id, ctx.userId!);
       await em.update(Room, { tenantId, id: room.id }, { archivedAt: new Date() });
       return em.findOneByOrFail(Room, { tenantId, id: room.id });
     });
@@ -181,23 +220,25 @@ export class RoomService {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
-  private async addMembers(em: EntityManager, tenantId: string, roomId: string, members: [string, string][]): Promise<void> {
+  private async addMembers(
+    em: EntityManager,
+    tenantId: string,
+    roomId: string,
+    members: [string, string][],
+  ): Promise<void> {
     for (const [userId, role] of members) {
-      await em.query(`INSERT INTO messaging.room_members (tenant_id, room_id, user_id, role) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
-        tenantId,
-        roomId,
-        userId,
-        role,
-      ]);
+      await em.query(
+        `INSERT INTO messaging.room_members (tenant_id, room_id, user_id, role) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+        [tenantId, roomId, userId, role],
+      );
     }
   }
 
   private async assertRoomAdmin(em: EntityManager, tenantId: string, roomId: string, userId: string): Promise<void> {
-    const [row]: { role: string }[] = await em.query(`SELECT role FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`, [
-      tenantId,
-      roomId,
-      userId,
-    ]);
+    const [row]: { role: string }[] = await em.query(
+      `SELECT role FROM messaging.room_members WHERE tenant_id = $1 AND room_id = $2 AND user_id = $3`,
+      [tenantId, roomId, userId],
+    );
     if (!row || (row.role !== 'owner' && row.role !== 'admin')) throw messagingError(MessagingErrorCode.NOT_ROOM_ADMIN);
   }
 }
@@ -219,7 +260,11 @@ export async function memberJoined(event: DomainEvent, em: EntityManager): Promi
 /** Consumer of identity.member_role_changed: the member's tenant role. */
 export async function memberRoleChanged(event: DomainEvent, em: EntityManager): Promise<void> {
   const p = event.payload as { tenantId: string; userId: string; role: string };
-  await em.query(`UPDATE messaging.tenant_members SET role = $3 WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId, p.role]);
+  await em.query(`UPDATE messaging.tenant_members SET role = $3 WHERE tenant_id = $1 AND user_id = $2`, [
+    p.tenantId,
+    p.userId,
+    p.role,
+  ]);
 }
 
 export async function memberLeft(event: DomainEvent, em: EntityManager): Promise<void> {
@@ -234,9 +279,13 @@ export async function createGeneralRoom(event: DomainEvent, em: EntityManager): 
   await em.insert(Room, { tenantId: p.tenantId, id: randomUUID(), name: 'general', createdBy: p.ownerUserId });
 }
 
-
 /** Text as stored: NFC, control characters (except newline and tab) removed, trimmed. */
 export function cleanText(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.normalize('NFC').replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '').trim();
+  return (
+    value
+      .normalize('NFC')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/g, '')
+      .trim()
+  );
 }

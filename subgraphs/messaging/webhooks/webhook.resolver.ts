@@ -13,10 +13,15 @@ export class WebhookResolver {
   }
 
   @Authorized('webhooks:manage')
-  @Mutation(() => CreatedRoomWebhook, { description: 'An inbound webhook for a room; its secret is returned this once' })
+  @Mutation(() => CreatedRoomWebhook, {
+    description: 'An inbound webhook for a room; its secret is returned this once',
+  })
   createRoomWebhook(
     @Arg('roomId', () => ID) roomId: string,
-    @Arg('name', () => String, { description: `Shown as the sender of its messages: ${lengthRange(TEXT_LIMITS.webhookName)}` }) name: string,
+    @Arg('name', () => String, {
+      description: `Shown as the sender of its messages: ${lengthRange(TEXT_LIMITS.webhookName)}`,
+    })
+    name: string,
   ): Promise<CreatedRoomWebhook> {
     return this.service.create(currentContext(), roomId, name);
   }

@@ -33,7 +33,13 @@ const log = logger('messaging.webhooks');
 const ADMISSION_REFUSAL_STATUS: Record<string, number> = { QUOTA_EXCEEDED: 429, NOT_FOUND: 404 };
 
 function view(tenantId: string, r: WebhookRow): RoomWebhook {
-  return Object.assign(new RoomWebhook(), { id: r.id, roomId: r.room_id, name: r.name, path: `/hooks/messaging/${tenantId}/${r.id}`, createdAt: r.created_at });
+  return Object.assign(new RoomWebhook(), {
+    id: r.id,
+    roomId: r.room_id,
+    name: r.name,
+    path: `/hooks/messaging/${tenantId}/${r.id}`,
+    createdAt: r.created_at,
+  });
 }
 
 function refusal(status: number, code: string, message: string): HookResponse {
@@ -62,7 +68,8 @@ export class WebhookService {
 
   async create(ctx: RequestContext, roomId: string, rawName: string): Promise<CreatedRoomWebhook> {
     const name = cleanName(rawName ?? '');
-    if (name.length < 1 || name.length > TEXT_LIMITS.webhookName) throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
+    if (name.length < 1 || name.length > TEXT_LIMITS.webhookName)
+      throw messagingError(MessagingErrorCode.INVALID_WEBHOOK);
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
@@ -79,7 +86,10 @@ export class WebhookService {
   list(ctx: RequestContext, roomId: string): Promise<RoomWebhook[]> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const room = await usableRoom(em, ctx, tenantId, roomId);
-      const rows: WebhookRow[] = await em.query(`SELECT * FROM messaging.webhooks WHERE tenant_id = $1 AND room_id = $2 ORDER BY created_at`, [tenantId, room.id]);
+      const rows: WebhookRow[] = await em.query(
+        `SELECT * FROM messaging.webhooks WHERE tenant_id = $1 AND room_id = $2 ORDER BY created_at`,
+        [tenantId, room.id],
+      );
       return rows.map((r) => view(tenantId, r));
     });
   }
@@ -87,7 +97,9 @@ export class WebhookService {
   delete(ctx: RequestContext, id: string): Promise<boolean> {
     if (!isUuid(id)) throw messagingError(MessagingErrorCode.WEBHOOK_NOT_FOUND);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const gone = returningRows(await em.query(`DELETE FROM messaging.webhooks WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]));
+      const gone = returningRows(
+        await em.query(`DELETE FROM messaging.webhooks WHERE tenant_id = $1 AND id = $2 RETURNING id`, [tenantId, id]),
+      );
       if (gone.length === 0) throw messagingError(MessagingErrorCode.WEBHOOK_NOT_FOUND);
       return true;
     });
@@ -97,16 +109,26 @@ export class WebhookService {
   async receive(req: HookRequest): Promise<HookResponse> {
     const [tenantId, webhookId, ...rest] = req.path.split('/');
     if (req.method !== 'POST') return refusal(405, 'METHOD_NOT_ALLOWED', 'Webhooks take POST');
-    if (rest.length || !isUuid(tenantId) || !isUuid(webhookId)) return refusal(404, 'WEBHOOK_NOT_FOUND', 'Webhook not found');
+    if (rest.length || !isUuid(tenantId) || !isUuid(webhookId))
+      return refusal(404, 'WEBHOOK_NOT_FOUND', 'Webhook not found');
     const timestamp = req.headers['nexus-timestamp'] ?? '';
     const signature = req.headers['nexus-signature'] ?? '';
     if (!/^\d{1,12}$/.test(timestamp) || !/^v1=[0-9a-f]{64}$/.test(signature)) {
-      return this.refuse(tenantId, webhookId, 401, 'INVALID_SIGNATURE', 'Nexus-Timestamp and Nexus-Signature (v1=<hex HMAC-SHA256>) are required');
+      return this.refuse(
+        tenantId,
+        webhookId,
+        401,
+        'INVALID_SIGNATURE',
+        'Nexus-Timestamp and Nexus-Signature (v1=<hex HMAC-SHA256>) are required',
+      );
     }
     const ctx = systemContext(`webhook-${webhookId}`, tenantId);
     const tolerance = this.deps.config.realtime.WEBHOOK_TOLERANCE_SECONDS;
     const outcome = await withTenant(this.deps.ds, ctx, async (em): Promise<HookResponse | { message: Message }> => {
-      const [hook]: WebhookRow[] = await em.query(`SELECT * FROM messaging.webhooks WHERE tenant_id = $1 AND id = $2`, [tenantId, webhookId]);
+      const [hook]: WebhookRow[] = await em.query(`SELECT * FROM messaging.webhooks WHERE tenant_id = $1 AND id = $2`, [
+        tenantId,
+        webhookId,
+      ]);
       if (!hook) return refusal(404, 'WEBHOOK_NOT_FOUND', 'Webhook not found');
       const secret = openSecret(dataKey(this.deps.keys), hook.secret_sealed, this.sealContext(tenantId, hook.id));
       const expected = Buffer.from(webhookSignature(secret, timestamp, req.body));
@@ -117,11 +139,10 @@ export class WebhookService {
         return refusal(401, 'STALE_TIMESTAMP', `Nexus-Timestamp must be within ${tolerance} seconds of now`);
       }
       // Each signed call is accepted once; signatures older than the tolerance cannot be replayed anyway.
-      await em.query(`DELETE FROM messaging.webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 AND received_at < now() - make_interval(secs => $3)`, [
-        tenantId,
-        hook.id,
-        tolerance * 2,
-      ]);
+      await em.query(
+        `DELETE FROM messaging.webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 AND received_at < now() - make_interval(secs => $3)`,
+        [tenantId, hook.id, tolerance * 2],
+      );
       const fresh = returningRows(
         await em.query(
           `INSERT INTO messaging.webhook_deliveries (tenant_id, webhook_id, signature) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING signature`,
@@ -135,10 +156,13 @@ export class WebhookService {
       } catch {
         text = undefined;
       }
-      if (typeof text === 'string' && !isStorableText(text)) throw new HookRefusal(refusal(400, 'BAD_USER_INPUT', unstorableTextMessage('text')));
+      if (typeof text === 'string' && !isStorableText(text))
+        throw new HookRefusal(refusal(400, 'BAD_USER_INPUT', unstorableTextMessage('text')));
       const body = cleanText(typeof text === 'string' ? text : '');
       if (body.length < 1 || body.length > MESSAGE_MAX_LENGTH) {
-        throw new HookRefusal(refusal(400, 'INVALID_MESSAGE', `Send JSON {"text": "…"} with 1 to ${MESSAGE_MAX_LENGTH} characters`));
+        throw new HookRefusal(
+          refusal(400, 'INVALID_MESSAGE', `Send JSON {"text": "…"} with 1 to ${MESSAGE_MAX_LENGTH} characters`),
+        );
       }
       const room = await em.findOneByOrFail(Room, { tenantId, id: hook.room_id });
       if (room.archivedAt) throw new HookRefusal(refusal(409, 'ROOM_ARCHIVED', 'This room is archived'));
@@ -147,16 +171,19 @@ export class WebhookService {
         spend(tenantId, 'messages', 'sendMessage');
       } catch (err) {
         if (err instanceof AdmissionRequired || !(err instanceof AppError)) throw err;
-        throw new HookRefusal(refusal(ADMISSION_REFUSAL_STATUS[String(err.extensions.code)] ?? 403, String(err.extensions.code), err.message));
+        throw new HookRefusal(
+          refusal(
+            ADMISSION_REFUSAL_STATUS[String(err.extensions.code)] ?? 403,
+            String(err.extensions.code),
+            err.message,
+          ),
+        );
       }
       const id = randomUUID();
-      await em.query(`INSERT INTO messaging.messages (tenant_id, id, room_id, author_id, sender_name, body) VALUES ($1, $2, $3, NULL, $4, $5)`, [
-        tenantId,
-        id,
-        room.id,
-        hook.name,
-        body,
-      ]);
+      await em.query(
+        `INSERT INTO messaging.messages (tenant_id, id, room_id, author_id, sender_name, body) VALUES ($1, $2, $3, NULL, $4, $5)`,
+        [tenantId, id, room.id, hook.name, body],
+      );
       return { message: Object.assign(await em.findOneByOrFail(Message, { tenantId, id }), { room }) };
     }).catch((err) => {
       // Refused after the delivery was recorded: the transaction rolls back, so nothing is kept.
@@ -164,7 +191,10 @@ export class WebhookService {
       throw err;
     });
     if (!('message' in outcome)) {
-      log.warn({ tenantId, webhookId, status: outcome.status, code: (outcome.body as { error: { code: string } }).error.code }, 'webhook call refused');
+      log.warn(
+        { tenantId, webhookId, status: outcome.status, code: (outcome.body as { error: { code: string } }).error.code },
+        'webhook call refused',
+      );
       return outcome;
     }
     const { message } = outcome;

@@ -11,7 +11,9 @@ export class RoomWebhook {
   @Field(() => String, { description: 'Shown as the sender of its messages' })
   name: string;
 
-  @Field(() => String, { description: "Where to POST, relative to the gateway's address: /hooks/messaging/<tenant>/<webhook>" })
+  @Field(() => String, {
+    description: "Where to POST, relative to the gateway's address: /hooks/messaging/<tenant>/<webhook>",
+  })
   path: string;
 
   @Field(() => Date)

@@ -47,13 +47,16 @@ export class TenantBranding {
   @Field(() => String, { nullable: true, description: '#rrggbb' })
   accentColor: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Sender name of the e-mails the tenant\'s members get' })
+  @Field(() => String, { nullable: true, description: "Sender name of the e-mails the tenant's members get" })
   emailSenderName: string | null;
 }
 
 @InputType()
 export class UpdateBrandingInput {
-  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    nullable: true,
+    description: `${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed`,
+  })
   displayName?: string | null;
 
   @Field(() => String, { nullable: true, description: 'https URL (at most 2048 characters)' })
@@ -65,6 +68,9 @@ export class UpdateBrandingInput {
   @Field(() => String, { nullable: true, description: '#rrggbb' })
   accentColor?: string | null;
 
-  @Field(() => String, { nullable: true, description: `Sender name of the tenant's e-mails: ${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    nullable: true,
+    description: `Sender name of the tenant's e-mails: ${lengthRange(TEXT_LIMITS.brandName)}, without line breaks, quotes or angle brackets; other control and bidirectional formatting characters are removed`,
+  })
   emailSenderName?: string | null;
 }

@@ -18,7 +18,8 @@ export class BrandingResolver {
   @Public()
   @Query(() => TenantBranding, {
     nullable: true,
-    description: "A tenant's branding before sign-in: by slug, by verified domain, or (neither given) the tenant of this request's custom domain",
+    description:
+      "A tenant's branding before sign-in: by slug, by verified domain, or (neither given) the tenant of this request's custom domain",
   })
   async tenantBranding(
     @Arg('slug', () => String, { nullable: true }) slug?: string | null,

@@ -15,7 +15,11 @@ function text(value: string | null | undefined, current: string | null, max: num
   if (value === null) return null;
   // No line breaks or angle brackets: a sender name ends up in a mail header (a line break is refused, not removed).
   const t = /[\r\n]/.test(value) ? '' : cleanName(value);
-  if (t.length < 1 || t.length > max || /[<>"]/.test(t)) throw tenancyError(TenancyErrorCode.INVALID_BRANDING, `${field} must be 1 to ${max} characters, without line breaks, quotes or angle brackets`);
+  if (t.length < 1 || t.length > max || /[<>"]/.test(t))
+    throw tenancyError(
+      TenancyErrorCode.INVALID_BRANDING,
+      `${field} must be 1 to ${max} characters, without line breaks, quotes or angle brackets`,
+    );
   return t;
 }
 
@@ -36,7 +40,8 @@ function logo(value: string | null | undefined, current: string | null): string 
   } catch {
     throw tenancyError(TenancyErrorCode.INVALID_BRANDING, 'logoUrl must be an https URL');
   }
-  if (url.protocol !== 'https:' || url.href.length > 2048) throw tenancyError(TenancyErrorCode.INVALID_BRANDING, 'logoUrl must be an https URL');
+  if (url.protocol !== 'https:' || url.href.length > 2048)
+    throw tenancyError(TenancyErrorCode.INVALID_BRANDING, 'logoUrl must be an https URL');
   return url.href;
 }
 
@@ -49,7 +54,9 @@ export class BrandingService {
     const tenantId = by.tenantId && isUuid(by.tenantId) ? by.tenantId : null;
     const slug = typeof by.slug === 'string' ? by.slug.trim().toLowerCase() : null;
     if (!tenantId && !slug) return null;
-    const rows: Record<string, string | null>[] = await withNoTenant(this.deps.ds, (em) => em.query(`SELECT * FROM tenancy.public_branding($1, $2)`, [tenantId, slug]));
+    const rows: Record<string, string | null>[] = await withNoTenant(this.deps.ds, (em) =>
+      em.query(`SELECT * FROM tenancy.public_branding($1, $2)`, [tenantId, slug]),
+    );
     const r = rows[0];
     if (!r) return null;
     return {
@@ -65,7 +72,16 @@ export class BrandingService {
 
   async update(ctx: RequestContext, input: UpdateBrandingInput): Promise<TenantBranding> {
     const event = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const current = (await em.findOneBy(Branding, { tenantId })) ?? Object.assign(new Branding(), { tenantId, displayName: null, logoUrl: null, primaryColor: null, accentColor: null, emailSenderName: null });
+      const current =
+        (await em.findOneBy(Branding, { tenantId })) ??
+        Object.assign(new Branding(), {
+          tenantId,
+          displayName: null,
+          logoUrl: null,
+          primaryColor: null,
+          accentColor: null,
+          emailSenderName: null,
+        });
       const next = {
         tenantId,
         displayName: text(input.displayName, current.displayName, TEXT_LIMITS.brandName, 'displayName'),

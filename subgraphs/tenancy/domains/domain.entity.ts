@@ -6,7 +6,10 @@ export enum DomainStatus {
   VERIFIED = 'verified',
   FAILED = 'failed',
 }
-registerEnumType(DomainStatus, { name: 'DomainStatus', description: 'FAILED: the TXT record was missing at the last check (it stops routing until verified again)' });
+registerEnumType(DomainStatus, {
+  name: 'DomainStatus',
+  description: 'FAILED: the TXT record was missing at the last check (it stops routing until verified again)',
+});
 
 export const CHALLENGE_PREFIX = '_nexus-challenge';
 export const CHALLENGE_VALUE_PREFIX = 'nexus-verification=';

@@ -24,7 +24,9 @@ export class DomainResolver {
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => Domain, { description: 'Looks the TXT record up now; a verified domain routes requests and SSO to this tenant' })
+  @Mutation(() => Domain, {
+    description: 'Looks the TXT record up now; a verified domain routes requests and SSO to this tenant',
+  })
   verifyDomain(@Arg('id', () => ID) id: string): Promise<Domain> {
     return this.service.verify(currentContext(), id);
   }

@@ -47,7 +47,9 @@ export class DomainService {
   }
 
   list(ctx: RequestContext): Promise<Domain[]> {
-    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Domain, { where: { tenantId }, order: { createdAt: 'ASC' } }));
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(Domain, { where: { tenantId }, order: { createdAt: 'ASC' } }),
+    );
   }
 
   async add(ctx: RequestContext, raw: string): Promise<Domain> {
@@ -58,7 +60,13 @@ export class DomainService {
       if (owner?.owner && owner.owner !== tenantId) throw tenancyError(TenancyErrorCode.DOMAIN_TAKEN);
       const id = randomUUID();
       try {
-        await em.insert(Domain, { tenantId, id, domain, token: randomBytes(16).toString('hex'), status: DomainStatus.PENDING });
+        await em.insert(Domain, {
+          tenantId,
+          id,
+          domain,
+          token: randomBytes(16).toString('hex'),
+          status: DomainStatus.PENDING,
+        });
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw tenancyError(TenancyErrorCode.DOMAIN_EXISTS);
         throw err;
@@ -74,15 +82,35 @@ export class DomainService {
     const outcome = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       if (!lookup.found) {
         await em.update(Domain, { tenantId, id: domain.id }, { lastCheckedAt: new Date(), lastError: lookup.reason });
-        return { error: tenancyError(TenancyErrorCode.DOMAIN_VERIFICATION_FAILED, `${lookup.reason}: expected a TXT record ${domain.txtRecordName} = "${domain.txtRecordValue}"`) };
+        return {
+          error: tenancyError(
+            TenancyErrorCode.DOMAIN_VERIFICATION_FAILED,
+            `${lookup.reason}: expected a TXT record ${domain.txtRecordName} = "${domain.txtRecordValue}"`,
+          ),
+        };
       }
-      const [claim]: { owner: string }[] = await em.query(`SELECT tenancy.claim_domain($1, $2) AS owner`, [domain.domain, tenantId]);
+      const [claim]: { owner: string }[] = await em.query(`SELECT tenancy.claim_domain($1, $2) AS owner`, [
+        domain.domain,
+        tenantId,
+      ]);
       if (claim.owner !== tenantId) {
-        await em.update(Domain, { tenantId, id: domain.id }, { lastCheckedAt: new Date(), lastError: 'verified by another tenant' });
+        await em.update(
+          Domain,
+          { tenantId, id: domain.id },
+          { lastCheckedAt: new Date(), lastError: 'verified by another tenant' },
+        );
         return { error: tenancyError(TenancyErrorCode.DOMAIN_TAKEN) };
       }
-      await em.update(Domain, { tenantId, id: domain.id }, { status: DomainStatus.VERIFIED, verifiedAt: new Date(), lastCheckedAt: new Date(), lastError: null });
-      const event = await recordEvent(em, 'tenancy', { type: DOMAIN_VERIFIED_EVENT, tenantId, payload: { tenantId, domain: domain.domain } });
+      await em.update(
+        Domain,
+        { tenantId, id: domain.id },
+        { status: DomainStatus.VERIFIED, verifiedAt: new Date(), lastCheckedAt: new Date(), lastError: null },
+      );
+      const event = await recordEvent(em, 'tenancy', {
+        type: DOMAIN_VERIFIED_EVENT,
+        tenantId,
+        payload: { tenantId, domain: domain.domain },
+      });
       return { domain: await em.findOneByOrFail(Domain, { tenantId, id: domain.id }), event };
     });
     if (outcome.error) throw outcome.error;
@@ -98,7 +126,11 @@ export class DomainService {
       await em.delete(Domain, { tenantId, id: domain.id });
       if (domain.status !== DomainStatus.VERIFIED) return null;
       await em.query(`SELECT tenancy.release_domain($1, $2)`, [domain.domain, tenantId]);
-      return recordEvent(em, 'tenancy', { type: DOMAIN_RELEASED_EVENT, tenantId, payload: { tenantId, domain: domain.domain } });
+      return recordEvent(em, 'tenancy', {
+        type: DOMAIN_RELEASED_EVENT,
+        tenantId,
+        payload: { tenantId, domain: domain.domain },
+      });
     });
     if (event) await this.deps.outbox.deliverNow([event]);
     await this.deps.pubsub.publish(DOMAINS_CHANGED_TOPIC, { domain: domain.domain });
@@ -109,7 +141,12 @@ export class DomainService {
   async ownerOf(host: string): Promise<{ tenantId: string } | null> {
     const domain = normaliseDomain(host);
     if (!domain) return null;
-    const rows: { owner: string | null }[] = await withSystem(this.deps.ds, 'domain owner', (em) => em.query(`SELECT tenancy.domain_owner($1) AS owner`, [domain]), 'debug');
+    const rows: { owner: string | null }[] = await withSystem(
+      this.deps.ds,
+      'domain owner',
+      (em) => em.query(`SELECT tenancy.domain_owner($1) AS owner`, [domain]),
+      'debug',
+    );
     return rows[0]?.owner ? { tenantId: rows[0].owner } : null;
   }
 
@@ -123,24 +160,36 @@ export class DomainService {
       this.deps.ds,
       'recheck domains',
       (em) =>
-        em.query(
-          `UPDATE tenancy.domains d SET last_checked_at = now()
+        em
+          .query(
+            `UPDATE tenancy.domains d SET last_checked_at = now()
              FROM (SELECT tenant_id, id FROM tenancy.domains
                     WHERE status = 'verified' AND (last_checked_at IS NULL OR last_checked_at < now() - make_interval(secs => $1))
                     ORDER BY last_checked_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED) due
             WHERE d.tenant_id = due.tenant_id AND d.id = due.id
             RETURNING d.tenant_id, d.id, d.domain, d.token`,
-          [this.deps.config.domains.DOMAIN_RECHECK_SECONDS, limit],
-        ).then((r: unknown) => returningRows<{ tenant_id: string; id: string; domain: string; token: string }>(r)),
+            [this.deps.config.domains.DOMAIN_RECHECK_SECONDS, limit],
+          )
+          .then((r: unknown) => returningRows<{ tenant_id: string; id: string; domain: string; token: string }>(r)),
       'debug',
     );
     for (const row of due) {
-      const domain = Object.assign(new Domain(), { tenantId: row.tenant_id, id: row.id, domain: row.domain, token: row.token });
+      const domain = Object.assign(new Domain(), {
+        tenantId: row.tenant_id,
+        id: row.id,
+        domain: row.domain,
+        token: row.token,
+      });
       const lookup = await this.lookup(domain);
       const payload = { tenantId: row.tenant_id, domain: row.domain };
       if (lookup.found) {
         // Said again, so every subgraph that listens learns the domains verified before it did.
-        await withSystem(this.deps.ds, 'recheck domains', (em) => recordEvent(em, 'tenancy', { type: DOMAIN_VERIFIED_EVENT, tenantId: row.tenant_id, payload }), 'debug');
+        await withSystem(
+          this.deps.ds,
+          'recheck domains',
+          (em) => recordEvent(em, 'tenancy', { type: DOMAIN_VERIFIED_EVENT, tenantId: row.tenant_id, payload }),
+          'debug',
+        );
         continue;
       }
       await withSystem(this.deps.ds, 'recheck domains', async (em) => {
@@ -148,7 +197,11 @@ export class DomainService {
           await em.update(Domain, { tenantId: row.tenant_id, id: row.id }, { lastError: lookup.reason });
           return;
         }
-        await em.update(Domain, { tenantId: row.tenant_id, id: row.id }, { status: DomainStatus.FAILED, lastError: lookup.reason });
+        await em.update(
+          Domain,
+          { tenantId: row.tenant_id, id: row.id },
+          { status: DomainStatus.FAILED, lastError: lookup.reason },
+        );
         await em.query(`SELECT tenancy.release_domain($1, $2)`, [row.domain, row.tenant_id]);
         await recordEvent(em, 'tenancy', { type: DOMAIN_RELEASED_EVENT, tenantId: row.tenant_id, payload });
       });
@@ -161,7 +214,9 @@ export class DomainService {
   }
 
   private async find(ctx: RequestContext, id: string): Promise<Domain> {
-    const domain = isUuid(id) ? await withTenant(this.deps.ds, ctx, (em, tenantId) => em.findOneBy(Domain, { tenantId, id })) : null;
+    const domain = isUuid(id)
+      ? await withTenant(this.deps.ds, ctx, (em, tenantId) => em.findOneBy(Domain, { tenantId, id }))
+      : null;
     if (!domain) throw tenancyError(TenancyErrorCode.DOMAIN_NOT_FOUND);
     return domain;
   }
@@ -174,7 +229,9 @@ export class DomainService {
       return { found: false, reason: 'TXT record does not hold the expected value', transient: false };
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'ERROR';
-      return ABSENT.has(code) ? { found: false, reason: 'TXT record not found', transient: false } : { found: false, reason: `DNS lookup failed (${code})`, transient: true };
+      return ABSENT.has(code)
+        ? { found: false, reason: 'TXT record not found', transient: false }
+        : { found: false, reason: `DNS lookup failed (${code})`, transient: true };
     }
   }
 }

@@ -11,7 +11,9 @@ export class ExportResolver {
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => TenantExport, { description: "Owner: a JSON export of all the tenant's data across the services, assembled in the background" })
+  @Mutation(() => TenantExport, {
+    description: "Owner: a JSON export of all the tenant's data across the services, assembled in the background",
+  })
   requestTenantExport(): Promise<TenantExport> {
     return this.service.request(currentContext());
   }

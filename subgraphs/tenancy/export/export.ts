@@ -58,8 +58,16 @@ export class ExportService {
     if (!ctx.roles.includes('owner')) throw forbidden('Only an owner can export the tenant');
     const id = randomUUID();
     await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      await em.query(`INSERT INTO tenancy.exports (tenant_id, id, requested_by) VALUES ($1, $2, $3)`, [tenantId, id, ctx.userId]);
-      await recordEvent(em, 'tenancy', { type: TENANT_EXPORT_REQUESTED_EVENT, tenantId, payload: { tenantId, exportId: id } });
+      await em.query(`INSERT INTO tenancy.exports (tenant_id, id, requested_by) VALUES ($1, $2, $3)`, [
+        tenantId,
+        id,
+        ctx.userId,
+      ]);
+      await recordEvent(em, 'tenancy', {
+        type: TENANT_EXPORT_REQUESTED_EVENT,
+        tenantId,
+        payload: { tenantId, exportId: id },
+      });
     });
     // Published now; the parts arrive as each subgraph answers (the export is a job, not a request).
     await this.deps.outbox.flush();
@@ -68,7 +76,10 @@ export class ExportService {
 
   list(ctx: RequestContext): Promise<TenantExport[]> {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const rows: { id: string }[] = await em.query(`SELECT id FROM tenancy.exports WHERE tenant_id = $1 ORDER BY requested_at DESC`, [tenantId]);
+      const rows: { id: string }[] = await em.query(
+        `SELECT id FROM tenancy.exports WHERE tenant_id = $1 ORDER BY requested_at DESC`,
+        [tenantId],
+      );
       return Promise.all(rows.map((r) => view(em, tenantId, r.id, false)));
     });
   }

@@ -24,19 +24,25 @@ export class ModuleResolver {
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => ModuleView, { description: 'Installs a module whose dependencies are installed; grants its permissions and entitlements' })
+  @Mutation(() => ModuleView, {
+    description: 'Installs a module whose dependencies are installed; grants its permissions and entitlements',
+  })
   installModule(@Arg('id', () => ID) id: string): Promise<ModuleView> {
     return this.service.install(currentContext(), id);
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => Boolean, { description: 'Uninstalls a module no installed module depends on; its permissions go on the next request' })
+  @Mutation(() => Boolean, {
+    description: 'Uninstalls a module no installed module depends on; its permissions go on the next request',
+  })
   uninstallModule(@Arg('id', () => ID) id: string): Promise<boolean> {
     return this.service.uninstall(currentContext(), id);
   }
 
   @Authorized('platform:modules')
-  @Mutation(() => ModuleView, { description: 'Platform operators: adds a module, or a newer version of one, to the catalog' })
+  @Mutation(() => ModuleView, {
+    description: 'Platform operators: adds a module, or a newer version of one, to the catalog',
+  })
   publishModule(@Arg('input', () => PublishModuleInput) input: PublishModuleInput): Promise<ModuleView> {
     return this.service.publish(input);
   }

@@ -49,7 +49,10 @@ export class ModuleService {
     if (!done) {
       done = withSystem(this.deps.ds, 'seed built-in modules', async (em) => {
         for (const m of BUILT_IN_MODULES) {
-          await em.query(`INSERT INTO tenancy.modules (id, manifest) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [m.id, JSON.stringify(m)]);
+          await em.query(`INSERT INTO tenancy.modules (id, manifest) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [
+            m.id,
+            JSON.stringify(m),
+          ]);
         }
       });
       done.catch(() => ModuleService.seeded.delete(this.deps.ds));
@@ -63,7 +66,11 @@ export class ModuleService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const modules = await catalog(em);
       const installed = await this.installed(em, tenantId);
-      return [...modules.values()].map((m) => ({ ...m, installed: installed.has(m.id), installedVersion: installed.get(m.id) ?? null }));
+      return [...modules.values()].map((m) => ({
+        ...m,
+        installed: installed.has(m.id),
+        installedVersion: installed.get(m.id) ?? null,
+      }));
     });
   }
 
@@ -76,7 +83,8 @@ export class ModuleService {
       for (const id of (await this.installed(em, tenantId)).keys()) {
         for (const [key, value] of Object.entries(modules.get(id)?.entitlements ?? {})) {
           const prev = out.get(key);
-          if (!prev || (typeof value === 'number' && typeof prev.value === 'number' && value > prev.value)) out.set(key, { key, value, moduleId: id });
+          if (!prev || (typeof value === 'number' && typeof prev.value === 'number' && value > prev.value))
+            out.set(key, { key, value, moduleId: id });
         }
       }
       return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
@@ -90,7 +98,8 @@ export class ModuleService {
     await withSystem(this.deps.ds, `publish module ${manifest.id}`, async (em) => {
       const modules = await catalog(em);
       const missing = manifest.dependencies.filter((d) => d !== manifest.id && !modules.has(d));
-      if (missing.length) throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Unknown dependencies: ${missing.join(', ')}`);
+      if (missing.length)
+        throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Unknown dependencies: ${missing.join(', ')}`);
       const current = modules.get(manifest.id);
       if (current && compareVersions(manifest.version, current.version) <= 0) {
         throw tenancyError(TenancyErrorCode.INVALID_MODULE, `Version must be newer than ${current.version}`);
@@ -113,17 +122,30 @@ export class ModuleService {
       const manifest = modules.get(id);
       if (!manifest) throw tenancyError(TenancyErrorCode.MODULE_NOT_FOUND);
       if (compareVersions(PLATFORM_VERSION, manifest.minPlatformVersion) < 0) {
-        throw tenancyError(TenancyErrorCode.MODULE_INCOMPATIBLE, `Needs platform ${manifest.minPlatformVersion} (this is ${PLATFORM_VERSION})`);
+        throw tenancyError(
+          TenancyErrorCode.MODULE_INCOMPATIBLE,
+          `Needs platform ${manifest.minPlatformVersion} (this is ${PLATFORM_VERSION})`,
+        );
       }
       const installed = await this.installed(em, tenantId);
       if (installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_ALREADY_INSTALLED);
       const missing = manifest.dependencies.filter((d) => !installed.has(d));
-      if (missing.length) throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Install first: ${missing.join(', ')}`);
-      await em.query(`INSERT INTO tenancy.tenant_modules (tenant_id, module_id, version, installed_by) VALUES ($1, $2, $3, $4)`, [tenantId, id, manifest.version, ctx.userId]);
+      if (missing.length)
+        throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Install first: ${missing.join(', ')}`);
+      await em.query(
+        `INSERT INTO tenancy.tenant_modules (tenant_id, module_id, version, installed_by) VALUES ($1, $2, $3, $4)`,
+        [tenantId, id, manifest.version, ctx.userId],
+      );
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.module_installed',
         tenantId,
-        payload: { tenantId, moduleId: id, version: manifest.version, permissions: manifest.permissions, actorId: ctx.userId },
+        payload: {
+          tenantId,
+          moduleId: id,
+          version: manifest.version,
+          permissions: manifest.permissions,
+          actorId: ctx.userId,
+        },
       });
       return { manifest, event };
     });
@@ -137,9 +159,14 @@ export class ModuleService {
       if (!installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_NOT_INSTALLED);
       const modules = await catalog(em);
       const dependents = [...installed.keys()].filter((other) => modules.get(other)?.dependencies.includes(id));
-      if (dependents.length) throw tenancyError(TenancyErrorCode.MODULE_IN_USE, `Uninstall first: ${dependents.join(', ')}`);
+      if (dependents.length)
+        throw tenancyError(TenancyErrorCode.MODULE_IN_USE, `Uninstall first: ${dependents.join(', ')}`);
       await em.query(`DELETE FROM tenancy.tenant_modules WHERE tenant_id = $1 AND module_id = $2`, [tenantId, id]);
-      return recordEvent(em, 'tenancy', { type: 'tenancy.module_uninstalled', tenantId, payload: { tenantId, moduleId: id, actorId: ctx.userId } });
+      return recordEvent(em, 'tenancy', {
+        type: 'tenancy.module_uninstalled',
+        tenantId,
+        payload: { tenantId, moduleId: id, actorId: ctx.userId },
+      });
     });
     await this.announce(ctx.tenantId!, event);
     return true;
@@ -152,7 +179,10 @@ export class ModuleService {
   }
 
   private async installed(em: EntityManager, tenantId: string): Promise<Map<string, string>> {
-    const rows: { module_id: string; version: string }[] = await em.query(`SELECT module_id, version FROM tenancy.tenant_modules WHERE tenant_id = $1`, [tenantId]);
+    const rows: { module_id: string; version: string }[] = await em.query(
+      `SELECT module_id, version FROM tenancy.tenant_modules WHERE tenant_id = $1`,
+      [tenantId],
+    );
     return new Map(rows.map((r) => [r.module_id, r.version]));
   }
 
@@ -160,22 +190,35 @@ export class ModuleService {
     const fail = (message: string) => tenancyError(TenancyErrorCode.INVALID_MODULE, message);
     if (!MODULE_ID.test(input.id ?? '')) throw fail('id: lower-case letters, digits and dashes');
     const name = cleanName(input.name ?? '');
-    if (name.length < 1 || name.length > TEXT_LIMITS.moduleName) throw fail(`name: ${lengthRange(TEXT_LIMITS.moduleName)}`);
-    if (!SEMVER.test(input.version ?? '') || !SEMVER.test(input.minPlatformVersion ?? '')) throw fail('version and minPlatformVersion: major.minor.patch');
+    if (name.length < 1 || name.length > TEXT_LIMITS.moduleName)
+      throw fail(`name: ${lengthRange(TEXT_LIMITS.moduleName)}`);
+    if (!SEMVER.test(input.version ?? '') || !SEMVER.test(input.minPlatformVersion ?? ''))
+      throw fail('version and minPlatformVersion: major.minor.patch');
     if (compareVersions(PLATFORM_VERSION, input.minPlatformVersion) < 0) {
-      throw tenancyError(TenancyErrorCode.MODULE_INCOMPATIBLE, `Needs platform ${input.minPlatformVersion} (this is ${PLATFORM_VERSION})`);
+      throw tenancyError(
+        TenancyErrorCode.MODULE_INCOMPATIBLE,
+        `Needs platform ${input.minPlatformVersion} (this is ${PLATFORM_VERSION})`,
+      );
     }
     const dependencies = [...new Set(input.dependencies ?? [])];
-    if (dependencies.includes(input.id)) throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_CYCLE, `${input.id} cannot depend on itself`);
+    if (dependencies.includes(input.id))
+      throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_CYCLE, `${input.id} cannot depend on itself`);
     if (!dependencies.every((d) => MODULE_ID.test(d))) throw fail('dependencies: module ids');
     const permissions = [...new Set(input.permissions ?? [])].sort();
-    if (!permissions.every((p) => PERMISSION.test(p)) || permissions.some((p) => p.startsWith('platform:'))) throw fail('permissions: resource:action strings, not platform ones');
+    if (!permissions.every((p) => PERMISSION.test(p)) || permissions.some((p) => p.startsWith('platform:')))
+      throw fail('permissions: resource:action strings, not platform ones');
     const entitlements = input.entitlements ?? {};
     const entries = Object.entries(entitlements);
     const fits = ([key, v]: [string, unknown]) =>
-      key.length >= 1 && key.length <= TEXT_LIMITS.entitlementKey && (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= TEXT_LIMITS.entitlementValue));
+      key.length >= 1 &&
+      key.length <= TEXT_LIMITS.entitlementKey &&
+      (typeof v === 'number' ||
+        typeof v === 'boolean' ||
+        (typeof v === 'string' && v.length <= TEXT_LIMITS.entitlementValue));
     if (entries.length > 50 || !entries.every(fits)) {
-      throw fail(`entitlements: at most 50, keys of ${lengthRange(TEXT_LIMITS.entitlementKey)}, values numbers, booleans or text of ${lengthRange(TEXT_LIMITS.entitlementValue, 0)}`);
+      throw fail(
+        `entitlements: at most 50, keys of ${lengthRange(TEXT_LIMITS.entitlementKey)}, values numbers, booleans or text of ${lengthRange(TEXT_LIMITS.entitlementValue, 0)}`,
+      );
     }
     const events = [...(input.emits ?? []), ...(input.consumes ?? [])];
     if (!events.every((e) => EVENT_TYPE.test(e))) throw fail('emits/consumes: event types');

@@ -58,7 +58,9 @@ export class PublishModuleInput {
   @Field(() => ID, { description: 'lower-case letters, digits and dashes' })
   id: string;
 
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.moduleName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.moduleName)}; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
   @Field(() => String, { description: 'semantic version, e.g. 1.2.0' })

@@ -32,10 +32,14 @@ export class TenantLifecycleResolver {
   }
 
   @Authorized('platform:tenants')
-  @Mutation(() => Tenant, { description: 'Platform operators: refuses the tenant at the gateway (except status and billing) and closes its connections' })
+  @Mutation(() => Tenant, {
+    description:
+      'Platform operators: refuses the tenant at the gateway (except status and billing) and closes its connections',
+  })
   suspendTenant(
     @Arg('id', () => ID) id: string,
-    @Arg('reason', () => String, { description: `Shown to the tenant's members: ${lengthRange(TEXT_LIMITS.reason)}` }) reason: string,
+    @Arg('reason', () => String, { description: `Shown to the tenant's members: ${lengthRange(TEXT_LIMITS.reason)}` })
+    reason: string,
   ): Promise<Tenant> {
     return this.tenants.setStatus(currentContext(), id, TenantStatus.SUSPENDED, reason);
   }
@@ -47,13 +51,18 @@ export class TenantLifecycleResolver {
   }
 
   @Authorized('platform:tenants')
-  @Mutation(() => Tenant, { description: 'Platform operators: moves the end of the trial (an expired trial becomes active again)' })
+  @Mutation(() => Tenant, {
+    description: 'Platform operators: moves the end of the trial (an expired trial becomes active again)',
+  })
   extendTrial(@Arg('id', () => ID) id: string, @Arg('until', () => Date) until: Date): Promise<Tenant> {
     return this.tenants.extendTrial(currentContext(), id, until);
   }
 
   @Authorized('tenants:manage')
-  @Mutation(() => Tenant, { description: 'The owner deletes the current tenant: refused at once, purged from every service after the grace period' })
+  @Mutation(() => Tenant, {
+    description:
+      'The owner deletes the current tenant: refused at once, purged from every service after the grace period',
+  })
   deleteTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {
     return this.tenants.delete(currentContext(), id);
   }

@@ -30,10 +30,26 @@ export class Onboarding {
 
 /** A new tenant's setup checklist, read from what the tenant has done (nothing to tick by hand). */
 const STEPS: { id: string; title: string; sql: string }[] = [
-  { id: 'invite_teammate', title: 'Invite a teammate', sql: `SELECT count(*) > 1 AS done FROM tenancy.memberships WHERE tenant_id = $1` },
-  { id: 'set_branding', title: 'Add your branding', sql: `SELECT EXISTS (SELECT 1 FROM tenancy.branding WHERE tenant_id = $1) AS done` },
-  { id: 'verify_domain', title: 'Verify a custom domain', sql: `SELECT EXISTS (SELECT 1 FROM tenancy.domains WHERE tenant_id = $1 AND status = 'verified') AS done` },
-  { id: 'install_module', title: 'Install a module', sql: `SELECT EXISTS (SELECT 1 FROM tenancy.tenant_modules WHERE tenant_id = $1) AS done` },
+  {
+    id: 'invite_teammate',
+    title: 'Invite a teammate',
+    sql: `SELECT count(*) > 1 AS done FROM tenancy.memberships WHERE tenant_id = $1`,
+  },
+  {
+    id: 'set_branding',
+    title: 'Add your branding',
+    sql: `SELECT EXISTS (SELECT 1 FROM tenancy.branding WHERE tenant_id = $1) AS done`,
+  },
+  {
+    id: 'verify_domain',
+    title: 'Verify a custom domain',
+    sql: `SELECT EXISTS (SELECT 1 FROM tenancy.domains WHERE tenant_id = $1 AND status = 'verified') AS done`,
+  },
+  {
+    id: 'install_module',
+    title: 'Install a module',
+    sql: `SELECT EXISTS (SELECT 1 FROM tenancy.tenant_modules WHERE tenant_id = $1) AS done`,
+  },
 ];
 
 export async function onboardingOf(em: EntityManager, tenantId: string): Promise<Onboarding> {

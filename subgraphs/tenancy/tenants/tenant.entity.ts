@@ -59,16 +59,24 @@ export class Tenant {
 
 @InputType()
 export class CreateTenantInput {
-  @Field(() => String, { description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed`,
+  })
   name: string;
 
-  @Field(() => String, { nullable: true, description: 'Lower-case letters, digits and dashes; derived from the name when omitted' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Lower-case letters, digits and dashes; derived from the name when omitted',
+  })
   slug?: string | null;
 }
 
 @InputType()
 export class UpdateTenantInput {
-  @Field(() => String, { nullable: true, description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed` })
+  @Field(() => String, {
+    nullable: true,
+    description: `${lengthRange(TEXT_LIMITS.tenantName)}; control and bidirectional formatting characters are removed`,
+  })
   name?: string | null;
 
   @Field(() => String, { nullable: true, description: '1 to 64 lower-case letters, digits and dashes' })

@@ -24,7 +24,10 @@ export class TenantResolver {
   }
 
   @Authorized('tenants:read')
-  @FieldResolver(() => Onboarding, { nullable: true, description: "Setup checklist (only for the caller's own tenant)" })
+  @FieldResolver(() => Onboarding, {
+    nullable: true,
+    description: "Setup checklist (only for the caller's own tenant)",
+  })
   onboarding(@Root() tenant: Tenant): Promise<Onboarding | null> {
     return this.tenants.onboarding(currentContext(), tenant);
   }
@@ -37,7 +40,9 @@ export class TenantResolver {
 
   @Authorized('tenants:manage')
   @Mutation(() => TenantSettings)
-  updateTenantSettings(@Arg('input', () => UpdateTenantSettingsInput) input: UpdateTenantSettingsInput): Promise<TenantSettings> {
+  updateTenantSettings(
+    @Arg('input', () => UpdateTenantSettingsInput) input: UpdateTenantSettingsInput,
+  ): Promise<TenantSettings> {
     return this.settingsService.update(currentContext(), input);
   }
 

@@ -27,7 +27,9 @@ export class TenantService {
 
   async members(ctx: RequestContext, tenant: Tenant): Promise<Membership[]> {
     if (tenant.id !== ctx.tenantId) return [];
-    return withTenant(this.deps.ds, ctx, (em, tenantId) => em.find(Membership, { where: { tenantId }, order: { createdAt: 'ASC' } }));
+    return withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      em.find(Membership, { where: { tenantId }, order: { createdAt: 'ASC' } }),
+    );
   }
 
   /** A new tenant owned by the caller (who then switches to it with `switchTenant`). */
@@ -38,12 +40,20 @@ export class TenantService {
     const { tenant, event } = await withTenant(this.deps.ds, { ...ctx, tenantId }, async (em) => {
       const chosen = slug ?? (await freeSlug(em, slugify(name), tenantId));
       try {
-        await em.query(`INSERT INTO tenancy.tenants (tenant_id, name, slug, status) VALUES ($1, $2, $3, $4)`, [tenantId, name, chosen, TenantStatus.ACTIVE]);
+        await em.query(`INSERT INTO tenancy.tenants (tenant_id, name, slug, status) VALUES ($1, $2, $3, $4)`, [
+          tenantId,
+          name,
+          chosen,
+          TenantStatus.ACTIVE,
+        ]);
       } catch (err) {
         if ((err as { code?: string }).code === '23505') throw tenancyError(TenancyErrorCode.SLUG_TAKEN);
         throw err;
       }
-      await em.query(`INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')`, [tenantId, ctx.userId]);
+      await em.query(`INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')`, [
+        tenantId,
+        ctx.userId,
+      ]);
       await startTrial(em, tenantId, this.deps.config.tenancy.TRIAL_PERIOD_SECONDS);
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.tenant_created',
@@ -68,7 +78,11 @@ export class TenantService {
         if ((err as { code?: string }).code === '23505') throw tenancyError(TenancyErrorCode.SLUG_TAKEN);
         throw err;
       }
-      const event = await recordEvent(em, 'tenancy', { type: 'tenancy.tenant_updated', tenantId, payload: { tenantId, name, slug, actorId: ctx.userId } });
+      const event = await recordEvent(em, 'tenancy', {
+        type: 'tenancy.tenant_updated',
+        tenantId,
+        payload: { tenantId, name, slug, actorId: ctx.userId },
+      });
       return { tenant: await em.findOneByOrFail(Tenant, { id: tenantId }), event };
     });
     await this.deps.outbox.deliverNow([updated.event]);
@@ -83,7 +97,12 @@ export class TenantService {
       const byId = new Map(tenants.map((t) => [t.id, t]));
       return memberships
         .filter((m) => byId.has(m.tenantId))
-        .map((m) => ({ tenant: byId.get(m.tenantId)!, role: m.role, joinedAt: m.createdAt, current: m.tenantId === ctx.tenantId }));
+        .map((m) => ({
+          tenant: byId.get(m.tenantId)!,
+          role: m.role,
+          joinedAt: m.createdAt,
+          current: m.tenantId === ctx.tenantId,
+        }));
     });
   }
 
@@ -94,13 +113,23 @@ export class TenantService {
   async setStatus(ctx: RequestContext, tenantId: string, status: TenantStatus, reason: string | null): Promise<Tenant> {
     if (!isUuid(tenantId)) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
     const text = reason === null ? null : reason.trim();
-    if (text !== null && (text.length < 1 || text.length > TEXT_LIMITS.reason)) throw tenancyError(TenancyErrorCode.INVALID_TENANT, `A reason is ${lengthRange(TEXT_LIMITS.reason)}`);
+    if (text !== null && (text.length < 1 || text.length > TEXT_LIMITS.reason))
+      throw tenancyError(TenancyErrorCode.INVALID_TENANT, `A reason is ${lengthRange(TEXT_LIMITS.reason)}`);
     return this.changeStatus(ctx, tenantId, `tenant ${status} by ${ctx.userId}`, async (em, found) => {
       if (found.status === status) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
-      if (found.status === TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'A deleted tenant is restored by its owner (restoreTenant)');
+      if (found.status === TenantStatus.DELETED)
+        throw tenancyError(
+          TenancyErrorCode.INVALID_STATUS_CHANGE,
+          'A deleted tenant is restored by its owner (restoreTenant)',
+        );
       // Reactivating after the trial ended takes the tenant off trial.
-      const trialEndsAt = found.status === TenantStatus.TRIAL_EXPIRED && status === TenantStatus.ACTIVE ? null : found.trialEndsAt;
-      await em.update(Tenant, { id: tenantId }, { status, statusReason: text, statusChangedAt: new Date(), trialEndsAt });
+      const trialEndsAt =
+        found.status === TenantStatus.TRIAL_EXPIRED && status === TenantStatus.ACTIVE ? null : found.trialEndsAt;
+      await em.update(
+        Tenant,
+        { id: tenantId },
+        { status, statusReason: text, statusChangedAt: new Date(), trialEndsAt },
+      );
       return { status, reason: text };
     });
   }
@@ -112,9 +141,19 @@ export class TenantService {
       throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'The new end of the trial must be in the future');
     }
     return this.changeStatus(ctx, tenantId, `trial extended by ${ctx.userId}`, async (em, found) => {
-      if (found.status !== TenantStatus.ACTIVE && found.status !== TenantStatus.TRIAL_EXPIRED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
-      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.ACTIVE, trialEndsAt: until, statusReason: null, statusChangedAt: new Date() });
-      await scheduleJob(em, 'tenancy', { name: TRIAL_EXPIRY_JOB, key: `trial-expiry:${tenantId}`, runAt: until, payload: { tenantId } });
+      if (found.status !== TenantStatus.ACTIVE && found.status !== TenantStatus.TRIAL_EXPIRED)
+        throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
+      await em.update(
+        Tenant,
+        { id: tenantId },
+        { status: TenantStatus.ACTIVE, trialEndsAt: until, statusReason: null, statusChangedAt: new Date() },
+      );
+      await scheduleJob(em, 'tenancy', {
+        name: TRIAL_EXPIRY_JOB,
+        key: `trial-expiry:${tenantId}`,
+        runAt: until,
+        payload: { tenantId },
+      });
       return { status: TenantStatus.ACTIVE, reason: `trial until ${until.toISOString()}` };
     });
   }
@@ -126,8 +165,23 @@ export class TenantService {
     return this.changeStatus(ctx, tenantId, `tenant deleted by ${ctx.userId}`, async (em, found) => {
       if (found.status === TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE);
       const purgeAt = new Date(Date.now() + grace * 1000);
-      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.DELETED, deletedAt: new Date(), purgeAt, statusReason: 'Deleted by its owner', statusChangedAt: new Date() });
-      await scheduleJob(em, 'tenancy', { name: PURGE_JOB, key: `purge:${tenantId}`, runAt: purgeAt, payload: { tenantId } });
+      await em.update(
+        Tenant,
+        { id: tenantId },
+        {
+          status: TenantStatus.DELETED,
+          deletedAt: new Date(),
+          purgeAt,
+          statusReason: 'Deleted by its owner',
+          statusChangedAt: new Date(),
+        },
+      );
+      await scheduleJob(em, 'tenancy', {
+        name: PURGE_JOB,
+        key: `purge:${tenantId}`,
+        runAt: purgeAt,
+        payload: { tenantId },
+      });
       return { status: TenantStatus.DELETED, reason: `purge at ${purgeAt.toISOString()}` };
     });
   }
@@ -135,14 +189,26 @@ export class TenantService {
   async restore(ctx: RequestContext, tenantId: string): Promise<Tenant> {
     this.assertOwnerOf(ctx, tenantId);
     return this.changeStatus(ctx, tenantId, `tenant restored by ${ctx.userId}`, async (em, found) => {
-      if (found.status !== TenantStatus.DELETED) throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'Only a deleted tenant can be restored');
-      await em.update(Tenant, { id: tenantId }, { status: TenantStatus.ACTIVE, deletedAt: null, purgeAt: null, statusReason: null, statusChangedAt: new Date() });
+      if (found.status !== TenantStatus.DELETED)
+        throw tenancyError(TenancyErrorCode.INVALID_STATUS_CHANGE, 'Only a deleted tenant can be restored');
+      await em.update(
+        Tenant,
+        { id: tenantId },
+        {
+          status: TenantStatus.ACTIVE,
+          deletedAt: null,
+          purgeAt: null,
+          statusReason: null,
+          statusChangedAt: new Date(),
+        },
+      );
       return { status: TenantStatus.ACTIVE, reason: null };
     });
   }
 
   private assertOwnerOf(ctx: RequestContext, tenantId: string): void {
-    if (tenantId !== ctx.tenantId) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND, 'Switch to the tenant first; only its owner can do this');
+    if (tenantId !== ctx.tenantId)
+      throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND, 'Switch to the tenant first; only its owner can do this');
     if (!ctx.roles.includes('owner')) throw forbidden('Only an owner can delete or restore the tenant');
   }
 
@@ -160,7 +226,13 @@ export class TenantService {
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.tenant_status_changed',
         tenantId,
-        payload: { tenantId, status: outcome.status, reason: outcome.reason, actorId: ctx.userId, actorTenantId: ctx.tenantId },
+        payload: {
+          tenantId,
+          status: outcome.status,
+          reason: outcome.reason,
+          actorId: ctx.userId,
+          actorTenantId: ctx.tenantId,
+        },
       });
       return { tenant: await em.findOneByOrFail(Tenant, { id: tenantId }), event, status: outcome.status };
     });
@@ -172,7 +244,12 @@ export class TenantService {
   /** For the gateway: a tenant's status (null when there is no such tenant). */
   async status(tenantId: string): Promise<{ status: TenantStatus } | null> {
     if (!isUuid(tenantId)) return null;
-    const rows: { status: TenantStatus }[] = await withSystem(this.deps.ds, 'tenant status', (em) => em.query(`SELECT status FROM tenancy.tenants WHERE tenant_id = $1`, [tenantId]), 'debug');
+    const rows: { status: TenantStatus }[] = await withSystem(
+      this.deps.ds,
+      'tenant status',
+      (em) => em.query(`SELECT status FROM tenancy.tenants WHERE tenant_id = $1`, [tenantId]),
+      'debug',
+    );
     return rows[0] ?? null;
   }
 
@@ -212,11 +289,18 @@ export class TenantService {
 /** Puts a new tenant on trial and schedules the end of it (a durable job). */
 async function startTrial(em: EntityManager, tenantId: string, seconds: number): Promise<void> {
   if (seconds <= 0) return;
-  const [row]: { trial_ends_at: Date }[] = await em.query(
-    `UPDATE tenancy.tenants SET trial_ends_at = now() + make_interval(secs => $2) WHERE tenant_id = $1 RETURNING trial_ends_at`,
-    [tenantId, seconds],
-  ).then((r) => returningRows<{ trial_ends_at: Date }>(r));
-  await scheduleJob(em, 'tenancy', { name: TRIAL_EXPIRY_JOB, key: `trial-expiry:${tenantId}`, runAt: row.trial_ends_at, payload: { tenantId } });
+  const [row]: { trial_ends_at: Date }[] = await em
+    .query(
+      `UPDATE tenancy.tenants SET trial_ends_at = now() + make_interval(secs => $2) WHERE tenant_id = $1 RETURNING trial_ends_at`,
+      [tenantId, seconds],
+    )
+    .then((r) => returningRows<{ trial_ends_at: Date }>(r));
+  await scheduleJob(em, 'tenancy', {
+    name: TRIAL_EXPIRY_JOB,
+    key: `trial-expiry:${tenantId}`,
+    runAt: row.trial_ends_at,
+    payload: { tenantId },
+  });
 }
 
 export const TRIAL_EXPIRY_JOB = 'trial-expiry';
@@ -256,7 +340,11 @@ export function purgeJob(deps: SubgraphDeps): JobHandler {
     );
     if (!due.due) return;
     // Recorded without a tenant: the event itself must not be one of the tenant's rows.
-    const event = await recordEvent(em, 'tenancy', { type: TENANT_PURGED_EVENT, tenantId: null, payload: { tenantId } });
+    const event = await recordEvent(em, 'tenancy', {
+      type: TENANT_PURGED_EVENT,
+      tenantId: null,
+      payload: { tenantId },
+    });
     return async () => {
       await deps.outbox.deliverNow([event]);
       await deps.pubsub.publish(TENANT_STATUS_CHANGED_TOPIC, { tenantId, status: 'purged' });
@@ -282,13 +370,18 @@ export async function removeMember(event: DomainEvent, em: EntityManager): Promi
 
 function checkedName(raw: string | null | undefined): string {
   const name = cleanName(raw ?? '');
-  if (name.length < 1 || name.length > TEXT_LIMITS.tenantName) throw tenancyError(TenancyErrorCode.INVALID_TENANT, `Tenant name must be ${lengthRange(TEXT_LIMITS.tenantName)}`);
+  if (name.length < 1 || name.length > TEXT_LIMITS.tenantName)
+    throw tenancyError(TenancyErrorCode.INVALID_TENANT, `Tenant name must be ${lengthRange(TEXT_LIMITS.tenantName)}`);
   return name;
 }
 
 function checkedSlug(raw: string): string {
   const slug = raw.trim();
-  if (!SLUG.test(slug)) throw tenancyError(TenancyErrorCode.INVALID_TENANT, 'A slug is 1 to 64 lower-case letters, digits and dashes, not starting or ending with a dash');
+  if (!SLUG.test(slug))
+    throw tenancyError(
+      TenancyErrorCode.INVALID_TENANT,
+      'A slug is 1 to 64 lower-case letters, digits and dashes, not starting or ending with a dash',
+    );
   return slug;
 }
 

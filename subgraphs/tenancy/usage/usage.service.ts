@@ -35,7 +35,10 @@ function monthOf(period: string | null | undefined): { period: string; from: Dat
 }
 
 async function limitsOf(em: EntityManager, tenantId: string): Promise<Record<Metric, number>> {
-  const [row]: { limits: Partial<Record<Metric, number>> }[] = await em.query(`SELECT limits FROM tenancy.tenant_limits WHERE tenant_id = $1`, [tenantId]);
+  const [row]: { limits: Partial<Record<Metric, number>> }[] = await em.query(
+    `SELECT limits FROM tenancy.tenant_limits WHERE tenant_id = $1`,
+    [tenantId],
+  );
   return { ...DEFAULT_LIMITS, ...(row?.limits ?? {}) };
 }
 
@@ -44,7 +47,10 @@ async function usedOf(em: EntityManager, tenantId: string, from: Date, to: Date)
     `SELECT metric, sum(amount)::text AS total FROM tenancy.usage WHERE tenant_id = $1 AND hour >= $2 AND hour < $3 GROUP BY metric`,
     [tenantId, from, to],
   );
-  const [members]: { n: number }[] = await em.query(`SELECT count(*)::int AS n FROM tenancy.memberships WHERE tenant_id = $1`, [tenantId]);
+  const [members]: { n: number }[] = await em.query(
+    `SELECT count(*)::int AS n FROM tenancy.memberships WHERE tenant_id = $1`,
+    [tenantId],
+  );
   const used = Object.fromEntries(Object.values(Metric).map((m) => [m, 0])) as Record<Metric, number>;
   for (const r of rows) if (MONTHLY.includes(r.metric)) used[r.metric] = Number(r.total);
   used[Metric.MEMBERS] = members?.n ?? 0;
@@ -84,7 +90,13 @@ export class UsageService {
             WHERE EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.tenant_id = u.tenant_id)
             GROUP BY 1, 2, 3, 4
            ON CONFLICT (tenant_id, metric, module, hour) DO UPDATE SET amount = tenancy.usage.amount + EXCLUDED.amount`,
-          [rows.map((r) => r.tenantId), rows.map((r) => r.metric), rows.map((r) => r.module ?? ''), rows.map((r) => r.hour), rows.map((r) => r.amount)],
+          [
+            rows.map((r) => r.tenantId),
+            rows.map((r) => r.metric),
+            rows.map((r) => r.module ?? ''),
+            rows.map((r) => r.hour),
+            rows.map((r) => r.amount),
+          ],
         ),
       'debug',
     );
@@ -94,7 +106,12 @@ export class UsageService {
   async status(tenantId: string): Promise<QuotaStatus | null> {
     if (!isUuid(tenantId)) return null;
     const { from, to } = monthOf(null);
-    return withSystem(this.deps.ds, 'quota status', async (em) => ({ limits: await limitsOf(em, tenantId), used: await usedOf(em, tenantId, from, to) }), 'debug');
+    return withSystem(
+      this.deps.ds,
+      'quota status',
+      async (em) => ({ limits: await limitsOf(em, tenantId), used: await usedOf(em, tenantId, from, to) }),
+      'debug',
+    );
   }
 
   /** The current tenant's usage and limits in a month (default: this one). */
@@ -123,8 +140,13 @@ export class UsageService {
       [Metric.STORAGE_BYTES]: input.storageBytes,
       [Metric.LLM_TOKENS]: input.llmTokensPerMonth,
     };
-    const limits = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, Number(v)]));
-    if (Object.values(limits).some((v) => !Number.isSafeInteger(v) || v < 0)) throw tenancyError(TenancyErrorCode.INVALID_LIMITS);
+    const limits = Object.fromEntries(
+      Object.entries(given)
+        .filter(([, v]) => v !== undefined && v !== null)
+        .map(([k, v]) => [k, Number(v)]),
+    );
+    if (Object.values(limits).some((v) => !Number.isSafeInteger(v) || v < 0))
+      throw tenancyError(TenancyErrorCode.INVALID_LIMITS);
     return withSystem(this.deps.ds, `limits of ${tenantId}`, async (em) => {
       const [t]: unknown[] = await em.query(`SELECT 1 FROM tenancy.tenants WHERE tenant_id = $1`, [tenantId]);
       if (!t) throw tenancyError(TenancyErrorCode.TENANT_NOT_FOUND);
@@ -140,7 +162,11 @@ export class UsageService {
     });
   }
 
-  private async report(em: EntityManager, tenantId: string, month: { period: string; from: Date; to: Date }): Promise<TenantUsage> {
+  private async report(
+    em: EntityManager,
+    tenantId: string,
+    month: { period: string; from: Date; to: Date },
+  ): Promise<TenantUsage> {
     const limits = await limitsOf(em, tenantId);
     const used = await usedOf(em, tenantId, month.from, month.to);
     const hourly: { hour: Date; metric: Metric; module: string; amount: string }[] = await em.query(
@@ -149,7 +175,12 @@ export class UsageService {
     );
     return {
       period: month.period,
-      metrics: Object.values(Metric).map((metric) => ({ metric, used: used[metric], limit: limits[metric], exceeded: used[metric] >= limits[metric] })),
+      metrics: Object.values(Metric).map((metric) => ({
+        metric,
+        used: used[metric],
+        limit: limits[metric],
+        exceeded: used[metric] >= limits[metric],
+      })),
       hourly: hourly.map((h) => ({ ...h, amount: Number(h.amount) })),
     };
   }
