@@ -45,9 +45,11 @@ export const requireAuthentication: MiddlewareFn = async ({ info }, next) => {
   return next();
 };
 
-/** The single auth checker behind every `@Authorized("resource:action")`. */
-export const authChecker: AuthCheckerFn = (_resolverData, required) => {
-  const ctx = currentContext();
+/**
+ * Refuses a caller who is not signed in or lacks one of the permissions: with the restriction's code when the caller
+ * is restricted (e.g. EMAIL_VERIFICATION_REQUIRED), else FORBIDDEN. Also for checks outside a resolver (subscribe).
+ */
+export function requirePermissions(ctx: RequestContext, required: readonly string[]): void {
   if (!isAuthenticated(ctx)) throw unauthenticated();
   const missing = required.filter((p) => !hasPermission(ctx, p));
   if (missing.length > 0) {
@@ -55,5 +57,10 @@ export const authChecker: AuthCheckerFn = (_resolverData, required) => {
     if (restriction) throw new AppError(restriction, RESTRICTION_MESSAGES[restriction], { missing });
     throw forbidden(`Missing permission: ${missing.join(', ')}`);
   }
+}
+
+/** The single auth checker behind every `@Authorized("resource:action")`. */
+export const authChecker: AuthCheckerFn = (_resolverData, required) => {
+  requirePermissions(currentContext(), required);
   return true;
 };

@@ -1,88 +1,19 @@
 import { Arg, Authorized, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { hasPermission, isAuthenticated } from '../../../kernel/auth';
-import { currentContext, type RequestContext } from '../../../kernel/context';
-import { withTenant } from '../../../kernel/db/tenant-scope';
-import { forbidden, unauthenticated } from '../../../kernel/errors';
+import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { declareAudience } from '../../../kernel/subscription-audience';
-import { MessageService } from '../messages/message.service';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
 import { Room } from '../rooms/room.entity';
-import { usableRoom, visibleRoom } from '../rooms/room.service';
-import { PresenceService, presenceTopic, type PresenceChanged } from './presence.service';
+import { PresenceService, type PresenceChanged } from './presence.service';
 import { ReadService } from './reads.service';
-import { LiveEventService, encodeTypingId } from './live-events.service';
-import { Presence, PresenceStatus, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
-import {
-  RoomEvent,
-  RoomEventKind,
-  encodeEventId,
-  ofTenant,
-  roomTopic,
-  tenantRoomsTopic,
-  typingTopic,
-  type RoomEventPayload,
-  type TypingPayload,
-} from './room-events';
-
-/** Fields read (once, on first use) from the current state. */
-function lazyFields<T extends object>(target: T, load: () => Promise<T | null>, fields: (keyof T)[]): T {
-  let loaded: Promise<T | null> | null = null;
-  for (const field of fields) {
-    Object.defineProperty(target, field, {
-      get: () => (loaded ??= load()).then((v) => (v ? v[field] : null)),
-      enumerable: true,
-    });
-  }
-  return target;
-}
-
-const ACCESS_CACHE_MS = 30_000;
-
-/** Events of rooms the caller may use (each room checked once per half minute, per subscription). */
-async function* usableRoomsOnly(deps: SubgraphDeps, ctx: RequestContext, events: AsyncGenerator<RoomEventPayload>) {
-  const known = new Map<string, { usable: boolean; at: number }>();
-  try {
-    for await (const e of events) {
-      let entry = known.get(e.roomId);
-      if (!entry || Date.now() - entry.at > ACCESS_CACHE_MS) {
-        const usable = await withTenant(
-          deps.ds,
-          ctx,
-          async (em, tenantId) => (await visibleRoom(em, ctx, tenantId, e.roomId)) !== null,
-        );
-        entry = { usable, at: Date.now() };
-        if (known.size > 10_000) known.clear();
-        known.set(e.roomId, entry);
-      }
-      if (entry.usable) yield e;
-    }
-  } finally {
-    await events.return(undefined);
-  }
-}
+import { LiveEventService } from './live-events.service';
+import { RealtimeSubscriptionService } from './realtime-subscriptions.service';
+import { Presence, ReadReceipt, SetPresenceInput, TypingEvent, UnreadCount } from './realtime.types';
+import { RoomEvent, type RoomEventPayload, type TypingPayload } from './room-events';
 
 type SubscribeArgs<A> = { args: A; context: { deps: SubgraphDeps } };
 
-function subscriber(permission: string): RequestContext {
-  const ctx = currentContext();
-  if (!isAuthenticated(ctx) || !ctx.tenantId || !ctx.userId) throw unauthenticated();
-  if (!hasPermission(ctx, permission)) throw forbidden(`Missing permission: ${permission}`);
-  return ctx;
-}
-
-/** A room's events for those who may use the room (checked now; a later loss of access is re-checked by the gateway). */
-async function roomSubscription<T extends { tenantId: string }>(
-  deps: SubgraphDeps,
-  roomId: string,
-  topic: (tenantId: string, roomId: string) => string,
-  keep?: (e: T) => boolean,
-) {
-  const ctx = subscriber('messages:read');
-  const room = await withTenant(deps.ds, ctx, (em, tenantId) => usableRoom(em, ctx, tenantId, roomId));
-  declareAudience(`room:${room.id}`);
-  return ofTenant(deps.pubsub.iterate<T>(topic(ctx.tenantId!, room.id)), ctx.tenantId!, keep);
-}
+/** Subscribe functions get the subgraph's dependencies from the context (they run outside any resolver instance). */
+const subscriptions = ({ context }: SubscribeArgs<unknown>) => new RealtimeSubscriptionService(context.deps);
 
 /**
  * Live chat: room events (messages added, edited, deleted; public read receipts), typing, read pointers
@@ -93,10 +24,10 @@ async function roomSubscription<T extends { tenantId: string }>(
 export class RealtimeResolver {
   private readonly reads: ReadService;
   private readonly presenceService: PresenceService;
-  private readonly messages: MessageService;
   private readonly live: LiveEventService;
+  private readonly subscriptions: RealtimeSubscriptionService;
   constructor(deps: SubgraphDeps) {
-    this.messages = new MessageService(deps);
+    this.subscriptions = new RealtimeSubscriptionService(deps);
     this.live = new LiveEventService(deps);
     this.reads = new ReadService(deps);
     this.presenceService = new PresenceService(deps);
@@ -104,25 +35,11 @@ export class RealtimeResolver {
 
   @Authorized('messages:read')
   @Subscription(() => RoomEvent, {
-    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
-      roomSubscription<RoomEventPayload>(context.deps, args.roomId, roomTopic),
+    subscribe: (s: SubscribeArgs<{ roomId: string }>) => subscriptions(s).roomEvents(currentContext(), s.args.roomId),
     description: 'Messages added, edited and deleted in a room, and read receipts where they are public',
   })
   roomEvents(@Root() e: RoomEventPayload, @Arg('roomId', () => ID) _roomId: string): RoomEvent {
-    const ctx = currentContext();
-    const event = Object.assign(new RoomEvent(), {
-      id: encodeEventId(e),
-      kind: e.kind,
-      roomId: e.roomId,
-      at: new Date(e.at),
-      userId: e.kind === RoomEventKind.READ ? e.userId : null,
-    });
-    // The message as it is now, read only when selected.
-    return lazyFields(
-      event,
-      () => this.messages.byId(ctx, e.messageId).then((message) => Object.assign(new RoomEvent(), { message })),
-      ['message'],
-    );
+    return this.subscriptions.asRoomEvent(currentContext(), e);
   }
 
   @Authorized('messages:read')
@@ -147,18 +64,11 @@ export class RealtimeResolver {
 
   @Authorized('messages:read')
   @Subscription(() => TypingEvent, {
-    subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
-      roomSubscription<TypingPayload>(context.deps, args.roomId, typingTopic),
+    subscribe: (s: SubscribeArgs<{ roomId: string }>) => subscriptions(s).typing(currentContext(), s.args.roomId),
     description: 'Who starts and stops typing in a room (an indicator ends by itself at expiresAt)',
   })
   typing(@Root() p: TypingPayload, @Arg('roomId', () => ID) _roomId: string): TypingEvent {
-    return Object.assign(new TypingEvent(), {
-      id: encodeTypingId(p),
-      roomId: p.roomId,
-      userId: p.userId,
-      typing: p.typing,
-      expiresAt: new Date(p.expiresAt),
-    });
+    return this.subscriptions.asTypingEvent(p);
   }
 
   @Authorized('messages:read')
@@ -199,27 +109,11 @@ export class RealtimeResolver {
   @Authorized('messages:read')
   @Subscription(() => UnreadCount, {
     name: 'unreadCounts',
-    subscribe: ({ context }: SubscribeArgs<object>) => {
-      const ctx = subscriber('messages:read');
-      // Yours alone (the default audience): your own messages do not count, your reads do; rooms you
-      // cannot use are never mentioned.
-      const events = ofTenant(
-        context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)),
-        ctx.tenantId!,
-        (e) => (e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId),
-      );
-      return usableRoomsOnly(context.deps, ctx, events);
-    },
+    subscribe: (s: SubscribeArgs<object>) => subscriptions(s).unreadCounts(currentContext()),
     description: 'Your unread count of a room, each time it may have changed (a message there, a deletion, your reads)',
   })
   unreadCountChanged(@Root() e: RoomEventPayload): UnreadCount {
-    // Through the gateway only the id travels; other fields are read only when selected here directly.
-    const ctx = currentContext();
-    return lazyFields(
-      Object.assign(new UnreadCount(), { id: e.roomId, roomId: e.roomId }),
-      () => this.reads.unreadCount(ctx, e.roomId),
-      ['room', 'count', 'lastReadMessageId'],
-    );
+    return this.subscriptions.asUnreadCount(currentContext(), e);
   }
 
   @Authorized('messages:read')
@@ -268,21 +162,10 @@ export class RealtimeResolver {
   @Authorized('messages:read')
   @Subscription(() => Presence, {
     name: 'presence',
-    subscribe: ({ context }: SubscribeArgs<object>) => {
-      const ctx = subscriber('messages:read');
-      declareAudience('tenant');
-      return ofTenant(context.deps.pubsub.iterate<PresenceChanged>(presenceTopic(ctx.tenantId!)), ctx.tenantId!);
-    },
+    subscribe: (s: SubscribeArgs<object>) => subscriptions(s).presence(currentContext()),
     description: "Changes of presence in the tenant (each person's, over all their devices)",
   })
   presenceChanged(@Root() p: PresenceChanged): Presence {
-    const ctx = currentContext();
-    const offline = () =>
-      Object.assign(new Presence(), { status: PresenceStatus.OFFLINE, page: null, devices: 0, lastSeenAt: null });
-    return lazyFields(
-      Object.assign(new Presence(), { id: p.userId, userId: p.userId }),
-      async () => (await this.presenceService.byUser(ctx, p.userId)) ?? offline(),
-      ['status', 'page', 'devices', 'lastSeenAt'],
-    );
+    return this.subscriptions.asPresence(currentContext(), p);
   }
 }
