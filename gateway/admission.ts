@@ -3,6 +3,7 @@ import { GraphQLObjectType, Kind, getNamedType, type FragmentDefinitionNode, typ
 import { quotaExceeded, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { AppError, KernelErrorCode } from '../kernel/errors';
+import type { FieldPolicies } from './policies';
 import type { GatewayContext } from './signed-data-source';
 import { statusRefusal } from './suspension';
 import type { TenantStatusResolver } from './tenant-status';
@@ -32,6 +33,8 @@ export class TenantAdmission {
   constructor(
     private readonly statuses: TenantStatusResolver,
     private readonly usage: UsageMeter,
+    /** What the subgraphs declared in the supergraph the gateway runs now. */
+    private readonly policies: () => FieldPolicies,
   ) {}
 
   /** Admits `tenantId` for `fields` (root fields, or the mutation a call acts as); never throws a refusal, returns it. */
@@ -44,10 +47,11 @@ export class TenantAdmission {
         allowance: null,
         reservation: null,
       };
-    const refused = statusRefusal(status, fields);
+    const policies = this.policies();
+    const refused = statusRefusal(status, fields, policies);
     // A refused tenant's figures are not read: nothing will be counted.
     if (refused || !options.metered) return { tenantId, refused, allowance: null, reservation: null };
-    const quota = await this.usage.reserve(tenantId, fields);
+    const quota = await this.usage.reserve(tenantId, fields, policies);
     const over = quota.over ? quotaExceeded(quota.over.metric, quota.over.limit, 429) : null;
     return { tenantId, refused: over, allowance: quota.allowance, reservation: quota.reservation };
   }

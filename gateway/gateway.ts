@@ -14,6 +14,7 @@ import { TenantStatusResolver } from './tenant-status';
 import { HostTenantResolver } from './host-tenant';
 import { UsageMeter } from './usage';
 import { TenantAdmission, admissionPlugin } from './admission';
+import { policiesFromSupergraph } from './policies';
 import { textInputPlugin } from './text-input';
 import { PermissionResolver, RIGHTS_CACHE_MS } from './permissions';
 import { RevocationFeed } from './revocations';
@@ -81,6 +82,8 @@ export function readSupergraph(path: string): string {
 
 /** The public endpoint: authenticates, limits, signs context per subgraph and plans federated queries. */
 export async function startGateway(options: GatewayOptions): Promise<RunningService> {
+  // What the subgraphs declared for the gateway; a declaration it does not know stops it here.
+  let policies = policiesFromSupergraph(options.supergraphSdl);
   const subgraphUrls = new Map<string, string>();
   const guard = new AccessGuard(options.pubsub, options.accessTokenTtlSeconds * 1000);
   const identity = new InternalClient('identity', () => subgraphUrls.get('identity'), options.contextPrivateKey);
@@ -88,7 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   const tenantStatus = new TenantStatusResolver(tenancy, guard, options.pubsub);
   const hosts = new HostTenantResolver(tenancy, options.pubsub);
   const usage = new UsageMeter(tenancy, options.usageFlushMs ?? 5_000, options.pubsub);
-  const admission = new TenantAdmission(tenantStatus, usage);
+  const admission = new TenantAdmission(tenantStatus, usage, () => policies);
   const apiKeys = new ApiKeyAuthenticator(identity, options.apiKeyRatePerMinute ?? 600, options.pubsub);
   const permissions = new PermissionResolver(identity, options.pubsub);
   const revocations = new RevocationFeed(identity, guard, options.pubsub, {
@@ -120,6 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
     routes = subscriptionRoutes(coreSupergraphSdl, schema);
+    policies = policiesFromSupergraph(coreSupergraphSdl);
   });
   const auth = { ...options.auth, apiKeys };
   const app = express();
@@ -168,6 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
     httpServer,
     schema: () => apiSchema,
     routes: () => routes,
+    policies: () => policies,
     hub,
     execute,
     guard,

@@ -31,6 +31,7 @@ import {
   type CanonicalSubscription,
   type SplitSubscription,
 } from './operations';
+import type { FieldPolicies } from '../policies';
 import { dependsOnViewer, type SubscriptionRoute } from './routing';
 import type { AccessGuard } from './sessions';
 import { SubscriptionLimiter, type SocketHoldings, type SubscriptionLimits } from './subscription-limits';
@@ -61,6 +62,8 @@ export interface GatewayWsOptions {
   httpServer: Server;
   schema: () => GraphQLSchema | undefined;
   routes: () => Map<string, SubscriptionRoute>;
+  /** What the subgraphs declared for the gateway (viewer-dependent fields). */
+  policies: () => FieldPolicies;
   hub: SubscriptionHub;
   execute: FederatedExecutor;
   guard: AccessGuard;
@@ -217,7 +220,11 @@ export function startGatewayWs(options: GatewayWsOptions): {
       if (!route)
         return new GraphQLError('This subscription cannot be routed', { extensions: { code: 'BAD_USER_INPUT' } });
       const split = splitSubscription(canonical.document, canonical.operation, route.lookupField, route.subgraphSchema);
-      return { route, canonical, split: { ...split, perViewer: dependsOnViewer(schema, canonical.document) } };
+      return {
+        route,
+        canonical,
+        split: { ...split, perViewer: dependsOnViewer(schema, canonical.document, options.policies()) },
+      };
     } catch (err) {
       return new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } });
     }
