@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
   getOperationAST,
@@ -162,18 +161,4 @@ export function checkLimits(
     return limitError('COST_LIMIT_EXCEEDED', `Query cost ${cost} exceeds the limit of ${limits.maxCost}`);
   }
   return null;
-}
-
-/** Apollo Server plugin: refuses over-limit operations with HTTP 400 before any subgraph is called. */
-export function limitsPlugin(limits: QueryLimits): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ schema, document, operationName, request }) {
-          const violation = checkLimits(schema, document, operationName, request.variables ?? {}, limits);
-          if (violation) throw violation;
-        },
-      };
-    },
-  };
 }

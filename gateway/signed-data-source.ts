@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, Kind, parse } from 'graphql';
 import {
   ADMISSION_REQUIRED,
@@ -11,26 +10,13 @@ import {
 } from '../kernel/admission';
 import { verifyAccessToken } from '../kernel/access-token';
 import { CONTEXT_HEADER, ISSUED_SESSION_EXTENSION, signContextToken } from '../kernel/context-token';
-import type { RequestContext } from '../kernel/context';
-import type { TenantStatus } from './tenant-status';
 import { logger } from '../kernel/log';
-import { KernelErrorCode, serviceUnavailable } from '../kernel/errors';
+import { serviceUnavailable } from '../kernel/errors';
 import { contextFromClaims, type AuthSettings } from './authenticate';
-import { admissionFor, type Grant, type TenantAdmission } from './admission';
+import { admissionFor, type TenantAdmission } from './admission';
+import type { GatewayContext } from './gateway-context';
 import { mutationEffects } from './usage';
 import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
-
-export interface GatewayContext {
-  ctx: RequestContext;
-  /** The caller's tenant status when the request started (gateway/admission.ts decides what may run). */
-  tenantStatus?: TenantStatus;
-  /** Tenants admitted for this operation (gateway/admission.ts): the caller's, and any a subgraph asked about. */
-  grants?: Map<string, Grant>;
-  /** What the subgraphs reported creating so far, by tenant (kernel/admission.ts `noteEffect`). */
-  effects?: Map<string, Partial<Record<MeteredMetric, number>>>;
-  /** A mutation root field took effect (see mutationOutcomePlugin). */
-  mutated?: boolean;
-}
 
 const log = logger('gateway.datasource');
 
@@ -45,7 +31,7 @@ const log = logger('gateway.datasource');
  *
  * A subgraph that cannot be reached (refused, reset, no answer within `timeoutMs`, or answering
  * 502/503/504) becomes a SERVICE_UNAVAILABLE error. It makes the whole response 503 with Retry-After —
- * unless a root field of the mutation took effect (mutationOutcomePlugin). Any other failure is an internal
+ * unless a root field of the mutation took effect (plugins/mutation-outcome). Any other failure is an internal
  * error. No subgraph address ever reaches the client.
  */
 export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -106,7 +92,7 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override didEncounterError(error: Error, _request: unknown, response?: { status: number }): void {
     if (response ? UNAVAILABLE_STATUSES.has(response.status) : isUnreachable(error)) {
       log.warn({ err: error, subgraph: this.subgraph, status: response?.status }, 'subgraph unavailable');
-      throw serviceUnavailable(); // 503 for the whole response, unless a mutation took effect (mutationOutcomePlugin)
+      throw serviceUnavailable(); // 503 for the whole response, unless a mutation took effect (plugins/mutation-outcome)
     }
     if (!response) {
       // Not an outage (a request the fetch refused to make, a bug): internal, and without the address.
@@ -176,31 +162,3 @@ function rootSelections(query: string): number {
     return 0;
   }
 }
-
-/**
- * A mutation is answered "try again" (503, Retry-After) only while none of its root fields took effect:
- * the gateway runs a mutation's fetches one after another and goes on after one failed, so once a field
- * took effect — before or after the failure — repeating the operation would repeat it. Then the answer is
- * 200 without Retry-After, SERVICE_UNAVAILABLE staying on the fields that failed.
- */
-export const mutationOutcomePlugin: ApolloServerPlugin<GatewayContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ contextValue, response }) {
-        if (!contextValue.mutated || response.http.status !== 503) return;
-        response.http.status = 200;
-        response.http.headers.delete('retry-after');
-        if (response.body.kind !== 'single') return;
-        response.body.singleResult.errors = response.body.singleResult.errors?.map((e) =>
-          e.extensions?.code === KernelErrorCode.SERVICE_UNAVAILABLE
-            ? {
-                ...e,
-                message:
-                  'A service this field needs is unavailable; other fields of this mutation took effect, so do not repeat the whole operation',
-              }
-            : e,
-        );
-      },
-    };
-  },
-};

@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { Request, RequestHandler } from 'express';
 import { BREAK, GraphQLError, visit, type DocumentNode } from 'graphql';
 import { KernelErrorCode } from '../kernel/errors';
@@ -32,18 +31,6 @@ function refusal(where: string): GraphQLError {
     extensions: { code: KernelErrorCode.BAD_USER_INPUT, http: { status: 400 } },
   });
 }
-
-/** Apollo Server plugin: refuses an operation carrying such text with HTTP 400 before any subgraph is called. */
-export const textInputPlugin: ApolloServerPlugin = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ document, request }) {
-        const refused = checkInputText(document, request.variables);
-        if (refused) throw refused;
-      },
-    };
-  },
-};
 
 /** Where the text of a hook call is unstorable (its query string, or a JSON or form body), if anywhere. */
 function hookTextProblem(req: Request): string | null {

@@ -8,34 +8,19 @@ import {
   type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { METERED_FIELDS, METERED_METRICS, type MeteredField, type MeteredMetric } from '../kernel/admission';
+import { METERED_METRICS, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/topics';
 import type { InternalClient } from './internal-client';
+import type { FieldPolicies } from './policies';
 import { TtlCache } from './ttl-cache';
 
 const log = logger('gateway.usage');
 const STATUS_MS = 30_000;
 /** A reservation never settled (a bug) stops holding room after this long. */
 const RESERVATION_MS = 120_000;
-
-/** What a tenant over a limit can still do: see its usage, status and account, sign out. */
-const EXEMPT = new Set([
-  'usage',
-  'currentTenant',
-  'myTenants',
-  'me',
-  'myAccess',
-  'switchTenant',
-  'logout',
-  'logoutEverywhere',
-  'sessions',
-  'revokeSession',
-  'entitlements',
-  '__typename',
-]);
 
 interface QuotaStatus {
   limits: Record<string, number>;
@@ -103,11 +88,11 @@ export class UsageMeter {
 
   /**
    * Checks a call's root fields (or the mutation a hook acts as) against the tenant's limits and holds what
-   * it lets through: one API call (unless every field is exempt), and for each metered resource as many units
-   * as the fields may use, as far as there is room (two aliased sendMessage fields may use two messages; the
+   * it lets through: one API call (unless every field is declared `open-over-api-limit`), and for each metered
+   * resource as many units as the fields may use (declared `uses-<metric>`), as far as there is room (two aliased sendMessage fields may use two messages; the
    * subgraph refuses a use beyond what was granted). Settle the reservation with `settle`.
    */
-  async reserve(tenantId: string, fields: readonly string[]): Promise<QuotaGrant> {
+  async reserve(tenantId: string, fields: readonly string[], policies: FieldPolicies): Promise<QuotaGrant> {
     const entry = await this.current(tenantId);
     // Nothing awaits from here on: what is checked is held before another call of the tenant is checked.
     const held: Counts = new Map();
@@ -116,14 +101,17 @@ export class UsageMeter {
     const holding = this.held(tenantId);
     const used = (metric: string) =>
       (status.used[metric] ?? 0) + (entry.local.get(metric) ?? 0) + (holding.get(metric) ?? 0);
-    if (!fields.every((f) => EXEMPT.has(f))) {
+    if (!fields.every((f) => f === '__typename' || policies.has('open-over-api-limit', f))) {
       const limit = status.limits.api_calls;
       if (limit !== undefined && used('api_calls') + 1 > limit)
         return { over: { metric: 'api_calls', limit }, allowance: null, reservation: null };
       held.set('api_calls', 1);
     }
     const needed: Counts = new Map();
-    for (const f of fields) if (f in METERED_FIELDS) add(needed, METERED_FIELDS[f as MeteredField]);
+    for (const f of fields) {
+      const metric = policies.meteredMetric(f);
+      if (metric) add(needed, metric);
+    }
     const allowance: NonNullable<Admission['allowance']> = {};
     for (const metric of METERED_METRICS) {
       const limit = status.limits[metric] ?? Number.MAX_SAFE_INTEGER;

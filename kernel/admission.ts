@@ -26,16 +26,14 @@ export const METERED_METRICS = ['messages', 'members'] as const;
 export type MeteredMetric = (typeof METERED_METRICS)[number];
 
 /**
- * Root fields (and the mutations hooks act as) that may use a metered resource, one unit each. `inviteUser`
- * creates no member, but needs room for one; a sign-in through a tenant's identity provider that adds a member
- * acts as `acceptInvitation`.
+ * Root fields a call may act as when it asks the gateway for admission (a hook, an invitation accepted): each
+ * declares the metered resource it may use on its resolver (`@GatewayPolicy('uses-messages')`,
+ * kernel/contracts/gateway-policy.ts), which the gateway reads from the supergraph. `inviteUser` creates no member,
+ * but needs room for one; a sign-in through a tenant's identity provider that adds a member acts as
+ * `acceptInvitation`.
  */
-export const METERED_FIELDS = {
-  sendMessage: 'messages',
-  inviteUser: 'members',
-  acceptInvitation: 'members',
-} as const satisfies Record<string, MeteredMetric>;
-export type MeteredField = keyof typeof METERED_FIELDS;
+export const METERED_FIELDS = ['sendMessage', 'inviteUser', 'acceptInvitation'] as const;
+export type MeteredField = (typeof METERED_FIELDS)[number];
 
 /** The gateway's admission of one tenant for one call, as a subgraph receives it in its context. */
 export type { Admission, Allowance } from './context';
@@ -46,7 +44,7 @@ export const ADMISSION_REQUIRED = 'ADMISSION_REQUIRED';
 export const ADMISSION_REQUIRED_STATUS = 428;
 export const admissionRequestSchema = z.object({
   tenantId: z.uuid(),
-  actsAs: z.enum(Object.keys(METERED_FIELDS) as [MeteredField, ...MeteredField[]]),
+  actsAs: z.enum(METERED_FIELDS),
 });
 export type AdmissionRequest = z.infer<typeof admissionRequestSchema>;
 

@@ -15,6 +15,7 @@ import {
   type ObjectTypeDefinitionNode,
   type ValueNode,
 } from 'graphql';
+import type { FieldPolicies } from '../policies';
 
 /** Where each subscription field is served, and how its events are looked up, derived from the supergraph. */
 export interface SubscriptionRoute {
@@ -28,16 +29,11 @@ export interface SubscriptionRoute {
 }
 
 /**
- * Fields whose value depends on who reads them (`Type.field`): a subscription whose selection reaches one
+ * Whether the document (an operation and its fragments) selects a field declared `viewer-dependent` (`Type.field`,
+ * e.g. User.email: the account sees its own unconfirmed address), through any type that has it: such a subscription
  * is shared only among the same user's subscriptions, never with the rest of its audience.
  */
-export const VIEWER_DEPENDENT_FIELDS: ReadonlySet<string> = new Set([
-  // The account itself sees its own unconfirmed address; others see it only once confirmed.
-  'User.email',
-]);
-
-/** Whether the document (an operation and its fragments) selects a viewer-dependent field, through any type that has it. */
-export function dependsOnViewer(schema: GraphQLSchema, document: DocumentNode): boolean {
+export function dependsOnViewer(schema: GraphQLSchema, document: DocumentNode, policies: FieldPolicies): boolean {
   const typeInfo = new TypeInfo(schema);
   let found = false;
   visit(
@@ -47,7 +43,7 @@ export function dependsOnViewer(schema: GraphQLSchema, document: DocumentNode): 
         const parent = typeInfo.getParentType();
         if (!parent) return;
         const types = isAbstractType(parent) ? schema.getPossibleTypes(parent) : [parent];
-        if (types.some((t) => VIEWER_DEPENDENT_FIELDS.has(`${t.name}.${node.name.value}`))) {
+        if (types.some((t) => policies.has('viewer-dependent', `${t.name}.${node.name.value}`))) {
           found = true;
           return BREAK;
         }

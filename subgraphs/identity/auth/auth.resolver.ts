@@ -10,6 +10,7 @@ import { AuthService } from './auth.service';
 import { PasswordService } from '../passwords/password.service';
 import { EmailVerificationService } from '../verification/email-verification.service';
 import { ChangePasswordInput, ResetPasswordInput } from '../passwords/password.types';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver()
 export class AuthResolver {
@@ -39,6 +40,7 @@ export class AuthResolver {
     return this.auth.login(input, currentContext());
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:read')
   @Mutation(() => AuthPayload, { description: 'A session in another tenant you belong to (this one stays signed in)' })
   switchTenant(@Arg('tenantId', () => ID) tenantId: string): Promise<AuthPayload> {
@@ -86,6 +88,7 @@ export class AuthResolver {
     return this.verification.resend(currentContext());
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:manage')
   @Mutation(() => Boolean, {
     description:
@@ -95,6 +98,7 @@ export class AuthResolver {
     return this.sessionService.logout(currentContext());
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out every session of the account, in every tenant' })
   logoutEverywhere(): Promise<boolean> {
@@ -102,12 +106,14 @@ export class AuthResolver {
     return this.sessionService.logoutEverywhere(currentContext());
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:read')
   @Query(() => [SessionInfo], { description: "The account's signed-in devices" })
   sessions(): Promise<SessionInfo[]> {
     return this.sessionService.list(currentContext());
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:manage')
   @Mutation(() => Boolean, { description: 'Signs out one of your sessions' })
   revokeSession(@Arg('id', () => ID) id: string): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuthPayload } from '../auth/auth.inputs';
 import { AcceptInvitationInput, Invitation, InviteUserInput } from './invitation.entity';
 import { InvitationService } from './invitation.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver()
 export class InvitationResolver {
@@ -13,12 +14,14 @@ export class InvitationResolver {
     this.invitations = new InvitationService(deps);
   }
 
+  @GatewayPolicy('uses-members')
   @Authorized('users:manage')
   @Mutation(() => Invitation, { description: 'E-mails someone a one-time link to join this tenant with a role' })
   inviteUser(@Arg('input', () => InviteUserInput) input: InviteUserInput): Promise<Invitation> {
     return this.invitations.invite(currentContext(), input);
   }
 
+  @GatewayPolicy('uses-members')
   @Public()
   @Mutation(() => AuthPayload, {
     description: 'Joins the tenant of an invitation (creating the account if needed) and signs in',

@@ -3,6 +3,7 @@ import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { MyAccess, TenantSecurityPolicy, UpdateSecurityPolicyInput } from './security-policy.entity';
 import { SecurityPolicyService } from './security-policy.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver()
 export class SecurityPolicyResolver {
@@ -27,6 +28,7 @@ export class SecurityPolicyResolver {
     return this.policies.update(currentContext(), input);
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:read')
   @Query(() => MyAccess, { description: 'Your roles, permissions and any restriction in the current tenant' })
   myAccess(): MyAccess {

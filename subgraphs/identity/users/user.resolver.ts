@@ -5,6 +5,7 @@ import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { User } from './user.entity';
 import { UserService } from './user.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver(() => User)
 export class UserResolver {
@@ -13,6 +14,7 @@ export class UserResolver {
     this.users = new UserService(deps);
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:read')
   @Query(() => User, { description: 'The signed-in account' })
   me(): Promise<User> {
@@ -25,6 +27,7 @@ export class UserResolver {
     return this.users.members(currentContext());
   }
 
+  @GatewayPolicy('viewer-dependent')
   @FieldResolver(() => String, {
     name: 'email',
     nullable: true,

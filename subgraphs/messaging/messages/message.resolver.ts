@@ -9,6 +9,7 @@ import { Message } from './message.entity';
 import { MessageService, fromEvent } from './message.service';
 import { RoomEventKind, ofTenant, roomTopic, type RoomEventPayload } from '../realtime/room-events';
 import { EditMessageInput, MessageConnection, SendMessageInput } from './message.types';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver(() => Message)
 export class MessageResolver {
@@ -17,6 +18,7 @@ export class MessageResolver {
     this.service = new MessageService(deps);
   }
 
+  @GatewayPolicy('uses-messages')
   @Authorized('messages:send')
   @Mutation(() => Message)
   sendMessage(@Arg('input', () => SendMessageInput) input: SendMessageInput): Promise<Message> {

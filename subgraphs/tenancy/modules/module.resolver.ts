@@ -3,6 +3,7 @@ import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Entitlement, ModuleView, PublishModuleInput } from './module.types';
 import { ModuleService } from './module.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver()
 export class ModuleResolver {
@@ -17,6 +18,7 @@ export class ModuleResolver {
     return this.service.list(currentContext());
   }
 
+  @GatewayPolicy('open-over-api-limit')
   @Authorized('tenants:read')
   @Query(() => [Entitlement], { description: "What the current tenant's installed modules entitle it to" })
   entitlements(): Promise<Entitlement[]> {

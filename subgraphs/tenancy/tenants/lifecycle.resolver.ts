@@ -4,6 +4,7 @@ import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TEXT_LIMITS, lengthRange } from '../../../kernel/text';
 import { CreateTenantInput, MyTenant, Tenant, TenantStatus, UpdateTenantInput } from './tenant.entity';
 import { TenantService } from './tenant.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 /** Creating and changing tenants, the caller's tenants, and suspension by platform operators. */
 @Resolver()
@@ -25,6 +26,7 @@ export class TenantLifecycleResolver {
     return this.tenants.update(currentContext(), input);
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('account:read')
   @Query(() => [MyTenant], { description: 'Every tenant you belong to' })
   myTenants(): Promise<MyTenant[]> {
@@ -67,6 +69,7 @@ export class TenantLifecycleResolver {
     return this.tenants.delete(currentContext(), id);
   }
 
+  @GatewayPolicy('open-while-deleted')
   @Authorized('tenants:manage')
   @Mutation(() => Tenant, { description: 'The owner restores a deleted tenant before its purge' })
   restoreTenant(@Arg('id', () => ID) id: string): Promise<Tenant> {

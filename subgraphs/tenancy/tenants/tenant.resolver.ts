@@ -7,6 +7,7 @@ import { Membership } from './membership.entity';
 import { Tenant } from './tenant.entity';
 import { TenantService } from './tenant.service';
 import { Onboarding } from './onboarding';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver(() => Tenant)
 export class TenantResolver {
@@ -17,6 +18,7 @@ export class TenantResolver {
     this.settingsService = new SettingsService(deps);
   }
 
+  @GatewayPolicy('open-while-suspended', 'open-over-api-limit')
   @Authorized('tenants:read')
   @Query(() => Tenant, { description: 'The tenant the caller is acting in' })
   currentTenant(): Promise<Tenant> {

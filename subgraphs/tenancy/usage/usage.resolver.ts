@@ -3,6 +3,7 @@ import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TenantLimitsInput, TenantUsage } from './usage.types';
 import { UsageService } from './usage.service';
+import { GatewayPolicy } from '../../../kernel/contracts/gateway-policy';
 
 @Resolver()
 export class UsageResolver {
@@ -11,6 +12,7 @@ export class UsageResolver {
     this.service = new UsageService(deps);
   }
 
+  @GatewayPolicy('open-over-api-limit')
   @Authorized('tenants:manage')
   @Query(() => TenantUsage, {
     description: "The current tenant's usage and limits in a month (YYYY-MM, default this one)",

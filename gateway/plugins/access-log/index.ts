@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { logger } from '../kernel/log';
-import type { GatewayContext } from './signed-data-source';
+import { logger } from '../../../kernel/log';
+import type { GatewayContext } from '../../gateway-context';
 
 const log = logger('gateway.access');
 
