@@ -1,5 +1,5 @@
-import { Arg, Authorized, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { hasPermission, isAuthenticated } from '../../../kernel/auth';
+import { Arg, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Authorized, hasPermission, isAuthenticated } from '../../../kernel/auth';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
 import { currentContext } from '../../../kernel/context';
 import { declareAudience } from '../../../kernel/subscription-audience';

@@ -1,5 +1,5 @@
-import { Arg, Authorized, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { hasPermission, isAuthenticated } from '../../../kernel/auth';
+import { Arg, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Authorized, hasPermission, isAuthenticated } from '../../../kernel/auth';
 import { currentContext, type RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
