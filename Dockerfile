@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Nexus Platform: one image for the gateway, every subgraph and the migration job.
 #   docker build -t nexus-platform .
-#   docker run ... nexus-platform node dist/kernel/cli/start.js <gateway|identity|tenancy|commerce|ledger|messaging|intelligence>
-#   docker run ... nexus-platform node dist/kernel/cli/migrate.js
+#   docker run ... nexus-platform node dist/app/cli/start.js <gateway|identity|tenancy|commerce|ledger|messaging|intelligence>
+#   docker run ... nexus-platform node dist/app/cli/migrate.js
 
 # --- build: all dependencies, compile TypeScript to dist/, then drop dev dependencies ---
 FROM node:20-bookworm-slim AS build
@@ -13,6 +13,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
+COPY app ./app
 COPY kernel ./kernel
 COPY gateway ./gateway
 COPY subgraphs ./subgraphs
@@ -39,4 +40,4 @@ USER node
 EXPOSE 4000-4006
 
 # Default: everything in one process (set DATABASE_URL, or an embedded database is used).
-CMD ["node", "dist/kernel/cli/start.js", "all"]
+CMD ["node", "dist/app/cli/start.js", "all"]

@@ -257,14 +257,14 @@ async function startChild(label: string, args: string[], env: NodeJS.ProcessEnv,
   return { pid: child.pid!, output: () => out, stop };
 }
 
-/** Services started with `kernel/cli/start.ts`, and the URLs they printed. */
+/** Services started with `app/cli/start.ts`, and the URLs they printed. */
 async function startServices(
   services: string,
   env: NodeJS.ProcessEnv,
 ): Promise<Child & { urls: Record<string, string> }> {
   const child = await startChild(
     services,
-    ['kernel/cli/start.ts', services],
+    ['app/cli/start.ts', services],
     { LOG_LEVEL: 'error', NODE_ENV: 'development', SEED_DEMO: 'false', MIGRATE_ON_START: 'false', ...env },
     /Nexus Platform is up[^]*\n\n/,
   );

@@ -11,7 +11,7 @@ import type { RequestContext } from '../kernel/context';
 import { startEmbeddedDatabase } from '../kernel/db/embedded';
 import { exportPem, generateKeyPair } from '../kernel/keys';
 import { startServices } from '../tests/support/processes';
-import { startPlatform } from '../kernel/platform';
+import { startPlatform } from '../app/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { subscriptionBench } from './subscriptions';
 import { loginBench } from './login';

@@ -1,4 +1,5 @@
-import type { AuthCheckerFn, MiddlewareFn } from 'type-graphql';
+import { Authorized as authorizedBy, type AuthCheckerFn, type MiddlewareFn } from 'type-graphql';
+import type { Permission, PermissionName } from './contracts/permissions';
 import type { AccessRestriction, RequestContext } from './context';
 import { currentContext } from './context';
 import { AppError, forbidden, unauthenticated } from './errors';
@@ -22,8 +23,14 @@ export function isAuthenticated(ctx: RequestContext): boolean {
   return ctx.authMethod === 'system' || ctx.userId !== null;
 }
 
-/** `resource:action` matching, with `*` and `resource:*` wildcards. */
-export function hasPermission(ctx: RequestContext, required: string): boolean {
+/**
+ * `resource:action` matching, with `*` and `resource:*` wildcards. A permission named in code must be catalogued
+ * (`hasPermission(ctx, 'users:manage')`); a string from data (a role's, an API key's, a module's) is matched as it is.
+ */
+export function hasPermission<P extends string>(
+  ctx: RequestContext,
+  required: P extends unknown ? PermissionName<P> : never,
+): boolean {
   const [resource] = required.split(':');
   return ctx.permissions.some((p) => p === '*' || p === required || p === `${resource}:*`);
 }
@@ -44,6 +51,15 @@ export const requireAuthentication: MiddlewareFn = async ({ info }, next) => {
   }
   return next();
 };
+
+/**
+/**
+ * Requires every one of the permissions (of the catalogue, `kernel/contracts/permissions.ts`) on a root field, a field
+ * or a resolver class; `authChecker` checks them. type-graphql's own `Authorized` takes any string: use this one.
+ */
+export function Authorized(...permissions: [Permission, ...Permission[]]) {
+  return authorizedBy<Permission>(...permissions);
+}
 
 /**
  * Refuses a caller who is not signed in or lacks one of the permissions: with the restriction's code when the caller

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { APP_ROLE } from './db/roles';
 import { withSystem } from './db/tenant-scope';
 import { returningRows } from './db/values';
 import { logger } from './log';
@@ -38,7 +39,7 @@ export function jobTablesSql(schema: string): string[] {
              ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, payload = EXCLUDED.payload, run_at = EXCLUDED.run_at,
                     attempts = 0, lease_until = NULL, last_error = NULL, done_at = NULL, failed_at = NULL $$`,
     `REVOKE ALL ON FUNCTION "${schema}".schedule_job(text, text, jsonb, timestamptz) FROM PUBLIC`,
-    `GRANT EXECUTE ON FUNCTION "${schema}".schedule_job(text, text, jsonb, timestamptz) TO nexus_app`,
+    `GRANT EXECUTE ON FUNCTION "${schema}".schedule_job(text, text, jsonb, timestamptz) TO ${APP_ROLE}`,
   ];
 }
 

@@ -32,7 +32,7 @@ function startAll(): Promise<Started> {
     NODE_ENV: 'development',
   };
   delete env.DATABASE_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'kernel/cli/start.ts', 'all'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/cli/start.ts', 'all'], {
     cwd: root,
     env,
     stdio: 'pipe',

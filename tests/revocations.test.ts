@@ -43,7 +43,7 @@ import {
 import { dropRedisKeys } from './support/redis';
 import { connect, type WsSession } from './support/ws';
 import { CuttableProxy } from './support/proxies';
-import { startPlatform, type Platform } from '../kernel/platform';
+import { startPlatform, type Platform } from '../app/platform';
 import { MemoryPubSub } from '../kernel/pubsub';
 import type { GatewayOptions } from '../gateway/gateway';
 import { SUBGRAPHS } from '../kernel/services';

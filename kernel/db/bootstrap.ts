@@ -1,8 +1,6 @@
 import { EVENT_BUS_SQL } from '../event-bus';
 import { withDatabaseLock } from './lock';
-
-/** The runtime role every tenant-scoped transaction switches to (SET LOCAL ROLE). */
-export const APP_ROLE = 'nexus_app';
+import { APP_ROLE } from './roles';
 
 /**
  * Cluster- and database-level preparation done once by the owner before migrations: the pgvector

@@ -1,5 +1,5 @@
 import { DataSource, type EntityManager, type MixedList } from 'typeorm';
-import { APP_ROLE } from './bootstrap';
+import { APP_ROLE } from './roles';
 import { logger } from '../log';
 import { withDatabaseLock } from './lock';
 

@@ -1,4 +1,4 @@
-import { APP_ROLE } from './bootstrap';
+import { APP_ROLE } from './roles';
 
 const TENANT = `nullif(current_setting('app.tenant_id', true), '')::uuid`;
 const USER = `nullif(current_setting('app.user_id', true), '')::uuid`;

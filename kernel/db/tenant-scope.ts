@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { RequestContext } from '../context';
 import { AppError, KernelErrorCode } from '../errors';
 import { logger } from '../log';
-import { APP_ROLE } from './bootstrap';
+import { APP_ROLE } from './roles';
 
 /**
  * The only doors to tenant-owned tables.

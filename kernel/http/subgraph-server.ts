@@ -77,7 +77,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     hideSchemaDetailsFromClientErrors: options.production,
     includeStacktraceInErrorResponses: !options.production,
     formatError: makeFormatError(options.production),
-    // The process owner decides when to stop (kernel/cli/start.ts handles SIGTERM for every service).
+    // The process owner decides when to stop (app/cli/start.ts handles SIGTERM for every service).
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../kernel/config';
 import type { DatabaseHandle } from '../../kernel/db/database';
 import { startEmbeddedDatabase } from '../../kernel/db/embedded';
 import { generateKeyPair, type PlatformKeys } from '../../kernel/keys';
-import { startPlatform, type Platform } from '../../kernel/platform';
+import { startPlatform, type Platform } from '../../app/platform';
 import { readSupergraph, startGateway, type GatewayOptions } from '../../gateway/gateway';
 import { subscriptionLimitsFrom } from '../../gateway/subscriptions/subscription-limits';
 import type { RunningService } from '../../kernel/http/service';

@@ -14,7 +14,7 @@ export interface ServiceProcess {
 }
 
 export function startServices(services: string, env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'kernel/cli/start.ts', services], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/cli/start.ts', services], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'development', SEED_DEMO: 'false', ...env },
     stdio: 'pipe',

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { announce } from '../../../kernel/pubsub';
 import { IsNull } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
+import { isPlatformPermission } from '../../../kernel/contracts/permissions';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -37,7 +38,7 @@ export class ApiKeyService {
     const permissions = [...new Set(input.permissions ?? [])].sort();
     if (permissions.length === 0)
       throw identityError(IdentityErrorCode.INVALID_API_KEY, 'An API key needs at least one permission');
-    if (permissions.some((p) => p.startsWith('platform:'))) {
+    if (permissions.some(isPlatformPermission)) {
       throw identityError(
         IdentityErrorCode.INVALID_API_KEY,
         'Platform rights belong to a Super Admin in person and cannot be given to an API key',

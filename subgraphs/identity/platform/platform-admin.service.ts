@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
+import { PLATFORM_PERMISSIONS } from '../../../kernel/contracts/permissions';
 import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -15,12 +16,7 @@ import { User } from '../users/user.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
 import { IMPERSONATION_ROLE, SessionService } from '../sessions/session.service';
 import type { Session } from '../sessions/session.entity';
-import {
-  PLATFORM_PERMISSIONS,
-  SUPER_ADMIN_ROLE,
-  type PlatformAdmin,
-  type PlatformAuditLogFilter,
-} from './platform-admin.types';
+import { SUPER_ADMIN_ROLE, type PlatformAdmin, type PlatformAuditLogFilter } from './platform-admin.types';
 import { requireLiveSession } from '../sessions/live-session';
 
 /**

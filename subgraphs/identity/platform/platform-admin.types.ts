@@ -1,13 +1,6 @@
 import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { AuditLogFilter } from '../audit/audit-event.entity';
 
-/** Rights of a platform Super Admin, on top of their rights in whichever tenant they are signed in to. */
-export const PLATFORM_PERMISSIONS = [
-  'platform:audit',
-  'platform:admins',
-  'platform:tenants',
-  'platform:modules',
-] as const;
 export const SUPER_ADMIN_ROLE = 'super_admin';
 
 @ObjectType()

@@ -1,32 +1,9 @@
-/** System roles and the permission strings (`resource:action`) they grant within a tenant. */
-export const PERMISSION_CATALOG = [
-  'account:read',
-  'account:manage',
-  'apikeys:manage',
-  'users:read',
-  'users:manage',
-  'sso:manage',
-  'tenants:read',
-  'tenants:manage',
-  'products:read',
-  'products:manage',
-  'ledger:read',
-  'ledger:write',
-  'rooms:read',
-  'rooms:create',
-  'messages:read',
-  'messages:send',
-  'messages:moderate',
-  'webhooks:manage',
-  'documents:read',
-  'documents:write',
-  'audit:read',
-  'roles:manage',
-] as const;
+import { PERMISSION_CATALOG, type TenantPermission } from '../../../kernel/contracts/permissions';
 
+/** System roles and the permissions of the catalogue (kernel/contracts/permissions.ts) they grant within a tenant. */
 export type SystemRole = 'owner' | 'admin' | 'member' | 'user';
 
-const MEMBER: string[] = [
+const MEMBER: TenantPermission[] = [
   'account:read',
   'account:manage',
   'apikeys:manage',
@@ -43,9 +20,9 @@ const MEMBER: string[] = [
 ];
 
 /** An end user of the tenant's product: their own account, and chat. */
-const USER: string[] = ['account:read', 'account:manage', 'rooms:read', 'messages:read', 'messages:send'];
+const USER: TenantPermission[] = ['account:read', 'account:manage', 'rooms:read', 'messages:read', 'messages:send'];
 
-export const ROLE_PERMISSIONS: Record<SystemRole, readonly string[]> = {
+export const ROLE_PERMISSIONS: Record<SystemRole, readonly TenantPermission[]> = {
   owner: PERMISSION_CATALOG,
   admin: PERMISSION_CATALOG,
   member: MEMBER,

@@ -11,7 +11,8 @@ import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
 import { IdentityMembership } from '../users/membership.entity';
-import { PERMISSION_CATALOG, ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
+import { PERMISSION_CATALOG } from '../../../kernel/contracts/permissions';
+import { ROLE_PERMISSIONS, SYSTEM_ROLES, isSystemRole, permissionsFor } from './permissions';
 import { CustomRole, Group } from './rbac.entities';
 import type {
   AssignRoleInput,

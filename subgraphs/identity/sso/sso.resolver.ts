@@ -1,5 +1,5 @@
-import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
-import { Public } from '../../../kernel/auth';
+import { Arg, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized, Public } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AuthPayload } from '../auth/auth.inputs';

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Mutation, Resolver } from 'type-graphql';
-import { Public } from '../../../kernel/auth';
+import { Arg, Mutation, Resolver } from 'type-graphql';
+import { Authorized, Public } from '../../../kernel/auth';
 import { requireOwnCredentialsSession } from '../sso/sso-session';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';

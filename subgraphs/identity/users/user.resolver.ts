@@ -1,4 +1,5 @@
-import { Arg, Authorized, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { TenantUser } from './tenant-user.types';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';

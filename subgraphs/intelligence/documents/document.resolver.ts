@@ -1,4 +1,5 @@
-import { Arg, Authorized, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { CreateDocumentInput, Document } from './document.entity';

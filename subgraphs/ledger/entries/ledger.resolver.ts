@@ -1,4 +1,5 @@
-import { Arg, Authorized, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { AppendLedgerEntryInput, LedgerEntry } from './ledger-entry.entity';

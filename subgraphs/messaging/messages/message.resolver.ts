@@ -1,5 +1,5 @@
-import { Arg, Authorized, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { requirePermissions } from '../../../kernel/auth';
+import { Arg, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Authorized, requirePermissions } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import { declareAudience } from '../../../kernel/subscription-audience';
 import { requestLoader } from '../../../kernel/loaders';

@@ -1,3 +1,4 @@
+import type { Permission } from '../../../kernel/contracts/permissions';
 import { isAuthenticated, requirePermissions } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
@@ -63,7 +64,7 @@ async function* usableRoomsOnly(deps: SubgraphDeps, ctx: RequestContext, events:
  * A signed-in member of a tenant with the permission; refused as the auth checker refuses (a restriction's code,
  * such as EMAIL_VERIFICATION_REQUIRED, when the permission is missing because of it).
  */
-function subscriber(ctx: RequestContext, permission: string): RequestContext {
+function subscriber(ctx: RequestContext, permission: Permission): RequestContext {
   if (!isAuthenticated(ctx) || !ctx.tenantId || !ctx.userId) throw unauthenticated();
   requirePermissions(ctx, [permission]);
   return ctx;

@@ -1,4 +1,5 @@
-import { Arg, Authorized, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';

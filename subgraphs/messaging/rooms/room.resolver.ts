@@ -1,4 +1,5 @@
-import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';
 import type { SubgraphDeps } from '../../../kernel/subgraph';

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
+import { isPlatformPermission } from '../../../kernel/contracts/permissions';
 import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
@@ -205,7 +206,7 @@ export class ModuleService {
       throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_CYCLE, `${input.id} cannot depend on itself`);
     if (!dependencies.every((d) => MODULE_ID.test(d))) throw fail('dependencies: module ids');
     const permissions = [...new Set(input.permissions ?? [])].sort();
-    if (!permissions.every((p) => PERMISSION.test(p)) || permissions.some((p) => p.startsWith('platform:')))
+    if (!permissions.every((p) => PERMISSION.test(p)) || permissions.some(isPlatformPermission))
       throw fail('permissions: resource:action strings, not platform ones');
     const entitlements = input.entitlements ?? {};
     const entries = Object.entries(entitlements);

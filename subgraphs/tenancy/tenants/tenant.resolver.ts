@@ -1,4 +1,5 @@
-import { Arg, Authorized, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, FieldResolver, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Authorized } from '../../../kernel/auth';
 import { SettingsService, TenantSettings, UpdateTenantSettingsInput } from '../settings/settings';
 import { currentContext } from '../../../kernel/context';
 import { requestLoader } from '../../../kernel/loaders';

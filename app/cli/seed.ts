@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { logger } from '../log';
+import { logger } from '../../kernel/log';
 
 const log = logger('seed');
 

@@ -5,8 +5,8 @@ import { composeServices } from '@apollo/composition';
 import { printSubgraphSchema } from '@apollo/subgraph';
 import { parse, printSchema } from 'graphql';
 import { SUBGRAPH_DEFINITIONS } from '../../subgraphs';
-import { DEFAULT_PORTS, SUBGRAPHS } from '../services';
-import { buildSubgraphSchemaFor, type SubgraphDeps } from '../subgraph';
+import { DEFAULT_PORTS, SUBGRAPHS } from '../../kernel/services';
+import { buildSubgraphSchemaFor, type SubgraphDeps } from '../../kernel/subgraph';
 
 /**
  * Builds every subgraph's SDL from its code and composes the supergraph. Writes schema/<name>.graphql and

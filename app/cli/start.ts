@@ -1,11 +1,11 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig } from '../config';
-import { mailboxDir } from '../mail';
-import { logger, setLogLevel } from '../log';
+import { ConfigError, loadConfig } from '../../kernel/config';
+import { mailboxDir } from '../../kernel/mail';
+import { logger, setLogLevel } from '../../kernel/log';
 import { startPlatform } from '../platform';
-import { RedisUnreachableError } from '../redis-probe';
-import { SUBGRAPHS, isSubgraphName, type ServiceName } from '../services';
+import { RedisUnreachableError } from '../../kernel/redis-probe';
+import { SUBGRAPHS, isSubgraphName, type ServiceName } from '../../kernel/services';
 import { seedDemo } from './seed';
 import { stopOnSignals } from './lifecycle';
 

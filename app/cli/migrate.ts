@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { SUBGRAPH_DEFINITIONS } from '../../subgraphs';
-import { ConfigError, loadConfig } from '../config';
-import { openDatabase } from '../db/database';
-import { migrateAll } from '../runtime';
-import { SUBGRAPHS, isSubgraphName } from '../services';
+import { ConfigError, loadConfig } from '../../kernel/config';
+import { openDatabase } from '../../kernel/db/database';
+import { migrateAll } from '../../kernel/runtime';
+import { SUBGRAPHS, isSubgraphName } from '../../kernel/services';
 
 /** `npm run migrate [subgraph…]`: applies pending migrations (all subgraphs by default). */
 async function main(): Promise<void> {

@@ -1,8 +1,8 @@
-import { ConfigError, loadConfig } from '../config';
-import { prepareDatabase } from '../db/bootstrap';
-import { openDatabase } from '../db/database';
-import { PostgresEventBus } from '../event-bus';
-import { RedisStreamsEventBus } from '../redis-event-bus';
+import { ConfigError, loadConfig } from '../../kernel/config';
+import { prepareDatabase } from '../../kernel/db/bootstrap';
+import { openDatabase } from '../../kernel/db/database';
+import { PostgresEventBus } from '../../kernel/event-bus';
+import { RedisStreamsEventBus } from '../../kernel/redis-event-bus';
 
 /** `npm run dead-letters [limit]`: events a consumer gave up on (newest first), for platform operators. */
 async function main(): Promise<void> {

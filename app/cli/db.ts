@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../config';
-import { startEmbeddedDatabase } from '../db/embedded';
-import { logger, setLogLevel } from '../log';
+import { ConfigError, loadConfig } from '../../kernel/config';
+import { startEmbeddedDatabase } from '../../kernel/db/embedded';
+import { logger, setLogLevel } from '../../kernel/log';
 import { stopOnSignals } from './lifecycle';
 
 /**
