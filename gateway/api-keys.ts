@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
-import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 
@@ -29,13 +29,9 @@ export class ApiKeyAuthenticator {
     pubsub: PubSub,
   ) {
     this.stops = [
-      pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
-        const { prefix } = p as { prefix?: string };
-        if (typeof prefix === 'string') this.forget(prefix);
-      }),
+      pubsub.listen(API_KEY_REVOKED_TOPIC, ({ prefix }) => this.forget(prefix)),
       // A key acts with at most its creator's current rights: when rights in a tenant change, ask again.
-      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
-        const { tenantId } = p as { tenantId?: string };
+      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, ({ tenantId }) => {
         this.cache.deleteWhere((_hash, entry) => entry.principal?.tenantId === tenantId);
       }),
     ];

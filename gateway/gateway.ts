@@ -158,10 +158,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningServ
   };
   const upstream = new UpstreamPool(subgraphUrls, options.contextPrivateKey);
   const hub = new SubscriptionHub(upstream, execute);
-  const stopAccessWatch = options.pubsub.listen(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, (p) => {
-    const { tenantId, userIds } = p as { tenantId?: unknown; userIds?: unknown };
-    if (typeof tenantId !== 'string') return;
-    const users = Array.isArray(userIds) ? userIds.filter((u): u is string => typeof u === 'string') : null;
+  const stopAccessWatch = options.pubsub.listen(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, ({ tenantId, userIds }) => {
+    const users = userIds ?? null;
     void hub.accessChanged(tenantId, users).catch((err) => log.error({ err }, 'subscription re-admission failed'));
   });
   const ws = startGatewayWs({

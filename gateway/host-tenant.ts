@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { PubSub } from '../kernel/pubsub';
-import { DOMAINS_CHANGED_TOPIC } from '../kernel/topics';
+import { DOMAINS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 
@@ -18,10 +18,7 @@ export class HostTenantResolver {
     private readonly tenancy: InternalClient,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, (p) => {
-      const { domain } = p as { domain?: string };
-      if (typeof domain === 'string') this.cache.delete(domain);
-    });
+    this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, ({ domain }) => this.cache.delete(domain));
   }
 
   async tenantFor(hostname: string | undefined): Promise<string | null> {

@@ -1,6 +1,6 @@
 import type { AccessRestriction, RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
-import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 
@@ -26,8 +26,7 @@ export class PermissionResolver {
     private readonly identity: InternalClient,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
-      const { tenantId } = p as { tenantId?: string };
+    this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, ({ tenantId }) => {
       this.cache.deleteWhere((key) => key.startsWith(`${tenantId}:`));
     });
   }

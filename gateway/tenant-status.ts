@@ -1,5 +1,5 @@
 import type { PubSub } from '../kernel/pubsub';
-import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/topics';
+import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 import type { AccessGuard } from './subscriptions/sessions';
@@ -26,15 +26,10 @@ export class TenantStatusResolver {
     private readonly guard: AccessGuard,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, (p) => {
-      const { tenantId, status } = p as { tenantId?: string; status?: string };
-      if (typeof tenantId !== 'string') return;
+    this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, ({ tenantId, status }) => {
       // 'purged': the tenant no longer exists anywhere (and its live connections end).
       if (status === 'purged') this.guard.noteTenantStatus(tenantId, true);
-      this.remember(
-        tenantId,
-        status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active',
-      );
+      this.remember(tenantId, status === 'purged' ? 'unknown' : status);
     });
   }
 

@@ -12,7 +12,7 @@ import { METERED_FIELDS, METERED_METRICS, type MeteredField, type MeteredMetric 
 import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
-import { LIMITS_CHANGED_TOPIC } from '../kernel/topics';
+import { LIMITS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 
@@ -95,10 +95,7 @@ export class UsageMeter {
   ) {
     this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
-    this.stop = pubsub.listen(LIMITS_CHANGED_TOPIC, (p) => {
-      const { tenantId } = p as { tenantId?: string };
-      if (typeof tenantId === 'string') this.status.delete(tenantId);
-    });
+    this.stop = pubsub.listen(LIMITS_CHANGED_TOPIC, ({ tenantId }) => this.status.delete(tenantId));
   }
 
   /**

@@ -12,7 +12,7 @@ import {
   type RevocationsPage,
 } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
+import { SESSION_REVOKED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import type { AuthPayload } from '../auth/auth.inputs';

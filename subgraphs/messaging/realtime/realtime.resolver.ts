@@ -4,6 +4,7 @@ import { currentContext, type RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
+import type { RoomTopic, TopicMessage, TypingTopic } from '../../../kernel/contracts/topics';
 import { declareAudience } from '../../../kernel/subscription-audience';
 import { MessageService } from '../messages/message.service';
 import { ReadReceiptPolicy } from '../rooms/read-receipt-policy';
@@ -72,16 +73,16 @@ function subscriber(permission: string): RequestContext {
 }
 
 /** A room's events for those who may use the room (checked now; a later loss of access is re-checked by the gateway). */
-async function roomSubscription<T extends { tenantId: string }>(
+async function roomSubscription<T extends RoomTopic | TypingTopic>(
   deps: SubgraphDeps,
   roomId: string,
-  topic: (tenantId: string, roomId: string) => string,
-  keep?: (e: T) => boolean,
+  topic: (tenantId: string, roomId: string) => T,
+  keep?: (e: TopicMessage<T>) => boolean,
 ) {
   const ctx = subscriber('messages:read');
   const room = await withTenant(deps.ds, ctx, (em, tenantId) => usableRoom(em, ctx, tenantId, roomId));
   declareAudience(`room:${room.id}`);
-  return ofTenant(deps.pubsub.iterate<T>(topic(ctx.tenantId!, room.id)), ctx.tenantId!, keep);
+  return ofTenant(deps.pubsub.iterate(topic(ctx.tenantId!, room.id)), ctx.tenantId!, keep);
 }
 
 /**
@@ -105,7 +106,7 @@ export class RealtimeResolver {
   @Authorized('messages:read')
   @Subscription(() => RoomEvent, {
     subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
-      roomSubscription<RoomEventPayload>(context.deps, args.roomId, roomTopic),
+      roomSubscription(context.deps, args.roomId, roomTopic),
     description: 'Messages added, edited and deleted in a room, and read receipts where they are public',
   })
   roomEvents(@Root() e: RoomEventPayload, @Arg('roomId', () => ID) _roomId: string): RoomEvent {
@@ -148,7 +149,7 @@ export class RealtimeResolver {
   @Authorized('messages:read')
   @Subscription(() => TypingEvent, {
     subscribe: ({ args, context }: SubscribeArgs<{ roomId: string }>) =>
-      roomSubscription<TypingPayload>(context.deps, args.roomId, typingTopic),
+      roomSubscription(context.deps, args.roomId, typingTopic),
     description: 'Who starts and stops typing in a room (an indicator ends by itself at expiresAt)',
   })
   typing(@Root() p: TypingPayload, @Arg('roomId', () => ID) _roomId: string): TypingEvent {
@@ -203,10 +204,8 @@ export class RealtimeResolver {
       const ctx = subscriber('messages:read');
       // Yours alone (the default audience): your own messages do not count, your reads do; rooms you
       // cannot use are never mentioned.
-      const events = ofTenant(
-        context.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)),
-        ctx.tenantId!,
-        (e) => (e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId),
+      const events = ofTenant(context.deps.pubsub.iterate(tenantRoomsTopic(ctx.tenantId!)), ctx.tenantId!, (e) =>
+        e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId,
       );
       return usableRoomsOnly(context.deps, ctx, events);
     },
@@ -271,7 +270,7 @@ export class RealtimeResolver {
     subscribe: ({ context }: SubscribeArgs<object>) => {
       const ctx = subscriber('messages:read');
       declareAudience('tenant');
-      return ofTenant(context.deps.pubsub.iterate<PresenceChanged>(presenceTopic(ctx.tenantId!)), ctx.tenantId!);
+      return ofTenant(context.deps.pubsub.iterate(presenceTopic(ctx.tenantId!)), ctx.tenantId!);
     },
     description: "Changes of presence in the tenant (each person's, over all their devices)",
   })

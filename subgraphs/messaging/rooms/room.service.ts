@@ -8,7 +8,7 @@ import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import type { CreateRoomInput } from './create-room.input';
 import { Room, RoomType } from './room.entity';
 import { isUuid, returningRows } from '../../../kernel/db/values';
-import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 
 /** Tenant roles that may see every support room (the tenant's team). */
@@ -174,7 +174,7 @@ export class RoomService {
     });
     // Their live subscriptions to the room end (the gateway admits them again).
     await this.deps.pubsub
-      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId, userIds: [ctx.userId] })
+      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId!, userIds: [ctx.userId!] })
       .catch(() => undefined);
     return true;
   }

@@ -7,7 +7,7 @@ import { recordEvent } from '../../../kernel/events';
 import { TENANT_PURGED_EVENT, type EventOf } from '../../../kernel/contracts/events';
 import { scheduleJob, type JobHandler } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
