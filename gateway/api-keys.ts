@@ -3,14 +3,10 @@ import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
 import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
+import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
-interface Principal {
-  keyId: string;
-  tenantId: string;
-  userId: string;
-  permissions: string[];
-}
+type Principal = NonNullable<InternalResponse<'verify-api-key'>>;
 
 const CACHE_MS = 30_000;
 
@@ -24,7 +20,7 @@ export class ApiKeyAuthenticator {
   private readonly stops: (() => void)[];
 
   constructor(
-    private readonly identity: InternalClient,
+    private readonly identity: InternalClient<'identity'>,
     private readonly perMinute: number,
     pubsub: PubSub,
   ) {
@@ -88,7 +84,7 @@ export class ApiKeyAuthenticator {
   }
 
   private lookup(key: string): Promise<Principal | null> {
-    return this.identity.call<Principal | null>('verify-api-key', { key });
+    return this.identity.call('verify-api-key', { key });
   }
 
   close(): void {

@@ -15,7 +15,7 @@ export class HostTenantResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     pubsub: PubSub,
   ) {
     this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, ({ domain }) => this.cache.delete(domain));
@@ -29,7 +29,7 @@ export class HostTenantResolver {
     let found: { tenantId: string } | null;
     let ttl = CACHE_MS;
     try {
-      found = await this.tenancy.call<{ tenantId: string } | null>('tenant-for-host', { host });
+      found = await this.tenancy.call('tenant-for-host', { host });
     } catch {
       // Tenancy unreachable: no tenant from the host for now (a token still names its own), asked again soon.
       found = null;

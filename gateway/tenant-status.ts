@@ -22,7 +22,7 @@ export class TenantStatusResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     private readonly guard: AccessGuard,
     pubsub: PubSub,
   ) {
@@ -38,7 +38,7 @@ export class TenantStatusResolver {
     if (fresh) return fresh;
     let found: { status: string } | null;
     try {
-      found = await this.tenancy.call<{ status: string } | null>('tenant-status', { tenantId });
+      found = await this.tenancy.call('tenant-status', { tenantId });
     } catch {
       // Suspension is a business state, not a credential: with tenancy unreachable, requests go on (rights
       // are still checked by identity, which fails closed) and the status is asked again shortly.

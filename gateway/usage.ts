@@ -14,6 +14,7 @@ import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
+import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
 const log = logger('gateway.usage');
@@ -37,10 +38,7 @@ const EXEMPT = new Set([
   '__typename',
 ]);
 
-interface QuotaStatus {
-  limits: Record<string, number>;
-  used: Record<string, number>;
-}
+type QuotaStatus = NonNullable<InternalResponse<'quota-status'>>;
 
 type Counts = Map<string, number>;
 
@@ -89,7 +87,7 @@ export class UsageMeter {
   private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     flushMs: number,
     pubsub: PubSub,
   ) {
@@ -230,7 +228,7 @@ export class UsageMeter {
     await this.flushing;
     let status: QuotaStatus | null = null;
     try {
-      status = await this.tenancy.call<QuotaStatus | null>('quota-status', { tenantId });
+      status = await this.tenancy.call('quota-status', { tenantId });
     } catch {
       status = this.status.last(tenantId)?.status ?? null; // tenancy unreachable: the last numbers, or no enforcement until it answers
     }

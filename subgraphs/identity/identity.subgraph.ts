@@ -137,10 +137,9 @@ export const identitySubgraph: SubgraphDefinition = {
     const keys = new ApiKeyService(deps);
     const sessions = new SessionService(deps);
     return {
-      'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
-      'effective-permissions': (body) =>
-        accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
-      [REVOCATIONS_CALL]: (body) => sessions.revocations(body),
+      'verify-api-key': ({ key }) => keys.verify(key),
+      'effective-permissions': (who) => accessOf(deps, who),
+      [REVOCATIONS_CALL]: (query) => sessions.revocations(query),
     };
   },
   background: (deps) => {

@@ -21,7 +21,7 @@ import { ExportResolver } from './export/export.resolver';
 import { storeExportPart } from './export/export';
 import { consumer, TENANT_EXPORT_PART_EVENT } from '../../kernel/contracts/events';
 import { UsageResolver } from './usage/usage.resolver';
-import { UsageService, type UsageIncrement } from './usage/usage.service';
+import { UsageService } from './usage/usage.service';
 import { ModuleResolver } from './modules/module.resolver';
 import { ModuleService } from './modules/module.service';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
@@ -76,10 +76,10 @@ export const tenancySubgraph: SubgraphDefinition = {
     const domains = new DomainService(deps);
     const usage = new UsageService(deps);
     return {
-      'record-usage': (body) => usage.record(body as UsageIncrement[]),
-      'quota-status': (body) => usage.status((body as { tenantId?: string })?.tenantId ?? ''),
-      'tenant-status': (body) => tenants.status((body as { tenantId?: string })?.tenantId ?? ''),
-      'tenant-for-host': (body) => domains.ownerOf((body as { host?: string })?.host ?? ''),
+      'record-usage': (batch) => usage.record(batch),
+      'quota-status': ({ tenantId }) => usage.status(tenantId),
+      'tenant-status': ({ tenantId }) => tenants.status(tenantId),
+      'tenant-for-host': ({ host }) => domains.ownerOf(host),
     };
   },
   // Verified domains are checked again every DOMAIN_RECHECK_SECONDS.

@@ -81,7 +81,7 @@ export async function permissionCatalogOf(em: EntityManager, tenantId: string): 
  */
 export async function accessOf(
   deps: SubgraphDeps,
-  who: { tenantId: string; userId: string; sessionId?: string; authMethod?: string },
+  who: { tenantId: string; userId: string; sessionId?: string | null; authMethod?: string },
 ): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
   const scope: RequestContext = {
