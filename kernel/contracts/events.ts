@@ -135,6 +135,10 @@ export interface EventConsumer<T extends EventType = EventType> {
 }
 
 /** A consumer typed by its list of event types: `handle` gets their union, narrowed by `event.type`. */
-export function consumer<const T extends EventType>(definition: EventConsumer<T>): EventConsumer<T> {
+export function consumer<const T extends EventType>(definition: {
+  name: string;
+  types: readonly T[];
+  handle: (event: EventOf<NoInfer<T>>, em: EntityManager) => Promise<void>;
+}): EventConsumer<T> {
   return definition;
 }
