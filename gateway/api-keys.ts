@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
-import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
+import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
-interface Principal {
-  keyId: string;
-  tenantId: string;
-  userId: string;
-  permissions: string[];
-}
+type Principal = NonNullable<InternalResponse<'verify-api-key'>>;
 
 const CACHE_MS = 30_000;
 
@@ -24,18 +20,14 @@ export class ApiKeyAuthenticator {
   private readonly stops: (() => void)[];
 
   constructor(
-    private readonly identity: InternalClient,
+    private readonly identity: InternalClient<'identity'>,
     private readonly perMinute: number,
     pubsub: PubSub,
   ) {
     this.stops = [
-      pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
-        const { prefix } = p as { prefix?: string };
-        if (typeof prefix === 'string') this.forget(prefix);
-      }),
+      pubsub.listen(API_KEY_REVOKED_TOPIC, ({ prefix }) => this.forget(prefix)),
       // A key acts with at most its creator's current rights: when rights in a tenant change, ask again.
-      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
-        const { tenantId } = p as { tenantId?: string };
+      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, ({ tenantId }) => {
         this.cache.deleteWhere((_hash, entry) => entry.principal?.tenantId === tenantId);
       }),
     ];
@@ -92,7 +84,7 @@ export class ApiKeyAuthenticator {
   }
 
   private lookup(key: string): Promise<Principal | null> {
-    return this.identity.call<Principal | null>('verify-api-key', { key });
+    return this.identity.call('verify-api-key', { key });
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { PubSub } from '../kernel/pubsub';
-import { DOMAINS_CHANGED_TOPIC } from '../kernel/topics';
+import { DOMAINS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 
@@ -15,13 +15,10 @@ export class HostTenantResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, (p) => {
-      const { domain } = p as { domain?: string };
-      if (typeof domain === 'string') this.cache.delete(domain);
-    });
+    this.stop = pubsub.listen(DOMAINS_CHANGED_TOPIC, ({ domain }) => this.cache.delete(domain));
   }
 
   async tenantFor(hostname: string | undefined): Promise<string | null> {
@@ -32,7 +29,7 @@ export class HostTenantResolver {
     let found: { tenantId: string } | null;
     let ttl = CACHE_MS;
     try {
-      found = await this.tenancy.call<{ tenantId: string } | null>('tenant-for-host', { host });
+      found = await this.tenancy.call('tenant-for-host', { host });
     } catch {
       // Tenancy unreachable: no tenant from the host for now (a token still names its own), asked again soon.
       found = null;

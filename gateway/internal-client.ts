@@ -3,6 +3,13 @@ import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import { systemContext } from '../kernel/context';
 import { serviceUnavailable } from '../kernel/errors';
 import { logger } from '../kernel/log';
+import {
+  parseInternalResponse,
+  type InternalCallOf,
+  type InternalRequest,
+  type InternalResponse,
+  type InternalSubgraph,
+} from '../kernel/contracts/internal-calls';
 import { isUnreachable, UNAVAILABLE_STATUSES } from './unavailable';
 
 const log = logger('gateway.internal');
@@ -15,10 +22,13 @@ export class InternalCallError extends Error {
   }
 }
 
-/** The gateway's calls to a subgraph outside GraphQL (POST /internal/<name>), signed as the gateway itself. */
-export class InternalClient {
+/**
+ * The gateway's calls to a subgraph outside GraphQL (POST /internal/<name>), signed as the gateway itself;
+ * typed by call name (kernel/contracts/internal-calls.ts), each answer checked against its call's schema.
+ */
+export class InternalClient<S extends InternalSubgraph = InternalSubgraph> {
   constructor(
-    private readonly subgraph: string,
+    private readonly subgraph: S,
     private readonly subgraphUrl: () => string | undefined,
     private readonly contextKey: KeyObject,
   ) {}
@@ -28,7 +38,7 @@ export class InternalClient {
    * reset, timed out, or answering 502/503/504) is SERVICE_UNAVAILABLE (503 with Retry-After); any other
    * failure (a 4xx or 500 answer, a body that is not the expected JSON) is an internal error, logged as such.
    */
-  async call<T>(name: string, body: unknown): Promise<T> {
+  async call<K extends InternalCallOf<S>>(name: K, body: InternalRequest<K>): Promise<InternalResponse<K>> {
     const where = { subgraph: this.subgraph, call: name };
     const url = this.subgraphUrl();
     if (!url) {
@@ -78,6 +88,11 @@ export class InternalClient {
       log.error({ status: res.status, ...where }, 'internal call answered with something other than its JSON result');
       throw new InternalCallError(`${this.subgraph} call ${name} answered with something else`);
     }
-    return (answer as { result: T }).result;
+    const checked = parseInternalResponse(name, answer.result);
+    if (!checked.ok) {
+      log.error({ ...where, issues: checked.issues }, 'internal call answered with something other than its contract');
+      throw new InternalCallError(`${this.subgraph} call ${name} answered with something else`);
+    }
+    return checked.result;
   }
 }

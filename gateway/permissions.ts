@@ -1,14 +1,11 @@
-import type { AccessRestriction, RequestContext } from '../kernel/context';
+import type { RequestContext } from '../kernel/context';
 import type { PubSub } from '../kernel/pubsub';
-import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
+import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
-interface Access {
-  roles: string[];
-  permissions: string[];
-  restrictions?: AccessRestriction[];
-}
+type Access = NonNullable<InternalResponse<'effective-permissions'>>;
 
 /** How long a member's rights are cached (dropped sooner when identity announces a change). */
 export const RIGHTS_CACHE_MS = 60_000;
@@ -23,11 +20,10 @@ export class PermissionResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly identity: InternalClient,
+    private readonly identity: InternalClient<'identity'>,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
-      const { tenantId } = p as { tenantId?: string };
+    this.stop = pubsub.listen(PERMISSIONS_CHANGED_TOPIC, ({ tenantId }) => {
       this.cache.deleteWhere((key) => key.startsWith(`${tenantId}:`));
     });
   }
@@ -42,7 +38,7 @@ export class PermissionResolver {
       : `${ctx.tenantId}:${ctx.userId}:${ctx.authMethod}`;
     let entry = this.cache.get(key);
     if (!entry) {
-      const access = await this.identity.call<Access | null>('effective-permissions', {
+      const access = await this.identity.call('effective-permissions', {
         tenantId: ctx.tenantId,
         userId: ctx.userId,
         sessionId: ctx.impersonatorId ? ctx.sessionId : undefined,

@@ -1,5 +1,5 @@
 import type { PubSub } from '../kernel/pubsub';
-import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/topics';
+import { TENANT_STATUS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import { TtlCache } from './ttl-cache';
 import type { AccessGuard } from './subscriptions/sessions';
@@ -22,19 +22,14 @@ export class TenantStatusResolver {
   private readonly stop: () => void;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     private readonly guard: AccessGuard,
     pubsub: PubSub,
   ) {
-    this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, (p) => {
-      const { tenantId, status } = p as { tenantId?: string; status?: string };
-      if (typeof tenantId !== 'string') return;
+    this.stop = pubsub.listen(TENANT_STATUS_CHANGED_TOPIC, ({ tenantId, status }) => {
       // 'purged': the tenant no longer exists anywhere (and its live connections end).
       if (status === 'purged') this.guard.noteTenantStatus(tenantId, true);
-      this.remember(
-        tenantId,
-        status === 'purged' ? 'unknown' : KNOWN.has(status ?? '') ? (status as TenantStatus) : 'active',
-      );
+      this.remember(tenantId, status === 'purged' ? 'unknown' : status);
     });
   }
 
@@ -43,7 +38,7 @@ export class TenantStatusResolver {
     if (fresh) return fresh;
     let found: { status: string } | null;
     try {
-      found = await this.tenancy.call<{ status: string } | null>('tenant-status', { tenantId });
+      found = await this.tenancy.call('tenant-status', { tenantId });
     } catch {
       // Suspension is a business state, not a credential: with tenancy unreachable, requests go on (rights
       // are still checked by identity, which fails closed) and the status is asked again shortly.

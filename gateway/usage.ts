@@ -12,9 +12,10 @@ import { METERED_METRICS, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
-import { LIMITS_CHANGED_TOPIC } from '../kernel/topics';
+import { LIMITS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
 import type { FieldPolicies } from './policies';
+import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
 const log = logger('gateway.usage');
@@ -22,10 +23,7 @@ const STATUS_MS = 30_000;
 /** A reservation never settled (a bug) stops holding room after this long. */
 const RESERVATION_MS = 120_000;
 
-interface QuotaStatus {
-  limits: Record<string, number>;
-  used: Record<string, number>;
-}
+type QuotaStatus = NonNullable<InternalResponse<'quota-status'>>;
 
 type Counts = Map<string, number>;
 
@@ -74,16 +72,13 @@ export class UsageMeter {
   private flushing: Promise<void> | null = null;
 
   constructor(
-    private readonly tenancy: InternalClient,
+    private readonly tenancy: InternalClient<'tenancy'>,
     flushMs: number,
     pubsub: PubSub,
   ) {
     this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
-    this.stop = pubsub.listen(LIMITS_CHANGED_TOPIC, (p) => {
-      const { tenantId } = p as { tenantId?: string };
-      if (typeof tenantId === 'string') this.status.delete(tenantId);
-    });
+    this.stop = pubsub.listen(LIMITS_CHANGED_TOPIC, ({ tenantId }) => this.status.delete(tenantId));
   }
 
   /**
@@ -221,7 +216,7 @@ export class UsageMeter {
     await this.flushing;
     let status: QuotaStatus | null = null;
     try {
-      status = await this.tenancy.call<QuotaStatus | null>('quota-status', { tenantId });
+      status = await this.tenancy.call('quota-status', { tenantId });
     } catch {
       status = this.status.last(tenantId)?.status ?? null; // tenancy unreachable: the last numbers, or no enforcement until it answers
     }

@@ -3,33 +3,27 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { logger } from './log';
 import { withSystem } from './db/tenant-scope';
 import { returningRows } from './db/values';
+import {
+  EVENT_SCHEMAS,
+  MalformedEventError,
+  parseEvent,
+  type DomainEvent,
+  type EventConsumer,
+  type EventPayloadInput,
+  type EventType,
+} from './contracts/events';
 
-/** An event as it travels between subgraphs. */
-/** `{ tenantId }`: a deleted tenant's grace period is over; every subgraph deletes its rows (kernel/db/purge.ts). */
-export const TENANT_PURGED_EVENT = 'tenancy.tenant_purged';
-
-/** `{ tenantId, exportId }`: the tenant's owner asked for an export; every subgraph sends its part. */
-export const TENANT_EXPORT_REQUESTED_EVENT = 'tenancy.export_requested';
-/** `{ tenantId, exportId, subgraph, tables }`: one subgraph's rows of the tenant (kernel/db/export.ts). */
-export const TENANT_EXPORT_PART_EVENT = 'platform.tenant_export_part';
-
-export interface DomainEvent<P = Record<string, unknown>> {
-  id: string;
-  type: string;
-  tenantId: string | null;
-  payload: P;
-  occurredAt: string;
-  source: string;
-}
-
-export type EventHandler = (event: DomainEvent, em: EntityManager) => Promise<void>;
-
-export interface EventConsumer {
-  /** Consumer name, unique per subgraph; also the idempotency key space. */
-  name: string;
-  types: string[];
-  handle: EventHandler;
-}
+export {
+  TENANT_EXPORT_PART_EVENT,
+  TENANT_EXPORT_REQUESTED_EVENT,
+  TENANT_PURGED_EVENT,
+  consumer,
+  type DomainEvent,
+  type EventConsumer,
+  type EventOf,
+  type EventPayload,
+  type EventType,
+} from './contracts/events';
 
 /** Transport between the outbox relays and the consumers (see event-bus.ts). */
 export interface EventBus {
@@ -40,18 +34,23 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/** Writes an event in the caller's transaction: it is published if and only if the change commits. */
-export async function recordEvent(
+/**
+ * Writes an event in the caller's transaction: it is published if and only if the change commits. The
+ * payload is checked against its type's schema first, so a producer that breaks the contract fails in
+ * its own transaction rather than in every consumer.
+ */
+export async function recordEvent<T extends EventType>(
   em: EntityManager,
   schema: string,
-  event: { type: string; tenantId: string | null; payload: Record<string, unknown> },
+  event: { type: T; tenantId: string | null; payload: EventPayloadInput<T> },
 ): Promise<string> {
+  const payload: unknown = EVENT_SCHEMAS[event.type].parse(event.payload);
   const id = randomUUID();
   await em.query(`INSERT INTO "${schema}".outbox (id, tenant_id, type, payload) VALUES ($1, $2, $3, $4)`, [
     id,
     event.tenantId,
     event.type,
-    JSON.stringify(event.payload),
+    JSON.stringify(payload),
   ]);
   return id;
 }
@@ -175,13 +174,29 @@ export class OutboxRelay {
 
 /**
  * Subscribes a subgraph's consumers to the bus. Each event is handled at most once per consumer: the
- * handler runs in the same transaction that records the event id in `processed_events`.
+ * handler runs in the same transaction that records the event id in `processed_events`. A payload its
+ * type's schema refuses never reaches the handler: the delivery fails like a failing handler (retried,
+ * then moved to the dead letters, `npm run dead-letters`).
  */
 export function attachConsumers(ds: DataSource, schema: string, bus: EventBus, consumers: EventConsumer[]): void {
   const log = logger(`events.${schema}`);
   for (const consumer of consumers) {
     const group = `${schema}.${consumer.name}`;
-    bus.subscribe(group, consumer.types, async (event) => {
+    const types: readonly string[] = consumer.types;
+    const checked = (raw: DomainEvent) => {
+      try {
+        if (!types.includes(raw.type)) throw new MalformedEventError(raw.id, raw.type, 'not a type of this consumer');
+        return parseEvent(raw);
+      } catch (err) {
+        log.error(
+          { err, consumer: consumer.name, eventId: raw.id, type: raw.type, source: raw.source },
+          'event refused: its payload does not match the schema of its type',
+        );
+        throw err;
+      }
+    };
+    bus.subscribe(group, [...types], async (raw) => {
+      const event = checked(raw);
       await withSystem(ds, `consume ${event.type}`, async (em) => {
         const inserted: unknown[] = await em.query(
           `INSERT INTO "${schema}".processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id`,

@@ -2,25 +2,28 @@ import { EventEmitter } from 'node:events';
 import Redis from 'ioredis';
 import { logger } from './log';
 import { DEFAULT_REDIS_PREFIX } from './config';
+import { parseTopicMessage, type Topic, type TopicMessage } from './contracts/topics';
 
 /**
  * Fire-and-forget notifications between instances (realtime events, session revocations). Not
  * durable: what must not be lost travels through the outbox and the event bus instead.
  * In memory by default (one process); Redis pub/sub with REDIS_URL (every instance receives).
+ * Typed by topic (kernel/contracts/topics.ts); a message that does not match its topic's schema is logged
+ * and dropped, never handed to a listener.
  */
 export interface PubSub {
-  publish(topic: string, payload: unknown): Promise<void>;
+  publish<T extends Topic>(topic: T, payload: TopicMessage<T>): Promise<void>;
   /**
    * Publishes and also keeps the payload for `ttlMs`, so an instance that starts later can catch up with
    * `recent(topic)` (e.g. sessions revoked while a gateway was down).
    */
-  publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
+  publishRemembered<T extends Topic>(topic: T, payload: TopicMessage<T>, ttlMs: number): Promise<void>;
   /** Payloads published with `publishRemembered` that have not expired yet. */
-  recent(topic: string): Promise<unknown[]>;
+  recent<T extends Topic>(topic: T): Promise<TopicMessage<T>[]>;
   /** Listens to a topic until the returned function is called. */
-  listen(topic: string, handler: (payload: unknown) => void): () => void;
+  listen<T extends Topic>(topic: T, handler: (payload: TopicMessage<T>) => void): () => void;
   /** The same as an async iterator (for GraphQL subscriptions); `return()` stops listening. */
-  iterate<T>(topic: string): AsyncIterableIterator<T>;
+  iterate<T extends Topic>(topic: T): AsyncIterableIterator<TopicMessage<T>>;
   /**
    * Whether this instance may have missed messages: null while it is not receiving (Redis connection
    * down), otherwise a number that changes whenever reception was interrupted. Two equal marks mean
@@ -40,10 +43,10 @@ const announceLog = logger('pubsub');
  * them apply sooner): waits at most `waitMs` for the messages to go out and never fails — a failure or
  * a slow Redis is logged, and the publish goes on in the background.
  */
-export async function announce(
+export async function announce<T extends Topic>(
   pubsub: PubSub,
-  topic: string,
-  payloads: readonly unknown[],
+  topic: T,
+  payloads: readonly TopicMessage<T>[],
   waitMs = ANNOUNCE_WAIT_MS,
 ): Promise<void> {
   if (payloads.length === 0) return;
@@ -65,24 +68,49 @@ export async function announce(
     announceLog.warn({ topic, messages: payloads.length }, 'announcing a change is slow; not waiting for it');
 }
 
+const receiveLog = logger('pubsub.receive');
+
+/** The messages of a topic its schema accepts; the others are logged and dropped. */
+function accepted<T extends Topic>(topic: T, messages: readonly unknown[]): TopicMessage<T>[] {
+  const kept: TopicMessage<T>[] = [];
+  for (const message of messages) {
+    const checked = parseTopicMessage(topic, message);
+    if (checked.ok) kept.push(checked.message);
+    else receiveLog.warn({ topic, reason: checked.reason }, 'dropped a message that does not match its topic');
+  }
+  return kept;
+}
+
 abstract class BasePubSub implements PubSub {
-  abstract publish(topic: string, payload: unknown): Promise<void>;
-  abstract publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void>;
-  abstract recent(topic: string): Promise<unknown[]>;
-  abstract listen(topic: string, handler: (payload: unknown) => void): () => void;
+  abstract publish<T extends Topic>(topic: T, payload: TopicMessage<T>): Promise<void>;
+  abstract publishRemembered<T extends Topic>(topic: T, payload: TopicMessage<T>, ttlMs: number): Promise<void>;
   abstract receptionMark(): number | null;
   abstract close(): Promise<void>;
+  /** Messages as they arrive, unchecked. */
+  protected abstract receive(topic: string, handler: (message: unknown) => void): () => void;
+  protected abstract recentRaw(topic: string): Promise<unknown[]>;
 
-  iterate<T>(topic: string): AsyncIterableIterator<T> {
-    const queue: T[] = [];
-    const waiting: ((r: IteratorResult<T>) => void)[] = [];
+  async recent<T extends Topic>(topic: T): Promise<TopicMessage<T>[]> {
+    return accepted(topic, await this.recentRaw(topic));
+  }
+
+  listen<T extends Topic>(topic: T, handler: (payload: TopicMessage<T>) => void): () => void {
+    return this.receive(topic, (message) => {
+      for (const payload of accepted(topic, [message])) handler(payload);
+    });
+  }
+
+  iterate<T extends Topic>(topic: T): AsyncIterableIterator<TopicMessage<T>> {
+    type M = TopicMessage<T>;
+    const queue: M[] = [];
+    const waiting: ((r: IteratorResult<M>) => void)[] = [];
     let done = false;
     const stop = this.listen(topic, (payload) => {
       const waiter = waiting.shift();
-      if (waiter) waiter({ value: payload as T, done: false });
-      else if (queue.length < 10_000) queue.push(payload as T);
+      if (waiter) waiter({ value: payload, done: false });
+      else if (queue.length < 10_000) queue.push(payload);
     });
-    const finish = (): Promise<IteratorResult<T>> => {
+    const finish = (): Promise<IteratorResult<M>> => {
       if (!done) {
         done = true;
         stop();
@@ -109,7 +137,7 @@ export class MemoryPubSub extends BasePubSub {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
   private readonly remembered = new Map<string, { payload: unknown; until: number }[]>();
 
-  async publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void> {
+  async publishRemembered<T extends Topic>(topic: T, payload: TopicMessage<T>, ttlMs: number): Promise<void> {
     const now = Date.now();
     const kept = (this.remembered.get(topic) ?? []).filter((r) => r.until > now);
     kept.push({ payload: JSON.parse(JSON.stringify(payload)) as unknown, until: now + ttlMs });
@@ -117,18 +145,18 @@ export class MemoryPubSub extends BasePubSub {
     await this.publish(topic, payload);
   }
 
-  async recent(topic: string): Promise<unknown[]> {
+  protected async recentRaw(topic: string): Promise<unknown[]> {
     const now = Date.now();
     return (this.remembered.get(topic) ?? []).filter((r) => r.until > now).map((r) => r.payload);
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publish<T extends Topic>(topic: T, payload: TopicMessage<T>): Promise<void> {
     // Copy, as a network transport would: listeners never share the publisher's object.
     const copy = JSON.parse(JSON.stringify(payload)) as unknown;
     queueMicrotask(() => this.emitter.emit(topic, copy));
   }
 
-  listen(topic: string, handler: (payload: unknown) => void): () => void {
+  protected receive(topic: string, handler: (message: unknown) => void): () => void {
     this.emitter.on(topic, handler);
     return () => this.emitter.off(topic, handler);
   }
@@ -167,17 +195,18 @@ export class RedisPubSub extends BasePubSub {
       try {
         payload = JSON.parse(message);
       } catch {
+        this.log.warn({ channel }, 'dropped a message that is not JSON');
         return;
       }
       for (const handler of set) handler(payload);
     });
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
+  async publish<T extends Topic>(topic: T, payload: TopicMessage<T>): Promise<void> {
     await this.pub.publish(this.prefix + topic, JSON.stringify(payload));
   }
 
-  async publishRemembered(topic: string, payload: unknown, ttlMs: number): Promise<void> {
+  async publishRemembered<T extends Topic>(topic: T, payload: TopicMessage<T>, ttlMs: number): Promise<void> {
     const key = `${this.prefix}recent:${topic}`;
     const now = Date.now();
     await this.pub
@@ -188,12 +217,12 @@ export class RedisPubSub extends BasePubSub {
     await this.publish(topic, payload);
   }
 
-  async recent(topic: string): Promise<unknown[]> {
+  protected async recentRaw(topic: string): Promise<unknown[]> {
     const members = await this.pub.zrangebyscore(`${this.prefix}recent:${topic}`, Date.now(), '+inf');
     return members.map((m) => JSON.parse(m) as unknown);
   }
 
-  listen(topic: string, handler: (payload: unknown) => void): () => void {
+  protected receive(topic: string, handler: (message: unknown) => void): () => void {
     const channel = this.prefix + topic;
     let set = this.handlers.get(channel);
     if (!set) {

@@ -2,16 +2,13 @@ import type { DataSource } from 'typeorm';
 import type { Config } from './config';
 import { createSubgraphDataSource, migrateSubgraph } from './db/data-source';
 import { prepareDatabase } from './db/bootstrap';
+import { attachConsumers, OutboxRelay, recordEvent, type EventBus } from './events';
 import {
-  attachConsumers,
-  OutboxRelay,
-  recordEvent,
+  consumer,
   TENANT_EXPORT_PART_EVENT,
   TENANT_EXPORT_REQUESTED_EVENT,
   TENANT_PURGED_EVENT,
-  type EventBus,
-  type EventConsumer,
-} from './events';
+} from './contracts/events';
 import { exportTenantRows } from './db/export';
 import { purgeTenantRows } from './db/purge';
 import { JobRunner } from './jobs';
@@ -77,19 +74,19 @@ export async function startSubgraph(
     pubsub: options.pubsub,
   };
   // Every subgraph removes a purged tenant's rows from its own schema.
-  const purge: EventConsumer = {
+  const purge = consumer({
     name: 'purge-tenant',
     types: [TENANT_PURGED_EVENT],
     handle: async (event, em) => {
-      await purgeTenantRows(em, def.name, (event.payload as { tenantId: string }).tenantId);
+      await purgeTenantRows(em, def.name, event.payload.tenantId);
     },
-  };
+  });
   // ...and answers an export request with its own rows of that tenant.
-  const exportPart: EventConsumer = {
+  const exportPart = consumer({
     name: 'export-tenant',
     types: [TENANT_EXPORT_REQUESTED_EVENT],
     handle: async (event, em) => {
-      const { tenantId, exportId } = event.payload as { tenantId: string; exportId: string };
+      const { tenantId, exportId } = event.payload;
       const tables = await exportTenantRows(em, def.name, tenantId);
       await recordEvent(em, def.name, {
         type: TENANT_EXPORT_PART_EVENT,
@@ -97,7 +94,7 @@ export async function startSubgraph(
         payload: { tenantId, exportId, subgraph: def.name, tables },
       });
     },
-  };
+  });
   attachConsumers(ds, def.name, options.bus, [...(def.consumers?.(deps) ?? []), purge, exportPart]);
   outbox.start();
   const jobs = def.jobs ? new JobRunner(ds, def.name, def.jobs(deps), options.config.server.JOB_POLL_MS) : null;

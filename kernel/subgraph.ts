@@ -5,6 +5,7 @@ import type { Config } from './config';
 import type { PlatformKeys } from './keys';
 import type { SubgraphName } from './services';
 import type { EventBus, EventConsumer, OutboxRelay } from './events';
+import type { AnyInternalHandlers } from './contracts/internal-calls';
 import type { PubSub } from './pubsub';
 import type { JobHandler } from './jobs';
 import type { HookHandler } from './http/hooks';
@@ -36,9 +37,10 @@ export interface SubgraphDefinition {
   consumers?: (deps: SubgraphDeps) => EventConsumer[];
   /**
    * Service-to-service calls the gateway makes outside GraphQL (POST /internal/<name>, JSON in and out),
-   * accepted only with a context token the gateway signed for its own (system) identity.
+   * accepted only with a context token the gateway signed for its own (system) identity: one handler for
+   * each call the subgraph owns in kernel/contracts/internal-calls.ts, given the request its schema accepted.
    */
-  internal?: (deps: SubgraphDeps) => Record<string, (body: unknown) => Promise<unknown>>;
+  internal?: (deps: SubgraphDeps) => AnyInternalHandlers;
   /** Public endpoints served through the gateway at POST /hooks/<subgraph>/<path> (see kernel/http/hooks.ts). */
   hooks?: (deps: SubgraphDeps) => HookHandler;
   /** Durable jobs by name (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { MemoryPubSub, RedisPubSub, type PubSub } from '../kernel/pubsub';
+import { SESSION_REVOKED_TOPIC, presenceTopic } from '../kernel/contracts/topics';
 import { dropRedisKeys } from './support/redis';
 
 const run = randomUUID().slice(0, 8);
@@ -17,15 +19,17 @@ describe.each(transports)('%s pub/sub', (name, make) => {
     // In memory, instances are one process's bus; across Redis, two separate connections.
     const a = make();
     const b = name === 'memory' ? a : make();
+    const [one, two] = [randomUUID(), randomUUID()];
+    const users = [0, 1, 2, 3, 4].map(() => randomUUID());
     const got: unknown[] = [];
     const other: unknown[] = [];
-    const stop = b.listen('room.1', (p) => got.push(p));
-    b.listen('room.2', (p) => other.push(p));
+    const stop = b.listen(presenceTopic(one), (p) => got.push(p));
+    b.listen(presenceTopic(two), (p) => other.push(p));
     if (b instanceof RedisPubSub) await b.ready();
-    for (let i = 0; i < 5; i++) await a.publish('room.1', { i });
+    for (const userId of users) await a.publish(presenceTopic(one), { tenantId: one, userId });
     const deadline = Date.now() + 2000;
     while (got.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(got).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })));
+    expect(got).toEqual(users.map((userId) => ({ tenantId: one, userId })));
     expect(other).toEqual([]);
     stop();
     await a.close();
@@ -34,10 +38,34 @@ describe.each(transports)('%s pub/sub', (name, make) => {
 
   it('remembers notifications for their lifetime, each for its own', async () => {
     const p = make();
-    await p.publishRemembered('revoked', { id: 'long' }, 5_000);
-    await p.publishRemembered('revoked', { id: 'short' }, 30);
+    const revoked = (sessionId: string) => ({ sessionId, userId: randomUUID(), tenantId: null, revokedAt: 'now' });
+    const [long, short] = [revoked(randomUUID()), revoked(randomUUID())];
+    await p.publishRemembered(SESSION_REVOKED_TOPIC, long, 5_000);
+    await p.publishRemembered(SESSION_REVOKED_TOPIC, short, 30);
     await new Promise((r) => setTimeout(r, 80));
-    expect(await p.recent('revoked')).toEqual([{ id: 'long' }]);
+    expect(await p.recent(SESSION_REVOKED_TOPIC)).toEqual([long]);
     await p.close();
+  });
+});
+
+(process.env.REDIS_URL ? describe : describe.skip)('messages from Redis', () => {
+  it('drops a message that does not match its topic and delivers the next one', async () => {
+    const prefix = `nexus-test-${run}:`;
+    const sub = new RedisPubSub(process.env.REDIS_URL!, prefix);
+    const raw = new Redis(process.env.REDIS_URL!);
+    const tenantId = randomUUID();
+    const userId = randomUUID();
+    const got: unknown[] = [];
+    sub.listen(presenceTopic(tenantId), (p) => got.push(p));
+    await sub.ready();
+    // Another instance with a renamed field, then a well-formed message.
+    await raw.publish(prefix + presenceTopic(tenantId), JSON.stringify({ tenantId, user: userId }));
+    await raw.publish(prefix + presenceTopic(tenantId), JSON.stringify({ tenantId, userId }));
+    const deadline = Date.now() + 2000;
+    while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([{ tenantId, userId }]);
+    raw.disconnect();
+    await sub.close();
   });
 });

@@ -3,7 +3,7 @@ import type { ApolloServer } from '@apollo/server';
 import type { RequestContext } from '../../kernel/context';
 import { logger } from '../../kernel/log';
 import type { PubSub } from '../../kernel/pubsub';
-import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../kernel/topics';
+import { CONNECTION_CLOSED_TOPIC, SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../kernel/contracts/topics';
 import type { LoadedSupergraph } from '../apollo';
 import type { GatewayOptions } from '../gateway';
 import type { GatewayContext } from '../gateway-context';

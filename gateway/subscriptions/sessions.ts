@@ -1,17 +1,11 @@
 import type { PubSub } from '../../kernel/pubsub';
-import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/topics';
+import { API_KEY_REVOKED_TOPIC, PERMISSIONS_CHANGED_TOPIC, SESSION_REVOKED_TOPIC } from '../../kernel/contracts/topics';
 
 /** How many suspended tenants a gateway remembers (as many as it caches statuses of). */
 const MAX_SUSPENDED = 50_000;
 
 /** What changed: a session revoked, a tenant suspended, a tenant's permissions, an API key revoked. */
 export type AccessChange = 'session' | 'tenant' | 'permissions' | 'api_key';
-
-export interface SessionRevoked {
-  sessionId: string;
-  /** When identity revoked it (ISO 8601, identity's clock). */
-  revokedAt?: string;
-}
 
 /**
  * How much longer than an access token lives a revoked session is remembered: token expiry is judged by
@@ -34,19 +28,15 @@ export class AccessGuard {
     private readonly accessTokenTtlMs: number,
   ) {
     this.stops.push(
-      pubsub.listen(SESSION_REVOKED_TOPIC, (p) => {
-        const { sessionId, revokedAt } = p as SessionRevoked;
-        if (typeof sessionId === 'string')
-          this.noteRevoked([{ sessionId, revokedAt: typeof revokedAt === 'string' ? Date.parse(revokedAt) : NaN }]);
-      }),
+      pubsub.listen(SESSION_REVOKED_TOPIC, ({ sessionId, revokedAt }) =>
+        this.noteRevoked([{ sessionId, revokedAt: revokedAt === undefined ? NaN : Date.parse(revokedAt) }]),
+      ),
       // Rights changed or a key was revoked: live connections must be checked again.
-      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, (p) => {
-        const { tenantId } = p as { tenantId?: string };
-        if (typeof tenantId === 'string') setImmediate(() => this.emit('permissions', tenantId));
+      pubsub.listen(PERMISSIONS_CHANGED_TOPIC, ({ tenantId }) => {
+        setImmediate(() => this.emit('permissions', tenantId));
       }),
-      pubsub.listen(API_KEY_REVOKED_TOPIC, (p) => {
-        const { prefix } = p as { prefix?: string };
-        if (typeof prefix === 'string') this.emit('api_key', prefix);
+      pubsub.listen(API_KEY_REVOKED_TOPIC, ({ prefix }) => {
+        this.emit('api_key', prefix);
       }),
     );
   }

@@ -11,6 +11,7 @@ import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../contex
 import { currentRequestState, runWithContext } from '../context';
 import { makeFormatError } from '../errors';
 import { logger } from '../log';
+import { serveInternalCall, type AnyInternalHandlers } from '../contracts/internal-calls';
 import { closeServer, listen, urlFor, type RunningService } from './service';
 import { startSubgraphWs } from './subgraph-ws';
 import {
@@ -37,8 +38,8 @@ export interface SubgraphServerOptions {
   onStop?: () => Promise<void>;
   /** Handed to resolvers as the GraphQL context value (the subgraph's deps). */
   contextValue: object;
-  /** POST /internal/<name> handlers, for the gateway's system identity only. */
-  internal?: Record<string, (body: unknown) => Promise<unknown>>;
+  /** POST /internal/<name> handlers, for the gateway's system identity only (requests checked by their schema). */
+  internal?: AnyInternalHandlers;
   /** POST /hooks/<path>: public endpoints the gateway forwards (signed as the gateway). */
   hooks?: HookHandler;
 }
@@ -110,12 +111,22 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
   const verifyContext = verifyContextFor(options.name);
   const verifyHookContext = verifyContextFor(hookAudience(options.name));
   app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, async (req, res) => {
-    const handler = options.internal?.[req.params.name as string];
-    if (!handler) return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
+    const name = String(req.params.name);
+    if (!options.internal || !Object.hasOwn(options.internal, name))
+      return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
     if (currentRequestState().ctx.authMethod !== 'system')
       return refuse(res, 403, 'FORBIDDEN', 'Internal calls are for the gateway');
     try {
-      res.json({ result: await handler(req.body) });
+      const outcome = await serveInternalCall(options.internal, name, req.body);
+      if (outcome.status === 'not_found') return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
+      if (outcome.status === 'bad_request') {
+        log.warn(
+          { call: name, issues: outcome.issues },
+          'internal call refused: the request does not match its schema',
+        );
+        return refuse(res, 400, 'BAD_REQUEST', 'Invalid internal call request');
+      }
+      res.json({ result: outcome.result });
     } catch (err) {
       log.error({ err, call: req.params.name }, 'internal call failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal call failed');

@@ -1,5 +1,6 @@
 import { createMailTransport } from '../../kernel/mail';
 import type { SubgraphDefinition } from '../../kernel/subgraph';
+import { consumer } from '../../kernel/contracts/events';
 import { MailWorker } from './mail/mail-queue';
 import { configurePasswordHashing, releasePasswordHashing, warmUpPasswordHashing } from './passwords/password-hash';
 import { ApiKey } from './api-keys/api-key.entity';
@@ -117,25 +118,28 @@ export const identitySubgraph: SubgraphDefinition = {
   },
   referenceResolvers: userReferenceResolver,
   consumers: () => [
-    { name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner },
-    {
+    consumer({ name: 'tenant-owner', types: ['tenancy.tenant_created'], handle: addTenantOwner }),
+    consumer({
       name: 'tenant-audit',
       types: ['tenancy.tenant_updated', 'tenancy.tenant_status_changed', 'tenancy.settings_changed'],
       handle: auditTenantChange,
-    },
-    { name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled },
-    { name: 'tenant-branding', types: ['tenancy.branding_changed'], handle: rememberBranding },
-    { name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled },
-    { name: 'tenant-domains', types: ['tenancy.domain_verified', 'tenancy.domain_released'], handle: rememberDomain },
+    }),
+    consumer({ name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled }),
+    consumer({ name: 'tenant-branding', types: ['tenancy.branding_changed'], handle: rememberBranding }),
+    consumer({ name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled }),
+    consumer({
+      name: 'tenant-domains',
+      types: ['tenancy.domain_verified', 'tenancy.domain_released'],
+      handle: rememberDomain,
+    }),
   ],
   internal: (deps) => {
     const keys = new ApiKeyService(deps);
     const sessions = new SessionService(deps);
     return {
-      'verify-api-key': (body) => keys.verify((body as { key?: string })?.key ?? ''),
-      'effective-permissions': (body) =>
-        accessOf(deps, body as { tenantId: string; userId: string; sessionId?: string; authMethod?: string }),
-      [REVOCATIONS_CALL]: (body) => sessions.revocations(body),
+      'verify-api-key': ({ key }) => keys.verify(key),
+      'effective-permissions': (who) => accessOf(deps, who),
+      [REVOCATIONS_CALL]: (query) => sessions.revocations(query),
     };
   },
   background: (deps) => {

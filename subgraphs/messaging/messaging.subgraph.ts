@@ -1,4 +1,5 @@
 import type { SubgraphDefinition } from '../../kernel/subgraph';
+import { consumer } from '../../kernel/contracts/events';
 import { MessagingInit1763683200000 } from '../../migrations/messaging/1763683200000-messaging-init';
 import { MessagingMessageLifecycle1764547200000 } from '../../migrations/messaging/1764547200000-messaging-message-lifecycle';
 import { MessagingRooms1764633600000 } from '../../migrations/messaging/1764633600000-messaging-rooms';
@@ -32,19 +33,19 @@ export const messagingSubgraph: SubgraphDefinition = {
   },
   referenceResolvers: (deps) => ({ ...roomReferenceResolver(deps), ...messageReferenceResolver(deps) }),
   consumers: () => [
-    {
+    consumer({
       name: 'general-room',
       types: ['identity.tenant_registered', 'tenancy.tenant_created'],
       handle: createGeneralRoom,
-    },
-    {
+    }),
+    consumer({
       name: 'member-joined',
       types: ['identity.tenant_registered', 'tenancy.tenant_created', 'identity.member_added'],
       handle: memberJoined,
-    },
-    { name: 'member-left', types: ['identity.member_removed'], handle: memberLeft },
-    { name: 'tenant-settings', types: ['tenancy.settings_changed'], handle: tenantSettingsChanged },
-    { name: 'member-role', types: ['identity.member_role_changed'], handle: memberRoleChanged },
+    }),
+    consumer({ name: 'member-left', types: ['identity.member_removed'], handle: memberLeft }),
+    consumer({ name: 'tenant-settings', types: ['tenancy.settings_changed'], handle: tenantSettingsChanged }),
+    consumer({ name: 'member-role', types: ['identity.member_role_changed'], handle: memberRoleChanged }),
   ],
   background: (deps) => new PresenceService(deps).start(),
 };

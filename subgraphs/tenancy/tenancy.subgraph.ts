@@ -19,9 +19,9 @@ import { TenancySettings1764979200000 } from '../../migrations/tenancy/176497920
 import { TenancyExports1765065600000 } from '../../migrations/tenancy/1765065600000-tenancy-exports';
 import { ExportResolver } from './export/export.resolver';
 import { storeExportPart } from './export/export';
-import { TENANT_EXPORT_PART_EVENT } from '../../kernel/events';
+import { consumer, TENANT_EXPORT_PART_EVENT } from '../../kernel/contracts/events';
 import { UsageResolver } from './usage/usage.resolver';
-import { UsageService, type UsageIncrement } from './usage/usage.service';
+import { UsageService } from './usage/usage.service';
 import { ModuleResolver } from './modules/module.resolver';
 import { ModuleService } from './modules/module.service';
 import { TenantLifecycleResolver } from './tenants/lifecycle.resolver';
@@ -61,14 +61,14 @@ export const tenancySubgraph: SubgraphDefinition = {
   ],
   referenceResolvers: tenantReferenceResolver,
   consumers: (deps) => [
-    {
+    consumer({
       name: 'provision-tenant',
       types: ['identity.tenant_registered'],
       handle: (e, em) => TenantService.provision(e, em, deps.config.tenancy.TRIAL_PERIOD_SECONDS),
-    },
-    { name: 'add-member', types: ['identity.member_added'], handle: addMember },
-    { name: 'remove-member', types: ['identity.member_removed'], handle: removeMember },
-    { name: 'export-part', types: [TENANT_EXPORT_PART_EVENT], handle: storeExportPart },
+    }),
+    consumer({ name: 'add-member', types: ['identity.member_added'], handle: addMember }),
+    consumer({ name: 'remove-member', types: ['identity.member_removed'], handle: removeMember }),
+    consumer({ name: 'export-part', types: [TENANT_EXPORT_PART_EVENT], handle: storeExportPart }),
   ],
   jobs: (deps) => ({ [TRIAL_EXPIRY_JOB]: trialExpiryJob(deps), [PURGE_JOB]: purgeJob(deps) }),
   internal: (deps) => {
@@ -76,10 +76,10 @@ export const tenancySubgraph: SubgraphDefinition = {
     const domains = new DomainService(deps);
     const usage = new UsageService(deps);
     return {
-      'record-usage': (body) => usage.record(body as UsageIncrement[]),
-      'quota-status': (body) => usage.status((body as { tenantId?: string })?.tenantId ?? ''),
-      'tenant-status': (body) => tenants.status((body as { tenantId?: string })?.tenantId ?? ''),
-      'tenant-for-host': (body) => domains.ownerOf((body as { host?: string })?.host ?? ''),
+      'record-usage': (batch) => usage.record(batch),
+      'quota-status': ({ tenantId }) => usage.status(tenantId),
+      'tenant-status': ({ tenantId }) => tenants.status(tenantId),
+      'tenant-for-host': ({ host }) => domains.ownerOf(host),
     };
   },
   // Verified domains are checked again every DOMAIN_RECHECK_SECONDS.

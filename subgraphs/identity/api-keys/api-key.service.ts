@@ -6,7 +6,7 @@ import { isPlatformPermission } from '../../../kernel/contracts/permissions';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { API_KEY_REVOKED_TOPIC } from '../../../kernel/topics';
+import { API_KEY_REVOKED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';

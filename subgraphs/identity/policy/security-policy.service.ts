@@ -3,7 +3,7 @@ import { announce } from '../../../kernel/pubsub';
 import type { AccessRestriction, RequestContext } from '../../../kernel/context';
 import { withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -150,7 +150,7 @@ export class SecurityPolicyService {
       });
       return em.findOneByOrFail(TenantSecurityPolicy, { tenantId });
     });
-    await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId }]);
+    await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId! }]);
     return policy;
   }
 }

@@ -6,7 +6,7 @@ import type { RequestContext } from '../../../kernel/context';
 import { recordEvent } from '../../../kernel/events';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -82,7 +82,7 @@ export async function permissionCatalogOf(em: EntityManager, tenantId: string): 
  */
 export async function accessOf(
   deps: SubgraphDeps,
-  who: { tenantId: string; userId: string; sessionId?: string; authMethod?: string },
+  who: { tenantId: string; userId: string; sessionId?: string | null; authMethod?: string },
 ): Promise<RestrictedAccess | null> {
   if (!isUuid(who?.tenantId) || !isUuid(who?.userId)) return null;
   const scope: RequestContext = {

@@ -8,11 +8,11 @@ import { announce } from '../../../kernel/pubsub';
 import {
   REVOCATION_OVERLAP_SECONDS,
   REVOCATIONS_PAGE_SIZE,
-  revocationsQuerySchema,
+  type RevocationsQuery,
   type RevocationsPage,
 } from '../../../kernel/session-revocations';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { SESSION_REVOKED_TOPIC } from '../../../kernel/topics';
+import { SESSION_REVOKED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import type { AuthPayload } from '../auth/auth.inputs';
@@ -320,8 +320,8 @@ export class SessionService {
    * database time as this call last told it), reaching REVOCATION_OVERLAP_SECONDS further back and never
    * further than an access token's lifetime; in (revoked_at, id) order, continued `after` a row.
    */
-  async revocations(body: unknown): Promise<RevocationsPage> {
-    const { since, after, limit = REVOCATIONS_PAGE_SIZE } = revocationsQuerySchema.parse(body);
+  async revocations(query: RevocationsQuery): Promise<RevocationsPage> {
+    const { since, after, limit = REVOCATIONS_PAGE_SIZE } = query;
     const furthest = this.deps.config.auth.ACCESS_TOKEN_TTL_SECONDS + REVOCATION_OVERLAP_SECONDS;
     // One row even when nothing was revoked (kind null): identity's time is always answered.
     const rows: { now: string; kind: 'session' | 'api_key' | null; id: string; prefix: string | null; at: string }[] =

@@ -8,7 +8,7 @@ import { AppError } from '../../../kernel/errors';
 import { recordEvent } from '../../../kernel/events';
 import { announce } from '../../../kernel/pubsub';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { AuditResult } from '../audit/audit-event.entity';
 import { audit } from '../audit/audit.service';
 import { hashPassword } from '../passwords/password-hash';

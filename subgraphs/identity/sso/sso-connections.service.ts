@@ -10,7 +10,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { dataKey } from '../../../kernel/keys';
 import { logger } from '../../../kernel/log';
 import { sealSecret } from '../../../kernel/secret-box';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import type { Config } from '../../../kernel/config';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
@@ -527,7 +527,7 @@ export class SsoConnectionService {
     work: (em: EntityManager, tenantId: string) => Promise<{ result: T; rolesTaken: boolean }>,
   ): Promise<T> {
     const { result, rolesTaken } = await withTenant(this.deps.ds, ctx, work);
-    if (rolesTaken) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId });
+    if (rolesTaken) await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId: ctx.tenantId! });
     return result;
   }
 

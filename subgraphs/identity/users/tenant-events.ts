@@ -1,12 +1,12 @@
 import type { EntityManager } from 'typeorm';
 import { systemContext } from '../../../kernel/context';
-import type { DomainEvent } from '../../../kernel/events';
+import type { EventOf } from '../../../kernel/contracts/events';
 import { audit } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 
 /** Consumer of tenancy.tenant_created: the creator becomes the owner here too (so they can switch to it). */
-export async function addTenantOwner(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; ownerUserId: string; name: string; slug: string };
+export async function addTenantOwner(event: EventOf<'tenancy.tenant_created'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO identity.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
     [p.tenantId, p.ownerUserId],
@@ -28,28 +28,27 @@ const STATUS_ACTIONS: Record<string, string> = {
 };
 
 /** Consumer of tenancy changes: each lands in the security audit log of the tenant (and of an operator acting from elsewhere). */
-export async function auditTenantChange(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as {
-    tenantId: string;
-    actorId: string | null;
-    actorTenantId?: string | null;
-    status?: string;
-  } & Record<string, unknown>;
+export async function auditTenantChange(
+  event: EventOf<'tenancy.tenant_updated' | 'tenancy.tenant_status_changed' | 'tenancy.settings_changed'>,
+  em: EntityManager,
+): Promise<void> {
   const action =
     event.type === 'tenancy.tenant_status_changed'
-      ? (STATUS_ACTIONS[p.status ?? ''] ?? 'tenant_status_change')
+      ? (STATUS_ACTIONS[event.payload.status] ?? 'tenant_status_change')
       : event.type === 'tenancy.settings_changed'
         ? 'tenant_settings_update'
         : 'tenant_update';
-  const { tenantId: _t, actorId: _a, actorTenantId, ...details } = p;
-  const entry = { action, result: AuditResult.SUCCESS, actorId: p.actorId, target: `tenant:${p.tenantId}`, details };
-  await audit(em, systemContext(event.id), p.tenantId, entry);
-  if (actorTenantId && actorTenantId !== p.tenantId) await audit(em, systemContext(event.id), actorTenantId, entry);
+  const { tenantId, actorId = null, ...changed } = event.payload;
+  // Only a status change names the operator's tenant; every other field is what changed.
+  const { actorTenantId, ...details }: typeof changed & { actorTenantId?: string | null } = changed;
+  const entry = { action, result: AuditResult.SUCCESS, actorId, target: `tenant:${tenantId}`, details };
+  await audit(em, systemContext(event.id), tenantId, entry);
+  if (actorTenantId && actorTenantId !== tenantId) await audit(em, systemContext(event.id), actorTenantId, entry);
 }
 
 /** Consumer of tenancy.branding_changed: the names identity's mails for that tenant use. */
-export async function rememberBranding(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; displayName: string | null; emailSenderName: string | null };
+export async function rememberBranding(event: EventOf<'tenancy.branding_changed'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO identity.tenant_branding (tenant_id, display_name, sender_name) VALUES ($1, $2, $3)
      ON CONFLICT (tenant_id) DO UPDATE SET display_name = EXCLUDED.display_name, sender_name = EXCLUDED.sender_name`,
@@ -61,8 +60,11 @@ export async function rememberBranding(event: DomainEvent, em: EntityManager): P
  * Consumer of tenancy.domain_verified / tenancy.domain_released: the domains a tenant holds, whose addresses its
  * identity providers may sign in. The latest event wins, whatever order they arrive in.
  */
-export async function rememberDomain(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; domain: string };
+export async function rememberDomain(
+  event: EventOf<'tenancy.domain_verified' | 'tenancy.domain_released'>,
+  em: EntityManager,
+): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO identity.tenant_domains AS d (tenant_id, domain, verified, as_of) VALUES ($1, $2, $3, $4)
      ON CONFLICT (tenant_id, domain) DO UPDATE SET verified = EXCLUDED.verified, as_of = EXCLUDED.as_of WHERE d.as_of <= EXCLUDED.as_of`,

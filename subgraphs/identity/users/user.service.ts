@@ -2,7 +2,7 @@ import { In, IsNull } from 'typeorm';
 import { announce } from '../../../kernel/pubsub';
 import { hasPermission } from '../../../kernel/auth';
 import { recordEvent } from '../../../kernel/events';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { audit, auditSeparately } from '../audit/audit.service';
 import { AuditResult } from '../audit/audit-event.entity';
 import { IdentityErrorCode, identityError } from '../identity.errors';
@@ -87,7 +87,7 @@ export class UserService {
       throw identityError(IdentityErrorCode.PERMISSION_ESCALATION, 'You cannot remove someone with rights you lack');
     }
     await new SessionService(this.deps).notifyRevoked(outcome.sessions);
-    await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId }]);
+    await announce(this.deps.pubsub, PERMISSIONS_CHANGED_TOPIC, [{ tenantId: ctx.tenantId! }]);
     await this.deps.outbox.deliverNow([outcome.event]);
     return true;
   }

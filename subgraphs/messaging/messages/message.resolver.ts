@@ -79,7 +79,7 @@ async function subscribeToRoom({ args, context }: { args: { roomId: string }; co
   requirePermissions(ctx, ['messages:read']); // refused as the auth checker refuses (restriction codes included)
   const room = await new MessageService(context.deps).assertRoom(ctx, args.roomId);
   declareAudience(`room:${room.id}`);
-  const events = context.deps.pubsub.iterate<RoomEventPayload>(roomTopic(ctx.tenantId!, room.id));
+  const events = context.deps.pubsub.iterate(roomTopic(ctx.tenantId!, room.id));
   return ofTenant(events, ctx.tenantId!, (e) => e.kind === RoomEventKind.MESSAGE_ADDED && e.snapshot !== undefined);
 }
 

@@ -13,6 +13,7 @@ import { MESSAGE_MAX_LENGTH, type MessageConnection, type SendMessageInput } fro
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { hasPermission } from '../../../kernel/auth';
 import { TEXT_LIMITS } from '../../../kernel/text';
+import type { MessageSnapshot } from '../../../kernel/contracts/topics';
 import { noteEffect, spend } from '../../../kernel/admission';
 
 const PAGE_MAX = 100;
@@ -251,16 +252,7 @@ export class MessageService {
 }
 
 /** A new message as it travels to `messageAdded` subscribers (resolved without another read). */
-export interface MessageEvent {
-  tenantId: string;
-  id: string;
-  roomId: string;
-  authorId: string | null;
-  senderName: string | null;
-  body: string;
-  createdAt: string;
-  room: { tenantId: string; id: string; name: string; createdAt: string; createdBy: string };
-}
+export type MessageEvent = MessageSnapshot;
 
 export function toEvent(m: Message): MessageEvent {
   const { room } = m;

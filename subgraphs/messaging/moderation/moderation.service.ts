@@ -3,7 +3,7 @@ import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TEXT_LIMITS } from '../../../kernel/text';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { MessageService } from '../messages/message.service';

@@ -4,20 +4,13 @@ import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { CONNECTION_CLOSED_TOPIC } from '../../../kernel/topics';
+import { CONNECTION_CLOSED_TOPIC, presenceTopic, type PresenceMessage } from '../../../kernel/contracts/topics';
 import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import { Presence, PresenceStatus, type SetPresenceInput } from './realtime.types';
 
-/** A tenant's presence changes: `{ tenantId, userId }`. */
-export function presenceTopic(tenantId: string): string {
-  return `messaging.presence.${tenantId}`;
-}
-
-export interface PresenceChanged {
-  tenantId: string;
-  userId: string;
-}
+export { presenceTopic };
+export type PresenceChanged = PresenceMessage;
 
 interface DeviceRow {
   user_id: string;
@@ -153,8 +146,7 @@ export class PresenceService {
     }, period);
     timer.unref();
     const stopListening = this.deps.pubsub.listen(CONNECTION_CLOSED_TOPIC, (p) => {
-      const { tenantId, userId, connectionId } = p as { tenantId?: unknown; userId?: unknown; connectionId?: unknown };
-      if (!isUuid(tenantId) || !isUuid(userId) || typeof connectionId !== 'string') return;
+      const { tenantId, userId, connectionId } = p;
       running = running
         .then(async () => {
           const gone: { tenant_id: string; user_id: string }[] = await withSystem(

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { DomainEvent } from '../../../kernel/events';
+import type { EventOf } from '../../../kernel/contracts/events';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
@@ -140,9 +140,11 @@ export class ReadService {
 }
 
 /** Consumer of tenancy.settings_changed: the tenant's read-receipt policy. */
-export async function tenantSettingsChanged(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; readReceipts?: string };
-  if (p.readReceipts !== ReadReceiptPolicy.PUBLIC && p.readReceipts !== ReadReceiptPolicy.PRIVATE) return;
+export async function tenantSettingsChanged(
+  event: EventOf<'tenancy.settings_changed'>,
+  em: EntityManager,
+): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO messaging.tenant_settings (tenant_id, read_receipts) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET read_receipts = EXCLUDED.read_receipts`,
     [p.tenantId, p.readReceipts],

@@ -1,4 +1,5 @@
 import type { Permission } from '../../../kernel/contracts/permissions';
+import type { RoomTopic, TopicMessage, TypingTopic } from '../../../kernel/contracts/topics';
 import { isAuthenticated, requirePermissions } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
@@ -86,12 +87,12 @@ export class RealtimeSubscriptionService {
 
   /** Messages added, edited and deleted in a room, and read receipts. */
   roomEvents(ctx: RequestContext, roomId: string) {
-    return this.roomSubscription<RoomEventPayload>(ctx, roomId, roomTopic);
+    return this.roomSubscription(ctx, roomId, roomTopic);
   }
 
   /** Who starts and stops typing in a room. */
   typing(ctx: RequestContext, roomId: string) {
-    return this.roomSubscription<TypingPayload>(ctx, roomId, typingTopic);
+    return this.roomSubscription(ctx, roomId, typingTopic);
   }
 
   /** The caller's rooms whose unread count may have changed. */
@@ -99,10 +100,8 @@ export class RealtimeSubscriptionService {
     const ctx = subscriber(context, 'messages:read');
     // Yours alone (the default audience): your own messages do not count, your reads do; rooms you
     // cannot use are never mentioned.
-    const events = ofTenant(
-      this.deps.pubsub.iterate<RoomEventPayload>(tenantRoomsTopic(ctx.tenantId!)),
-      ctx.tenantId!,
-      (e) => (e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId),
+    const events = ofTenant(this.deps.pubsub.iterate(tenantRoomsTopic(ctx.tenantId!)), ctx.tenantId!, (e) =>
+      e.kind === RoomEventKind.READ ? e.userId === ctx.userId : e.userId !== ctx.userId,
     );
     return usableRoomsOnly(this.deps, ctx, events);
   }
@@ -111,7 +110,7 @@ export class RealtimeSubscriptionService {
   presence(context: RequestContext) {
     const ctx = subscriber(context, 'messages:read');
     declareAudience('tenant');
-    return ofTenant(this.deps.pubsub.iterate<PresenceChanged>(presenceTopic(ctx.tenantId!)), ctx.tenantId!);
+    return ofTenant(this.deps.pubsub.iterate(presenceTopic(ctx.tenantId!)), ctx.tenantId!);
   }
 
   /** A room event as delivered; the message as it is now, read only when selected. */
@@ -164,15 +163,15 @@ export class RealtimeSubscriptionService {
   }
 
   /** A room's events for those who may use the room (checked now; a later loss of access is re-checked by the gateway). */
-  private async roomSubscription<T extends { tenantId: string }>(
+  private async roomSubscription<T extends RoomTopic | TypingTopic>(
     context: RequestContext,
     roomId: string,
-    topic: (tenantId: string, roomId: string) => string,
-    keep?: (e: T) => boolean,
+    topic: (tenantId: string, roomId: string) => T,
+    keep?: (e: TopicMessage<T>) => boolean,
   ) {
     const ctx = subscriber(context, 'messages:read');
     const room = await withTenant(this.deps.ds, ctx, (em, tenantId) => usableRoom(em, ctx, tenantId, roomId));
     declareAudience(`room:${room.id}`);
-    return ofTenant(this.deps.pubsub.iterate<T>(topic(ctx.tenantId!, room.id)), ctx.tenantId!, keep);
+    return ofTenant(this.deps.pubsub.iterate(topic(ctx.tenantId!, room.id)), ctx.tenantId!, keep);
   }
 }

@@ -2,16 +2,19 @@ import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { isUuid } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { Message } from '../messages/message.entity';
-import type { MessageEvent } from '../messages/message.service';
+import {
+  RoomEventKind,
+  roomTopic,
+  tenantRoomsTopic,
+  typingTopic,
+  type RoomEventMessage,
+  type RoomTopic,
+  type TenantRoomsTopic,
+  type TypingMessage,
+} from '../../../kernel/contracts/topics';
 import { UserReference } from '../user.reference';
 
-export enum RoomEventKind {
-  MESSAGE_ADDED = 'message_added',
-  MESSAGE_EDITED = 'message_edited',
-  MESSAGE_DELETED = 'message_deleted',
-  /** Someone's read pointer moved (rooms whose read receipts are public). */
-  READ = 'read',
-}
+export { RoomEventKind, roomTopic, tenantRoomsTopic, typingTopic };
 registerEnumType(RoomEventKind, { name: 'RoomEventKind' });
 
 /** What happened in a room, as subscribers of `roomEvents` get it; `id` names the event and is all it needs to be looked up. */
@@ -45,17 +48,7 @@ export class RoomEvent {
 }
 
 /** What travels on a room's topic (and the tenant's). */
-export interface RoomEventPayload {
-  tenantId: string;
-  roomId: string;
-  kind: RoomEventKind;
-  messageId: string;
-  /** The author of an added message, the reader of a READ. */
-  userId: string | null;
-  at: number;
-  /** MESSAGE_ADDED: the message itself, for `messageAdded`. */
-  snapshot?: MessageEvent;
-}
+export type RoomEventPayload = RoomEventMessage;
 
 const KINDS = Object.values(RoomEventKind);
 
@@ -77,32 +70,12 @@ export function decodeEventId(id: string): Omit<RoomEventPayload, 'tenantId' | '
   }
 }
 
-/** Topic of one room's events; the tenant is part of it, so one tenant's subscribers never see another's. */
-export function roomTopic(tenantId: string, roomId: string): string {
-  return `messaging.room.${tenantId}.${roomId}`;
-}
-
 /** Someone typing in a room (or stopping), for `typing` subscribers. */
-export interface TypingPayload {
-  tenantId: string;
-  roomId: string;
-  userId: string;
-  typing: boolean;
-  expiresAt: number;
-}
-
-export function typingTopic(tenantId: string, roomId: string): string {
-  return `messaging.typing.${tenantId}.${roomId}`;
-}
+export type TypingPayload = TypingMessage;
 
 /** Announces a typing change to the room's `typing` subscribers (best effort, like every live event). */
 export async function publishTyping(deps: SubgraphDeps, payload: TypingPayload): Promise<void> {
   await deps.pubsub.publish(typingTopic(payload.tenantId, payload.roomId), payload).catch(() => undefined);
-}
-
-/** Every room event of a tenant (unread counts listen here). */
-export function tenantRoomsTopic(tenantId: string): string {
-  return `messaging.rooms.${tenantId}`;
 }
 
 /**
@@ -115,7 +88,7 @@ export async function publishRoomEvent(
   options: { toRoom?: boolean } = {},
 ): Promise<void> {
   const payload: RoomEventPayload = { ...event, at: Date.now() };
-  const topics = [tenantRoomsTopic(event.tenantId)];
+  const topics: (TenantRoomsTopic | RoomTopic)[] = [tenantRoomsTopic(event.tenantId)];
   if (options.toRoom !== false) topics.push(roomTopic(event.tenantId, event.roomId));
   await Promise.all(topics.map((t) => deps.pubsub.publish(t, payload))).catch(() => undefined);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { In, type EntityManager } from 'typeorm';
-import type { DomainEvent } from '../../../kernel/events';
+import type { EventOf } from '../../../kernel/contracts/events';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
@@ -8,7 +8,7 @@ import { MessagingErrorCode, messagingError } from '../messaging.errors';
 import type { CreateRoomInput } from './create-room.input';
 import { Room, RoomType } from './room.entity';
 import { isUuid, returningRows } from '../../../kernel/db/values';
-import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { SUBSCRIPTION_ACCESS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
 
 /** Tenant roles that may see every support room (the tenant's team). */
@@ -174,7 +174,7 @@ export class RoomService {
     });
     // Their live subscriptions to the room end (the gateway admits them again).
     await this.deps.pubsub
-      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId, userIds: [ctx.userId] })
+      .publish(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, { tenantId: ctx.tenantId!, userIds: [ctx.userId!] })
       .catch(() => undefined);
     return true;
   }
@@ -244,22 +244,28 @@ export class RoomService {
 }
 
 /** Consumers of identity's and tenancy's membership events: who belongs to each tenant (for DMs and invitations). */
-export async function memberJoined(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId?: string; ownerUserId?: string; role?: string };
-  const userId = p.userId ?? p.ownerUserId;
-  const role = p.role ?? (p.ownerUserId ? 'owner' : null);
-  if (userId) {
-    await em.query(
-      `INSERT INTO messaging.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
-       ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = coalesce(EXCLUDED.role, messaging.tenant_members.role)`,
-      [p.tenantId, userId, role],
-    );
-  }
+export async function memberJoined(
+  event: EventOf<'identity.tenant_registered' | 'tenancy.tenant_created' | 'identity.member_added'>,
+  em: EntityManager,
+): Promise<void> {
+  const { tenantId } = event.payload;
+  const [userId, role] =
+    event.type === 'identity.member_added'
+      ? [event.payload.userId, event.payload.role]
+      : [event.payload.ownerUserId, 'owner'];
+  await em.query(
+    `INSERT INTO messaging.tenant_members (tenant_id, user_id, role) VALUES ($1, $2, $3)
+     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = coalesce(EXCLUDED.role, messaging.tenant_members.role)`,
+    [tenantId, userId, role],
+  );
 }
 
 /** Consumer of identity.member_role_changed: the member's tenant role. */
-export async function memberRoleChanged(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId: string; role: string };
+export async function memberRoleChanged(
+  event: EventOf<'identity.member_role_changed'>,
+  em: EntityManager,
+): Promise<void> {
+  const p = event.payload;
   await em.query(`UPDATE messaging.tenant_members SET role = $3 WHERE tenant_id = $1 AND user_id = $2`, [
     p.tenantId,
     p.userId,
@@ -267,15 +273,18 @@ export async function memberRoleChanged(event: DomainEvent, em: EntityManager): 
   ]);
 }
 
-export async function memberLeft(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId: string };
+export async function memberLeft(event: EventOf<'identity.member_removed'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(`DELETE FROM messaging.tenant_members WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId]);
   await em.query(`DELETE FROM messaging.room_members WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId]);
 }
 
 /** Consumer of identity.tenant_registered: every new tenant starts with a `general` room. */
-export async function createGeneralRoom(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; ownerUserId: string };
+export async function createGeneralRoom(
+  event: EventOf<'identity.tenant_registered' | 'tenancy.tenant_created'>,
+  em: EntityManager,
+): Promise<void> {
+  const p = event.payload;
   await em.insert(Room, { tenantId: p.tenantId, id: randomUUID(), name: 'general', createdBy: p.ownerUserId });
 }
 

@@ -7,7 +7,7 @@ import { isUuid, returningRows } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { DOMAINS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { DOMAINS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { CHALLENGE_PREFIX, CHALLENGE_VALUE_PREFIX, Domain, DomainStatus } from './domain.entity';
 

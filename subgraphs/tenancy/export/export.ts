@@ -6,7 +6,8 @@ import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
 import { forbidden } from '../../../kernel/errors';
-import { recordEvent, TENANT_EXPORT_REQUESTED_EVENT, type DomainEvent } from '../../../kernel/events';
+import { recordEvent } from '../../../kernel/events';
+import { TENANT_EXPORT_REQUESTED_EVENT, type EventOf } from '../../../kernel/contracts/events';
 import { SUBGRAPHS } from '../../../kernel/services';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
@@ -112,8 +113,8 @@ async function view(em: EntityManager, tenantId: string, id: string, withData: b
 }
 
 /** Consumer of each subgraph's part: stored; the export is complete when every subgraph has answered. */
-export async function storeExportPart(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; exportId: string; subgraph: string; tables: Record<string, unknown> };
+export async function storeExportPart(event: EventOf<'platform.tenant_export_part'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO tenancy.export_parts (tenant_id, export_id, subgraph, data) SELECT $1, $2, $3, $4
       WHERE EXISTS (SELECT 1 FROM tenancy.exports WHERE tenant_id = $1 AND id = $2)

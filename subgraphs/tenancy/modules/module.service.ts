@@ -4,7 +4,7 @@ import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
 import { isPlatformPermission } from '../../../kernel/contracts/permissions';
 import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { PERMISSIONS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { PLATFORM_VERSION, SEMVER, compareVersions } from '../../../kernel/version';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';

@@ -3,11 +3,12 @@ import { In, type EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scope';
 import { isUuid, returningRows } from '../../../kernel/db/values';
-import { recordEvent, TENANT_PURGED_EVENT, type DomainEvent } from '../../../kernel/events';
+import { recordEvent } from '../../../kernel/events';
+import { TENANT_PURGED_EVENT, type EventOf } from '../../../kernel/contracts/events';
 import { scheduleJob, type JobHandler } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/topics';
-import { forbidden } from '../../../kernel/errors';
+import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
+import { forbidden, unauthenticated } from '../../../kernel/errors';
 import { TEXT_LIMITS, cleanName, lengthRange } from '../../../kernel/text';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { Membership } from './membership.entity';
@@ -34,6 +35,8 @@ export class TenantService {
 
   /** A new tenant owned by the caller (who then switches to it with `switchTenant`). */
   async create(ctx: RequestContext, input: CreateTenantInput): Promise<Tenant> {
+    const ownerUserId = ctx.userId;
+    if (!ownerUserId) throw unauthenticated();
     const name = checkedName(input.name);
     const slug = input.slug === undefined || input.slug === null ? null : checkedSlug(input.slug);
     const tenantId = randomUUID();
@@ -52,13 +55,13 @@ export class TenantService {
       }
       await em.query(`INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')`, [
         tenantId,
-        ctx.userId,
+        ownerUserId,
       ]);
       await startTrial(em, tenantId, this.deps.config.tenancy.TRIAL_PERIOD_SECONDS);
       const event = await recordEvent(em, 'tenancy', {
         type: 'tenancy.tenant_created',
         tenantId,
-        payload: { tenantId, name, slug: chosen, ownerUserId: ctx.userId, actorId: ctx.userId },
+        payload: { tenantId, name, slug: chosen, ownerUserId, actorId: ownerUserId },
       });
       return { tenant: await em.findOneByOrFail(Tenant, { id: tenantId }), event };
     });
@@ -269,8 +272,12 @@ export class TenantService {
   }
 
   /** Consumer of identity.tenant_registered: the tenant record (on trial), its owner's membership. */
-  static async provision(event: DomainEvent, em: EntityManager, trialSeconds: number): Promise<void> {
-    const p = event.payload as { tenantId: string; name: string; ownerUserId: string };
+  static async provision(
+    event: EventOf<'identity.tenant_registered'>,
+    em: EntityManager,
+    trialSeconds: number,
+  ): Promise<void> {
+    const p = event.payload;
     // Identity checked the name; it is cleaned again as every tenant name is stored.
     const name = cleanName(p.name).slice(0, TEXT_LIMITS.tenantName) || 'Workspace';
     const slug = await freeSlug(em, slugify(name), p.tenantId);
@@ -353,8 +360,8 @@ export function purgeJob(deps: SubgraphDeps): JobHandler {
 }
 
 /** Consumer of identity.member_added: the member appears in the tenant's member list. */
-export async function addMember(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId: string; role: string };
+export async function addMember(event: EventOf<'identity.member_added'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(
     `INSERT INTO tenancy.memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)
      ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = EXCLUDED.role`,
@@ -363,8 +370,8 @@ export async function addMember(event: DomainEvent, em: EntityManager): Promise<
 }
 
 /** Consumer of identity.member_removed. */
-export async function removeMember(event: DomainEvent, em: EntityManager): Promise<void> {
-  const p = event.payload as { tenantId: string; userId: string };
+export async function removeMember(event: EventOf<'identity.member_removed'>, em: EntityManager): Promise<void> {
+  const p = event.payload;
   await em.query(`DELETE FROM tenancy.memberships WHERE tenant_id = $1 AND user_id = $2`, [p.tenantId, p.userId]);
 }
 

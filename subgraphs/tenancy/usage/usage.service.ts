@@ -3,7 +3,7 @@ import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { LIMITS_CHANGED_TOPIC } from '../../../kernel/topics';
+import { LIMITS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
 import { DEFAULT_LIMITS, MONTHLY, Metric, type TenantLimitsInput, type TenantUsage } from './usage.types';
 

@@ -1,0 +1,144 @@
+import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
+
+/**
+ * Every domain event that travels between subgraphs (outbox → bus → consumers), with the schema of its
+ * payload. Producers are checked by the compiler (`recordEvent`) and by the schema before the insert;
+ * consumers get a payload the schema accepted, typed by the event type (`consumer`).
+ */
+
+const id = z.uuid();
+const actorId = id.nullish();
+
+/** `{ tenantId }`: a deleted tenant's grace period is over; every subgraph deletes its rows (kernel/db/purge.ts). */
+export const TENANT_PURGED_EVENT = 'tenancy.tenant_purged';
+/** `{ tenantId, exportId }`: the tenant's owner asked for an export; every subgraph sends its part. */
+export const TENANT_EXPORT_REQUESTED_EVENT = 'tenancy.export_requested';
+/** `{ tenantId, exportId, subgraph, tables }`: one subgraph's rows of the tenant (kernel/db/export.ts). */
+export const TENANT_EXPORT_PART_EVENT = 'platform.tenant_export_part';
+
+const memberRole = z.object({ tenantId: id, userId: id, role: z.string().min(1) });
+const domainChange = z.object({ tenantId: id, domain: z.string().min(1) });
+
+export const EVENT_SCHEMAS = {
+  /** Someone registered with a new tenant: tenancy creates it, messaging its general room. */
+  'identity.tenant_registered': z.object({
+    tenantId: id,
+    name: z.string(),
+    ownerUserId: id,
+    ownerEmail: z.string(),
+  }),
+  /** An account joined a tenant (invitation accepted, first single sign-on). */
+  'identity.member_added': memberRole,
+  'identity.member_removed': z.object({ tenantId: id, userId: id }),
+  'identity.member_role_changed': memberRole,
+
+  /** A signed-in user created a further tenant; they are its owner. */
+  'tenancy.tenant_created': z.object({
+    tenantId: id,
+    name: z.string(),
+    slug: z.string(),
+    ownerUserId: id,
+    actorId,
+  }),
+  'tenancy.tenant_updated': z.object({ tenantId: id, name: z.string(), slug: z.string(), actorId }),
+  'tenancy.tenant_status_changed': z.object({
+    tenantId: id,
+    status: z.enum(['active', 'suspended', 'trial_expired', 'deleted']),
+    reason: z.string().nullish(),
+    actorId,
+    actorTenantId: id.nullish(),
+  }),
+  'tenancy.settings_changed': z.object({
+    tenantId: id,
+    dataResidency: z.string().nullable(),
+    readReceipts: z.enum(['public', 'private']),
+    actorId,
+  }),
+  'tenancy.module_installed': z.object({
+    tenantId: id,
+    moduleId: z.string().min(1),
+    version: z.string(),
+    permissions: z.array(z.string()),
+    actorId,
+  }),
+  'tenancy.module_uninstalled': z.object({ tenantId: id, moduleId: z.string().min(1), actorId }),
+  'tenancy.branding_changed': z.object({
+    tenantId: id,
+    displayName: z.string().nullable(),
+    emailSenderName: z.string().nullable(),
+  }),
+  'tenancy.domain_verified': domainChange,
+  'tenancy.domain_released': domainChange,
+  [TENANT_PURGED_EVENT]: z.object({ tenantId: id }),
+  [TENANT_EXPORT_REQUESTED_EVENT]: z.object({ tenantId: id, exportId: id }),
+  [TENANT_EXPORT_PART_EVENT]: z.object({
+    tenantId: id,
+    exportId: id,
+    subgraph: z.string().min(1),
+    tables: z.record(z.string(), z.unknown()),
+  }),
+} as const;
+
+export type EventType = keyof typeof EVENT_SCHEMAS;
+/** What a producer hands to `recordEvent` for an event type. */
+export type EventPayloadInput<T extends EventType> = z.input<(typeof EVENT_SCHEMAS)[T]>;
+/** What a consumer receives for an event type (its schema accepted it). */
+export type EventPayload<T extends EventType> = z.output<(typeof EVENT_SCHEMAS)[T]>;
+
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EVENT_SCHEMAS, type);
+}
+
+/** An event as it travels between subgraphs (the payload unchecked until a consumer parses it). */
+export interface DomainEvent<P = Record<string, unknown>> {
+  id: string;
+  type: string;
+  tenantId: string | null;
+  payload: P;
+  occurredAt: string;
+  source: string;
+}
+
+/** An event of one of the types `T`, its payload checked: a union discriminated by `type`. */
+export type EventOf<T extends EventType> = {
+  [K in T]: Omit<DomainEvent, 'type' | 'payload'> & { type: K; payload: EventPayload<K> };
+}[T];
+
+/** A payload that its type's schema refuses: never handed to a consumer. */
+export class MalformedEventError extends Error {
+  constructor(
+    readonly eventId: string,
+    readonly type: string,
+    readonly issues: string,
+  ) {
+    super(`event ${eventId} (${type}) does not match its schema: ${issues}`);
+    this.name = 'MalformedEventError';
+  }
+}
+
+/** Checks an event's payload against its type's schema; the event with the parsed payload, or a MalformedEventError. */
+export function parseEvent(event: DomainEvent<unknown>): EventOf<EventType> {
+  if (!isEventType(event.type)) throw new MalformedEventError(event.id, event.type, 'unknown event type');
+  const parsed = EVENT_SCHEMAS[event.type].safeParse(event.payload);
+  if (!parsed.success) throw new MalformedEventError(event.id, event.type, z.prettifyError(parsed.error));
+  // The schema of `event.type` accepted the payload: the pair is one member of the union.
+  return { ...event, payload: parsed.data } as EventOf<EventType>;
+}
+
+export interface EventConsumer<T extends EventType = EventType> {
+  /** Consumer name, unique per subgraph; also the idempotency key space. */
+  name: string;
+  types: readonly T[];
+  /** Receives only events of `types` whose payload matched their schema. */
+  handle(event: EventOf<T>, em: EntityManager): Promise<void>;
+}
+
+/** A consumer typed by its list of event types: `handle` gets their union, narrowed by `event.type`. */
+export function consumer<const T extends EventType>(definition: {
+  name: string;
+  types: readonly T[];
+  handle: (event: EventOf<NoInfer<T>>, em: EntityManager) => Promise<void>;
+}): EventConsumer<T> {
+  return definition;
+}
