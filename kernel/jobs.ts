@@ -1,18 +1,21 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { z } from 'zod';
 import { APP_ROLE } from './db/roles';
 import { withSystem } from './db/tenant-scope';
 import { returningRows } from './db/values';
 import { logger } from './log';
+import {
+  JOB_SCHEMAS,
+  isJobName,
+  type JobHandler,
+  type JobHandlers,
+  type JobName,
+  type JobPayload,
+} from './contracts/jobs';
 
 const log = logger('jobs');
 const MAX_ATTEMPTS = 10;
 const LEASE_SECONDS = 60;
-
-/**
- * A job's work: runs in a transaction with the job's completion (it happens once, or is retried). It may
- * return what to do after that transaction commits (e.g. announce a change).
- */
-export type JobHandler = (payload: Record<string, unknown>, em: EntityManager) => Promise<void | (() => Promise<void>)>;
 
 /** A subgraph's durable job table: jobs survive restarts and run once across all instances. */
 export function jobTablesSql(schema: string): string[] {
@@ -47,15 +50,16 @@ export function jobTablesSql(schema: string): string[] {
  * Schedules (or re-schedules: same key, new time and payload) a job in the caller's transaction, so it
  * exists exactly when the change that needs it commits.
  */
-export async function scheduleJob(
+export async function scheduleJob<N extends JobName>(
   em: EntityManager,
   schema: string,
-  job: { name: string; key: string; runAt: Date; payload: Record<string, unknown> },
+  job: { name: N; key: string; runAt: Date; payload: JobPayload<N> },
 ): Promise<void> {
+  const payload = JOB_SCHEMAS[job.name].parse(job.payload);
   await em.query(`SELECT "${schema}".schedule_job($1, $2, $3, $4)`, [
     job.name,
     job.key,
-    JSON.stringify(job.payload),
+    JSON.stringify(payload),
     job.runAt,
   ]);
 }
@@ -75,7 +79,7 @@ export class JobRunner {
   constructor(
     private readonly ds: DataSource,
     private readonly schema: string,
-    private readonly handlers: Record<string, JobHandler>,
+    private readonly handlers: JobHandlers,
     private readonly intervalMs: number,
   ) {}
 
@@ -111,12 +115,22 @@ export class JobRunner {
     for (const job of due) await this.run(job);
   }
 
+  /** The job's handler and its payload as its schema reads it; throws (a failed attempt) when either is missing. */
+  private prepare(job: DueJob): { handler: JobHandler<JobName>; payload: JobPayload<JobName> } {
+    if (!isJobName(job.name)) throw new Error(`unknown job ${job.name}`);
+    // The handler registered under this name takes this name's payload, which the schema below checks.
+    const handler = this.handlers[job.name] as JobHandler<JobName> | undefined;
+    if (!handler) throw new Error(`no handler for job ${job.name}`);
+    const parsed = JOB_SCHEMAS[job.name].safeParse(job.payload);
+    if (!parsed.success) throw new Error(`job ${job.name} does not match its schema: ${z.prettifyError(parsed.error)}`);
+    return { handler, payload: parsed.data };
+  }
+
   private async run(job: DueJob): Promise<void> {
-    const handler = this.handlers[job.name];
     try {
-      if (!handler) throw new Error(`no handler for job ${job.name}`);
+      const { handler, payload } = this.prepare(job);
       const after = await withSystem(this.ds, `job ${job.name}`, async (em) => {
-        const then = await handler(job.payload, em);
+        const then = await handler(payload, em);
         await em.query(`UPDATE "${this.schema}".jobs SET done_at = now(), lease_until = NULL WHERE id = $1`, [job.id]);
         return then;
       });

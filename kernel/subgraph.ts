@@ -7,7 +7,7 @@ import type { SubgraphName } from './services';
 import type { EventBus, EventConsumer, OutboxRelay } from './events';
 import type { AnyInternalHandlers } from './contracts/internal-calls';
 import type { PubSub } from './pubsub';
-import type { JobHandler } from './jobs';
+import type { JobHandlers } from './contracts/jobs';
 import type { HookHandler } from './http/hooks';
 import { buildFederatedSchema, type ReferenceResolvers } from './federation/build-federated-schema';
 
@@ -43,8 +43,8 @@ export interface SubgraphDefinition {
   internal?: (deps: SubgraphDeps) => AnyInternalHandlers;
   /** Public endpoints served through the gateway at POST /hooks/<subgraph>/<path> (see kernel/http/hooks.ts). */
   hooks?: (deps: SubgraphDeps) => HookHandler;
-  /** Durable jobs by name (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */
-  jobs?: (deps: SubgraphDeps) => Record<string, JobHandler>;
+  /** Durable jobs by name, declared in kernel/contracts/jobs.ts (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */
+  jobs?: (deps: SubgraphDeps) => JobHandlers;
   /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */
   background?: (deps: SubgraphDeps) => { stop(): Promise<void> };
 }

@@ -8,6 +8,7 @@ import { createSubgraphDataSource } from '../kernel/db/data-source';
 import { withSystem } from '../kernel/db/tenant-scope';
 import { PostgresEventBus } from '../kernel/event-bus';
 import { OutboxRelay, attachConsumers, recordEvent } from '../kernel/events';
+import { JobRunner, scheduleJob } from '../kernel/jobs';
 import { freshDatabase } from './support/platform';
 
 /**
@@ -110,4 +111,44 @@ it('fails the producer in its own transaction when its payload does not match', 
     em.query(`SELECT 1 FROM tenancy.outbox WHERE tenant_id = $1`, [tenantId]),
   );
   expect(rows).toEqual([]);
+});
+
+it('never hands a job handler a payload that does not match its schema', async () => {
+  const seen: string[] = [];
+  const runner = new JobRunner(
+    tenancy,
+    'tenancy',
+    { 'trial-expiry': async ({ tenantId }) => void seen.push(tenantId) },
+    60_000,
+  );
+  const tenantId = randomUUID();
+  const owner = new Client({ connectionString: db.url });
+  await owner.connect();
+  try {
+    // Past `scheduleJob` and its checks: a row another version of the code might have written.
+    await owner.query(
+      `INSERT INTO tenancy.jobs (id, name, key, payload, run_at) VALUES ($1, 'trial-expiry', $2, $3, now())`,
+      [randomUUID(), `malformed:${tenantId}`, JSON.stringify({ tenant: tenantId })],
+    );
+    await withSystem(tenancy, 'test', (em) =>
+      scheduleJob(em, 'tenancy', {
+        name: 'trial-expiry',
+        key: `good:${tenantId}`,
+        runAt: new Date(),
+        payload: { tenantId },
+      }),
+    );
+    await runner.runDue();
+    expect(seen).toEqual([tenantId]);
+    const { rows } = await owner.query(
+      `SELECT key, done_at IS NOT NULL AS done, last_error FROM tenancy.jobs WHERE key LIKE $1 ORDER BY key`,
+      [`%:${tenantId}`],
+    );
+    expect(rows).toEqual([
+      { key: `good:${tenantId}`, done: true, last_error: null },
+      { key: `malformed:${tenantId}`, done: false, last_error: expect.stringContaining('does not match its schema') },
+    ]);
+  } finally {
+    await owner.end();
+  }
 });

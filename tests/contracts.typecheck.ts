@@ -5,6 +5,8 @@
 import type { EntityManager } from 'typeorm';
 import type { InternalClient } from '../gateway/internal-client';
 import { recordEvent } from '../kernel/events';
+import { scheduleJob } from '../kernel/jobs';
+import type { JobHandlers } from '../kernel/contracts/jobs';
 import type { PubSub } from '../kernel/pubsub';
 import { consumer, type EventOf } from '../kernel/contracts/events';
 import type { InternalHandlers } from '../kernel/contracts/internal-calls';
@@ -74,4 +76,18 @@ export async function internalCalls(): Promise<void> {
   // @ts-expect-error identity's handlers without its revocations call
   const incomplete: InternalHandlers<'identity'> = handlers;
   void incomplete;
+}
+
+export async function jobs(): Promise<void> {
+  const runAt = new Date();
+  await scheduleJob(em, 'tenancy', { name: 'trial-expiry', key: 'k', runAt, payload: { tenantId } });
+  // @ts-expect-error a misspelt payload field
+  await scheduleJob(em, 'tenancy', { name: 'trial-expiry', key: 'k', runAt, payload: { tenantID: tenantId } });
+  // @ts-expect-error a job that does not exist
+  await scheduleJob(em, 'tenancy', { name: 'trial-expired', key: 'k', runAt, payload: { tenantId } });
+  const handlers: JobHandlers = { 'purge-tenant': async ({ tenantId }) => void tenantId.length };
+  // @ts-expect-error a handler registered under a name that is not a job
+  const misnamed: JobHandlers = { 'purge-tenants': async () => undefined };
+  void handlers;
+  void misnamed;
 }

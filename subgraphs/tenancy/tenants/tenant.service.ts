@@ -5,7 +5,8 @@ import { withSystem, withTenant, withUser } from '../../../kernel/db/tenant-scop
 import { isUuid, returningRows } from '../../../kernel/db/values';
 import { recordEvent } from '../../../kernel/events';
 import { TENANT_PURGED_EVENT, type EventOf } from '../../../kernel/contracts/events';
-import { scheduleJob, type JobHandler } from '../../../kernel/jobs';
+import { scheduleJob } from '../../../kernel/jobs';
+import type { JobHandler, JobName } from '../../../kernel/contracts/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TENANT_STATUS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { forbidden, unauthenticated } from '../../../kernel/errors';
@@ -310,13 +311,12 @@ async function startTrial(em: EntityManager, tenantId: string, seconds: number):
   });
 }
 
-export const TRIAL_EXPIRY_JOB = 'trial-expiry';
-export const PURGE_JOB = 'purge-tenant';
+export const TRIAL_EXPIRY_JOB = 'trial-expiry' satisfies JobName;
+export const PURGE_JOB = 'purge-tenant' satisfies JobName;
 
 /** Job: the trial is over (unless it was extended or the tenant left the trial meanwhile). */
-export function trialExpiryJob(deps: SubgraphDeps): JobHandler {
-  return async (payload, em) => {
-    const tenantId = String(payload.tenantId);
+export function trialExpiryJob(deps: SubgraphDeps): JobHandler<typeof TRIAL_EXPIRY_JOB> {
+  return async ({ tenantId }, em) => {
     const expired = returningRows<{ tenant_id: string }>(
       await em.query(
         `UPDATE tenancy.tenants SET status = 'trial_expired', status_reason = 'Trial period ended', status_changed_at = now()
@@ -338,9 +338,8 @@ export function trialExpiryJob(deps: SubgraphDeps): JobHandler {
 }
 
 /** Job: a deleted tenant's grace period is over: every subgraph deletes its rows (kernel purge consumer). */
-export function purgeJob(deps: SubgraphDeps): JobHandler {
-  return async (payload, em) => {
-    const tenantId = String(payload.tenantId);
+export function purgeJob(deps: SubgraphDeps): JobHandler<typeof PURGE_JOB> {
+  return async ({ tenantId }, em) => {
     const [due]: { due: boolean }[] = await em.query(
       `SELECT EXISTS (SELECT 1 FROM tenancy.tenants WHERE tenant_id = $1 AND status = 'deleted' AND purge_at <= now()) AS due`,
       [tenantId],

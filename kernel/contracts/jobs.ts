@@ -1,0 +1,33 @@
+import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
+
+/**
+ * Every durable job (kernel/jobs.ts) with the schema of its payload. `scheduleJob` is checked by the compiler
+ * and by the schema before the row is written; a runner hands its handler only a payload the schema accepted.
+ * Names are stored in each subgraph's `jobs` table: renaming one strands the rows already scheduled.
+ */
+export const JOB_SCHEMAS = {
+  /** tenancy: a tenant's trial is over, unless it was extended or the tenant left the trial meanwhile. */
+  'trial-expiry': z.object({ tenantId: z.uuid() }),
+  /** tenancy: a deleted tenant's grace period is over; every subgraph deletes its rows. */
+  'purge-tenant': z.object({ tenantId: z.uuid() }),
+} as const;
+
+export type JobName = keyof typeof JOB_SCHEMAS;
+export type JobPayload<N extends JobName> = z.output<(typeof JOB_SCHEMAS)[N]>;
+
+/**
+ * A job's work: runs in a transaction with the job's completion (it happens once, or is retried). It may
+ * return what to do after that transaction commits (e.g. announce a change).
+ */
+export type JobHandler<N extends JobName> = (
+  payload: JobPayload<N>,
+  em: EntityManager,
+) => Promise<void | (() => Promise<void>)>;
+
+/** The jobs a subgraph runs, by name. */
+export type JobHandlers = { [N in JobName]?: JobHandler<N> };
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(JOB_SCHEMAS, name);
+}
