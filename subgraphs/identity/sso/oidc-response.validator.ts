@@ -1,5 +1,4 @@
 import type * as Oidc from 'openid-client';
-import { admissionOf } from '../../../kernel/admission';
 import { systemContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { returningRows } from '../../../kernel/db/values';
@@ -32,9 +31,7 @@ export class OidcResponseValidator {
     tenantId: string,
     connectionId: string,
   ): Promise<{ connection: ConnectionRow; claims: Claims }> {
-    const connection = await this.requests.connection(tenantId, connectionId);
-    admissionOf(tenantId, 'acceptInvitation'); // before the state is used up: see finish
-    if (connection.kind !== 'oidc') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
+    const connection = await this.requests.callbackConnection(tenantId, connectionId, 'oidc');
     if (req.query.get('error'))
       throw new SsoRefusal(
         401,

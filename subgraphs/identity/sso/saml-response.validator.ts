@@ -1,6 +1,5 @@
 import type { Profile } from '@node-saml/node-saml';
 import { DOMParser, type Element } from '@xmldom/xmldom';
-import { admissionOf } from '../../../kernel/admission';
 import { systemContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { returningRows } from '../../../kernel/db/values';
@@ -50,9 +49,7 @@ export class SamlResponseValidator {
     tenantId: string,
     connectionId: string,
   ): Promise<{ connection: ConnectionRow; claims: Claims }> {
-    const connection = await this.requests.connection(tenantId, connectionId);
-    admissionOf(tenantId, 'acceptInvitation'); // before the response is used up: see finish
-    if (connection.kind !== 'saml') throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
+    const connection = await this.requests.callbackConnection(tenantId, connectionId, 'saml');
     const form = new URLSearchParams(req.body.toString('utf8'));
     const samlResponse = form.get('SAMLResponse');
     if (!samlResponse) throw new SsoRefusal(400, 'SSO_SAML_REJECTED', 'No SAMLResponse was posted');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { admissionOf } from '../../../kernel/admission';
 import { systemContext, type RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { HOOK_CLIENT_IP_HEADER, HOOK_ORIGIN_HEADER, type HookRequest } from '../../../kernel/http/hooks';
@@ -48,6 +49,17 @@ export class SsoRequestService {
     if (!rows[0])
       throw new SsoRefusal(404, 'SSO_CONNECTION_NOT_FOUND', 'This tenant has no such single sign-on connection');
     return rows[0];
+  }
+
+  /**
+   * The connection a provider's answer comes back to, of the kind that answer needs; the tenant's admission is
+   * taken before the answer (its state, its assertion) is used up, so a refused admission leaves it usable (see finish).
+   */
+  async callbackConnection(tenantId: string, connectionId: string, kind: 'oidc' | 'saml'): Promise<ConnectionRow> {
+    const connection = await this.connection(tenantId, connectionId);
+    admissionOf(tenantId, 'acceptInvitation');
+    if (connection.kind !== kind) throw new SsoRefusal(404, 'NOT_FOUND', 'No such page');
+    return connection;
   }
 
   /** Whether the callback came from the browser that started the sign-in (SAML over plain http cannot tell: see start). */
