@@ -48,12 +48,18 @@ export async function joinByInvitation(
   config: Config,
   owner: Account,
   role = 'member',
-): Promise<{ userId: string; token: string }> {
+): Promise<{ userId: string; token: string; email: string; password: string }> {
   const email = uniqueEmail('member');
+  const password = 'member pass phrase';
   await gql(gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
   const token = tokenFrom(await waitForMail(config, email, SUBJECTS.invitation));
-  const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
-  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
+  const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password } });
+  return {
+    userId: joined.data!.acceptInvitation.user.id,
+    token: joined.data!.acceptInvitation.accessToken,
+    email,
+    password,
+  };
 }
 
 /** What an authenticator app shows `steps` periods from now. */
