@@ -84,7 +84,7 @@ export class User extends ApiClient implements Account {
 
   constructor(
     url: string,
-    private readonly config: Config,
+    private readonly config: Config | undefined,
     account: Account,
   ) {
     super(url, account.token);
@@ -96,8 +96,14 @@ export class User extends ApiClient implements Account {
 
   /** Someone new joins this user's tenant with `role`, through a real invitation e-mail, and is signed in. */
   async invite(role = 'member'): Promise<User> {
-    const joined = await joinByInvitation(this.url, this.config, this, role);
+    const joined = await joinByInvitation(this.url, this.mailbox(), this, role);
     return new User(this.url, this.config, { ...joined, tenantId: this.tenantId });
+  }
+
+  /** Where the platform's mail is read: its config (callers made from a bare URL have none). */
+  private mailbox(): Config {
+    if (!this.config) throw new Error(`no mailbox for ${this.url}: make these callers with the platform's config`);
+    return this.config;
   }
 
   /** Turns on two-factor sign-in, as an authenticator app user would. */
@@ -107,7 +113,7 @@ export class User extends ApiClient implements Account {
 
   /** Follows the confirmation link mailed at registration. */
   confirmEmail(): Promise<void> {
-    return confirmEmail(this.url, this.config, this.email);
+    return confirmEmail(this.url, this.mailbox(), this.email);
   }
 }
 
@@ -123,7 +129,8 @@ export interface Callers {
   at(url: string): Callers;
 }
 
-export function callersAt(url: string, config: Config): Callers {
+/** Callers of the gateway at `url`; `config` (the platform's) lets them read its mailbox: invitations, confirmations. */
+export function callersAt(url: string, config?: Config): Callers {
   return {
     anonymous: () => new ApiClient(url),
     as: (token) => new ApiClient(url, token) as SignedIn,
