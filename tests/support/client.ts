@@ -7,15 +7,15 @@ import { gql, rawGql, rawGqlResponse, type GqlOptions, type GqlResult } from './
 type Headers = Record<string, string>;
 
 /**
- * One caller of one endpoint: the URL (the test platform's gateway unless told otherwise), the bearer token if any,
- * and headers sent with every request. `gql` sends a typed operation the way a client does; `raw` and `response` send
- * any body (a malformed one, a batch, persisted queries…), `response` with the answer's headers.
+ * One caller of one endpoint: the URL (the test platform's gateway unless told otherwise) and the bearer token if any.
+ * `gql` sends a typed operation the way a client does; `raw` and `response` send any body (a malformed one, a batch,
+ * persisted queries…), `response` with the answer's headers; `options.headers` adds headers to one request
+ * (X-Forwarded-For, x-tenant-id…).
  */
 export class ApiClient {
   constructor(
     readonly url: string,
     readonly token?: string,
-    readonly headers: Headers = {},
   ) {}
 
   gql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, options: { headers?: Headers } = {}) {
@@ -56,18 +56,13 @@ export class ApiClient {
     return res.data.sendMessage.id;
   }
 
-  /** The same caller, sending these headers too (X-Forwarded-For, x-tenant-id…). */
-  withHeaders(headers: Headers): ApiClient {
-    return new ApiClient(this.url, this.token, { ...this.headers, ...headers });
-  }
-
   /** The same caller at another endpoint (a further gateway, a subgraph). */
   via(url: string): ApiClient {
-    return new ApiClient(url, this.token, this.headers);
+    return new ApiClient(url, this.token);
   }
 
   private options(headers?: Headers): GqlOptions {
-    return { token: this.token, headers: { ...this.headers, ...headers } };
+    return { token: this.token, headers };
   }
 }
 
