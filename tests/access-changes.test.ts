@@ -13,27 +13,27 @@ import {
   RemoveUserDocument,
   RevokeApiKeyDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, uniqueEmail, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep } from './support/ws';
 
 let t: TestPlatform;
-let owner: Account;
+let owner: User;
 beforeAll(async () => {
   t = await startTestPlatform();
-  owner = await signUp(t.gatewayUrl, 'Changes');
+  owner = await t.signUp('Changes');
 });
 afterAll(async () => {
   await t?.stop();
 });
 
-const member = (role = 'member') => joinByInvitation(t.gatewayUrl, t.config, owner, role);
+const member = (role = 'member') => owner.invite(role);
 
 async function roleWith(permissions: string[], name = `r-${Math.random().toString(36).slice(2, 8)}`) {
-  return (await gql(t.gatewayUrl, CreateRoleDocument, { input: { name, permissions } }, { token: owner.token })).data!
-    .createRole.id;
+  return (await owner.gql(CreateRoleDocument, { input: { name, permissions } })).data!.createRole.id;
 }
 
 const SUB = 'subscription($r: ID!) { messageAdded(roomId: $r) { id } }';
@@ -41,17 +41,12 @@ const ROOM = '00000000-0000-4000-8000-000000000000';
 
 describe('live connections follow access changes', () => {
   it('closes a WebSocket authenticated with an API key when the key is revoked', async () => {
-    const created = await gql(
-      t.gatewayUrl,
-      CreateApiKeyDocument,
-      { input: { name: 'ws', permissions: ['messages:read'] } },
-      { token: owner.token },
-    );
+    const created = await owner.gql(CreateApiKeyDocument, { input: { name: 'ws', permissions: ['messages:read'] } });
     const { secret, apiKey } = created.data!.createApiKey;
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${secret}` });
     socket.subscribe(SUB, { r: ROOM });
     await sleep(300);
-    await gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token });
+    await owner.gql(RevokeApiKeyDocument, { id: apiKey.id });
     expect((await socket.closed).code).toBe(4401);
     await socket.dispose();
   });
@@ -61,12 +56,7 @@ describe('live connections follow access changes', () => {
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${a.token}` });
     socket.subscribe(SUB, { r: ROOM });
     await sleep(300);
-    await gql(
-      t.gatewayUrl,
-      AssignRoleDocument,
-      { input: { userId: a.userId, roleId: 'member' } },
-      { token: owner.token },
-    );
+    await owner.gql(AssignRoleDocument, { input: { userId: a.userId, roleId: 'member' } });
     const closed = await socket.closed;
     expect(closed.code).toBe(4401);
     expect(closed.reason).toMatch(/Permissions changed/);
@@ -77,70 +67,35 @@ describe('live connections follow access changes', () => {
 describe('no escalation through roles, groups, invitations or removal', () => {
   it('refuses a role manager making themselves admin or joining a more powerful group', async () => {
     const m = await member();
-    await gql(
-      t.gatewayUrl,
-      AssignRoleDocument,
-      { input: { userId: m.userId, roleId: await roleWith(['roles:manage', 'users:read']) } },
-      { token: owner.token },
-    );
-    const self = await gql(
-      t.gatewayUrl,
-      AssignRoleDocument,
-      { input: { userId: m.userId, roleId: 'admin' } },
-      { token: m.token },
-    );
+    await owner.gql(AssignRoleDocument, {
+      input: { userId: m.userId, roleId: await roleWith(['roles:manage', 'users:read']) },
+    });
+    const self = await m.gql(AssignRoleDocument, { input: { userId: m.userId, roleId: 'admin' } });
     expect(codes(self)).toEqual(['PERMISSION_ESCALATION']);
-    const group = (
-      await gql(t.gatewayUrl, CreateGroupDocument, { input: { name: 'Treasury' } }, { token: owner.token })
-    ).data!.createGroup.id;
-    await gql(
-      t.gatewayUrl,
-      AssignGroupRoleDocument,
-      { input: { groupId: group, roleId: await roleWith(['ledger:write']) } },
-      { token: owner.token },
-    );
-    const join = await gql(
-      t.gatewayUrl,
-      AddGroupMemberDocument,
-      { input: { groupId: group, userId: m.userId } },
-      { token: m.token },
-    );
+    const group = (await owner.gql(CreateGroupDocument, { input: { name: 'Treasury' } })).data!.createGroup.id;
+    await owner.gql(AssignGroupRoleDocument, { input: { groupId: group, roleId: await roleWith(['ledger:write']) } });
+    const join = await m.gql(AddGroupMemberDocument, { input: { groupId: group, userId: m.userId } });
     expect(codes(join)).toEqual(['PERMISSION_ESCALATION']);
   });
 
   it('refuses someone who manages users inviting an admin or removing one', async () => {
     const hr = await member();
-    await gql(
-      t.gatewayUrl,
-      AssignRoleDocument,
-      { input: { userId: hr.userId, roleId: await roleWith(['users:manage', 'users:read']) } },
-      { token: owner.token },
-    );
-    const invite = await gql(
-      t.gatewayUrl,
-      InviteUserDocument,
-      { input: { email: uniqueEmail(), role: 'admin' } },
-      { token: hr.token },
-    );
+    await owner.gql(AssignRoleDocument, {
+      input: { userId: hr.userId, roleId: await roleWith(['users:manage', 'users:read']) },
+    });
+    const invite = await hr.gql(InviteUserDocument, { input: { email: uniqueEmail(), role: 'admin' } });
     expect(codes(invite)).toEqual(['PERMISSION_ESCALATION']);
     const a = await member('admin');
-    expect(codes(await gql(t.gatewayUrl, RemoveUserDocument, { userId: a.userId }, { token: hr.token }))).toEqual([
-      'PERMISSION_ESCALATION',
-    ]);
+    expect(codes(await hr.gql(RemoveUserDocument, { userId: a.userId }))).toEqual(['PERMISSION_ESCALATION']);
   });
 
   it('asks an account with two-factor sign-in for a code after it accepts an invitation', async () => {
-    const other = await signUp(t.gatewayUrl, 'With 2FA');
-    const { secret } = (await gql(t.gatewayUrl, EnrollTotpDocument, {}, { token: other.token })).data!.enrollTotp;
-    await gql(t.gatewayUrl, ConfirmTotpDocument, { code: authenticator.generate(secret) }, { token: other.token });
-    await gql(
-      t.gatewayUrl,
-      InviteUserDocument,
-      { input: { email: other.email, role: 'member' } },
-      { token: owner.token },
-    );
+    const other = await t.signUp('With 2FA');
+    const { secret } = (await other.gql(EnrollTotpDocument, {})).data!.enrollTotp;
+    await other.gql(ConfirmTotpDocument, { code: authenticator.generate(secret) });
+    await owner.gql(InviteUserDocument, { input: { email: other.email, role: 'member' } });
     const token = tokenFrom(await waitForMail(t.config, other.email, SUBJECTS.invitation));
-    const res = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: other.password } });
+    const res = await t.anonymous().gql(AcceptInvitationDocument, { input: { token, password: other.password } });
     expect(codes(res)).toEqual(['TWO_FACTOR_REQUIRED']);
   });
 });

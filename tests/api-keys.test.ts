@@ -7,46 +7,38 @@ import {
   ProductsDocument,
   RevokeApiKeyDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
-let owner: Account;
+let owner: User;
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { API_KEY_RATE_PER_MINUTE: '20' });
-  owner = await signUp(t.gatewayUrl, 'Keys');
-  await gql(
-    t.gatewayUrl,
-    CreateProductDocument,
-    { input: { name: 'Widget', priceCents: 100, currency: 'USD' } },
-    { token: owner.token },
-  );
+  owner = await t.signUp('Keys');
+  await owner.gql(CreateProductDocument, { input: { name: 'Widget', priceCents: 100, currency: 'USD' } });
 });
 afterAll(async () => {
   await t?.stop();
 });
 
-const create = (account: Account, permissions: string[], name = 'ci') =>
-  gql(t.gatewayUrl, CreateApiKeyDocument, { input: { name, permissions } }, { token: account.token });
+const create = (account: User, permissions: string[], name = 'ci') =>
+  account.gql(CreateApiKeyDocument, { input: { name, permissions } });
 
 describe('API keys', () => {
   it('acts with exactly the permissions it was given, by Bearer or x-api-key', async () => {
     const created = await create(owner, ['products:read']);
     const { secret, apiKey } = created.data!.createApiKey;
     expect(secret.startsWith(`${apiKey.prefix}_`)).toBe(true);
-    const listed = await gql(t.gatewayUrl, ApiKeysDocument, {}, { token: owner.token });
+    const listed = await owner.gql(ApiKeysDocument, {});
     expect(JSON.stringify(listed.data)).not.toContain(secret);
-    const viaBearer = await gql(t.gatewayUrl, ProductsDocument, {}, { token: secret });
+    const viaBearer = await t.as(secret).gql(ProductsDocument, {});
     expect(viaBearer.data!.products.map((p) => p.name)).toEqual(['Widget']);
-    const viaHeader = await gql(t.gatewayUrl, ProductsDocument, {}, { headers: { 'x-api-key': secret } });
+    const viaHeader = await t.anonymous().gql(ProductsDocument, {}, { headers: { 'x-api-key': secret } });
     expect(viaHeader.data!.products).toHaveLength(1);
-    const write = await gql(
-      t.gatewayUrl,
-      CreateProductDocument,
-      { input: { name: 'Nope', priceCents: 1, currency: 'USD' } },
-      { token: secret },
-    );
+    const write = await t
+      .as(secret)
+      .gql(CreateProductDocument, { input: { name: 'Nope', priceCents: 1, currency: 'USD' } });
     expect(codes(write)).toEqual(['FORBIDDEN']);
   });
 
@@ -54,61 +46,47 @@ describe('API keys', () => {
     const escalate = await create(owner, ['products:read', 'billing:refund']);
     expect(codes(escalate)).toEqual(['PERMISSION_ESCALATION']);
     const plain = (await create(owner, ['products:read'])).data!.createApiKey.secret;
-    const noRight = await gql(
-      t.gatewayUrl,
-      CreateApiKeyDocument,
-      { input: { name: 'child', permissions: ['products:read'] } },
-      { token: plain },
-    );
+    const noRight = await t
+      .as(plain)
+      .gql(CreateApiKeyDocument, { input: { name: 'child', permissions: ['products:read'] } });
     expect(codes(noRight)).toEqual(['FORBIDDEN']);
     const manager = (await create(owner, ['products:read', 'apikeys:manage'])).data!.createApiKey.secret;
-    const byKey = await gql(
-      t.gatewayUrl,
-      CreateApiKeyDocument,
-      { input: { name: 'child', permissions: ['products:read'] } },
-      { token: manager },
-    );
+    const byKey = await t
+      .as(manager)
+      .gql(CreateApiKeyDocument, { input: { name: 'child', permissions: ['products:read'] } });
     expect(codes(byKey)).toEqual(['PERMISSION_ESCALATION']);
   });
 
   it('stops working at once when revoked; another tenant cannot revoke it', async () => {
     const { secret, apiKey } = (await create(owner, ['products:read'])).data!.createApiKey;
-    expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: secret })).errors).toBeUndefined();
-    const stranger = await signUp(t.gatewayUrl, 'Other keys');
-    expect(codes(await gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: stranger.token }))).toEqual([
-      'API_KEY_NOT_FOUND',
-    ]);
-    expect((await gql(t.gatewayUrl, RevokeApiKeyDocument, { id: apiKey.id }, { token: owner.token })).data).toEqual({
+    expect((await t.as(secret).gql(ProductsDocument, {})).errors).toBeUndefined();
+    const stranger = await t.signUp('Other keys');
+    expect(codes(await stranger.gql(RevokeApiKeyDocument, { id: apiKey.id }))).toEqual(['API_KEY_NOT_FOUND']);
+    expect((await owner.gql(RevokeApiKeyDocument, { id: apiKey.id })).data).toEqual({
       revokeApiKey: true,
     });
     await new Promise((r) => setTimeout(r, 50));
-    const after = await gql(t.gatewayUrl, ProductsDocument, {}, { token: secret });
+    const after = await t.as(secret).gql(ProductsDocument, {});
     expect(after.status).toBe(401);
-    const tampered = await gql(t.gatewayUrl, ProductsDocument, {}, { token: `${secret.slice(0, -2)}xx` });
+    const tampered = await t.as(`${secret.slice(0, -2)}xx`).gql(ProductsDocument, {});
     expect(tampered.status).toBe(401);
   });
 
   it('cannot reach another tenant, even with a tenant header', async () => {
     const secret = (await create(owner, ['products:read'])).data!.createApiKey.secret;
-    const stranger = await signUp(t.gatewayUrl, 'Elsewhere');
-    const res = await gql(
-      t.gatewayUrl,
-      ProductsDocument,
-      {},
-      { token: secret, headers: { 'x-tenant-id': stranger.tenantId } },
-    );
+    const stranger = await t.signUp('Elsewhere');
+    const res = await t.as(secret).gql(ProductsDocument, {}, { headers: { 'x-tenant-id': stranger.tenantId } });
     expect(res.status).toBe(403);
   });
 
   it('has its own request rate', async () => {
     const secret = (await create(owner, ['products:read'], 'busy')).data!.createApiKey.secret;
     const statuses: number[] = [];
-    for (let i = 0; i < 25; i++)
-      statuses.push((await gql(t.gatewayUrl, ProductsDocument, {}, { token: secret })).status);
+    for (let i = 0; i < 25; i++) statuses.push((await t.as(secret).gql(ProductsDocument, {})).status);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(19);
     expect(statuses.at(-1)).toBe(429);
     // The owner's own session is not slowed by the key.
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: owner.token })).status).toBe(200);
+    expect((await owner.gql(MeDocument, {})).status).toBe(200);
   });
 });
 
@@ -132,7 +110,7 @@ describe('access tokens the gateway refuses', () => {
       exp: now + 60,
     };
     const none = `${enc({ alg: 'none', typ: 'at+jwt' })}.${enc(body)}.`;
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: none })).status).toBe(401);
+    expect((await t.as(none).gql(MeDocument, {})).status).toBe(401);
     const unknownKid = await new SignJWT(claims())
       .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'not-our-key' })
       .setSubject(owner.userId)
@@ -140,6 +118,6 @@ describe('access tokens the gateway refuses', () => {
       .setAudience(t.config.auth.JWT_AUDIENCE)
       .setExpirationTime('1m')
       .sign(t.keys.access.privateKey!);
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: unknownKid })).status).toBe(401);
+    expect((await t.as(unknownKid).gql(MeDocument, {})).status).toBe(401);
   });
 });

@@ -9,8 +9,7 @@ import { loadConfig } from '../kernel/config';
 import { loadKeys } from '../kernel/keys';
 import type { DatabaseHandle } from '../kernel/db/database';
 import { RoomsDocument } from './generated/graphql';
-import { gql } from './support/gql';
-import { signUp } from './support/fixtures';
+import { callersAt } from './support/client';
 import { freshDatabase } from './support/platform';
 import { dropRedisKeys } from './support/redis';
 import { allGone, freePorts, runCommand, type Command } from './support/processes';
@@ -214,8 +213,8 @@ describe('the built image entry points with that environment', () => {
   });
 
   it('serves a new tenant through the gateway, across subgraph containers', async () => {
-    const account = await signUp(gatewayUrl, 'Composed');
-    const rooms = await gql(gatewayUrl, RoomsDocument, {}, { token: account.token });
+    const account = await callersAt(gatewayUrl).signUp('Composed');
+    const rooms = await account.gql(RoomsDocument, {});
     expect(rooms.data?.rooms.map((r) => r.name)).toEqual(['general']);
   });
 

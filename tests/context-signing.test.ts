@@ -6,15 +6,14 @@ import { generateKeyPair } from '../kernel/keys';
 import { SUBGRAPHS } from '../kernel/services';
 import { signAccessToken } from '../kernel/access-token';
 import { MeDocument } from './generated/graphql';
-import { codes, gql, rawGql } from './support/gql';
-import { signUp } from './support/fixtures';
+import { codes, rawGql } from './support/gql';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
 let ctx: RequestContext;
 beforeAll(async () => {
   t = await startTestPlatform();
-  const account = await signUp(t.gatewayUrl, 'Signers');
+  const account = await t.signUp('Signers');
   ctx = {
     requestId: 'test',
     tenantId: account.tenantId,
@@ -99,7 +98,7 @@ describe.each([...SUBGRAPHS])('subgraph %s refuses requests not signed by the ga
 
 describe('gateway authentication', () => {
   it('refuses a malformed Authorization header with 401', async () => {
-    const res = await rawGql(t.gatewayUrl, { query: '{ me { id } }' }, { headers: { authorization: 'Token abc' } });
+    const res = await t.anonymous().raw({ query: '{ me { id } }' }, { headers: { authorization: 'Token abc' } });
     expect(res.status).toBe(401);
   });
 
@@ -109,7 +108,7 @@ describe('gateway authentication', () => {
       generateKeyPair(),
       { issuer: t.config.auth.JWT_ISSUER, audience: t.config.auth.JWT_AUDIENCE, ttlSeconds: 60 },
     );
-    const res = await gql(t.gatewayUrl, MeDocument, {}, { token });
+    const res = await t.as(token).gql(MeDocument, {});
     expect(res.status).toBe(401);
     expect(codes(res)).toEqual(['UNAUTHENTICATED']);
   });
@@ -129,7 +128,7 @@ describe('gateway authentication', () => {
       .setAudience(t.config.auth.JWT_AUDIENCE)
       .setExpirationTime('1m')
       .sign(new TextEncoder().encode(secret));
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).status).toBe(401);
+    expect((await t.as(token).gql(MeDocument, {})).status).toBe(401);
   });
 
   it('refuses an expired access token', async () => {
@@ -147,6 +146,6 @@ describe('gateway authentication', () => {
       .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(t.keys.access.privateKey!);
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).status).toBe(401);
+    expect((await t.as(token).gql(MeDocument, {})).status).toBe(401);
   });
 });

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gql, rawGqlResponse } from './support/gql';
 import { LedgerEntriesDocument } from './generated/graphql';
+import type { User } from './support/client';
 import { InterceptingProxy } from './support/proxies';
-import { signUp, type Account } from './support/fixtures';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +18,10 @@ import { REVOCATIONS_CALL } from '../kernel/session-revocations';
  * Retry-After, SERVICE_UNAVAILABLE), never a 200 that looks like a bug, and never an internal address.
  */
 let t: TestPlatform;
-let account: Account;
+let account: User;
 beforeAll(async () => {
   t = await startTestPlatform();
-  account = await signUp(t.gatewayUrl, 'Outages');
+  account = await t.signUp('Outages');
 });
 afterAll(async () => {
   await t?.stop();
@@ -36,7 +35,7 @@ async function gatewayWithMessagingAt(messagingUrl: string, production: boolean)
 
 /** Sends an operation as the test account; the result with the response headers. */
 async function ask<T = Record<string, unknown>>(url: string, body: unknown) {
-  const { result, headers } = await rawGqlResponse<T>(url, body, { token: account.token });
+  const { result, headers } = await account.via(url).response<T>(body);
   return { ...result, headers };
 }
 
@@ -195,7 +194,7 @@ describe('a mutation meeting a subgraph that is down', () => {
       expect(res.headers.get('retry-after')).toBeNull();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
       // What took effect is there: repeating the operation would store it twice.
-      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
       expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
     } finally {
       await gateway.stop();
@@ -210,7 +209,7 @@ describe('a mutation meeting a subgraph that is down', () => {
       const res = await ask(gateway.url, {
         query: `mutation { b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 1 }) { id } }`,
       });
-      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
       expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
       expect(res.status).toBe(200);
       expect(res.headers.get('retry-after')).toBeNull();
@@ -231,7 +230,7 @@ describe('a mutation meeting a subgraph that is down', () => {
       });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBeTruthy();
-      const entries = await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 100 }, { token: account.token });
+      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
       expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(0);
     } finally {
       await gateway.stop();
@@ -307,8 +306,8 @@ describe("identity's list of revocations, answered badly", () => {
   });
 
   it('leaves out a row it cannot read and keeps the others', async () => {
-    const revoked = await signUp(t.gatewayUrl, 'Revoked');
-    const kept = await signUp(t.gatewayUrl, 'Kept');
+    const revoked = await t.signUp('Revoked');
+    const kept = await t.signUp('Kept');
     const revokedSession = JSON.parse(Buffer.from(revoked.token.split('.')[1], 'base64url').toString()).sid as string;
     const at = new Date().toISOString();
     listAnswers(() => ({
@@ -328,12 +327,8 @@ describe("identity's list of revocations, answered badly", () => {
     const gateway = await viaHop();
     try {
       expect((await ask(gateway.url, { query: '{ rooms { id } }' })).status).toBe(200);
-      expect(
-        (await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: revoked.token })).result.status,
-      ).toBe(401);
-      expect(
-        (await rawGqlResponse(gateway.url, { query: '{ rooms { id } }' }, { token: kept.token })).result.status,
-      ).toBe(200);
+      expect((await revoked.via(gateway.url).response({ query: '{ rooms { id } }' })).result.status).toBe(401);
+      expect((await kept.via(gateway.url).response({ query: '{ rooms { id } }' })).result.status).toBe(200);
       const ready = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
       expect(((await ready.json()) as { revocations: { current: boolean } }).revocations.current).toBe(true);
     } finally {

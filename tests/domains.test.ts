@@ -15,23 +15,24 @@ import {
   UpdateBrandingDocument,
   VerifyDomainDocument,
 } from './generated/graphql';
-import { codes, gql, type GqlResult } from './support/gql';
-import { joinByInvitation, signUp, uniqueEmail, type Account } from './support/fixtures';
+import { codes, type GqlResult } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
 import { tokenFrom, waitForMail } from './support/mailbox';
 import { startTestDns, type TestDns } from './support/dns';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
 
 let t: TestPlatform;
 let dns: TestDns;
-let acme: Account;
+let acme: User;
 const suffix = Date.now().toString(36);
 const ACME = `acme-${suffix}.test`;
 
 beforeAll(async () => {
   dns = await startTestDns();
   t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address, DOMAIN_RECHECK_SECONDS: '1' });
-  acme = await signUp(t.gatewayUrl, 'Acme Domains');
+  acme = await t.signUp('Acme Domains');
 });
 afterAll(async () => {
   await t?.stop();
@@ -70,10 +71,8 @@ function viaHost<T, V>(
   });
 }
 
-const add = (account: Account, domain: string) =>
-  gql(t.gatewayUrl, AddDomainDocument, { domain }, { token: account.token });
-const verify = (account: Account, id: string) =>
-  gql(t.gatewayUrl, VerifyDomainDocument, { id }, { token: account.token });
+const add = (account: User, domain: string) => account.gql(AddDomainDocument, { domain });
+const verify = (account: User, id: string) => account.gql(VerifyDomainDocument, { id });
 
 describe('custom domains', () => {
   let acmeDomainId: string;
@@ -107,7 +106,7 @@ describe('custom domains', () => {
     expect(codes(missing)).toEqual(['DOMAIN_VERIFICATION_FAILED']);
     dns.setTxt(`_nexus-challenge.${ACME}`, ['nexus-verification=not-the-token']);
     expect(codes(await verify(acme, acmeDomainId))).toEqual(['DOMAIN_VERIFICATION_FAILED']);
-    const listed = await gql(t.gatewayUrl, DomainsDocument, {}, { token: acme.token });
+    const listed = await acme.gql(DomainsDocument, {});
     const domain = listed.data!.domains[0];
     expect(domain).toMatchObject({ status: 'PENDING', lastError: 'TXT record does not hold the expected value' });
     dns.setTxt(`_nexus-challenge.${ACME}`, ['unrelated', domain.txtRecordValue]);
@@ -118,7 +117,7 @@ describe('custom domains', () => {
   });
 
   it('belongs to one tenant only', async () => {
-    const other = await signUp(t.gatewayUrl, 'Other Domains');
+    const other = await t.signUp('Other Domains');
     expect(codes(await add(other, ACME))).toEqual(['DOMAIN_TAKEN']);
     // Both add the same new domain; the first to verify keeps it.
     const shared = `shared-${suffix}.test`;
@@ -128,18 +127,11 @@ describe('custom domains', () => {
     expect((await verify(other, theirs.id)).data!.verifyDomain.status).toBe('VERIFIED');
     expect(codes(await verify(acme, mine.id))).toEqual(['DOMAIN_TAKEN']);
     expect(codes(await verify(other, mine.id))).toEqual(['DOMAIN_NOT_FOUND']);
-    expect(codes(await gql(t.gatewayUrl, RemoveDomainDocument, { id: theirs.id }, { token: acme.token }))).toEqual([
-      'DOMAIN_NOT_FOUND',
-    ]);
+    expect(codes(await acme.gql(RemoveDomainDocument, { id: theirs.id }))).toEqual(['DOMAIN_NOT_FOUND']);
   });
 
   it('makes the gateway resolve the tenant from the Host header', async () => {
-    await gql(
-      t.gatewayUrl,
-      UpdateBrandingDocument,
-      { input: { displayName: 'Acme Cloud', primaryColor: '#FF0066' } },
-      { token: acme.token },
-    );
+    await acme.gql(UpdateBrandingDocument, { input: { displayName: 'Acme Cloud', primaryColor: '#FF0066' } });
     const branded = await viaHost(ACME, TenantBrandingDocument, {});
     expect(branded.data!.tenantBranding).toMatchObject({
       name: 'Acme Domains',
@@ -147,18 +139,18 @@ describe('custom domains', () => {
       primaryColor: '#ff0066',
     });
     expect((await viaHost(`unknown-${suffix}.test`, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
-    expect((await gql(t.gatewayUrl, TenantBrandingDocument, { domain: ACME })).data!.tenantBranding!.displayName).toBe(
+    expect((await t.anonymous().gql(TenantBrandingDocument, { domain: ACME })).data!.tenantBranding!.displayName).toBe(
       'Acme Cloud',
     );
 
     // Someone whose oldest tenant is elsewhere signs in on Acme's domain: the session is Acme's.
-    const bob = await signUp(t.gatewayUrl, 'Bob Home');
-    await gql(t.gatewayUrl, InviteUserDocument, { input: { email: bob.email, role: 'member' } }, { token: acme.token });
+    const bob = await t.signUp('Bob Home');
+    await acme.gql(InviteUserDocument, { input: { email: bob.email, role: 'member' } });
     const invitation = tokenFrom(await waitForMail(t.config, bob.email, 'You are invited to Acme Cloud'));
-    await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token: invitation, password: bob.password } });
+    await t.anonymous().gql(AcceptInvitationDocument, { input: { token: invitation, password: bob.password } });
     const here = await viaHost(ACME, LoginDocument, { input: { email: bob.email, password: bob.password } });
     expect(here.data!.login.tenant.id).toBe(acme.tenantId);
-    const elsewhere = await gql(t.gatewayUrl, LoginDocument, { input: { email: bob.email, password: bob.password } });
+    const elsewhere = await t.anonymous().gql(LoginDocument, { input: { email: bob.email, password: bob.password } });
     expect(elsewhere.data!.login.tenant.id).toBe(bob.tenantId);
     // A token of another tenant is refused on this domain.
     const mismatch = await viaHost(ACME, TenantStatusDocument, {}, elsewhere.data!.login.accessToken);
@@ -178,30 +170,28 @@ describe('custom domains', () => {
     let status = 'VERIFIED';
     for (let i = 0; i < 40 && status === 'VERIFIED'; i++) {
       await sleep(250);
-      status = (await gql(t.gatewayUrl, DomainsDocument, {}, { token: acme.token })).data!.domains.find(
-        (x) => x.id === d.id,
-      )!.status;
+      status = (await acme.gql(DomainsDocument, {})).data!.domains.find((x) => x.id === d.id)!.status;
     }
     expect(status).toBe('FAILED');
     expect((await viaHost(flaky, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
   });
 
   it('is released when removed', async () => {
-    expect((await gql(t.gatewayUrl, RemoveDomainDocument, { id: acmeDomainId }, { token: acme.token })).data).toEqual({
+    expect((await acme.gql(RemoveDomainDocument, { id: acmeDomainId })).data).toEqual({
       removeDomain: true,
     });
     expect((await viaHost(ACME, TenantBrandingDocument, {})).data!.tenantBranding).toBeNull();
-    const next = await signUp(t.gatewayUrl, 'Next Owner');
+    const next = await t.signUp('Next Owner');
     expect((await add(next, ACME)).errors).toBeUndefined();
   });
 });
 
 describe('branding', () => {
   it('is public by slug and checked when set', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Brand Co');
-    const status = await gql(t.gatewayUrl, TenantStatusDocument, {}, { token: owner.token });
+    const owner = await t.signUp('Brand Co');
+    const status = await owner.gql(TenantStatusDocument, {});
     const slug = status.data!.currentTenant.slug;
-    expect((await gql(t.gatewayUrl, TenantBrandingDocument, { slug })).data!.tenantBranding).toEqual({
+    expect((await t.anonymous().gql(TenantBrandingDocument, { slug })).data!.tenantBranding).toEqual({
       name: 'Brand Co',
       slug,
       displayName: 'Brand Co',
@@ -216,18 +206,11 @@ describe('branding', () => {
       { emailSenderName: 'Evil\r\nBcc: x@y.z' },
       { displayName: ' ' },
     ]) {
-      expect(codes(await gql(t.gatewayUrl, UpdateBrandingDocument, { input }, { token: owner.token }))).toEqual([
-        'INVALID_BRANDING',
-      ]);
+      expect(codes(await owner.gql(UpdateBrandingDocument, { input }))).toEqual(['INVALID_BRANDING']);
     }
-    const set = await gql(
-      t.gatewayUrl,
-      UpdateBrandingDocument,
-      {
-        input: { logoUrl: 'https://cdn.brand.test/logo.svg', accentColor: '#00aa00', emailSenderName: 'Brand Co Team' },
-      },
-      { token: owner.token },
-    );
+    const set = await owner.gql(UpdateBrandingDocument, {
+      input: { logoUrl: 'https://cdn.brand.test/logo.svg', accentColor: '#00aa00', emailSenderName: 'Brand Co Team' },
+    });
     expect(set.data!.updateBranding).toEqual({
       displayName: 'Brand Co',
       logoUrl: 'https://cdn.brand.test/logo.svg',
@@ -235,27 +218,18 @@ describe('branding', () => {
       accentColor: '#00aa00',
       emailSenderName: 'Brand Co Team',
     });
-    const cleared = await gql(
-      t.gatewayUrl,
-      UpdateBrandingDocument,
-      { input: { logoUrl: null } },
-      { token: owner.token },
-    );
+    const cleared = await owner.gql(UpdateBrandingDocument, { input: { logoUrl: null } });
     expect(cleared.data!.updateBranding).toMatchObject({ logoUrl: null, accentColor: '#00aa00' });
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    const member = await owner.invite();
+    expect(codes(await member.gql(UpdateBrandingDocument, { input: { displayName: 'Mine' } }))).toEqual(['FORBIDDEN']);
     expect(
-      codes(
-        await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Mine' } }, { token: member.token }),
-      ),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      (await gql(t.gatewayUrl, TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding,
+      (await t.anonymous().gql(TenantBrandingDocument, { slug: 'no-such-tenant-slug' })).data!.tenantBranding,
     ).toBeNull();
 
     // Identity's mails for the tenant carry its names.
     const invited = uniqueEmail('branded');
-    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Brand Cloud' } }, { token: owner.token });
-    await gql(t.gatewayUrl, InviteUserDocument, { input: { email: invited, role: 'member' } }, { token: owner.token });
+    await owner.gql(UpdateBrandingDocument, { input: { displayName: 'Brand Cloud' } });
+    await owner.gql(InviteUserDocument, { input: { email: invited, role: 'member' } });
     const mail = await waitForMail(t.config, invited, 'You are invited to Brand Cloud');
     expect(mail.from).toMatch(/^"Brand Co Team" <[^>]+>$/);
     expect(mail.text).toContain('join Brand Cloud as member');
@@ -264,9 +238,8 @@ describe('branding', () => {
 
 describe('onboarding', () => {
   it('ticks each setup step as the tenant does it', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Onboarding Co');
-    const progress = () =>
-      gql(t.gatewayUrl, OnboardingDocument, {}, { token: owner.token }).then((r) => r.data!.currentTenant.onboarding!);
+    const owner = await t.signUp('Onboarding Co');
+    const progress = () => owner.gql(OnboardingDocument, {}).then((r) => r.data!.currentTenant.onboarding!);
     const start = await progress();
     expect(start).toMatchObject({ completed: 0, total: 4, done: false });
     expect(start.steps.map((s) => s.id)).toEqual([
@@ -275,9 +248,9 @@ describe('onboarding', () => {
       'verify_domain',
       'install_module',
     ]);
-    await joinByInvitation(t.gatewayUrl, t.config, owner);
-    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Onboarded' } }, { token: owner.token });
-    await gql(t.gatewayUrl, InstallModuleDocument, { id: 'chat' }, { token: owner.token });
+    await owner.invite();
+    await owner.gql(UpdateBrandingDocument, { input: { displayName: 'Onboarded' } });
+    await owner.gql(InstallModuleDocument, { id: 'chat' });
     expect(await progress()).toMatchObject({ completed: 3, done: false });
     const domain = `onboard-${suffix}.test`;
     const d = (await add(owner, domain)).data!.addDomain;

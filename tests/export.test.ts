@@ -7,8 +7,7 @@ import {
   TenantExportsDocument,
 } from './generated/graphql';
 import { SUBGRAPHS } from '../kernel/services';
-import { codes, gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp } from './support/fixtures';
+import { codes } from './support/gql';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
 
@@ -22,44 +21,22 @@ afterAll(async () => {
 
 describe('tenant export', () => {
   it("assembles every service's rows of the tenant, without secrets or other tenants' data", async () => {
-    const owner = await signUp(t.gatewayUrl, 'Export Co');
-    const other = await signUp(t.gatewayUrl, 'Private Co');
-    await gql(
-      t.gatewayUrl,
-      CreateProductDocument,
-      { input: { name: 'Exported widget', priceCents: 100, currency: 'USD' } },
-      { token: owner.token },
-    );
-    await gql(
-      t.gatewayUrl,
-      CreateProductDocument,
-      { input: { name: 'Secret gadget', priceCents: 100, currency: 'USD' } },
-      { token: other.token },
-    );
-    await gql(
-      t.gatewayUrl,
-      AppendLedgerEntryDocument,
-      { input: { account: 'cash', amountCents: 250, memo: 'first sale' } },
-      { token: owner.token },
-    );
-    await createRoomWithMessage(t.gatewayUrl, owner, 'hello export');
-    await gql(
-      t.gatewayUrl,
-      CreateDocumentDocument,
-      { input: { title: 'Handbook', content: 'Be kind' } },
-      { token: owner.token },
-    );
-    const admin = await joinByInvitation(t.gatewayUrl, t.config, owner, 'admin');
-    expect(codes(await gql(t.gatewayUrl, RequestTenantExportDocument, {}, { token: admin.token }))).toEqual([
-      'FORBIDDEN',
-    ]);
+    const owner = await t.signUp('Export Co');
+    const other = await t.signUp('Private Co');
+    await owner.gql(CreateProductDocument, { input: { name: 'Exported widget', priceCents: 100, currency: 'USD' } });
+    await other.gql(CreateProductDocument, { input: { name: 'Secret gadget', priceCents: 100, currency: 'USD' } });
+    await owner.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 250, memo: 'first sale' } });
+    await owner.createRoomWithMessage('hello export');
+    await owner.gql(CreateDocumentDocument, { input: { title: 'Handbook', content: 'Be kind' } });
+    const admin = await owner.invite('admin');
+    expect(codes(await admin.gql(RequestTenantExportDocument, {}))).toEqual(['FORBIDDEN']);
 
-    const requested = await gql(t.gatewayUrl, RequestTenantExportDocument, {}, { token: owner.token });
+    const requested = await owner.gql(RequestTenantExportDocument, {});
     const id = requested.data!.requestTenantExport.id;
-    let result = (await gql(t.gatewayUrl, TenantExportDocument, { id }, { token: owner.token })).data!.tenantExport;
+    let result = (await owner.gql(TenantExportDocument, { id })).data!.tenantExport;
     for (let i = 0; i < 60 && result.status !== 'READY'; i++) {
       await sleep(250);
-      result = (await gql(t.gatewayUrl, TenantExportDocument, { id }, { token: owner.token })).data!.tenantExport;
+      result = (await owner.gql(TenantExportDocument, { id })).data!.tenantExport;
     }
     expect(result.status).toBe('READY');
     expect(result.received.sort()).toEqual([...SUBGRAPHS].sort());
@@ -82,10 +59,8 @@ describe('tenant export', () => {
     expect(columns).toContain('tenant_id');
     expect(columns.filter((c) => /hash|secret|token|password|totp/.test(c))).toEqual([]);
 
-    const listed = await gql(t.gatewayUrl, TenantExportsDocument, {}, { token: owner.token });
+    const listed = await owner.gql(TenantExportsDocument, {});
     expect(listed.data!.tenantExports).toEqual([{ id, status: 'READY', parts: null }]);
-    expect(codes(await gql(t.gatewayUrl, TenantExportDocument, { id }, { token: other.token }))).toEqual([
-      'EXPORT_NOT_FOUND',
-    ]);
+    expect(codes(await other.gql(TenantExportDocument, { id }))).toEqual(['EXPORT_NOT_FOUND']);
   });
 });

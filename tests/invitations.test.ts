@@ -6,23 +6,24 @@ import {
   InviteUserDocument,
   ProductsDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { signUp, uniqueEmail, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
 import { tokenFrom, waitForMail, SUBJECTS } from './support/mailbox';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
-let owner: Account;
+let owner: User;
 beforeAll(async () => {
   t = await startTestPlatform();
-  owner = await signUp(t.gatewayUrl, 'Inviting');
+  owner = await t.signUp('Inviting');
 });
 afterAll(async () => {
   await t?.stop();
 });
 
 async function invite(email: string, role = 'member', token = owner.token) {
-  return gql(t.gatewayUrl, InviteUserDocument, { input: { email, role } }, { token });
+  return t.as(token).gql(InviteUserDocument, { input: { email, role } });
 }
 
 describe('invitations', () => {
@@ -30,7 +31,7 @@ describe('invitations', () => {
     const email = uniqueEmail('newcomer');
     expect((await invite(email)).errors).toBeUndefined();
     const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+    const joined = await t.anonymous().gql(AcceptInvitationDocument, {
       input: { token, password: 'my own new phrase' },
     });
     expect(joined.errors).toBeUndefined();
@@ -39,22 +40,19 @@ describe('invitations', () => {
       tenant: { id: owner.tenantId, name: 'Inviting' },
     });
     const member = joined.data!.acceptInvitation.accessToken;
-    expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: member })).errors).toBeUndefined();
-    const write = await gql(
-      t.gatewayUrl,
-      CreateProductDocument,
-      { input: { name: 'x', priceCents: 1, currency: 'USD' } },
-      { token: member },
-    );
+    expect((await t.as(member).gql(ProductsDocument, {})).errors).toBeUndefined();
+    const write = await t
+      .as(member)
+      .gql(CreateProductDocument, { input: { name: 'x', priceCents: 1, currency: 'USD' } });
     expect(codes(write)).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, {}, { token: member }))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.as(member).gql(AuditLogDocument, {}))).toEqual(['FORBIDDEN']);
     expect(codes(await invite(uniqueEmail(), 'member', member))).toEqual(['FORBIDDEN']);
-    const tenant = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: owner.token });
+    const tenant = await owner.gql(CurrentTenantDocument, {});
     expect(tenant.data!.currentTenant.members.map((m) => [m.role, m.user.email])).toEqual([
       ['owner', owner.email],
       ['member', email],
     ]);
-    const again = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+    const again = await t.anonymous().gql(AcceptInvitationDocument, {
       input: { token, password: 'my own new phrase' },
     });
     expect(codes(again)).toEqual(['INVALID_TOKEN']);
@@ -64,31 +62,25 @@ describe('invitations', () => {
     const email = uniqueEmail('customer');
     await invite(email, 'user');
     const token = tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+    const joined = await t.anonymous().gql(AcceptInvitationDocument, {
       input: { token, password: 'customer pass phrase' },
     });
     const user = joined.data!.acceptInvitation.accessToken;
-    expect(codes(await gql(t.gatewayUrl, ProductsDocument, {}, { token: user }))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.as(user).gql(ProductsDocument, {}))).toEqual(['FORBIDDEN']);
   });
 
   it('adds an existing account only with its password', async () => {
-    const existing = await signUp(t.gatewayUrl, 'Has own tenant');
+    const existing = await t.signUp('Has own tenant');
     await invite(existing.email, 'admin');
     const token = tokenFrom(await waitForMail(t.config, existing.email, SUBJECTS.invitation));
-    const wrong = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'not the password' } });
+    const wrong = await t.anonymous().gql(AcceptInvitationDocument, { input: { token, password: 'not the password' } });
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
-    const ok = await gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: existing.password } });
+    const ok = await t.anonymous().gql(AcceptInvitationDocument, { input: { token, password: existing.password } });
     expect(ok.data!.acceptInvitation).toMatchObject({ user: { id: existing.userId }, tenant: { id: owner.tenantId } });
     const admin = ok.data!.acceptInvitation.accessToken;
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          CreateProductDocument,
-          { input: { name: 'By admin', priceCents: 1, currency: 'USD' } },
-          { token: admin },
-        )
-      ).errors,
+      (await t.as(admin).gql(CreateProductDocument, { input: { name: 'By admin', priceCents: 1, currency: 'USD' } }))
+        .errors,
     ).toBeUndefined();
   });
 
@@ -105,12 +97,7 @@ describe('invitations', () => {
     ]) {
       expect({ several, codes: codes(await invite(several)) }).toEqual({ several, codes: ['INVALID_EMAIL'] });
     }
-    const log = await gql(
-      t.gatewayUrl,
-      AuditLogDocument,
-      { filter: { action: 'invite', result: 'FAILURE' } },
-      { token: owner.token },
-    );
+    const log = await owner.gql(AuditLogDocument, { filter: { action: 'invite', result: 'FAILURE' } });
     expect(log.data!.auditLog.edges).toHaveLength(1);
   });
 });

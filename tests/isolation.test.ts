@@ -6,30 +6,24 @@ import {
   MessagesDocument,
   ProductByIdDocument,
   RoomsDocument,
-  SendMessageDocument,
 } from './generated/graphql';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
-import { codes, gql, rawGql } from './support/gql';
-import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
+import { codes, rawGql } from './support/gql';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 let t: TestPlatform;
-let a: Account;
-let b: Account;
+let a: User;
+let b: User;
 let aRoom: { roomId: string; messageId: string };
 let aProductId: string;
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  a = await signUp(t.gatewayUrl, 'Tenant A');
-  b = await signUp(t.gatewayUrl, 'Tenant B');
-  aRoom = await createRoomWithMessage(t.gatewayUrl, a, 'secret of A');
-  const product = await gql(
-    t.gatewayUrl,
-    CreateProductDocument,
-    { input: { name: 'A only', priceCents: 1, currency: 'USD' } },
-    { token: a.token },
-  );
+  a = await t.signUp('Tenant A');
+  b = await t.signUp('Tenant B');
+  aRoom = await a.createRoomWithMessage('secret of A');
+  const product = await a.gql(CreateProductDocument, { input: { name: 'A only', priceCents: 1, currency: 'USD' } });
   aProductId = product.data!.createProduct.id;
 });
 afterAll(async () => {
@@ -38,56 +32,41 @@ afterAll(async () => {
 
 describe('tenant isolation through the gateway', () => {
   it("does not return tenant A's message to tenant B by id", async () => {
-    const res = await gql(t.gatewayUrl, MessageByIdDocument, { id: aRoom.messageId }, { token: b.token });
+    const res = await b.gql(MessageByIdDocument, { id: aRoom.messageId });
     expect(res.errors).toBeUndefined();
     expect(res.data!.message).toBeNull();
   });
 
   it("does not list tenant A's room history or rooms for tenant B", async () => {
-    const history = await gql(t.gatewayUrl, MessagesDocument, { roomId: aRoom.roomId }, { token: b.token });
+    const history = await b.gql(MessagesDocument, { roomId: aRoom.roomId });
     expect(codes(history)).toEqual(['ROOM_NOT_FOUND']);
-    const rooms = await gql(t.gatewayUrl, RoomsDocument, {}, { token: b.token });
+    const rooms = await b.gql(RoomsDocument, {});
     expect(rooms.data!.rooms.map((r) => r.id)).not.toContain(aRoom.roomId);
     expect(rooms.data!.rooms).toHaveLength(1); // B's own `general` room
   });
 
   it("cannot post into tenant A's room, and nothing is written", async () => {
-    const res = await gql(
-      t.gatewayUrl,
-      SendMessageDocument,
-      { input: { roomId: aRoom.roomId, body: 'intrusion' } },
-      { token: b.token },
-    );
+    const res = await b.sendMessage(aRoom.roomId, 'intrusion');
     expect(codes(res)).toEqual(['ROOM_NOT_FOUND']);
-    const history = await gql(t.gatewayUrl, MessagesDocument, { roomId: aRoom.roomId }, { token: a.token });
+    const history = await a.gql(MessagesDocument, { roomId: aRoom.roomId });
     expect(history.data!.messages.edges.map((e) => e.node.body)).toEqual(['secret of A']);
   });
 
   it("does not return tenant A's product to tenant B", async () => {
-    const res = await gql(t.gatewayUrl, ProductByIdDocument, { id: aProductId }, { token: b.token });
+    const res = await b.gql(ProductByIdDocument, { id: aProductId });
     expect(res.data!.product).toBeNull();
   });
 
   it('refuses a tenant header naming a tenant the token is not for', async () => {
-    const res = await gql(
-      t.gatewayUrl,
-      CurrentTenantDocument,
-      {},
-      { token: b.token, headers: { 'x-tenant-id': a.tenantId } },
-    );
+    const res = await b.gql(CurrentTenantDocument, {}, { headers: { 'x-tenant-id': a.tenantId } });
     expect(res.status).toBe(403);
     expect(codes(res)).toEqual(['FORBIDDEN']);
-    const same = await gql(
-      t.gatewayUrl,
-      CurrentTenantDocument,
-      {},
-      { token: b.token, headers: { 'x-tenant-id': b.tenantId } },
-    );
+    const same = await b.gql(CurrentTenantDocument, {}, { headers: { 'x-tenant-id': b.tenantId } });
     expect(same.data!.currentTenant.name).toBe('Tenant B');
   });
 
   it('refuses a tenant header without a token', async () => {
-    const res = await gql(t.gatewayUrl, CurrentTenantDocument, {}, { headers: { 'x-tenant-id': a.tenantId } });
+    const res = await t.anonymous().gql(CurrentTenantDocument, {}, { headers: { 'x-tenant-id': a.tenantId } });
     expect(res.status).toBe(401);
   });
 });

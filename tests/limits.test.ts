@@ -1,17 +1,17 @@
 import type { RunningService } from '../kernel/http/service';
-import { codes, rawGql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import type { User } from './support/client';
+import { codes } from './support/gql';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { SUBGRAPHS } from '../kernel/services';
 import { connect } from './support/ws';
 
 let t: TestPlatform;
-let account: Account;
+let account: User;
 let production: RunningService;
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  account = await signUp(t.gatewayUrl, 'Limits');
+  account = await t.signUp('Limits');
   // A second gateway over the same subgraphs, configured as in production.
   production = await startExtraGateway(t, { production: true, limits: { maxDepth: 4, maxAliases: 20, maxCost: 5000 } });
 });
@@ -20,7 +20,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const post = (body: unknown, url = t.gatewayUrl) => rawGql(url, body, { token: account.token });
+const post = (body: unknown, url = t.gatewayUrl) => account.via(url).raw(body);
 
 describe('gateway request limits and bad input', () => {
   it('refuses a query deeper than the limit before calling any subgraph', async () => {
@@ -88,7 +88,7 @@ describe('gateway request limits and bad input', () => {
     expect(typo.errors![0].message).not.toMatch(/Did you mean/);
     const dev = await post({ query: '{ me { emial } }' });
     expect(dev.errors![0].message).toMatch(/Did you mean/);
-    const refused = await rawGql(production.url, { query: '{ me { id } }' });
+    const refused = await t.at(production.url).anonymous().raw({ query: '{ me { id } }' });
     expect(codes(refused)).toEqual(['UNAUTHENTICATED']);
     expect(JSON.stringify(refused.errors)).not.toMatch(/stacktrace|at \//);
     const ok = await post({ query: '{ me { email } }' }, production.url);

@@ -7,33 +7,31 @@ import {
   PublishModuleDocument,
   UninstallModuleDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { confirmEmail, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 const ROOT = uniqueEmail('operator');
 let t: TestPlatform;
-let root: Account;
-let owner: Account;
+let root: User;
+let owner: User;
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT });
-  root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  root = await t.signUp('Operators', ROOT);
   // A Super Admin by configuration holds the address confirmed.
-  await confirmEmail(t.gatewayUrl, t.config, ROOT);
-  await turnOnTotp(t.gatewayUrl, root.token);
-  owner = await signUp(t.gatewayUrl, 'Module Shop');
+  await root.confirmEmail();
+  await root.turnOnTotp();
+  owner = await t.signUp('Module Shop');
 });
 afterAll(async () => {
   await t?.stop();
 });
 
-const install = (account: Account, id: string) =>
-  gql(t.gatewayUrl, InstallModuleDocument, { id }, { token: account.token });
-const uninstall = (account: Account, id: string) =>
-  gql(t.gatewayUrl, UninstallModuleDocument, { id }, { token: account.token });
-const modules = (account: Account) =>
-  gql(t.gatewayUrl, ModulesDocument, {}, { token: account.token }).then((r) => r.data!);
+const install = (account: User, id: string) => account.gql(InstallModuleDocument, { id });
+const uninstall = (account: User, id: string) => account.gql(UninstallModuleDocument, { id });
+const modules = (account: User) => account.gql(ModulesDocument, {}).then((r) => r.data!);
 const manifest = (id: string, dependencies: string[] = [], version = '1.0.0') => ({
   id,
   name: id,
@@ -83,52 +81,31 @@ describe('module marketplace', () => {
   });
 
   it("grants the module's permissions while installed (admins hold them, custom roles may include them)", async () => {
-    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token: owner.token })).data!.myAccess.permissions).toEqual(
+    expect((await owner.gql(MyAccessDocument, {})).data!.myAccess.permissions).toEqual(
       expect.arrayContaining(['affiliates:manage', 'affiliates:read', 'billing:manage']),
     );
-    expect(
-      (await gql(t.gatewayUrl, PermissionCatalogDocument, {}, { token: owner.token })).data!.permissionCatalog,
-    ).toContain('affiliates:read');
-    const role = await gql(
-      t.gatewayUrl,
-      CreateRoleDocument,
-      { input: { name: 'Partner manager', permissions: ['affiliates:read'] } },
-      { token: owner.token },
-    );
+    expect((await owner.gql(PermissionCatalogDocument, {})).data!.permissionCatalog).toContain('affiliates:read');
+    const role = await owner.gql(CreateRoleDocument, {
+      input: { name: 'Partner manager', permissions: ['affiliates:read'] },
+    });
     expect(role.errors).toBeUndefined();
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect(
-      (await gql(t.gatewayUrl, MyAccessDocument, {}, { token: member.token })).data!.myAccess.permissions,
-    ).not.toContain('affiliates:read');
+    const member = await owner.invite();
+    expect((await member.gql(MyAccessDocument, {})).data!.myAccess.permissions).not.toContain('affiliates:read');
     // Another tenant without the module cannot use its permissions.
-    const other = await signUp(t.gatewayUrl, 'No Modules');
+    const other = await t.signUp('No Modules');
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          CreateRoleDocument,
-          { input: { name: 'x', permissions: ['affiliates:read'] } },
-          { token: other.token },
-        ),
-      ),
+      codes(await other.gql(CreateRoleDocument, { input: { name: 'x', permissions: ['affiliates:read'] } })),
     ).toEqual(['INVALID_ROLE']);
 
     expect((await uninstall(owner, 'affiliates')).data).toEqual({ uninstallModule: true });
-    expect(
-      (await gql(t.gatewayUrl, MyAccessDocument, {}, { token: owner.token })).data!.myAccess.permissions,
-    ).not.toContain('affiliates:read');
+    expect((await owner.gql(MyAccessDocument, {})).data!.myAccess.permissions).not.toContain('affiliates:read');
     expect(codes(await uninstall(owner, 'affiliates'))).toEqual(['MODULE_NOT_INSTALLED']);
-    expect(codes(await gql(t.gatewayUrl, InstallModuleDocument, { id: 'chat' }, { token: member.token }))).toEqual([
-      'FORBIDDEN',
-    ]);
+    expect(codes(await member.gql(InstallModuleDocument, { id: 'chat' }))).toEqual(['FORBIDDEN']);
   });
 
   it('publishes manifests only with known dependencies, no cycles and a compatible platform', async () => {
-    const publish = (input: ReturnType<typeof manifest>) =>
-      gql(t.gatewayUrl, PublishModuleDocument, { input }, { token: root.token });
-    expect(
-      codes(await gql(t.gatewayUrl, PublishModuleDocument, { input: manifest('reports') }, { token: owner.token })),
-    ).toEqual(['FORBIDDEN']);
+    const publish = (input: ReturnType<typeof manifest>) => root.gql(PublishModuleDocument, { input });
+    expect(codes(await owner.gql(PublishModuleDocument, { input: manifest('reports') }))).toEqual(['FORBIDDEN']);
     expect(codes(await publish(manifest('reports', ['warehouse'])))).toEqual(['MODULE_DEPENDENCY_MISSING']);
     expect(codes(await publish(manifest('loop', ['loop'])))).toEqual(['MODULE_DEPENDENCY_CYCLE']);
     expect(codes(await publish({ ...manifest('future'), minPlatformVersion: '99.0.0' }))).toEqual([

@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateRoomDocument, LoginDocument, MessagesDocument, SendMessageDocument } from './generated/graphql';
-import { gql } from './support/gql';
-import { signUp } from './support/fixtures';
+import { CreateRoomDocument, LoginDocument, MessagesDocument } from './generated/graphql';
+import { callersAt } from './support/client';
 
 const root = resolve(__dirname, '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'nexus-quickstart-'));
@@ -69,31 +68,23 @@ describe('quick start: one command, embedded database', () => {
   it('starts everything, seeds a demo tenant, serves the first chat, stops cleanly on SIGTERM and keeps data', async () => {
     const first = await startAll();
     expect(first.output()).toContain(`${DEMO.email} / ${DEMO.password}`);
-    const demo = await gql(first.gatewayUrl, LoginDocument, { input: DEMO });
+    const firstRun = callersAt(first.gatewayUrl);
+    const demo = await firstRun.anonymous().gql(LoginDocument, { input: DEMO });
     expect(demo.data!.login.tenant.name).toBe('Demo');
 
-    const account = await signUp(first.gatewayUrl, 'Quick Start');
-    const room = await gql(
-      first.gatewayUrl,
-      CreateRoomDocument,
-      { input: { name: 'lobby' } },
-      { token: account.token },
-    );
+    const account = await firstRun.signUp('Quick Start');
+    const room = await account.gql(CreateRoomDocument, { input: { name: 'lobby' } });
     const roomId = room.data!.createRoom.id;
-    await gql(first.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'first!' } }, { token: account.token });
+    await account.sendMessage(roomId, 'first!');
     expect(await stopWith(first.child, 'SIGTERM')).toBe(0);
 
     const second = await startAll();
     expect(second.output()).toContain('Demo tenant "Demo" (exists)');
-    const login = await gql(second.gatewayUrl, LoginDocument, {
+    const secondRun = callersAt(second.gatewayUrl);
+    const login = await secondRun.anonymous().gql(LoginDocument, {
       input: { email: account.email, password: account.password },
     });
-    const history = await gql(
-      second.gatewayUrl,
-      MessagesDocument,
-      { roomId },
-      { token: login.data!.login.accessToken },
-    );
+    const history = await secondRun.as(login.data!.login.accessToken).gql(MessagesDocument, { roomId });
     expect(history.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email])).toEqual([
       ['first!', account.email],
     ]);

@@ -14,38 +14,30 @@ import {
   ReactivateTenantDocument,
   RestoreTenantDocument,
   RoomsDocument,
-  SendMessageDocument,
   SetTenantLimitsDocument,
   SuspendTenantDocument,
   SwitchTenantDocument,
   TenantUsageDocument,
   UsageDocument,
 } from './generated/graphql';
-import { codes, gql, rawGql } from './support/gql';
-import {
-  confirmEmail,
-  createRoomWithMessage,
-  joinByInvitation,
-  signUp,
-  turnOnTotp,
-  uniqueEmail,
-  type Account,
-} from './support/fixtures';
+import type { User } from './support/client';
+import { codes } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
 const ROOT = uniqueEmail('operator');
 let t: TestPlatform;
-let root: Account;
+let root: User;
 const sockets: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { SUPER_ADMIN_EMAILS: ROOT, USAGE_FLUSH_MS: '100' });
-  root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  root = await t.signUp('Operators', ROOT);
   // A Super Admin by configuration holds the address confirmed.
-  await confirmEmail(t.gatewayUrl, t.config, ROOT);
-  await turnOnTotp(t.gatewayUrl, root.token);
+  await root.confirmEmail();
+  await root.turnOnTotp();
 });
 afterAll(async () => {
   await Promise.all(sockets.map((s) => s.dispose()));
@@ -53,15 +45,14 @@ afterAll(async () => {
 });
 
 const limits = (tenantId: string, input: Record<string, number>) =>
-  gql(t.gatewayUrl, SetTenantLimitsDocument, { tenantId, limits: input }, { token: root.token });
-const usageOf = (account: Account) =>
-  gql(t.gatewayUrl, UsageDocument, {}, { token: account.token }).then((r) => r.data!.usage);
+  root.gql(SetTenantLimitsDocument, { tenantId, limits: input });
+const usageOf = (account: User) => account.gql(UsageDocument, {}).then((r) => r.data!.usage);
 const metric = (u: Awaited<ReturnType<typeof usageOf>>, name: string) => u.metrics.find((m) => m.metric === name)!;
 
 describe('quotas and usage', () => {
   it('meters API calls per tenant in hourly buckets, off the request path', async () => {
-    const acme = await signUp(t.gatewayUrl, 'Metered');
-    for (let i = 0; i < 5; i++) await gql(t.gatewayUrl, MeDocument, {}, { token: acme.token });
+    const acme = await t.signUp('Metered');
+    for (let i = 0; i < 5; i++) await acme.gql(MeDocument, {});
     await sleep(400); // the gateway sends what it counted every USAGE_FLUSH_MS
     const usage = await usageOf(acme);
     expect(Number(metric(usage, 'API_CALLS').used)).toBeGreaterThanOrEqual(5);
@@ -69,8 +60,8 @@ describe('quotas and usage', () => {
     expect(usage.hourly.find((b) => b.metric === 'API_CALLS')).toMatchObject({ hour, module: '' });
     expect(usage.period).toMatch(/^\d{4}-\d{2}$/);
     // Another tenant's calls are not in it: only acme's own usage reads (at most two, depending on flush timing) are added.
-    const other = await signUp(t.gatewayUrl, 'Not Metered');
-    for (let i = 0; i < 10; i++) await gql(t.gatewayUrl, MeDocument, {}, { token: other.token });
+    const other = await t.signUp('Not Metered');
+    for (let i = 0; i < 10; i++) await other.gql(MeDocument, {});
     await sleep(400);
     const added = Number(metric(await usageOf(acme), 'API_CALLS').used) - Number(metric(usage, 'API_CALLS').used);
     expect(added).toBeGreaterThanOrEqual(1);
@@ -78,37 +69,30 @@ describe('quotas and usage', () => {
   });
 
   it('refuses with QUOTA_EXCEEDED past a hard limit, keeping usage and status readable', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Limited');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Limited');
+    const { roomId } = await shop.createRoomWithMessage('first');
     await limits(shop.tenantId, { messagesPerMonth: 3, members: 2 });
-    const send = (body: string) =>
-      gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: shop.token });
-    expect((await send('second')).errors).toBeUndefined();
-    expect((await send('third')).errors).toBeUndefined();
-    const refused = await send('fourth');
+    expect((await shop.sendMessage(roomId, 'second')).errors).toBeUndefined();
+    expect((await shop.sendMessage(roomId, 'third')).errors).toBeUndefined();
+    const refused = await shop.sendMessage(roomId, 'fourth');
     expect([refused.status, codes(refused)]).toEqual([429, ['QUOTA_EXCEEDED']]);
     expect(refused.errors![0].extensions).toMatchObject({ metric: 'messages', limit: 3 });
 
-    await joinByInvitation(t.gatewayUrl, t.config, shop);
+    await shop.invite();
     await limits(shop.tenantId, {}); // read the status again now (members are counted by tenancy)
-    const invite = await gql(
-      t.gatewayUrl,
-      InviteUserDocument,
-      { input: { email: uniqueEmail('third'), role: 'member' } },
-      { token: shop.token },
-    );
+    const invite = await shop.gql(InviteUserDocument, { input: { email: uniqueEmail('third'), role: 'member' } });
     expect(codes(invite)).toEqual(['QUOTA_EXCEEDED']);
 
     await sleep(300);
     const used = Number(metric(await usageOf(shop), 'API_CALLS').used);
     // The usage query itself is one more call: two calls are left.
     await limits(shop.tenantId, { apiCallsPerMonth: used + 3 });
-    const rooms = () => gql(t.gatewayUrl, RoomsDocument, {}, { token: shop.token });
+    const rooms = () => shop.gql(RoomsDocument, {});
     expect((await rooms()).errors).toBeUndefined();
     expect((await rooms()).errors).toBeUndefined();
     expect(codes(await rooms())).toEqual(['QUOTA_EXCEEDED']);
     // Its own account and usage stay reachable.
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token: shop.token })).errors).toBeUndefined();
+    expect((await shop.gql(MeDocument, {})).errors).toBeUndefined();
     await sleep(300);
     const report = await usageOf(shop);
     expect(metric(report, 'MESSAGES')).toMatchObject({ exceeded: true });
@@ -121,27 +105,16 @@ describe('quotas and usage', () => {
   });
 
   it('is readable by tenant admins for their tenant and by platform operators for any', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Readers');
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect(codes(await gql(t.gatewayUrl, UsageDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(t.gatewayUrl, UsageDocument, { period: '2026-13' }, { token: owner.token }))).toEqual([
-      'INVALID_PERIOD',
-    ]);
-    expect(
-      codes(await gql(t.gatewayUrl, TenantUsageDocument, { tenantId: root.tenantId }, { token: owner.token })),
-    ).toEqual(['FORBIDDEN']);
-    const theirs = await gql(t.gatewayUrl, TenantUsageDocument, { tenantId: owner.tenantId }, { token: root.token });
+    const owner = await t.signUp('Readers');
+    const member = await owner.invite();
+    expect(codes(await member.gql(UsageDocument, {}))).toEqual(['FORBIDDEN']);
+    expect(codes(await owner.gql(UsageDocument, { period: '2026-13' }))).toEqual(['INVALID_PERIOD']);
+    expect(codes(await owner.gql(TenantUsageDocument, { tenantId: root.tenantId }))).toEqual(['FORBIDDEN']);
+    const theirs = await root.gql(TenantUsageDocument, { tenantId: owner.tenantId });
     expect(Number(theirs.data!.tenantUsage.metrics.find((m) => m.metric === 'MEMBERS')!.used)).toBe(2);
     expect(codes(await limits(owner.tenantId, { members: -1 }))).toEqual(['INVALID_LIMITS']);
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          SetTenantLimitsDocument,
-          { tenantId: owner.tenantId, limits: { members: 500 } },
-          { token: owner.token },
-        ),
-      ),
+      codes(await owner.gql(SetTenantLimitsDocument, { tenantId: owner.tenantId, limits: { members: 500 } })),
     ).toEqual(['FORBIDDEN']);
   });
 });
@@ -158,17 +131,14 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean): Promis
 }
 
 const NO_ROOM = '00000000-0000-4000-8000-000000000000';
-const storedIn = (account: Account, roomId: string) =>
-  gql(t.gatewayUrl, MessagesDocument, { roomId, first: 50 }, { token: account.token }).then((r) =>
-    r.data!.messages.edges.map((e) => e.node.body),
-  );
-const messagesUsed = (account: Account) => usageOf(account).then((u) => Number(metric(u, 'MESSAGES').used));
+const storedIn = (account: User, roomId: string) =>
+  account.gql(MessagesDocument, { roomId, first: 50 }).then((r) => r.data!.messages.edges.map((e) => e.node.body));
+const messagesUsed = (account: User) => usageOf(account).then((u) => Number(metric(u, 'MESSAGES').used));
 
 /** A room webhook of `account` and a way to post signed calls to it. */
-async function webhookOf(account: Account, roomId: string) {
-  const created = (
-    await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'automation' }, { token: account.token })
-  ).data!.createRoomWebhook;
+async function webhookOf(account: User, roomId: string) {
+  const created = (await account.gql(CreateRoomWebhookDocument, { roomId, name: 'automation' })).data!
+    .createRoomWebhook;
   const path = created.webhook.path;
   /** Posts `text` to the webhook (through `gateway`), signed with its secret or, with `secret: null`, unsigned. */
   return async (text: string, options: { secret?: string | null; gateway?: string } = {}) => {
@@ -194,32 +164,18 @@ async function webhookOf(account: Account, roomId: string) {
 
 describe('every path into a tenant is admitted and counted the same way', () => {
   it('counts each aliased sendMessage that took effect, although another field of the operation failed', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Aliased Sends');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Aliased Sends');
+    const { roomId } = await shop.createRoomWithMessage('first');
     await limits(shop.tenantId, { messagesPerMonth: 3 });
     const mixed = (i: number) =>
-      rawGql(
-        t.gatewayUrl,
-        {
-          query:
-            'mutation($ok: SendMessageInput!, $bad: SendMessageInput!) { a: sendMessage(input: $ok) { id } b: sendMessage(input: $bad) { id } }',
-          variables: { ok: { roomId, body: `aliased ${i}` }, bad: { roomId: NO_ROOM, body: 'nowhere' } },
-        },
-        { token: shop.token },
-      );
+      shop.raw({
+        query:
+          'mutation($ok: SendMessageInput!, $bad: SendMessageInput!) { a: sendMessage(input: $ok) { id } b: sendMessage(input: $bad) { id } }',
+        variables: { ok: { roomId, body: `aliased ${i}` }, bad: { roomId: NO_ROOM, body: 'nowhere' } },
+      });
     const outcomes: unknown[] = [];
     for (let i = 0; i < 4; i++) outcomes.push(codes(await mixed(i)));
-    for (let i = 0; i < 2; i++)
-      outcomes.push(
-        codes(
-          await gql(
-            t.gatewayUrl,
-            SendMessageDocument,
-            { input: { roomId, body: `single ${i}` } },
-            { token: shop.token },
-          ),
-        ),
-      );
+    for (let i = 0; i < 2; i++) outcomes.push(codes(await shop.sendMessage(roomId, `single ${i}`)));
     // Each of the first two operations stores `a` (and is counted for it); then no message fits any more.
     expect(outcomes).toEqual([
       ['ROOM_NOT_FOUND'],
@@ -239,18 +195,14 @@ describe('every path into a tenant is admitted and counted the same way', () => 
   });
 
   it('gives an operation asking for two messages as many as there is room for, refusing the rest', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Two At Once');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Two At Once');
+    const { roomId } = await shop.createRoomWithMessage('first');
     await limits(shop.tenantId, { messagesPerMonth: 2 });
-    const both = await rawGql(
-      t.gatewayUrl,
-      {
-        query:
-          'mutation($r: ID!) { a: sendMessage(input: { roomId: $r, body: "one" }) { id } b: sendMessage(input: { roomId: $r, body: "two" }) { id } }',
-        variables: { r: roomId },
-      },
-      { token: shop.token },
-    );
+    const both = await shop.raw({
+      query:
+        'mutation($r: ID!) { a: sendMessage(input: { roomId: $r, body: "one" }) { id } b: sendMessage(input: { roomId: $r, body: "two" }) { id } }',
+      variables: { r: roomId },
+    });
     expect(codes(both)).toEqual(['QUOTA_EXCEEDED']);
     expect(both.errors![0]).toMatchObject({ path: ['b'], extensions: { metric: 'messages', limit: 2 } });
     expect(await storedIn(shop, roomId)).toEqual(['one', 'first']);
@@ -263,8 +215,8 @@ describe('every path into a tenant is admitted and counted the same way', () => 
   });
 
   it('counts webhook calls against the messages limit and refuses them past it, storing nothing', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Hooked Sends');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Hooked Sends');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const post = await webhookOf(shop, roomId);
     await limits(shop.tenantId, { messagesPerMonth: 3 });
     const outcomes = [await post('hook 1'), await post('hook 2'), await post('hook 3')];
@@ -281,55 +233,33 @@ describe('every path into a tenant is admitted and counted the same way', () => 
       ),
     ).toBe(3);
     // The members' own sends see the same count.
-    expect(
-      codes(await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'over' } }, { token: shop.token })),
-    ).toEqual(['QUOTA_EXCEEDED']);
+    expect(codes(await shop.sendMessage(roomId, 'over'))).toEqual(['QUOTA_EXCEEDED']);
   });
 
   it('refuses webhook calls into a suspended or deleted tenant, storing nothing, and admits them again once it is active', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Hooked Suspended');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Hooked Suspended');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const post = await webhookOf(shop, roomId);
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          SuspendTenantDocument,
-          { id: shop.tenantId, reason: 'Unpaid invoices' },
-          { token: root.token },
-        )
-      ).errors,
+      (await root.gql(SuspendTenantDocument, { id: shop.tenantId, reason: 'Unpaid invoices' })).errors,
     ).toBeUndefined();
     expect(await post('while suspended')).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
-    expect(
-      (await gql(t.gatewayUrl, ReactivateTenantDocument, { id: shop.tenantId }, { token: root.token })).errors,
-    ).toBeUndefined();
+    expect((await root.gql(ReactivateTenantDocument, { id: shop.tenantId })).errors).toBeUndefined();
     expect(await post('after reactivation')).toEqual({ status: 201, code: null });
-    expect(
-      (await gql(t.gatewayUrl, DeleteTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors,
-    ).toBeUndefined();
+    expect((await shop.gql(DeleteTenantDocument, { id: shop.tenantId })).errors).toBeUndefined();
     expect(await post('while deleted')).toEqual({ status: 403, code: 'TENANT_DELETED' });
-    expect(
-      (await gql(t.gatewayUrl, RestoreTenantDocument, { id: shop.tenantId }, { token: shop.token })).errors,
-    ).toBeUndefined();
+    expect((await shop.gql(RestoreTenantDocument, { id: shop.tenantId })).errors).toBeUndefined();
     expect(await storedIn(shop, roomId)).toEqual(['after reactivation', 'first']);
   });
 
   it('meters API keys and operations sent over WebSocket against the same limits', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Keys And Sockets');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Keys And Sockets');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const key = (
-      await gql(
-        t.gatewayUrl,
-        CreateApiKeyDocument,
-        { input: { name: 'bot', permissions: ['messages:send', 'messages:read'] } },
-        { token: shop.token },
-      )
+      await shop.gql(CreateApiKeyDocument, { input: { name: 'bot', permissions: ['messages:send', 'messages:read'] } })
     ).data!.createApiKey.secret;
     await limits(shop.tenantId, { messagesPerMonth: 3 });
-    expect(
-      (await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'by key' } }, { token: key })).errors,
-    ).toBeUndefined();
+    expect((await t.as(key).sendMessage(roomId, 'by key')).errors).toBeUndefined();
     const socket = connect(t.gatewayUrl, { authorization: `Bearer ${shop.token}` });
     sockets.push(socket);
     const send = (body: string) => {
@@ -341,39 +271,30 @@ describe('every path into a tenant is admitted and counted the same way', () => 
     };
     expect(await send('by socket')).toEqual([]);
     expect(await send('one too many')).toEqual(['QUOTA_EXCEEDED']);
-    expect(
-      codes(
-        await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: 'key, one too many' } }, { token: key }),
-      ),
-    ).toEqual(['QUOTA_EXCEEDED']);
+    expect(codes(await t.as(key).sendMessage(roomId, 'key, one too many'))).toEqual(['QUOTA_EXCEEDED']);
     expect(await storedIn(shop, roomId)).toEqual(['by socket', 'by key', 'first']);
   });
 });
 
-const suspend = (account: Account) =>
-  gql(t.gatewayUrl, SuspendTenantDocument, { id: account.tenantId, reason: 'Unpaid invoices' }, { token: root.token });
-const reactivate = (account: Account) =>
-  gql(t.gatewayUrl, ReactivateTenantDocument, { id: account.tenantId }, { token: root.token });
+const suspend = (account: User) => root.gql(SuspendTenantDocument, { id: account.tenantId, reason: 'Unpaid invoices' });
+const reactivate = (account: User) => root.gql(ReactivateTenantDocument, { id: account.tenantId });
 
 describe('an operation that signs in or changes tenant', () => {
   it('is refused next to other root fields, so nothing runs as a session the operation was not admitted for', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Sign In And Send');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
-    const other = (
-      await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Still Active' } }, { token: shop.token })
-    ).data!.createTenant.id;
-    const inOther = (await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: other }, { token: shop.token })).data!
-      .switchTenant.accessToken;
+    const shop = await t.signUp('Sign In And Send');
+    const { roomId } = await shop.createRoomWithMessage('first');
+    const other = (await shop.gql(CreateTenantDocument, { input: { name: 'Still Active' } })).data!.createTenant.id;
+    const inOther = (await shop.gql(SwitchTenantDocument, { tenantId: other })).data!.switchTenant.accessToken;
     expect((await suspend(shop)).errors).toBeUndefined();
     const login = { email: shop.email, password: shop.password };
-    const signInAndSend = await rawGql(t.gatewayUrl, {
+    const signInAndSend = await t.anonymous().raw({
       query:
         'mutation($l: LoginInput!, $m: SendMessageInput!) { login(input: $l) { accessToken } a: sendMessage(input: $m) { id } b: sendMessage(input: $m) { id } }',
       variables: { l: login, m: { roomId, body: 'as the new session' } },
     });
     expect([signInAndSend.status, codes(signInAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
     // Through a fragment and with @include too.
-    const hidden = await rawGql(t.gatewayUrl, {
+    const hidden = await t.anonymous().raw({
       query:
         'mutation($l: LoginInput!, $m: SendMessageInput!, $yes: Boolean!) { ...F sendMessage(input: $m) @include(if: $yes) { id } } fragment F on Mutation { login(input: $l) { accessToken } }',
       variables: { l: login, m: { roomId, body: 'through a fragment' }, yes: true },
@@ -381,19 +302,15 @@ describe('an operation that signs in or changes tenant', () => {
     expect(codes(hidden)).toEqual(['BAD_USER_INPUT']);
 
     // Moving into a suspended tenant from an active one, and sending there.
-    const switchAndSend = await rawGql(
-      t.gatewayUrl,
-      {
-        query:
-          'mutation($t: ID!, $m: SendMessageInput!) { switchTenant(tenantId: $t) { accessToken } sendMessage(input: $m) { id } }',
-        variables: { t: shop.tenantId, m: { roomId, body: 'after switching' } },
-      },
-      { token: inOther },
-    );
+    const switchAndSend = await t.as(inOther).raw({
+      query:
+        'mutation($t: ID!, $m: SendMessageInput!) { switchTenant(tenantId: $t) { accessToken } sendMessage(input: $m) { id } }',
+      variables: { t: shop.tenantId, m: { roomId, body: 'after switching' } },
+    });
     expect([switchAndSend.status, codes(switchAndSend)]).toEqual([400, ['BAD_USER_INPUT']]);
 
     // Alone (or with __typename, or next to a field @skip leaves out) it is an ordinary sign-in.
-    const alone = await rawGql(t.gatewayUrl, {
+    const alone = await t.anonymous().raw({
       query:
         'mutation($l: LoginInput!, $m: SendMessageInput!, $no: Boolean!) { __typename login(input: $l) { accessToken } sendMessage(input: $m) @skip(if: true) @include(if: $no) { id } }',
       variables: { l: login, m: { roomId, body: 'skipped' }, no: false },
@@ -406,14 +323,10 @@ describe('an operation that signs in or changes tenant', () => {
 
 describe('concurrent calls', () => {
   it('never share the last unit of a limit: of twelve sends at once with room for one, one is stored', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Burst Sends');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Burst Sends');
+    const { roomId } = await shop.createRoomWithMessage('first');
     await limits(shop.tenantId, { messagesPerMonth: 2 });
-    const sends = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body: `burst ${i}` } }, { token: shop.token }),
-      ),
-    );
+    const sends = await Promise.all(Array.from({ length: 12 }, (_, i) => shop.sendMessage(roomId, `burst ${i}`)));
     expect(sends.filter((r) => !r.errors).length).toBe(1);
     expect(sends.flatMap((r) => codes(r))).toEqual(Array(11).fill('QUOTA_EXCEEDED'));
     expect(await storedIn(shop, roomId)).toHaveLength(2);
@@ -426,8 +339,8 @@ describe('concurrent calls', () => {
   });
 
   it('never share the last unit through webhooks either: of twelve calls at once with room for one, one is stored', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Burst Hooks');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Burst Hooks');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const post = await webhookOf(shop, roomId);
     await limits(shop.tenantId, { messagesPerMonth: 2 });
     const calls = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`hook ${i}`)));
@@ -445,20 +358,22 @@ describe('concurrent calls', () => {
 
 describe('usage counts what the subgraphs created', () => {
   it('counts a retried send (same clientMessageId) once, and accepts the retry of a stored message at the limit', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Retried Sends');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Retried Sends');
+    const { roomId } = await shop.createRoomWithMessage('first');
     await limits(shop.tenantId, { messagesPerMonth: 3 });
-    const send = (body: string, clientMessageId?: string) =>
-      gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body, clientMessageId } }, { token: shop.token });
-    const tries = [await send('once', 'retry-1'), await send('once', 'retry-1'), await send('once', 'retry-1')];
+    const tries = [
+      await shop.sendMessage(roomId, 'once', { clientMessageId: 'retry-1' }),
+      await shop.sendMessage(roomId, 'once', { clientMessageId: 'retry-1' }),
+      await shop.sendMessage(roomId, 'once', { clientMessageId: 'retry-1' }),
+    ];
     expect(tries.map((r) => r.errors)).toEqual([undefined, undefined, undefined]);
     expect(new Set(tries.map((r) => r.data!.sendMessage.id)).size).toBe(1);
     // Two messages used (first, once): one more fits.
-    expect((await send('third')).errors).toBeUndefined();
+    expect((await shop.sendMessage(roomId, 'third')).errors).toBeUndefined();
     // At the limit, a retry of a stored message is answered; a new one is refused.
-    const retry = await send('once', 'retry-1');
+    const retry = await shop.sendMessage(roomId, 'once', { clientMessageId: 'retry-1' });
     expect(retry.data?.sendMessage.id).toBe(tries[0].data!.sendMessage.id);
-    expect(codes(await send('fourth'))).toEqual(['QUOTA_EXCEEDED']);
+    expect(codes(await shop.sendMessage(roomId, 'fourth'))).toEqual(['QUOTA_EXCEEDED']);
     expect(await storedIn(shop, roomId)).toEqual(['third', 'once', 'first']);
     expect(
       await until(
@@ -508,8 +423,8 @@ async function tenancyRelay(): Promise<{ url: string; calls: string[]; close(): 
 
 describe('hooks that act for a tenant', () => {
   it('answer a caller without the webhook secret as unauthenticated whatever the tenant status or usage', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Unsigned Callers');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Unsigned Callers');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const post = await webhookOf(shop, roomId);
     const refused = { status: 401, code: 'INVALID_SIGNATURE' };
     expect(await post('unsigned', { secret: null })).toEqual(refused);
@@ -526,8 +441,8 @@ describe('hooks that act for a tenant', () => {
   });
 
   it('make the gateway look up no tenant for calls that do not authenticate', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Looked Up');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, shop, 'first');
+    const shop = await t.signUp('Looked Up');
+    const { roomId } = await shop.createRoomWithMessage('first');
     const post = await webhookOf(shop, roomId);
     const relay = await tenancyRelay();
     const urls = Object.fromEntries(
@@ -566,24 +481,19 @@ describe('hooks that act for a tenant', () => {
 });
 
 describe('joining a tenant', () => {
-  async function invitationTo(owner: Account) {
+  async function invitationTo(owner: User) {
     const email = uniqueEmail('joining');
-    const sent = await gql(
-      t.gatewayUrl,
-      InviteUserDocument,
-      { input: { email, role: 'member' } },
-      { token: owner.token },
-    );
+    const sent = await owner.gql(InviteUserDocument, { input: { email, role: 'member' } });
     if (sent.errors) return { email, token: null, codes: codes(sent) };
     return { email, token: tokenFrom(await waitForMail(t.config, email, SUBJECTS.invitation)), codes: [] };
   }
   const accept = (token: string) =>
-    gql(t.gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'joining pass phrase' } });
-  const membersOf = async (account: Account) =>
-    (await gql(t.gatewayUrl, CurrentTenantDocument, {}, { token: account.token })).data!.currentTenant.members.length;
+    t.anonymous().gql(AcceptInvitationDocument, { input: { token, password: 'joining pass phrase' } });
+  const membersOf = async (account: User) =>
+    (await account.gql(CurrentTenantDocument, {})).data!.currentTenant.members.length;
 
   it('refuses an invitation accepted while the tenant is suspended, and any past its members limit', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Joining Limits');
+    const shop = await t.signUp('Joining Limits');
     const invitations = [await invitationTo(shop), await invitationTo(shop), await invitationTo(shop)];
     expect((await suspend(shop)).errors).toBeUndefined();
     const whileSuspended = await accept(invitations[0].token!);
@@ -599,7 +509,7 @@ describe('joining a tenant', () => {
   });
 
   it('counts invitations not yet accepted against the members limit', async () => {
-    const shop = await signUp(t.gatewayUrl, 'Pending Invitations');
+    const shop = await t.signUp('Pending Invitations');
     await limits(shop.tenantId, { members: 3 });
     const sent = [await invitationTo(shop), await invitationTo(shop), await invitationTo(shop)];
     expect(sent.map((s) => s.codes)).toEqual([[], [], ['QUOTA_EXCEEDED']]);

@@ -4,9 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { SendMessageDocument } from './generated/graphql';
-import { gql } from './support/gql';
 import { allGone, runCommand, type Command } from './support/processes';
+import { callersAt } from './support/client';
 
 /**
  * The README's quick start as a user follows it: `npm start` (embedded database), the curl conversation
@@ -104,7 +103,7 @@ describe('README quick start', () => {
       let sent = 0;
       const deadline = Date.now() + 30_000;
       while (!out.includes('messageAdded') && Date.now() < deadline) {
-        await gql(gatewayUrl, SendMessageDocument, { input: { roomId: room, body: `live ${++sent}` } }, { token });
+        await callersAt(gatewayUrl).as(token).sendMessage(room, `live ${++sent}`);
         await new Promise((r) => setTimeout(r, 300));
       }
       const line = out.split('\n').find((l) => l.includes('messageAdded'));

@@ -7,55 +7,47 @@ import {
   OpenDirectRoomDocument,
   PresencesDocument,
   ReadReceiptsDocument,
-  SendMessageDocument,
   SetPresenceDocument,
   SetRoomReadReceiptsDocument,
   SetTypingDocument,
   UnreadCountsDocument,
   UpdateTenantSettingsDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { confirmEmail, joinByInvitation, signUp, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import type { ApiClient, User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
 let t: TestPlatform;
-let owner: Account;
-let ann: { userId: string; token: string };
-let bob: { userId: string; token: string };
-let outsider: Account;
+let owner: User;
+let ann: User;
+let bob: User;
+let outsider: User;
 const sessions: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, { PRESENCE_TTL_SECONDS: '2', TYPING_TTL_SECONDS: '3' });
-  owner = await signUp(t.gatewayUrl, 'Live Co');
+  owner = await t.signUp('Live Co');
   // Fellow members see an address once it is confirmed.
-  await confirmEmail(t.gatewayUrl, t.config, owner.email);
-  ann = await joinByInvitation(t.gatewayUrl, t.config, owner);
-  bob = await joinByInvitation(t.gatewayUrl, t.config, owner);
-  outsider = await signUp(t.gatewayUrl, 'Other Co');
+  await owner.confirmEmail();
+  ann = await owner.invite();
+  bob = await owner.invite();
+  outsider = await t.signUp('Other Co');
 }, 60_000);
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.dispose()));
   await t?.stop();
 });
 
-const ws = (who: { token: string }) => {
+const ws = (who: ApiClient) => {
   const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
   sessions.push(s);
   return s;
 };
-const send = (who: { token: string }, roomId: string, body: string) =>
-  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: who.token }).then(
-    (r) => r.data!.sendMessage.id,
-  );
 const alliance = (memberIds: string[]) =>
-  gql(
-    t.gatewayUrl,
-    CreateTypedRoomDocument,
-    { input: { name: `room ${Math.random()}`, type: 'ALLIANCE', memberIds } },
-    { token: owner.token },
-  ).then((r) => r.data!.createRoom.id);
+  owner
+    .gql(CreateTypedRoomDocument, { input: { name: `room ${Math.random()}`, type: 'ALLIANCE', memberIds } })
+    .then((r) => r.data!.createRoom.id);
 
 const ROOM_EVENTS = `subscription($r: ID!) { roomEvents(roomId: $r) { kind roomId message { id body deleted author { email } } user { id } } }`;
 type RoomEventResult = {
@@ -73,9 +65,9 @@ describe('room events', () => {
     const roomId = await alliance([ann.userId]);
     const sub = ws(ann).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
     await settle();
-    const id = await send(owner, roomId, 'first');
-    await gql(t.gatewayUrl, EditMessageDocument, { input: { id, body: 'first, edited' } }, { token: owner.token });
-    await gql(t.gatewayUrl, DeleteMessageDocument, { id }, { token: owner.token });
+    const id = await owner.postMessage(roomId, 'first');
+    await owner.gql(EditMessageDocument, { input: { id, body: 'first, edited' } });
+    await owner.gql(DeleteMessageDocument, { id });
     const events = (await sub.waitFor(3)).map((r) => r.data!.roomEvents);
     expect(events.map((e) => e.kind)).toEqual(['MESSAGE_ADDED', 'MESSAGE_EDITED', 'MESSAGE_DELETED']);
     expect(events.every((e) => e.message!.id === id && e.message!.author!.email === owner.email)).toBe(true);
@@ -89,7 +81,7 @@ describe('room events', () => {
     // Same operation, variables, tenant and rights as ann: only the subgraph's admission tells them apart.
     const intruder = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
     const stranger = ws(outsider).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
-    await send(owner, roomId, 'members only');
+    await owner.postMessage(roomId, 'members only');
     await member.waitFor(1);
     await sleep(300);
     const firstCodes = (s: typeof intruder) =>
@@ -104,10 +96,10 @@ describe('room events', () => {
     const annSub = ws(ann).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
     const bobSub = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
     await settle();
-    await gql(t.gatewayUrl, LeaveRoomDocument, { roomId }, { token: bob.token });
+    await bob.gql(LeaveRoomDocument, { roomId });
     await bobSub.waitFor(1);
     expect(bobSub.results[0].errors?.[0].extensions?.code).toBe('ROOM_NOT_FOUND');
-    await send(owner, roomId, 'after bob left');
+    await owner.postMessage(roomId, 'after bob left');
     await annSub.waitFor(1);
     await sleep(200);
     expect(bobSub.results.filter((r) => r.data)).toHaveLength(0);
@@ -122,8 +114,8 @@ describe('typing', () => {
       { r: roomId },
     );
     await settle();
-    expect((await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: owner.token })).data!.setTyping).toBe(true);
-    await gql(t.gatewayUrl, SetTypingDocument, { roomId, typing: false }, { token: owner.token });
+    expect((await owner.gql(SetTypingDocument, { roomId })).data!.setTyping).toBe(true);
+    await owner.gql(SetTypingDocument, { roomId, typing: false });
     const [start, stop] = (await sub.waitFor(2)).map((r) => r.data!.typing);
     expect(start.typing).toBe(true);
     expect(start.user.email).toBe(owner.email);
@@ -132,13 +124,11 @@ describe('typing', () => {
     expect(ttl).toBeLessThanOrEqual(3_000);
     expect(stop.typing).toBe(false);
     // Posting ends the indicator too.
-    await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: owner.token });
-    await send(owner, roomId, 'done typing');
+    await owner.gql(SetTypingDocument, { roomId });
+    await owner.postMessage(roomId, 'done typing');
     const [again, posted] = (await sub.waitFor(4)).slice(2).map((r) => r.data!.typing);
     expect([again.typing, posted.typing]).toEqual([true, false]);
-    expect(codes(await gql(t.gatewayUrl, SetTypingDocument, { roomId }, { token: bob.token }))).toEqual([
-      'ROOM_NOT_FOUND',
-    ]);
+    expect(codes(await bob.gql(SetTypingDocument, { roomId }))).toEqual(['ROOM_NOT_FOUND']);
   });
 });
 
@@ -151,12 +141,11 @@ describe('read receipts and unread counts', () => {
     const ids = ws(ann).subscribe<{ unreadCounts: { roomId: string } }>(`subscription { unreadCounts { roomId } }`);
     await settle();
     // A room ann cannot use is never mentioned to her (not even its id), and her stream goes on.
-    const dm = (await gql(t.gatewayUrl, OpenDirectRoomDocument, { userId: bob.userId }, { token: owner.token })).data!
-      .openDirectRoom.id;
-    await send(owner, dm, 'between owner and bob');
-    const m1 = await send(owner, roomId, 'one');
-    await send(owner, roomId, 'two');
-    await send(ann, roomId, 'my own does not count');
+    const dm = (await owner.gql(OpenDirectRoomDocument, { userId: bob.userId })).data!.openDirectRoom.id;
+    await owner.postMessage(dm, 'between owner and bob');
+    const m1 = await owner.postMessage(roomId, 'one');
+    await owner.postMessage(roomId, 'two');
+    await ann.postMessage(roomId, 'my own does not count');
     const live = (await counts.waitFor(2)).map((r) => r.data!.unreadCounts);
     await sleep(300);
     expect(counts.results.map((r) => r.errors)).toEqual([undefined, undefined]);
@@ -165,74 +154,58 @@ describe('read receipts and unread counts', () => {
       { roomId, count: 1 },
       { roomId, count: 2 },
     ]);
-    const afterRead = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
+    const afterRead = await ann.gql(MarkReadDocument, { roomId, messageId: m1 });
     expect(afterRead.data!.markRead).toEqual({ roomId, count: 1, lastReadMessageId: m1 });
     await counts.waitFor(3);
     expect(counts.results[2].data!.unreadCounts).toEqual({ roomId, count: 1 });
     // A client that was away reads the counts again: the pointer is the record.
     counts.unsubscribe();
-    const m3 = await send(owner, roomId, 'three');
-    const now = (await gql(t.gatewayUrl, UnreadCountsDocument, {}, { token: ann.token })).data!.unreadCounts.find(
-      (c) => c.roomId === roomId,
-    )!;
+    const m3 = await owner.postMessage(roomId, 'three');
+    const now = (await ann.gql(UnreadCountsDocument, {})).data!.unreadCounts.find((c) => c.roomId === roomId)!;
     expect(now.count).toBe(2);
     // The pointer never moves backwards.
-    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m3 }, { token: ann.token });
-    const back = await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: ann.token });
+    await ann.gql(MarkReadDocument, { roomId, messageId: m3 });
+    const back = await ann.gql(MarkReadDocument, { roomId, messageId: m1 });
     expect(back.data!.markRead).toEqual({ roomId, count: 0, lastReadMessageId: m3 });
-    expect(codes(await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m1 }, { token: bob.token }))).toEqual([
-      'ROOM_NOT_FOUND',
-    ]);
+    expect(codes(await bob.gql(MarkReadDocument, { roomId, messageId: m1 }))).toEqual(['ROOM_NOT_FOUND']);
   });
 
   it('shows read receipts to the room when public, and only to the reader when private', async () => {
     const roomId = await alliance([ann.userId, bob.userId]);
-    const m = await send(owner, roomId, 'read me');
+    const m = await owner.postMessage(roomId, 'read me');
     const sub = ws(bob).subscribe<RoomEventResult>(ROOM_EVENTS, { r: roomId });
     await settle();
-    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m }, { token: ann.token });
+    await ann.gql(MarkReadDocument, { roomId, messageId: m });
     const [read] = (await sub.waitFor(1)).map((r) => r.data!.roomEvents);
     expect(read).toMatchObject({ kind: 'READ', user: { id: ann.userId }, message: { id: m } });
-    expect(
-      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts,
-    ).toEqual([{ userId: ann.userId, messageId: m }]);
+    expect((await bob.gql(ReadReceiptsDocument, { roomId })).data!.readReceipts).toEqual([
+      { userId: ann.userId, messageId: m },
+    ]);
 
     // The tenant's policy turns private: nobody else sees anyone's pointer any more.
-    await gql(
-      t.gatewayUrl,
-      UpdateTenantSettingsDocument,
-      { input: { readReceipts: 'PRIVATE' } },
-      { token: owner.token },
-    );
-    const m2 = await send(owner, roomId, 'private now');
+    await owner.gql(UpdateTenantSettingsDocument, { input: { readReceipts: 'PRIVATE' } });
+    const m2 = await owner.postMessage(roomId, 'private now');
     await sub.waitFor(2); // the message itself
-    let receipts = await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token });
+    let receipts = await bob.gql(ReadReceiptsDocument, { roomId });
     for (let i = 0; i < 50 && receipts.data!.readReceipts.length > 0; i++) {
       await sleep(100); // tenancy's settings reach messaging through the event bus
-      receipts = await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token });
+      receipts = await bob.gql(ReadReceiptsDocument, { roomId });
     }
     expect(receipts.data!.readReceipts).toEqual([]);
-    await gql(t.gatewayUrl, MarkReadDocument, { roomId, messageId: m2 }, { token: ann.token });
+    await ann.gql(MarkReadDocument, { roomId, messageId: m2 });
     await sleep(400);
     expect(sub.results.map((r) => r.data!.roomEvents.kind)).toEqual(['READ', 'MESSAGE_ADDED']);
-    expect(
-      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: ann.token })).data!.readReceipts,
-    ).toEqual([{ userId: ann.userId, messageId: m2 }]);
+    expect((await ann.gql(ReadReceiptsDocument, { roomId })).data!.readReceipts).toEqual([
+      { userId: ann.userId, messageId: m2 },
+    ]);
 
     // A room may say otherwise than its tenant.
-    await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: 'PUBLIC' }, { token: owner.token });
-    expect(
-      (await gql(t.gatewayUrl, ReadReceiptsDocument, { roomId }, { token: bob.token })).data!.readReceipts,
-    ).toEqual([{ userId: ann.userId, messageId: m2 }]);
-    expect(
-      codes(await gql(t.gatewayUrl, SetRoomReadReceiptsDocument, { roomId, policy: null }, { token: bob.token })),
-    ).toEqual(['NOT_ROOM_ADMIN']);
-    await gql(
-      t.gatewayUrl,
-      UpdateTenantSettingsDocument,
-      { input: { readReceipts: 'PUBLIC' } },
-      { token: owner.token },
-    );
+    await owner.gql(SetRoomReadReceiptsDocument, { roomId, policy: 'PUBLIC' });
+    expect((await bob.gql(ReadReceiptsDocument, { roomId })).data!.readReceipts).toEqual([
+      { userId: ann.userId, messageId: m2 },
+    ]);
+    expect(codes(await bob.gql(SetRoomReadReceiptsDocument, { roomId, policy: null }))).toEqual(['NOT_ROOM_ADMIN']);
+    await owner.gql(UpdateTenantSettingsDocument, { input: { readReceipts: 'PUBLIC' } });
   });
 });
 
@@ -254,12 +227,7 @@ describe('presence', () => {
         );
       });
     await setOver(laptop, { deviceId: 'laptop', status: 'ONLINE', page: '/inbox' });
-    const phone = await gql(
-      t.gatewayUrl,
-      SetPresenceDocument,
-      { input: { deviceId: 'phone', status: 'AWAY', page: '/home' } },
-      { token: owner.token },
-    );
+    const phone = await owner.gql(SetPresenceDocument, { input: { deviceId: 'phone', status: 'AWAY', page: '/home' } });
     expect(phone.data!.setPresence).toEqual({ userId: owner.userId, status: 'ONLINE', page: '/inbox', devices: 2 });
     const mine = (r: { data?: PresenceResult | null }) => r.data?.presence.user.email === owner.email;
     await watcher.waitFor(2);
@@ -267,7 +235,7 @@ describe('presence', () => {
       ['ONLINE', 1],
       ['ONLINE', 2],
     ]);
-    expect((await gql(t.gatewayUrl, PresencesDocument, {}, { token: bob.token })).data!.presences).toContainEqual({
+    expect((await bob.gql(PresencesDocument, {})).data!.presences).toContainEqual({
       userId: owner.userId,
       status: 'ONLINE',
       page: '/inbox',
@@ -283,15 +251,8 @@ describe('presence', () => {
     await watcher.waitFor(4, 10_000);
     expect(watcher.results[3].data!.presence).toMatchObject({ status: 'OFFLINE', devices: 0 });
     expect(stranger.results).toEqual([]);
-    expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          SetPresenceDocument,
-          { input: { deviceId: '', status: 'ONLINE' } },
-          { token: owner.token },
-        ),
-      ),
-    ).toEqual(['INVALID_PRESENCE']);
+    expect(codes(await owner.gql(SetPresenceDocument, { input: { deviceId: '', status: 'ONLINE' } }))).toEqual([
+      'INVALID_PRESENCE',
+    ]);
   }, 30_000);
 });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
-import { gql } from './support/gql';
-import { RoomsDocument, SendMessageDocument } from './generated/graphql';
+import { callersAt, type User } from './support/client';
+import { RoomsDocument } from './generated/graphql';
 import { exportPem, generateKeyPair } from '../kernel/keys';
 import { startEmbeddedDatabase } from '../kernel/db/embedded';
 import { freshDatabase } from './support/platform';
@@ -81,17 +80,17 @@ suite('scale-out over Redis (separate processes)', () => {
     await dropRedisKeys(redisPrefix);
   }, 60_000);
 
-  let account: Account;
+  let account: User;
   let roomId: string;
 
   it('consumes each outbox event once per consumer group, even with two messaging instances', async () => {
-    account = await signUp(gateway1, 'Scaled');
-    const rooms = await gql(gateway2, RoomsDocument, {}, { token: account.token });
+    account = await callersAt(gateway1).signUp('Scaled');
+    const rooms = await account.via(gateway2).gql(RoomsDocument, {});
     expect(rooms.data!.rooms.map((r) => r.name)).toEqual(['general']);
   });
 
   it('delivers every event exactly once to subscribers on either gateway, whichever instance it was sent to', async () => {
-    roomId = (await createRoomWithMessage(gateway1, account, 'setup')).roomId;
+    roomId = (await account.createRoomWithMessage('setup')).roomId;
     const c1 = connect(gateway1, { authorization: `Bearer ${account.token}` });
     const c2 = connect(gateway2, { authorization: `Bearer ${account.token}` });
     sessions.push(c1, c2);
@@ -100,12 +99,7 @@ suite('scale-out over Redis (separate processes)', () => {
     await sleep(800);
     const bodies = Array.from({ length: 10 }, (_, i) => `m${i}`);
     for (const [i, body] of bodies.entries()) {
-      const res = await gql(
-        i % 2 ? gateway2 : gateway1,
-        SendMessageDocument,
-        { input: { roomId, body } },
-        { token: account.token },
-      );
+      const res = await account.via(i % 2 ? gateway2 : gateway1).sendMessage(roomId, body);
       expect(res.errors).toBeUndefined();
     }
     const r1 = await s1.waitFor(10, 10_000);
@@ -128,7 +122,7 @@ suite('scale-out over Redis (separate processes)', () => {
     sessions.push(again);
     const resumed = again.subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId });
     await sleep(500);
-    await gql(gateway2, SendMessageDocument, { input: { roomId, body: 'after failover' } }, { token: account.token });
+    await account.via(gateway2).sendMessage(roomId, 'after failover');
     expect((await resumed.waitFor(1, 10_000))[0].data!.messageAdded.body).toBe('after failover');
   });
 });

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LoginDocument, MessagesDocument, RoomsDocument, SendMessageDocument } from './generated/graphql';
-import { gql } from './support/gql';
-import { signUp, type Account } from './support/fixtures';
+import { LoginDocument, MessagesDocument, RoomsDocument } from './generated/graphql';
+import { callersAt, type User } from './support/client';
 import { allGone, freePorts, runCommand, type Command } from './support/processes';
 
 /**
@@ -64,23 +63,26 @@ suite('separate services on the embedded database (npm run start:db)', () => {
     expect(await allGone(db)).toBe(true);
   }
 
-  let account: Account;
+  let account: User;
   let roomId: string;
   const history = async (token: string) => {
-    const res = await gql(gatewayUrl, MessagesDocument, { roomId, first: 10 }, { token });
+    const res = await callersAt(gatewayUrl).as(token).gql(MessagesDocument, { roomId, first: 10 });
     return res.data!.messages.edges.map((e) => [e.node.body, e.node.author?.email]).reverse();
   };
   const login = async () =>
-    (await gql(gatewayUrl, LoginDocument, { input: { email: account.email, password: account.password } })).data!.login
-      .accessToken;
+    (
+      await callersAt(gatewayUrl)
+        .anonymous()
+        .gql(LoginDocument, { input: { email: account.email, password: account.password } })
+    ).data!.login.accessToken;
 
   it('starts on a fresh data dir with every service migrating at once, and serves a tenant', async () => {
     const commands = await startAll();
     expect(commands[1].output()).toMatch(/embedded database at 127\.0\.0\.1:\d+ \(npm run start:db\)/);
-    account = await signUp(gatewayUrl, 'Separate');
-    const rooms = await gql(gatewayUrl, RoomsDocument, {}, { token: account.token });
+    account = await callersAt(gatewayUrl).signUp('Separate');
+    const rooms = await account.gql(RoomsDocument, {});
     roomId = rooms.data!.rooms.find((r) => r.name === 'general')!.id;
-    await gql(gatewayUrl, SendMessageDocument, { input: { roomId, body: 'one' } }, { token: account.token });
+    await account.sendMessage(roomId, 'one');
     expect(await history(account.token)).toEqual([['one', account.email]]);
     await stopAll(commands);
   }, 240_000);
@@ -89,8 +91,8 @@ suite('separate services on the embedded database (npm run start:db)', () => {
     const commands = await startAll();
     const token = await login();
     expect(await history(token)).toEqual([['one', account.email]]);
-    await gql(gatewayUrl, SendMessageDocument, { input: { roomId, body: 'two' } }, { token });
-    await signUp(gatewayUrl, 'Second cycle');
+    await callersAt(gatewayUrl).as(token).sendMessage(roomId, 'two');
+    await callersAt(gatewayUrl).signUp('Second cycle');
     await stopAll(commands);
   }, 240_000);
 

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { RegisterDocument, RequestPasswordResetDocument, ResetPasswordDocument } from './generated/graphql';
-import { gql } from './support/gql';
 import { uniqueEmail } from './support/fixtures';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
@@ -55,9 +54,9 @@ async function mailTo(address: string, subject: string, ms = 5000): Promise<Rece
 describe('mail over SMTP', () => {
   it('delivers the reset link through the configured SMTP server, and the link works', async () => {
     const email = uniqueEmail('smtp');
-    const reg = await gql(t.gatewayUrl, RegisterDocument, { input: { email, password: 'smtp pass phrase' } });
+    const reg = await t.anonymous().gql(RegisterDocument, { input: { email, password: 'smtp pass phrase' } });
     expect(reg.errors).toBeUndefined();
-    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email });
+    await t.anonymous().gql(RequestPasswordResetDocument, { email });
     const mail = await mailTo(email, 'Reset your password');
     expect(mail.raw).toMatch(/^From: Nexus <no-reply@nexus\.test>/m);
     // The body travels quoted-printable: undo soft line breaks and =XX escapes.
@@ -65,7 +64,7 @@ describe('mail over SMTP', () => {
       .replace(/=\r?\n/g, '')
       .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     const token = /token=([A-Za-z0-9_-]+)/.exec(body)![1];
-    const reset = await gql(t.gatewayUrl, ResetPasswordDocument, {
+    const reset = await t.anonymous().gql(ResetPasswordDocument, {
       input: { token, newPassword: 'a new smtp phrase' },
     });
     expect(reset.data).toEqual({ resetPassword: true });

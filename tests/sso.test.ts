@@ -28,8 +28,8 @@ import {
   SetTenantLimitsDocument,
   SuspendTenantDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { confirmEmail, joinByInvitation, signUp, turnOnTotp, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { startOidcProvider, type TestOp } from './support/oidc-op';
 import { createSamlIdp, type ResponseOptions, type SamlUser, type TestSamlIdp } from './support/saml-idp';
@@ -43,8 +43,8 @@ let dns: TestDns;
 let op: TestOp;
 let otherOp: TestOp;
 let idp: TestSamlIdp;
-let owner: Account;
-let outsider: Account;
+let owner: User;
+let outsider: User;
 let origin: string;
 let oidcId: string;
 let saml: { id: string; acsPath: string; spEntityId: string; metadataPath: string };
@@ -74,18 +74,14 @@ beforeAll(async () => {
   dns = await startTestDns();
   t = await startTestPlatform(undefined, { DNS_SERVERS: dns.address, SUPER_ADMIN_EMAILS: `${ROOT},${OPERATOR}` });
   origin = new URL(t.gatewayUrl).origin;
-  owner = await signUp(t.gatewayUrl, 'Corp');
+  owner = await t.signUp('Corp');
   // An account of the company's domain that another tenant made: the IdP asserting it must not take it over.
-  outsider = await signUp(t.gatewayUrl, 'Elsewhere', 'otto@corp.test');
+  outsider = await t.signUp('Elsewhere', 'otto@corp.test');
   accounts.otto.email = outsider.email;
   // The company's domain, verified by its tenant: its providers may sign in addresses of that domain only.
-  corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!
-    .addDomain;
+  corpDomain = (await owner.gql(AddDomainDocument, { domain: 'corp.test' })).data!.addDomain;
   dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
-  expect(
-    (await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain
-      .status,
-  ).toBe('VERIFIED');
+  expect((await owner.gql(VerifyDomainDocument, { id: corpDomain.id })).data!.verifyDomain.status).toBe('VERIFIED');
   const client = {
     client_id: 'nexus',
     client_secret: 'nexus-client-secret',
@@ -96,40 +92,30 @@ beforeAll(async () => {
     startOidcProvider({ clients: [client], accounts }),
     createSamlIdp(),
   ]);
-  const created = await gql(
-    t.gatewayUrl,
-    CreateOidcConnectionDocument,
-    {
-      input: {
-        name: 'Corp OIDC',
-        issuer: op.issuer,
-        clientId: client.client_id,
-        clientSecret: client.client_secret,
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        roleMapping: [{ group: 'nexus-admins', role: 'admin' }],
-        defaultRole: 'user',
-        redirectUrl: APP,
-        allowedDomains: ['corp.test'],
-      },
+  const created = await owner.gql(CreateOidcConnectionDocument, {
+    input: {
+      name: 'Corp OIDC',
+      issuer: op.issuer,
+      clientId: client.client_id,
+      clientSecret: client.client_secret,
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      roleMapping: [{ group: 'nexus-admins', role: 'admin' }],
+      defaultRole: 'user',
+      redirectUrl: APP,
+      allowedDomains: ['corp.test'],
     },
-    { token: owner.token },
-  );
+  });
   oidcId = created.data!.createOidcConnection.id;
   expect(created.data!.createOidcConnection.callbackPath).toBe('/sso/oidc/callback');
-  const samlCreated = await gql(
-    t.gatewayUrl,
-    CreateSamlConnectionDocument,
-    {
-      input: {
-        name: 'Corp SAML',
-        metadataXml: idp.metadataXml,
-        roleMapping: [{ group: 'admins', role: 'admin' }],
-        redirectUrl: APP,
-        allowedDomains: ['corp.test'],
-      },
+  const samlCreated = await owner.gql(CreateSamlConnectionDocument, {
+    input: {
+      name: 'Corp SAML',
+      metadataXml: idp.metadataXml,
+      roleMapping: [{ group: 'admins', role: 'admin' }],
+      redirectUrl: APP,
+      allowedDomains: ['corp.test'],
     },
-    { token: owner.token },
-  );
+  });
   saml = samlCreated.data!.createSamlConnection as typeof saml;
 }, 90_000);
 afterAll(async () => {
@@ -183,12 +169,7 @@ async function oidcLogin(sub: string): Promise<string> {
 }
 
 async function failures(): Promise<number> {
-  const log = await gql(
-    t.gatewayUrl,
-    AuditLogDocument,
-    { filter: { action: 'sso_login_failed' }, first: 100 },
-    { token: owner.token },
-  );
+  const log = await owner.gql(AuditLogDocument, { filter: { action: 'sso_login_failed' }, first: 100 });
   return log.data!.auditLog.edges.length;
 }
 
@@ -199,37 +180,31 @@ describe('OIDC', () => {
     expect(finished.status).toBe(302);
     const code = codeFrom(finished.location);
     expect(finished.location).not.toContain('accessToken');
-    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code });
+    const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code });
     expect(tokens.data!.completeSsoLogin.user.email).toBe('alice@corp.test');
     expect(tokens.data!.completeSsoLogin.tenant.id).toBe(owner.tenantId);
     const token = tokens.data!.completeSsoLogin.accessToken;
-    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
-    expect(codes(await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code }))).toEqual(['INVALID_SSO_CODE']);
+    expect((await t.as(token).gql(MyAccessDocument, {})).data!.myAccess.roles).toEqual(['admin']);
+    expect(codes(await t.anonymous().gql(CompleteSsoLoginDocument, { code }))).toEqual(['INVALID_SSO_CODE']);
     // A provider's session stays in its tenant, and does not change the account as a whole.
-    expect(codes(await gql(t.gatewayUrl, SwitchTenantDocument, { tenantId: outsider.tenantId }, { token }))).toEqual([
+    expect(codes(await t.as(token).gql(SwitchTenantDocument, { tenantId: outsider.tenantId }))).toEqual([
       'NOT_A_MEMBER',
     ]);
-    expect(codes(await gql(t.gatewayUrl, EnrollTotpDocument, {}, { token }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(t.gatewayUrl, LogoutEverywhereDocument, {}, { token }))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.as(token).gql(EnrollTotpDocument, {}))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.as(token).gql(LogoutEverywhereDocument, {}))).toEqual(['FORBIDDEN']);
 
     const bob = await get(await oidcLogin('bob'));
-    const bobTokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(bob.location) });
+    const bobTokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(bob.location) });
     expect(
-      (await gql(t.gatewayUrl, MyAccessDocument, {}, { token: bobTokens.data!.completeSsoLogin.accessToken })).data!
-        .myAccess.roles,
+      (await t.as(bobTokens.data!.completeSsoLogin.accessToken).gql(MyAccessDocument, {})).data!.myAccess.roles,
     ).toEqual(['user']);
     // The second sign-in finds the same account.
-    const again = await gql(t.gatewayUrl, CompleteSsoLoginDocument, {
+    const again = await t.anonymous().gql(CompleteSsoLoginDocument, {
       code: codeFrom((await get(await oidcLogin('bob'))).location),
     });
     expect(again.data!.completeSsoLogin.user.id).toBe(bobTokens.data!.completeSsoLogin.user.id);
 
-    const log = await gql(
-      t.gatewayUrl,
-      AuditDetailsDocument,
-      { filter: { action: 'sso_login' } },
-      { token: owner.token },
-    );
+    const log = await owner.gql(AuditDetailsDocument, { filter: { action: 'sso_login' } });
     expect(log.data!.auditLog.edges.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -307,7 +282,7 @@ describe('OIDC', () => {
     const foreignFirst = await get(await oidcLogin('several'));
     expect([foreignFirst.status, pageCode(foreignFirst.text)]).toEqual([403, 'SSO_DOMAIN_NOT_ALLOWED']);
     const listed = await get(await oidcLogin('listed'));
-    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(listed.location) });
+    const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(listed.location) });
     expect(tokens.data!.completeSsoLogin.user.email).toBe('listed@corp.test');
   });
 
@@ -317,33 +292,28 @@ describe('OIDC', () => {
     expect(await sql(`SELECT email FROM identity.users WHERE email LIKE 'eve-%'`)).toEqual([]);
     const stringy = await get(await oidcLogin('stringy'));
     expect(
-      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin
+      (await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(stringy.location) })).data!.completeSsoLogin
         .user.email,
     ).toBe('stringy@corp.test');
     const silent = await get(await oidcLogin('eveSilent'));
     expect(
-      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(silent.location) })).data!.completeSsoLogin
+      (await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(silent.location) })).data!.completeSsoLogin
         .user.email,
     ).toBe('eve-silent@corp.test');
   });
 
   it('refuses provider settings past their limits', async () => {
     const oidc = (input: Record<string, unknown>) =>
-      gql(
-        t.gatewayUrl,
-        CreateOidcConnectionDocument,
-        {
-          input: {
-            name: 'Long',
-            issuer: op.issuer,
-            clientId: 'nexus',
-            clientSecret: 'nexus-client-secret',
-            allowedDomains: ['corp.test'],
-            ...input,
-          },
+      owner.gql(CreateOidcConnectionDocument, {
+        input: {
+          name: 'Long',
+          issuer: op.issuer,
+          clientId: 'nexus',
+          clientSecret: 'nexus-client-secret',
+          allowedDomains: ['corp.test'],
+          ...input,
         },
-        { token: owner.token },
-      );
+      });
     for (const input of [
       { clientId: 'x'.repeat(501) },
       { groupsClaim: 'g'.repeat(501) },
@@ -356,61 +326,44 @@ describe('OIDC', () => {
         codes: ['INVALID_SSO_CONNECTION'],
       });
     }
-    const group = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: oidcId, input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] } },
-      { token: owner.token },
-    );
+    const group = await owner.gql(UpdateSsoConnectionDocument, {
+      id: oidcId,
+      input: { roleMapping: [{ group: 'g'.repeat(201), role: 'member' }] },
+    });
     expect(codes(group)).toEqual(['INVALID_SSO_CONNECTION']);
-    const entity = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      {
-        input: {
-          name: 'Long entity',
-          idpEntityId: `urn:${'x'.repeat(500)}`,
-          ssoUrl: idp.ssoUrl,
-          certificate: idp.certificatePem,
-          allowedDomains: ['corp.test'],
-        },
+    const entity = await owner.gql(CreateSamlConnectionDocument, {
+      input: {
+        name: 'Long entity',
+        idpEntityId: `urn:${'x'.repeat(500)}`,
+        ssoUrl: idp.ssoUrl,
+        certificate: idp.certificatePem,
+        allowedDomains: ['corp.test'],
       },
-      { token: owner.token },
-    );
+    });
     expect(codes(entity)).toEqual(['INVALID_SSO_CONNECTION']);
   });
 
   it('reports a provider that cannot be discovered when the connection is saved', async () => {
-    const res = await gql(
-      t.gatewayUrl,
-      CreateOidcConnectionDocument,
-      {
-        input: {
-          name: 'Nowhere',
-          issuer: 'http://127.0.0.1:9/nowhere',
-          clientId: 'x',
-          clientSecret: 'y',
-          allowedDomains: ['corp.test'],
-        },
+    const res = await owner.gql(CreateOidcConnectionDocument, {
+      input: {
+        name: 'Nowhere',
+        issuer: 'http://127.0.0.1:9/nowhere',
+        clientId: 'x',
+        clientSecret: 'y',
+        allowedDomains: ['corp.test'],
       },
-      { token: owner.token },
-    );
+    });
     expect(codes(res)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(res.errors![0].message).toContain('discovery');
-    const plain = await gql(
-      t.gatewayUrl,
-      CreateOidcConnectionDocument,
-      {
-        input: {
-          name: 'Plain',
-          issuer: 'http://idp.example.test',
-          clientId: 'x',
-          clientSecret: 'y',
-          allowedDomains: ['corp.test'],
-        },
+    const plain = await owner.gql(CreateOidcConnectionDocument, {
+      input: {
+        name: 'Plain',
+        issuer: 'http://idp.example.test',
+        clientId: 'x',
+        clientSecret: 'y',
+        allowedDomains: ['corp.test'],
       },
-      { token: owner.token },
-    );
+    });
     expect(plain.errors![0].message).toContain('https');
   });
 });
@@ -445,11 +398,11 @@ describe('SAML', () => {
 
     const done = await (await answer()).post();
     expect(done.status).toBe(302);
-    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(done.location) });
+    const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(done.location) });
     expect(tokens.data!.completeSsoLogin.user.email).toBe('carol@corp.test');
     const token = tokens.data!.completeSsoLogin.accessToken;
-    expect((await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess.roles).toEqual(['admin']);
-    expect((await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.email).toBe('carol@corp.test');
+    expect((await t.as(token).gql(MyAccessDocument, {})).data!.myAccess.roles).toEqual(['admin']);
+    expect((await t.as(token).gql(MeDocument, {})).data!.me.email).toBe('carol@corp.test');
   });
 
   it('refuses unsigned, wrongly signed, replayed, expired, misaddressed, unsolicited and signature-wrapped responses', async () => {
@@ -519,7 +472,7 @@ describe('SAML', () => {
     const reused = await (await answer({ assertionId })).post();
     expect([reused.status, pageCode(reused.text)]).toEqual([401, 'SSO_REPLAYED']);
     expect(await failures()).toBe(before + cases.length + 2);
-    const login = await gql(t.gatewayUrl, LoginDocument, {
+    const login = await t.anonymous().gql(LoginDocument, {
       input: { email: 'evil@corp.test', password: 'x'.repeat(12) },
     });
     expect(codes(login)).toEqual(['INVALID_CREDENTIALS']);
@@ -579,14 +532,14 @@ describe('SAML', () => {
     ).toEqual([]);
 
     const skipped = await (await withEmail(['not an address', 'Vic@Corp.test', 'mallory@elsewhere.test'])).post();
-    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(skipped.location) });
+    const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(skipped.location) });
     expect(tokens.data!.completeSsoLogin.user.email).toBe('vic@corp.test');
     // A reset asked for several addresses at once reaches nobody; one for the account's address reaches that mailbox alone.
     const both = 'mallory@elsewhere.test,vic@corp.test';
-    expect((await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: both })).data).toEqual({
+    expect((await t.anonymous().gql(RequestPasswordResetDocument, { email: both })).data).toEqual({
       requestPasswordReset: true,
     });
-    await gql(t.gatewayUrl, RequestPasswordResetDocument, { email: 'vic@corp.test' });
+    await t.anonymous().gql(RequestPasswordResetDocument, { email: 'vic@corp.test' });
     expect((await waitForMail(t.config, 'vic@corp.test', SUBJECTS.reset)).to).toBe('vic@corp.test');
     expect([...mailsTo(t.config, both), ...mailsTo(t.config, 'mallory@elsewhere.test')]).toEqual([]);
     expect(mailsTo(t.config, 'vic@corp.test').filter((m) => m.subject === SUBJECTS.reset)).toHaveLength(1);
@@ -595,12 +548,7 @@ describe('SAML', () => {
   it('refuses an IdP entity id that is empty, and keeps one trimmed', async () => {
     const named = (entityId: string) => idp.metadataXml.replace(/entityID="[^"]*"/, `entityID="${entityId}"`);
     const save = (input: Record<string, unknown>) =>
-      gql(
-        t.gatewayUrl,
-        CreateSamlConnectionDocument,
-        { input: { name: 'Entity', allowedDomains: ['corp.test'], ...input } },
-        { token: owner.token },
-      );
+      owner.gql(CreateSamlConnectionDocument, { input: { name: 'Entity', allowedDomains: ['corp.test'], ...input } });
     for (const metadataXml of [named(''), named('   ')]) {
       const res = await save({ metadataXml });
       expect([codes(res), res.errors![0].message]).toEqual([
@@ -613,60 +561,38 @@ describe('SAML', () => {
     ]);
     const padded = await save({ metadataXml: named(`  ${idp.entityId}  `) });
     expect(padded.data!.createSamlConnection.idpEntityId).toBe(idp.entityId);
-    await gql(
-      t.gatewayUrl,
-      DeleteSsoConnectionDocument,
-      { id: padded.data!.createSamlConnection.id },
-      { token: owner.token },
-    );
+    await owner.gql(DeleteSsoConnectionDocument, { id: padded.data!.createSamlConnection.id });
   });
 
   it('reports unreadable metadata when the connection is saved', async () => {
-    const bad = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] } },
-      { token: owner.token },
-    );
+    const bad = await owner.gql(CreateSamlConnectionDocument, {
+      input: { name: 'Broken', metadataXml: '<EntityDescriptor', allowedDomains: ['corp.test'] },
+    });
     expect(codes(bad)).toEqual(['INVALID_SSO_CONNECTION']);
     const noCert = idp.metadataXml.replace(/<(\w+:)?KeyDescriptor[\s\S]*<\/(\w+:)?KeyDescriptor>/, '');
-    const missing = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'No cert', metadataXml: noCert, allowedDomains: ['corp.test'] } },
-      { token: owner.token },
-    );
+    const missing = await owner.gql(CreateSamlConnectionDocument, {
+      input: { name: 'No cert', metadataXml: noCert, allowedDomains: ['corp.test'] },
+    });
     expect(missing.errors![0].message).toContain('signing certificate');
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect(codes(await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: member.token }))).toEqual(['FORBIDDEN']);
-    expect(
-      (await gql(t.gatewayUrl, SsoConnectionsDocument, {}, { token: owner.token })).data!.ssoConnections.map(
-        (c) => c.kind,
-      ),
-    ).toEqual(['OIDC', 'SAML']);
+    const member = await owner.invite();
+    expect(codes(await member.gql(SsoConnectionsDocument, {}))).toEqual(['FORBIDDEN']);
+    expect((await owner.gql(SsoConnectionsDocument, {})).data!.ssoConnections.map((c) => c.kind)).toEqual([
+      'OIDC',
+      'SAML',
+    ]);
   });
 });
 
 describe('managing connections', () => {
   it('disables, re-maps and deletes a connection, each change audited', async () => {
-    const off = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: saml.id, input: { enabled: false } },
-      { token: owner.token },
-    );
+    const off = await owner.gql(UpdateSsoConnectionDocument, { id: saml.id, input: { enabled: false } });
     expect(off.data!.updateSsoConnection.enabled).toBe(false);
     const refused = await startSaml();
     expect([refused.status, pageCode(refused.text)]).toEqual([404, 'SSO_CONNECTION_NOT_FOUND']);
-    const on = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      {
-        id: saml.id,
-        input: { enabled: true, roleMapping: [{ group: 'admins', role: 'member' }], defaultRole: 'user' },
-      },
-      { token: owner.token },
-    );
+    const on = await owner.gql(UpdateSsoConnectionDocument, {
+      id: saml.id,
+      input: { enabled: true, roleMapping: [{ group: 'admins', role: 'member' }], defaultRole: 'user' },
+    });
     expect(on.data!.updateSsoConnection).toMatchObject({
       enabled: true,
       defaultRole: 'user',
@@ -674,37 +600,16 @@ describe('managing connections', () => {
     });
     expect((await startSaml()).status).toBe(302);
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          UpdateSsoConnectionDocument,
-          { id: saml.id, input: { defaultRole: 'owner' } },
-          { token: owner.token },
-        ),
-      ),
+      codes(await owner.gql(UpdateSsoConnectionDocument, { id: saml.id, input: { defaultRole: 'owner' } })),
     ).toEqual(['INVALID_SSO_CONNECTION']);
-    const spare = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'Spare', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } },
-      { token: owner.token },
-    );
+    const spare = await owner.gql(CreateSamlConnectionDocument, {
+      input: { name: 'Spare', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] },
+    });
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          DeleteSsoConnectionDocument,
-          { id: spare.data!.createSamlConnection.id },
-          { token: owner.token },
-        )
-      ).data!.deleteSsoConnection,
+      (await owner.gql(DeleteSsoConnectionDocument, { id: spare.data!.createSamlConnection.id })).data!
+        .deleteSsoConnection,
     ).toBe(true);
-    const log = await gql(
-      t.gatewayUrl,
-      AuditLogDocument,
-      { filter: { action: 'sso_connection_update' }, first: 10 },
-      { token: owner.token },
-    );
+    const log = await owner.gql(AuditLogDocument, { filter: { action: 'sso_connection_update' }, first: 10 });
     expect(log.data!.auditLog.edges).toHaveLength(2);
   });
 });
@@ -722,53 +627,37 @@ describe('custom roles through a provider', () => {
     });
     const res = await postForm(origin + conn.acsPath, { SAMLResponse });
     if (res.status !== 302) return res;
-    const tokens = await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) });
+    const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(res.location) });
     return { ...res, token: tokens.data!.completeSsoLogin.accessToken };
   }
-  const access = async (token: string) => (await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess;
+  const access = async (token: string) => (await t.as(token).gql(MyAccessDocument, {})).data!.myAccess;
 
   beforeAll(async () => {
-    const created = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      {
-        input: {
-          name: 'Corp SAML (roles)',
-          metadataXml: idp.metadataXml,
-          defaultRole: 'user',
-          redirectUrl: APP,
-          allowedDomains: ['corp.test'],
-        },
+    const created = await owner.gql(CreateSamlConnectionDocument, {
+      input: {
+        name: 'Corp SAML (roles)',
+        metadataXml: idp.metadataXml,
+        defaultRole: 'user',
+        redirectUrl: APP,
+        allowedDomains: ['corp.test'],
       },
-      { token: owner.token },
-    );
+    });
     conn = created.data!.createSamlConnection as typeof conn;
   });
 
   it('maps a group to a custom role of the tenant, given at sign-in and taken back when the group goes', async () => {
-    const auditor = (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name: 'Auditor', permissions: ['audit:read'] } },
-        { token: owner.token },
-      )
-    ).data!.createRole;
+    const auditor = (await owner.gql(CreateRoleDocument, { input: { name: 'Auditor', permissions: ['audit:read'] } }))
+      .data!.createRole;
     // By name or by id; stored (and shown) by id, so renaming the role keeps the mapping.
-    const mapped = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      {
-        id: conn.id,
-        input: {
-          roleMapping: [
-            { group: 'auditors', role: 'auditor' },
-            { group: 'also-auditors', role: auditor.id },
-          ],
-        },
+    const mapped = await owner.gql(UpdateSsoConnectionDocument, {
+      id: conn.id,
+      input: {
+        roleMapping: [
+          { group: 'auditors', role: 'auditor' },
+          { group: 'also-auditors', role: auditor.id },
+        ],
       },
-      { token: owner.token },
-    );
+    });
     expect(mapped.data!.updateSsoConnection.roleMapping).toEqual([
       { group: 'auditors', role: auditor.id },
       { group: 'also-auditors', role: auditor.id },
@@ -781,120 +670,72 @@ describe('custom roles through a provider', () => {
       roles: ['user', 'Auditor'],
       permissions: expect.arrayContaining(['audit:read']),
     });
-    expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: first.token })).errors).toBeUndefined();
+    expect((await t.as(first.token!).gql(AuditLogDocument, { first: 1 })).errors).toBeUndefined();
 
     // The provider no longer puts Ivy in the group: the next sign-in takes the role back.
     const later = await samlSignIn({ ...ivy, groups: [] });
     expect((await access(later.token!)).roles).toEqual(['user']);
-    expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token: later.token }))).toEqual([
-      'FORBIDDEN',
-    ]);
+    expect(codes(await t.as(later.token!).gql(AuditLogDocument, { first: 1 }))).toEqual(['FORBIDDEN']);
   });
 
   it('refuses a mapping to an unknown role or to rights the admin lacks, and a sign-in to a role since deleted', async () => {
-    const unknown = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'emperor' }] } },
-      { token: owner.token },
-    );
+    const unknown = await owner.gql(UpdateSsoConnectionDocument, {
+      id: conn.id,
+      input: { roleMapping: [{ group: 'x', role: 'emperor' }] },
+    });
     expect(codes(unknown)).toEqual(['UNKNOWN_ROLE']);
-    const owners = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: conn.id, input: { roleMapping: [{ group: 'x', role: 'owner' }] } },
-      { token: owner.token },
-    );
+    const owners = await owner.gql(UpdateSsoConnectionDocument, {
+      id: conn.id,
+      input: { roleMapping: [{ group: 'x', role: 'owner' }] },
+    });
     expect(codes(owners)).toEqual(['INVALID_SSO_CONNECTION']);
 
     // Someone who may manage connections but not roles cannot have a provider hand out roles:manage.
-    const keeper = (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name: 'SSO keeper', permissions: ['sso:manage'] } },
-        { token: owner.token },
-      )
-    ).data!.createRole;
+    const keeper = (await owner.gql(CreateRoleDocument, { input: { name: 'SSO keeper', permissions: ['sso:manage'] } }))
+      .data!.createRole;
     const mighty = (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name: 'Role master', permissions: ['roles:manage'] } },
-        { token: owner.token },
-      )
+      await owner.gql(CreateRoleDocument, { input: { name: 'Role master', permissions: ['roles:manage'] } })
     ).data!.createRole;
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    const member = await owner.invite();
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          AssignRoleDocument,
-          { input: { userId: member.userId, roleId: keeper.id } },
-          { token: owner.token },
-        )
-      ).errors,
+      (await owner.gql(AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } })).errors,
     ).toBeUndefined();
-    const escalation = await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: conn.id, input: { roleMapping: [{ group: 'x', role: mighty.id }] } },
-      { token: member.token },
-    );
+    const escalation = await member.gql(UpdateSsoConnectionDocument, {
+      id: conn.id,
+      input: { roleMapping: [{ group: 'x', role: mighty.id }] },
+    });
     expect(codes(escalation)).toEqual(['PERMISSION_ESCALATION']);
 
-    const doomed = (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name: 'Doomed', permissions: ['audit:read'] } },
-        { token: owner.token },
-      )
-    ).data!.createRole;
-    await gql(
-      t.gatewayUrl,
-      UpdateSsoConnectionDocument,
-      { id: conn.id, input: { roleMapping: [{ group: 'doomed', role: doomed.id }] } },
-      { token: owner.token },
-    );
-    expect(
-      (await gql(t.gatewayUrl, DeleteRoleDocument, { id: doomed.id }, { token: owner.token })).data!.deleteRole,
-    ).toBe(true);
+    const doomed = (await owner.gql(CreateRoleDocument, { input: { name: 'Doomed', permissions: ['audit:read'] } }))
+      .data!.createRole;
+    await owner.gql(UpdateSsoConnectionDocument, {
+      id: conn.id,
+      input: { roleMapping: [{ group: 'doomed', role: doomed.id }] },
+    });
+    expect((await owner.gql(DeleteRoleDocument, { id: doomed.id })).data!.deleteRole).toBe(true);
     const refused = await samlSignIn({ nameId: 'jan@corp.test', email: 'jan@corp.test', groups: ['doomed'] });
     expect([refused.status, pageCode(refused.text)]).toEqual([403, 'SSO_ROLE_UNKNOWN']);
     // Changing something else about the connection still works (it can always be disabled).
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          UpdateSsoConnectionDocument,
-          { id: conn.id, input: { enabled: false } },
-          { token: owner.token },
-        )
-      ).errors,
+      (await owner.gql(UpdateSsoConnectionDocument, { id: conn.id, input: { enabled: false } })).errors,
     ).toBeUndefined();
   });
 });
 
 describe('custom roles a provider gave, when the tenant changes its mind', () => {
-  const access = async (token: string) => (await gql(t.gatewayUrl, MyAccessDocument, {}, { token })).data!.myAccess;
+  const access = async (token: string) => (await t.as(token).gql(MyAccessDocument, {})).data!.myAccess;
   /** A connection of its own (same IdP) giving `roleId` to the group `readers`, and a sign-in through it. */
   async function connectionGiving(roleId: string, name: string) {
-    const made = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      {
-        input: {
-          name,
-          metadataXml: idp.metadataXml,
-          defaultRole: 'user',
-          redirectUrl: APP,
-          allowedDomains: ['corp.test'],
-          roleMapping: [{ group: 'readers', role: roleId }],
-        },
+    const made = await owner.gql(CreateSamlConnectionDocument, {
+      input: {
+        name,
+        metadataXml: idp.metadataXml,
+        defaultRole: 'user',
+        redirectUrl: APP,
+        allowedDomains: ['corp.test'],
+        roleMapping: [{ group: 'readers', role: roleId }],
       },
-      { token: owner.token },
-    );
+    });
     const c = made.data!.createSamlConnection as { id: string; acsPath: string; spEntityId: string };
     const signIn = async (user: SamlUser): Promise<string> => {
       const started = await start(`tenant=${owner.tenantId}&connection=${c.id}`);
@@ -902,31 +743,22 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
       const res = await postForm(origin + c.acsPath, {
         SAMLResponse: idp.response({ destination: origin + c.acsPath, audience: c.spEntityId, user, inResponseTo: id }),
       });
-      return (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(res.location) })).data!
+      return (await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(res.location) })).data!
         .completeSsoLogin.accessToken;
     };
     return { id: c.id, signIn };
   }
   const reader = (email: string) => ({ nameId: email, email, groups: ['readers'] });
   const newRole = async (name: string) =>
-    (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name, permissions: ['audit:read'] } },
-        { token: owner.token },
-      )
-    ).data!.createRole.id;
+    (await owner.gql(CreateRoleDocument, { input: { name, permissions: ['audit:read'] } })).data!.createRole.id;
 
   it('keeps a role assigned by hand that a provider had given first, through later sign-ins without the group', async () => {
     const roleId = await newRole('Reader by hand');
     const c = await connectionGiving(roleId, 'Readers (by hand)');
     const token = await c.signIn(reader('kim@corp.test'));
-    const kim = (await gql(t.gatewayUrl, MeDocument, {}, { token })).data!.me.id;
+    const kim = (await t.as(token).gql(MeDocument, {})).data!.me.id;
     expect((await access(token)).roles).toEqual(['user', 'Reader by hand']);
-    expect(
-      (await gql(t.gatewayUrl, AssignRoleDocument, { input: { userId: kim, roleId } }, { token: owner.token })).errors,
-    ).toBeUndefined();
+    expect((await owner.gql(AssignRoleDocument, { input: { userId: kim, roleId } })).errors).toBeUndefined();
     const later = await c.signIn({ ...reader('kim@corp.test'), groups: [] });
     expect((await access(later)).roles).toEqual(['user', 'Reader by hand']);
   });
@@ -934,26 +766,18 @@ describe('custom roles a provider gave, when the tenant changes its mind', () =>
   it('takes a role back at once when its rule leaves the mapping, or the connection is disabled or deleted', async () => {
     const roleId = await newRole('Reader by rule');
     for (const [n, change] of [
-      [
-        'rule removed',
-        (id: string) =>
-          gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { roleMapping: [] } }, { token: owner.token }),
-      ],
-      [
-        'disabled',
-        (id: string) =>
-          gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input: { enabled: false } }, { token: owner.token }),
-      ],
-      ['deleted', (id: string) => gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })],
+      ['rule removed', (id: string) => owner.gql(UpdateSsoConnectionDocument, { id, input: { roleMapping: [] } })],
+      ['disabled', (id: string) => owner.gql(UpdateSsoConnectionDocument, { id, input: { enabled: false } })],
+      ['deleted', (id: string) => owner.gql(DeleteSsoConnectionDocument, { id })],
     ] as const) {
       const c = await connectionGiving(roleId, `Readers (${n})`);
       const token = await c.signIn(reader(`lee-${n.split(' ')[0]}@corp.test`));
       expect((await access(token)).roles).toEqual(['user', 'Reader by rule']);
-      expect((await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token })).errors).toBeUndefined();
+      expect((await t.as(token).gql(AuditLogDocument, { first: 1 })).errors).toBeUndefined();
       expect((await change(c.id)).errors).toBeUndefined();
       // The session from before, on its next request: the role is gone (nobody signed in again).
       expect({ n, roles: (await access(token)).roles }).toEqual({ n, roles: ['user'] });
-      expect(codes(await gql(t.gatewayUrl, AuditLogDocument, { first: 1 }, { token }))).toEqual(['FORBIDDEN']);
+      expect(codes(await t.as(token).gql(AuditLogDocument, { first: 1 }))).toEqual(['FORBIDDEN']);
     }
   });
 });
@@ -962,40 +786,22 @@ describe('who may say what a provider gives', () => {
   it('refuses a system role beyond the rights of whoever saves the connection, as a rule or as the default role', async () => {
     // A member who may manage connections (a custom role with sso:manage) but is no admin.
     const keeper = (
-      await gql(
-        t.gatewayUrl,
-        CreateRoleDocument,
-        { input: { name: 'Connection keeper', permissions: ['sso:manage'] } },
-        { token: owner.token },
-      )
+      await owner.gql(CreateRoleDocument, { input: { name: 'Connection keeper', permissions: ['sso:manage'] } })
     ).data!.createRole;
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
+    const member = await owner.invite();
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          AssignRoleDocument,
-          { input: { userId: member.userId, roleId: keeper.id } },
-          { token: owner.token },
-        )
-      ).errors,
+      (await owner.gql(AssignRoleDocument, { input: { userId: member.userId, roleId: keeper.id } })).errors,
     ).toBeUndefined();
-    const as = { token: member.token };
     const create = (input: Record<string, unknown>) =>
-      gql(
-        t.gatewayUrl,
-        CreateSamlConnectionDocument,
-        {
-          input: {
-            name: 'Keeper SAML',
-            metadataXml: idp.metadataXml,
-            allowedDomains: ['corp.test'],
-            defaultRole: 'user',
-            ...input,
-          },
+      member.gql(CreateSamlConnectionDocument, {
+        input: {
+          name: 'Keeper SAML',
+          metadataXml: idp.metadataXml,
+          allowedDomains: ['corp.test'],
+          defaultRole: 'user',
+          ...input,
         },
-        as,
-      );
+      });
     expect(codes(await create({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
     expect(codes(await create({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual([
       'PERMISSION_ESCALATION',
@@ -1003,26 +809,16 @@ describe('who may say what a provider gives', () => {
     const own = await create({ roleMapping: [{ group: 'staff', role: 'member' }] });
     expect(own.errors).toBeUndefined();
     const id = own.data!.createSamlConnection.id;
-    const update = (input: Record<string, unknown>) =>
-      gql(t.gatewayUrl, UpdateSsoConnectionDocument, { id, input }, as);
+    const update = (input: Record<string, unknown>) => member.gql(UpdateSsoConnectionDocument, { id, input });
     expect(codes(await update({ defaultRole: 'admin' }))).toEqual(['PERMISSION_ESCALATION']);
     expect(codes(await update({ roleMapping: [{ group: 'anyone', role: 'admin' }] }))).toEqual([
       'PERMISSION_ESCALATION',
     ]);
     // The same edits by someone who holds those rights go through.
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          UpdateSsoConnectionDocument,
-          { id, input: { defaultRole: 'admin' } },
-          { token: owner.token },
-        )
-      ).errors,
+      (await owner.gql(UpdateSsoConnectionDocument, { id, input: { defaultRole: 'admin' } })).errors,
     ).toBeUndefined();
-    expect(
-      (await gql(t.gatewayUrl, DeleteSsoConnectionDocument, { id }, { token: owner.token })).data!.deleteSsoConnection,
-    ).toBe(true);
+    expect((await owner.gql(DeleteSsoConnectionDocument, { id })).data!.deleteSsoConnection).toBe(true);
   });
 });
 
@@ -1036,55 +832,46 @@ describe('routing and policy', () => {
   });
 
   it('with SSO required, members cannot sign in with a password (owners still can)', async () => {
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    const me = await gql(t.gatewayUrl, MeDocument, {}, { token: member.token });
+    const member = await owner.invite();
+    const me = await member.gql(MeDocument, {});
     const email = me.data!.me.email!;
-    const sideTenant = (
-      await gql(t.gatewayUrl, CreateTenantDocument, { input: { name: 'Side project' } }, { token: member.token })
-    ).data!.createTenant.id;
-    const before = await gql(t.gatewayUrl, LoginDocument, {
+    const sideTenant = (await member.gql(CreateTenantDocument, { input: { name: 'Side project' } })).data!.createTenant
+      .id;
+    const before = await t.anonymous().gql(LoginDocument, {
       input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
     });
-    expect(
-      (await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: true }, { token: owner.token })).data!
-        .updateSecurityPolicy.requireSso,
-    ).toBe(true);
+    expect((await owner.gql(RequireSsoDocument, { requireSso: true })).data!.updateSecurityPolicy.requireSso).toBe(
+      true,
+    );
     expect(
       codes(
-        await gql(t.gatewayUrl, LoginDocument, {
+        await t.anonymous().gql(LoginDocument, {
           input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
         }),
       ),
     ).toEqual(['SSO_REQUIRED']);
     // Nor by refreshing a password session from before, nor by switching in from another tenant.
     expect(
-      codes(await gql(t.gatewayUrl, RefreshSessionDocument, { refreshToken: before.data!.login.refreshToken })),
+      codes(await t.anonymous().gql(RefreshSessionDocument, { refreshToken: before.data!.login.refreshToken })),
     ).toEqual(['SSO_REQUIRED']);
-    const side = await gql(t.gatewayUrl, LoginDocument, {
+    const side = await t.anonymous().gql(LoginDocument, {
       input: { email, password: 'member pass phrase', tenantId: sideTenant },
     });
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          SwitchTenantDocument,
-          { tenantId: owner.tenantId },
-          { token: side.data!.login.accessToken },
-        ),
-      ),
+      codes(await t.as(side.data!.login.accessToken).gql(SwitchTenantDocument, { tenantId: owner.tenantId })),
     ).toEqual(['SSO_REQUIRED']);
     expect(
-      (await gql(t.gatewayUrl, LoginDocument, { input: { email: owner.email, password: owner.password } })).errors,
+      (await t.anonymous().gql(LoginDocument, { input: { email: owner.email, password: owner.password } })).errors,
     ).toBeUndefined();
     // Through the provider it still works.
     const sso = await get(await oidcLogin('bob'));
     expect(
-      (await gql(t.gatewayUrl, CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors,
+      (await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(sso.location) })).errors,
     ).toBeUndefined();
-    await gql(t.gatewayUrl, RequireSsoDocument, { requireSso: false }, { token: owner.token });
+    await owner.gql(RequireSsoDocument, { requireSso: false });
     expect(
       (
-        await gql(t.gatewayUrl, LoginDocument, {
+        await t.anonymous().gql(LoginDocument, {
           input: { email, password: 'member pass phrase', tenantId: owner.tenantId },
         })
       ).errors,
@@ -1095,49 +882,31 @@ describe('routing and policy', () => {
 describe('whose addresses a provider signs in', () => {
   it('takes only domains the tenant has verified (or their subdomains), and stops signing in a domain the tenant gave up', async () => {
     // Another tenant cannot point a provider at the company's domain (and so learn which of its addresses have accounts).
-    const foreign = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'Not mine', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] } },
-      { token: outsider.token },
-    );
+    const foreign = await outsider.gql(CreateSamlConnectionDocument, {
+      input: { name: 'Not mine', metadataXml: idp.metadataXml, allowedDomains: ['corp.test'] },
+    });
     expect(codes(foreign)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(foreign.errors![0].message).toContain('corp.test');
-    const unverified = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'Elsewhere', metadataXml: idp.metadataXml, allowedDomains: ['elsewhere.test'] } },
-      { token: owner.token },
-    );
+    const unverified = await owner.gql(CreateSamlConnectionDocument, {
+      input: { name: 'Elsewhere', metadataXml: idp.metadataXml, allowedDomains: ['elsewhere.test'] },
+    });
     expect(codes(unverified)).toEqual(['INVALID_SSO_CONNECTION']);
     expect(
       codes(
-        await gql(
-          t.gatewayUrl,
-          UpdateSsoConnectionDocument,
-          { id: saml.id, input: { allowedDomains: ['corp.test', 'elsewhere.test'] } },
-          { token: owner.token },
-        ),
+        await owner.gql(UpdateSsoConnectionDocument, {
+          id: saml.id,
+          input: { allowedDomains: ['corp.test', 'elsewhere.test'] },
+        }),
       ),
     ).toEqual(['INVALID_SSO_CONNECTION']);
-    const sub = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      { input: { name: 'EU', metadataXml: idp.metadataXml, allowedDomains: ['eu.corp.test'] } },
-      { token: owner.token },
-    );
+    const sub = await owner.gql(CreateSamlConnectionDocument, {
+      input: { name: 'EU', metadataXml: idp.metadataXml, allowedDomains: ['eu.corp.test'] },
+    });
     expect(sub.errors).toBeUndefined();
-    await gql(
-      t.gatewayUrl,
-      DeleteSsoConnectionDocument,
-      { id: sub.data!.createSamlConnection.id },
-      { token: owner.token },
-    );
+    await owner.gql(DeleteSsoConnectionDocument, { id: sub.data!.createSamlConnection.id });
 
     // The tenant removes the domain: its provider signs in none of those addresses any more, known or not.
-    expect(
-      (await gql(t.gatewayUrl, RemoveDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.removeDomain,
-    ).toBe(true);
+    expect((await owner.gql(RemoveDomainDocument, { id: corpDomain.id })).data!.removeDomain).toBe(true);
     for (const who of ['bob', 'otto']) {
       const refused = await get(await oidcLogin(who));
       expect({ who, status: refused.status, code: pageCode(refused.text) }).toEqual({
@@ -1146,20 +915,16 @@ describe('whose addresses a provider signs in', () => {
         code: 'SSO_DOMAIN_NOT_ALLOWED',
       });
     }
-    corpDomain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'corp.test' }, { token: owner.token })).data!
-      .addDomain;
+    corpDomain = (await owner.gql(AddDomainDocument, { domain: 'corp.test' })).data!.addDomain;
     dns.setTxt(corpDomain.txtRecordName, [corpDomain.txtRecordValue]);
-    expect(
-      (await gql(t.gatewayUrl, VerifyDomainDocument, { id: corpDomain.id }, { token: owner.token })).data!.verifyDomain
-        .status,
-    ).toBe('VERIFIED');
+    expect((await owner.gql(VerifyDomainDocument, { id: corpDomain.id })).data!.verifyDomain.status).toBe('VERIFIED');
     expect((await get(await oidcLogin('bob'))).status).toBe(302);
   });
 });
 
 describe('joining a tenant through its provider', () => {
-  let operator: Account;
-  let team: Account;
+  let operator: User;
+  let team: User;
   let conn: { id: string; acsPath: string; spEntityId: string };
   async function samlSignIn(user: SamlUser) {
     const started = await start(`tenant=${team.tenantId}&connection=${conn.id}`);
@@ -1181,38 +946,24 @@ describe('joining a tenant through its provider', () => {
   const members = async () =>
     (await sql(`SELECT count(*)::int AS n FROM identity.memberships WHERE tenant_id = $1`, [team.tenantId]))[0].n;
   const limit = (members: number) =>
-    gql(
-      t.gatewayUrl,
-      SetTenantLimitsDocument,
-      { tenantId: team.tenantId, limits: { members } },
-      { token: operator.token },
-    );
+    operator.gql(SetTenantLimitsDocument, { tenantId: team.tenantId, limits: { members } });
 
   beforeAll(async () => {
-    operator = await signUp(t.gatewayUrl, 'Operators', OPERATOR);
-    await confirmEmail(t.gatewayUrl, t.config, OPERATOR);
-    await turnOnTotp(t.gatewayUrl, operator.token);
-    team = await signUp(t.gatewayUrl, 'Small Team');
-    const domain = (await gql(t.gatewayUrl, AddDomainDocument, { domain: 'small-team.test' }, { token: team.token }))
-      .data!.addDomain;
+    operator = await t.signUp('Operators', OPERATOR);
+    await operator.confirmEmail();
+    await operator.turnOnTotp();
+    team = await t.signUp('Small Team');
+    const domain = (await team.gql(AddDomainDocument, { domain: 'small-team.test' })).data!.addDomain;
     dns.setTxt(domain.txtRecordName, [domain.txtRecordValue]);
-    expect(
-      (await gql(t.gatewayUrl, VerifyDomainDocument, { id: domain.id }, { token: team.token })).data!.verifyDomain
-        .status,
-    ).toBe('VERIFIED');
-    const created = await gql(
-      t.gatewayUrl,
-      CreateSamlConnectionDocument,
-      {
-        input: {
-          name: 'Small Team SAML',
-          metadataXml: idp.metadataXml,
-          redirectUrl: APP,
-          allowedDomains: ['small-team.test'],
-        },
+    expect((await team.gql(VerifyDomainDocument, { id: domain.id })).data!.verifyDomain.status).toBe('VERIFIED');
+    const created = await team.gql(CreateSamlConnectionDocument, {
+      input: {
+        name: 'Small Team SAML',
+        metadataXml: idp.metadataXml,
+        redirectUrl: APP,
+        allowedDomains: ['small-team.test'],
       },
-      { token: team.token },
-    );
+    });
     conn = created.data!.createSamlConnection as typeof conn;
   });
 
@@ -1223,20 +974,11 @@ describe('joining a tenant through its provider', () => {
 
     expect((await limit(5)).errors).toBeUndefined();
     expect(
-      (
-        await gql(
-          t.gatewayUrl,
-          SuspendTenantDocument,
-          { id: team.tenantId, reason: 'Unpaid invoices' },
-          { token: operator.token },
-        )
-      ).errors,
+      (await operator.gql(SuspendTenantDocument, { id: team.tenantId, reason: 'Unpaid invoices' })).errors,
     ).toBeUndefined();
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 403, code: 'TENANT_SUSPENDED' });
     expect(await members()).toBe(1);
-    expect(
-      (await gql(t.gatewayUrl, ReactivateTenantDocument, { id: team.tenantId }, { token: operator.token })).errors,
-    ).toBeUndefined();
+    expect((await operator.gql(ReactivateTenantDocument, { id: team.tenantId })).errors).toBeUndefined();
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
     expect(await members()).toBe(2);
 
@@ -1245,12 +987,7 @@ describe('joining a tenant through its provider', () => {
     expect(await samlSignIn(person('newcomer'))).toEqual({ status: 302, code: null });
     expect(await samlSignIn(person('latecomer'))).toEqual({ status: 429, code: 'QUOTA_EXCEEDED' });
     expect(await members()).toBe(2);
-    const refusals = await gql(
-      t.gatewayUrl,
-      AuditDetailsDocument,
-      { filter: { action: 'sso_login_failed' } },
-      { token: team.token },
-    );
+    const refusals = await team.gql(AuditDetailsDocument, { filter: { action: 'sso_login_failed' } });
     expect(refusals.data!.auditLog.edges.map((e) => (e.node.details as { code: string }).code)).toEqual([
       'QUOTA_EXCEEDED',
       'TENANT_SUSPENDED',
@@ -1261,12 +998,7 @@ describe('joining a tenant through its provider', () => {
   it('signs in someone whose provider groups hold a NUL, recording them in a storable form', async () => {
     const finished = await get(await oidcLogin('nul'));
     expect(finished.status).toBe(302);
-    const log = await gql(
-      t.gatewayUrl,
-      AuditDetailsDocument,
-      { filter: { action: 'sso_login' } },
-      { token: owner.token },
-    );
+    const log = await owner.gql(AuditDetailsDocument, { filter: { action: 'sso_login' } });
     const entry = log
       .data!.auditLog.edges.map((e) => e.node.details as { email: string; groups: string[] })
       .find((d) => d.email === 'nul@corp.test');

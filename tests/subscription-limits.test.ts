@@ -1,8 +1,7 @@
 import WebSocket from 'ws';
 import type { RunningService } from '../kernel/http/service';
-import { CreateApiKeyDocument, SendMessageDocument } from './generated/graphql';
-import { gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
+import { CreateApiKeyDocument } from './generated/graphql';
+import type { ApiClient, User } from './support/client';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, wsUrl, type Subscription, type WsSession } from './support/ws';
 
@@ -13,9 +12,9 @@ import { connect, sleep, wsUrl, type Subscription, type WsSession } from './supp
  * at most LIMIT_MAX_COST per event. Clients pose as other addresses through X-Forwarded-For.
  */
 let t: TestPlatform;
-let owner: Account;
-let member: { userId: string; token: string };
-let other: Account;
+let owner: User;
+let member: User;
+let other: User;
 let ownerRoom: string;
 let otherRoom: string;
 let cheap: RunningService;
@@ -37,11 +36,11 @@ const LIMITS = {
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, LIMITS);
-  owner = await signUp(t.gatewayUrl, 'Limited');
-  member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-  other = await signUp(t.gatewayUrl, 'Elsewhere');
-  ownerRoom = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
-  otherRoom = (await createRoomWithMessage(t.gatewayUrl, other, 'first')).roomId;
+  owner = await t.signUp('Limited');
+  member = await owner.invite();
+  other = await t.signUp('Elsewhere');
+  ownerRoom = (await owner.createRoomWithMessage('first')).roomId;
+  otherRoom = (await other.createRoomWithMessage('first')).roomId;
   // The same subgraphs behind a gateway whose query cost limit is low.
   cheap = await startExtraGateway(t, { limits: { maxDepth: 12, maxAliases: 20, maxCost: 30 } });
 }, 60_000);
@@ -59,7 +58,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const open = (who: { token: string }, address: string, gatewayUrl = t.gatewayUrl) => {
+const open = (who: ApiClient, address: string, gatewayUrl = t.gatewayUrl) => {
   const s = connect(gatewayUrl, { authorization: `Bearer ${who.token}` }, { 'x-forwarded-for': address });
   sessions.push(s);
   return s;
@@ -69,7 +68,7 @@ type Events = { roomEvents: { id: string; kind: string } };
 const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind } }';
 
 /** Whether the subscription was admitted (an event reaches it), or the code it was refused with. */
-async function admitted(sub: Subscription<unknown>, who: { token: string }, roomId: string): Promise<true | string> {
+async function admitted(sub: Subscription<unknown>, who: ApiClient, roomId: string): Promise<true | string> {
   let refused: string | undefined;
   void sub.error.then((e) => (refused = String((e as { extensions?: { code?: string } }[])[0]?.extensions?.code)));
   await sleep(300); // admitted or refused by now
@@ -90,19 +89,14 @@ async function refusal(sub: Subscription<unknown>): Promise<{ code?: string; sco
  */
 async function live(
   subs: Subscription<unknown>[],
-  who: { token: string },
+  who: ApiClient,
   roomId: string,
   gatewayUrl = t.gatewayUrl,
 ): Promise<void> {
   const before = subs.map((s) => s.results.length);
   const deadline = Date.now() + 10_000;
   for (;;) {
-    await gql(
-      gatewayUrl,
-      SendMessageDocument,
-      { input: { roomId, body: `ping ${Math.random()}` } },
-      { token: who.token },
-    );
+    await who.via(gatewayUrl).sendMessage(roomId, `ping ${Math.random()}`);
     const waited = await Promise.all(
       subs.map((s, i) =>
         s.waitFor(before[i] + 1, 300).then(
@@ -226,19 +220,16 @@ describe('subscription limits', () => {
   });
 
   it("counts an API key's connections as the key's, not its creator's", async () => {
-    const created = await gql(
-      t.gatewayUrl,
-      CreateApiKeyDocument,
-      { input: { name: 'ws limits', permissions: ['messages:read'] } },
-      { token: owner.token },
-    );
+    const created = await owner.gql(CreateApiKeyDocument, {
+      input: { name: 'ws limits', permissions: ['messages:read'] },
+    });
     const { secret } = created.data!.createApiKey;
     const kept = [1, 2, 3, 4].map(() => open(owner, freshAddress()));
     for (const s of kept) expect((await s.subscribe('{ me { id } }').waitFor(1))[0].errors).toBeUndefined();
     // The owner holds every socket a user may; the key has its own.
-    const keys = [1, 2, 3, 4].map(() => open({ token: secret }, freshAddress()));
+    const keys = [1, 2, 3, 4].map(() => open(t.as(secret), freshAddress()));
     for (const s of keys) expect((await s.subscribe('{ __typename }').waitFor(1))[0].errors).toBeUndefined();
-    const refused = open({ token: secret }, freshAddress());
+    const refused = open(t.as(secret), freshAddress());
     expect(await refused.closed).toMatchObject({
       code: 4429,
       reason: expect.stringMatching(/Too many connections for this user/),
@@ -299,7 +290,7 @@ describe('subscription limits', () => {
     const third = t2.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { kind at } }', { r: ownerRoom });
     expect(await refusal(third)).toEqual({ code: 'SUBSCRIPTION_LIMIT_EXCEEDED', scope: 'user_variants' });
     // Another room is another stream.
-    const otherStream = (await createRoomWithMessage(t.gatewayUrl, owner)).roomId;
+    const otherStream = (await owner.createRoomWithMessage()).roomId;
     expect(
       await admitted(
         t2.subscribe('subscription($r: ID!) { roomEvents(roomId: $r) { kind at } }', { r: otherStream }),

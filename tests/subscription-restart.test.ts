@@ -1,7 +1,5 @@
-import { SendMessageDocument } from './generated/graphql';
 import { exportPem } from '../kernel/keys';
-import { gql } from './support/gql';
-import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { freePorts, startServices, type ServiceProcess } from './support/processes';
 import { connect, type Subscription, type WsSession } from './support/ws';
@@ -15,7 +13,7 @@ import { connect, type Subscription, type WsSession } from './support/ws';
 let t: TestPlatform;
 let messaging: ServiceProcess | undefined;
 let env: NodeJS.ProcessEnv;
-let account: Account;
+let account: User;
 let roomId: string;
 const sessions: WsSession[] = [];
 
@@ -36,8 +34,8 @@ beforeAll(async () => {
     NEXUS_CONTEXT_PRIVATE_KEY: exportPem(t.keys.context).privatePem,
   };
   messaging = await startMessaging();
-  account = await signUp(t.gatewayUrl, 'Restarted');
-  roomId = (await createRoomWithMessage(t.gatewayUrl, account, 'setup')).roomId;
+  account = await t.signUp('Restarted');
+  roomId = (await account.createRoomWithMessage('setup')).roomId;
 }, 90_000);
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.dispose().catch(() => undefined);
@@ -57,10 +55,6 @@ const open = () => {
   const s = connect(t.gatewayUrl, { authorization: `Bearer ${account.token}` });
   sessions.push(s);
   return s;
-};
-const send = async (body: string) => {
-  const res = await gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: account.token });
-  if (res.errors) throw new Error(`send failed: ${JSON.stringify(res.errors)}`);
 };
 const bodies = (sub: Subscription<Added | Events>) =>
   sub.results
@@ -85,7 +79,7 @@ async function live(subs: Subscription<Added | Events>[]): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (let i = 0; ; i++) {
     const before = subs.map((s) => s.results.length);
-    await send(`warm-up ${i}`);
+    await account.postMessage(roomId, `warm-up ${i}`);
     const got = await Promise.all(
       subs.map((s, j) =>
         s.waitFor(before[j] + 1, 500).then(
@@ -108,7 +102,7 @@ async function restartUnder(signal: NodeJS.Signals): Promise<void> {
   const added = s.subscribe<Added>(MESSAGE_ADDED, { r: roomId });
   const events = s.subscribe<Events>(ROOM_EVENTS, { r: roomId });
   await live([added, events]);
-  await send('before the restart');
+  await account.postMessage(roomId, 'before the restart');
   await receives(added, 'before the restart');
   await receives(events, 'before the restart');
   await messaging!.stop(signal);
@@ -137,7 +131,7 @@ async function restartUnder(signal: NodeJS.Signals): Promise<void> {
   // A new subscription works again, through the same gateway, and gets everything from then on.
   const fresh = open().subscribe<Added>(MESSAGE_ADDED, { r: roomId });
   await live([fresh]);
-  for (const body of after) await send(body);
+  for (const body of after) await account.postMessage(roomId, body);
   await receives(fresh, after.at(-1)!);
   expect(bodies(fresh).filter((b) => b?.startsWith('after'))).toEqual(after);
   // The subscriptions that ended got nothing more: the client knows to refetch what it missed.

@@ -1,11 +1,5 @@
-import {
-  AssignRoleDocument,
-  CreateTypedRoomDocument,
-  LeaveRoomDocument,
-  SendMessageDocument,
-} from './generated/graphql';
-import { gql } from './support/gql';
-import { createRoomWithMessage, joinByInvitation, signUp, type Account } from './support/fixtures';
+import { AssignRoleDocument, CreateTypedRoomDocument, LeaveRoomDocument } from './generated/graphql';
+import type { ApiClient, User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type Subscription, type WsSession } from './support/ws';
 
@@ -14,24 +8,19 @@ import { connect, sleep, type Subscription, type WsSession } from './support/ws'
  * viewer stays with its viewer, and a group's events never silently stop while one of its subscribers remains.
  */
 let t: TestPlatform;
-let owner: Account;
-let member: { userId: string; token: string };
+let owner: User;
+let member: User;
 let roomId: string;
 const sessions: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  owner = await signUp(t.gatewayUrl, 'Sharing'); // its address is not confirmed
+  owner = await t.signUp('Sharing'); // its address is not confirmed
   // With the same rights as the owner: the same group, but for the viewer.
-  member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-  const assigned = await gql(
-    t.gatewayUrl,
-    AssignRoleDocument,
-    { input: { userId: member.userId, roleId: 'owner' } },
-    { token: owner.token },
-  );
+  member = await owner.invite();
+  const assigned = await owner.gql(AssignRoleDocument, { input: { userId: member.userId, roleId: 'owner' } });
   expect(assigned.errors).toBeUndefined();
-  roomId = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+  roomId = (await owner.createRoomWithMessage('first')).roomId;
 }, 60_000);
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.dispose().catch(() => undefined);
@@ -40,14 +29,13 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const open = (who: { token: string }) => {
+const open = (who: ApiClient) => {
   const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
   sessions.push(s);
   return s;
 };
 
-const post = (body: string, room = roomId) =>
-  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId: room, body } }, { token: owner.token });
+const post = (body: string, room = roomId) => owner.sendMessage(room, body);
 
 /** Posts until every subscription given has received a message since the call (all are live upstream). */
 async function live(subs: Subscription<unknown>[], room = roomId): Promise<void> {
@@ -89,7 +77,7 @@ describe('shared subscriptions', () => {
 
   it('keeps delivering every event to the others when the subscriber who opened the shared stream leaves', async () => {
     const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
-    const room = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+    const room = (await owner.createRoomWithMessage('first')).roomId;
     const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind message { body } } }';
     const first = open(owner);
     const opener = first.subscribe(EVENTS, { r: room });
@@ -116,7 +104,7 @@ describe('shared subscriptions', () => {
 
   it('shares one stream between IDs that differ only in letter case, given as variables or inline', async () => {
     const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
-    const room = (await createRoomWithMessage(t.gatewayUrl, owner, 'first')).roomId;
+    const room = (await owner.createRoomWithMessage('first')).roomId;
     const before = gateway.stats!().subscriptionGroups;
     const s = open(owner);
     const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind } }';
@@ -157,12 +145,9 @@ describe('shared subscriptions', () => {
   });
 
   it('interrupts the others, never leaves them a stream that silently stops, when the subscriber who opened it loses access', async () => {
-    const created = await gql(
-      t.gatewayUrl,
-      CreateTypedRoomDocument,
-      { input: { name: 'members only', type: 'ALLIANCE', memberIds: [member.userId] } },
-      { token: owner.token },
-    );
+    const created = await owner.gql(CreateTypedRoomDocument, {
+      input: { name: 'members only', type: 'ALLIANCE', memberIds: [member.userId] },
+    });
     const room = created.data!.createRoom.id;
     // Resolved by messaging alone, as the caller the stream was opened as.
     const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { kind message { body } } }';
@@ -170,7 +155,7 @@ describe('shared subscriptions', () => {
     await live([opener], room);
     const stays = open(owner).subscribe<{ roomEvents: { message: { body: string } | null } }>(EVENTS, { r: room });
     await live([opener, stays], room);
-    await gql(t.gatewayUrl, LeaveRoomDocument, { roomId: room }, { token: member.token });
+    await member.gql(LeaveRoomDocument, { roomId: room });
     await opener.completed;
     await post('after leaving', room);
     const deadline = Date.now() + 5_000;

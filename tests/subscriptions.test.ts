@@ -1,12 +1,10 @@
-import { SendMessageDocument } from './generated/graphql';
-import { gql, rawGql } from './support/gql';
-import { createRoomWithMessage, signUp, type Account } from './support/fixtures';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
 let t: TestPlatform;
-let a: Account;
-let b: Account;
+let a: User;
+let b: User;
 let aRoomId: string;
 const sessions: WsSession[] = [];
 const open = (token: string | undefined, params?: Record<string, unknown>) => {
@@ -14,14 +12,12 @@ const open = (token: string | undefined, params?: Record<string, unknown>) => {
   sessions.push(s);
   return s;
 };
-const send = (account: Account, roomId: string, body: string) =>
-  gql(t.gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: account.token });
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  a = await signUp(t.gatewayUrl, 'Realtime A');
-  b = await signUp(t.gatewayUrl, 'Realtime B');
-  aRoomId = (await createRoomWithMessage(t.gatewayUrl, a, 'before')).roomId;
+  a = await t.signUp('Realtime A');
+  b = await t.signUp('Realtime B');
+  aRoomId = (await a.createRoomWithMessage('before')).roomId;
 });
 afterEach(async () => {
   for (const s of sessions.splice(0)) await s.dispose().catch(() => undefined);
@@ -38,7 +34,7 @@ describe('subscriptions through the gateway', () => {
       roomId: aRoomId,
     });
     await sleep(300);
-    await send(a, aRoomId, 'hello live');
+    await a.sendMessage(aRoomId, 'hello live');
     const [first] = await sub.waitFor(1);
     expect(first.errors).toBeUndefined();
     expect(first.data!.messageAdded).toMatchObject({ body: 'hello live', author: { id: a.userId, email: a.email } });
@@ -61,7 +57,7 @@ describe('subscriptions through the gateway', () => {
       noBody: true,
     });
     await sleep(300);
-    const sent = await send(a, aRoomId, 'shaped');
+    const sent = await a.sendMessage(aRoomId, 'shaped');
     const [full] = await sub.waitFor(1);
     const [slim] = await bare.waitFor(1);
     expect(full.data).toEqual({
@@ -80,11 +76,11 @@ describe('subscriptions through the gateway', () => {
     const [refused] = await spy.waitFor(1);
     expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['ROOM_NOT_FOUND']);
     await spy.completed;
-    const bRoom = (await createRoomWithMessage(t.gatewayUrl, b, 'b only')).roomId;
+    const bRoom = (await b.createRoomWithMessage('b only')).roomId;
     const own = open(b.token).subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: bRoom });
     await sleep(300);
-    await send(a, aRoomId, 'secret of A');
-    await send(b, bRoom, 'for B');
+    await a.sendMessage(aRoomId, 'secret of A');
+    await b.sendMessage(bRoom, 'for B');
     const results = await own.waitFor(1);
     await sleep(300);
     expect(results.map((r) => r.data!.messageAdded.body)).toEqual(['for B']);
@@ -98,7 +94,7 @@ describe('subscriptions through the gateway', () => {
     const forged = open('eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln');
     expect((await forged.closed).code).toBe(4401);
     await sleep(200);
-    await send(a, aRoomId, 'still here');
+    await a.sendMessage(aRoomId, 'still here');
     expect((await healthy.waitFor(1))[0].data!.messageAdded.body).toBe('still here');
   });
 
@@ -111,24 +107,20 @@ describe('subscriptions through the gateway', () => {
     expect(((await broken.error) as { message: string }[])[0].message).toMatch(/Syntax Error/);
     const ok = s.subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: aRoomId });
     await sleep(300);
-    await send(a, aRoomId, 'after errors');
+    await a.sendMessage(aRoomId, 'after errors');
     expect((await ok.waitFor(1))[0].data!.messageAdded.body).toBe('after errors');
   });
 
   it('ends live subscriptions with 4401 when the session signs out, and refuses its token over HTTP', async () => {
-    const other = await signUp(t.gatewayUrl, 'Leaving');
-    const room = (await createRoomWithMessage(t.gatewayUrl, other, 'x')).roomId;
+    const other = await t.signUp('Leaving');
+    const room = (await other.createRoomWithMessage('x')).roomId;
     const s = open(other.token);
     s.subscribe(MESSAGE_ADDED, { roomId: room });
     await sleep(300);
-    const out = await rawGql<{ logout: boolean }>(
-      t.gatewayUrl,
-      { query: 'mutation { logout }' },
-      { token: other.token },
-    );
+    const out = await other.raw<{ logout: boolean }>({ query: 'mutation { logout }' });
     expect(out.data).toEqual({ logout: true });
     expect((await s.closed).code).toBe(4401);
-    const again = await rawGql(t.gatewayUrl, { query: '{ me { id } }' }, { token: other.token });
+    const again = await other.raw({ query: '{ me { id } }' });
     expect(again.status).toBe(401);
   });
 
@@ -143,8 +135,8 @@ describe('subscriptions through the gateway', () => {
       subscriptionGroups: before.subscriptionGroups + 1,
       subscribers: before.subscribers + 20,
     });
-    await send(a, aRoomId, 'fan-out 1');
-    await send(a, aRoomId, 'fan-out 2');
+    await a.sendMessage(aRoomId, 'fan-out 1');
+    await a.sendMessage(aRoomId, 'fan-out 2');
     for (const sub of subs)
       expect((await sub.waitFor(2)).map((r) => r.data!.messageAdded.body)).toEqual(['fan-out 1', 'fan-out 2']);
     expect(gateway.stats!().eventExecutions - before.eventExecutions).toBe(2);

@@ -18,16 +18,9 @@ import {
   TenantLifecycleDocument,
   UpdateBrandingDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import {
-  confirmEmail,
-  createRoomWithMessage,
-  joinByInvitation,
-  signUp,
-  turnOnTotp,
-  uniqueEmail,
-  type Account,
-} from './support/fixtures';
+import { codes } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
 
@@ -35,7 +28,7 @@ const ROOT = uniqueEmail('operator');
 const TRIAL_SECONDS = 4;
 let t: TestPlatform;
 let db: Client;
-let root: Account;
+let root: User;
 
 beforeAll(async () => {
   t = await startTestPlatform(undefined, {
@@ -46,16 +39,11 @@ beforeAll(async () => {
   });
   db = new Client({ connectionString: t.databaseUrl });
   await db.connect();
-  root = await signUp(t.gatewayUrl, 'Operators', ROOT);
+  root = await t.signUp('Operators', ROOT);
   // A Super Admin by configuration holds the address confirmed.
-  await confirmEmail(t.gatewayUrl, t.config, ROOT);
-  await turnOnTotp(t.gatewayUrl, root.token);
-  await gql(
-    t.gatewayUrl,
-    ExtendTrialDocument,
-    { id: root.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() },
-    { token: root.token },
-  );
+  await root.confirmEmail();
+  await root.turnOnTotp();
+  await root.gql(ExtendTrialDocument, { id: root.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() });
 });
 afterAll(async () => {
   await db?.end();
@@ -63,7 +51,10 @@ afterAll(async () => {
 });
 
 const lifecycle = (token: string) =>
-  gql(t.gatewayUrl, TenantLifecycleDocument, {}, { token }).then((r) => r.data!.currentTenant);
+  t
+    .as(token)
+    .gql(TenantLifecycleDocument, {})
+    .then((r) => r.data!.currentTenant);
 
 async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -78,8 +69,8 @@ async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 15
 describe('trial period', () => {
   it('ends by a scheduled job: the tenant is refused until an operator extends or reactivates it', async () => {
     const started = Date.now();
-    const a = await signUp(t.gatewayUrl, 'Trial A');
-    const b = await signUp(t.gatewayUrl, 'Trial B');
+    const a = await t.signUp('Trial A');
+    const b = await t.signUp('Trial B');
     const fresh = await lifecycle(a.token);
     expect(fresh.status).toBe('ACTIVE');
     expect(Math.abs(Date.parse(fresh.trialEndsAt!) - (started + TRIAL_SECONDS * 1000))).toBeLessThan(3000);
@@ -92,27 +83,18 @@ describe('trial period', () => {
         )
       ).statusReason,
     ).toBe('Trial period ended');
-    const refused = await gql(t.gatewayUrl, RoomsDocument, {}, { token: a.token });
+    const refused = await a.gql(RoomsDocument, {});
     expect(refused.status).toBe(403);
     expect(codes(refused)).toEqual(['TRIAL_EXPIRED']);
 
-    const extended = await gql(
-      t.gatewayUrl,
-      ExtendTrialDocument,
-      { id: a.tenantId, until: new Date(Date.now() + 3_600_000).toISOString() },
-      { token: root.token },
-    );
+    const extended = await root.gql(ExtendTrialDocument, {
+      id: a.tenantId,
+      until: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     expect(extended.data!.extendTrial.status).toBe('ACTIVE');
-    expect((await gql(t.gatewayUrl, RoomsDocument, {}, { token: a.token })).errors).toBeUndefined();
+    expect((await a.gql(RoomsDocument, {})).errors).toBeUndefined();
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          ExtendTrialDocument,
-          { id: a.tenantId, until: new Date(Date.now() - 1000).toISOString() },
-          { token: root.token },
-        ),
-      ),
+      codes(await root.gql(ExtendTrialDocument, { id: a.tenantId, until: new Date(Date.now() - 1000).toISOString() })),
     ).toEqual(['INVALID_TENANT']);
 
     // Reactivating after the trial takes the tenant off trial for good.
@@ -120,17 +102,10 @@ describe('trial period', () => {
       () => lifecycle(b.token),
       (x) => x.status === 'TRIAL_EXPIRED',
     );
-    await gql(t.gatewayUrl, ReactivateTenantDocument, { id: b.tenantId }, { token: root.token });
+    await root.gql(ReactivateTenantDocument, { id: b.tenantId });
     expect(await lifecycle(b.token)).toMatchObject({ status: 'ACTIVE', trialEndsAt: null });
     expect(
-      codes(
-        await gql(
-          t.gatewayUrl,
-          ExtendTrialDocument,
-          { id: b.tenantId, until: new Date(Date.now() + 1000).toISOString() },
-          { token: b.token },
-        ),
-      ),
+      codes(await b.gql(ExtendTrialDocument, { id: b.tenantId, until: new Date(Date.now() + 1000).toISOString() })),
     ).toEqual(['FORBIDDEN']);
   });
 });
@@ -156,73 +131,44 @@ describe('deletion', () => {
     return found;
   }
 
-  async function fill(account: Account): Promise<void> {
+  async function fill(account: User): Promise<void> {
     const token = account.token;
-    await gql(
-      t.gatewayUrl,
-      ExtendTrialDocument,
-      { id: account.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() },
-      { token: root.token },
-    );
-    await gql(
-      t.gatewayUrl,
-      CreateProductDocument,
-      { input: { name: 'Widget', priceCents: 100, currency: 'USD' } },
-      { token },
-    );
-    await gql(t.gatewayUrl, AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 100 } }, { token });
-    await createRoomWithMessage(t.gatewayUrl, account, 'hello');
-    await gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Doc', content: 'text' } }, { token });
-    await gql(
-      t.gatewayUrl,
-      CreateRoleDocument,
-      { input: { name: 'Custom', permissions: ['products:read'] } },
-      { token },
-    );
-    await gql(t.gatewayUrl, CreateGroupDocument, { input: { name: 'Group' } }, { token });
-    await gql(
-      t.gatewayUrl,
-      CreateApiKeyDocument,
-      { input: { name: 'key', permissions: ['products:read'] } },
-      { token },
-    );
-    await gql(t.gatewayUrl, AddDomainDocument, { domain: `${account.tenantId.slice(0, 8)}.purge.test` }, { token });
-    await joinByInvitation(t.gatewayUrl, t.config, account, 'admin');
-    await gql(t.gatewayUrl, UpdateBrandingDocument, { input: { displayName: 'Doomed' } }, { token });
+    await root.gql(ExtendTrialDocument, {
+      id: account.tenantId,
+      until: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    await t.as(token).gql(CreateProductDocument, { input: { name: 'Widget', priceCents: 100, currency: 'USD' } });
+    await t.as(token).gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 100 } });
+    await account.createRoomWithMessage('hello');
+    await t.as(token).gql(CreateDocumentDocument, { input: { title: 'Doc', content: 'text' } });
+    await t.as(token).gql(CreateRoleDocument, { input: { name: 'Custom', permissions: ['products:read'] } });
+    await t.as(token).gql(CreateGroupDocument, { input: { name: 'Group' } });
+    await t.as(token).gql(CreateApiKeyDocument, { input: { name: 'key', permissions: ['products:read'] } });
+    await t.as(token).gql(AddDomainDocument, { domain: `${account.tenantId.slice(0, 8)}.purge.test` });
+    await account.invite('admin');
+    await t.as(token).gql(UpdateBrandingDocument, { input: { displayName: 'Doomed' } });
   }
 
   it('is for the owner only, refuses the tenant at once, and can be undone during the grace period', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Undo Co');
-    await gql(
-      t.gatewayUrl,
-      ExtendTrialDocument,
-      { id: owner.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() },
-      { token: root.token },
-    );
-    const admin = await joinByInvitation(t.gatewayUrl, t.config, owner, 'admin');
-    expect(
-      codes(await gql(t.gatewayUrl, DeleteTenantDocument, { id: owner.tenantId }, { token: admin.token })),
-    ).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(t.gatewayUrl, DeleteTenantDocument, { id: root.tenantId }, { token: owner.token }))).toEqual(
-      ['TENANT_NOT_FOUND'],
-    );
+    const owner = await t.signUp('Undo Co');
+    await root.gql(ExtendTrialDocument, { id: owner.tenantId, until: new Date(Date.now() + 86_400_000).toISOString() });
+    const admin = await owner.invite('admin');
+    expect(codes(await admin.gql(DeleteTenantDocument, { id: owner.tenantId }))).toEqual(['FORBIDDEN']);
+    expect(codes(await owner.gql(DeleteTenantDocument, { id: root.tenantId }))).toEqual(['TENANT_NOT_FOUND']);
 
-    const deleted = await gql(t.gatewayUrl, DeleteTenantDocument, { id: owner.tenantId }, { token: owner.token });
+    const deleted = await owner.gql(DeleteTenantDocument, { id: owner.tenantId });
     expect(deleted.data!.deleteTenant.status).toBe('DELETED');
-    const refused = await gql(t.gatewayUrl, RoomsDocument, {}, { token: admin.token });
+    const refused = await admin.gql(RoomsDocument, {});
     expect([refused.status, codes(refused)]).toEqual([403, ['TENANT_DELETED']]);
-    expect(
-      (await gql(t.gatewayUrl, RestoreTenantDocument, { id: owner.tenantId }, { token: owner.token })).data!
-        .restoreTenant.status,
-    ).toBe('ACTIVE');
+    expect((await owner.gql(RestoreTenantDocument, { id: owner.tenantId })).data!.restoreTenant.status).toBe('ACTIVE');
     await sleep(2500); // past the original grace period: the purge job finds nothing to do
-    expect((await gql(t.gatewayUrl, RoomsDocument, {}, { token: admin.token })).errors).toBeUndefined();
+    expect((await admin.gql(RoomsDocument, {})).errors).toBeUndefined();
     expect(await rowsOf(owner.tenantId)).toHaveProperty(['tenancy.tenants'], 1);
   });
 
   it("purges the tenant's rows from every subgraph after the grace period, and nobody else's", async () => {
-    const doomed = await signUp(t.gatewayUrl, 'Doomed Co');
-    const other = await signUp(t.gatewayUrl, 'Survivor Co');
+    const doomed = await t.signUp('Doomed Co');
+    const other = await t.signUp('Survivor Co');
     await fill(doomed);
     await fill(other);
     const before = await rowsOf(doomed.tenantId);
@@ -242,7 +188,7 @@ describe('deletion', () => {
       ]),
     );
     const otherBefore = await rowsOf(other.tenantId);
-    await gql(t.gatewayUrl, DeleteTenantDocument, { id: doomed.tenantId }, { token: doomed.token });
+    await doomed.gql(DeleteTenantDocument, { id: doomed.tenantId });
     const after = await until(
       () => rowsOf(doomed.tenantId),
       (rows) => Object.keys(rows).length === 0,
@@ -250,8 +196,8 @@ describe('deletion', () => {
     expect(after).toEqual({});
     // The other tenant keeps every kind of row it had.
     expect(Object.keys(await rowsOf(other.tenantId))).toEqual(expect.arrayContaining(Object.keys(otherBefore)));
-    expect((await gql(t.gatewayUrl, ProductsDocument, {}, { token: other.token })).data!.products).toHaveLength(1);
-    const gone = await gql(t.gatewayUrl, MyTenantsDocument, {}, { token: doomed.token });
+    expect((await other.gql(ProductsDocument, {})).data!.products).toHaveLength(1);
+    const gone = await doomed.gql(MyTenantsDocument, {});
     expect(gone.status).toBe(403);
   });
 });

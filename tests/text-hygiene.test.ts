@@ -8,27 +8,22 @@ import {
 } from './generated/graphql';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
-import { codes, gql, rawGql } from './support/gql';
-import { signUp, uniqueEmail, type Account } from './support/fixtures';
+import { codes, rawGql } from './support/gql';
+import { uniqueEmail } from './support/fixtures';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, type Subscription, type WsSession } from './support/ws';
 
 let t: TestPlatform;
-let owner: Account;
+let owner: User;
 let roomId: string;
 const sessions: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  owner = await signUp(t.gatewayUrl, 'Hygiene Co');
-  roomId = (
-    await gql(
-      t.gatewayUrl,
-      CreateTypedRoomDocument,
-      { input: { name: 'hygiene', type: 'GENERAL' } },
-      { token: owner.token },
-    )
-  ).data!.createRoom.id;
+  owner = await t.signUp('Hygiene Co');
+  roomId = (await owner.gql(CreateTypedRoomDocument, { input: { name: 'hygiene', type: 'GENERAL' } })).data!.createRoom
+    .id;
 }, 60_000);
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.dispose()));
@@ -264,11 +259,7 @@ describe('text inputs at the edge', () => {
   ])('refuses %s in every string input with BAD_USER_INPUT, signed in or not', async (_what, bad) => {
     const outcomes: Record<string, unknown> = {};
     for (const [name, query, variables, signedIn] of CASES) {
-      const res = await rawGql(
-        t.gatewayUrl,
-        { query, variables: variables(bad) },
-        signedIn ? { token: owner.token } : {},
-      );
+      const res = await (signedIn ? owner : t.anonymous()).raw({ query, variables: variables(bad) });
       outcomes[name] = { status: res.status, codes: codes(res) };
     }
     expect(outcomes).toEqual(
@@ -277,13 +268,9 @@ describe('text inputs at the edge', () => {
   });
 
   it('refuses a NUL character written into the operation as an inline literal', async () => {
-    const res = await rawGql(
-      t.gatewayUrl,
-      { query: 'mutation { createRoom(input: { name: "a\\u0000b" }) { id } }' },
-      { token: owner.token },
-    );
+    const res = await owner.raw({ query: 'mutation { createRoom(input: { name: "a\\u0000b" }) { id } }' });
     expect([res.status, codes(res)]).toEqual([400, ['BAD_USER_INPUT']]);
-    const anonymous = await rawGql(t.gatewayUrl, {
+    const anonymous = await t.anonymous().raw({
       query: 'mutation { requestPasswordReset(email: "x\\u0000@example.test") }',
     });
     expect([anonymous.status, codes(anonymous)]).toEqual([400, ['BAD_USER_INPUT']]);
@@ -305,8 +292,7 @@ describe('text inputs at the edge', () => {
   });
 
   it('refuses them in a webhook body, storing nothing', async () => {
-    const created = (await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'ci' }, { token: owner.token }))
-      .data!.createRoomWebhook;
+    const created = (await owner.gql(CreateRoomWebhookDocument, { roomId, name: 'ci' })).data!.createRoomWebhook;
     const url = new URL(created.webhook.path, t.gatewayUrl).toString();
     for (const body of ['{"text":"a\\u0000b"}', '{"text":"a\\ud800b"}']) {
       const ts = String(Math.floor(Date.now() / 1000));
@@ -388,7 +374,7 @@ describe('names', () => {
 
   it('are stored without bidirectional formatting controls, whichever service keeps them', async () => {
     const fresh = uniqueEmail('bidi');
-    const registered = await rawGql<{ register: { accessToken: string; tenant: { name: string } } }>(t.gatewayUrl, {
+    const registered = await t.anonymous().raw<{ register: { accessToken: string; tenant: { name: string } } }>({
       query: 'mutation($i: RegisterInput!) { register(input: $i) { accessToken tenant { name } } }',
       variables: { i: { email: fresh, password: 'correct horse battery', tenantName: spoof('Tenant') } },
     });
@@ -398,7 +384,7 @@ describe('names', () => {
       variables: Record<string, unknown>,
       pick: (data: Record<string, unknown>) => unknown,
     ) => {
-      const res = await rawGql(t.gatewayUrl, { query, variables }, { token });
+      const res = await t.as(token).raw({ query, variables });
       if (!res.data) throw new Error(`${query}: ${JSON.stringify(res.errors)}`);
       return pick(res.data as Record<string, unknown>);
     };
@@ -476,61 +462,44 @@ describe('names', () => {
   });
 
   it('others see (presence pages, branding names) lose control and bidirectional formatting characters', async () => {
-    const presence = await rawGql<{ setPresence: { page: string } }>(
-      t.gatewayUrl,
-      {
-        query: 'mutation($i: SetPresenceInput!) { setPresence(input: $i) { page } }',
-        variables: { i: { deviceId: `${spoof('tab')}\t`, status: 'ONLINE', page: `${spoof('/inbox')}\u0007` } },
-      },
-      { token: owner.token },
-    );
+    const presence = await owner.raw<{ setPresence: { page: string } }>({
+      query: 'mutation($i: SetPresenceInput!) { setPresence(input: $i) { page } }',
+      variables: { i: { deviceId: `${spoof('tab')}\t`, status: 'ONLINE', page: `${spoof('/inbox')}\u0007` } },
+    });
     expect(presence.data?.setPresence.page).toBe('/inboxfdp.exe');
-    const brand = await rawGql<{ updateBranding: { displayName: string; emailSenderName: string } }>(
-      t.gatewayUrl,
-      {
-        query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName emailSenderName } }',
-        variables: { i: { displayName: 'Brand\u0007\t', emailSenderName: `${spoof('Sender')}\u0001` } },
-      },
-      { token: owner.token },
-    );
+    const brand = await owner.raw<{ updateBranding: { displayName: string; emailSenderName: string } }>({
+      query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName emailSenderName } }',
+      variables: { i: { displayName: 'Brand\u0007\t', emailSenderName: `${spoof('Sender')}\u0001` } },
+    });
     expect(brand.data?.updateBranding).toEqual({ displayName: 'Brand', emailSenderName: 'Senderfdp.exe' });
-    const broken = await rawGql(
-      t.gatewayUrl,
-      {
-        query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName } }',
-        variables: { i: { emailSenderName: 'Sender\r\nBcc: x@y.test' } },
-      },
-      { token: owner.token },
-    );
+    const broken = await owner.raw({
+      query: 'mutation($i: UpdateBrandingInput!) { updateBranding(input: $i) { displayName } }',
+      variables: { i: { emailSenderName: 'Sender\r\nBcc: x@y.test' } },
+    });
     expect(codes(broken)).toEqual(['INVALID_BRANDING']);
   });
 
   it('made only of such controls are refused as empty', async () => {
-    const res = await rawGql(
-      t.gatewayUrl,
-      {
-        query: 'mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }',
-        variables: { i: { name: BIDI.join('') } },
-      },
-      { token: owner.token },
-    );
+    const res = await owner.raw({
+      query: 'mutation($i: CreateRoomInput!) { createRoom(input: $i) { id } }',
+      variables: { i: { name: BIDI.join('') } },
+    });
     expect(codes(res)).toEqual(['INVALID_ROOM_NAME']);
   });
 });
 
 describe('length limits', () => {
   const inputDescription = async (type: string, field: string) => {
-    const res = await rawGql<{ __type: { inputFields: { name: string; description: string | null }[] } }>(
-      t.gatewayUrl,
-      { query: `{ __type(name: "${type}") { inputFields { name description } } }` },
-    );
+    const res = await t.anonymous().raw<{ __type: { inputFields: { name: string; description: string | null }[] } }>({
+      query: `{ __type(name: "${type}") { inputFields { name description } } }`,
+    });
     return res.data!.__type.inputFields.find((f) => f.name === field)!.description;
   };
 
   const documentLimit = async () =>
     Number(/1 to (\d+) characters/.exec((await inputDescription('CreateDocumentInput', 'content')) ?? '')?.[1]);
   const createDocument = (content: string) =>
-    gql(t.gatewayUrl, CreateDocumentDocument, { input: { title: 'Handbook', content } }, { token: owner.token });
+    owner.gql(CreateDocumentDocument, { input: { title: 'Handbook', content } });
 
   it('refuses document content past its documented limit (refused, not cut short)', async () => {
     const limit = await documentLimit();
@@ -571,33 +540,24 @@ describe('length limits', () => {
         description: expect.stringMatching(/\d+ characters/),
       });
     }
-    const role = await rawGql(
-      t.gatewayUrl,
-      {
-        query: 'mutation($i: CreateRoleInput!) { createRole(input: $i) { id } }',
-        variables: { i: { name: 'Verbose', permissions: [], description: 'x'.repeat(301) } },
-      },
-      { token: owner.token },
-    );
+    const role = await owner.raw({
+      query: 'mutation($i: CreateRoleInput!) { createRole(input: $i) { id } }',
+      variables: { i: { name: 'Verbose', permissions: [], description: 'x'.repeat(301) } },
+    });
     expect(codes(role)).toEqual(['INVALID_ROLE']);
   });
 });
 
 describe('ledger memos', () => {
   it('never stores a memo it could not hash as stored: the chain stays verifiable', async () => {
-    const account = await signUp(t.gatewayUrl, 'Ledger Hygiene');
+    const account = await t.signUp('Ledger Hygiene');
     const append = (memo: string) =>
-      gql(
-        t.gatewayUrl,
-        AppendLedgerEntryDocument,
-        { input: { account: 'cash', amountCents: 100, memo } },
-        { token: account.token },
-      );
+      account.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 100, memo } });
     expect((await append('opening balance')).errors).toBeUndefined();
     const refused = await append('x\ud800y');
     expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
     expect((await append('after the refusal — ünïcödé 🙂')).errors).toBeUndefined();
-    const ledger = (await gql(t.gatewayUrl, LedgerEntriesDocument, { first: 10 }, { token: account.token })).data!;
+    const ledger = (await account.gql(LedgerEntriesDocument, { first: 10 })).data!;
     expect(ledger.ledgerEntries).toHaveLength(2);
     expect(ledger.verifyLedger).toBe(true);
   });

@@ -7,33 +7,25 @@ import {
   MessagesDocument,
   RoomWebhooksDocument,
 } from './generated/graphql';
-import { codes, gql } from './support/gql';
-import { joinByInvitation, signUp, type Account } from './support/fixtures';
+import { codes } from './support/gql';
+import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
 let t: TestPlatform;
-let owner: Account;
-let other: Account;
+let owner: User;
+let other: User;
 let roomId: string;
 let hook: { url: string; secret: string; id: string };
 const sessions: WsSession[] = [];
 
 beforeAll(async () => {
   t = await startTestPlatform();
-  owner = await signUp(t.gatewayUrl, 'Automation Co');
-  other = await signUp(t.gatewayUrl, 'Elsewhere Co');
-  roomId = (
-    await gql(
-      t.gatewayUrl,
-      CreateTypedRoomDocument,
-      { input: { name: 'alerts', type: 'GENERAL' } },
-      { token: owner.token },
-    )
-  ).data!.createRoom.id;
-  const created = (
-    await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'n8n alerts' }, { token: owner.token })
-  ).data!.createRoomWebhook;
+  owner = await t.signUp('Automation Co');
+  other = await t.signUp('Elsewhere Co');
+  roomId = (await owner.gql(CreateTypedRoomDocument, { input: { name: 'alerts', type: 'GENERAL' } })).data!.createRoom
+    .id;
+  const created = (await owner.gql(CreateRoomWebhookDocument, { roomId, name: 'n8n alerts' })).data!.createRoomWebhook;
   hook = {
     url: new URL(created.webhook.path, t.gatewayUrl).toString(),
     secret: created.secret,
@@ -59,9 +51,7 @@ async function signed(body: string, timestamp = now(), secret = hook.secret) {
 }
 
 const bodies = () =>
-  gql(t.gatewayUrl, MessagesDocument, { roomId, first: 50 }, { token: owner.token }).then((r) =>
-    r.data!.messages.edges.map((e) => e.node.body),
-  );
+  owner.gql(MessagesDocument, { roomId, first: 50 }).then((r) => r.data!.messages.edges.map((e) => e.node.body));
 
 describe('inbound webhooks', () => {
   it('posts a signed call as a system message, delivered live', async () => {
@@ -189,15 +179,11 @@ describe('inbound webhooks', () => {
       hook.url.replace(owner.tenantId, other.tenantId),
     );
     expect([res.status, res.json.error?.code]).toEqual([404, 'WEBHOOK_NOT_FOUND']);
-    expect(codes(await gql(t.gatewayUrl, RoomWebhooksDocument, { roomId }, { token: other.token }))).toEqual([
-      'ROOM_NOT_FOUND',
+    expect(codes(await other.gql(RoomWebhooksDocument, { roomId }))).toEqual(['ROOM_NOT_FOUND']);
+    const member = await owner.invite();
+    expect(codes(await member.gql(CreateRoomWebhookDocument, { roomId, name: 'mine' }))).toEqual(['FORBIDDEN']);
+    expect((await owner.gql(RoomWebhooksDocument, { roomId })).data!.roomWebhooks).toEqual([
+      { id: hook.id, name: 'n8n alerts' },
     ]);
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    expect(
-      codes(await gql(t.gatewayUrl, CreateRoomWebhookDocument, { roomId, name: 'mine' }, { token: member.token })),
-    ).toEqual(['FORBIDDEN']);
-    expect(
-      (await gql(t.gatewayUrl, RoomWebhooksDocument, { roomId }, { token: owner.token })).data!.roomWebhooks,
-    ).toEqual([{ id: hook.id, name: 'n8n alerts' }]);
   });
 });

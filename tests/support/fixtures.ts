@@ -3,11 +3,9 @@ import { authenticator } from 'otplib';
 import {
   AcceptInvitationDocument,
   ConfirmTotpDocument,
-  CreateRoomDocument,
   EnrollTotpDocument,
   InviteUserDocument,
   RegisterDocument,
-  SendMessageDocument,
   VerifyEmailDocument,
 } from '../generated/graphql';
 import type { Config } from '../../kernel/config';
@@ -26,7 +24,7 @@ export function uniqueEmail(prefix = 'user'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}@example.test`;
 }
 
-/** tenant → user → token, through the public register mutation. */
+/** tenant → user → token, through the public register mutation (tests call it as `t.signUp()`, tests/support/client.ts). */
 export async function signUp(gatewayUrl: string, tenantName = 'Acme', email = uniqueEmail()): Promise<Account> {
   const password = 'correct horse battery';
   const res = await gql(gatewayUrl, RegisterDocument, { input: { email, password, tenantName } });
@@ -35,25 +33,24 @@ export async function signUp(gatewayUrl: string, tenantName = 'Acme', email = un
   return { token: r.accessToken, userId: r.user.id, tenantId: r.tenant.id, email, password };
 }
 
-export async function createRoomWithMessage(gatewayUrl: string, account: Account, body = 'hello') {
-  const room = await gql(gatewayUrl, CreateRoomDocument, { input: { name: 'general' } }, { token: account.token });
-  const roomId = room.data!.createRoom.id;
-  const sent = await gql(gatewayUrl, SendMessageDocument, { input: { roomId, body } }, { token: account.token });
-  return { roomId, messageId: sent.data!.sendMessage.id };
-}
-
 /** Someone joins `owner`'s tenant with `role` through a real invitation e-mail. */
 export async function joinByInvitation(
   gatewayUrl: string,
   config: Config,
   owner: Account,
   role = 'member',
-): Promise<{ userId: string; token: string }> {
+): Promise<{ userId: string; token: string; email: string; password: string }> {
   const email = uniqueEmail('member');
+  const password = 'member pass phrase';
   await gql(gatewayUrl, InviteUserDocument, { input: { email, role } }, { token: owner.token });
   const token = tokenFrom(await waitForMail(config, email, SUBJECTS.invitation));
-  const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password: 'member pass phrase' } });
-  return { userId: joined.data!.acceptInvitation.user.id, token: joined.data!.acceptInvitation.accessToken };
+  const joined = await gql(gatewayUrl, AcceptInvitationDocument, { input: { token, password } });
+  return {
+    userId: joined.data!.acceptInvitation.user.id,
+    token: joined.data!.acceptInvitation.accessToken,
+    email,
+    password,
+  };
 }
 
 /** What an authenticator app shows `steps` periods from now. */

@@ -12,13 +12,14 @@ import { readSupergraph, startGateway, type GatewayOptions } from '../../gateway
 import { subscriptionLimitsFrom } from '../../gateway/subscriptions/subscription-limits';
 import type { RunningService } from '../../kernel/http/service';
 import { SUBGRAPHS, type ServiceName } from '../../kernel/services';
+import { callersAt, type Callers } from './client';
 
 /**
  * Boots the whole federation on ephemeral ports against a fresh database: a new database on the
  * PostgreSQL server named by DATABASE_URL (dropped afterwards), or a new in-memory PGlite. Fresh databases
  * start as copies of the run's migrated template (tests/support/global-setup.ts) unless asked `empty`.
  */
-export interface TestPlatform {
+export interface TestPlatform extends Callers {
   gatewayUrl: string;
   subgraphUrl(name: string): string;
   platform: Platform;
@@ -99,6 +100,7 @@ export async function startTestPlatform(
     config,
     databaseUrl: database.url,
     stop: () => platform.stop(),
+    ...callersAt(platform.gatewayUrl!, config),
   };
 }
 
