@@ -1,6 +1,4 @@
 import { AcceptInvitationDocument, InviteUserDocument, UpdateSecurityPolicyDocument } from './generated/graphql';
-import { gql } from './support/gql';
-import { confirmEmail, createRoomWithMessage, joinByInvitation, signUp, turnOnTotp } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, type WsSession } from './support/ws';
@@ -47,43 +45,28 @@ const every = (code: string) => Object.fromEntries(SUBSCRIPTIONS.map(([name]) =>
 // subscribe function's own check (each alone must keep the code).
 describe('subscriptions of a restricted member', () => {
   it('are refused with TWO_FACTOR_SETUP_REQUIRED while the tenant requires 2FA they have not set up', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Strict live');
-    const member = await joinByInvitation(t.gatewayUrl, t.config, owner);
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, owner);
-    await turnOnTotp(t.gatewayUrl, owner.token);
-    const policy = await gql(
-      t.gatewayUrl,
-      UpdateSecurityPolicyDocument,
-      { input: { requireTwoFactor: true } },
-      { token: owner.token },
-    );
+    const owner = await t.signUp('Strict live');
+    const member = await owner.invite();
+    const { roomId } = await owner.createRoomWithMessage();
+    await owner.turnOnTotp();
+    const policy = await owner.gql(UpdateSecurityPolicyDocument, { input: { requireTwoFactor: true } });
     expect(policy.errors).toBeUndefined();
     expect(await refusals(member.token, roomId)).toEqual(every('TWO_FACTOR_SETUP_REQUIRED'));
   });
 
   it('are refused with EMAIL_VERIFICATION_REQUIRED while their address is unconfirmed and the tenant allows account access only', async () => {
-    const owner = await signUp(t.gatewayUrl, 'Careful live');
-    const { roomId } = await createRoomWithMessage(t.gatewayUrl, owner);
+    const owner = await t.signUp('Careful live');
+    const { roomId } = await owner.createRoomWithMessage();
     // Someone with their own (unconfirmed) account joins the tenant by invitation.
-    const own = await signUp(t.gatewayUrl, 'Elsewhere live');
-    await gql(
-      t.gatewayUrl,
-      InviteUserDocument,
-      { input: { email: own.email, role: 'member' } },
-      { token: owner.token },
-    );
+    const own = await t.signUp('Elsewhere live');
+    await owner.gql(InviteUserDocument, { input: { email: own.email, role: 'member' } });
     const invitation = tokenFrom(await waitForMail(t.config, own.email, SUBJECTS.invitation));
-    const joined = await gql(t.gatewayUrl, AcceptInvitationDocument, {
+    const joined = await t.anonymous().gql(AcceptInvitationDocument, {
       input: { token: invitation, password: own.password },
     });
     const token = joined.data!.acceptInvitation.accessToken;
-    await confirmEmail(t.gatewayUrl, t.config, owner.email);
-    const policy = await gql(
-      t.gatewayUrl,
-      UpdateSecurityPolicyDocument,
-      { input: { unverifiedAccess: 'ACCOUNT_ONLY' } },
-      { token: owner.token },
-    );
+    await owner.confirmEmail();
+    const policy = await owner.gql(UpdateSecurityPolicyDocument, { input: { unverifiedAccess: 'ACCOUNT_ONLY' } });
     expect(policy.errors).toBeUndefined();
     expect(await refusals(token, roomId)).toEqual(every('EMAIL_VERIFICATION_REQUIRED'));
   });
