@@ -104,14 +104,20 @@ export class FieldPolicies {
   }
 }
 
-/** The root type names of a schema document (its `schema { … }`, else the default names). */
-function rootTypeNames(definitions: readonly DefinitionNode[]): Record<OperationType, string> {
-  const names = { ...DEFAULT_ROOT_TYPES };
-  for (const def of definitions) {
-    if (def.kind !== Kind.SCHEMA_DEFINITION && def.kind !== Kind.SCHEMA_EXTENSION) continue;
-    for (const op of def.operationTypes ?? []) names[op.operation as OperationType] = op.type.name.value;
-  }
-  return names;
+/**
+ * The root types of a schema document by operation: those its `schema { … }` names, else the default names.
+ * An operation the document's schema definition leaves out keeps the default name in the map, but is no root.
+ */
+function rootTypesOf(definitions: readonly DefinitionNode[]): {
+  byOperation: Record<OperationType, string>;
+  names: Set<string>;
+} {
+  const byOperation = { ...DEFAULT_ROOT_TYPES };
+  const schemas = definitions.filter((d) => d.kind === Kind.SCHEMA_DEFINITION || d.kind === Kind.SCHEMA_EXTENSION);
+  const declared = schemas.flatMap((d) => d.operationTypes ?? []);
+  if (!declared.length) return { byOperation, names: new Set(Object.values(byOperation)) };
+  for (const op of declared) byOperation[op.operation as OperationType] = op.type.name.value;
+  return { byOperation, names: new Set(declared.map((op) => op.type.name.value)) };
 }
 
 function tagName(directive: DirectiveNode): string | null {
@@ -155,8 +161,7 @@ function coordinateOf(owners: readonly ASTNode[]): string {
  */
 export function declaredPolicies(sdl: string): FieldPolicies {
   const document = parse(sdl, { noLocation: true });
-  const roots = rootTypeNames(document.definitions);
-  const rootNames = new Set(Object.values(roots));
+  const roots = rootTypesOf(document.definitions);
   const byPolicy = new Map<GatewayPolicy, Set<string>>();
   const problems: string[] = [];
   const metered = new Map<string, GatewayPolicy>();
@@ -174,7 +179,7 @@ export function declaredPolicies(sdl: string): FieldPolicies {
         (owner?.kind !== Kind.OBJECT_TYPE_DEFINITION && owner?.kind !== Kind.OBJECT_TYPE_EXTENSION)
       )
         return void problems.push(`${coordinate}: "${policy}" applies to fields of object types only`);
-      if (GATEWAY_POLICIES[policy] === 'root' && !rootNames.has(owner.name.value))
+      if (GATEWAY_POLICIES[policy] === 'root' && !roots.names.has(owner.name.value))
         return void problems.push(`${coordinate}: "${policy}" applies to root fields only`);
       if (meteredMetricOf(policy)) {
         const other = metered.get(coordinate);
@@ -189,7 +194,7 @@ export function declaredPolicies(sdl: string): FieldPolicies {
   });
   if (problems.length)
     throw new Error(`The supergraph declares gateway policies the gateway refuses:\n  ${problems.join('\n  ')}`);
-  return new FieldPolicies(byPolicy, roots);
+  return new FieldPolicies(byPolicy, roots.byOperation);
 }
 
 /**
