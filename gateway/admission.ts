@@ -1,7 +1,7 @@
 import { quotaExceeded, type MeteredMetric } from '../kernel/admission';
 import type { Admission } from '../kernel/context';
 import { AppError, KernelErrorCode } from '../kernel/errors';
-import type { FieldPolicies } from './policies';
+import type { FieldPolicies, OperationType } from './policies';
 import { statusRefusal } from './suspension';
 import type { TenantStatusResolver } from './tenant-status';
 import type { Reservation, UsageMeter } from './usage';
@@ -34,8 +34,16 @@ export class TenantAdmission {
     private readonly policies: () => FieldPolicies,
   ) {}
 
-  /** Admits `tenantId` for `fields` (root fields, or the mutation a call acts as); never throws a refusal, returns it. */
-  async grant(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<Grant> {
+  /**
+   * Admits `tenantId` for `fields` (root fields of an `operation`, or the mutation a call acts as); never throws
+   * a refusal, returns it.
+   */
+  async grant(
+    tenantId: string,
+    operation: OperationType,
+    fields: readonly string[],
+    options: { metered: boolean },
+  ): Promise<Grant> {
     const status = await this.statuses.status(tenantId);
     if (status === 'unknown')
       return {
@@ -45,10 +53,10 @@ export class TenantAdmission {
         reservation: null,
       };
     const policies = this.policies();
-    const refused = statusRefusal(status, fields, policies);
+    const refused = statusRefusal(status, operation, fields, policies);
     // A refused tenant's figures are not read: nothing will be counted.
     if (refused || !options.metered) return { tenantId, refused, allowance: null, reservation: null };
-    const quota = await this.usage.reserve(tenantId, fields, policies);
+    const quota = await this.usage.reserve(tenantId, operation, fields, policies);
     const over = quota.over ? quotaExceeded(quota.over.metric, quota.over.limit, 429) : null;
     return { tenantId, refused: over, allowance: quota.allowance, reservation: quota.reservation };
   }

@@ -4,6 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { GraphQLSchema } from 'graphql';
 import { makeFormatError } from '../kernel/errors';
+import { logger } from '../kernel/log';
 import type { TenantAdmission } from './admission';
 import type { GatewayOptions } from './gateway';
 import type { GatewayContext } from './gateway-context';
@@ -16,6 +17,8 @@ import { FieldPolicies, policiesFromSupergraph } from './policies';
 import { SignedDataSource } from './signed-data-source';
 import { subscriptionRoutes, type SubscriptionRoute } from './subscriptions/routing';
 
+const log = logger('gateway');
+
 /** What the gateway reads from the supergraph it runs: the API schema, subscription routes, the subgraphs' policies. */
 export class LoadedSupergraph {
   apiSchema: GraphQLSchema | undefined;
@@ -27,11 +30,25 @@ export class LoadedSupergraph {
     this.policies = policiesFromSupergraph(supergraphSdl);
   }
 
-  watch(gateway: ApolloGateway): void {
+  /**
+   * Follows the supergraph the gateway runs. An update whose routes or policies cannot be read leaves everything
+   * as it was (the API schema, routes and policies always come from the same supergraph) and is logged: the
+   * gateway only logs what this throws.
+   */
+  watch(gateway: Pick<ApolloGateway, 'onSchemaLoadOrUpdate'>): void {
     gateway.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
+      let routes: Map<string, SubscriptionRoute>;
+      let policies: FieldPolicies;
+      try {
+        routes = subscriptionRoutes(coreSupergraphSdl, apiSchema);
+        policies = policiesFromSupergraph(coreSupergraphSdl);
+      } catch (err) {
+        log.error({ err }, 'supergraph update refused: the gateway keeps the API schema, routes and policies it had');
+        return;
+      }
       this.apiSchema = apiSchema;
-      this.routes = subscriptionRoutes(coreSupergraphSdl, apiSchema);
-      this.policies = policiesFromSupergraph(coreSupergraphSdl);
+      this.routes = routes;
+      this.policies = policies;
     });
   }
 }

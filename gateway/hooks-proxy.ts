@@ -37,7 +37,12 @@ export type HookEnricher = (req: Request) => Promise<Record<string, string> | nu
 
 /** The tenant admission GraphQL operations go through (gateway/admission.ts), for hooks that act for a tenant. */
 export interface HookAdmission {
-  grant(tenantId: string, fields: readonly string[], options: { metered: boolean }): Promise<Grant>;
+  grant(
+    tenantId: string,
+    operation: 'mutation',
+    fields: readonly string[],
+    options: { metered: boolean },
+  ): Promise<Grant>;
   settle(grant: Grant, effects?: Partial<Record<MeteredMetric, number>>): void;
 }
 
@@ -131,7 +136,7 @@ export function hooksProxy(
           ((await upstream.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired,
         );
         if (!asked.success) throw new Error(`${subgraph} asked for an admission the gateway cannot read`);
-        grant = await admission.grant(asked.data.tenantId, [asked.data.actsAs], { metered: true });
+        grant = await admission.grant(asked.data.tenantId, 'mutation', [asked.data.actsAs], { metered: true });
         upstream = await send([admissionFor(grant)]);
         if (upstream.status === ADMISSION_REQUIRED_STATUS) {
           admission.settle(grant); // it acts only once admitted: nothing happened

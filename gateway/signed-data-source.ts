@@ -82,7 +82,9 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       );
       throw new Error('Tenant admission could not be completed');
     }
-    const grant = await this.admission.grant(parsed.data.tenantId, [parsed.data.actsAs], { metered: true });
+    const grant = await this.admission.grant(parsed.data.tenantId, 'mutation', [parsed.data.actsAs], {
+      metered: true,
+    });
     // Another fetch of this operation was admitted for the tenant meanwhile: keep its grant, give this one back.
     if (context.grants?.has(grant.tenantId)) this.admission.settle(grant);
     else (context.grants ??= new Map()).set(grant.tenantId, grant);

@@ -1,6 +1,6 @@
 import { AppError } from '../kernel/errors';
 import type { GatewayPolicy } from '../kernel/contracts/gateway-policy';
-import type { FieldPolicies } from './policies';
+import type { FieldPolicies, OperationType } from './policies';
 import type { TenantStatus } from './tenant-status';
 
 type RefusedStatus = Exclude<TenantStatus, 'active' | 'unknown'>;
@@ -32,16 +32,18 @@ const REFUSALS: Record<RefusedStatus, { code: string; message: string }> = {
 };
 
 /**
- * The refusal (HTTP 403) of doing `fields` for a suspended, expired or deleted tenant, unless every one
- * of them is still allowed; null for an active tenant.
+ * The refusal (HTTP 403) of doing `fields` (root fields of an `operation`) for a suspended, expired or deleted
+ * tenant, unless every one of them is still allowed; null for an active tenant.
  */
 export function statusRefusal(
   status: TenantStatus,
+  operation: OperationType,
   fields: readonly string[],
   policies: FieldPolicies,
 ): AppError | null {
   if (status === 'active' || status === 'unknown') return null;
-  const open = (field: string) => field === '__typename' || OPEN[status].some((p) => policies.has(p, field));
+  const open = (field: string) =>
+    field === '__typename' || OPEN[status].some((p) => policies.rootHas(p, operation, field));
   if (fields.every(open)) return null;
   const refusal = REFUSALS[status];
   return new AppError(refusal.code, refusal.message, {}, 403);

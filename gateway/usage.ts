@@ -14,7 +14,7 @@ import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/contracts/topics';
 import type { InternalClient } from './internal-client';
-import type { FieldPolicies } from './policies';
+import type { FieldPolicies, OperationType } from './policies';
 import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
 
@@ -87,7 +87,12 @@ export class UsageMeter {
    * resource as many units as the fields may use (declared `uses-<metric>`), as far as there is room (two aliased sendMessage fields may use two messages; the
    * subgraph refuses a use beyond what was granted). Settle the reservation with `settle`.
    */
-  async reserve(tenantId: string, fields: readonly string[], policies: FieldPolicies): Promise<QuotaGrant> {
+  async reserve(
+    tenantId: string,
+    operation: OperationType,
+    fields: readonly string[],
+    policies: FieldPolicies,
+  ): Promise<QuotaGrant> {
     const entry = await this.current(tenantId);
     // Nothing awaits from here on: what is checked is held before another call of the tenant is checked.
     const held: Counts = new Map();
@@ -96,7 +101,7 @@ export class UsageMeter {
     const holding = this.held(tenantId);
     const used = (metric: string) =>
       (status.used[metric] ?? 0) + (entry.local.get(metric) ?? 0) + (holding.get(metric) ?? 0);
-    if (!fields.every((f) => f === '__typename' || policies.has('open-over-api-limit', f))) {
+    if (!fields.every((f) => f === '__typename' || policies.rootHas('open-over-api-limit', operation, f))) {
       const limit = status.limits.api_calls;
       if (limit !== undefined && used('api_calls') + 1 > limit)
         return { over: { metric: 'api_calls', limit }, allowance: null, reservation: null };
@@ -104,7 +109,7 @@ export class UsageMeter {
     }
     const needed: Counts = new Map();
     for (const f of fields) {
-      const metric = policies.meteredMetric(f);
+      const metric = policies.meteredMetric(operation, f);
       if (metric) add(needed, metric);
     }
     const allowance: NonNullable<Admission['allowance']> = {};

@@ -26,9 +26,9 @@ export const METERED_METRICS = ['messages', 'members'] as const;
 export type MeteredMetric = (typeof METERED_METRICS)[number];
 
 /**
- * Root fields a call may act as when it asks the gateway for admission (a hook, an invitation accepted): each
- * declares the metered resource it may use on its resolver (`@GatewayPolicy('uses-messages')`,
- * kernel/contracts/gateway-policy.ts), which the gateway reads from the supergraph. `inviteUser` creates no member,
+ * Root fields (mutations) a call may act as when it asks the gateway for admission (a hook, an invitation
+ * accepted): each declares the one metered resource it may use on its resolver (`@GatewayPolicy('uses-messages')`,
+ * kernel/contracts/gateway-policy.ts), which the gateway reads from the supergraph (it refuses a supergraph where one of them declares none). `inviteUser` creates no member,
  * but needs room for one; a sign-in through a tenant's identity provider that adds a member acts as
  * `acceptInvitation`.
  */

@@ -6,6 +6,10 @@ import type { MeteredMetric } from '../admission';
  * travels as a Federation `@tag(name: "nexus.<policy>")` into schema/supergraph.graphql (never into the API
  * schema clients see), where the gateway reads it when it loads the supergraph (gateway/policies.ts). A tag
  * `nexus.*` the gateway does not know stops it from loading that supergraph: a misspelt policy fails, it is not ignored.
+ * So does one anywhere but on a field of an object type, a root policy on another field, a second `uses-*` on a
+ * field, and a supergraph lacking what the gateway needs (a `uses-*` on each of METERED_FIELDS, kernel/admission.ts;
+ * at least one field open while suspended, while deleted and over the API-call limit). Root fields are told apart by
+ * their root type: a policy on `Query.x` says nothing of `Subscription.x`.
  */
 export const GATEWAY_POLICIES = {
   /** Root field members of a suspended tenant, one whose trial ended, or a deleted one may still call. */

@@ -72,6 +72,7 @@ export function admissionPlugin(admission: TenantAdmission): ApolloServerPlugin<
             operation.operation !== 'subscription';
           const grant = await admission.grant(
             tenantId,
+            operation.operation,
             fields.map((f) => f.name),
             { metered },
           );
