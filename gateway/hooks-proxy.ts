@@ -64,6 +64,162 @@ function grantedEffects(grant: Grant): Partial<Record<MeteredMetric, number>> {
   return Object.fromEntries(Object.entries(grant.allowance ?? {}).map(([metric, a]) => [metric, a?.granted ?? 0]));
 }
 
+type Send = (admissions: Admission[]) => Promise<globalThis.Response>;
+type Forward = (
+  req: Request,
+  res: Response,
+  subgraph: string,
+  path: string[],
+  extra: Record<string, string> | null,
+) => Promise<void>;
+
+/** The caller's query string, with what the gateway adds (`extra`) set over it. */
+function forwardedQuery(req: Request, extra: Record<string, string> | null): string {
+  const query = new URLSearchParams(
+    req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
+  );
+  for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
+  return query.toString();
+}
+
+/** The caller's address and origin, and the hook headers it sent. */
+function forwardedHeaders(req: Request): Record<string, string> {
+  const headers: Record<string, string> = {
+    [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
+    [HOOK_ORIGIN_HEADER]: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
+  };
+  for (const h of HOOK_HEADERS) {
+    const v = req.header(h);
+    if (v !== undefined) headers[h] = v;
+  }
+  return headers;
+}
+
+/** Sends the call to `target` with a context token for the subgraph's hooks, carrying `admissions`. */
+function signedSender(
+  req: Request,
+  target: URL,
+  subgraph: string,
+  contextKey: KeyObject,
+  post: boolean,
+  headers: Record<string, string>,
+): Send {
+  return async (admissions: Admission[]) => {
+    const ctx = { ...systemContext(`hook-${subgraph}`), ...(admissions.length ? { admissions } : {}) };
+    return fetch(target, {
+      method: post ? 'POST' : 'GET',
+      // Signed for the subgraph's hooks only: its GraphQL and internal endpoints refuse this token.
+      headers: { ...headers, [CONTEXT_HEADER]: await signContextToken(ctx, hookAudience(subgraph), contextKey) },
+      body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(15_000),
+    });
+  };
+}
+
+/**
+ * The subgraph answered 428 (`first`): admits the tenant it names and sends the call again with that admission,
+ * then settles the grant with what the subgraph reported creating. `held.grant` is the grant while its outcome
+ * is unknown (the caller counts it as granted if the call fails then).
+ */
+async function sendAdmitted(
+  first: globalThis.Response,
+  send: Send,
+  subgraph: string,
+  admission: HookAdmission,
+  held: { grant: Grant | null },
+): Promise<globalThis.Response> {
+  const asked = admissionRequestSchema.safeParse(
+    ((await first.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired,
+  );
+  if (!asked.success) throw new Error(`${subgraph} asked for an admission the gateway cannot read`);
+  const grant = await admission.grant(asked.data.tenantId, 'mutation', [asked.data.actsAs], { metered: true });
+  held.grant = grant;
+  const upstream = await send([admissionFor(grant)]);
+  if (upstream.status === ADMISSION_REQUIRED_STATUS) {
+    admission.settle(grant); // it acts only once admitted: nothing happened
+    held.grant = null;
+    throw new Error(`${subgraph} asked twice for an admission`);
+  }
+  const reported = upstream.headers.get(EFFECTS_HEADER);
+  // A balancer's 502/504 leaves the outcome unknown: counted as granted, like a call that got no answer.
+  admission.settle(
+    grant,
+    reported === null && UNAVAILABLE_STATUSES.has(upstream.status)
+      ? grantedEffects(grant)
+      : reportedEffects(reported, grant.tenantId),
+  );
+  held.grant = null;
+  return upstream;
+}
+
+/** Passes the subgraph's answer on: status, body and the hook response headers. */
+async function relay(res: Response, upstream: globalThis.Response, subgraph: string): Promise<void> {
+  // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be
+  // reached, never the balancer's page or headers.
+  if (UNAVAILABLE_STATUSES.has(upstream.status)) {
+    await upstream.body?.cancel().catch(() => undefined);
+    log.warn({ subgraph, status: upstream.status }, 'hook target unavailable');
+    unavailable(res);
+    return;
+  }
+  for (const h of HOOK_RESPONSE_HEADERS) {
+    const v = upstream.headers.get(h);
+    if (v !== null) res.setHeader(h, v);
+  }
+  const body = Buffer.from(await upstream.arrayBuffer());
+  res.status(upstream.status).send(body);
+}
+
+function forwardFailed(err: unknown, res: Response, subgraph: string, admission: HookAdmission, grant: Grant | null) {
+  // Admitted, then no answer: the call may have taken effect, so what it was granted is counted.
+  if (grant) admission.settle(grant, grantedEffects(grant));
+  if (isUnreachable(err) || (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)) {
+    log.error({ err, subgraph }, 'hook target unreachable');
+    unavailable(res);
+    return;
+  }
+  log.error({ err, subgraph }, 'hook forwarding failed');
+  if (!res.headersSent)
+    res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
+}
+
+/** Forwards one hook call to `subgraph` at `path` (see hooksProxy). */
+function hookForwarder(
+  subgraphUrl: (name: string) => string | undefined,
+  contextKey: KeyObject,
+  admission: HookAdmission,
+): Forward {
+  return async (req, res, subgraph, path, extra) => {
+    const base = subgraphUrl(subgraph);
+    if (!base || !safeHookPath(path)) {
+      res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
+      return;
+    }
+    const qs = forwardedQuery(req, extra);
+    const headers = forwardedHeaders(req);
+    const post = req.method === 'POST';
+    if (post) headers['content-type'] ??= 'application/octet-stream';
+    const held: { grant: Grant | null } = { grant: null };
+    try {
+      const target = new URL(
+        base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`),
+      );
+      if (!target.pathname.startsWith('/hooks/')) {
+        res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
+        return;
+      }
+      const send = signedSender(req, target, subgraph, contextKey, post, headers);
+      let upstream = await send([]);
+      if (upstream.status === ADMISSION_REQUIRED_STATUS)
+        upstream = await sendAdmitted(upstream, send, subgraph, admission, held);
+      await relay(res, upstream, subgraph);
+    } catch (err) {
+      forwardFailed(err, res, subgraph, admission, held.grant);
+    }
+  };
+}
+
 /**
  * Public HTTP endpoints of subgraphs: `GET|POST /hooks/<subgraph>/<path>` is forwarded to that subgraph's
  * hook endpoint with its query string, raw body and hook headers, signed as the gateway, and the answer
@@ -83,106 +239,7 @@ export function hooksProxy(
   admission: HookAdmission,
 ): Router {
   const router = express.Router();
-  const forward = async (
-    req: Request,
-    res: Response,
-    subgraph: string,
-    path: string[],
-    extra: Record<string, string> | null,
-  ) => {
-    const base = subgraphUrl(subgraph);
-    if (!base || !safeHookPath(path)) {
-      res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
-      return;
-    }
-    const query = new URLSearchParams(
-      req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '',
-    );
-    for (const [k, v] of Object.entries(extra ?? {})) query.set(k, v);
-    const qs = query.toString();
-    const headers: Record<string, string> = {
-      [HOOK_CLIENT_IP_HEADER]: req.ip ?? '',
-      [HOOK_ORIGIN_HEADER]: `${req.protocol}://${req.get('host') ?? 'localhost'}`,
-    };
-    for (const h of HOOK_HEADERS) {
-      const v = req.header(h);
-      if (v !== undefined) headers[h] = v;
-    }
-    const post = req.method === 'POST';
-    if (post) headers['content-type'] ??= 'application/octet-stream';
-    let grant: Grant | null = null;
-    try {
-      const target = new URL(
-        base.replace(/\/graphql$/, `/hooks/${path.map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`),
-      );
-      if (!target.pathname.startsWith('/hooks/')) {
-        res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such hook' } });
-        return;
-      }
-      const send = async (admissions: Admission[]) => {
-        const ctx = { ...systemContext(`hook-${subgraph}`), ...(admissions.length ? { admissions } : {}) };
-        return fetch(target, {
-          method: post ? 'POST' : 'GET',
-          // Signed for the subgraph's hooks only: its GraphQL and internal endpoints refuse this token.
-          headers: { ...headers, [CONTEXT_HEADER]: await signContextToken(ctx, hookAudience(subgraph), contextKey) },
-          body: post ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : undefined,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(15_000),
-        });
-      };
-      let upstream = await send([]);
-      if (upstream.status === ADMISSION_REQUIRED_STATUS) {
-        const asked = admissionRequestSchema.safeParse(
-          ((await upstream.json().catch(() => null)) as { admissionRequired?: unknown } | null)?.admissionRequired,
-        );
-        if (!asked.success) throw new Error(`${subgraph} asked for an admission the gateway cannot read`);
-        grant = await admission.grant(asked.data.tenantId, 'mutation', [asked.data.actsAs], { metered: true });
-        upstream = await send([admissionFor(grant)]);
-        if (upstream.status === ADMISSION_REQUIRED_STATUS) {
-          admission.settle(grant); // it acts only once admitted: nothing happened
-          grant = null;
-          throw new Error(`${subgraph} asked twice for an admission`);
-        }
-        const reported = upstream.headers.get(EFFECTS_HEADER);
-        // A balancer's 502/504 leaves the outcome unknown: counted as granted, like a call that got no answer.
-        admission.settle(
-          grant,
-          reported === null && UNAVAILABLE_STATUSES.has(upstream.status)
-            ? grantedEffects(grant)
-            : reportedEffects(reported, grant.tenantId),
-        );
-        grant = null;
-      }
-      // The subgraph (or a balancer in front of it) cannot serve now: the same answer as when it cannot be
-      // reached, never the balancer's page or headers.
-      if (UNAVAILABLE_STATUSES.has(upstream.status)) {
-        await upstream.body?.cancel().catch(() => undefined);
-        log.warn({ subgraph, status: upstream.status }, 'hook target unavailable');
-        unavailable(res);
-        return;
-      }
-      for (const h of HOOK_RESPONSE_HEADERS) {
-        const v = upstream.headers.get(h);
-        if (v !== null) res.setHeader(h, v);
-      }
-      const body = Buffer.from(await upstream.arrayBuffer());
-      res.status(upstream.status).send(body);
-    } catch (err) {
-      // Admitted, then no answer: the call may have taken effect, so what it was granted is counted.
-      if (grant) admission.settle(grant, grantedEffects(grant));
-      if (
-        isUnreachable(err) ||
-        (err instanceof AppError && err.extensions.code === KernelErrorCode.SERVICE_UNAVAILABLE)
-      ) {
-        log.error({ err, subgraph }, 'hook target unreachable');
-        unavailable(res);
-        return;
-      }
-      log.error({ err, subgraph }, 'hook forwarding failed');
-      if (!res.headersSent)
-        res.status(500).json({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' } });
-    }
-  };
+  const forward = hookForwarder(subgraphUrl, contextKey, admission);
   const pathOf = (req: Request) => ([] as string[]).concat((req.params as { path?: string | string[] }).path ?? []);
   const raw = express.raw({ type: () => true, limit: HOOK_MAX_BYTES });
   for (const route of [router.get.bind(router), router.post.bind(router)]) {

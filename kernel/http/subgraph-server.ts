@@ -1,14 +1,14 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type Request, type Response, type NextFunction } from 'express';
+import express, { type Express, type Request, type Response, type NextFunction } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import { ADMISSION_REQUIRED_STATUS, AdmissionRequired, EFFECTS_HEADER, effectsHeader } from '../admission';
 import { CONTEXT_HEADER, ContextTokenError, verifyContextToken } from '../context-token';
-import { currentRequestState, runWithContext } from '../context';
+import { currentRequestState, runWithContext, type RequestState } from '../context';
 import { makeFormatError } from '../errors';
 import { logger } from '../log';
 import { serveInternalCall, type AnyInternalHandlers } from '../contracts/internal-calls';
@@ -23,6 +23,7 @@ import {
   HOOK_MAX_BYTES,
   HOOK_RESPONSE_HEADERS,
   type HookHandler,
+  type HookResponse,
 } from './hooks';
 
 export interface SubgraphServerOptions {
@@ -62,17 +63,11 @@ const responseExtensionsPlugin: ApolloServerPlugin = {
   },
 };
 
-/**
- * Serves a subgraph. Every GraphQL request — queries, mutations, `_entities`, `_service` — must carry a
- * context token signed by the gateway for this subgraph's audience; anything else gets 401 before
- * GraphQL runs. Resolvers read the verified context from AsyncLocalStorage.
- */
-export async function startSubgraphServer(options: SubgraphServerOptions): Promise<RunningService> {
-  const log = logger(`subgraph.${options.name}`);
-  const app = express();
-  app.disable('x-powered-by');
-  const httpServer = createServer(app);
-  const apollo = new ApolloServer({
+type Logger = ReturnType<typeof logger>;
+type Middleware = (req: Request, res: Response, next: NextFunction) => Promise<void>;
+
+function createApollo(options: SubgraphServerOptions, httpServer: Server): ApolloServer {
+  return new ApolloServer({
     schema: options.schema,
     introspection: !options.production,
     hideSchemaDetailsFromClientErrors: options.production,
@@ -86,8 +81,9 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       responseExtensionsPlugin,
     ],
   });
-  await apollo.start();
+}
 
+function addProbes(app: Express, options: SubgraphServerOptions): void {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: options.name });
   });
@@ -95,22 +91,28 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
     const ok = await options.ready().catch(() => false);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', service: options.name });
   });
+}
 
-  const verifyContextFor = (audience: string) => async (req: Request, res: Response, next: NextFunction) => {
-    const token = req.header(CONTEXT_HEADER);
-    if (!token) return refuse(res, 401, 'UNAUTHENTICATED', 'Missing signed request context');
-    try {
-      const ctx = await verifyContextToken(token, audience, options.contextPublicKey);
-      runWithContext(ctx, () => next());
-    } catch (err) {
-      const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
-      log.warn({ reason, ip: req.ip }, 'refused request context');
-      refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
-    }
-  };
-  const verifyContext = verifyContextFor(options.name);
-  const verifyHookContext = verifyContextFor(hookAudience(options.name));
-  app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, async (req, res) => {
+/** Refuses (401) a request without a context token the gateway signed for `audience`; runs the rest in its context. */
+function contextVerifier(options: SubgraphServerOptions, log: Logger) {
+  return (audience: string): Middleware =>
+    async (req, res, next) => {
+      const token = req.header(CONTEXT_HEADER);
+      if (!token) return refuse(res, 401, 'UNAUTHENTICATED', 'Missing signed request context');
+      try {
+        const ctx = await verifyContextToken(token, audience, options.contextPublicKey);
+        runWithContext(ctx, () => next());
+      } catch (err) {
+        const reason = err instanceof ContextTokenError ? err.reason : 'unreadable';
+        log.warn({ reason, ip: req.ip }, 'refused request context');
+        refuse(res, 401, 'UNAUTHENTICATED', `Invalid signed request context (${reason})`);
+      }
+    };
+}
+
+/** POST /internal/:name, for the gateway's system identity only. */
+function internalCallHandler(options: SubgraphServerOptions, log: Logger) {
+  return async (req: Request, res: Response) => {
     const name = String(req.params.name);
     if (!options.internal || !Object.hasOwn(options.internal, name))
       return refuse(res, 404, 'NOT_FOUND', 'No such internal call');
@@ -131,8 +133,12 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       log.error({ err, call: req.params.name }, 'internal call failed');
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal call failed');
     }
-  });
-  const hook = async (req: Request, res: Response) => {
+  };
+}
+
+/** GET|POST /hooks/<path>: the hook request as the gateway forwarded it (system identity only). */
+function hookHandler(options: SubgraphServerOptions, log: Logger) {
+  return async (req: Request, res: Response) => {
     if (!options.hooks) return refuse(res, 404, 'NOT_FOUND', 'No such hook');
     if (currentRequestState().ctx.authMethod !== 'system')
       return refuse(res, 403, 'FORBIDDEN', 'Hooks are reached through the gateway');
@@ -154,13 +160,7 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
         headers,
         body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       });
-      for (const [name, value] of Object.entries(out.headers ?? {}))
-        if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
-      // What the hook created, for the gateway to count (kernel/admission.ts); never passed on to the caller.
-      const effects = effectsHeader(state);
-      if (effects) res.setHeader(EFFECTS_HEADER, effects);
-      if (typeof out.body === 'string') res.status(out.status).send(out.body);
-      else res.status(out.status).json(out.body);
+      sendHookResponse(res, out, state);
     } catch (err) {
       // The hook acts for a tenant the call carries no admission for: the gateway admits it and sends the call again.
       if (err instanceof AdmissionRequired)
@@ -169,6 +169,37 @@ export async function startSubgraphServer(options: SubgraphServerOptions): Promi
       refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Hook failed');
     }
   };
+}
+
+function sendHookResponse(res: Response, out: HookResponse, state: RequestState): void {
+  for (const [name, value] of Object.entries(out.headers ?? {}))
+    if ((HOOK_RESPONSE_HEADERS as readonly string[]).includes(name)) res.setHeader(name, value);
+  // What the hook created, for the gateway to count (kernel/admission.ts); never passed on to the caller.
+  const effects = effectsHeader(state);
+  if (effects) res.setHeader(EFFECTS_HEADER, effects);
+  if (typeof out.body === 'string') res.status(out.status).send(out.body);
+  else res.status(out.status).json(out.body);
+}
+
+/**
+ * Serves a subgraph. Every GraphQL request — queries, mutations, `_entities`, `_service` — must carry a
+ * context token signed by the gateway for this subgraph's audience; anything else gets 401 before
+ * GraphQL runs. Resolvers read the verified context from AsyncLocalStorage.
+ */
+export async function startSubgraphServer(options: SubgraphServerOptions): Promise<RunningService> {
+  const log = logger(`subgraph.${options.name}`);
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createServer(app);
+  const apollo = createApollo(options, httpServer);
+  await apollo.start();
+
+  addProbes(app, options);
+  const verifyContextFor = contextVerifier(options, log);
+  const verifyContext = verifyContextFor(options.name);
+  const verifyHookContext = verifyContextFor(hookAudience(options.name));
+  app.post('/internal/:name', express.json({ limit: '16kb' }), verifyContext, internalCallHandler(options, log));
+  const hook = hookHandler(options, log);
   app.get('/hooks/{*path}', verifyHookContext, hook);
   app.post('/hooks/{*path}', express.raw({ type: () => true, limit: HOOK_MAX_BYTES }), verifyHookContext, hook);
   app.use(

@@ -166,7 +166,30 @@ export class AuthService {
     const typed = (typeof input.email === 'string' ? input.email : '').trim().toLowerCase();
     const email = lookupEmail(typed);
     const password = typeof input.password === 'string' ? input.password : '';
-    const ip = clientIp(ctx);
+    const candidates = await this.signInCandidates(typed, email, password, clientIp(ctx));
+    const found = await this.passwordHolder(ctx, candidates, password);
+    const membership = await this.signInMembership(input, ctx, found);
+    if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
+    const user = Object.assign(new User(), {
+      id: found.user_id,
+      email: found.email,
+      registeredEmail: found.registered_email,
+      createdAt: found.created_at,
+      emailVerifiedAt: found.email_verified_at,
+    });
+    const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
+    return withTenant(this.deps.ds, scope, (em) =>
+      this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'),
+    );
+  }
+
+  /** Counts the attempt (TOO_MANY_ATTEMPTS past the limits) and returns the accounts the password may sign in. */
+  private async signInCandidates(
+    typed: string,
+    email: string | null,
+    password: string,
+    ip: string,
+  ): Promise<SignInCandidate[]> {
     // One statement before the password check: count the attempt, and read all sign-in needs of the account — the
     // one holding the address, and first the account a registration that named it made for this password, if any.
     const rows: (SignInCandidate & { wait: number })[] = await withNoTenant(this.deps.ds, (em) =>
@@ -180,7 +203,15 @@ export class AuthService {
       ]),
     );
     if (rows[0].wait > 0) throw tooManyAttempts(rows[0].wait);
-    const candidates = rows.filter((r) => r.user_id);
+    return rows.filter((r) => r.user_id);
+  }
+
+  /** The account `password` signs in, or the refusal (INVALID_CREDENTIALS). */
+  private async passwordHolder(
+    ctx: RequestContext,
+    candidates: SignInCandidate[],
+    password: string,
+  ): Promise<SignInCandidate> {
     // One password check (two only when a tag matched by chance, one time in 65,536), or the same time spent for none.
     // The holder's password is never the password of a registration with a tag (see registration-tag.ts): it signs in
     // the holder, whichever is checked first.
@@ -194,25 +225,17 @@ export class AuthService {
     if (candidates.length === 0) await burnPasswordCheck(password);
     const ok = found !== null;
     found ??= candidates.at(-1) ?? null;
-    const memberships = found?.memberships ?? [];
-    if (!found || !ok) {
-      // In a tenant's log only when the account has confirmed the address: otherwise whoever made an account with an
-      // address they do not hold could read in their own tenant's log whether a failed sign-in reached it (the
-      // address was free) or another account (it was taken). The platform's log keeps every one.
-      if (found && found.email_verified_at && memberships[0]) {
-        await auditSeparately(this.deps.ds, { ...ctx, userId: null }, memberships[0].tenantId, {
-          action: 'login_failed',
-          result: AuditResult.FAILURE,
-          actorId: null,
-          target: `user:${found.user_id}`,
-        });
-      } else
-        log.info(
-          { ip: ctx.client?.ip ?? null, userId: found?.user_id ?? null },
-          found ? 'failed sign-in of an account with an unconfirmed address' : 'sign-in with an unknown email',
-        );
-      throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
-    }
+    if (!found || !ok) return this.refuseSignIn(ctx, found);
+    return found;
+  }
+
+  /** The membership the sign-in opens (asked for, else the request's tenant, else the oldest), if passwords may. */
+  private async signInMembership(
+    input: LoginInput,
+    ctx: RequestContext,
+    found: SignInCandidate,
+  ): Promise<SignInCandidate['memberships'][number]> {
+    const memberships = found.memberships ?? [];
     // The tenant asked for, else the one of the custom domain the request came to, else the oldest membership.
     const wanted = input.tenantId ?? ctx.tenantId;
     const membership = wanted ? memberships.find((m) => m.tenantId === wanted) : memberships[0];
@@ -229,18 +252,28 @@ export class AuthService {
       });
       throw identityError(IdentityErrorCode.SSO_REQUIRED);
     }
-    if (found.totp_enabled) throw await this.totp.challenge(found.user_id, membership.tenantId);
-    const user = Object.assign(new User(), {
-      id: found.user_id,
-      email: found.email,
-      registeredEmail: found.registered_email,
-      createdAt: found.created_at,
-      emailVerifiedAt: found.email_verified_at,
-    });
-    const scope = { ...ctx, tenantId: membership.tenantId, userId: found.user_id };
-    return withTenant(this.deps.ds, scope, (em) =>
-      this.sessions.open(em, scope, user, membership.tenantId, membership.role, 'login'),
-    );
+    return membership;
+  }
+
+  /** Refuses a sign-in whose password matched no account (INVALID_CREDENTIALS), logged where it may be. */
+  private async refuseSignIn(ctx: RequestContext, found: SignInCandidate | null): Promise<never> {
+    const memberships = found?.memberships ?? [];
+    // In a tenant's log only when the account has confirmed the address: otherwise whoever made an account with an
+    // address they do not hold could read in their own tenant's log whether a failed sign-in reached it (the
+    // address was free) or another account (it was taken). The platform's log keeps every one.
+    if (found && found.email_verified_at && memberships[0]) {
+      await auditSeparately(this.deps.ds, { ...ctx, userId: null }, memberships[0].tenantId, {
+        action: 'login_failed',
+        result: AuditResult.FAILURE,
+        actorId: null,
+        target: `user:${found.user_id}`,
+      });
+    } else
+      log.info(
+        { ip: ctx.client?.ip ?? null, userId: found?.user_id ?? null },
+        found ? 'failed sign-in of an account with an unconfirmed address' : 'sign-in with an unknown email',
+      );
+    throw identityError(IdentityErrorCode.INVALID_CREDENTIALS);
   }
 }
 

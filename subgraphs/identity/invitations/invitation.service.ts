@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import { hasPermission } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withNoTenant, withTenant } from '../../../kernel/db/tenant-scope';
@@ -113,6 +114,26 @@ export class InvitationService {
    * while the tenant is suspended, expired or deleted, and when its members limit is reached.
    */
   async accept(ctx: RequestContext, input: AcceptInvitationInput): Promise<AuthPayload> {
+    const { tenantId, invitation } = await this.invitationFor(ctx, input);
+    const { userId, newHash } = await this.credentials(invitation, tenantId, input);
+    const scope = { ...ctx, tenantId, userId };
+    const result = await withTenant(this.deps.ds, scope, (em) => this.join(em, scope, invitation, newHash));
+    noteEffect(tenantId, 'members');
+    await this.deps.outbox.deliverNow([result.event]);
+    if (result.ssoOnly)
+      throw identityError(
+        IdentityErrorCode.SSO_REQUIRED,
+        'You joined the tenant: sign in through its identity provider',
+      );
+    if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);
+    return result.payload;
+  }
+
+  /** The invitation the token names, once its tenant admits joining (else INVALID_TOKEN or the refusal). */
+  private async invitationFor(
+    ctx: RequestContext,
+    input: AcceptInvitationInput,
+  ): Promise<{ tenantId: string; invitation: Invitation }> {
     const hash = sha256(typeof input.token === 'string' ? input.token : '');
     const rows: { tenant_id: string | null }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT identity.invitation_tenant($1) AS tenant_id', [hash]),
@@ -126,6 +147,15 @@ export class InvitationService {
       em.findOneBy(Invitation, { tenantId, tokenHash: hash }),
     );
     if (!invitation) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+    return { tenantId, invitation };
+  }
+
+  /** The existing account of the invited address (its password checked), or a new one's id and password hash. */
+  private async credentials(
+    invitation: Invitation,
+    tenantId: string,
+    input: AcceptInvitationInput,
+  ): Promise<{ userId: string; newHash: string | null }> {
     const existing: { user_id: string; password_hash: string }[] = await withNoTenant(this.deps.ds, (em) =>
       em.query('SELECT user_id, password_hash FROM identity.credentials_for_login($1)', [invitation.email]),
     );
@@ -144,57 +174,67 @@ export class InvitationService {
       userId = randomUUID();
       newHash = await hashPassword(input.password);
     }
-    const scope = { ...ctx, tenantId, userId };
-    const result = await withTenant(this.deps.ds, scope, async (em) => {
-      const claimed = await em.query(
-        `UPDATE identity.invitations SET accepted_at = now(), accepted_by = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL AND expires_at > now() RETURNING id`,
-        [tenantId, invitation.id, userId],
-      );
-      if (returningRows(claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
-      if (newHash) {
-        // The invitation link reached this address: it is confirmed.
-        await em.insert(
-          User,
-          em.create(User, { id: userId, email: invitation.email, passwordHash: newHash, emailVerifiedAt: new Date() }),
-        );
-        await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [
-          userId,
-          newHash,
-        ]);
-      }
-      const already = await em.findOneBy(IdentityMembership, { tenantId, userId });
-      if (already) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER);
-      spend(tenantId, 'members', 'acceptInvitation');
-      await em.insert(IdentityMembership, { tenantId, userId, role: invitation.role });
-      const event = await recordEvent(em, 'identity', {
-        type: 'identity.member_added',
-        tenantId,
-        payload: { tenantId, userId, role: invitation.role },
-      });
-      await audit(em, scope, tenantId, {
-        action: 'invitation_accept',
-        result: AuditResult.SUCCESS,
-        target: `user:${userId}`,
-        details: { role: invitation.role },
-      });
-      const user = await em.findOneByOrFail(User, { id: userId });
-      // No session from a password where the tenant signs its members in through its identity provider
-      // (they join, then use single sign-on), nor for an account with two-factor sign-in (it joins, then signs in).
-      const ssoOnly = await passwordRefused(em, tenantId, invitation.role);
-      const payload =
-        ssoOnly || (await TotpService.isEnabled(em, userId))
-          ? null
-          : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
-      return { payload, event, ssoOnly };
+    return { userId, newHash };
+  }
+
+  /** In the tenant's transaction: claims the invitation, creates the account if new, adds the membership. */
+  private async join(
+    em: EntityManager,
+    scope: RequestContext & { tenantId: string; userId: string },
+    invitation: Invitation,
+    newHash: string | null,
+  ) {
+    const { tenantId, userId } = scope;
+    await this.claim(em, invitation, tenantId, userId, newHash);
+    const already = await em.findOneBy(IdentityMembership, { tenantId, userId });
+    if (already) throw identityError(IdentityErrorCode.ALREADY_A_MEMBER);
+    spend(tenantId, 'members', 'acceptInvitation');
+    await em.insert(IdentityMembership, { tenantId, userId, role: invitation.role });
+    const event = await recordEvent(em, 'identity', {
+      type: 'identity.member_added',
+      tenantId,
+      payload: { tenantId, userId, role: invitation.role },
     });
-    noteEffect(tenantId, 'members');
-    await this.deps.outbox.deliverNow([result.event]);
-    if (result.ssoOnly)
-      throw identityError(
-        IdentityErrorCode.SSO_REQUIRED,
-        'You joined the tenant: sign in through its identity provider',
+    await audit(em, scope, tenantId, {
+      action: 'invitation_accept',
+      result: AuditResult.SUCCESS,
+      target: `user:${userId}`,
+      details: { role: invitation.role },
+    });
+    const user = await em.findOneByOrFail(User, { id: userId });
+    // No session from a password where the tenant signs its members in through its identity provider
+    // (they join, then use single sign-on), nor for an account with two-factor sign-in (it joins, then signs in).
+    const ssoOnly = await passwordRefused(em, tenantId, invitation.role);
+    const payload =
+      ssoOnly || (await TotpService.isEnabled(em, userId))
+        ? null
+        : await this.sessions.open(em, scope, user, tenantId, invitation.role, 'login');
+    return { payload, event, ssoOnly };
+  }
+
+  /** Marks the invitation accepted (once, before it expires) and creates the account when `newHash` is set. */
+  private async claim(
+    em: EntityManager,
+    invitation: Invitation,
+    tenantId: string,
+    userId: string,
+    newHash: string | null,
+  ): Promise<void> {
+    const claimed = await em.query(
+      `UPDATE identity.invitations SET accepted_at = now(), accepted_by = $3 WHERE tenant_id = $1 AND id = $2 AND accepted_at IS NULL AND expires_at > now() RETURNING id`,
+      [tenantId, invitation.id, userId],
+    );
+    if (returningRows(claimed).length === 0) throw identityError(IdentityErrorCode.INVALID_TOKEN);
+    if (newHash) {
+      // The invitation link reached this address: it is confirmed.
+      await em.insert(
+        User,
+        em.create(User, { id: userId, email: invitation.email, passwordHash: newHash, emailVerifiedAt: new Date() }),
       );
-    if (!result.payload) throw await new TotpService(this.deps).challenge(userId, tenantId);
-    return result.payload;
+      await em.query(`INSERT INTO identity.password_history (user_id, password_hash) VALUES ($1, $2)`, [
+        userId,
+        newHash,
+      ]);
+    }
   }
 }

@@ -142,60 +142,7 @@ export class SessionService {
     const tenantId = rows[0]?.tenant_id;
     if (!tenantId) throw identityError(IdentityErrorCode.INVALID_REFRESH_TOKEN);
     const scope = { ...ctx, tenantId, userId: null };
-    const outcome = await withTenant(this.deps.ds, scope, async (em) => {
-      const token = await em.findOne(RefreshToken, {
-        where: { tenantId, tokenHash: hash },
-        lock: { mode: 'pessimistic_write' },
-      });
-      const session =
-        token &&
-        (await em.findOne(Session, { where: { tenantId, id: token.sessionId }, lock: { mode: 'pessimistic_write' } }));
-      if (!token || !session) return { kind: 'invalid' as const };
-      if (token.usedAt) {
-        if (!session.revokedAt) {
-          await em.update(
-            Session,
-            { tenantId, id: session.id },
-            { revokedAt: new Date(), revokedReason: 'refresh_reuse' },
-          );
-        }
-        await audit(em, ctx, tenantId, {
-          action: 'refresh_reuse',
-          result: AuditResult.FAILURE,
-          actorId: session.userId,
-          target: `session:${session.id}`,
-        });
-        return { kind: 'reused' as const, session };
-      }
-      if (session.revokedAt || session.expiresAt <= new Date()) return { kind: 'invalid' as const };
-      const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
-      const user = await em
-        .getRepository(User)
-        .createQueryBuilder('u')
-        .where('u.id = :id', { id: session.userId })
-        .getOne();
-      if ((!membership && !session.impersonatorId) || !user) return { kind: 'invalid' as const };
-      // A password session ends its life where the tenant has since required single sign-on.
-      if (
-        membership &&
-        session.authMethod === 'password' &&
-        !session.impersonatorId &&
-        (await passwordRefused(em, tenantId, membership.role))
-      ) {
-        return { kind: 'sso_required' as const };
-      }
-      const next = newRefreshToken();
-      await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
-      await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
-      await em.update(Session, { tenantId, id: session.id }, { lastUsedAt: new Date() });
-      await audit(em, ctx, tenantId, {
-        action: 'refresh',
-        result: AuditResult.SUCCESS,
-        actorId: user.id,
-        target: `session:${session.id}`,
-      });
-      return { kind: 'ok' as const, session, user, role: membership?.role ?? IMPERSONATION_ROLE, next };
-    });
+    const outcome = await withTenant(this.deps.ds, scope, (em) => this.rotate(em, ctx, tenantId, hash));
     if (outcome.kind === 'reused') {
       await this.notifyRevoked([outcome.session]);
       throw identityError(IdentityErrorCode.REFRESH_TOKEN_REUSED);
@@ -216,6 +163,61 @@ export class SessionService {
       user: Object.assign(outcome.user, { viewedBySelf: true }),
       tenant: { id: tenantId },
     };
+  }
+
+  /** In the tenant's transaction: the refresh token (hash `hash`) checked, used up and replaced by the next one. */
+  private async rotate(em: EntityManager, ctx: RequestContext, tenantId: string, hash: string) {
+    const token = await em.findOne(RefreshToken, {
+      where: { tenantId, tokenHash: hash },
+      lock: { mode: 'pessimistic_write' },
+    });
+    const session =
+      token &&
+      (await em.findOne(Session, { where: { tenantId, id: token.sessionId }, lock: { mode: 'pessimistic_write' } }));
+    if (!token || !session) return { kind: 'invalid' as const };
+    if (token.usedAt) return this.revokeReused(em, ctx, tenantId, session);
+    if (session.revokedAt || session.expiresAt <= new Date()) return { kind: 'invalid' as const };
+    const membership = await em.findOneBy(IdentityMembership, { tenantId, userId: session.userId });
+    const user = await em
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .where('u.id = :id', { id: session.userId })
+      .getOne();
+    if ((!membership && !session.impersonatorId) || !user) return { kind: 'invalid' as const };
+    // A password session ends its life where the tenant has since required single sign-on.
+    if (
+      membership &&
+      session.authMethod === 'password' &&
+      !session.impersonatorId &&
+      (await passwordRefused(em, tenantId, membership.role))
+    ) {
+      return { kind: 'sso_required' as const };
+    }
+    const next = newRefreshToken();
+    await em.update(RefreshToken, { tenantId, tokenHash: hash }, { usedAt: new Date() });
+    await em.insert(RefreshToken, { tenantId, tokenHash: sha256(next), sessionId: session.id, usedAt: null });
+    await em.update(Session, { tenantId, id: session.id }, { lastUsedAt: new Date() });
+    await audit(em, ctx, tenantId, {
+      action: 'refresh',
+      result: AuditResult.SUCCESS,
+      actorId: user.id,
+      target: `session:${session.id}`,
+    });
+    return { kind: 'ok' as const, session, user, role: membership?.role ?? IMPERSONATION_ROLE, next };
+  }
+
+  /** A used refresh token came back: whoever holds it may have stolen it, so its session ends. */
+  private async revokeReused(em: EntityManager, ctx: RequestContext, tenantId: string, session: Session) {
+    if (!session.revokedAt) {
+      await em.update(Session, { tenantId, id: session.id }, { revokedAt: new Date(), revokedReason: 'refresh_reuse' });
+    }
+    await audit(em, ctx, tenantId, {
+      action: 'refresh_reuse',
+      result: AuditResult.FAILURE,
+      actorId: session.userId,
+      target: `session:${session.id}`,
+    });
+    return { kind: 'reused' as const, session };
   }
 
   /** Signs out the calling session. */
