@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import Redis from 'ioredis';
 import { logger } from './log';
 import { DEFAULT_REDIS_PREFIX } from './config';
-import { parseTopicMessage, type Topic, type TopicMessage } from './contracts/topics';
+import { isPlatformTopic, parseTopicMessage, type Topic, type TopicMessage } from './contracts/topics';
 
 /**
  * Fire-and-forget notifications between instances (realtime events, session revocations). Not
@@ -27,7 +27,7 @@ export interface PubSub {
   /**
    * Whether this instance may have missed messages: null while it is not receiving (Redis connection
    * down), otherwise a number that changes whenever reception was interrupted. Two equal marks mean
-   * nothing published in between was lost. Always 0 in memory, where nothing is lost.
+   * nothing published in between was lost. A platform message refused by its schema counts as lost.
    */
   receptionMark(): number | null;
   close(): Promise<void>;
@@ -70,18 +70,33 @@ export async function announce<T extends Topic>(
 
 const receiveLog = logger('pubsub.receive');
 
-/** The messages of a topic its schema accepts; the others are logged and dropped. */
-function accepted<T extends Topic>(topic: T, messages: readonly unknown[]): TopicMessage<T>[] {
-  const kept: TopicMessage<T>[] = [];
-  for (const message of messages) {
-    const checked = parseTopicMessage(topic, message);
-    if (checked.ok) kept.push(checked.message);
-    else receiveLog.warn({ topic, reason: checked.reason }, 'dropped a message that does not match its topic');
-  }
-  return kept;
-}
+type Checked = ReturnType<typeof parseTopicMessage>;
 
 abstract class BasePubSub implements PubSub {
+  /**
+   * Platform messages (revocations, suspensions…) that did not match their schema. A gateway trusts announcements
+   * only while nothing was lost (`receptionMark`), so a refused one counts as lost.
+   */
+  protected refused = 0;
+  /** Each message as checked, shared by every listener of its topic: checked once, not once per listener. */
+  private readonly checked = new WeakMap<object, Checked>();
+
+  /** The message as its topic's schema reads it, or null (logged) when it does not match. */
+  private accept<T extends Topic>(topic: T, message: unknown): TopicMessage<T> | null {
+    const shared = typeof message === 'object' && message !== null ? message : null;
+    let checked = shared ? this.checked.get(shared) : undefined;
+    if (!checked) {
+      checked = parseTopicMessage(topic, message);
+      if (shared) this.checked.set(shared, checked);
+      if (!checked.ok) {
+        if (isPlatformTopic(topic)) this.refused++;
+        receiveLog.warn({ topic, reason: checked.reason }, 'dropped a message that does not match its topic');
+      }
+    }
+    // Checked against the schema of `topic`: the one the message arrived on.
+    return checked.ok ? (checked.message as TopicMessage<T>) : null;
+  }
+
   abstract publish<T extends Topic>(topic: T, payload: TopicMessage<T>): Promise<void>;
   abstract publishRemembered<T extends Topic>(topic: T, payload: TopicMessage<T>, ttlMs: number): Promise<void>;
   abstract receptionMark(): number | null;
@@ -91,12 +106,13 @@ abstract class BasePubSub implements PubSub {
   protected abstract recentRaw(topic: string): Promise<unknown[]>;
 
   async recent<T extends Topic>(topic: T): Promise<TopicMessage<T>[]> {
-    return accepted(topic, await this.recentRaw(topic));
+    return (await this.recentRaw(topic)).flatMap((m) => this.accept(topic, m) ?? []);
   }
 
   listen<T extends Topic>(topic: T, handler: (payload: TopicMessage<T>) => void): () => void {
     return this.receive(topic, (message) => {
-      for (const payload of accepted(topic, [message])) handler(payload);
+      const payload = this.accept(topic, message);
+      if (payload !== null) handler(payload);
     });
   }
 
@@ -162,7 +178,7 @@ export class MemoryPubSub extends BasePubSub {
   }
 
   receptionMark(): number {
-    return 0;
+    return this.refused;
   }
 
   async close(): Promise<void> {
@@ -243,7 +259,7 @@ export class RedisPubSub extends BasePubSub {
   }
 
   receptionMark(): number | null {
-    return this.sub.status === 'ready' ? this.interruptions : null;
+    return this.sub.status === 'ready' ? this.interruptions + this.refused : null;
   }
 
   /** Resolves once the subscriber connection has applied every pending SUBSCRIBE. */

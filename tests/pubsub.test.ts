@@ -68,4 +68,30 @@ describe.each(transports)('%s pub/sub', (name, make) => {
     raw.disconnect();
     await sub.close();
   });
+
+  it('counts a refused platform message as lost, so announcements are no longer trusted alone', async () => {
+    const prefix = `nexus-test-${run}-mark:`;
+    const sub = new RedisPubSub(process.env.REDIS_URL!, prefix);
+    const raw = new Redis(process.env.REDIS_URL!);
+    const got: unknown[] = [];
+    sub.listen(SESSION_REVOKED_TOPIC, (p) => got.push(p));
+    sub.listen(presenceTopic(randomUUID()), (p) => got.push(p));
+    try {
+      await sub.ready();
+      const before = sub.receptionMark();
+      // A feature's malformed message is dropped without touching the mark…
+      await raw.publish(prefix + presenceTopic(randomUUID()), JSON.stringify({ nobody: true }));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(sub.receptionMark()).toBe(before);
+      // …a revocation the schema refuses is dropped and counted as lost.
+      await raw.publish(prefix + SESSION_REVOKED_TOPIC, JSON.stringify({ session: randomUUID() }));
+      const deadline = Date.now() + 2000;
+      while (sub.receptionMark() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(sub.receptionMark()).not.toBe(before);
+      expect(got).toEqual([]);
+    } finally {
+      raw.disconnect();
+      await sub.close();
+    }
+  });
 });

@@ -131,6 +131,11 @@ const FAMILY_SCHEMAS: readonly (readonly [string, z.ZodType])[] = [
 ];
 
 export type PlatformTopic = keyof typeof PLATFORM_TOPIC_SCHEMAS;
+
+/** Whether a topic is one of the platform's own (revocations, statuses, access changes…), not a feature's family. */
+export function isPlatformTopic(topic: string): topic is PlatformTopic {
+  return Object.hasOwn(PLATFORM_TOPIC_SCHEMAS, topic);
+}
 export type Topic = PlatformTopic | RoomTopic | TenantRoomsTopic | TypingTopic | PresenceTopic;
 
 /** The message a topic carries. */
