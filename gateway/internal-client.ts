@@ -16,7 +16,11 @@ const log = logger('gateway.internal');
 
 /** An internal call answered with something the gateway did not expect: a bug, not an outage. */
 export class InternalCallError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The subgraph's HTTP status when it answered with an error (a 400: the request will never be accepted). */
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'InternalCallError';
   }
@@ -72,7 +76,7 @@ export class InternalClient<S extends InternalSubgraph = InternalSubgraph> {
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       log.error({ status: res.status, ...where }, 'internal call refused');
-      throw new InternalCallError(`${this.subgraph} call ${name} failed (HTTP ${res.status})`);
+      throw new InternalCallError(`${this.subgraph} call ${name} failed (HTTP ${res.status})`, res.status);
     }
     let answer: unknown;
     try {

@@ -13,7 +13,7 @@ import type { Admission } from '../kernel/context';
 import { logger } from '../kernel/log';
 import type { PubSub } from '../kernel/pubsub';
 import { LIMITS_CHANGED_TOPIC } from '../kernel/contracts/topics';
-import type { InternalClient } from './internal-client';
+import { InternalCallError, type InternalClient } from './internal-client';
 import type { FieldPolicies, OperationType } from './policies';
 import type { InternalResponse } from '../kernel/contracts/internal-calls';
 import { TtlCache } from './ttl-cache';
@@ -22,6 +22,8 @@ const log = logger('gateway.usage');
 const STATUS_MS = 30_000;
 /** A reservation never settled (a bug) stops holding room after this long. */
 const RESERVATION_MS = 120_000;
+/** Usage rows per record-usage call: about 12 kB of JSON, under the 16 kB an internal call may carry. */
+export const USAGE_ROWS_PER_CALL = 100;
 
 type QuotaStatus = NonNullable<InternalResponse<'quota-status'>>;
 
@@ -189,14 +191,23 @@ export class UsageMeter {
         [...counts].map(([metric, amount]) => ({ tenantId, hour, metric, amount })),
       ),
     );
-    try {
-      await this.tenancy.call('record-usage', rows);
-    } catch (err) {
-      log.warn({ err, rows: rows.length }, 'usage not recorded yet; kept for the next flush');
-      for (const r of rows) {
-        const byHour = this.pending.get(r.tenantId) ?? new Map<string, Counts>();
-        this.pending.set(r.tenantId, byHour);
-        add(byHour.get(r.hour) ?? byHour.set(r.hour, new Map()).get(r.hour)!, r.metric, r.amount);
+    // In parts that each fit the body limit of an internal call.
+    for (let i = 0; i < rows.length; i += USAGE_ROWS_PER_CALL) {
+      const part = rows.slice(i, i + USAGE_ROWS_PER_CALL);
+      try {
+        await this.tenancy.call('record-usage', part);
+      } catch (err) {
+        if (err instanceof InternalCallError && (err.status === 400 || err.status === 413)) {
+          // Sent again it would be refused again, and hold back every later count behind it.
+          log.error({ err, rows: part.length }, 'usage refused by tenancy; these counts are dropped');
+          continue;
+        }
+        log.warn({ err, rows: part.length }, 'usage not recorded yet; kept for the next flush');
+        for (const r of part) {
+          const byHour = this.pending.get(r.tenantId) ?? new Map<string, Counts>();
+          this.pending.set(r.tenantId, byHour);
+          add(byHour.get(r.hour) ?? byHour.set(r.hour, new Map()).get(r.hour)!, r.metric, r.amount);
+        }
       }
     }
   }

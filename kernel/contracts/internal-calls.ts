@@ -41,7 +41,7 @@ export const INTERNAL_CALLS = {
   },
   /** Sessions and API keys revoked since the gateway's last look (kernel/session-revocations.ts). */
   [REVOCATIONS_CALL]: { subgraph: 'identity', request: revocationsQuerySchema, response: revocationsPageSchema },
-  /** What the gateways counted (requests, metered fields) since their last flush; rows that do not fit are left out. */
+  /** What the gateways counted (requests, metered fields) since their last flush, at most 100 rows a call; a request with a row that does not match is refused whole (400). */
   'record-usage': {
     subgraph: 'tenancy',
     request: z.array(
