@@ -69,11 +69,10 @@ export function startLiveSubscriptions(args: {
   const execute = federatedExecutor(args.apollo);
   const upstream = new UpstreamPool(services.subgraphUrls, options.contextPrivateKey);
   const hub = new SubscriptionHub(upstream, execute);
-  const stopAccessWatch = options.pubsub.listen(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, (p) => {
-    const { tenantId, userIds } = p as { tenantId?: unknown; userIds?: unknown };
-    if (typeof tenantId !== 'string') return;
-    const users = Array.isArray(userIds) ? userIds.filter((u): u is string => typeof u === 'string') : null;
-    void hub.accessChanged(tenantId, users).catch((err) => log.error({ err }, 'subscription re-admission failed'));
+  const stopAccessWatch = options.pubsub.listen(SUBSCRIPTION_ACCESS_CHANGED_TOPIC, ({ tenantId, userIds }) => {
+    void hub
+      .accessChanged(tenantId, userIds ?? null)
+      .catch((err) => log.error({ err }, 'subscription re-admission failed'));
   });
   const ws = startGatewayWs({
     httpServer: args.httpServer,
