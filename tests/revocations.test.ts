@@ -21,7 +21,7 @@ import {
   SessionsDocument,
   SwitchTenantDocument,
 } from './generated/graphql';
-import { callersAt, type ApiClient, type Callers, type User } from './support/client';
+import { callersAt, type ApiClient } from './support/client';
 import { codes, type GqlResult } from './support/gql';
 import { totpCodeAt, uniqueEmail } from './support/fixtures';
 import { SUBJECTS, tokenFrom, waitForMail } from './support/mailbox';
@@ -47,18 +47,6 @@ import type { DatabaseHandle } from '../kernel/db/database';
  * start and every REVOCATION_POLL_MS (2 s). Announcements (in memory, or Redis) only make it apply sooner.
  */
 const POLL_MS = 2_000;
-
-async function login(gateway: Callers, account: User, userAgent = 'jest') {
-  const res = await gateway
-    .anonymous()
-    .gql(
-      LoginDocument,
-      { input: { email: account.email, password: account.password } },
-      { headers: { 'user-agent': userAgent } },
-    );
-  if (!res.data) throw new Error(`login failed: ${JSON.stringify(res.errors)}`);
-  return res.data.login;
-}
 
 /** HTTP status of `me` for this caller (200 accepted, 401 refused as signed out). */
 async function meStatus(caller: ApiClient): Promise<number> {
@@ -128,7 +116,7 @@ describe('revocations survive a restart of the whole platform without Redis', ()
     refused.logout = loggedOut.token;
 
     const everywhere = await gateway.signUp('Everywhere');
-    const [a, b] = [await login(gateway, everywhere), await login(gateway, everywhere)];
+    const [a, b] = [await gateway.login(everywhere), await gateway.login(everywhere)];
     expect((await gateway.as(a.accessToken).gql(LogoutEverywhereDocument, {})).data).toEqual({
       logoutEverywhere: true,
     });
@@ -139,8 +127,8 @@ describe('revocations survive a restart of the whole platform without Redis', ()
     });
 
     const devices = await gateway.signUp('Devices');
-    const phone = await login(gateway, devices, 'phone');
-    const laptop = await login(gateway, devices, 'laptop');
+    const phone = await gateway.login(devices, 'phone');
+    const laptop = await gateway.login(devices, 'laptop');
     const list = await gateway.as(laptop.accessToken).gql(SessionsDocument, {});
     const phoneSession = list.data!.sessions.find((s) => s.userAgent === 'phone')!;
     expect((await gateway.as(laptop.accessToken).gql(RevokeSessionDocument, { id: phoneSession.id })).data).toEqual({
@@ -162,7 +150,7 @@ describe('revocations survive a restart of the whole platform without Redis', ()
     refused['password reset'] = forgetful.token;
 
     const changer = await gateway.signUp('Change');
-    const stillIn = await login(gateway, changer);
+    const stillIn = await gateway.login(changer);
     const changed = await gateway.as(stillIn.accessToken).gql(ChangePasswordDocument, {
       input: { currentPassword: changer.password, newPassword: 'another new pass phrase' },
     });
@@ -301,7 +289,7 @@ describe('gateways that have not learnt of a revocation yet', () => {
   it('read a long list of revocations page by page at start, ties of one instant included', async () => {
     const account = await t.signUp('Many');
     const sessions = [account.token];
-    for (let i = 0; i < 5; i++) sessions.push((await login(t, account)).accessToken);
+    for (let i = 0; i < 5; i++) sessions.push((await t.login(account)).accessToken);
     // One statement revokes them all: they share one revocation time, and pages of two split them.
     expect((await account.gql(LogoutEverywhereDocument, {})).data).toEqual({
       logoutEverywhere: true,
@@ -405,8 +393,8 @@ withRedis('revocations while Redis is unreachable', () => {
 
   it('revokeSession answers at once, and the token is refused during the outage (within the poll interval) and after it', async () => {
     const account = await t.signUp('Outage');
-    const phone = await login(t, account, 'phone');
-    const laptop = await login(t, account, 'laptop');
+    const phone = await t.login(account, 'phone');
+    const laptop = await t.login(account, 'laptop');
     const phoneSession = (await t.as(laptop.accessToken).gql(SessionsDocument, {})).data!.sessions.find(
       (s) => s.userAgent === 'phone',
     )!;

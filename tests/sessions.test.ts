@@ -9,7 +9,6 @@ import {
   RevokeSessionDocument,
   SessionsDocument,
 } from './generated/graphql';
-import type { User } from './support/client';
 import { codes } from './support/gql';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep } from './support/ws';
@@ -21,17 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-async function login(account: User, userAgent = 'jest') {
-  const res = await t
-    .anonymous()
-    .gql(
-      LoginDocument,
-      { input: { email: account.email, password: account.password } },
-      { headers: { 'user-agent': userAgent } },
-    );
-  return res.data!.login;
-}
 
 describe('sessions and refresh tokens', () => {
   it('rotates the refresh token on every use and keeps the session', async () => {
@@ -77,8 +65,8 @@ describe('sessions and refresh tokens', () => {
 
   it('lists the devices and revokes one of them; another account cannot revoke it', async () => {
     const account = await t.signUp('Devices');
-    const phone = await login(account, 'phone');
-    const laptop = await login(account, 'laptop');
+    const phone = await t.login(account, 'phone');
+    const laptop = await t.login(account, 'laptop');
     const list = await t.as(laptop.accessToken).gql(SessionsDocument, {});
     const mine = list.data!.sessions;
     expect(mine.filter((s) => s.current)).toHaveLength(1);
@@ -96,8 +84,8 @@ describe('sessions and refresh tokens', () => {
 
   it('signs out everywhere', async () => {
     const account = await t.signUp('Everywhere');
-    const a = await login(account);
-    const b = await login(account);
+    const a = await t.login(account);
+    const b = await t.login(account);
     const out = await t.as(a.accessToken).gql(LogoutEverywhereDocument, {});
     expect(out.data!.logoutEverywhere).toBe(true);
     for (const token of [a.accessToken, b.accessToken, account.token]) {
@@ -121,7 +109,7 @@ describe('security audit log', () => {
         { input: { email: account.email, password: 'wrong password!' } },
         { headers: { 'user-agent': 'attacker' } },
       );
-    const ok = await login(account, 'browser');
+    const ok = await t.login(account, 'browser');
     await t.anonymous().gql(RefreshSessionDocument, { refreshToken: ok.refreshToken });
     const all = await t.as(ok.accessToken).gql(AuditLogDocument, { first: 50 });
     const actions = all.data!.auditLog.edges.map((e) => e.node.action);

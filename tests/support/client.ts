@@ -1,6 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Config } from '../../kernel/config';
-import { CreateRoomDocument, SendMessageDocument } from '../generated/graphql';
+import { CreateRoomDocument, LoginDocument, SendMessageDocument, type LoginMutation } from '../generated/graphql';
 import { confirmEmail, joinByInvitation, signUp, turnOnTotp, uniqueEmail, type Account } from './fixtures';
 import { gql, rawGql, rawGqlResponse, type GqlOptions, type GqlResult } from './gql';
 
@@ -120,6 +120,8 @@ export interface Callers {
   signUp(tenantName?: string, email?: string): Promise<User>;
   /** The person behind an account whose token came another way (login, switchTenant, a single sign-on…). */
   user(account: Account): User;
+  /** A further session of the account (login with its password) from a device that calls itself `userAgent`. */
+  login(account: Account, userAgent?: string): Promise<LoginMutation['login']>;
   /** Callers of another gateway in front of the same platform. */
   at(url: string): Callers;
 }
@@ -132,6 +134,15 @@ export function callersAt(url: string, config?: Config): Callers {
     signUp: async (tenantName = 'Acme', email = uniqueEmail()) =>
       new User(url, config, await signUp(url, tenantName, email)),
     user: (account) => new User(url, config, account),
+    login: async (account, userAgent = 'jest') => {
+      const res = await new ApiClient(url).gql(
+        LoginDocument,
+        { input: { email: account.email, password: account.password } },
+        { headers: { 'user-agent': userAgent } },
+      );
+      if (!res.data) throw new Error(`login failed (HTTP ${res.status}): ${JSON.stringify(res.errors)}`);
+      return res.data.login;
+    },
     at: (other) => callersAt(other, config),
   };
 }
