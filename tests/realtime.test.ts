@@ -14,7 +14,7 @@ import {
   UpdateTenantSettingsDocument,
 } from './generated/graphql';
 import { codes } from './support/gql';
-import type { ApiClient, User } from './support/client';
+import type { SignedIn, User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
@@ -39,7 +39,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const ws = (who: ApiClient) => {
+const ws = (who: SignedIn) => {
   const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
   sessions.push(s);
   return s;

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { RunningService } from '../kernel/http/service';
 import { CreateApiKeyDocument } from './generated/graphql';
-import type { ApiClient, User } from './support/client';
+import type { SignedIn, User } from './support/client';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, wsUrl, type Subscription, type WsSession } from './support/ws';
 
@@ -58,7 +58,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const open = (who: ApiClient, address: string, gatewayUrl = t.gatewayUrl) => {
+const open = (who: SignedIn, address: string, gatewayUrl = t.gatewayUrl) => {
   const s = connect(gatewayUrl, { authorization: `Bearer ${who.token}` }, { 'x-forwarded-for': address });
   sessions.push(s);
   return s;
@@ -68,7 +68,7 @@ type Events = { roomEvents: { id: string; kind: string } };
 const EVENTS = 'subscription($r: ID!) { roomEvents(roomId: $r) { id kind } }';
 
 /** Whether the subscription was admitted (an event reaches it), or the code it was refused with. */
-async function admitted(sub: Subscription<unknown>, who: ApiClient, roomId: string): Promise<true | string> {
+async function admitted(sub: Subscription<unknown>, who: SignedIn, roomId: string): Promise<true | string> {
   let refused: string | undefined;
   void sub.error.then((e) => (refused = String((e as { extensions?: { code?: string } }[])[0]?.extensions?.code)));
   await sleep(300); // admitted or refused by now
@@ -89,7 +89,7 @@ async function refusal(sub: Subscription<unknown>): Promise<{ code?: string; sco
  */
 async function live(
   subs: Subscription<unknown>[],
-  who: ApiClient,
+  who: SignedIn,
   roomId: string,
   gatewayUrl = t.gatewayUrl,
 ): Promise<void> {

@@ -1,5 +1,5 @@
 import { AssignRoleDocument, CreateTypedRoomDocument, LeaveRoomDocument } from './generated/graphql';
-import type { ApiClient, User } from './support/client';
+import type { SignedIn, User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type Subscription, type WsSession } from './support/ws';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const open = (who: ApiClient) => {
+const open = (who: SignedIn) => {
   const s = connect(t.gatewayUrl, { authorization: `Bearer ${who.token}` });
   sessions.push(s);
   return s;
