@@ -3,7 +3,7 @@ import type { RunningService } from '../kernel/http/service';
 import { CreateApiKeyDocument } from './generated/graphql';
 import type { SignedIn, User } from './support/client';
 import { startExtraGateway, startTestPlatform, type TestPlatform } from './support/platform';
-import { connect, sleep, wsUrl, type Subscription, type WsSession } from './support/ws';
+import { connect, sleep, untilLive, wsUrl, type Subscription, type WsSession } from './support/ws';
 
 /**
  * Live subscriptions count against limits per socket, user, tenant and client address, as do sockets per
@@ -83,31 +83,9 @@ async function refusal(sub: Subscription<unknown>): Promise<{ code?: string; sco
   return { code: errors[0]?.extensions?.code, scope: errors[0]?.extensions?.scope };
 }
 
-/**
- * Sends messages to the room until every subscription given has received one since the call (they are
- * all admitted and live upstream, which takes a moment after subscribing).
- */
-async function live(
-  subs: Subscription<unknown>[],
-  who: SignedIn,
-  roomId: string,
-  gatewayUrl = t.gatewayUrl,
-): Promise<void> {
-  const before = subs.map((s) => s.results.length);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await who.via(gatewayUrl).sendMessage(roomId, `ping ${Math.random()}`);
-    const waited = await Promise.all(
-      subs.map((s, i) =>
-        s.waitFor(before[i] + 1, 300).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    if (waited.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
-  }
+/** Sends messages to the room until every subscription given has received one since the call (see untilLive). */
+function live(subs: Subscription<unknown>[], who: SignedIn, roomId: string, gatewayUrl = t.gatewayUrl): Promise<void> {
+  return untilLive(subs, () => who.via(gatewayUrl).sendMessage(roomId, `ping ${Math.random()}`));
 }
 
 describe('subscription limits', () => {

@@ -2,7 +2,7 @@ import { exportPem } from '../kernel/keys';
 import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { freePorts, startServices, type ServiceProcess } from './support/processes';
-import { connect, type Subscription, type WsSession } from './support/ws';
+import { connect, untilLive, type Subscription, type WsSession } from './support/ws';
 
 /**
  * Messaging runs as its own process (as deployed) and is restarted under open subscriptions: each either
@@ -75,22 +75,9 @@ async function receives(sub: Subscription<Added | Events>, body: string): Promis
 }
 
 /** Sends messages until each subscription has received one (they are admitted and live upstream). */
-async function live(subs: Subscription<Added | Events>[]): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (let i = 0; ; i++) {
-    const before = subs.map((s) => s.results.length);
-    await account.postMessage(roomId, `warm-up ${i}`);
-    const got = await Promise.all(
-      subs.map((s, j) =>
-        s.waitFor(before[j] + 1, 500).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    if (got.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error('subscriptions never became live');
-  }
+function live(subs: Subscription<Added | Events>[]): Promise<void> {
+  let i = 0;
+  return untilLive(subs, () => account.postMessage(roomId, `warm-up ${i++}`), { timeoutMs: 15_000, waitMs: 500 });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { AssignRoleDocument, CreateTypedRoomDocument, LeaveRoomDocument } from './generated/graphql';
 import type { SignedIn, User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
-import { connect, sleep, type Subscription, type WsSession } from './support/ws';
+import { connect, sleep, untilLive, type Subscription, type WsSession } from './support/ws';
 
 /**
  * What subscribers who share one upstream subscription may and may not share: content that depends on the
@@ -37,23 +37,9 @@ const open = (who: SignedIn) => {
 
 const post = (body: string, room = roomId) => owner.sendMessage(room, body);
 
-/** Posts until every subscription given has received a message since the call (all are live upstream). */
-async function live(subs: Subscription<unknown>[], room = roomId): Promise<void> {
-  const before = subs.map((s) => s.results.length);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await post(`ping ${Math.random()}`, room);
-    const waited = await Promise.all(
-      subs.map((s, i) =>
-        s.waitFor(before[i] + 1, 300).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    if (waited.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
-  }
+/** Posts until every subscription given has received a message since the call (see untilLive). */
+function live(subs: Subscription<unknown>[], room = roomId): Promise<void> {
+  return untilLive(subs, () => post(`ping ${Math.random()}`, room));
 }
 
 type Authored = {

@@ -117,6 +117,32 @@ export function connect(
   };
 }
 
+/**
+ * Calls `ping` (something every subscription given should receive, e.g. a message in their room) until each has
+ * received an event since the call: they are admitted and live upstream, which takes a moment after subscribing.
+ */
+export async function untilLive(
+  subs: Subscription<unknown>[],
+  ping: () => Promise<unknown>,
+  { timeoutMs = 10_000, waitMs = 300 } = {},
+): Promise<void> {
+  const before = subs.map((s) => s.results.length);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await ping();
+    const waited = await Promise.all(
+      subs.map((s, i) =>
+        s.waitFor(before[i] + 1, waitMs).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    if (waited.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`subscriptions not live: ${JSON.stringify(subs.map((s) => s.results))}`);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
