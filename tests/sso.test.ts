@@ -162,6 +162,23 @@ const start = (query: string) => get(`${origin}/sso/start?${query}`);
 const startOidc = () => start(`tenant=${owner.tenantId}&connection=${oidcId}`);
 const startSaml = () => start(`tenant=${owner.tenantId}&connection=${saml.id}`);
 
+/** Starts a SAML sign-in at the tenant's connection and posts the IdP's answer for `user` to its ACS. */
+async function samlRoundTrip(
+  tenantId: string,
+  conn: { id: string; acsPath: string; spEntityId: string },
+  user: SamlUser,
+) {
+  const started = await start(`tenant=${tenantId}&connection=${conn.id}`);
+  const { id } = idp.readRequest(started.location!);
+  const SAMLResponse = idp.response({
+    destination: origin + conn.acsPath,
+    audience: conn.spEntityId,
+    user,
+    inResponseTo: id,
+  });
+  return postForm(origin + conn.acsPath, { SAMLResponse });
+}
+
 async function oidcLogin(sub: string): Promise<string> {
   const started = await startOidc();
   expect(started.status).toBe(302);
@@ -617,15 +634,7 @@ describe('managing connections', () => {
 describe('custom roles through a provider', () => {
   let conn: { id: string; acsPath: string; spEntityId: string };
   async function samlSignIn(user: SamlUser): Promise<{ status: number; text: string; token?: string }> {
-    const started = await start(`tenant=${owner.tenantId}&connection=${conn.id}`);
-    const { id } = idp.readRequest(started.location!);
-    const SAMLResponse = idp.response({
-      destination: origin + conn.acsPath,
-      audience: conn.spEntityId,
-      user,
-      inResponseTo: id,
-    });
-    const res = await postForm(origin + conn.acsPath, { SAMLResponse });
+    const res = await samlRoundTrip(owner.tenantId, conn, user);
     if (res.status !== 302) return res;
     const tokens = await t.anonymous().gql(CompleteSsoLoginDocument, { code: codeFrom(res.location) });
     return { ...res, token: tokens.data!.completeSsoLogin.accessToken };
@@ -927,15 +936,7 @@ describe('joining a tenant through its provider', () => {
   let team: User;
   let conn: { id: string; acsPath: string; spEntityId: string };
   async function samlSignIn(user: SamlUser) {
-    const started = await start(`tenant=${team.tenantId}&connection=${conn.id}`);
-    const { id } = idp.readRequest(started.location!);
-    const SAMLResponse = idp.response({
-      destination: origin + conn.acsPath,
-      audience: conn.spEntityId,
-      user,
-      inResponseTo: id,
-    });
-    const res = await postForm(origin + conn.acsPath, { SAMLResponse });
+    const res = await samlRoundTrip(team.tenantId, conn, user);
     return { status: res.status, code: res.status === 302 ? null : pageCode(res.text) };
   }
   const person = (name: string) => ({
