@@ -3,6 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { logger } from './log';
 import { withSystem } from './db/tenant-scope';
 import { returningRows } from './db/values';
+import { APP_ROLE } from './db/roles';
 import {
   EVENT_SCHEMAS,
   MalformedEventError,
@@ -228,7 +229,7 @@ export function eventTablesSql(schema: string): string[] {
     `CREATE POLICY outbox_write_own_tenant ON "${schema}".outbox FOR INSERT
        WITH CHECK (tenant_id IS NOT DISTINCT FROM nullif(current_setting('app.tenant_id', true), '')::uuid)`,
     // The runtime role may append events but never read or change the outbox.
-    `GRANT INSERT ON "${schema}".outbox TO nexus_app`,
+    `GRANT INSERT ON "${schema}".outbox TO ${APP_ROLE}`,
     `CREATE TABLE "${schema}".processed_events (
        consumer text NOT NULL,
        event_id uuid NOT NULL,
