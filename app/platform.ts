@@ -5,6 +5,7 @@ import { readSupergraph, startGateway, type GatewayOptions } from '../gateway/ga
 import { subscriptionLimitsFrom } from '../gateway/subscriptions/subscription-limits';
 import { portOf, subgraphUrlOverride, type Config } from '../kernel/config';
 import { openDatabase, type DatabaseHandle } from '../kernel/db/database';
+import { verifierKey } from '../kernel/ledger-key';
 import { PostgresEventBus } from '../kernel/event-bus';
 import type { EventBus } from '../kernel/events';
 import { RedisStreamsEventBus } from '../kernel/redis-event-bus';
@@ -106,6 +107,9 @@ function gatewayOptions(
     supergraphSdl: readSupergraph(resolve(config.gateway.SUPERGRAPH_PATH)),
     subgraphUrls,
     contextPrivateKey,
+    ledgerVerifierKey: keys.ledger
+      ? verifierKey({ name: config.ledger.NEXUS_LEDGER_KEY_NAME, publicKey: keys.ledger.publicKey })
+      : undefined,
     contextTokenTtlSeconds: config.auth.CONTEXT_TOKEN_TTL_SECONDS,
     auth: {
       accessPublicKey: keys.access.publicKey,

@@ -19,6 +19,8 @@ export interface GatewayOptions {
   /** Overrides of the subgraph URLs written in the supergraph, by subgraph name. */
   subgraphUrls: Partial<Record<string, string>>;
   contextPrivateKey: KeyObject;
+  /** The ledger's checkpoint verifier key, served at /.well-known/nexus-ledger-key (absent: 404). */
+  ledgerVerifierKey?: string;
   contextTokenTtlSeconds: number;
   auth: AuthSettings;
   limits: QueryLimits;

@@ -59,6 +59,9 @@ const keysSchema = z.object({
   NEXUS_ACCESS_TOKEN_PUBLIC_KEY: pem.optional(),
   NEXUS_CONTEXT_PRIVATE_KEY: pem.optional(),
   NEXUS_CONTEXT_PUBLIC_KEY: pem.optional(),
+  /** Ed25519: the ledger signs its checkpoints with it; the gateway publishes the public half. */
+  NEXUS_LEDGER_PRIVATE_KEY: pem.optional(),
+  NEXUS_LEDGER_PUBLIC_KEY: pem.optional(),
   /** 32 bytes, base64: seals secrets kept in the database (webhook and SSO secrets). */
   NEXUS_DATA_KEY: z
     .string()
@@ -230,6 +233,22 @@ const domainsSchema = z.object({
   DOMAIN_RECHECK_SECONDS: positiveInt(86_400),
 });
 
+/** A C2SP key name or origin: printable, no spaces or '+'. */
+const noteName = z
+  .string()
+  .regex(/^[\x21-\x2a\x2c-\x7e]{1,200}$/, 'must be 1 to 200 printable characters without spaces or +');
+
+const ledgerSchema = z.object({
+  /** Origin line of checkpoints: a tenant's log is `<origin>/<tenant id>`, the platform log `<origin>/platform`. */
+  NEXUS_LEDGER_ORIGIN: noteName.default('nexus.local/ledger'),
+  /** Name of the checkpoint signing key in signed notes and in the verifier key. */
+  NEXUS_LEDGER_KEY_NAME: noteName.default('nexus.local/ledger'),
+  /** A checkpoint is made once a log has grown by this many entries since its last one… */
+  LEDGER_CHECKPOINT_ENTRIES: positiveInt(256),
+  /** …or this many seconds after the first entry that no checkpoint covers yet. */
+  LEDGER_CHECKPOINT_SECONDS: positiveInt(10),
+});
+
 const logSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -251,6 +270,7 @@ const concerns = {
   mail: mailSchema,
   tenancy: tenancySchema,
   domains: domainsSchema,
+  ledger: ledgerSchema,
   log: logSchema,
   seed: seedSchema,
 };

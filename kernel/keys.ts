@@ -12,9 +12,10 @@ import type { Config } from './config';
 import { logger } from './log';
 
 /**
- * Two Ed25519 key pairs:
+ * Three Ed25519 key pairs:
  * - access: identity signs access tokens, the gateway verifies them;
- * - context: the gateway signs per-subgraph context tokens, subgraphs verify them.
+ * - context: the gateway signs per-subgraph context tokens, subgraphs verify them;
+ * - ledger: the ledger signs its checkpoints, the gateway publishes the public half (only those two need it).
  * Each service only needs the halves it uses. In development missing keys are generated once and kept
  * under NEXUS_DATA_DIR/keys so restarts keep sessions valid.
  */
@@ -26,6 +27,8 @@ export interface KeyPair {
 export interface PlatformKeys {
   access: KeyPair;
   context: KeyPair;
+  /** Absent only in production when not configured (services that do not sign or publish checkpoints). */
+  ledger?: KeyPair;
   /** NEXUS_DATA_KEY when configured (see dataKey). */
   data?: Buffer;
 }
@@ -76,6 +79,7 @@ export function loadKeys(config: Config): PlatformKeys {
   const dir = join(config.database.NEXUS_DATA_DIR, 'keys');
   const access = pair(k.NEXUS_ACCESS_TOKEN_PRIVATE_KEY, k.NEXUS_ACCESS_TOKEN_PUBLIC_KEY);
   const context = pair(k.NEXUS_CONTEXT_PRIVATE_KEY, k.NEXUS_CONTEXT_PUBLIC_KEY);
+  const ledger = pair(k.NEXUS_LEDGER_PRIVATE_KEY, k.NEXUS_LEDGER_PUBLIC_KEY);
   if ((!access || !context) && config.server.NODE_ENV === 'production') {
     throw new Error('Signing keys must be configured in production');
   }
@@ -84,6 +88,7 @@ export function loadKeys(config: Config): PlatformKeys {
   return {
     access: access ?? persistedPair(dir, 'access'),
     context: context ?? persistedPair(dir, 'context'),
+    ledger: ledger ?? (config.server.NODE_ENV === 'production' ? undefined : persistedPair(dir, 'ledger')),
     data: k.NEXUS_DATA_KEY,
   };
 }

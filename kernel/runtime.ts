@@ -74,10 +74,12 @@ export async function startSubgraph(
     pubsub: options.pubsub,
   };
   // Every subgraph removes a purged tenant's rows from its own schema.
+  const beforePurge = def.purge?.(deps);
   const purge = consumer({
     name: 'purge-tenant',
     types: [TENANT_PURGED_EVENT],
     handle: async (event, em) => {
+      await beforePurge?.(em, event.payload.tenantId);
       await purgeTenantRows(em, def.name, event.payload.tenantId);
     },
   });

@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { BuildSchemaOptions, ContainerType, NonEmptyArray } from 'type-graphql';
 import type { Config } from './config';
 import type { PlatformKeys } from './keys';
@@ -45,6 +45,11 @@ export interface SubgraphDefinition {
   hooks?: (deps: SubgraphDeps) => HookHandler;
   /** Durable jobs by name, declared in kernel/contracts/jobs.ts (scheduled with `scheduleJob`; the schema needs `jobTablesSql`). */
   jobs?: (deps: SubgraphDeps) => JobHandlers;
+  /**
+   * Runs before the kernel deletes a purged tenant's rows from this schema, in the same transaction (e.g. to
+   * record what is removed, or to remove rows only a narrow function may delete).
+   */
+  purge?: (deps: SubgraphDeps) => (em: EntityManager, tenantId: string) => Promise<void>;
   /** Background work the subgraph runs while it is up (e.g. a mail worker); stopped on shutdown. */
   background?: (deps: SubgraphDeps) => { stop(): Promise<void> };
 }

@@ -29,7 +29,7 @@ export function createHttpPipeline(options: Pick<GatewayOptions, 'trustProxy' | 
 }
 
 /**
- * The routes, in the order express tries them: /health and /ready, the hooks subgraphs serve (webhooks, single
+ * The routes, in the order express tries them: /health, /ready and the ledger's verifier key, the hooks subgraphs serve (webhooks, single
  * sign-on), GraphQL (a bounded JSON body, then Apollo Server), and last the error handler.
  */
 export function mountRoutes(
@@ -41,6 +41,10 @@ export function mountRoutes(
   const { subgraphUrls, revocations, hosts, admission } = services;
   app.get('/health', healthHandler);
   app.get('/ready', readinessHandler(subgraphUrls, revocations));
+  app.get('/.well-known/nexus-ledger-key', (_req, res) => {
+    if (!options.ledgerVerifierKey) res.status(404).type('text/plain').send('No ledger key is configured\n');
+    else res.type('text/plain').send(`${options.ledgerVerifierKey}\n`);
+  });
   app.use(hooksProxy((name) => subgraphUrls.get(name), options.contextPrivateKey, ssoTenantHint(hosts), admission));
   app.use(
     '/graphql',

@@ -1,12 +1,15 @@
 import type { SubgraphDefinition } from '../../kernel/subgraph';
 import { LedgerInit1763683200000 } from '../../migrations/ledger/1763683200000-ledger-init';
-import { LedgerEntry } from './entries/ledger-entry.entity';
-import { LedgerResolver } from './entries/ledger.resolver';
+import { LedgerMerkleLog1765700000000 } from '../../migrations/ledger/1765700000000-ledger-merkle-log';
+import { checkpointJob, purgeTenantLog } from './log/log.jobs';
+import { LedgerLogResolver } from './log/log.resolver';
 
-/** Append-only, hash-chained entries per tenant. */
+/** Per-tenant append-only logs on RFC 9162 Merkle trees with signed checkpoints; double-entry accounts and transfers. */
 export const ledgerSubgraph: SubgraphDefinition = {
   name: 'ledger',
-  entities: [LedgerEntry],
-  migrations: [LedgerInit1763683200000],
-  resolvers: [LedgerResolver],
+  entities: [],
+  migrations: [LedgerInit1763683200000, LedgerMerkleLog1765700000000],
+  resolvers: [LedgerLogResolver],
+  jobs: (deps) => ({ 'ledger-checkpoint': checkpointJob(deps) }),
+  purge: purgeTenantLog,
 };

@@ -77,7 +77,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 export function testKeys(): PlatformKeys {
-  return { access: generateKeyPair(), context: generateKeyPair() };
+  return { access: generateKeyPair(), context: generateKeyPair(), ledger: generateKeyPair() };
 }
 
 export async function startTestPlatform(
