@@ -11,6 +11,10 @@ export const JOB_SCHEMAS = {
   'trial-expiry': z.object({ tenantId: z.uuid() }),
   /** tenancy: a deleted tenant's grace period is over; every subgraph deletes its rows. */
   'purge-tenant': z.object({ tenantId: z.uuid() }),
+  /** ledger: a pending transfer's timeout is over; its amounts are released unless it was posted or voided first. */
+  'ledger-transfer-expiry': z.object({ tenantId: z.uuid(), transferId: z.uuid() }),
+  /** ledger: sign a checkpoint of a log some of whose entries no checkpoint covers yet (the platform log is the nil id). */
+  'ledger-checkpoint': z.object({ logId: z.uuid() }),
 } as const;
 
 export type JobName = keyof typeof JOB_SCHEMAS;
