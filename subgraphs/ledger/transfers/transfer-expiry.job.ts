@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { JobHandler } from '../../../kernel/contracts/jobs';
+import { APP_ROLE } from '../../../kernel/db/roles';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { LedgerLog } from '../log/log.service';
+import { Transfer, TransferKind } from './transfer.entity';
+import { resolutionHash } from './transfer.rules';
+import { TRANSFER_EXPIRY_JOB, resolvePending } from './transfer.writer';
+
+/**
+ * Job: a pending transfer's timeout is over. Writes its `expire` transfer, releasing the pending amounts, unless
+ * it was posted or voided first (then nothing: the job is idempotent).
+ */
+export function transferExpiryJob(deps: SubgraphDeps): JobHandler<typeof TRANSFER_EXPIRY_JOB> {
+  const log = new LedgerLog(deps);
+  return async ({ tenantId, transferId }, em) => {
+    // The runner's transaction is the schema owner's: do the tenant's work as the runtime role, confined to the
+    // tenant by row-level security, then hand the transaction back (the runner marks the job done as the owner).
+    await em.query(
+      `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', '', true)`,
+      [APP_ROLE, tenantId],
+    );
+    await expirePending(em, log, tenantId, transferId);
+    await em.query(`SELECT set_config('role', 'none', true), set_config('app.tenant_id', '', true)`);
+  };
+}
+
+async function expirePending(em: EntityManager, log: LedgerLog, tenantId: string, id: string): Promise<void> {
+  await log.lock(em, tenantId);
+  const pending = await em.findOneBy(Transfer, { tenantId, id, kind: TransferKind.PENDING });
+  // Gone with its tenant, or never had a timeout.
+  if (!pending?.expiresAt) return;
+  // Posted or voided first (or expired by an earlier run).
+  if (await em.existsBy(Transfer, { tenantId, pendingId: id })) return;
+  const [{ now }]: { now: Date }[] = await em.query(`SELECT now() AS now`);
+  if (pending.expiresAt.getTime() > new Date(now).getTime())
+    throw new Error(`pending transfer ${id} is not due until ${pending.expiresAt.toISOString()}`);
+  await resolvePending(em, log, tenantId, {
+    id: randomUUID(),
+    kind: TransferKind.EXPIRE,
+    pending,
+    amount: BigInt(pending.amount),
+    requestHash: resolutionHash(TransferKind.EXPIRE, id, null),
+    now: new Date(now),
+  });
+}

@@ -1,0 +1,306 @@
+import { In, type EntityManager } from 'typeorm';
+import type { RequestContext } from '../../../kernel/context';
+import { withTenant } from '../../../kernel/db/tenant-scope';
+import { isUuid } from '../../../kernel/db/values';
+import { AppError, KernelErrorCode } from '../../../kernel/errors';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { isAmount } from '../amount.scalar';
+import { LedgerAccount } from '../accounts/ledger-account.entity';
+import { logOrderPage } from '../accounts/log-order.page';
+import { LedgerErrorCode, ledgerError } from '../ledger.errors';
+import { LedgerLog } from '../log/log.service';
+import type {
+  CreateTransferInput,
+  PostTransferInput,
+  TransferFilter,
+  VoidTransferInput,
+} from './create-transfer.input';
+import { CreateTransferResult, CreateTransferStatus, Transfer, TransferKind } from './transfer.entity';
+import {
+  applyTransfer,
+  chainsOf,
+  checkRequest,
+  isRefusal,
+  resolutionHash,
+  type AccountState,
+  type CheckedRequest,
+  type Refusal,
+} from './transfer.rules';
+import {
+  accountState,
+  appendTransferEntries,
+  newTransfer,
+  resolvePending,
+  withResolutions,
+  writeTransferRows,
+} from './transfer.writer';
+
+export const MAX_TRANSFERS_PER_CALL = 500;
+
+const ALREADY_RESOLVED: Partial<Record<TransferKind, LedgerErrorCode>> = {
+  [TransferKind.POST]: LedgerErrorCode.PENDING_TRANSFER_ALREADY_POSTED,
+  [TransferKind.VOID]: LedgerErrorCode.PENDING_TRANSFER_ALREADY_VOIDED,
+  [TransferKind.EXPIRE]: LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED,
+};
+
+async function transactionTime(em: EntityManager): Promise<Date> {
+  const [row]: { now: Date }[] = await em.query(`SELECT now() AS now`);
+  return new Date(row.now);
+}
+
+export class TransferService {
+  private readonly log: LedgerLog;
+
+  constructor(private readonly deps: SubgraphDeps) {
+    this.log = new LedgerLog(deps);
+  }
+
+  /**
+   * Creates a batch of transfers in one transaction. Each chain (linked transfers, or one transfer alone)
+   * succeeds or fails as a whole and independently of the others; results come back in input order.
+   */
+  create(ctx: RequestContext, inputs: CreateTransferInput[]): Promise<CreateTransferResult[]> {
+    if (inputs.length > MAX_TRANSFERS_PER_CALL)
+      throw new AppError(KernelErrorCode.BAD_USER_INPUT, `At most ${MAX_TRANSFERS_PER_CALL} transfers per call`);
+    if (inputs.length === 0) return Promise.resolve([]);
+    const requests = inputs.map(checkRequest);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      // The log's lock first: writers of this tenant's ledger take turns, so balances read below stay true.
+      await this.log.lock(em, tenantId);
+      const batch = new TransferBatch(em, this.log, tenantId, requests, await transactionTime(em));
+      await batch.load();
+      const { chains, open } = chainsOf(inputs);
+      for (const [n, chain] of chains.entries()) await batch.run(chain, open && n === chains.length - 1);
+      return batch.results;
+    });
+  }
+
+  /** Posts a pending transfer, in full or in part (the rest is released). */
+  post(ctx: RequestContext, input: PostTransferInput): Promise<Transfer> {
+    const amount = input.amount ?? null;
+    if (amount !== null && (!isAmount(amount) || amount === '0')) throw ledgerError(LedgerErrorCode.INVALID_AMOUNT);
+    return this.resolve(ctx, TransferKind.POST, input.id, input.pendingId, amount);
+  }
+
+  /** Releases a pending transfer. */
+  void(ctx: RequestContext, input: VoidTransferInput): Promise<Transfer> {
+    return this.resolve(ctx, TransferKind.VOID, input.id, input.pendingId, null);
+  }
+
+  private resolve(
+    ctx: RequestContext,
+    kind: TransferKind,
+    rawId: string,
+    rawPendingId: string,
+    amount: string | null,
+  ): Promise<Transfer> {
+    if (!isUuid(rawId)) throw ledgerError(LedgerErrorCode.INVALID_TRANSFER, 'The id must be a UUID');
+    if (!isUuid(rawPendingId)) throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_NOT_FOUND);
+    const id = rawId.toLowerCase();
+    const pendingId = rawPendingId.toLowerCase();
+    const hash = resolutionHash(kind, pendingId, amount);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      await this.log.lock(em, tenantId);
+      const prior = await em.findOneBy(Transfer, { tenantId, id });
+      if (prior) {
+        // The same request again answers what it did the first time.
+        if (prior.requestHash !== hash) throw ledgerError(LedgerErrorCode.TRANSFER_ID_CONFLICT);
+        return (await withResolutions(em, tenantId, [prior]))[0];
+      }
+      const pending = await em.findOneBy(Transfer, { tenantId, id: pendingId, kind: TransferKind.PENDING });
+      if (!pending) throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_NOT_FOUND);
+      const resolved = await em.findOneBy(Transfer, { tenantId, pendingId });
+      if (resolved) throw ledgerError(ALREADY_RESOLVED[resolved.kind]!);
+      const now = await transactionTime(em);
+      // Past its timeout it is expired, even before the expiry job has released it.
+      if (pending.expiresAt && pending.expiresAt.getTime() <= now.getTime())
+        throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED);
+      const pendingAmount = BigInt(pending.amount);
+      const value = amount === null ? pendingAmount : BigInt(amount);
+      if (value > pendingAmount) throw ledgerError(LedgerErrorCode.AMOUNT_EXCEEDS_PENDING);
+      return resolvePending(em, this.log, tenantId, { id, kind, pending, amount: value, requestHash: hash, now });
+    });
+  }
+
+  /** Transfers in log order, filtered by account, pending transfer or kind. */
+  list(
+    ctx: RequestContext,
+    filter: TransferFilter | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Transfer[]> {
+    const page = logOrderPage(first, after);
+    const accountId = filter?.accountId ?? null;
+    const pendingId = filter?.pendingId ?? null;
+    if ((accountId !== null && !isUuid(accountId)) || (pendingId !== null && !isUuid(pendingId)))
+      return Promise.resolve([]);
+    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+      const q = em.createQueryBuilder(Transfer, 't').where('t.tenantId = :tenantId', { tenantId });
+      if (accountId !== null)
+        q.andWhere('(t.debitAccountId = :accountId OR t.creditAccountId = :accountId)', { accountId });
+      if (pendingId !== null) q.andWhere('(t.id = :pendingId OR t.pendingId = :pendingId)', { pendingId });
+      if (filter?.kind != null) q.andWhere('t.kind = :kind', { kind: filter.kind });
+      if (page.after !== null) q.andWhere('t.entryIndex > :after', { after: page.after });
+      const rows = await q.orderBy('t.entryIndex', 'ASC').limit(page.take).getMany();
+      return withResolutions(em, tenantId, rows);
+    });
+  }
+}
+
+/** One createTransfers call inside its transaction: the accounts' balances as they move, chain by chain. */
+class TransferBatch {
+  readonly results: CreateTransferResult[];
+  private readonly accounts = new Map<string, AccountState>();
+  /** Transfers with an id of this batch: stored before, or created by an earlier chain of it. */
+  private readonly stored = new Map<string, Transfer>();
+  private savepoints = 0;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly log: LedgerLog,
+    private readonly tenantId: string,
+    private readonly requests: CheckedRequest[],
+    private readonly now: Date,
+  ) {
+    this.results = requests.map((r) => result(r.id, CreateTransferStatus.FAILED));
+  }
+
+  async load(): Promise<void> {
+    const valid = this.requests.filter((r) => r.ok);
+    const ids = [...new Set(valid.map((r) => r.id))];
+    const accountIds = [...new Set(valid.flatMap((r) => [r.input.debitAccountId, r.input.creditAccountId]))];
+    // One statement at a time: the transaction has one connection.
+    const prior = ids.length ? await this.em.findBy(Transfer, { tenantId: this.tenantId, id: In(ids) }) : [];
+    const accounts = accountIds.length
+      ? await this.em.findBy(LedgerAccount, { tenantId: this.tenantId, id: In(accountIds) })
+      : [];
+    for (const t of await withResolutions(this.em, this.tenantId, prior)) this.stored.set(t.id, t);
+    for (const a of accounts) this.accounts.set(a.id, accountState(a));
+  }
+
+  /** Runs one chain: checks every transfer against the balances the chain leaves, then writes it all or nothing. */
+  async run(chain: number[], open: boolean): Promise<void> {
+    const work = new Map<string, AccountState>();
+    const planned: { index: number; transfer: Transfer }[] = [];
+    const existing: { index: number; transfer: Transfer }[] = [];
+    let culprit: { index: number; refusal: Refusal } | null = null;
+    for (const index of chain) {
+      const refusal = this.plan(this.requests[index], index, work, planned, existing);
+      if (refusal) {
+        culprit = { index, refusal };
+        break;
+      }
+    }
+    if (!culprit && open)
+      culprit = { index: chain[chain.length - 1], refusal: { code: LedgerErrorCode.LINKED_CHAIN_OPEN } };
+    if (!culprit && planned.length > 0) culprit = await this.write(planned, work);
+    for (const { index, transfer } of existing)
+      this.results[index] = result(transfer.id, CreateTransferStatus.EXISTS, null, transfer);
+    if (culprit) {
+      for (const index of chain) {
+        if (existing.some((e) => e.index === index)) continue;
+        const refusal = index === culprit.index ? culprit.refusal : { code: LedgerErrorCode.LINKED_TRANSFER_FAILED };
+        this.results[index] = result(this.requests[index].id, CreateTransferStatus.FAILED, refusal);
+      }
+      return;
+    }
+    for (const [id, state] of work) this.accounts.set(id, state);
+    for (const { index, transfer } of planned) {
+      this.stored.set(transfer.id, transfer);
+      this.results[index] = result(transfer.id, CreateTransferStatus.CREATED, null, transfer);
+    }
+  }
+
+  /** Adds one transfer to the chain's plan (moving `work`), or answers why it cannot be. */
+  private plan(
+    r: CheckedRequest,
+    index: number,
+    work: Map<string, AccountState>,
+    planned: { index: number; transfer: Transfer }[],
+    existing: { index: number; transfer: Transfer }[],
+  ): Refusal | null {
+    if (!r.ok) return r.refusal;
+    const prior = this.stored.get(r.id);
+    if (prior) {
+      if (prior.requestHash !== r.hash) return { code: LedgerErrorCode.TRANSFER_ID_CONFLICT };
+      existing.push({ index, transfer: prior });
+      return null;
+    }
+    if (planned.some((p) => p.transfer.id === r.id))
+      return { code: LedgerErrorCode.TRANSFER_ID_CONFLICT, message: 'The id appears twice in this chain' };
+    const { debitAccountId, creditAccountId } = r.input;
+    const debit = work.get(debitAccountId) ?? this.accounts.get(debitAccountId);
+    const credit = work.get(creditAccountId) ?? this.accounts.get(creditAccountId);
+    if (!debit || !credit) return { code: LedgerErrorCode.ACCOUNT_NOT_FOUND };
+    const applied = applyTransfer(debit, credit, r.kind, r.amount);
+    if (isRefusal(applied)) return applied;
+    work.set(debit.id, applied.debit);
+    work.set(credit.id, applied.credit);
+    const timeoutSeconds = r.input.timeoutSeconds ?? null;
+    planned.push({
+      index,
+      transfer: newTransfer({
+        tenantId: this.tenantId,
+        id: r.id,
+        kind: r.kind,
+        debitAccountId,
+        creditAccountId,
+        amount: r.amount.toString(),
+        currency: debit.currency,
+        pendingId: null,
+        timeoutSeconds,
+        expiresAt: timeoutSeconds === null ? null : new Date(this.now.getTime() + timeoutSeconds * 1000),
+        code: r.input.code ?? null,
+        memo: r.input.memo ?? '',
+        requestHash: r.hash,
+        createdAt: this.now,
+      }),
+    });
+    return null;
+  }
+
+  /**
+   * Writes a checked chain: its rows and balances under a savepoint, then its log entries. The checks above
+   * mirror the tables' constraints; should the database still refuse the rows (a constraint violation), only
+   * this chain is undone, before anything of it reached the log, and reported failed.
+   */
+  private async write(
+    planned: { index: number; transfer: Transfer }[],
+    work: Map<string, AccountState>,
+  ): Promise<{ index: number; refusal: Refusal } | null> {
+    const savepoint = `transfer_chain_${++this.savepoints}`;
+    const before = new Map([...work.keys()].map((id) => [id, this.accounts.get(id)!]));
+    const transfers = planned.map((p) => p.transfer);
+    await this.em.query(`SAVEPOINT ${savepoint}`);
+    try {
+      await writeTransferRows(this.em, this.log, this.tenantId, transfers, before, work);
+    } catch (err) {
+      const sqlState = String((err as { code?: unknown }).code ?? '');
+      if (!sqlState.startsWith('23')) throw err;
+      await this.em.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+      await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
+      return {
+        index: planned[0].index,
+        refusal: { code: LedgerErrorCode.INVALID_TRANSFER, message: 'The ledger refused this transfer' },
+      };
+    }
+    await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
+    await appendTransferEntries(this.em, this.log, this.tenantId, transfers);
+    return null;
+  }
+}
+
+function result(
+  id: string,
+  status: CreateTransferStatus,
+  refusal: Refusal | null = null,
+  transfer: Transfer | null = null,
+): CreateTransferResult {
+  return Object.assign(new CreateTransferResult(), {
+    id,
+    status,
+    errorCode: refusal?.code ?? null,
+    message: refusal ? (refusal.message ?? ledgerError(refusal.code).message) : null,
+    transfer,
+  });
+}
