@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/tests', '<rootDir>/kernel', '<rootDir>/gateway', '<rootDir>/subgraphs'],
+  roots: ['<rootDir>/tests', '<rootDir>/kernel', '<rootDir>/gateway', '<rootDir>/subgraphs', '<rootDir>/tools'],
   testMatch: ['**/*.test.ts'],
   transform: {
     // Transpile only (type checking is `npm run typecheck`); keeps decorator metadata. CommonJS output as

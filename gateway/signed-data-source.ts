@@ -91,6 +91,25 @@ export class SignedDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     return super.process(options);
   }
 
+  /**
+   * A subgraph answers 400 when it refuses a value its own scalars parse (e.g. an `Amount` that is not digits), which
+   * the gateway's schema cannot check: the client gets that refusal as BAD_USER_INPUT, not as an internal error.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]) {
+    if (response.status === 400) {
+      const body = (await this.parseBody(response.clone()).catch(() => null)) as {
+        errors?: { message?: unknown; extensions?: { code?: unknown } }[];
+      } | null;
+      const refused = body?.errors?.find(
+        (e) =>
+          typeof e.message === 'string' &&
+          (e.extensions?.code === 'BAD_USER_INPUT' || e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED'),
+      );
+      if (refused) return new GraphQLError(refused.message as string, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return super.errorFromResponse(response);
+  }
+
   override didEncounterError(error: Error, _request: unknown, response?: { status: number }): void {
     if (response ? UNAVAILABLE_STATUSES.has(response.status) : isUnreachable(error)) {
       log.warn({ err: error, subgraph: this.subgraph, status: response?.status }, 'subgraph unavailable');

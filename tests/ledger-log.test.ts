@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   leafHash,
   verifyCheckpoint,
@@ -8,6 +7,7 @@ import {
   type Checkpoint,
 } from '../tools/ledger-verify/verify';
 import type { User } from './support/client';
+import { appendTransfers, ledgerData } from './support/ledger';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 /**
@@ -29,45 +29,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function data<T = Record<string, any>>(user: User, query: string, variables?: Record<string, unknown>) {
-  const res = await user.raw<T>({ query, variables });
-  if (res.errors || !res.data) throw new Error(`${query.slice(0, 80)}: ${JSON.stringify(res.errors)}`);
-  return res.data;
-}
-
-/** Two accounts, then `count` transfers between them in batches of 500: one log entry each. */
-export async function appendTransfers(
-  user: User,
-  count: number,
-  accounts?: [string, string],
-): Promise<[string, string]> {
-  if (!accounts) {
-    const make = async (code: string) =>
-      (
-        await data(user, `mutation($i: CreateLedgerAccountInput!) { createLedgerAccount(input: $i) { id } }`, {
-          i: { code, currency: 'EUR' },
-        })
-      ).createLedgerAccount.id as string;
-    accounts = [await make(`cash-${randomUUID().slice(0, 6)}`), await make(`sales-${randomUUID().slice(0, 6)}`)];
-  }
-  for (let done = 0; done < count; done += 500) {
-    const input = Array.from({ length: Math.min(500, count - done) }, (_, i) => ({
-      id: randomUUID(),
-      debitAccountId: accounts![0],
-      creditAccountId: accounts![1],
-      amount: String(done + i + 1),
-    }));
-    const res = await data(
-      user,
-      `mutation($i: [CreateTransferInput!]!) { createTransfers(input: $i) { status errorCode } }`,
-      {
-        i: input,
-      },
-    );
-    expect(res.createTransfers.filter((r: { status: string }) => r.status !== 'CREATED')).toEqual([]);
-  }
-  return accounts;
-}
+const data = ledgerData;
 
 async function logSize(user: User): Promise<number> {
   return (await data(user, `{ verifyLedger(fromIndex: 0, toIndex: 0) { treeSize } }`)).verifyLedger.treeSize;
