@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LedgerEntriesDocument } from './generated/graphql';
+import { LedgerAccountsDocument } from './generated/graphql';
 import type { User } from './support/client';
 import { InterceptingProxy } from './support/proxies';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -188,14 +188,14 @@ describe('a mutation meeting a subgraph that is down', () => {
     const ledgerAccount = `stored-once-${randomUUID().slice(0, 8)}`;
     try {
       const res = await ask(gateway.url, {
-        query: `mutation { a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 100 }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
+        query: `mutation { a: createLedgerAccount(input: { code: "${ledgerAccount}", currency: "EUR" }) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('retry-after')).toBeNull();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
-      // What took effect is there: repeating the operation would store it twice.
-      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
-      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
+      // What took effect is there: the answer must not invite repeating the whole operation.
+      const accounts = await account.gql(LedgerAccountsDocument, { filter: { code: ledgerAccount } });
+      expect(accounts.data!.ledgerAccounts).toHaveLength(1);
     } finally {
       await gateway.stop();
     }
@@ -207,10 +207,10 @@ describe('a mutation meeting a subgraph that is down', () => {
     const ledgerAccount = `stored-after-${randomUUID().slice(0, 8)}`;
     try {
       const res = await ask(gateway.url, {
-        query: `mutation { b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 1 }) { id } }`,
+        query: `mutation { b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } a: createLedgerAccount(input: { code: "${ledgerAccount}", currency: "EUR" }) { id } }`,
       });
-      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
-      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(1);
+      const accounts = await account.gql(LedgerAccountsDocument, { filter: { code: ledgerAccount } });
+      expect(accounts.data!.ledgerAccounts).toHaveLength(1);
       expect(res.status).toBe(200);
       expect(res.headers.get('retry-after')).toBeNull();
       expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['SERVICE_UNAVAILABLE']);
@@ -225,13 +225,13 @@ describe('a mutation meeting a subgraph that is down', () => {
     const ledgerAccount = `skipped-${randomUUID().slice(0, 8)}`;
     try {
       const res = await ask(gateway.url, {
-        query: `mutation($skip: Boolean!) { t: __typename a: appendLedgerEntry(input: { account: "${ledgerAccount}", amountCents: 1 }) @skip(if: $skip) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
+        query: `mutation($skip: Boolean!) { t: __typename a: createLedgerAccount(input: { code: "${ledgerAccount}", currency: "EUR" }) @skip(if: $skip) { id } b: sendMessage(input: { roomId: "${randomUUID()}", body: "hi" }) { id } }`,
         variables: { skip: true },
       });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBeTruthy();
-      const entries = await account.gql(LedgerEntriesDocument, { first: 100 });
-      expect(entries.data!.ledgerEntries.filter((e) => e.account === ledgerAccount)).toHaveLength(0);
+      const accounts = await account.gql(LedgerAccountsDocument, { filter: { code: ledgerAccount } });
+      expect(accounts.data!.ledgerAccounts).toHaveLength(0);
     } finally {
       await gateway.stop();
     }

@@ -1,6 +1,6 @@
 import {
-  AppendLedgerEntryDocument,
   CreateDocumentDocument,
+  CreateLedgerAccountDocument,
   CreateProductDocument,
   RequestTenantExportDocument,
   TenantExportDocument,
@@ -25,7 +25,7 @@ describe('tenant export', () => {
     const other = await t.signUp('Private Co');
     await owner.gql(CreateProductDocument, { input: { name: 'Exported widget', priceCents: 100, currency: 'USD' } });
     await other.gql(CreateProductDocument, { input: { name: 'Secret gadget', priceCents: 100, currency: 'USD' } });
-    await owner.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 250, memo: 'first sale' } });
+    await owner.gql(CreateLedgerAccountDocument, { input: { code: 'sales:first', currency: 'EUR' } });
     await owner.createRoomWithMessage('hello export');
     await owner.gql(CreateDocumentDocument, { input: { title: 'Handbook', content: 'Be kind' } });
     const admin = await owner.invite('admin');
@@ -44,7 +44,7 @@ describe('tenant export', () => {
       result.parts!.map((p) => [p.subgraph, p.tables as Record<string, Record<string, unknown>[]>]),
     );
     expect(parts.commerce.products.map((p) => p.name)).toEqual(['Exported widget']);
-    expect(parts.ledger.entries[0]).toMatchObject({ memo: 'first sale' });
+    expect(parts.ledger.accounts).toEqual([expect.objectContaining({ code: 'sales:first', currency: 'EUR' })]);
     expect(parts.messaging.messages.map((m) => m.body)).toContain('hello export');
     expect(parts.intelligence.documents.map((d) => d.title)).toEqual(['Handbook']);
     expect(parts.identity.memberships).toHaveLength(2);

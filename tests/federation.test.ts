@@ -1,9 +1,12 @@
 import {
-  AppendLedgerEntryDocument,
   CreateDocumentDocument,
+  CreateLedgerAccountDocument,
   CreateProductDocument,
+  CreateTransfersDocument,
   CurrentTenantDocument,
+  LedgerAccountsDocument,
   LedgerEntriesDocument,
+  VerifyLedgerDocument,
   LoginDocument,
   MeDocument,
   MessageByIdDocument,
@@ -21,7 +24,7 @@ import {
   TenantUsersDocument,
   AuditLogDocument,
 } from './generated/graphql';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sqlOn } from './support/db';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { IdentityAsciiDomains1765600100000 } from '../migrations/identity/1765600100000-identity-ascii-domains';
@@ -386,22 +389,30 @@ describe('federation through the gateway', () => {
     expect(history.data!.messages.edges).toHaveLength(1);
   });
 
-  it('serves every subgraph: products, hash-chained ledger entries and documents', async () => {
+  it('serves every subgraph: products, ledger accounts, transfers and verifiable entries, documents', async () => {
     const account = await t.signUp();
     const product = await account.gql(CreateProductDocument, {
       input: { name: 'Pro plan', priceCents: 2900, currency: 'eur' },
     });
     expect(product.data!.createProduct).toMatchObject({ name: 'Pro plan', priceCents: 2900, currency: 'EUR' });
     expect((await account.gql(ProductsDocument, {})).data!.products).toHaveLength(1);
-    const e1 = await account.gql(AppendLedgerEntryDocument, {
-      input: { account: 'cash', amountCents: 100, memo: 'a' },
+    const open = async (code: string) =>
+      (await account.gql(CreateLedgerAccountDocument, { input: { code, currency: 'EUR' } })).data!.createLedgerAccount;
+    const cash = await open('cash');
+    const sales = await open('sales');
+    expect(cash).toMatchObject({ code: 'cash', currency: 'EUR', balance: '0' });
+    const sold = await account.gql(CreateTransfersDocument, {
+      input: [{ id: randomUUID(), debitAccountId: cash.id, creditAccountId: sales.id, amount: '2900', memo: 'a' }],
     });
-    const e2 = await account.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: -40 } });
-    expect(e1.data!.appendLedgerEntry.sequence).toBe(1);
-    expect(e2.data!.appendLedgerEntry).toMatchObject({ sequence: 2, prevHash: e1.data!.appendLedgerEntry.hash });
-    const ledger = await account.gql(LedgerEntriesDocument, { first: 10 });
-    expect(ledger.data!.verifyLedger).toBe(true);
-    expect(ledger.data!.ledgerEntries.map((e) => e.amountCents)).toEqual([-40, 100]);
+    expect(sold.data!.createTransfers.map((r) => r.status)).toEqual(['CREATED']);
+    const accounts = (await account.gql(LedgerAccountsDocument, {})).data!.ledgerAccounts;
+    expect(accounts.map((a) => [a.code, a.balance])).toEqual([
+      ['cash', '-2900'],
+      ['sales', '2900'],
+    ]);
+    const opened = await account.gql(LedgerEntriesDocument, { filter: { type: 'account.created' } });
+    expect(opened.data!.ledgerEntries.nodes.map((e) => e.index)).toEqual([cash.entryIndex, sales.entryIndex]);
+    expect((await account.gql(VerifyLedgerDocument, {})).data!.verifyLedger.ok).toBe(true);
     const doc = await account.gql(CreateDocumentDocument, { input: { title: 'Handbook', content: 'Be kind.' } });
     expect(doc.data!.createDocument).toMatchObject({ title: 'Handbook', embedded: false });
     expect((await account.gql(DocumentsDocument, {})).data!.documents).toHaveLength(1);

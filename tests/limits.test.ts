@@ -45,7 +45,7 @@ describe('gateway request limits and bad input', () => {
       Array.from(
         { length: n },
         (_, i) =>
-          `l${i}: ledgerEntries(first: ${size}) { id hash prevHash memo account amountCents sequence createdAt }`,
+          `l${i}: ledgerAccounts(first: ${size}) { id code currency ownerId debitsPosted creditsPosted entryIndex createdAt }`,
       ).join(' ');
     const cheap = await post({ query: `{ ${lists(2, '100')} }` });
     expect(cheap.status).toBe(200);

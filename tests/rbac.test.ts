@@ -1,14 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import {
   AddGroupMemberDocument,
-  AppendLedgerEntryDocument,
   AssignGroupRoleDocument,
   AssignRoleDocument,
   AuditLogDocument,
   CreateGroupDocument,
+  CreateLedgerAccountDocument,
   CreateProductDocument,
   CreateRoleDocument,
   GroupsDocument,
-  LedgerEntriesDocument,
+  LedgerAccountsDocument,
   RolesDocument,
   TenantUsersDocument,
   RemoveUserDocument,
@@ -41,6 +42,10 @@ const member = (role = 'member') => owner.invite(role);
 
 const makeProduct = (token: string) =>
   t.as(token).gql(CreateProductDocument, { input: { name: 'p', priceCents: 1, currency: 'USD' } });
+
+/** A ledger write (`ledger:write`): opens an account under a code of its own (codes are unique per currency). */
+const openAccount = (user: User) =>
+  user.gql(CreateLedgerAccountDocument, { input: { code: `cash:${randomUUID().slice(0, 8)}`, currency: 'EUR' } });
 
 describe('roles, groups and permissions', () => {
   it('lists system roles and the permission catalog', async () => {
@@ -79,11 +84,11 @@ describe('roles, groups and permissions', () => {
     await owner.gql(AssignGroupRoleDocument, {
       input: { groupId: finance.data!.createGroup.id, roleId: accountants.data!.createRole.id },
     });
-    const append = () => m.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 5 } });
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    const write = () => openAccount(m);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     await owner.gql(AddGroupMemberDocument, { input: { groupId: payroll.data!.createGroup.id, userId: m.userId } });
-    expect((await append()).errors).toBeUndefined();
-    expect((await m.gql(LedgerEntriesDocument, { first: 5 })).errors).toBeUndefined();
+    expect((await write()).errors).toBeUndefined();
+    expect((await m.gql(LedgerAccountsDocument, { first: 5 })).errors).toBeUndefined();
     const groups = await owner.gql(GroupsDocument, {});
     expect(groups.data!.groups.find((g) => g.name === 'Payroll')).toMatchObject({
       parentId: finance.data!.createGroup.id,
@@ -145,8 +150,8 @@ describe('roles, groups and permissions', () => {
     const role = await owner.gql(CreateRoleDocument, { input: { name: 'Books', permissions: ['ledger:read'] } });
     const roleId = role.data!.createRole.id;
     await owner.gql(AssignRoleDocument, { input: { userId: m.userId, roleId } });
-    const append = () => m.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 1 } });
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    const write = () => openAccount(m);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     const edited = await owner.gql(UpdateRoleDocument, {
       input: { id: roleId, name: 'Bookkeeper', permissions: ['ledger:read', 'ledger:write'] },
     });
@@ -155,20 +160,20 @@ describe('roles, groups and permissions', () => {
       name: 'Bookkeeper',
       permissions: ['ledger:read', 'ledger:write'],
     });
-    expect((await append()).errors).toBeUndefined();
+    expect((await write()).errors).toBeUndefined();
     expect((await owner.gql(UnassignRoleDocument, { input: { userId: m.userId, roleId } })).data).toEqual({
       unassignRole: true,
     });
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     expect(codes(await owner.gql(UnassignRoleDocument, { input: { userId: m.userId, roleId } }))).toEqual([
       'UNKNOWN_ROLE',
     ]);
     await owner.gql(AssignRoleDocument, { input: { userId: m.userId, roleId } });
-    expect((await append()).errors).toBeUndefined();
+    expect((await write()).errors).toBeUndefined();
     expect((await owner.gql(DeleteRoleDocument, { id: roleId })).data).toEqual({
       deleteRole: true,
     });
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     const roles = await owner.gql(RolesDocument, {});
     expect(roles.data!.roles.map((r) => r.id)).not.toContain(roleId);
   });
@@ -216,8 +221,8 @@ describe('roles, groups and permissions', () => {
     const other = await create('Other');
     await owner.gql(AssignGroupRoleDocument, { input: { groupId: other, roleId: writer.data!.createRole.id } });
     await owner.gql(AddGroupMemberDocument, { input: { groupId: leaf, userId: m.userId } });
-    const append = () => m.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 1 } });
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    const write = () => openAccount(m);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
 
     for (const parentId of [top, leaf]) {
       expect(codes(await owner.gql(UpdateGroupDocument, { input: { id: top, parentId } }))).toEqual(['INVALID_GROUP']);
@@ -225,24 +230,24 @@ describe('roles, groups and permissions', () => {
     // Moving Top under Other: Leaf's member now inherits Other's role.
     const moved = await owner.gql(UpdateGroupDocument, { input: { id: top, name: 'Top level', parentId: other } });
     expect(moved.data!.updateGroup).toEqual({ id: top, name: 'Top level', parentId: other });
-    expect((await append()).errors).toBeUndefined();
+    expect((await write()).errors).toBeUndefined();
     expect(
       (await owner.gql(UpdateGroupDocument, { input: { id: top, parentId: null } })).data!.updateGroup.parentId,
     ).toBeNull();
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
 
     await owner.gql(UpdateGroupDocument, { input: { id: top, parentId: other } });
     expect(
       (await owner.gql(UnassignGroupRoleDocument, { input: { groupId: other, roleId: writer.data!.createRole.id } }))
         .errors,
     ).toBeUndefined();
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     await owner.gql(AssignGroupRoleDocument, { input: { groupId: other, roleId: writer.data!.createRole.id } });
-    expect((await append()).errors).toBeUndefined();
+    expect((await write()).errors).toBeUndefined();
     expect(
       (await owner.gql(RemoveGroupMemberDocument, { input: { groupId: leaf, userId: m.userId } })).errors,
     ).toBeUndefined();
-    expect(codes(await append())).toEqual(['FORBIDDEN']);
+    expect(codes(await write())).toEqual(['FORBIDDEN']);
     expect(codes(await owner.gql(RemoveGroupMemberDocument, { input: { groupId: leaf, userId: m.userId } }))).toEqual([
       'NOT_A_MEMBER',
     ]);

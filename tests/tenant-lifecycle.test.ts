@@ -2,10 +2,10 @@ import { Client } from 'pg';
 import { SUBGRAPHS } from '../kernel/services';
 import {
   AddDomainDocument,
-  AppendLedgerEntryDocument,
   CreateApiKeyDocument,
   CreateDocumentDocument,
   CreateGroupDocument,
+  CreateLedgerAccountDocument,
   CreateProductDocument,
   CreateRoleDocument,
   DeleteTenantDocument,
@@ -138,7 +138,7 @@ describe('deletion', () => {
       until: new Date(Date.now() + 86_400_000).toISOString(),
     });
     await t.as(token).gql(CreateProductDocument, { input: { name: 'Widget', priceCents: 100, currency: 'USD' } });
-    await t.as(token).gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 100 } });
+    await t.as(token).gql(CreateLedgerAccountDocument, { input: { code: 'cash', currency: 'EUR' } });
     await account.createRoomWithMessage('hello');
     await t.as(token).gql(CreateDocumentDocument, { input: { title: 'Doc', content: 'text' } });
     await t.as(token).gql(CreateRoleDocument, { input: { name: 'Custom', permissions: ['products:read'] } });
@@ -182,6 +182,7 @@ describe('deletion', () => {
         'tenancy.domains',
         'commerce.products',
         'ledger.entries',
+        'ledger.accounts',
         'messaging.rooms',
         'messaging.messages',
         'intelligence.documents',
@@ -194,6 +195,16 @@ describe('deletion', () => {
       (rows) => Object.keys(rows).length === 0,
     );
     expect(after).toEqual({});
+    // The ledger leaves a tombstone in the platform log: the purged log's last checkpoint, and the platform log stays valid.
+    const tombstones = await root.raw<any>({
+      query: `query($f: LedgerEntryFilter) { ledgerEntries(log: PLATFORM, filter: $f, first: 500) { nodes { payload } } verifyLedger(log: PLATFORM) { ok problem } }`,
+      variables: { f: { type: 'log.purged' } },
+    });
+    expect(tombstones.errors).toBeUndefined();
+    const tombstone = tombstones.data.ledgerEntries.nodes.find((e: any) => e.payload.log === doomed.tenantId);
+    expect(tombstone.payload).toMatchObject({ treeSize: expect.any(Number), rootHash: expect.any(String) });
+    expect(tombstone.payload.treeSize).toBeGreaterThan(0);
+    expect(tombstones.data.verifyLedger).toEqual({ ok: true, problem: null });
     // The other tenant keeps every kind of row it had.
     expect(Object.keys(await rowsOf(other.tenantId))).toEqual(expect.arrayContaining(Object.keys(otherBefore)));
     expect((await other.gql(ProductsDocument, {})).data!.products).toHaveLength(1);

@@ -1,10 +1,12 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import {
-  AppendLedgerEntryDocument,
   CreateDocumentDocument,
+  CreateLedgerAccountDocument,
   CreateRoomWebhookDocument,
+  CreateTransfersDocument,
   CreateTypedRoomDocument,
-  LedgerEntriesDocument,
+  TransfersDocument,
+  VerifyLedgerDocument,
 } from './generated/graphql';
 import { CONTEXT_HEADER, signContextToken } from '../kernel/context-token';
 import type { RequestContext } from '../kernel/context';
@@ -33,6 +35,19 @@ afterAll(async () => {
 const NUL = 'a\u0000b';
 const LONE = 'a\ud800b';
 const LONE_LOW = 'a\udc00b';
+
+/** A transfer between two accounts (that need not exist: the memo is refused before anything is looked up). */
+const transferInput = (
+  memo: string,
+  debitAccountId: string = randomUUID(),
+  creditAccountId: string = randomUUID(),
+) => ({
+  id: randomUUID(),
+  debitAccountId,
+  creditAccountId,
+  amount: '100',
+  memo,
+});
 
 /** One string input: the operation, its variables with `bad` in the field under test, and whether it needs a signed-in caller. */
 type Case = [name: string, query: string, variables: (bad: string) => Record<string, unknown>, signedIn: boolean];
@@ -163,9 +178,15 @@ const CASES: Case[] = [
     true,
   ],
   [
-    'appendLedgerEntry.memo',
-    'mutation($i: AppendLedgerEntryInput!) { appendLedgerEntry(input: $i) { id } }',
-    (bad) => ({ i: { account: 'cash', amountCents: 1, memo: bad } }),
+    'createLedgerAccount.code',
+    'mutation($i: CreateLedgerAccountInput!) { createLedgerAccount(input: $i) { id } }',
+    (bad) => ({ i: { code: bad, currency: 'EUR' } }),
+    true,
+  ],
+  [
+    'createTransfers.memo',
+    'mutation($i: [CreateTransferInput!]!) { createTransfers(input: $i) { status } }',
+    (bad) => ({ i: [transferInput(bad)] }),
     true,
   ],
   [
@@ -329,9 +350,13 @@ describe('text inputs behind the edge', () => {
       messaging: await direct('messaging', 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }', {
         i: { roomId, body: LONE },
       }),
-      ledger: await direct('ledger', 'mutation($i: AppendLedgerEntryInput!) { appendLedgerEntry(input: $i) { id } }', {
-        i: { account: 'cash', amountCents: 1, memo: LONE },
-      }),
+      ledger: await direct(
+        'ledger',
+        'mutation($i: [CreateTransferInput!]!) { createTransfers(input: $i) { status } }',
+        {
+          i: [transferInput(LONE)],
+        },
+      ),
       identity: await direct('identity', 'mutation($i: CreateGroupInput!) { createGroup(input: $i) { id } }', {
         i: { name: NUL },
       }),
@@ -532,7 +557,7 @@ describe('length limits', () => {
       ['CreateTenantInput', 'name'],
       ['CreateApiKeyInput', 'name'],
       ['CreateProductInput', 'name'],
-      ['AppendLedgerEntryInput', 'memo'],
+      ['CreateTransferInput', 'memo'],
     ]) {
       expect({ type, field, description: await inputDescription(type, field) }).toEqual({
         type,
@@ -549,16 +574,31 @@ describe('length limits', () => {
 });
 
 describe('ledger memos', () => {
-  it('never stores a memo it could not hash as stored: the chain stays verifiable', async () => {
+  it('never stores a memo it could not hash as stored: the log stays verifiable', async () => {
     const account = await t.signUp('Ledger Hygiene');
-    const append = (memo: string) =>
-      account.gql(AppendLedgerEntryDocument, { input: { account: 'cash', amountCents: 100, memo } });
-    expect((await append('opening balance')).errors).toBeUndefined();
-    const refused = await append('x\ud800y');
+    const open = async (code: string) =>
+      (await account.gql(CreateLedgerAccountDocument, { input: { code, currency: 'EUR' } })).data!.createLedgerAccount
+        .id;
+    const [cash, sales] = [await open('cash'), await open('sales')];
+    const transfer = (memo: string) =>
+      account.gql(CreateTransfersDocument, { input: [transferInput(memo, cash, sales)] });
+    expect((await transfer('opening balance')).data!.createTransfers.map((r) => r.status)).toEqual(['CREATED']);
+    const refused = await transfer('x\ud800y');
     expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
-    expect((await append('after the refusal — ünïcödé 🙂')).errors).toBeUndefined();
-    const ledger = (await account.gql(LedgerEntriesDocument, { first: 10 })).data!;
-    expect(ledger.ledgerEntries).toHaveLength(2);
-    expect(ledger.verifyLedger).toBe(true);
+    const unicode = 'after the refusal — ünïcödé 🙂';
+    expect((await transfer(unicode)).data!.createTransfers.map((r) => r.status)).toEqual(['CREATED']);
+    const transfers = (await account.gql(TransfersDocument, {})).data!.transfers;
+    expect(transfers.map((tr) => tr.memo)).toEqual(['opening balance', unicode]);
+    expect((await account.gql(VerifyLedgerDocument, {})).data!.verifyLedger).toMatchObject({ ok: true });
+  });
+
+  it('refuses an account code it could not store as given', async () => {
+    const account = await t.signUp('Ledger Codes');
+    const open = (code: string) => account.gql(CreateLedgerAccountDocument, { input: { code, currency: 'EUR' } });
+    for (const bad of [NUL, LONE]) expect(codes(await open(bad))).toEqual(['BAD_USER_INPUT']);
+    for (const bad of ['cash\u202Eevil', 'Cash', 'x'.repeat(65), '']) {
+      expect({ bad, codes: codes(await open(bad)) }).toEqual({ bad, codes: ['INVALID_ACCOUNT'] });
+    }
+    expect((await open('customer:42:wallet')).errors).toBeUndefined();
   });
 });

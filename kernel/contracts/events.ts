@@ -20,6 +20,24 @@ export const TENANT_EXPORT_PART_EVENT = 'platform.tenant_export_part';
 const memberRole = z.object({ tenantId: id, userId: id, role: z.string().min(1) });
 const domainChange = z.object({ tenantId: id, domain: z.string().min(1) });
 
+/** Money in minor units (cents): decimal digits without leading zeros, below 10^38 (what the ledger's Amount holds). */
+const amount = z.string().regex(/^(0|[1-9][0-9]{0,37})$/, 'an amount is a string of decimal digits (minor units)');
+/** ISO 4217 code, e.g. `EUR`. */
+const currency = z.string().regex(/^[A-Z]{3}$/, 'a currency is an ISO 4217 code such as EUR');
+/** An id issued by the payment provider (Stripe `in_…`, `re_…`). */
+const providerId = z.string().min(1).max(255);
+/** One affiliate commission of a tenant, as commerce keeps it. */
+const commission = z.object({
+  tenantId: id,
+  commissionId: id,
+  affiliateId: id,
+  amount,
+  currency,
+});
+
+/** What messaging's moderators do; every action is in the tenant's moderation log. */
+export const MODERATION_ACTIONS = ['mute', 'unmute', 'ban', 'unban', 'remove', 'delete_message', 'observe'] as const;
+
 export const EVENT_SCHEMAS = {
   /** Someone registered with a new tenant: tenancy creates it, messaging its general room. */
   'identity.tenant_registered': z.object({
@@ -70,6 +88,52 @@ export const EVENT_SCHEMAS = {
   }),
   'tenancy.domain_verified': domainChange,
   'tenancy.domain_released': domainChange,
+
+  /** A conversion earned an affiliate a commission; it is held (until `availableAt`) before it can be paid out. */
+  'commerce.commission_accrued': commission.extend({
+    conversionId: id,
+    /** Depth in the referral tree: 1 = the affiliate who referred the sale. */
+    level: z.number().int().min(1),
+    availableAt: z.iso.datetime().nullish(),
+  }),
+  /** The holding period is over: the commission is payable. */
+  'commerce.commission_posted': commission,
+  /** The commission will never be paid (fraud, cancelled order, refund within the holding period). */
+  'commerce.commission_voided': commission.extend({ reason: z.string().nullish(), actorId }),
+  /** Payable commissions were paid out to an affiliate. */
+  'commerce.payout_made': z.object({
+    tenantId: id,
+    payoutId: id,
+    affiliateId: id,
+    amount,
+    currency,
+    commissionIds: z.array(id),
+    actorId,
+  }),
+  /** A refund took back (part of) a commission that was already payable or paid. */
+  'commerce.refund_clawed_back': commission.extend({ refundId: providerId, invoiceId: providerId.nullish() }),
+  /** The payment provider collected an invoice of the tenant's customer. */
+  'commerce.invoice_paid': z.object({
+    tenantId: id,
+    invoiceId: providerId,
+    customerId: providerId.nullish(),
+    subscriptionId: providerId.nullish(),
+    amount,
+    currency,
+  }),
+
+  /** A moderator acted in a room (or a Super Admin observed one); recorded with the moderation log line. */
+  'messaging.moderation_action': z.object({
+    tenantId: id,
+    actorId: id,
+    action: z.enum(MODERATION_ACTIONS),
+    roomId: id.nullish(),
+    messageId: id.nullish(),
+    targetUserId: id.nullish(),
+    reason: z.string().nullish(),
+    until: z.iso.datetime().nullish(),
+    impersonatorId: id.nullish(),
+  }),
   [TENANT_PURGED_EVENT]: z.object({ tenantId: id }),
   [TENANT_EXPORT_REQUESTED_EVENT]: z.object({ tenantId: id, exportId: id }),
   [TENANT_EXPORT_PART_EVENT]: z.object({

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
+import type { MODERATION_ACTIONS } from '../../../kernel/contracts/events';
 import { AppError } from '../../../kernel/errors';
+import { recordEvent } from '../../../kernel/events';
 import { MessagingErrorCode } from '../messaging.errors';
 
 /** Refuses a muted member (MEMBER_MUTED, with `until` when the mute ends by itself). */
@@ -26,9 +28,12 @@ export async function assertNotMuted(
   }
 }
 
-export type ModerationAction = 'mute' | 'unmute' | 'ban' | 'unban' | 'remove' | 'delete_message' | 'observe';
+export type ModerationAction = (typeof MODERATION_ACTIONS)[number];
 
-/** One line of the tenant's moderation log, in the same transaction as the action. */
+/**
+ * One line of the tenant's moderation log, in the same transaction as the action, and its
+ * `messaging.moderation_action` event (the tenant's ledger keeps it).
+ */
 export async function logModeration(
   em: EntityManager,
   ctx: RequestContext,
@@ -42,20 +47,36 @@ export async function logModeration(
     tenantId?: string;
   },
 ): Promise<void> {
+  const tenantId = entry.tenantId ?? ctx.tenantId!;
+  const line = {
+    roomId: entry.roomId,
+    action: entry.action,
+    actorId: ctx.userId!,
+    impersonatorId: ctx.impersonatorId ?? null,
+    targetUserId: entry.targetUserId ?? null,
+    messageId: entry.messageId ?? null,
+    reason: entry.reason,
+    until: entry.until ?? null,
+  };
   await em.query(
     `INSERT INTO messaging.moderation_log (tenant_id, id, room_id, action, actor_id, impersonator_id, target_user_id, message_id, reason, until)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
-      entry.tenantId ?? ctx.tenantId,
+      tenantId,
       randomUUID(),
-      entry.roomId,
-      entry.action,
-      ctx.userId,
-      ctx.impersonatorId ?? null,
-      entry.targetUserId ?? null,
-      entry.messageId ?? null,
-      entry.reason,
-      entry.until ?? null,
+      line.roomId,
+      line.action,
+      line.actorId,
+      line.impersonatorId,
+      line.targetUserId,
+      line.messageId,
+      line.reason,
+      line.until,
     ],
   );
+  await recordEvent(em, 'messaging', {
+    type: 'messaging.moderation_action',
+    tenantId,
+    payload: { tenantId, ...line, until: line.until?.toISOString() ?? null },
+  });
 }
