@@ -101,6 +101,8 @@ describe('docker-compose.yml with the .env recipe of its header', () => {
         'NEXUS_CONTEXT_PRIVATE_KEY',
         'NEXUS_CONTEXT_PUBLIC_KEY',
         'NEXUS_DATA_KEY',
+        'NEXUS_LEDGER_PRIVATE_KEY',
+        'NEXUS_LEDGER_PUBLIC_KEY',
       ].sort(),
     );
     expect(() => interpolate(composeText, {})).toThrow(/set NEXUS_/);
@@ -216,6 +218,12 @@ describe('the built image entry points with that environment', () => {
     const account = await callersAt(gatewayUrl).signUp('Composed');
     const rooms = await account.gql(RoomsDocument, {});
     expect(rooms.data?.rooms.map((r) => r.name)).toEqual(['general']);
+    // The ledger signs with the configured key, and the gateway publishes its public half.
+    const published = await (await fetch(new URL('/.well-known/nexus-ledger-key', gatewayUrl))).text();
+    const key = await account.raw<{ ledgerPublicKey: { verifierKey: string } }>({
+      query: '{ ledgerPublicKey { verifierKey } }',
+    });
+    expect(published.trim()).toBe(key.data!.ledgerPublicKey.verifierKey);
   });
 
   it('stops every container on SIGTERM', async () => {
