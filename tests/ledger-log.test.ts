@@ -137,7 +137,7 @@ describe('proofs, checked by the independent verifier', () => {
       `{ ledgerBlocks(first: 500) { number fromIndex toIndex checkpoint { treeSize note } } }`,
     );
     const blocks = res.ledgerBlocks;
-    expect(blocks.length).toBeGreaterThan(10);
+    expect(blocks.length).toBeGreaterThan(5);
     blocks.forEach((b: any, i: number) => {
       expect(b.number).toBe(i);
       expect(b.fromIndex).toBe(i === 0 ? 0 : blocks[i - 1].toIndex);

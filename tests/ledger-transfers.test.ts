@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { ApiClient, User } from './support/client';
+import { sqlOn } from './support/db';
 import { codes, type GqlResult } from './support/gql';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { sleep } from './support/ws';
@@ -417,6 +418,86 @@ describe('transfers', () => {
     ]);
     expect(twice.map((r) => r.status)).toEqual(['CREATED', 'EXISTS']);
     expect(balances(await account(alice, from.id))).toEqual(['8', '8', '0', '0']);
+  });
+
+  it('numbers a batch in input order, each chain standing or falling alone', async () => {
+    const { bank, wallet } = await fundedWallet(alice, '1000');
+    const shop = await openAccount(alice);
+    const repeated = randomUUID();
+    const batch: NewTransfer[] = [];
+    for (let i = 0; i < 100; i++) {
+      const over = i % 10 === 3;
+      batch.push(
+        { debitAccountId: wallet.id, creditAccountId: shop.id, amount: over ? '1000' : '5', linked: true },
+        { debitAccountId: bank.id, creditAccountId: shop.id, amount: '1', pending: i % 2 === 0 },
+      );
+    }
+    batch.push({ id: repeated, debitAccountId: bank.id, creditAccountId: shop.id, amount: '2' });
+    batch.push({ id: repeated, debitAccountId: bank.id, creditAccountId: shop.id, amount: '2' });
+    const results = await send(alice, batch);
+    const created = results.filter((r) => r.status === 'CREATED');
+    expect(created).toHaveLength(181);
+    results.slice(0, 200).forEach((r, i) => {
+      const over = Math.floor(i / 2) % 10 === 3;
+      expect([r.status, r.errorCode]).toEqual(
+        over ? ['FAILED', i % 2 ? 'LINKED_TRANSFER_FAILED' : 'EXCEEDS_CREDITS'] : ['CREATED', null],
+      );
+    });
+    expect(results.slice(200).map((r) => r.status)).toEqual(['CREATED', 'EXISTS']);
+    expect(results[201].transfer).toEqual(results[200].transfer);
+    const first = created[0].transfer!.entryIndex;
+    expect(created.map((r) => r.transfer!.entryIndex)).toEqual(created.map((_, i) => first + i));
+    for (const r of [created[0], created[1], created[180]]) {
+      const entry = must(
+        await call<{ ledgerEntry: { type: string; payload: Record<string, unknown> } }>(alice, ENTRY, {
+          index: r.transfer!.entryIndex,
+        }),
+      ).ledgerEntry;
+      expect(entry.payload).toMatchObject({ id: r.id, amount: r.transfer!.amount });
+    }
+    expect(balances(await account(alice, wallet.id))).toEqual(['0', '450', '0', '1000']);
+    expect(balances(await account(alice, shop.id))).toEqual(['0', '0', '50', '492']);
+  });
+
+  it('writes the chains one by one when the database refuses what the checks let through', async () => {
+    const from = await openAccount(alice);
+    const to = await openAccount(alice);
+    // A rule only the database knows: the batch as a whole is refused, then each chain is tried alone.
+    const refused = 'refused by the database';
+    await sqlOn(
+      t.databaseUrl,
+      `ALTER TABLE ledger.transfers ADD CONSTRAINT transfers_test_refusal CHECK (memo <> '${refused}') NOT VALID`,
+    );
+    let results: Result[];
+    try {
+      results = await send(alice, [
+        { debitAccountId: from.id, creditAccountId: to.id, amount: '1' },
+        { debitAccountId: from.id, creditAccountId: to.id, amount: '2', linked: true },
+        { debitAccountId: from.id, creditAccountId: to.id, amount: '4', memo: refused },
+        { debitAccountId: from.id, creditAccountId: to.id, amount: '8', pending: true, timeoutSeconds: 3600 },
+      ]);
+    } finally {
+      await sqlOn(t.databaseUrl, `ALTER TABLE ledger.transfers DROP CONSTRAINT transfers_test_refusal`);
+    }
+    expect(results.map((r) => [r.status, r.errorCode])).toEqual([
+      ['CREATED', null],
+      ['FAILED', 'INVALID_TRANSFER'],
+      ['FAILED', 'LINKED_TRANSFER_FAILED'],
+      ['CREATED', null],
+    ]);
+    expect(results[3].transfer!.entryIndex).toBe(results[0].transfer!.entryIndex + 1);
+    expect(balances(await account(alice, from.id))).toEqual(['8', '1', '0', '0']);
+    expect(balances(await account(alice, to.id))).toEqual(['0', '0', '8', '1']);
+    const listed = await transfers(alice, { accountId: from.id });
+    expect(listed.map((x) => [x.id, x.entryIndex])).toEqual(
+      [results[0], results[3]].map((r) => [r.id, r.transfer!.entryIndex]),
+    );
+    const entry = must(
+      await call<{ ledgerEntry: { payload: Record<string, unknown> } }>(alice, ENTRY, {
+        index: results[3].transfer!.entryIndex,
+      }),
+    ).ledgerEntry;
+    expect(entry.payload).toMatchObject({ id: results[3].id, amount: '8' });
   });
 
   it('keeps debits equal to credits in every currency under 1,000 concurrent random transfers', async () => {

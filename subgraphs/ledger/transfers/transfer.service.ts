@@ -70,7 +70,7 @@ export class TransferService {
       const batch = new TransferBatch(em, this.log, tenantId, requests, await transactionTime(em));
       await batch.load();
       const { chains, open } = chainsOf(inputs);
-      for (const [n, chain] of chains.entries()) await batch.run(chain, open && n === chains.length - 1);
+      await batch.run(chains, open);
       return batch.results;
     });
   }
@@ -147,12 +147,44 @@ export class TransferService {
   }
 }
 
-/** One createTransfers call inside its transaction: the accounts' balances as they move, chain by chain. */
+/** A transfer of the batch with its place in the input. */
+interface Placed {
+  index: number;
+  transfer: Transfer;
+}
+
+/** One chain as planned against the balances earlier chains left: what it creates, or why it fails. */
+interface ChainPlan {
+  chain: number[];
+  planned: Placed[];
+  existing: Placed[];
+  /** The accounts the chain moves, as it leaves them. */
+  work: Map<string, AccountState>;
+  culprit: { index: number; refusal: Refusal } | null;
+}
+
+const REFUSED_BY_DATABASE: Refusal = {
+  code: LedgerErrorCode.INVALID_TRANSFER,
+  message: 'The ledger refused this transfer',
+};
+
+/** A constraint violation (SQLSTATE class 23): the database refused the rows, the transaction goes on. */
+function isConstraintViolation(err: unknown): boolean {
+  return String((err as { code?: unknown }).code ?? '').startsWith('23');
+}
+
+/**
+ * One createTransfers call inside its transaction: the accounts' balances as they move, chain by chain. Every
+ * chain is checked in memory against the balances the chains before it leave; then all accepted chains are
+ * written at once (one INSERT of rows, one UPDATE of balances, one append to the log), whatever the batch size.
+ */
 class TransferBatch {
   readonly results: CreateTransferResult[];
-  private readonly accounts = new Map<string, AccountState>();
+  private accounts = new Map<string, AccountState>();
   /** Transfers with an id of this batch: stored before, or created by an earlier chain of it. */
-  private readonly stored = new Map<string, Transfer>();
+  private stored = new Map<string, Transfer>();
+  /** The accounts and transfers as loaded, before any chain of this batch. */
+  private loaded = { accounts: new Map<string, AccountState>(), stored: new Map<string, Transfer>() };
   private savepoints = 0;
 
   constructor(
@@ -174,26 +206,60 @@ class TransferBatch {
     const accounts = accountIds.length
       ? await this.em.findBy(LedgerAccount, { tenantId: this.tenantId, id: In(accountIds) })
       : [];
-    for (const t of await withResolutions(this.em, this.tenantId, prior)) this.stored.set(t.id, t);
-    for (const a of accounts) this.accounts.set(a.id, accountState(a));
+    for (const t of await withResolutions(this.em, this.tenantId, prior)) this.loaded.stored.set(t.id, t);
+    for (const a of accounts) this.loaded.accounts.set(a.id, accountState(a));
+    this.restart();
   }
 
-  /** Runs one chain: checks every transfer against the balances the chain leaves, then writes it all or nothing. */
-  async run(chain: number[], open: boolean): Promise<void> {
-    const work = new Map<string, AccountState>();
-    const planned: { index: number; transfer: Transfer }[] = [];
-    const existing: { index: number; transfer: Transfer }[] = [];
-    let culprit: { index: number; refusal: Refusal } | null = null;
+  /**
+   * Runs the chains (the last one left open when `open`): plans them all, then writes every accepted one at
+   * once. Should the database refuse the rows all the same (a constraint violation, which the checks above
+   * mirror), nothing of them stays and the chains are written one by one, each under its own savepoint.
+   */
+  async run(chains: number[][], open: boolean): Promise<void> {
+    const isOpen = (n: number) => open && n === chains.length - 1;
+    const accepted: Transfer[] = [];
+    const touched = new Set<string>();
+    for (const [n, chain] of chains.entries()) {
+      const plan = this.plan(chain, isOpen(n));
+      this.settle(plan);
+      if (plan.culprit) continue;
+      for (const p of plan.planned) accepted.push(p.transfer);
+      for (const id of plan.work.keys()) touched.add(id);
+    }
+    if (accepted.length === 0 || (await this.writeAll(accepted, touched))) return;
+    this.restart();
+    for (const [n, chain] of chains.entries()) {
+      const plan = this.plan(chain, isOpen(n));
+      if (!plan.culprit && plan.planned.length > 0) plan.culprit = await this.write(plan.planned, plan.work);
+      this.settle(plan);
+    }
+  }
+
+  /** Back to the state as loaded: balances, stored transfers and results. */
+  private restart(): void {
+    this.accounts = new Map(this.loaded.accounts);
+    this.stored = new Map(this.loaded.stored);
+    this.requests.forEach((r, i) => (this.results[i] = result(r.id, CreateTransferStatus.FAILED)));
+  }
+
+  /** Checks every transfer of a chain against the balances the chain leaves (nothing is written). */
+  private plan(chain: number[], open: boolean): ChainPlan {
+    const plan: ChainPlan = { chain, planned: [], existing: [], work: new Map(), culprit: null };
     for (const index of chain) {
-      const refusal = this.plan(this.requests[index], index, work, planned, existing);
+      const refusal = this.planOne(this.requests[index], index, plan);
       if (refusal) {
-        culprit = { index, refusal };
+        plan.culprit = { index, refusal };
         break;
       }
     }
-    if (!culprit && open)
-      culprit = { index: chain[chain.length - 1], refusal: { code: LedgerErrorCode.LINKED_CHAIN_OPEN } };
-    if (!culprit && planned.length > 0) culprit = await this.write(planned, work);
+    if (!plan.culprit && open)
+      plan.culprit = { index: chain[chain.length - 1], refusal: { code: LedgerErrorCode.LINKED_CHAIN_OPEN } };
+    return plan;
+  }
+
+  /** The chain's results; when it holds, its balances and transfers become those later chains see. */
+  private settle({ chain, planned, existing, work, culprit }: ChainPlan): void {
     for (const { index, transfer } of existing)
       this.results[index] = result(transfer.id, CreateTransferStatus.EXISTS, null, transfer);
     if (culprit) {
@@ -211,14 +277,8 @@ class TransferBatch {
     }
   }
 
-  /** Adds one transfer to the chain's plan (moving `work`), or answers why it cannot be. */
-  private plan(
-    r: CheckedRequest,
-    index: number,
-    work: Map<string, AccountState>,
-    planned: { index: number; transfer: Transfer }[],
-    existing: { index: number; transfer: Transfer }[],
-  ): Refusal | null {
+  /** Adds one transfer to the chain's plan (moving its `work`), or answers why it cannot be. */
+  private planOne(r: CheckedRequest, index: number, { planned, existing, work }: ChainPlan): Refusal | null {
     if (!r.ok) return r.refusal;
     const prior = this.stored.get(r.id);
     if (prior) {
@@ -260,33 +320,55 @@ class TransferBatch {
   }
 
   /**
-   * Writes a checked chain: its rows and balances under a savepoint, then its log entries. The checks above
-   * mirror the tables' constraints; should the database still refuse the rows (a constraint violation), only
-   * this chain is undone, before anything of it reached the log, and reported failed.
+   * Writes every accepted chain at once: rows and balances (from the loaded ones to where the chains left them)
+   * under a savepoint, then all their log entries in input order. Answers false, having undone the rows and
+   * before anything reached the log, when the database refuses them.
    */
-  private async write(
-    planned: { index: number; transfer: Transfer }[],
-    work: Map<string, AccountState>,
-  ): Promise<{ index: number; refusal: Refusal } | null> {
-    const savepoint = `transfer_chain_${++this.savepoints}`;
+  private async writeAll(transfers: Transfer[], touched: ReadonlySet<string>): Promise<boolean> {
+    const before = new Map([...touched].map((id) => [id, this.loaded.accounts.get(id)!]));
+    const after = new Map([...touched].map((id) => [id, this.accounts.get(id)!]));
+    if (
+      !(await this.underSavepoint(() => writeTransferRows(this.em, this.log, this.tenantId, transfers, before, after)))
+    )
+      return false;
+    await appendTransferEntries(this.em, this.log, this.tenantId, transfers);
+    return true;
+  }
+
+  /**
+   * Writes one checked chain: its rows and balances under a savepoint, then its log entries. Should the
+   * database refuse the rows, only this chain is undone, before anything of it reached the log, and reported
+   * failed.
+   */
+  private async write(planned: Placed[], work: Map<string, AccountState>): Promise<ChainPlan['culprit']> {
     const before = new Map([...work.keys()].map((id) => [id, this.accounts.get(id)!]));
     const transfers = planned.map((p) => p.transfer);
-    await this.em.query(`SAVEPOINT ${savepoint}`);
-    try {
-      await writeTransferRows(this.em, this.log, this.tenantId, transfers, before, work);
-    } catch (err) {
-      const sqlState = String((err as { code?: unknown }).code ?? '');
-      if (!sqlState.startsWith('23')) throw err;
-      await this.em.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-      await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
-      return {
-        index: planned[0].index,
-        refusal: { code: LedgerErrorCode.INVALID_TRANSFER, message: 'The ledger refused this transfer' },
-      };
-    }
-    await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
+    if (
+      !(await this.underSavepoint(() => writeTransferRows(this.em, this.log, this.tenantId, transfers, before, work)))
+    )
+      return { index: planned[0].index, refusal: REFUSED_BY_DATABASE };
     await appendTransferEntries(this.em, this.log, this.tenantId, transfers);
     return null;
+  }
+
+  /**
+   * Runs `work` under a savepoint: true when it held; false, with its statements undone, when the database
+   * refused them (a constraint violation). Nothing under it may append to the log: the log keeps the size it
+   * has written in memory, which a rollback would not undo.
+   */
+  private async underSavepoint(work: () => Promise<void>): Promise<boolean> {
+    const savepoint = `transfer_batch_${++this.savepoints}`;
+    await this.em.query(`SAVEPOINT ${savepoint}`);
+    try {
+      await work();
+    } catch (err) {
+      if (!isConstraintViolation(err)) throw err;
+      await this.em.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+      await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
+      return false;
+    }
+    await this.em.query(`RELEASE SAVEPOINT ${savepoint}`);
+    return true;
   }
 }
 

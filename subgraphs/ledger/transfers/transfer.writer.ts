@@ -70,26 +70,7 @@ export async function writeTransferRows(
   if (transfers.length === 0) return;
   const size = await log.lock(em, tenantId);
   transfers.forEach((t, i) => (t.entryIndex = size + i));
-  await em.insert(
-    Transfer,
-    transfers.map((t) => ({
-      tenantId,
-      id: t.id,
-      kind: t.kind,
-      debitAccountId: t.debitAccountId,
-      creditAccountId: t.creditAccountId,
-      amount: t.amount,
-      currency: t.currency,
-      pendingId: t.pendingId,
-      timeoutSeconds: t.timeoutSeconds,
-      expiresAt: t.expiresAt,
-      code: t.code,
-      memo: t.memo,
-      requestHash: t.requestHash,
-      entryIndex: t.entryIndex,
-      createdAt: t.createdAt,
-    })),
-  );
+  await insertTransferRows(em, tenantId, transfers);
   await moveBalances(em, tenantId, before, after);
   for (const t of transfers) {
     if (t.kind !== TransferKind.PENDING || !t.expiresAt) continue;
@@ -101,6 +82,34 @@ export async function writeTransferRows(
       payload: { tenantId, transferId: t.id },
     });
   }
+}
+
+/** The rows of `transfers`, however many, in one statement. */
+async function insertTransferRows(em: EntityManager, tenantId: string, transfers: Transfer[]): Promise<void> {
+  const column = <T>(value: (t: Transfer) => T): T[] => transfers.map(value);
+  await em.query(
+    `INSERT INTO ledger.transfers (tenant_id, id, kind, debit_account_id, credit_account_id, amount, currency,
+            pending_id, timeout_seconds, expires_at, code, memo, request_hash, entry_idx, created_at)
+     SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::numeric[], $7::text[], $8::uuid[],
+            $9::integer[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::timestamptz[])`,
+    [
+      tenantId,
+      column((t) => t.id),
+      column((t) => t.kind),
+      column((t) => t.debitAccountId),
+      column((t) => t.creditAccountId),
+      column((t) => t.amount),
+      column((t) => t.currency),
+      column((t) => t.pendingId),
+      column((t) => t.timeoutSeconds),
+      column((t) => t.expiresAt),
+      column((t) => t.code),
+      column((t) => t.memo),
+      column((t) => t.requestHash),
+      column((t) => t.entryIndex),
+      column((t) => t.createdAt),
+    ],
+  );
 }
 
 /** One entry for each of `transfers`, at the indexes their rows were given. */
