@@ -17,18 +17,22 @@ import { subscriptionBench } from './subscriptions';
 import { loginBench } from './login';
 import { fanoutBench, formatFanout } from './fanout';
 import { amplificationBench, formatAmplification } from './amplification';
+import { formatLedger, ledgerBench } from './ledger';
 
 /**
  * Gateway overhead: the same operations sent through the gateway (auth, limits, planning, signed
  * context, federation) and, as the baseline measured in the same run, straight to the owning subgraph.
  * Prints p50/p99 latency and throughput, and the gateway/baseline ratios. Then the same for
  * subscriptions (bench/subscriptions.ts), sign-in (bench/login.ts), subscription fan-out (bench/fanout.ts) and
- * one member's many subscriptions against another tenant's queries (bench/amplification.ts).
+ * one member's many subscriptions against another tenant's queries (bench/amplification.ts); and the ledger's
+ * transfers, proofs and verification (bench/ledger.ts).
  */
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 400);
-/** Comma list of parts to run: overhead, subscriptions, login, fanout, amplification (default: all). */
+/** Comma list of parts to run: overhead, subscriptions, login, fanout, amplification, ledger (default: all). */
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout,amplification').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'overhead,subscriptions,login,fanout,amplification,ledger')
+    .split(',')
+    .map((s) => s.trim()),
 );
 /** The subscription and fan-out parts connect hundreds or thousands of clients as one user from one address on purpose. */
 const UNLIMITED_SUBSCRIPTIONS = Object.fromEntries(
@@ -111,6 +115,35 @@ async function main(): Promise<void> {
   } else {
     const embedded = await startEmbeddedDatabase({});
     database = { url: embedded.url, embedded: true, poolSize: 4, stop: embedded.stop };
+  }
+  if (ONLY.has('ledger')) {
+    // The ledger's services on a DataSource of their own (bench/ledger.ts), on the same database, before the
+    // platform starts (nothing else writes meanwhile).
+    // BENCH_LEDGER_TRANSFERS (10000 per layout), BENCH_LEDGER_BATCH (100 per createTransfers call),
+    // BENCH_LEDGER_CALLERS (4), BENCH_LEDGER_ENTRIES (1000000), BENCH_LEDGER_APPEND_BATCH (5000), BENCH_LEDGER_PROOFS (2000).
+    const input = {
+      databaseUrl: database.url,
+      poolSize: database.poolSize,
+      config,
+      keys: { ...keys, ledger: generateKeyPair() },
+      transfers: Number(process.env.BENCH_LEDGER_TRANSFERS ?? 10_000),
+      batch: Number(process.env.BENCH_LEDGER_BATCH ?? 100),
+      callers: Number(process.env.BENCH_LEDGER_CALLERS ?? 4),
+      entries: Number(process.env.BENCH_LEDGER_ENTRIES ?? 1_000_000),
+      appendBatch: Number(process.env.BENCH_LEDGER_APPEND_BATCH ?? 5_000),
+      proofs: Number(process.env.BENCH_LEDGER_PROOFS ?? 2_000),
+    };
+    const result = await ledgerBench(input).catch(async (err: unknown) => {
+      await database.stop();
+      await dropDatabase();
+      throw err;
+    });
+    process.stdout.write(formatLedger(result, input, database.embedded ? 'embedded database' : 'PostgreSQL'));
+    if ([...ONLY].every((part) => part === 'ledger')) {
+      await database.stop();
+      await dropDatabase();
+      return;
+    }
   }
   const platform = await startPlatform({ config, services: [...SUBGRAPHS, 'gateway'], database, keys });
   try {

@@ -18,7 +18,11 @@ let t: TestPlatform;
 const root = join(__dirname, '..');
 
 beforeAll(async () => {
-  t = await startTestPlatform(undefined, { LEDGER_CHECKPOINT_ENTRIES: '16', LEDGER_CHECKPOINT_SECONDS: '1' });
+  t = await startTestPlatform(undefined, {
+    LEDGER_CHECKPOINT_ENTRIES: '16',
+    LEDGER_CHECKPOINT_SECONDS: '1',
+    JOB_POLL_MS: '100',
+  });
 }, 60_000);
 afterAll(async () => {
   await t?.stop();

@@ -54,6 +54,12 @@ const MAX_ENTRY_BYTES = 64 * 1024;
 /** Per transaction: the heads this transaction holds and their sizes, the newest checkpoint size. */
 const held = new WeakMap<EntityManager, Map<string, { size: number; checkpointed: number }>>();
 
+/** A tree size a proof or a signed head may be asked for: a whole number from 1 (the log's size is checked with the read). */
+function checkTreeSize(treeSize: number): void {
+  if (!Number.isSafeInteger(treeSize) || treeSize < 1)
+    throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, `Tree size must be at least 1, got ${treeSize}`);
+}
+
 export function entryFromData(data: string, sourceEventId: string | null): StoredEntry {
   const parsed = JSON.parse(data) as {
     index: number;
@@ -141,7 +147,11 @@ export class LedgerLog {
     return stored;
   }
 
-  /** Every N entries a checkpoint at once; otherwise one T seconds after the first entry no checkpoint covers. */
+  /**
+   * Schedules the log's next checkpoint: T seconds after the first entry no checkpoint covers, or at once when the
+   * log has grown by N entries since its last one. The checkpoint job signs it in a short transaction of its own,
+   * so writers never wait for a signature or for the platform log (where every tenant's checkpoint is witnessed).
+   */
   private async afterAppend(
     em: EntityManager,
     logId: string,
@@ -149,18 +159,18 @@ export class LedgerLog {
     head: { size: number; checkpointed: number },
   ): Promise<void> {
     const { LEDGER_CHECKPOINT_ENTRIES, LEDGER_CHECKPOINT_SECONDS } = this.deps.config.ledger;
-    if (head.size - head.checkpointed >= LEDGER_CHECKPOINT_ENTRIES) {
-      await this.checkpoint(em, logId);
-      return;
-    }
-    if (sizeBefore === head.checkpointed) {
-      await scheduleJob(em, 'ledger', {
-        name: 'ledger-checkpoint',
-        key: `ledger-checkpoint:${logId}:${head.checkpointed}`,
-        runAt: new Date(Date.now() + LEDGER_CHECKPOINT_SECONDS * 1000),
-        payload: { logId },
-      });
-    }
+    const first = sizeBefore === head.checkpointed;
+    const full =
+      sizeBefore - head.checkpointed < LEDGER_CHECKPOINT_ENTRIES &&
+      head.size - head.checkpointed >= LEDGER_CHECKPOINT_ENTRIES;
+    if (!first && !full) return;
+    await scheduleJob(em, 'ledger', {
+      name: 'ledger-checkpoint',
+      // One job per checkpoint to come: rescheduling it (full after first) only brings it forward.
+      key: `ledger-checkpoint:${logId}:${head.checkpointed}`,
+      runAt: new Date(Date.now() + (full ? 0 : LEDGER_CHECKPOINT_SECONDS * 1000)),
+      payload: { logId },
+    });
   }
 
   private prepare(entry: NewEntry, index: number, time: string): StoredEntry {
@@ -234,51 +244,61 @@ export class LedgerLog {
   }
 
   async inclusionProof(em: EntityManager, logId: string, index: number, treeSize: number): Promise<Hash[]> {
-    await this.checkSize(em, logId, treeSize);
+    checkTreeSize(treeSize);
     if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize)
       throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, `Entry ${index} is not in a tree of ${treeSize}`);
-    return this.rangeHashes(em, logId, inclusionRanges(index, treeSize));
+    return this.rangeHashes(em, logId, treeSize, inclusionRanges(index, treeSize));
   }
 
   async consistencyProof(em: EntityManager, logId: string, fromSize: number, toSize: number): Promise<Hash[]> {
-    await this.checkSize(em, logId, toSize);
+    checkTreeSize(toSize);
     if (!Number.isSafeInteger(fromSize) || fromSize < 1 || fromSize > toSize)
       throw ledgerError(
         LedgerErrorCode.INVALID_PROOF_REQUEST,
         `A consistency proof goes from a size of at least 1 to a size at least as large (asked ${fromSize} → ${toSize})`,
       );
-    return this.rangeHashes(em, logId, consistencyRanges(fromSize, toSize));
+    return this.rangeHashes(em, logId, toSize, consistencyRanges(fromSize, toSize));
   }
 
-  private async checkSize(em: EntityManager, logId: string, treeSize: number): Promise<void> {
-    const size = await this.size(em, logId);
-    if (!Number.isSafeInteger(treeSize) || treeSize < 1 || treeSize > size)
-      throw ledgerError(
-        LedgerErrorCode.INVALID_PROOF_REQUEST,
-        `Tree size must be between 1 and the log's size (${size}), got ${treeSize}`,
-      );
-  }
-
+  /** The hashes of `ranges` of the tree of `treeSize` entries: one statement reads the log's size and the subtrees. */
   private async rangeHashes(
     em: EntityManager,
     logId: string,
+    treeSize: number,
     ranges: ReturnType<typeof inclusionRanges>,
   ): Promise<Hash[]> {
-    const stored = await this.readSubtrees(em, logId, subtreesFor(ranges));
+    const stored = await this.readSubtrees(em, logId, subtreesFor(ranges), treeSize);
     return ranges.map((r) => rangeHash(r, (s) => stored.get(subtreeKey(s))!));
   }
 
-  /** The stored hashes of these complete subtrees (one query); a missing one means the log was damaged. */
-  async readSubtrees(em: EntityManager, logId: string, trees: Subtree[]): Promise<Map<string, Hash>> {
+  /**
+   * The stored hashes of these complete subtrees, in one statement; a missing one means the log was damaged. With
+   * `treeSize`, the same statement reads the log's size, and a tree larger than the log is refused.
+   */
+  async readSubtrees(
+    em: EntityManager,
+    logId: string,
+    trees: Subtree[],
+    treeSize?: number,
+  ): Promise<Map<string, Hash>> {
     const out = new Map<string, Hash>();
-    if (trees.length === 0) return out;
-    const rows: { level: number; idx: string; hash: Buffer }[] = await em.query(
-      `SELECT n.level, n.idx, n.hash FROM ledger.nodes n
-         JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, idx) ON n.level = w.level AND n.idx = w.idx
-        WHERE n.tenant_id = $1`,
-      [logId, trees.map((t) => t.level), trees.map((t) => t.idx)],
-    );
-    for (const r of rows) out.set(`${r.level}:${r.idx}`, r.hash);
+    const rows: { size: string | null; level: number | null; idx: string | null; hash: Buffer | null }[] =
+      await em.query(
+        `SELECT (SELECT size FROM ledger.heads WHERE tenant_id = $1) AS size, n.level, n.idx, n.hash
+           FROM (SELECT 1) one
+           LEFT JOIN (ledger.nodes n JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, idx)
+                      ON n.level = w.level AND n.idx = w.idx AND n.tenant_id = $1) ON true`,
+        [logId, trees.map((t) => t.level), trees.map((t) => t.idx)],
+      );
+    if (treeSize !== undefined) {
+      const size = Number(rows[0]?.size ?? 0);
+      if (treeSize > size)
+        throw ledgerError(
+          LedgerErrorCode.INVALID_PROOF_REQUEST,
+          `Tree size must be between 1 and the log's size (${size}), got ${treeSize}`,
+        );
+    }
+    for (const r of rows) if (r.hash) out.set(`${r.level}:${r.idx}`, r.hash);
     const missing = trees.find((t) => !out.has(subtreeKey(t)));
     if (missing)
       throw ledgerError(
@@ -290,8 +310,9 @@ export class LedgerLog {
 
   /** A checkpoint signed now for an earlier (or the current) size; not stored. */
   async checkpointAt(em: EntityManager, logId: string, size: number): Promise<Checkpoint> {
-    await this.checkSize(em, logId, size);
-    const root = await this.root(em, logId, size);
+    checkTreeSize(size);
+    const stored = await this.readSubtrees(em, logId, subtreesOf([0, size]), size);
+    const root = rangeHash([0, size], (s) => stored.get(subtreeKey(s))!);
     const origin = this.origin(logId);
     return { logId, origin, size, root, note: signCheckpoint(this.key, origin, size, root), createdAt: new Date() };
   }
