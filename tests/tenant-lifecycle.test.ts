@@ -205,6 +205,9 @@ describe('deletion', () => {
     expect(tombstone.payload).toMatchObject({ treeSize: expect.any(Number), rootHash: expect.any(String) });
     expect(tombstone.payload.treeSize).toBeGreaterThan(0);
     expect(tombstones.data.verifyLedger).toEqual({ ok: true, problem: null });
+    // …and the purged log is never opened again (an event arriving late writes nothing).
+    const purged = await db.query(`SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1`, [doomed.tenantId]);
+    expect(purged.rowCount).toBe(1);
     // The other tenant keeps every kind of row it had.
     expect(Object.keys(await rowsOf(other.tenantId))).toEqual(expect.arrayContaining(Object.keys(otherBefore)));
     expect((await other.gql(ProductsDocument, {})).data!.products).toHaveLength(1);

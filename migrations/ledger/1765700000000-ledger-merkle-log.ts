@@ -1,6 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { runAll, tenantTableSql } from '../../kernel/db/rls';
 import { APP_ROLE } from '../../kernel/db/roles';
+
+/** The role that owns ledger.purge_tenant: the only one the history triggers let delete. */
+const PURGE_ROLE = 'nexus_ledger_purge';
+const PLATFORM_LOG = '00000000-0000-0000-0000-000000000000';
 import { jobTablesSql } from '../../kernel/jobs';
 
 /** History tables: the runtime role may read and append; triggers refuse every change but the purge function's. */
@@ -97,17 +101,28 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
          FOREIGN KEY (tenant_id, pending_id) REFERENCES ledger.transfers (tenant_id, id))`,
       `CREATE INDEX transfers_debit_idx ON ledger.transfers (tenant_id, debit_account_id, created_at)`,
       `CREATE INDEX transfers_credit_idx ON ledger.transfers (tenant_id, credit_account_id, created_at)`,
-      ...HISTORY.filter((t) => t !== 'transfers').flatMap((t) =>
+      // The runtime role appends entries, subtree hashes and transfers; checkpoints are signed by the checkpoint job.
+      ...['entries', 'nodes', 'transfers'].flatMap((t) =>
         tenantTableSql(`ledger.${t}`, { privileges: 'SELECT, INSERT' }),
       ),
-      ...tenantTableSql('ledger.transfers', { privileges: 'SELECT, INSERT' }),
-      // History never changes. The one exception is ledger.purge_tenant (below), which deletes one tenant's rows
-      // as the schema owner after setting ledger.purging to that tenant; the runtime role can set the setting
-      // but is never the owner, so it cannot use it.
+      ...tenantTableSql('ledger.checkpoints', { privileges: 'SELECT' }),
+      // Logs that were purged: never opened again (no tenant_id: the kernel's purge leaves it).
+      `CREATE TABLE ledger.purged_logs (owner_tenant uuid PRIMARY KEY, purged_at timestamptz NOT NULL DEFAULT now())`,
+      `GRANT SELECT ON ledger.purged_logs TO ${APP_ROLE}`,
+      // The one role that may delete history: it owns ledger.purge_tenant and nothing else, and cannot log in.
+      `DO $$ BEGIN
+         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${PURGE_ROLE}') THEN
+           CREATE ROLE ${PURGE_ROLE} NOLOGIN NOSUPERUSER NOINHERIT NOCREATEDB NOCREATEROLE;
+         END IF;
+       END $$`,
+      `GRANT USAGE ON SCHEMA ledger TO ${PURGE_ROLE}`,
+      `GRANT SELECT, DELETE ON ledger.entries, ledger.nodes, ledger.checkpoints, ledger.transfers, ledger.accounts,
+         ledger.heads TO ${PURGE_ROLE}`,
+      `GRANT SELECT, INSERT ON ledger.purged_logs TO ${PURGE_ROLE}`,
+      // History never changes: only ledger.purge_tenant (run as the purge role) deletes one purged tenant's rows.
       `CREATE FUNCTION ledger.refuse_history_change() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         IF TG_OP = 'DELETE' AND current_user <> '${APP_ROLE}'
-            AND OLD.tenant_id::text = current_setting('ledger.purging', true) THEN
+         IF TG_OP = 'DELETE' AND current_user = '${PURGE_ROLE}' THEN
            RETURN OLD;
          END IF;
          RAISE EXCEPTION 'ledger history is append-only: % on %.% refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -122,8 +137,7 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
       // Accounts keep their identity; only the balance columns move (granted above), never the row's key or flags.
       `CREATE FUNCTION ledger.refuse_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         IF TG_OP = 'DELETE' AND current_user <> '${APP_ROLE}'
-            AND OLD.tenant_id::text = current_setting('ledger.purging', true) THEN
+         IF TG_OP = 'DELETE' AND current_user = '${PURGE_ROLE}' THEN
            RETURN OLD;
          END IF;
          IF TG_OP = 'UPDATE' AND (NEW.tenant_id, NEW.id, NEW.code, NEW.currency, NEW.owner_id, NEW.entry_idx,
@@ -139,16 +153,55 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
          FOR EACH ROW EXECUTE FUNCTION ledger.refuse_account_change()`,
       `CREATE TRIGGER accounts_no_truncate BEFORE TRUNCATE ON ledger.accounts
          FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_account_change()`,
-      // A purged tenant's log goes only through here (called by the ledger's purge consumer, after it has written
-      // the tombstone to the platform log).
+      // Entries come in order, without gaps; only the platform (never the runtime role) writes the platform log.
+      `CREATE FUNCTION ledger.check_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.tenant_id = '${PLATFORM_LOG}'::uuid AND current_user = '${APP_ROLE}' THEN
+           RAISE EXCEPTION 'the platform log is written by the platform only' USING ERRCODE = 'insufficient_privilege';
+         END IF;
+         IF NEW.idx > 0 AND NOT EXISTS (
+              SELECT 1 FROM ledger.entries WHERE tenant_id = NEW.tenant_id AND idx = NEW.idx - 1) THEN
+           RAISE EXCEPTION 'ledger entry % of log % would leave a gap', NEW.idx, NEW.tenant_id
+             USING ERRCODE = 'integrity_constraint_violation';
+         END IF;
+         RETURN NEW;
+       END $$`,
+      `CREATE TRIGGER entries_in_order BEFORE INSERT ON ledger.entries
+         FOR EACH ROW EXECUTE FUNCTION ledger.check_entry()`,
+      // A log's size only grows, and always names its last entry: the tail cannot be hidden from proofs.
+      `CREATE FUNCTION ledger.check_head() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.size < OLD.size
+            OR (NEW.size > 0 AND NOT EXISTS (
+                  SELECT 1 FROM ledger.entries WHERE tenant_id = NEW.tenant_id AND idx = NEW.size - 1))
+            OR EXISTS (SELECT 1 FROM ledger.entries WHERE tenant_id = NEW.tenant_id AND idx = NEW.size) THEN
+           RAISE EXCEPTION 'the size of log % must grow with its entries (% to %)', NEW.tenant_id, OLD.size, NEW.size
+             USING ERRCODE = 'integrity_constraint_violation';
+         END IF;
+         RETURN NEW;
+       END $$`,
+      `CREATE TRIGGER heads_grow BEFORE UPDATE ON ledger.heads FOR EACH ROW EXECUTE FUNCTION ledger.check_head()`,
+      `CREATE FUNCTION ledger.check_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.size > coalesce((SELECT size FROM ledger.heads WHERE tenant_id = NEW.tenant_id), 0) THEN
+           RAISE EXCEPTION 'a checkpoint of log % cannot cover more than its entries', NEW.tenant_id
+             USING ERRCODE = 'integrity_constraint_violation';
+         END IF;
+         RETURN NEW;
+       END $$`,
+      `CREATE TRIGGER checkpoints_within BEFORE INSERT ON ledger.checkpoints
+         FOR EACH ROW EXECUTE FUNCTION ledger.check_checkpoint()`,
+      // A purged tenant's log goes only through here (called by the ledger's purge hook, after it has written the
+      // tombstone to the platform log). It runs as the purge role, under row-level security for that one tenant.
       `CREATE FUNCTION ledger.purge_tenant(p_tenant uuid) RETURNS bigint
          LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-       DECLARE removed bigint;
+       DECLARE removed bigint; previous text := current_setting('app.tenant_id', true);
        BEGIN
-         IF p_tenant = '00000000-0000-0000-0000-000000000000'::uuid THEN
+         IF p_tenant = '${PLATFORM_LOG}'::uuid THEN
            RAISE EXCEPTION 'the platform log is never purged';
          END IF;
-         PERFORM set_config('ledger.purging', p_tenant::text, true);
+         PERFORM set_config('app.tenant_id', p_tenant::text, true);
+         INSERT INTO ledger.purged_logs (owner_tenant) VALUES (p_tenant) ON CONFLICT DO NOTHING;
          DELETE FROM ledger.transfers WHERE tenant_id = p_tenant AND pending_id IS NOT NULL;
          DELETE FROM ledger.transfers WHERE tenant_id = p_tenant;
          DELETE FROM ledger.accounts WHERE tenant_id = p_tenant;
@@ -157,10 +210,14 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
          DELETE FROM ledger.entries WHERE tenant_id = p_tenant;
          GET DIAGNOSTICS removed = ROW_COUNT;
          DELETE FROM ledger.heads WHERE tenant_id = p_tenant;
-         PERFORM set_config('ledger.purging', '', true);
+         PERFORM set_config('app.tenant_id', coalesce(previous, ''), true);
          RETURN removed;
        END $$`,
       `REVOKE ALL ON FUNCTION ledger.purge_tenant(uuid) FROM PUBLIC`,
+      // Handing the function to the purge role needs membership for a moment (a superuser needs none).
+      `GRANT ${PURGE_ROLE} TO current_user`,
+      `ALTER FUNCTION ledger.purge_tenant(uuid) OWNER TO ${PURGE_ROLE}`,
+      `REVOKE ${PURGE_ROLE} FROM current_user`,
       `REVOKE ALL ON FUNCTION ledger.refuse_history_change() FROM PUBLIC`,
       `REVOKE ALL ON FUNCTION ledger.refuse_account_change() FROM PUBLIC`,
       ...jobTablesSql('ledger'),
@@ -172,6 +229,11 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
       `DROP TABLE ledger.jobs`,
       `DROP FUNCTION ledger.schedule_job(text, text, jsonb, timestamptz)`,
       `DROP FUNCTION ledger.purge_tenant(uuid)`,
+      `DROP TABLE ledger.purged_logs`,
+      `REVOKE USAGE ON SCHEMA ledger FROM ${PURGE_ROLE}`,
+      `DROP FUNCTION ledger.check_entry() CASCADE`,
+      `DROP FUNCTION ledger.check_head() CASCADE`,
+      `DROP FUNCTION ledger.check_checkpoint() CASCADE`,
       `DROP TABLE ledger.transfers`,
       `DROP TABLE ledger.accounts`,
       `DROP TABLE ledger.checkpoints`,

@@ -1,13 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import type { JobHandler } from '../../../kernel/contracts/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { LedgerLog, PLATFORM_LOG } from './log.service';
+import { LedgerLog, PLATFORM_LOG, skipPurged } from './log.service';
 
 /** Job: T seconds after the first entry no checkpoint covered, sign one (if none was made meanwhile). */
 export function checkpointJob(deps: SubgraphDeps): JobHandler<'ledger-checkpoint'> {
   const log = new LedgerLog(deps);
   return async ({ logId }, em) => {
-    await log.asLog(em, logId, () => log.checkpoint(em, logId));
+    await log.asLog(em, logId, () => log.checkpoint(em, logId)).catch(skipPurged);
   };
 }
 

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { AppError } from '../../../kernel/errors';
 import { scheduleJob } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { isStorableText } from '../../../kernel/text';
@@ -60,6 +61,12 @@ function checkTreeSize(treeSize: number): void {
     throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, `Tree size must be at least 1, got ${treeSize}`);
 }
 
+/** For work on a log that may have been purged meanwhile (events, jobs): nothing to do then. */
+export function skipPurged(err: unknown): undefined {
+  if (err instanceof AppError && err.extensions.code === LedgerErrorCode.LOG_PURGED) return undefined;
+  throw err;
+}
+
 export function entryFromData(data: string, sourceEventId: string | null): StoredEntry {
   const parsed = JSON.parse(data) as {
     index: number;
@@ -98,12 +105,19 @@ export class LedgerLog {
     let heads = held.get(em);
     const mine = heads?.get(logId);
     if (mine) return mine.size;
-    await em.query(`INSERT INTO ledger.heads (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING`, [logId]);
+    // A purged log is never opened again (its head row is gone and the purge is recorded).
+    await em.query(
+      `INSERT INTO ledger.heads (tenant_id)
+       SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1)
+       ON CONFLICT (tenant_id) DO NOTHING`,
+      [logId],
+    );
     const [head] = await em.query(
       `SELECT h.size, (SELECT coalesce(max(c.size), 0) FROM ledger.checkpoints c WHERE c.tenant_id = h.tenant_id) AS checkpointed
          FROM ledger.heads h WHERE h.tenant_id = $1 FOR UPDATE`,
       [logId],
     );
+    if (!head) throw ledgerError(LedgerErrorCode.LOG_PURGED);
     if (!heads) held.set(em, (heads = new Map()));
     heads.set(logId, { size: Number(head.size), checkpointed: Number(head.checkpointed) });
     return Number(head.size);
@@ -223,11 +237,10 @@ export class LedgerLog {
       `SELECT current_setting('app.tenant_id', true) AS previous, set_config('app.tenant_id', $1, true)`,
       [logId],
     );
-    try {
-      return await work();
-    } finally {
-      await em.query(`SELECT set_config('app.tenant_id', $1, true)`, [previous ?? '']);
-    }
+    // On failure the transaction is rolled back anyway: no statement after the error (it would hide it).
+    const result = await work();
+    await em.query(`SELECT set_config('app.tenant_id', $1, true)`, [previous ?? '']);
+    return result;
   }
 
   async size(em: EntityManager, logId: string): Promise<number> {

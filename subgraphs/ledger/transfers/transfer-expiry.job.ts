@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { JobHandler } from '../../../kernel/contracts/jobs';
 import { APP_ROLE } from '../../../kernel/db/roles';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
-import { LedgerLog } from '../log/log.service';
+import { LedgerLog, skipPurged } from '../log/log.service';
 import { Transfer, TransferKind } from './transfer.entity';
 import { resolutionHash } from './transfer.rules';
 import { TRANSFER_EXPIRY_JOB, resolvePending } from './transfer.writer';
@@ -21,7 +21,7 @@ export function transferExpiryJob(deps: SubgraphDeps): JobHandler<typeof TRANSFE
       `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', '', true)`,
       [APP_ROLE, tenantId],
     );
-    await expirePending(em, log, tenantId, transferId);
+    await expirePending(em, log, tenantId, transferId).catch(skipPurged);
     await em.query(`SELECT set_config('role', 'none', true), set_config('app.tenant_id', '', true)`);
   };
 }
