@@ -39,12 +39,23 @@ async function logSize(user: User): Promise<number> {
   return (await data(user, `{ verifyLedger(fromIndex: 0, toIndex: 0) { treeSize } }`)).verifyLedger.treeSize;
 }
 
+type Entry = {
+  index: number;
+  type: string;
+  payload: Record<string, unknown>;
+  time: string;
+  sourceEventId: string | null;
+  data: string;
+  leafHash: string;
+};
+
 /** All entries' data, checked to be canonical and gapless from 0, with the leaf hash the verifier computes. */
 async function leaves(user: User, size: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
   let after: string | null = null;
   while (out.length < size) {
-    const page: any = await data(
+    type Page = { ledgerEntries: { nodes: Entry[]; pageInfo: { endCursor: string | null } } };
+    const page: Page = await data<Page>(
       user,
       `query($after: String) { ledgerEntries(first: 500, after: $after) { nodes { index type payload time sourceEventId data leafHash } pageInfo { endCursor } } }`,
       { after },
@@ -150,12 +161,17 @@ describe('proofs, checked by the independent verifier', () => {
     const blocks = res.ledgerBlocks;
     expect(blocks.length).toBeGreaterThan(2);
     expect(blocks[blocks.length - 1].toIndex).toBe(size);
-    blocks.forEach((b: any, i: number) => {
-      expect(b.number).toBe(i);
-      expect(b.fromIndex).toBe(i === 0 ? 0 : blocks[i - 1].toIndex);
-      expect(b.checkpoint.treeSize).toBe(b.toIndex);
-      expect(checkpointOf(b.checkpoint.note).treeSize).toBe(b.toIndex);
-    });
+    blocks.forEach(
+      (
+        b: { number: number; fromIndex: number; toIndex: number; checkpoint: { treeSize: number; note: string } },
+        i: number,
+      ) => {
+        expect(b.number).toBe(i);
+        expect(b.fromIndex).toBe(i === 0 ? 0 : blocks[i - 1].toIndex);
+        expect(b.checkpoint.treeSize).toBe(b.toIndex);
+        expect(checkpointOf(b.checkpoint.note).treeSize).toBe(b.toIndex);
+      },
+    );
     const verified = await data(owner, `{ verifyLedger { ok treeSize firstBadIndex problem } }`);
     expect(verified.verifyLedger).toMatchObject({ ok: true, firstBadIndex: null });
   });

@@ -196,15 +196,19 @@ describe('deletion', () => {
     );
     expect(after).toEqual({});
     // The ledger leaves a tombstone in the platform log: the purged log's last checkpoint, and the platform log stays valid.
-    const tombstones = await root.raw<any>({
+    type Tombstone = { payload: { log: string; treeSize: number; rootHash: string } };
+    const tombstones = await root.raw<{
+      ledgerEntries: { nodes: Tombstone[] };
+      verifyLedger: { ok: boolean; problem: string | null };
+    }>({
       query: `query($f: LedgerEntryFilter) { ledgerEntries(log: PLATFORM, filter: $f, first: 500) { nodes { payload } } verifyLedger(log: PLATFORM) { ok problem } }`,
       variables: { f: { type: 'log.purged' } },
     });
     expect(tombstones.errors).toBeUndefined();
-    const tombstone = tombstones.data.ledgerEntries.nodes.find((e: any) => e.payload.log === doomed.tenantId);
+    const tombstone = tombstones.data!.ledgerEntries.nodes.find((e) => e.payload.log === doomed.tenantId)!;
     expect(tombstone.payload).toMatchObject({ treeSize: expect.any(Number), rootHash: expect.any(String) });
     expect(tombstone.payload.treeSize).toBeGreaterThan(0);
-    expect(tombstones.data.verifyLedger).toEqual({ ok: true, problem: null });
+    expect(tombstones.data!.verifyLedger).toEqual({ ok: true, problem: null });
     // …and the purged log is never opened again (an event arriving late writes nothing).
     const purged = await db.query(`SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1`, [doomed.tenantId]);
     expect(purged.rowCount).toBe(1);

@@ -174,13 +174,13 @@ export type LedgerAccountFilter = {
 };
 
 export type LedgerEntryFilter = {
-  /** Only entries from this index on */
+  /** Only entries from this index on (0 or more, at most toIndex) */
   fromIndex?: number | null | undefined;
-  /** Only entries written for this event */
+  /** Only entries written for this event (an id that is not a UUID matches nothing) */
   sourceEventId?: string | null | undefined;
-  /** Only entries before this index */
+  /** Only entries before this index (0 or more) */
   toIndex?: number | null | undefined;
-  /** Only entries of this type */
+  /** Only entries of this type (a type no entry can have matches nothing) */
   type?: string | null | undefined;
 };
 

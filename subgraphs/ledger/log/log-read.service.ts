@@ -2,6 +2,8 @@ import type { EntityManager } from 'typeorm';
 import { requirePermissions } from '../../../kernel/auth';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
+import { isUuid } from '../../../kernel/db/values';
+import { isStorableText } from '../../../kernel/text';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { LedgerErrorCode, ledgerError } from '../ledger.errors';
 import { LedgerLog, PLATFORM_LOG, entryFromData, type Checkpoint } from './log.service';
@@ -25,6 +27,49 @@ function page(first: number): number {
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE)
     throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, `first must be between 1 and ${MAX_PAGE}`);
   return first;
+}
+
+/** Entry types are at most this long (log.service.ts refuses longer ones). */
+const MAX_ENTRY_TYPE = 100;
+
+/** `after` of ledgerEntries: an endCursor, i.e. an entry index written in decimal digits. */
+function entryCursor(after: string): number {
+  const cursor = /^\d+$/.test(after) ? Number(after) : NaN;
+  if (!Number.isSafeInteger(cursor))
+    throw ledgerError(
+      LedgerErrorCode.INVALID_PROOF_REQUEST,
+      'after must be an endCursor from pageInfo (an entry index in decimal digits)',
+    );
+  return cursor;
+}
+
+/**
+ * The filter as query parameters; null when it matches no entry (a type no entry can have, an event id that is
+ * not a UUID). Index bounds must be whole numbers from 0, fromIndex at most toIndex.
+ */
+function entryFilter(filter: LedgerEntryFilter | undefined): {
+  type: string | null;
+  fromIndex: number | null;
+  toIndex: number | null;
+  sourceEventId: string | null;
+} | null {
+  const { type = null, fromIndex = null, toIndex = null, sourceEventId = null } = filter ?? {};
+  for (const [name, bound] of [
+    ['fromIndex', fromIndex],
+    ['toIndex', toIndex],
+  ] as const)
+    if (bound !== null && !(Number.isSafeInteger(bound) && bound >= 0))
+      throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, `filter.${name} must be a whole number from 0`);
+  if (fromIndex !== null && toIndex !== null && fromIndex > toIndex)
+    throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, 'filter.fromIndex must be at most filter.toIndex');
+  if (type !== null && (type.length > MAX_ENTRY_TYPE || !isStorableText(type))) return null;
+  if (sourceEventId !== null && !isUuid(sourceEventId)) return null;
+  return { type, fromIndex, toIndex, sourceEventId };
+}
+
+/** The page info of a page with no entries: the cursor stays where it was. */
+function emptyPage(after: string | null | undefined): { endCursor: string | null; hasNextPage: boolean } {
+  return { endCursor: after ?? null, hasNextPage: false };
 }
 
 export function checkpointType(c: Checkpoint): LedgerCheckpoint {
@@ -137,33 +182,26 @@ export class LogReadService {
     first: number,
     after?: string | null,
   ): Promise<LedgerEntryConnection> {
-    const cursor = after == null ? -1 : Number(after);
-    if (!Number.isSafeInteger(cursor) || cursor < -1)
-      throw ledgerError(LedgerErrorCode.INVALID_PROOF_REQUEST, 'after must be a cursor from pageInfo.endCursor');
+    const cursor = after == null ? -1 : entryCursor(after);
+    const where = entryFilter(filter);
+    const limit = page(first);
     return this.scope(ctx, which, async (em, logId) => {
+      // A type or event id no entry can have matches nothing (rather than failing in the database).
+      if (!where) return Object.assign(new LedgerEntryConnection(), { nodes: [], pageInfo: emptyPage(after) });
       const rows: { idx: string; data: string; source_event_id: string | null }[] = await em.query(
         `SELECT idx, data, source_event_id FROM ledger.entries
           WHERE tenant_id = $1 AND idx > $2 AND ($3::text IS NULL OR type = $3)
             AND ($4::bigint IS NULL OR idx >= $4) AND ($5::bigint IS NULL OR idx < $5)
             AND ($6::uuid IS NULL OR source_event_id = $6)
           ORDER BY idx LIMIT $7`,
-        [
-          logId,
-          cursor,
-          filter?.type ?? null,
-          filter?.fromIndex ?? null,
-          filter?.toIndex ?? null,
-          filter?.sourceEventId ?? null,
-          page(first) + 1,
-        ],
+        [logId, cursor, where.type, where.fromIndex, where.toIndex, where.sourceEventId, limit + 1],
       );
-      const nodes = rows.slice(0, first).map((r) => this.toEntry(logId, r));
+      const nodes = rows.slice(0, limit).map((r) => this.toEntry(logId, r));
       return Object.assign(new LedgerEntryConnection(), {
         nodes,
-        pageInfo: {
-          endCursor: nodes.length ? String(nodes[nodes.length - 1].index) : (after ?? null),
-          hasNextPage: rows.length > first,
-        },
+        pageInfo: nodes.length
+          ? { endCursor: String(nodes[nodes.length - 1].index), hasNextPage: rows.length > limit }
+          : emptyPage(after),
       });
     });
   }

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { canonicalJson } from './canonical-json';
 import { LedgerLog, PLATFORM_LOG } from './log.service';
 import { TreeBuilder, leafHash, subtreeKey, subtreesOf } from './merkle';
-import { checkpointBody } from './signed-note';
+import { checkpointBody, noteKeyId } from './signed-note';
 
 export interface Verification {
   ok: boolean;
@@ -25,16 +25,102 @@ class Damage extends Error {
 
 const CHUNK = 2000;
 
+/** The canonical form of parsed entry data, or null when it has none (an unpaired surrogate, say). */
+function canonicalForm(value: unknown): string | null {
+  try {
+    return canonicalJson(value);
+  } catch {
+    return null;
+  }
+}
+
+/** A `checkpoint.witnessed` entry of the platform log about `logId`, or null (another log's, or unreadable). */
+function witnessOf(data: string, logId: string): { size: number; rootHash: string } | null {
+  try {
+    const { payload } = JSON.parse(data) as { payload?: { log?: unknown; treeSize?: unknown; rootHash?: unknown } };
+    if (payload?.log !== logId || !Number.isSafeInteger(payload.treeSize) || typeof payload.rootHash !== 'string')
+      return null;
+    return { size: payload.treeSize as number, rootHash: payload.rootHash };
+  } catch {
+    return null;
+  }
+}
+
+/** A stored checkpoint and what the platform log witnessed of the log, read before the log's size. */
+interface SignedRecords {
+  checkpoints: { size: string; root: Buffer; note: string }[];
+  witnessed: { data: string }[];
+}
+
+/** A row of the balance check: an account whose balances differ from its transfers, or an unbalanced currency. */
+interface BalanceProblem {
+  kind: 'account' | 'currency';
+  code: string | null;
+  currency: string;
+  entry_idx: string;
+  differences: string;
+}
+
+/**
+ * The balance columns against what the transfers give, in one statement (one snapshot): posted = Σ single and
+ * post amounts on that side; pending = Σ pending amounts on that side not yet resolved (no row names them as
+ * pending_id). Then, per currency, Σ debits = Σ credits over the recomputed balances. Smallest entry index first.
+ */
+const BALANCE_CHECK_SQL = `
+  WITH t AS (
+    SELECT t.debit_account_id, t.credit_account_id,
+           CASE WHEN t.kind IN ('single', 'post') THEN t.amount ELSE 0 END AS posted,
+           CASE WHEN t.kind = 'pending' AND NOT EXISTS (
+                  SELECT 1 FROM ledger.transfers r WHERE r.tenant_id = t.tenant_id AND r.pending_id = t.id)
+                THEN t.amount ELSE 0 END AS pending
+      FROM ledger.transfers t WHERE t.tenant_id = $1),
+  sides AS (
+    SELECT debit_account_id AS id, posted AS dpo, pending AS dp, 0::numeric AS cpo, 0::numeric AS cp FROM t
+    UNION ALL
+    SELECT credit_account_id, 0, 0, posted, pending FROM t),
+  sums AS (SELECT id, sum(dpo) AS dpo, sum(dp) AS dp, sum(cpo) AS cpo, sum(cp) AS cp FROM sides GROUP BY id),
+  b AS (
+    SELECT a.code, a.currency, a.entry_idx,
+           a.debits_posted, a.debits_pending, a.credits_posted, a.credits_pending,
+           coalesce(s.dpo, 0) AS r_dpo, coalesce(s.dp, 0) AS r_dp, coalesce(s.cpo, 0) AS r_cpo, coalesce(s.cp, 0) AS r_cp
+      FROM ledger.accounts a LEFT JOIN sums s ON s.id = a.id
+     WHERE a.tenant_id = $1)
+  SELECT 'account' AS kind, code, currency, entry_idx, concat_ws(', ',
+           CASE WHEN debits_posted <> r_dpo THEN format('debits posted %s, transfers give %s', debits_posted, r_dpo) END,
+           CASE WHEN debits_pending <> r_dp THEN format('debits pending %s, transfers give %s', debits_pending, r_dp) END,
+           CASE WHEN credits_posted <> r_cpo THEN format('credits posted %s, transfers give %s', credits_posted, r_cpo) END,
+           CASE WHEN credits_pending <> r_cp THEN format('credits pending %s, transfers give %s', credits_pending, r_cp) END
+         ) AS differences
+    FROM b
+   WHERE (debits_posted, debits_pending, credits_posted, credits_pending) <> (r_dpo, r_dp, r_cpo, r_cp)
+  UNION ALL
+  SELECT 'currency', NULL, currency, min(entry_idx), concat_ws(', ',
+           CASE WHEN sum(r_dpo) <> sum(r_cpo) THEN format('debits posted %s, credits posted %s', sum(r_dpo), sum(r_cpo)) END,
+           CASE WHEN sum(r_dp) <> sum(r_cp) THEN format('debits pending %s, credits pending %s', sum(r_dp), sum(r_cp)) END)
+    FROM b GROUP BY currency
+  HAVING sum(r_dpo) <> sum(r_cpo) OR sum(r_dp) <> sum(r_cp)
+   ORDER BY kind, entry_idx
+   LIMIT 1`;
+
 /**
  * Recomputes a range of a log from its stored rows: every entry present, in place and canonical, every stored
  * subtree hash equal to the recomputed one, every stored checkpoint correctly signed and equal to the recomputed
- * root, and (for a tenant log) every checkpoint the platform log witnessed still matching. Reports the first bad
- * index; altering, removing, reordering or truncating rows — even with hashes recomputed — is caught here.
+ * root, and (for a tenant log) every checkpoint the platform log witnessed still matching, and every account's
+ * balances equal to what its transfers give. Reports the first bad index. Altering, removing, reordering or
+ * truncating rows, even with hashes recomputed, is caught while a signed checkpoint or a witness of the old state
+ * survives; a forger who also removes every one of those is caught by a client holding an older checkpoint.
  */
 export class LogVerifier {
-  constructor(private readonly log: LedgerLog) {}
+  private readonly keyId: Buffer;
+
+  constructor(private readonly log: LedgerLog) {
+    this.keyId = noteKeyId(log.key);
+  }
 
   async verify(em: EntityManager, logId: string, fromIndex?: number | null, toIndex?: number | null) {
+    // Signed records first, the size after: sizes only grow, so a checkpoint committed in between is still
+    // within the size read (read the other way round it would look like entries removed).
+    const records = await this.signedRecords(em, logId);
     const treeSize = await this.log.size(em, logId);
     const from = fromIndex ?? 0;
     const to = toIndex ?? treeSize;
@@ -49,8 +135,9 @@ export class LogVerifier {
     if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && from >= 0 && from <= to && to <= treeSize))
       return { ...result, ok: false, problem: `The range must lie within 0…${treeSize}` };
     try {
-      const roots = await this.expectedRoots(em, logId, treeSize);
+      const roots = this.expectedRoots(logId, records, treeSize);
       await this.scan(em, logId, from, to, roots);
+      if (logId !== PLATFORM_LOG) await this.checkBalances(em, logId);
       return result;
     } catch (err) {
       if (!(err instanceof Damage)) throw err;
@@ -58,15 +145,27 @@ export class LogVerifier {
     }
   }
 
-  /** Roots the log must have at given sizes: its signed checkpoints, and what the platform log witnessed. */
-  private async expectedRoots(em: EntityManager, logId: string, treeSize: number): Promise<Map<number, string>> {
-    const roots = new Map<number, string>();
-    const rows: { size: string; root: Buffer; note: string }[] = await em.query(
+  private async signedRecords(em: EntityManager, logId: string): Promise<SignedRecords> {
+    const checkpoints: SignedRecords['checkpoints'] = await em.query(
       `SELECT size, root, note FROM ledger.checkpoints WHERE tenant_id = $1 ORDER BY size`,
       [logId],
     );
+    if (logId === PLATFORM_LOG) return { checkpoints, witnessed: [] };
+    const witnessed: SignedRecords['witnessed'] = await this.log.asLog(em, PLATFORM_LOG, () =>
+      em.query(
+        `SELECT data FROM ledger.entries WHERE tenant_id = $1 AND type = 'checkpoint.witnessed' AND data LIKE $2
+          ORDER BY idx`,
+        [PLATFORM_LOG, `%"log":"${logId}"%`],
+      ),
+    );
+    return { checkpoints, witnessed };
+  }
+
+  /** Roots the log must have at given sizes: its signed checkpoints, and what the platform log witnessed. */
+  private expectedRoots(logId: string, records: SignedRecords, treeSize: number): Map<number, string> {
+    const roots = new Map<number, string>();
     let previous = 0;
-    for (const row of rows) {
+    for (const row of records.checkpoints) {
       const size = Number(row.size);
       const root = row.root.toString('base64');
       if (size > treeSize)
@@ -79,34 +178,65 @@ export class LogVerifier {
       roots.set(size, root);
       previous = size;
     }
-    if (logId === PLATFORM_LOG) return roots;
-    const witnessed: { data: string }[] = await this.log.asLog(em, PLATFORM_LOG, () =>
-      em.query(
-        `SELECT data FROM ledger.entries WHERE tenant_id = $1 AND type = 'checkpoint.witnessed' AND data LIKE $2
-          ORDER BY idx`,
-        [PLATFORM_LOG, `%"log":"${logId}"%`],
-      ),
-    );
-    for (const { data } of witnessed) {
-      const { treeSize: size, rootHash } = (JSON.parse(data) as { payload: { treeSize: number; rootHash: string } })
-        .payload;
+    const witnessed = records.witnessed.flatMap(({ data }) => {
+      const w = witnessOf(data, logId);
+      return w ? [w] : [];
+    });
+    // A mismatch is reported at the start of its block: the largest size below it that something signed.
+    const known = [...roots.keys(), ...witnessed.map((w) => w.size)];
+    const blockStart = (size: number) => known.filter((s) => s < size).reduce((a, b) => Math.max(a, b), 0);
+    for (const { size, rootHash } of witnessed) {
       if (size > treeSize)
         throw new Damage(treeSize, `The platform log witnessed ${size} entries but the log holds ${treeSize}`);
       const stored = roots.get(size);
       if (stored !== undefined && stored !== rootHash)
-        throw new Damage(0, `The checkpoint at size ${size} differs from the one the platform log witnessed`);
+        throw new Damage(
+          blockStart(size),
+          `The checkpoint at size ${size} differs from the one the platform log witnessed`,
+        );
       roots.set(size, rootHash);
     }
     return roots;
   }
 
+  /**
+   * Whether `note` is the checkpoint body followed by exactly one signature line of the ledger key, its
+   * signature strict base64 of 68 bytes: the key id, then an Ed25519 signature of the body. Lines of other keys
+   * may follow (C2SP signed-note); anything else is refused.
+   */
   private signedBy(note: string, origin: string, size: number, root: Buffer): boolean {
     const body = checkpointBody(origin, size, root);
-    if (!note.startsWith(`${body}\n\u2014 ${this.log.key.name} `)) return false;
-    const signature = Buffer.from(note.slice(body.length + 4 + this.log.key.name.length).trim(), 'base64');
+    if (!note.startsWith(`${body}\n`) || !note.endsWith('\n')) return false;
+    const lines = note.slice(body.length + 1, -1).split('\n');
+    const mine: string[] = [];
+    for (const line of lines) {
+      const space = line.lastIndexOf(' ');
+      if (!line.startsWith('\u2014 ') || space <= 2 || space === line.length - 1) return false;
+      if (line.slice(2, space) === this.log.key.name) mine.push(line.slice(space + 1));
+    }
+    if (mine.length !== 1) return false;
+    const signature = Buffer.from(mine[0], 'base64');
     return (
+      signature.toString('base64') === mine[0] &&
       signature.length === 68 &&
+      signature.subarray(0, 4).equals(this.keyId) &&
       verifySignature(null, Buffer.from(body, 'utf8'), this.log.key.publicKey, signature.subarray(4))
+    );
+  }
+
+  /** Every account's balances recomputed from the tenant's transfers; each currency's debits equal its credits. */
+  private async checkBalances(em: EntityManager, logId: string): Promise<void> {
+    const [problem]: BalanceProblem[] = await em.query(BALANCE_CHECK_SQL, [logId]);
+    if (!problem) return;
+    const index = Number(problem.entry_idx);
+    if (problem.kind === 'account')
+      throw new Damage(
+        index,
+        `Ledger account ${problem.code}/${problem.currency} balances differ from its transfers (${problem.differences})`,
+      );
+    throw new Damage(
+      index,
+      `In ${problem.currency}, the balances recomputed from the transfers do not balance (${problem.differences})`,
     );
   }
 
@@ -158,7 +288,7 @@ export class LogVerifier {
     } catch {
       throw new Damage(index, `Entry ${index} is not JSON`);
     }
-    if (canonicalJson(parsed) !== row.data) throw new Damage(index, `Entry ${index} is not in canonical form`);
+    if (canonicalForm(parsed) !== row.data) throw new Damage(index, `Entry ${index} is not in canonical form`);
     if (parsed.index !== index) throw new Damage(index, `Entry ${index} holds the data of entry ${parsed.index}`);
     if (parsed.type !== row.type || (parsed.sourceEventId ?? null) !== row.source_event_id)
       throw new Damage(index, `Entry ${index}'s columns differ from its data`);

@@ -120,7 +120,10 @@ export class LedgerEntry {
 
 @ObjectType()
 export class LedgerPageInfo {
-  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Pass as `after` for the next page (an entry index in decimal digits; any other cursor is refused)',
+  })
   endCursor: string | null;
 
   @Field(() => Boolean)
@@ -138,20 +141,29 @@ export class LedgerEntryConnection {
 
 @InputType()
 export class LedgerEntryFilter {
-  @Field(() => String, { nullable: true, description: 'Only entries of this type' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Only entries of this type (a type no entry can have matches nothing)',
+  })
   type?: string;
 
-  @Field(() => Int, { nullable: true, description: 'Only entries from this index on' })
+  @Field(() => Int, { nullable: true, description: 'Only entries from this index on (0 or more, at most toIndex)' })
   fromIndex?: number;
 
-  @Field(() => Int, { nullable: true, description: 'Only entries before this index' })
+  @Field(() => Int, { nullable: true, description: 'Only entries before this index (0 or more)' })
   toIndex?: number;
 
-  @Field(() => String, { nullable: true, description: 'Only entries written for this event' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Only entries written for this event (an id that is not a UUID matches nothing)',
+  })
   sourceEventId?: string;
 }
 
-@ObjectType({ description: 'Result of recomputing a range of the log from its stored entries' })
+@ObjectType({
+  description:
+    "Result of recomputing a range of the log from its stored entries, against its stored hashes, its signed checkpoints and what the platform log witnessed; for a tenant log, every account's balances are also recomputed from its transfers",
+})
 export class LedgerVerification {
   @Field(() => Boolean, { description: 'True when every check passed' })
   ok: boolean;
@@ -165,7 +177,11 @@ export class LedgerVerification {
   @Field(() => Int, { description: 'One past the last index checked' })
   checkedTo: number;
 
-  @Field(() => Int, { nullable: true, description: 'The first index found missing, altered or out of place' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'The first index found missing, altered or out of place (the start of its block when only a checkpoint root disagrees; the entry that opened the account when balances differ from the transfers)',
+  })
   firstBadIndex: number | null;
 
   @Field(() => String, { nullable: true, description: 'What was wrong there' })
