@@ -246,7 +246,10 @@ describe('what a superuser does anyway is caught', () => {
       [`DELETE FROM ledger.entries WHERE tenant_id = $1 AND idx >= $2`, [user.tenantId, keep]],
       [`DELETE FROM ledger.checkpoints WHERE tenant_id = $1 AND size > $2`, [user.tenantId, keep]],
       [`DELETE FROM ledger.transfers WHERE tenant_id = $1 AND entry_idx >= $2`, [user.tenantId, keep]],
-      [`UPDATE ledger.heads SET size = $2 WHERE tenant_id = $1`, [user.tenantId, keep]],
+      [
+        `UPDATE ledger.heads SET size = $2, checkpointed = least(checkpointed, $2) WHERE tenant_id = $1`,
+        [user.tenantId, keep],
+      ],
       ...(await rehash(user.tenantId)),
     ]);
     const result = await verification(user);

@@ -27,6 +27,8 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
       `CREATE TABLE ledger.heads (
          tenant_id uuid NOT NULL PRIMARY KEY,
          size bigint NOT NULL DEFAULT 0 CHECK (size >= 0),
+         -- The size of the newest checkpoint, moved by the checkpoint job under the same lock.
+         checkpointed bigint NOT NULL DEFAULT 0 CHECK (checkpointed >= 0 AND checkpointed <= size),
          updated_at timestamptz NOT NULL DEFAULT now())`,
       ...tenantTableSql('ledger.heads', { privileges: 'SELECT, INSERT, UPDATE (size, updated_at)' }),
       `CREATE TABLE ledger.entries (
@@ -171,7 +173,7 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
       // A log's size only grows, and always names its last entry: the tail cannot be hidden from proofs.
       `CREATE FUNCTION ledger.check_head() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
-         IF NEW.size < OLD.size
+         IF NEW.size < OLD.size OR NEW.checkpointed < OLD.checkpointed
             OR (NEW.size > 0 AND NOT EXISTS (
                   SELECT 1 FROM ledger.entries WHERE tenant_id = NEW.tenant_id AND idx = NEW.size - 1))
             OR EXISTS (SELECT 1 FROM ledger.entries WHERE tenant_id = NEW.tenant_id AND idx = NEW.size) THEN

@@ -53,7 +53,12 @@ const ENTRY_TYPE = /^[a-z][a-z0-9_.:-]{0,99}$/;
 const MAX_ENTRY_BYTES = 64 * 1024;
 
 /** Per transaction: the heads this transaction holds and their sizes, the newest checkpoint size. */
-const held = new WeakMap<EntityManager, Map<string, { size: number; checkpointed: number }>>();
+interface Head {
+  size: number;
+  checkpointed: number;
+  now: Date;
+}
+const held = new WeakMap<EntityManager, Map<string, Head>>();
 
 /** A tree size a proof or a signed head may be asked for: a whole number from 1 (the log's size is checked with the read). */
 function checkTreeSize(treeSize: number): void {
@@ -102,25 +107,37 @@ export class LedgerLog {
 
   /** Takes the log's head until the transaction ends (every writer of this log waits); returns its size. */
   async lock(em: EntityManager, logId: string): Promise<number> {
+    return (await this.hold(em, logId)).size;
+  }
+
+  /** The time of the transaction holding the log (PostgreSQL's now()), read with the lock. */
+  async transactionTime(em: EntityManager, logId: string): Promise<Date> {
+    return (await this.hold(em, logId)).now;
+  }
+
+  private async hold(em: EntityManager, logId: string): Promise<Head> {
     let heads = held.get(em);
     const mine = heads?.get(logId);
-    if (mine) return mine.size;
-    // A purged log is never opened again (its head row is gone and the purge is recorded).
-    await em.query(
-      `INSERT INTO ledger.heads (tenant_id)
-       SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1)
-       ON CONFLICT (tenant_id) DO NOTHING`,
-      [logId],
-    );
-    const [head] = await em.query(
-      `SELECT h.size, (SELECT coalesce(max(c.size), 0) FROM ledger.checkpoints c WHERE c.tenant_id = h.tenant_id) AS checkpointed
-         FROM ledger.heads h WHERE h.tenant_id = $1 FOR UPDATE`,
-      [logId],
-    );
+    if (mine) return mine;
+    // Read from the locked row itself: a statement that waited for the lock sees its newest version (a
+    // subquery would still see its snapshot from before the wait, e.g. no checkpoint that was made meanwhile).
+    const select = `SELECT size, checkpointed, now() AS now FROM ledger.heads WHERE tenant_id = $1 FOR UPDATE`;
+    let [head] = await em.query(select, [logId]);
+    if (!head) {
+      // A new log; a purged one is never opened again (its head row is gone and the purge is recorded).
+      await em.query(
+        `INSERT INTO ledger.heads (tenant_id)
+         SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1)
+         ON CONFLICT (tenant_id) DO NOTHING`,
+        [logId],
+      );
+      [head] = await em.query(select, [logId]);
+    }
     if (!head) throw ledgerError(LedgerErrorCode.LOG_PURGED);
     if (!heads) held.set(em, (heads = new Map()));
-    heads.set(logId, { size: Number(head.size), checkpointed: Number(head.checkpointed) });
-    return Number(head.size);
+    const taken = { size: Number(head.size), checkpointed: Number(head.checkpointed), now: new Date(head.now) };
+    heads.set(logId, taken);
+    return taken;
   }
 
   async append(em: EntityManager, logId: string, entries: NewEntry[]): Promise<StoredEntry[]> {
@@ -136,8 +153,12 @@ export class LedgerLog {
       edgeTrees.map((s) => edge.get(subtreeKey(s))!),
       leaves,
     );
+    // Entries and the subtrees they complete in one statement.
     await em.query(
-      `INSERT INTO ledger.entries (tenant_id, idx, type, data, source_event_id, created_at)
+      `WITH n AS (
+         INSERT INTO ledger.nodes (tenant_id, level, idx, hash)
+         SELECT $1, l, i, h FROM unnest($7::smallint[], $8::bigint[], $9::bytea[]) AS x(l, i, h))
+       INSERT INTO ledger.entries (tenant_id, idx, type, data, source_event_id, created_at)
        SELECT $1, i, t, d, s, $6 FROM unnest($2::bigint[], $3::text[], $4::text[], $5::uuid[]) AS x(i, t, d, s)`,
       [
         logId,
@@ -146,12 +167,10 @@ export class LedgerLog {
         stored.map((e) => e.data),
         stored.map((e) => e.sourceEventId),
         time,
+        nodes.map((n) => n.level),
+        nodes.map((n) => n.idx),
+        nodes.map((n) => n.hash),
       ],
-    );
-    await em.query(
-      `INSERT INTO ledger.nodes (tenant_id, level, idx, hash)
-       SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS x(l, i, h)`,
-      [logId, nodes.map((n) => n.level), nodes.map((n) => n.idx), nodes.map((n) => n.hash)],
     );
     const newSize = size + stored.length;
     await em.query(`UPDATE ledger.heads SET size = $2, updated_at = now() WHERE tenant_id = $1`, [logId, newSize]);
@@ -214,6 +233,7 @@ export class LedgerLog {
       `INSERT INTO ledger.checkpoints (tenant_id, size, root, note) VALUES ($1, $2, $3, $4) RETURNING created_at`,
       [logId, head.size, root, note],
     );
+    await em.query(`UPDATE ledger.heads SET checkpointed = $2 WHERE tenant_id = $1`, [logId, head.size]);
     head.checkpointed = head.size;
     if (logId !== PLATFORM_LOG) {
       await this.asLog(em, PLATFORM_LOG, () =>

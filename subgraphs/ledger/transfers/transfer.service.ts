@@ -43,11 +43,6 @@ const ALREADY_RESOLVED: Partial<Record<TransferKind, LedgerErrorCode>> = {
   [TransferKind.EXPIRE]: LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED,
 };
 
-async function transactionTime(em: EntityManager): Promise<Date> {
-  const [row]: { now: Date }[] = await em.query(`SELECT now() AS now`);
-  return new Date(row.now);
-}
-
 export class TransferService {
   private readonly log: LedgerLog;
 
@@ -66,8 +61,8 @@ export class TransferService {
     const requests = inputs.map(checkRequest);
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       // The log's lock first: writers of this tenant's ledger take turns, so balances read below stay true.
-      await this.log.lock(em, tenantId);
-      const batch = new TransferBatch(em, this.log, tenantId, requests, await transactionTime(em));
+      const now = await this.log.transactionTime(em, tenantId);
+      const batch = new TransferBatch(em, this.log, tenantId, requests, now);
       await batch.load();
       const { chains, open } = chainsOf(inputs);
       await batch.run(chains, open);
@@ -111,7 +106,7 @@ export class TransferService {
       if (!pending) throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_NOT_FOUND);
       const resolved = await em.findOneBy(Transfer, { tenantId, pendingId });
       if (resolved) throw ledgerError(ALREADY_RESOLVED[resolved.kind]!);
-      const now = await transactionTime(em);
+      const now = await this.log.transactionTime(em, tenantId);
       // Past its timeout it is expired, even before the expiry job has released it.
       if (pending.expiresAt && pending.expiresAt.getTime() <= now.getTime())
         throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED);
