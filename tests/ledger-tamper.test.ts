@@ -345,6 +345,44 @@ describe('balances and signed records', () => {
     expect(again.problem).toContain(`account ${first.code}/EUR balances differ from its transfers (debits pending`);
   }, 60_000);
 
+  it('a transfer row the log does not record, balances moved to match: caught by its entry', async () => {
+    const user = await t.signUp('Phantom');
+    const [cash, sales] = await appendTransfers(user, 3);
+    const [real] = await sqlOn(
+      t.databaseUrl,
+      `SELECT entry_idx FROM ledger.transfers WHERE tenant_id = $1 ORDER BY entry_idx DESC LIMIT 1`,
+      [user.tenantId],
+    );
+    expect(await verification(user)).toMatchObject({ ok: true });
+    // The runtime role's grants allow both statements: a transfer naming an existing entry, and balances to match.
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      await db.query('BEGIN');
+      await db.query(`SELECT set_config('role', 'nexus_app', true), set_config('app.tenant_id', $1, true)`, [
+        user.tenantId,
+      ]);
+      await db.query(
+        `INSERT INTO ledger.transfers (tenant_id, id, kind, debit_account_id, credit_account_id, amount, currency,
+                                       request_hash, entry_idx)
+         VALUES ($1, $2, 'single', $3, $4, 1000000, 'EUR', 'x', $5)`,
+        [user.tenantId, randomUUID(), sales, cash, real.entry_idx],
+      );
+      await db.query(
+        `UPDATE ledger.accounts SET debits_posted = debits_posted + CASE WHEN id = $2 THEN 1000000 ELSE 0 END,
+                credits_posted = credits_posted + CASE WHEN id = $3 THEN 1000000 ELSE 0 END
+          WHERE tenant_id = $1 AND id IN ($2, $3)`,
+        [user.tenantId, sales, cash],
+      );
+      await db.query('COMMIT');
+    } finally {
+      await db.end();
+    }
+    const result = await verification(user);
+    expect(result).toMatchObject({ ok: false, firstBadIndex: Number(real.entry_idx) });
+    expect(result.problem).toMatch(/^Ledger transfer .* (differs from|names) entry/);
+  }, 60_000);
+
   it('a checkpoint note needs exactly one strict signature line with the ledger key id', async () => {
     const { user } = await books('Signatures');
     const [row] = await sqlOn(
@@ -413,13 +451,26 @@ describe('balances and signed records', () => {
     expect(await verification(user)).toMatchObject({ ok: true });
   }, 60_000);
 
-  it('a forged tree with every signed record of the old state removed: only the older client state catches it', async () => {
+  it('a forged tree, rows and balances included, with every signed record of the old state removed: only the older client state catches it', async () => {
     const { user, state } = await books('Unsigned');
     const data = await entryData(user.tenantId, 20);
     await asSuperuser([
       [
         `UPDATE ledger.entries SET data = $3 WHERE tenant_id = $1 AND idx = $2`,
         [user.tenantId, 20, data.replace(/"amount":"(\d+)"/, '"amount":"999$1"')],
+      ],
+      // The transfer row and both balances to match the forged entry.
+      [
+        `WITH t AS (SELECT id, debit_account_id AS d, credit_account_id AS c, amount,
+                           ('999' || amount::text)::numeric AS forged
+                      FROM ledger.transfers WHERE tenant_id = $1 AND entry_idx = $2),
+              n AS (UPDATE ledger.transfers x SET amount = t.forged FROM t WHERE x.tenant_id = $1 AND x.id = t.id
+                    RETURNING t.forged - t.amount AS delta, t.d, t.c)
+         UPDATE ledger.accounts a
+            SET debits_posted = debits_posted + CASE WHEN a.id = n.d THEN n.delta ELSE 0 END,
+                credits_posted = credits_posted + CASE WHEN a.id = n.c THEN n.delta ELSE 0 END
+           FROM n WHERE a.tenant_id = $1 AND a.id IN (n.d, n.c)`,
+        [user.tenantId, 20],
       ],
     ]);
     const witnesses = await witnessRows(user.tenantId);

@@ -334,6 +334,17 @@ describe('transfers', () => {
     expect((await transfers(alice, { pendingId: held.id }))[0].status).toBe('VOIDED');
   });
 
+  it('takes any UUID a client chooses, also for a pending transfer with a timeout', async () => {
+    const { bank, wallet } = await fundedWallet(alice, '10');
+    // Sequential ids (no RFC 9562 version digit), as some clients make them.
+    const id = `00000000-0000-0000-0000-${randomUUID().slice(-12)}`;
+    const [held] = await send(alice, [
+      { id, debitAccountId: wallet.id, creditAccountId: bank.id, amount: '10', pending: true, timeoutSeconds: 3600 },
+    ]);
+    expect(held).toMatchObject({ id, status: 'CREATED' });
+    expect(must(await voidIt(alice, { pendingId: id })).voidTransfer).toMatchObject({ status: 'VOIDED' });
+  });
+
   it('expires a pending transfer at its timeout by a durable job, unless it was resolved first', async () => {
     const { bank, wallet } = await fundedWallet(alice, '100');
     const [left, settled] = await send(alice, [

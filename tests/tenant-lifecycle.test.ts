@@ -212,6 +212,17 @@ describe('deletion', () => {
     // …and the purged log is never opened again (an event arriving late writes nothing).
     const purged = await db.query(`SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = $1`, [doomed.tenantId]);
     expect(purged.rowCount).toBe(1);
+    await db.query('BEGIN');
+    try {
+      await db.query(`SELECT set_config('role', 'nexus_app', true), set_config('app.tenant_id', $1, true)`, [
+        doomed.tenantId,
+      ]);
+      await expect(db.query(`INSERT INTO ledger.heads (tenant_id) VALUES ($1)`, [doomed.tenantId])).rejects.toThrow(
+        /was purged/,
+      );
+    } finally {
+      await db.query('ROLLBACK');
+    }
     // The other tenant keeps every kind of row it had.
     expect(Object.keys(await rowsOf(other.tenantId))).toEqual(expect.arrayContaining(Object.keys(otherBefore)));
     expect((await other.gql(ProductsDocument, {})).data!.products).toHaveLength(1);

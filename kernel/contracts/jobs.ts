@@ -12,7 +12,11 @@ export const JOB_SCHEMAS = {
   /** tenancy: a deleted tenant's grace period is over; every subgraph deletes its rows. */
   'purge-tenant': z.object({ tenantId: z.uuid() }),
   /** ledger: a pending transfer's timeout is over; its amounts are released unless it was posted or voided first. */
-  'ledger-transfer-expiry': z.object({ tenantId: z.uuid(), transferId: z.uuid() }),
+  // transferId is the client's: any 8-4-4-4-12 hex UUID, as createTransfers accepts (not only RFC 9562 versions).
+  'ledger-transfer-expiry': z.object({
+    tenantId: z.uuid(),
+    transferId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i),
+  }),
   /** ledger: sign a checkpoint of a log some of whose entries no checkpoint covers yet (the platform log is the nil id). */
   'ledger-checkpoint': z.object({ logId: z.uuid() }),
 } as const;

@@ -183,6 +183,20 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
          RETURN NEW;
        END $$`,
       `CREATE TRIGGER heads_grow BEFORE UPDATE ON ledger.heads FOR EACH ROW EXECUTE FUNCTION ledger.check_head()`,
+      `CREATE TRIGGER heads_kept BEFORE DELETE ON ledger.heads
+         FOR EACH ROW EXECUTE FUNCTION ledger.refuse_history_change()`,
+      `CREATE TRIGGER heads_no_truncate BEFORE TRUNCATE ON ledger.heads
+         FOR EACH STATEMENT EXECUTE FUNCTION ledger.refuse_history_change()`,
+      // A purged log is never opened again, whoever asks.
+      `CREATE FUNCTION ledger.refuse_purged_log() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF EXISTS (SELECT 1 FROM ledger.purged_logs WHERE owner_tenant = NEW.tenant_id) THEN
+           RAISE EXCEPTION 'the log of tenant % was purged', NEW.tenant_id USING ERRCODE = 'insufficient_privilege';
+         END IF;
+         RETURN NEW;
+       END $$`,
+      `CREATE TRIGGER heads_not_purged BEFORE INSERT ON ledger.heads
+         FOR EACH ROW EXECUTE FUNCTION ledger.refuse_purged_log()`,
       `CREATE FUNCTION ledger.check_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF NEW.size > coalesce((SELECT size FROM ledger.heads WHERE tenant_id = NEW.tenant_id), 0) THEN
@@ -236,6 +250,7 @@ export class LedgerMerkleLog1765700000000 implements MigrationInterface {
       `DROP FUNCTION ledger.check_entry() CASCADE`,
       `DROP FUNCTION ledger.check_head() CASCADE`,
       `DROP FUNCTION ledger.check_checkpoint() CASCADE`,
+      `DROP FUNCTION ledger.refuse_purged_log() CASCADE`,
       `DROP TABLE ledger.transfers`,
       `DROP TABLE ledger.accounts`,
       `DROP TABLE ledger.checkpoints`,

@@ -111,7 +111,7 @@ export type CreateTransferInput = {
   code?: string | null | undefined;
   creditAccountId: string | number;
   debitAccountId: string | number;
-  /** The client's UUID for the transfer: sending it again is answered EXISTS */
+  /** The client's UUID for the transfer: once it is created, the same transfer sent again is answered EXISTS, and the same id with other fields TRANSFER_ID_CONFLICT */
   id: string | number;
   /** Chained to the next transfer of the batch: the chain succeeds or fails as a whole */
   linked?: boolean;

@@ -103,6 +103,34 @@ const BALANCE_CHECK_SQL = `
    LIMIT 1`;
 
 /**
+ * Every transfer and account row against the log entry it names (entry_idx), and every transfer or account entry
+ * against its row: same type for the row's kind, and the entry's payload holding the row's ids, accounts, amount
+ * and currency. A row the log does not record (or records otherwise) comes first, by index.
+ */
+const ROWS_CHECK_SQL = `
+  WITH r AS (
+    SELECT t.entry_idx, 'transfer ' || t.id AS what,
+           CASE t.kind WHEN 'single' THEN 'transfer.created' WHEN 'pending' THEN 'transfer.pending'
+                       WHEN 'post' THEN 'transfer.posted' WHEN 'void' THEN 'transfer.voided'
+                       ELSE 'transfer.expired' END AS type,
+           jsonb_build_object('id', t.id::text, 'debitAccountId', t.debit_account_id::text,
+                              'creditAccountId', t.credit_account_id::text, 'amount', t.amount::text,
+                              'currency', t.currency, 'pendingId', t.pending_id::text) AS fields
+      FROM ledger.transfers t WHERE t.tenant_id = $1
+    UNION ALL
+    SELECT a.entry_idx, 'account ' || a.code || '/' || a.currency, 'account.created',
+           jsonb_build_object('id', a.id::text, 'code', a.code, 'currency', a.currency, 'ownerId', a.owner_id)
+      FROM ledger.accounts a WHERE a.tenant_id = $1),
+  e AS (
+    SELECT idx, type, data::jsonb -> 'payload' AS payload FROM ledger.entries
+     WHERE tenant_id = $1 AND (type LIKE 'transfer.%' OR type = 'account.created'))
+  SELECT coalesce(r.entry_idx, e.idx) AS idx, r.what, e.type AS entry_type
+    FROM r FULL JOIN e ON e.idx = r.entry_idx
+   WHERE r.entry_idx IS NULL OR e.idx IS NULL OR e.type <> r.type OR NOT (e.payload @> r.fields)
+   ORDER BY 1
+   LIMIT 1`;
+
+/**
  * Recomputes a range of a log from its stored rows: every entry present, in place and canonical, every stored
  * subtree hash equal to the recomputed one, every stored checkpoint correctly signed and equal to the recomputed
  * root, and (for a tenant log) every checkpoint the platform log witnessed still matching, and every account's
@@ -137,7 +165,10 @@ export class LogVerifier {
     try {
       const roots = this.expectedRoots(logId, records, treeSize);
       await this.scan(em, logId, from, to, roots);
-      if (logId !== PLATFORM_LOG) await this.checkBalances(em, logId);
+      if (logId !== PLATFORM_LOG) {
+        await this.checkRows(em, logId);
+        await this.checkBalances(em, logId);
+      }
       return result;
     } catch (err) {
       if (!(err instanceof Damage)) throw err;
@@ -222,6 +253,18 @@ export class LogVerifier {
       signature.subarray(0, 4).equals(this.keyId) &&
       verifySignature(null, Buffer.from(body, 'utf8'), this.log.key.publicKey, signature.subarray(4))
     );
+  }
+
+  /** Every transfer and account row recorded by its entry, every such entry by its row. */
+  private async checkRows(em: EntityManager, logId: string): Promise<void> {
+    const [bad]: { idx: string; what: string | null; entry_type: string | null }[] = await em.query(ROWS_CHECK_SQL, [
+      logId,
+    ]);
+    if (!bad) return;
+    const index = Number(bad.idx);
+    if (!bad.what) throw new Damage(index, `Entry ${index} (${bad.entry_type}) has no transfer or account row`);
+    if (!bad.entry_type) throw new Damage(index, `Ledger ${bad.what} names entry ${index}, which does not record it`);
+    throw new Damage(index, `Ledger ${bad.what} differs from entry ${index} that records it`);
   }
 
   /** Every account's balances recomputed from the tenant's transfers; each currency's debits equal its credits. */

@@ -182,8 +182,9 @@ export class LedgerLog {
 
   /**
    * Schedules the log's next checkpoint: T seconds after the first entry no checkpoint covers, or at once when the
-   * log has grown by N entries since its last one. The checkpoint job signs it in a short transaction of its own,
-   * so writers never wait for a signature or for the platform log (where every tenant's checkpoint is witnessed).
+   * log has grown by N entries since its last one. The checkpoint job signs it in a short transaction of its own:
+   * a writer's transaction never signs or touches the platform log (where every tenant's checkpoint is witnessed),
+   * though while the job holds this log's head its writers wait for it.
    */
   private async afterAppend(
     em: EntityManager,

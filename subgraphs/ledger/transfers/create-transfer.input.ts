@@ -8,7 +8,10 @@ export const TIMEOUT_SECONDS_MAX = 31_536_000;
 
 @InputType()
 export class CreateTransferInput {
-  @Field(() => ID, { description: "The client's UUID for the transfer: sending it again is answered EXISTS" })
+  @Field(() => ID, {
+    description:
+      "The client's UUID for the transfer: once it is created, the same transfer sent again is answered EXISTS, and the same id with other fields TRANSFER_ID_CONFLICT",
+  })
   id: string;
 
   @Field(() => ID)

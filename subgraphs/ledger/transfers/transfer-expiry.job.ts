@@ -33,15 +33,20 @@ async function expirePending(em: EntityManager, log: LedgerLog, tenantId: string
   if (!pending?.expiresAt) return;
   // Posted or voided first (or expired by an earlier run).
   if (await em.existsBy(Transfer, { tenantId, pendingId: id })) return;
-  const [{ now }]: { now: Date }[] = await em.query(`SELECT now() AS now`);
-  if (pending.expiresAt.getTime() > new Date(now).getTime())
+  const now = await log.transactionTime(em, tenantId);
+  if (pending.expiresAt.getTime() > now.getTime())
     throw new Error(`pending transfer ${id} is not due until ${pending.expiresAt.toISOString()}`);
-  await resolvePending(em, log, tenantId, {
+  await expireNow(em, log, tenantId, pending, now);
+}
+
+/** Writes the expire row of an unresolved pending transfer past its timeout (the caller holds the log's lock). */
+export function expireNow(em: EntityManager, log: LedgerLog, tenantId: string, pending: Transfer, now: Date) {
+  return resolvePending(em, log, tenantId, {
     id: randomUUID(),
     kind: TransferKind.EXPIRE,
     pending,
     amount: BigInt(pending.amount),
-    requestHash: resolutionHash(TransferKind.EXPIRE, id, null),
-    now: new Date(now),
+    requestHash: resolutionHash(TransferKind.EXPIRE, pending.id, null),
+    now,
   });
 }

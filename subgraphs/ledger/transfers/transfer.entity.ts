@@ -27,7 +27,7 @@ export enum TransferStatus {
 registerEnumType(TransferStatus, {
   name: 'TransferStatus',
   description:
-    'A pending transfer is PENDING until it is POSTED, VOIDED or EXPIRED; single and post transfers are POSTED, void ones VOIDED, expire ones EXPIRED',
+    'A pending transfer is PENDING until it is POSTED, VOIDED or EXPIRED (its expire transfer is written by the expiry job soon after the timeout, or at once by a postTransfer or voidTransfer that comes later); single and post transfers are POSTED, void ones VOIDED, expire ones EXPIRED',
 });
 
 /** One row of the ledger's history: written once, with its entry in the log, and never changed. */

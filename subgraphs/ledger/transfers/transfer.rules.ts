@@ -6,8 +6,8 @@ import { LedgerErrorCode } from '../ledger.errors';
 import { TIMEOUT_SECONDS_MAX, TRANSFER_CODE_MAX, type CreateTransferInput } from './create-transfer.input';
 import { TransferKind } from './transfer.entity';
 
-/** Balances are numeric(39, 0): every one stays below 10^39. */
-const BALANCE_LIMIT = 10n ** 39n;
+/** Balances are served as Amount (below 10^38, like every amount): a transfer that would pass it is refused. */
+const BALANCE_LIMIT = 10n ** 38n;
 
 export interface Balances {
   debitsPending: bigint;

@@ -26,6 +26,7 @@ import {
   type CheckedRequest,
   type Refusal,
 } from './transfer.rules';
+import { expireNow } from './transfer-expiry.job';
 import {
   accountState,
   appendTransferEntries,
@@ -94,7 +95,7 @@ export class TransferService {
     const id = rawId.toLowerCase();
     const pendingId = rawPendingId.toLowerCase();
     const hash = resolutionHash(kind, pendingId, amount);
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
+    const outcome = withTenant(this.deps.ds, ctx, async (em, tenantId): Promise<Transfer | 'expired'> => {
       await this.log.lock(em, tenantId);
       const prior = await em.findOneBy(Transfer, { tenantId, id });
       if (prior) {
@@ -107,13 +108,20 @@ export class TransferService {
       const resolved = await em.findOneBy(Transfer, { tenantId, pendingId });
       if (resolved) throw ledgerError(ALREADY_RESOLVED[resolved.kind]!);
       const now = await this.log.transactionTime(em, tenantId);
-      // Past its timeout it is expired, even before the expiry job has released it.
-      if (pending.expiresAt && pending.expiresAt.getTime() <= now.getTime())
-        throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED);
+      // Past its timeout it is expired: released here and now if the expiry job has not done it yet.
+      if (pending.expiresAt && pending.expiresAt.getTime() <= now.getTime()) {
+        await expireNow(em, this.log, tenantId, pending, now);
+        return 'expired';
+      }
       const pendingAmount = BigInt(pending.amount);
       const value = amount === null ? pendingAmount : BigInt(amount);
       if (value > pendingAmount) throw ledgerError(LedgerErrorCode.AMOUNT_EXCEEDS_PENDING);
       return resolvePending(em, this.log, tenantId, { id, kind, pending, amount: value, requestHash: hash, now });
+    });
+    // The expiry is kept (its transaction committed); the caller learns the transfer had expired.
+    return outcome.then((t) => {
+      if (t === 'expired') throw ledgerError(LedgerErrorCode.PENDING_TRANSFER_ALREADY_EXPIRED);
+      return t;
     });
   }
 
