@@ -24,6 +24,19 @@ export async function withTenant<T>(
   });
 }
 
+/**
+ * Turns an open system transaction (an event consumer's, a job's) into what `withTenant` opens: the runtime role with
+ * the tenant set, for the rest of the transaction or until `leaveTenantScope`.
+ */
+export async function enterTenantScope(em: EntityManager, tenantId: string): Promise<void> {
+  await scope(em, tenantId, '');
+}
+
+/** Back to the schema owner, no tenant: e.g. for a job runner that marks its job done after tenant work. */
+export async function leaveTenantScope(em: EntityManager): Promise<void> {
+  await em.query(`SELECT set_config('role', 'none', true), set_config('app.tenant_id', '', true)`);
+}
+
 /** One round trip: `set_config('role', …, true)` is SET LOCAL ROLE; all three settings end with the transaction. */
 async function scope(em: EntityManager, tenantId: string, userId: string): Promise<void> {
   await em.query(

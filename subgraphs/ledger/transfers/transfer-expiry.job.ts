@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { JobHandler } from '../../../kernel/contracts/jobs';
-import { APP_ROLE } from '../../../kernel/db/roles';
+import { enterTenantScope, leaveTenantScope } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { LedgerLog, skipPurged } from '../log/log.service';
 import { Transfer, TransferKind } from './transfer.entity';
@@ -17,12 +17,9 @@ export function transferExpiryJob(deps: SubgraphDeps): JobHandler<typeof TRANSFE
   return async ({ tenantId, transferId }, em) => {
     // The runner's transaction is the schema owner's: do the tenant's work as the runtime role, confined to the
     // tenant by row-level security, then hand the transaction back (the runner marks the job done as the owner).
-    await em.query(
-      `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', '', true)`,
-      [APP_ROLE, tenantId],
-    );
+    await enterTenantScope(em, tenantId);
     await expirePending(em, log, tenantId, transferId).catch(skipPurged);
-    await em.query(`SELECT set_config('role', 'none', true), set_config('app.tenant_id', '', true)`);
+    await leaveTenantScope(em);
   };
 }
 

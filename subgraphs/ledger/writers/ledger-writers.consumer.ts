@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { consumer, type EventConsumer } from '../../../kernel/contracts/events';
-import { APP_ROLE } from '../../../kernel/db/roles';
+import { enterTenantScope } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { LedgerLog, skipPurged } from '../log/log.service';
 import { LEDGER_WRITTEN_EVENTS, entryFor, type LedgerWrittenEvent } from './ledger-writers.mapping';
@@ -21,23 +21,12 @@ export function ledgerWriters(deps: SubgraphDeps): EventConsumer[] {
       types: LEDGER_WRITTEN_EVENTS,
       handle: async (event, em) => {
         const tenantId = event.payload.tenantId;
-        await scopeToTenant(em, tenantId);
+        await enterTenantScope(em, tenantId);
         if (await alreadyWritten(em, tenantId, event)) return;
         await log.append(em, tenantId, [entryFor(event)]).catch(skipPurged);
       },
     }),
   ];
-}
-
-/**
- * The consumer's transaction becomes what `withTenant` opens: the runtime role with the tenant set, so
- * row-level security confines the append to this tenant's log. Transaction-local settings only.
- */
-async function scopeToTenant(em: EntityManager, tenantId: string): Promise<void> {
-  await em.query(
-    `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), set_config('app.user_id', '', true)`,
-    [APP_ROLE, tenantId],
-  );
 }
 
 async function alreadyWritten(em: EntityManager, tenantId: string, event: LedgerWrittenEvent): Promise<boolean> {
