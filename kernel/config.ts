@@ -249,6 +249,49 @@ const ledgerSchema = z.object({
   LEDGER_CHECKPOINT_SECONDS: positiveInt(10),
 });
 
+const billingSchema = z
+  .object({
+    /** Stripe's secret key (`sk_live_…`/`sk_test_…`): billing charges through Stripe. Unset: the built-in invoicer. */
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(live|test)_[A-Za-z0-9]+$/, 'must be a Stripe secret or restricted key')
+      .optional(),
+    /** The signing secret of the webhook endpoint `<gateway>/hooks/commerce/stripe` (`whsec_…`). */
+    STRIPE_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=]+$/, 'must be a Stripe webhook signing secret')
+      .optional(),
+    /** Where Stripe's API is (default https://api.stripe.com); another origin serves the same protocol (a local test server). */
+    STRIPE_API_URL: z.url().optional(),
+    /** Currency of the plans' prices unless a plan names its own (ISO 4217). */
+    BILLING_CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR')
+      .default('EUR'),
+    /** How long an invoice may stay unpaid after its first failed payment (or due date) before the tenant is suspended. */
+    BILLING_GRACE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(14 * 86_400),
+    /** Time between dunning reminders while an invoice is unpaid. */
+    BILLING_REMINDER_SECONDS: positiveInt(3 * 86_400),
+    /** Built-in invoicer: an invoice is due this long after it is issued. */
+    BILLING_INVOICE_DUE_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(7 * 86_400),
+    /** Built-in invoicer: length of a billing period in seconds (for demos); unset: calendar months or years. */
+    BILLING_PERIOD_SECONDS: z.coerce.number().int().positive().optional(),
+    /** Metered usage is sent to Stripe this long after it is recorded (usage of that time is sent together). */
+    BILLING_USAGE_REPORT_SECONDS: z.coerce.number().int().min(0).default(60),
+  })
+  .refine((v) => !v.STRIPE_SECRET_KEY || v.STRIPE_WEBHOOK_SECRET, {
+    message: 'STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY',
+    path: ['STRIPE_WEBHOOK_SECRET'],
+  });
+
 const logSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -271,6 +314,7 @@ const concerns = {
   tenancy: tenancySchema,
   domains: domainsSchema,
   ledger: ledgerSchema,
+  billing: billingSchema,
   log: logSchema,
   seed: seedSchema,
 };

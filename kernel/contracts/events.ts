@@ -35,6 +35,10 @@ const commission = z.object({
   currency,
 });
 
+/** A tenant's subscription to a platform plan, as the billing provider reports it (`none`: never subscribed). */
+export const BILLING_STATUSES = ['none', 'incomplete', 'trialing', 'active', 'past_due', 'unpaid', 'canceled'] as const;
+export type BillingStatus = (typeof BILLING_STATUSES)[number];
+
 /** What messaging's moderators do; every action is in the tenant's moderation log. */
 export const MODERATION_ACTIONS = ['mute', 'unmute', 'ban', 'unban', 'remove', 'delete_message', 'observe'] as const;
 
@@ -88,6 +92,17 @@ export const EVENT_SCHEMAS = {
   }),
   'tenancy.domain_verified': domainChange,
   'tenancy.domain_released': domainChange,
+  /**
+   * Usage the gateways counted, per hourly bucket (tenant, metric, module — '' for none — and hour). `amount` is the
+   * bucket's total after this recording, not the increment: it only grows, so a consumer keeps the largest it saw.
+   */
+  'tenancy.usage_recorded': z.object({
+    tenantId: id,
+    metric: z.string().min(1),
+    module: z.string(),
+    hour: z.iso.datetime(),
+    amount: z.number().int().min(0),
+  }),
 
   /** A conversion earned an affiliate a commission; it is held (until `availableAt`) before it can be paid out. */
   'commerce.commission_accrued': commission.extend({
@@ -112,7 +127,7 @@ export const EVENT_SCHEMAS = {
   }),
   /** A refund took back (part of) a commission that was already payable or paid. */
   'commerce.refund_clawed_back': commission.extend({ refundId: providerId, invoiceId: providerId.nullish() }),
-  /** The payment provider collected an invoice of the tenant's customer. */
+  /** The payment provider collected an invoice of the tenant (platform billing), or of the tenant's customer. */
   'commerce.invoice_paid': z.object({
     tenantId: id,
     invoiceId: providerId,
@@ -120,6 +135,52 @@ export const EVENT_SCHEMAS = {
     subscriptionId: providerId.nullish(),
     amount,
     currency,
+  }),
+
+  /**
+   * The tenant's subscription to a platform plan changed (started, changed plan, renewed, lapsed, ended). Tenancy
+   * grants exactly `modules` and `limits` (taking back what the previous grant gave and this one does not).
+   * `version` grows with every change of the tenant's billing account: a consumer ignores one older than it applied.
+   */
+  'commerce.subscription_changed': z.object({
+    tenantId: id,
+    version: z.number().int().min(1),
+    planId: z.string().min(1).nullable(),
+    status: z.enum(BILLING_STATUSES),
+    /** Modules the plan grants (none once the subscription ended). */
+    modules: z.array(z.string().min(1)),
+    /** Quota limits the plan sets, by usage metric (`api_calls`, `messages`, `members`, `storage_bytes`, `llm_tokens`). */
+    limits: z.record(z.string(), z.number().int().min(0)),
+    actorId,
+  }),
+  /**
+   * Whether the tenant is in good standing with the platform's billing: `delinquent` once an invoice stayed unpaid
+   * past the grace period (tenancy suspends the tenant), `good` once it is paid (tenancy lifts a billing suspension).
+   */
+  'commerce.billing_standing_changed': z.object({
+    tenantId: id,
+    version: z.number().int().min(1),
+    standing: z.enum(['good', 'delinquent']),
+    invoiceId: providerId.nullish(),
+    reason: z.string().nullish(),
+  }),
+  /** A payment of the tenant was (partly) refunded. */
+  'commerce.refunded': z.object({
+    tenantId: id,
+    refundId: providerId,
+    invoiceId: providerId.nullish(),
+    amount,
+    currency,
+    reason: z.string().nullish(),
+  }),
+  /** A payment of the tenant is disputed (`open`), or the dispute closed (`won`: the money came back; `lost`). */
+  'commerce.disputed': z.object({
+    tenantId: id,
+    disputeId: providerId,
+    invoiceId: providerId.nullish(),
+    amount,
+    currency,
+    status: z.enum(['open', 'won', 'lost']),
   }),
 
   /** A moderator acted in a room (or a Super Admin observed one); recorded with the moderation log line. */

@@ -19,6 +19,18 @@ export const JOB_SCHEMAS = {
   }),
   /** ledger: sign a checkpoint of a log some of whose entries no checkpoint covers yet (the platform log is the nil id). */
   'ledger-checkpoint': z.object({ logId: z.uuid() }),
+  /** commerce: sync a platform plan to the payment provider (products, prices, meters); safe to re-run. */
+  'billing-plan-sync': z.object({ planId: z.string().min(1) }),
+  /** commerce: send the tenant's metered usage not yet reported to the payment provider. */
+  'billing-usage-report': z.object({ tenantId: z.uuid() }),
+  /** commerce: set the subscription's seat quantity to the tenant's member count. */
+  'billing-seat-sync': z.object({ tenantId: z.uuid() }),
+  /** commerce: an unpaid invoice's next dunning step (reminder mail, or the end of the grace period). */
+  'billing-dunning': z.object({ tenantId: z.uuid(), invoiceId: z.string().min(1), step: z.number().int().min(0) }),
+  /** commerce: a billing e-mail to the tenant's billing contact (sent once the change that wrote it commits). */
+  'billing-mail': z.object({ tenantId: z.uuid(), to: z.email(), subject: z.string().min(1), text: z.string().min(1) }),
+  /** commerce (built-in invoicer): the subscription's period ends; invoice it and start the next one. */
+  'billing-period-end': z.object({ tenantId: z.uuid(), periodEnd: z.iso.datetime() }),
 } as const;
 
 export type JobName = keyof typeof JOB_SCHEMAS;

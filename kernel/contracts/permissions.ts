@@ -16,6 +16,8 @@ export const PERMISSION_CATALOG = [
   'tenants:manage',
   'products:read',
   'products:manage',
+  'billing:read',
+  'billing:manage',
   'ledger:read',
   'ledger:write',
   'rooms:read',
@@ -39,6 +41,7 @@ export const PLATFORM_PERMISSIONS = [
   'platform:admins',
   'platform:tenants',
   'platform:modules',
+  'platform:billing',
 ] as const satisfies readonly `${typeof PLATFORM_PERMISSION_PREFIX}${string}`[];
 
 export type TenantPermission = (typeof PERMISSION_CATALOG)[number];

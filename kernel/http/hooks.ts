@@ -28,6 +28,7 @@ export const HOOK_HEADERS = [
   'content-type',
   'nexus-timestamp',
   'nexus-signature',
+  'stripe-signature',
   'user-agent',
   'accept',
   'cookie',

@@ -17,6 +17,8 @@ import { TenancyModules1764806400000 } from '../../migrations/tenancy/1764806400
 import { TenancyUsage1764892800000 } from '../../migrations/tenancy/1764892800000-tenancy-usage';
 import { TenancySettings1764979200000 } from '../../migrations/tenancy/1764979200000-tenancy-settings';
 import { TenancyExports1765065600000 } from '../../migrations/tenancy/1765065600000-tenancy-exports';
+import { TenancyPlanGrants1765800000000 } from '../../migrations/tenancy/1765800000000-tenancy-plan-grants';
+import { billingStandingConsumer, planGrantConsumer } from './billing/plan-grants.consumer';
 import { ExportResolver } from './export/export.resolver';
 import { storeExportPart } from './export/export';
 import { consumer, TENANT_EXPORT_PART_EVENT } from '../../kernel/contracts/events';
@@ -49,6 +51,7 @@ export const tenancySubgraph: SubgraphDefinition = {
     TenancyUsage1764892800000,
     TenancySettings1764979200000,
     TenancyExports1765065600000,
+    TenancyPlanGrants1765800000000,
   ],
   resolvers: [
     TenantResolver,
@@ -69,6 +72,8 @@ export const tenancySubgraph: SubgraphDefinition = {
     consumer({ name: 'add-member', types: ['identity.member_added'], handle: addMember }),
     consumer({ name: 'remove-member', types: ['identity.member_removed'], handle: removeMember }),
     consumer({ name: 'export-part', types: [TENANT_EXPORT_PART_EVENT], handle: storeExportPart }),
+    planGrantConsumer(deps),
+    billingStandingConsumer(deps),
   ],
   jobs: (deps) => ({ [TRIAL_EXPIRY_JOB]: trialExpiryJob(deps), [PURGE_JOB]: purgeJob(deps) }),
   internal: (deps) => {

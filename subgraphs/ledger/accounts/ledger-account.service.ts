@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { In, MoreThan, type FindOptionsWhere } from 'typeorm';
+import { In, MoreThan, type EntityManager, type FindOptionsWhere } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withTenant } from '../../../kernel/db/tenant-scope';
 import { isUuid } from '../../../kernel/db/values';
@@ -27,38 +27,15 @@ export class LedgerAccountService {
 
   /** Opens an account and records it in the tenant's log, in one transaction. */
   create(ctx: RequestContext, input: CreateLedgerAccountInput): Promise<LedgerAccount> {
-    const code = input.code ?? '';
-    const currency = input.currency ?? '';
-    const ownerId = input.ownerId ?? null;
-    const debitsMustNotExceedCredits = input.debitsMustNotExceedCredits ?? false;
-    const creditsMustNotExceedDebits = input.creditsMustNotExceedDebits ?? false;
-    if (!ACCOUNT_CODE.test(code))
-      throw ledgerError(LedgerErrorCode.INVALID_ACCOUNT, 'The code must be 1 to 64 of a-z, 0-9 and : _ . -');
-    if (!CURRENCY.test(currency))
-      throw ledgerError(
-        LedgerErrorCode.INVALID_ACCOUNT,
-        'The currency must be an ISO 4217 code or 3 to 16 of A-Z, 0-9 and _ starting with a letter',
-      );
-    if (ownerId !== null && (ownerId.length < 1 || ownerId.length > OWNER_ID_MAX || !isStorableText(ownerId)))
-      throw ledgerError(LedgerErrorCode.INVALID_ACCOUNT, `The owner id must be 1 to ${OWNER_ID_MAX} characters`);
-    if (debitsMustNotExceedCredits && creditsMustNotExceedDebits)
-      throw ledgerError(
-        LedgerErrorCode.INVALID_ACCOUNT,
-        'An account limits its debits or its credits, not both (it could never move)',
-      );
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      // The log's lock first: every writer of this tenant's ledger waits here, in the same order.
-      await this.log.lock(em, tenantId);
-      if (await em.existsBy(LedgerAccount, { tenantId, code, currency }))
-        throw ledgerError(LedgerErrorCode.ACCOUNT_EXISTS);
-      const id = randomUUID();
-      const flags = { debitsMustNotExceedCredits, creditsMustNotExceedDebits };
-      const [entry] = await this.log.append(em, tenantId, [
-        { type: ACCOUNT_CREATED_ENTRY, payload: { id, code, currency, ownerId, flags } },
-      ]);
-      await em.insert(LedgerAccount, { tenantId, id, code, currency, ownerId, ...flags, entryIndex: entry.index });
-      return em.findOneByOrFail(LedgerAccount, { tenantId, id });
+    const account = checkNewAccount({
+      id: randomUUID(),
+      code: input.code ?? '',
+      currency: input.currency ?? '',
+      ownerId: input.ownerId ?? null,
+      debitsMustNotExceedCredits: input.debitsMustNotExceedCredits ?? false,
+      creditsMustNotExceedDebits: input.creditsMustNotExceedDebits ?? false,
     });
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => openLedgerAccount(em, this.log, tenantId, account));
   }
 
   /** The tenant's accounts in the order they were opened. */
@@ -87,4 +64,59 @@ export class LedgerAccountService {
     const byId = new Map(rows.map((a) => [a.id, a]));
     return ids.map((id) => byId.get(id) ?? null);
   }
+}
+
+/** An account to open: its id (a UUID the caller chose), code, currency, owner and flags. */
+export interface NewLedgerAccount {
+  id: string;
+  code: string;
+  currency: string;
+  ownerId: string | null;
+  debitsMustNotExceedCredits: boolean;
+  creditsMustNotExceedDebits: boolean;
+}
+
+/** The account as given, or the reason it cannot be opened (INVALID_ACCOUNT). */
+function checkNewAccount(account: NewLedgerAccount): NewLedgerAccount {
+  const { code, currency, ownerId } = account;
+  if (!isUuid(account.id)) throw ledgerError(LedgerErrorCode.INVALID_ACCOUNT, 'The id must be a UUID');
+  if (!ACCOUNT_CODE.test(code))
+    throw ledgerError(LedgerErrorCode.INVALID_ACCOUNT, 'The code must be 1 to 64 of a-z, 0-9 and : _ . -');
+  if (!CURRENCY.test(currency))
+    throw ledgerError(
+      LedgerErrorCode.INVALID_ACCOUNT,
+      'The currency must be an ISO 4217 code or 3 to 16 of A-Z, 0-9 and _ starting with a letter',
+    );
+  if (ownerId !== null && (ownerId.length < 1 || ownerId.length > OWNER_ID_MAX || !isStorableText(ownerId)))
+    throw ledgerError(LedgerErrorCode.INVALID_ACCOUNT, `The owner id must be 1 to ${OWNER_ID_MAX} characters`);
+  if (account.debitsMustNotExceedCredits && account.creditsMustNotExceedDebits)
+    throw ledgerError(
+      LedgerErrorCode.INVALID_ACCOUNT,
+      'An account limits its debits or its credits, not both (it could never move)',
+    );
+  return { ...account, id: account.id.toLowerCase() };
+}
+
+/**
+ * Opens an account in the caller's transaction, which is scoped to `tenantId` (a request's, or an event
+ * consumer's): takes the log's lock, refuses a code already open in that currency (ACCOUNT_EXISTS), and writes
+ * the row with its `account.created` entry — what `createLedgerAccount` does.
+ */
+export async function openLedgerAccount(
+  em: EntityManager,
+  log: LedgerLog,
+  tenantId: string,
+  input: NewLedgerAccount,
+): Promise<LedgerAccount> {
+  const { id, code, currency, ownerId, debitsMustNotExceedCredits, creditsMustNotExceedDebits } =
+    checkNewAccount(input);
+  // The log's lock first: every writer of this tenant's ledger waits here, in the same order.
+  await log.lock(em, tenantId);
+  if (await em.existsBy(LedgerAccount, { tenantId, code, currency })) throw ledgerError(LedgerErrorCode.ACCOUNT_EXISTS);
+  const flags = { debitsMustNotExceedCredits, creditsMustNotExceedDebits };
+  const [entry] = await log.append(em, tenantId, [
+    { type: ACCOUNT_CREATED_ENTRY, payload: { id, code, currency, ownerId, flags } },
+  ]);
+  await em.insert(LedgerAccount, { tenantId, id, code, currency, ownerId, ...flags, entryIndex: entry.index });
+  return em.findOneByOrFail(LedgerAccount, { tenantId, id });
 }

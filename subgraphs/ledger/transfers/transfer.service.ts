@@ -60,15 +60,7 @@ export class TransferService {
       throw new AppError(KernelErrorCode.BAD_USER_INPUT, `At most ${MAX_TRANSFERS_PER_CALL} transfers per call`);
     if (inputs.length === 0) return Promise.resolve([]);
     const requests = inputs.map(checkRequest);
-    return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      // The log's lock first: writers of this tenant's ledger take turns, so balances read below stay true.
-      const now = await this.log.transactionTime(em, tenantId);
-      const batch = new TransferBatch(em, this.log, tenantId, requests, now);
-      await batch.load();
-      const { chains, open } = chainsOf(inputs);
-      await batch.run(chains, open);
-      return batch.results;
-    });
+    return withTenant(this.deps.ds, ctx, (em, tenantId) => runTransfers(em, this.log, tenantId, inputs, requests));
   }
 
   /** Posts a pending transfer, in full or in part (the rest is released). */
@@ -148,6 +140,39 @@ export class TransferService {
       return withResolutions(em, tenantId, rows);
     });
   }
+}
+
+/**
+ * Creates a batch of transfers in the caller's transaction, which is scoped to `tenantId` (an event consumer's):
+ * the same checks, balances, log entries and answers as `createTransfers` (a transfer whose id exists with the
+ * same fields is EXISTS, with other fields TRANSFER_ID_CONFLICT; a refused chain is FAILED, nothing of it written).
+ */
+export function createTransfersIn(
+  em: EntityManager,
+  log: LedgerLog,
+  tenantId: string,
+  inputs: CreateTransferInput[],
+): Promise<CreateTransferResult[]> {
+  if (inputs.length > MAX_TRANSFERS_PER_CALL)
+    throw new AppError(KernelErrorCode.BAD_USER_INPUT, `At most ${MAX_TRANSFERS_PER_CALL} transfers per call`);
+  if (inputs.length === 0) return Promise.resolve([]);
+  return runTransfers(em, log, tenantId, inputs, inputs.map(checkRequest));
+}
+
+async function runTransfers(
+  em: EntityManager,
+  log: LedgerLog,
+  tenantId: string,
+  inputs: CreateTransferInput[],
+  requests: CheckedRequest[],
+): Promise<CreateTransferResult[]> {
+  // The log's lock first: writers of this tenant's ledger take turns, so balances read below stay true.
+  const now = await log.transactionTime(em, tenantId);
+  const batch = new TransferBatch(em, log, tenantId, requests, now);
+  await batch.load();
+  const { chains, open } = chainsOf(inputs);
+  await batch.run(chains, open);
+  return batch.results;
 }
 
 /** A transfer of the batch with its place in the input. */

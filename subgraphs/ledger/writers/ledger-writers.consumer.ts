@@ -3,6 +3,7 @@ import { consumer, type EventConsumer } from '../../../kernel/contracts/events';
 import { enterTenantScope } from '../../../kernel/db/tenant-scope';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { LedgerLog, skipPurged } from '../log/log.service';
+import { bookBillingEvent, isBillingEvent } from './billing-transfers';
 import { LEDGER_WRITTEN_EVENTS, entryFor, type LedgerWrittenEvent } from './ledger-writers.mapping';
 
 /**
@@ -12,6 +13,9 @@ import { LEDGER_WRITTEN_EVENTS, entryFor, type LedgerWrittenEvent } from './ledg
  * The entry is appended in the transaction that marks the event processed (kernel/events.ts), so a
  * redelivered event adds nothing; an entry already carrying the event's id is a second guard. An event that
  * arrives after its tenant's log was purged writes nothing (the log is never opened again: LOG_PURGED).
+ *
+ * The tenant's platform billing events are also booked as transfers of its ledger, in the same transaction and
+ * after the event's entry (billing-transfers.ts).
  */
 export function ledgerWriters(deps: SubgraphDeps): EventConsumer[] {
   const log = new LedgerLog(deps);
@@ -23,7 +27,10 @@ export function ledgerWriters(deps: SubgraphDeps): EventConsumer[] {
         const tenantId = event.payload.tenantId;
         await enterTenantScope(em, tenantId);
         if (await alreadyWritten(em, tenantId, event)) return;
-        await log.append(em, tenantId, [entryFor(event)]).catch(skipPurged);
+        // The log's lock first (a purged log is never opened again: nothing to write).
+        if ((await log.lock(em, tenantId).catch(skipPurged)) === undefined) return;
+        await log.append(em, tenantId, [entryFor(event)]);
+        if (isBillingEvent(event)) await bookBillingEvent(em, log, event);
       },
     }),
   ];

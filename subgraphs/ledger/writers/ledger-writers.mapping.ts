@@ -1,7 +1,11 @@
 import type { EventOf, EventType } from '../../../kernel/contracts/events';
 import type { NewEntry } from '../log/log.service';
 
-/** Events that move money; each is one entry of the tenant's log (the transfers they imply come with commerce). */
+/**
+ * Events that move money; each is one entry of the tenant's log. The tenant's platform billing (paid invoices,
+ * refunds, disputes) is also booked as transfers between its billing accounts (billing-transfers.ts); the
+ * transfers affiliate commissions imply come with commerce.
+ */
 export const MONEY_EVENTS = [
   'commerce.commission_accrued',
   'commerce.commission_posted',
@@ -9,6 +13,8 @@ export const MONEY_EVENTS = [
   'commerce.payout_made',
   'commerce.refund_clawed_back',
   'commerce.invoice_paid',
+  'commerce.refunded',
+  'commerce.disputed',
 ] as const satisfies readonly EventType[];
 
 /** Who may do what in a tenant. */

@@ -15,7 +15,7 @@ const MODULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const PERMISSION = /^[a-z][a-z-]{0,30}:[a-z][a-z-]{0,30}$/;
 const EVENT_TYPE = /^[a-z][a-z0-9_.-]{0,99}$/;
 
-async function catalog(em: EntityManager): Promise<Map<string, ModuleManifest>> {
+export async function moduleCatalog(em: EntityManager): Promise<Map<string, ModuleManifest>> {
   const rows: { manifest: ModuleManifest }[] = await em.query(`SELECT manifest FROM tenancy.modules ORDER BY id`);
   return new Map(rows.map((r) => [r.manifest.id, r.manifest]));
 }
@@ -34,6 +34,82 @@ function cycleFrom(start: string, modules: Map<string, ModuleManifest>): string[
   return walk(start, [start]);
 }
 
+/** Adds the built-in manifests the catalog does not have yet, in the caller's transaction. */
+export async function seedBuiltInModules(em: EntityManager): Promise<void> {
+  for (const m of BUILT_IN_MODULES) {
+    await em.query(`INSERT INTO tenancy.modules (id, manifest) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [
+      m.id,
+      JSON.stringify(m),
+    ]);
+  }
+}
+
+/** The modules a tenant has installed, by id, with the installed version. */
+export async function installedModules(em: EntityManager, tenantId: string): Promise<Map<string, string>> {
+  const rows: { module_id: string; version: string }[] = await em.query(
+    `SELECT module_id, version FROM tenancy.tenant_modules WHERE tenant_id = $1`,
+    [tenantId],
+  );
+  return new Map(rows.map((r) => [r.module_id, r.version]));
+}
+
+/**
+ * Installs a module in the caller's transaction (a member's request, a plan's grant): the checks, the row and the
+ * `tenancy.module_installed` event identity grants the permissions from. Announce the event after the commit.
+ */
+export async function installModule(
+  em: EntityManager,
+  tenantId: string,
+  id: string,
+  actorId: string | null | undefined,
+): Promise<{ manifest: ModuleManifest; event: string }> {
+  const modules = await moduleCatalog(em);
+  const manifest = modules.get(id);
+  if (!manifest) throw tenancyError(TenancyErrorCode.MODULE_NOT_FOUND);
+  if (compareVersions(PLATFORM_VERSION, manifest.minPlatformVersion) < 0) {
+    throw tenancyError(
+      TenancyErrorCode.MODULE_INCOMPATIBLE,
+      `Needs platform ${manifest.minPlatformVersion} (this is ${PLATFORM_VERSION})`,
+    );
+  }
+  const installed = await installedModules(em, tenantId);
+  if (installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_ALREADY_INSTALLED);
+  const missing = manifest.dependencies.filter((d) => !installed.has(d));
+  if (missing.length)
+    throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Install first: ${missing.join(', ')}`);
+  await em.query(
+    `INSERT INTO tenancy.tenant_modules (tenant_id, module_id, version, installed_by) VALUES ($1, $2, $3, $4)`,
+    [tenantId, id, manifest.version, actorId],
+  );
+  const event = await recordEvent(em, 'tenancy', {
+    type: 'tenancy.module_installed',
+    tenantId,
+    payload: { tenantId, moduleId: id, version: manifest.version, permissions: manifest.permissions, actorId },
+  });
+  return { manifest, event };
+}
+
+/** Uninstalls a module in the caller's transaction (refused while another installed module needs it); the event id. */
+export async function uninstallModule(
+  em: EntityManager,
+  tenantId: string,
+  id: string,
+  actorId: string | null | undefined,
+): Promise<string> {
+  const installed = await installedModules(em, tenantId);
+  if (!installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_NOT_INSTALLED);
+  const modules = await moduleCatalog(em);
+  const dependents = [...installed.keys()].filter((other) => modules.get(other)?.dependencies.includes(id));
+  if (dependents.length)
+    throw tenancyError(TenancyErrorCode.MODULE_IN_USE, `Uninstall first: ${dependents.join(', ')}`);
+  await em.query(`DELETE FROM tenancy.tenant_modules WHERE tenant_id = $1 AND module_id = $2`, [tenantId, id]);
+  return recordEvent(em, 'tenancy', {
+    type: 'tenancy.module_uninstalled',
+    tenantId,
+    payload: { tenantId, moduleId: id, actorId },
+  });
+}
+
 /**
  * The module marketplace: a catalog of manifests (built in, or published by platform operators), and
  * per tenant what is installed, with dependency rules both ways. Installing grants the module's
@@ -48,14 +124,7 @@ export class ModuleService {
   seedBuiltIns(): Promise<void> {
     let done = ModuleService.seeded.get(this.deps.ds);
     if (!done) {
-      done = withSystem(this.deps.ds, 'seed built-in modules', async (em) => {
-        for (const m of BUILT_IN_MODULES) {
-          await em.query(`INSERT INTO tenancy.modules (id, manifest) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, [
-            m.id,
-            JSON.stringify(m),
-          ]);
-        }
-      });
+      done = withSystem(this.deps.ds, 'seed built-in modules', seedBuiltInModules);
       done.catch(() => ModuleService.seeded.delete(this.deps.ds));
       ModuleService.seeded.set(this.deps.ds, done);
     }
@@ -65,8 +134,8 @@ export class ModuleService {
   async list(ctx: RequestContext): Promise<ModuleView[]> {
     await this.seedBuiltIns();
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const modules = await catalog(em);
-      const installed = await this.installed(em, tenantId);
+      const modules = await moduleCatalog(em);
+      const installed = await installedModules(em, tenantId);
       return [...modules.values()].map((m) => ({
         ...m,
         installed: installed.has(m.id),
@@ -79,9 +148,9 @@ export class ModuleService {
   async entitlements(ctx: RequestContext): Promise<Entitlement[]> {
     await this.seedBuiltIns();
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const modules = await catalog(em);
+      const modules = await moduleCatalog(em);
       const out = new Map<string, Entitlement>();
-      for (const id of (await this.installed(em, tenantId)).keys()) {
+      for (const id of (await installedModules(em, tenantId)).keys()) {
         for (const [key, value] of Object.entries(modules.get(id)?.entitlements ?? {})) {
           const prev = out.get(key);
           if (!prev || (typeof value === 'number' && typeof prev.value === 'number' && value > prev.value))
@@ -97,7 +166,7 @@ export class ModuleService {
     const manifest = this.checked(input);
     await this.seedBuiltIns();
     await withSystem(this.deps.ds, `publish module ${manifest.id}`, async (em) => {
-      const modules = await catalog(em);
+      const modules = await moduleCatalog(em);
       const missing = manifest.dependencies.filter((d) => d !== manifest.id && !modules.has(d));
       if (missing.length)
         throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Unknown dependencies: ${missing.join(', ')}`);
@@ -118,57 +187,15 @@ export class ModuleService {
 
   async install(ctx: RequestContext, id: string): Promise<ModuleView> {
     await this.seedBuiltIns();
-    const { manifest, event } = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const modules = await catalog(em);
-      const manifest = modules.get(id);
-      if (!manifest) throw tenancyError(TenancyErrorCode.MODULE_NOT_FOUND);
-      if (compareVersions(PLATFORM_VERSION, manifest.minPlatformVersion) < 0) {
-        throw tenancyError(
-          TenancyErrorCode.MODULE_INCOMPATIBLE,
-          `Needs platform ${manifest.minPlatformVersion} (this is ${PLATFORM_VERSION})`,
-        );
-      }
-      const installed = await this.installed(em, tenantId);
-      if (installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_ALREADY_INSTALLED);
-      const missing = manifest.dependencies.filter((d) => !installed.has(d));
-      if (missing.length)
-        throw tenancyError(TenancyErrorCode.MODULE_DEPENDENCY_MISSING, `Install first: ${missing.join(', ')}`);
-      await em.query(
-        `INSERT INTO tenancy.tenant_modules (tenant_id, module_id, version, installed_by) VALUES ($1, $2, $3, $4)`,
-        [tenantId, id, manifest.version, ctx.userId],
-      );
-      const event = await recordEvent(em, 'tenancy', {
-        type: 'tenancy.module_installed',
-        tenantId,
-        payload: {
-          tenantId,
-          moduleId: id,
-          version: manifest.version,
-          permissions: manifest.permissions,
-          actorId: ctx.userId,
-        },
-      });
-      return { manifest, event };
-    });
+    const { manifest, event } = await withTenant(this.deps.ds, ctx, (em, tenantId) =>
+      installModule(em, tenantId, id, ctx.userId),
+    );
     await this.announce(ctx.tenantId!, event);
     return { ...manifest, installed: true, installedVersion: manifest.version };
   }
 
   async uninstall(ctx: RequestContext, id: string): Promise<boolean> {
-    const event = await withTenant(this.deps.ds, ctx, async (em, tenantId) => {
-      const installed = await this.installed(em, tenantId);
-      if (!installed.has(id)) throw tenancyError(TenancyErrorCode.MODULE_NOT_INSTALLED);
-      const modules = await catalog(em);
-      const dependents = [...installed.keys()].filter((other) => modules.get(other)?.dependencies.includes(id));
-      if (dependents.length)
-        throw tenancyError(TenancyErrorCode.MODULE_IN_USE, `Uninstall first: ${dependents.join(', ')}`);
-      await em.query(`DELETE FROM tenancy.tenant_modules WHERE tenant_id = $1 AND module_id = $2`, [tenantId, id]);
-      return recordEvent(em, 'tenancy', {
-        type: 'tenancy.module_uninstalled',
-        tenantId,
-        payload: { tenantId, moduleId: id, actorId: ctx.userId },
-      });
-    });
+    const event = await withTenant(this.deps.ds, ctx, (em, tenantId) => uninstallModule(em, tenantId, id, ctx.userId));
     await this.announce(ctx.tenantId!, event);
     return true;
   }
@@ -177,14 +204,6 @@ export class ModuleService {
   private async announce(tenantId: string, event: string): Promise<void> {
     await this.deps.outbox.deliverNow([event]);
     await this.deps.pubsub.publish(PERMISSIONS_CHANGED_TOPIC, { tenantId });
-  }
-
-  private async installed(em: EntityManager, tenantId: string): Promise<Map<string, string>> {
-    const rows: { module_id: string; version: string }[] = await em.query(
-      `SELECT module_id, version FROM tenancy.tenant_modules WHERE tenant_id = $1`,
-      [tenantId],
-    );
-    return new Map(rows.map((r) => [r.module_id, r.version]));
   }
 
   private checked(input: PublishModuleInput): ModuleManifest {

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { RequestContext } from '../../../kernel/context';
 import { withSystem, withTenant } from '../../../kernel/db/tenant-scope';
-import { isUuid } from '../../../kernel/db/values';
+import { isUuid, returningRows } from '../../../kernel/db/values';
+import { recordEvent } from '../../../kernel/events';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { LIMITS_CHANGED_TOPIC } from '../../../kernel/contracts/topics';
 import { TenancyErrorCode, tenancyError } from '../tenancy.errors';
@@ -16,6 +17,15 @@ export interface UsageIncrement {
   module?: string;
   hour: string;
   amount: number;
+}
+
+/** One hourly bucket as the upsert left it (its total so far). */
+interface UsageBucket {
+  tenant_id: string;
+  metric: string;
+  module: string;
+  hour: Date;
+  amount: string;
 }
 
 /** For the gateway: limits and what is used of them now (this month for monthly metrics). */
@@ -82,22 +92,40 @@ export class UsageService {
     await withSystem(
       this.deps.ds,
       'record usage',
-      (em) =>
-        em.query(
-          `INSERT INTO tenancy.usage (tenant_id, metric, module, hour, amount)
-           SELECT u.tenant_id, u.metric, u.module, date_trunc('hour', u.at), sum(u.amount)
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[]) AS u(tenant_id, metric, module, at, amount)
-            WHERE EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.tenant_id = u.tenant_id)
-            GROUP BY 1, 2, 3, 4
-           ON CONFLICT (tenant_id, metric, module, hour) DO UPDATE SET amount = tenancy.usage.amount + EXCLUDED.amount`,
-          [
-            rows.map((r) => r.tenantId),
-            rows.map((r) => r.metric),
-            rows.map((r) => r.module ?? ''),
-            rows.map((r) => r.hour),
-            rows.map((r) => r.amount),
-          ],
-        ),
+      async (em) => {
+        const buckets = returningRows<UsageBucket>(
+          await em.query(
+            `INSERT INTO tenancy.usage (tenant_id, metric, module, hour, amount)
+             SELECT u.tenant_id, u.metric, u.module, date_trunc('hour', u.at), sum(u.amount)
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[]) AS u(tenant_id, metric, module, at, amount)
+              WHERE EXISTS (SELECT 1 FROM tenancy.tenants t WHERE t.tenant_id = u.tenant_id)
+              GROUP BY 1, 2, 3, 4
+             ON CONFLICT (tenant_id, metric, module, hour) DO UPDATE SET amount = tenancy.usage.amount + EXCLUDED.amount
+             RETURNING tenant_id, metric, module, hour, amount::text AS amount`,
+            [
+              rows.map((r) => r.tenantId),
+              rows.map((r) => r.metric),
+              rows.map((r) => r.module ?? ''),
+              rows.map((r) => r.hour),
+              rows.map((r) => r.amount),
+            ],
+          ),
+        );
+        // One event per bucket this batch touched, with the bucket's total (billing keeps the largest it saw).
+        for (const b of buckets) {
+          await recordEvent(em, 'tenancy', {
+            type: 'tenancy.usage_recorded',
+            tenantId: b.tenant_id,
+            payload: {
+              tenantId: b.tenant_id,
+              metric: b.metric,
+              module: b.module,
+              hour: new Date(b.hour).toISOString(),
+              amount: Number(b.amount),
+            },
+          });
+        }
+      },
       'debug',
     );
     return { recorded: rows.length };

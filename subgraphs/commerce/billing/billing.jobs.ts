@@ -1,0 +1,53 @@
+import type { JobHandlers } from '../../../kernel/contracts/jobs';
+import type { EntityManager } from 'typeorm';
+import { enterTenantScope, leaveTenantScope } from '../../../kernel/db/tenant-scope';
+import { createMailTransport } from '../../../kernel/mail';
+import type { SubgraphDeps } from '../../../kernel/subgraph';
+import { billingOf } from './billing.runtime';
+import { loadAccount, loadPlan, memberCount, saveProviderPrices } from './billing.store';
+import { endBuiltinPeriod } from './builtin/builtin.period';
+import { reportStripeUsage } from './stripe/stripe.usage';
+
+/** Runs tenant work in the job's transaction, then gives it back to the runner (which marks the job done as owner). */
+async function inScope(em: EntityManager, tenantId: string, work: () => Promise<void>): Promise<void> {
+  await enterTenantScope(em, tenantId);
+  await work();
+  await leaveTenantScope(em);
+}
+
+/** Billing's durable timers. A job that calls the payment provider does so inside its transaction, then stores the answer. */
+export function billingJobs(deps: SubgraphDeps): JobHandlers {
+  const billing = billingOf(deps);
+  const { mail, database } = deps.config;
+  const transport = createMailTransport({
+    smtpUrl: mail.SMTP_URL,
+    from: mail.MAIL_FROM,
+    dataDir: database.NEXUS_DATA_DIR,
+  });
+  return {
+    'billing-plan-sync': async ({ planId }, em) => {
+      const plan = await loadPlan(em, planId);
+      if (plan) await saveProviderPrices(em, planId, await billing.provider.syncPlan(plan));
+    },
+    'billing-seat-sync': ({ tenantId }, em) =>
+      inScope(em, tenantId, async () => {
+        const account = await loadAccount(em, tenantId, billing.provider.name, true);
+        const seats = Math.max(1, await memberCount(em, tenantId));
+        if (!account.subscriptionId || account.status === 'canceled' || account.seats === seats) return;
+        await billing.state.applyIn(em, tenantId, await billing.provider.setSeats(account, seats));
+      }),
+    'billing-usage-report': async ({ tenantId }, em) => {
+      if (!billing.stripe) return;
+      await reportStripeUsage(deps, em, tenantId, billing.stripe);
+    },
+    'billing-dunning': ({ tenantId, invoiceId, step }, em) =>
+      inScope(em, tenantId, () => billing.state.dunningStep(em, tenantId, invoiceId, step)),
+    'billing-period-end': async (payload, em) => {
+      if (billing.provider.name !== 'builtin') return;
+      await endBuiltinPeriod(deps, billing.state, em, payload);
+    },
+    'billing-mail': async ({ to, subject, text }) => {
+      await transport.send({ to, subject, text });
+    },
+  };
+}
