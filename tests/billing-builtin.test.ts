@@ -134,6 +134,33 @@ describe('built-in invoicer', () => {
     expect(codes(await other.gql(BillingPortalUrlDocument, {}))).toEqual(['NO_PORTAL']);
   });
 
+  it('lets a tenant whose trial ended back in once it subscribes, and ends the platform trial of a subscriber', async () => {
+    const owner = await t.signUp('Expired Trial Co');
+    await sqlOn(
+      t.databaseUrl,
+      `UPDATE tenancy.tenants SET status = 'trial_expired', trial_ends_at = now() - interval '1 second' WHERE tenant_id = $1`,
+      [owner.tenantId],
+    );
+    await until(
+      () => owner.gql(RoomsDocument, {}),
+      (r) => codes(r).includes('TRIAL_EXPIRED'),
+      40_000,
+    );
+    // Billing stays open to it, and subscribing lifts the trial's end.
+    expect(
+      data(await owner.gql(StartCheckoutDocument, { planId: 'team', interval: 'MONTH' })).startCheckout.account.status,
+    ).toBe('ACTIVE');
+    await until(
+      () => owner.gql(RoomsDocument, {}),
+      (r) => !r.errors,
+      40_000,
+    );
+    const [row] = await sqlOn(t.databaseUrl, `SELECT status, trial_ends_at FROM tenancy.tenants WHERE tenant_id = $1`, [
+      owner.tenantId,
+    ]);
+    expect(row).toEqual({ status: 'active', trial_ends_at: null });
+  }, 90_000);
+
   it('invoices metered usage equal to what usage shows for the period, to the unit', async () => {
     const { owner } = await subscribed('Chatty Co');
     const roomId = await owner.createRoom('metered');
@@ -235,6 +262,20 @@ describe('built-in invoicer', () => {
     const suspended = await account(owner);
     expect(suspended.delinquent).toBe(true);
     expect((await invoices(owner))[0]).toMatchObject({ id: firstInvoice, status: 'OPEN' });
+    // Cancelling does not settle what is owed: the subscription ends, the tenant stays suspended.
+    await owner.gql(CancelSubscriptionDocument, {});
+    await sqlOn(
+      t.databaseUrl,
+      `UPDATE commerce.jobs SET run_at = now() WHERE name = 'billing-period-end' AND payload->>'tenantId' = $1`,
+      [owner.tenantId],
+    );
+    await until(
+      () => account(owner),
+      (a) => a.status === 'CANCELED',
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await account(owner)).toMatchObject({ delinquent: true, dunningInvoiceId: firstInvoice });
+    expect(codes(await owner.gql(RoomsDocument, {}))).toEqual(['TENANT_SUSPENDED']);
     const paid = await op.gql(MarkInvoicePaidDocument, { tenantId: owner.tenantId, invoiceId: firstInvoice });
     expect(paid.data!.markInvoicePaid).toMatchObject({ status: 'PAID', amountPaid: '3400' });
     await until(

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LedgerEntriesDocument, VerifyLedgerDocument } from './generated/graphql';
 import type { User } from './support/client';
 import { sqlOn } from './support/db';
-import { ledgerData } from './support/ledger';
+import { createAccount, ledgerData } from './support/ledger';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 
 /**
@@ -156,6 +156,31 @@ describe('platform billing in the ledger', () => {
       payload: { id: paid.id, debitAccountId: payments.id, creditAccountId: platform.id, amount: '12345' },
     });
     expect(moved.index).toBeGreaterThan(event.index);
+  });
+
+  it('keeps the billing accounts to the platform: a tenant can neither open one nor move money in them', async () => {
+    const opened = await owner.raw({
+      query: `mutation($i: CreateLedgerAccountInput!) { createLedgerAccount(input: $i) { id } }`,
+      variables: { i: { code: 'billing.platform', currency: 'USD' } },
+    });
+    expect(opened.errors?.[0]?.extensions?.code).toBe('INVALID_ACCOUNT');
+    const [payments, platform] = (await accounts(owner, 'EUR')).filter((a) => a.code.startsWith('billing.'));
+    const cash = await createAccount(owner, `cash-${randomUUID().slice(0, 6)}`);
+    const moved = await ledgerData<{ createTransfers: { status: string; errorCode: string | null }[] }>(
+      owner,
+      `mutation($i: [CreateTransferInput!]!) { createTransfers(input: $i) { status errorCode } }`,
+      {
+        i: [
+          { id: randomUUID(), debitAccountId: platform.id, creditAccountId: payments.id, amount: '12345' },
+          { id: randomUUID(), debitAccountId: cash, creditAccountId: platform.id, amount: '1' },
+        ],
+      },
+    );
+    expect(moved.createTransfers).toEqual([
+      { status: 'FAILED', errorCode: 'INVALID_TRANSFER' },
+      { status: 'FAILED', errorCode: 'INVALID_TRANSFER' },
+    ]);
+    expect((await accounts(owner, 'EUR')).find((a) => a.id === platform.id)).toMatchObject({ creditsPosted: '12345' });
   });
 
   it('books a refund back from the platform to the payments account', async () => {

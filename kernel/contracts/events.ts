@@ -164,6 +164,17 @@ export const EVENT_SCHEMAS = {
     invoiceId: providerId.nullish(),
     reason: z.string().nullish(),
   }),
+  /**
+   * Something about the tenant's billing changed (subscription, invoice, billing contact), or an operator changed the
+   * plan catalogue (then `tenantId` is the operator's tenant): the audit trail of billing.
+   */
+  'commerce.billing_changed': z.object({
+    tenantId: id,
+    action: z.string().min(1).max(64),
+    actorId,
+    target: z.string().max(255).nullish(),
+    details: z.record(z.string(), z.unknown()),
+  }),
   /** A payment of the tenant was (partly) refunded. */
   'commerce.refunded': z.object({
     tenantId: id,

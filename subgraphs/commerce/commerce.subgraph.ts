@@ -32,6 +32,10 @@ export const commerceSubgraph: SubgraphDefinition = {
       return { status: 404, body: { error: { code: 'NOT_FOUND', message: 'No such endpoint' } } };
     };
   },
+  background: (deps) => {
+    const seeding = deps.config.seed.SEED_DEMO ? billingOf(deps).plans.seedDefaults() : Promise.resolve();
+    return { stop: () => seeding.catch(() => undefined) };
+  },
   purge: () => async (em, tenantId) => {
     await em.query(`SELECT commerce.forget_customers($1)`, [tenantId]);
   },

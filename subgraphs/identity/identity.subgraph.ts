@@ -53,7 +53,13 @@ import { REVOCATIONS_CALL } from '../../kernel/session-revocations';
 import { IdentitySessionsAudit1763769600000 } from '../../migrations/identity/1763769600000-identity-sessions-audit';
 import { IdentityMembership } from './users/membership.entity';
 import { User } from './users/user.entity';
-import { addTenantOwner, auditTenantChange, rememberBranding, rememberDomain } from './users/tenant-events';
+import {
+  addTenantOwner,
+  auditTenantChange,
+  auditBillingChange,
+  rememberBranding,
+  rememberDomain,
+} from './users/tenant-events';
 import { UserResolver, userReferenceResolver } from './users/user.resolver';
 
 /** Accounts, credentials, sessions and roles. */
@@ -125,6 +131,7 @@ export const identitySubgraph: SubgraphDefinition = {
       handle: auditTenantChange,
     }),
     consumer({ name: 'module-installed', types: ['tenancy.module_installed'], handle: moduleInstalled }),
+    consumer({ name: 'billing-audit', types: ['commerce.billing_changed'], handle: auditBillingChange }),
     consumer({ name: 'tenant-branding', types: ['tenancy.branding_changed'], handle: rememberBranding }),
     consumer({ name: 'module-uninstalled', types: ['tenancy.module_uninstalled'], handle: moduleUninstalled }),
     consumer({

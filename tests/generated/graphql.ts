@@ -276,7 +276,7 @@ export type PlanInput = {
   /** lower-case letters, digits and dashes */
   id: string | number;
   limits?: PlanLimitsInput | null | undefined;
-  /** Module ids of the catalog (their dependencies must be in the list too) */
+  /** Module ids of the catalog; tenancy installs them in dependency order and skips one whose dependencies are neither installed nor in the plan */
   modules?: Array<string> | null | undefined;
   name: string;
   prices: Array<PlanPriceInput>;

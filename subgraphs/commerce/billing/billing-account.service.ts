@@ -11,7 +11,7 @@ import type {
   InvoiceSnapshot,
   PlanRecord,
 } from './billing.model';
-import type { BillingState } from './billing.service';
+import { billingAudit, type BillingState } from './billing.service';
 import { loadAccount, loadInvoice, loadInvoices, memberCount, saveAccount } from './billing.store';
 import type { PlanService } from './plan.service';
 
@@ -68,6 +68,8 @@ export class BillingAccountService {
       throw commerceError(CommerceErrorCode.INVALID_BILLING_INPUT, 'email: one e-mail address');
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const account = await loadAccount(em, tenantId, this.provider.name, true);
+      if (account.email !== value)
+        await billingAudit(em, tenantId, 'email_set', ctx.userId, null, { from: account.email, to: value });
       account.email = value;
       await saveAccount(em, account);
       return account;
@@ -89,9 +91,11 @@ export class BillingAccountService {
       throw commerceError(CommerceErrorCode.ALREADY_SUBSCRIBED);
     account = await this.customer(ctx, account);
     const seats = await withTenant(this.deps.ds, ctx, (em, tenantId) => memberCount(em, tenantId));
+    const synced = await this.plans.synced(plan);
     const { url, changes } = await this.provider.startCheckout({
       account,
-      plan: await this.plans.synced(plan),
+      // A trial is for a tenant's first subscription only.
+      plan: account.subscriptionId ? { ...synced, trialDays: 0 } : synced,
       interval,
       seats: Math.max(1, seats),
       successUrl,
@@ -163,6 +167,11 @@ export class BillingAccountService {
     if (!found.invoice) throw commerceError(CommerceErrorCode.INVOICE_NOT_FOUND);
     if (found.invoice.status !== 'open') throw commerceError(CommerceErrorCode.INVOICE_NOT_OPEN);
     log.info({ tenantId, invoiceId, operatorId: ctx.userId }, 'invoice marked paid by an operator');
+    // In the operator's tenant's audit log too (the tenant's own records the invoice's change).
+    if (ctx.tenantId && ctx.tenantId !== tenantId)
+      await withTenant(this.deps.ds, systemContext(ctx.requestId, ctx.tenantId), (em) =>
+        billingAudit(em, ctx.tenantId!, 'invoice_marked_paid', ctx.userId, invoiceId, { tenantId }),
+      );
     await this.state.apply(tenantId, await this.provider.markInvoicePaid(found.account, invoiceId), ctx.userId);
     const stored = await withTenant(this.deps.ds, scope, (em) => loadInvoice(em, tenantId, invoiceId));
     return stored!;

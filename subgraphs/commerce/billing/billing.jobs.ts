@@ -1,6 +1,7 @@
 import type { JobHandlers } from '../../../kernel/contracts/jobs';
 import type { EntityManager } from 'typeorm';
 import { enterTenantScope, leaveTenantScope } from '../../../kernel/db/tenant-scope';
+import { scheduleJob } from '../../../kernel/jobs';
 import { createMailTransport } from '../../../kernel/mail';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { billingOf } from './billing.runtime';
@@ -38,7 +39,15 @@ export function billingJobs(deps: SubgraphDeps): JobHandlers {
       }),
     'billing-usage-report': async ({ tenantId }, em) => {
       if (!billing.stripe) return;
-      await reportStripeUsage(deps, em, tenantId, billing.stripe);
+      const report = await reportStripeUsage(deps, em, tenantId, billing.stripe);
+      // Stripe failed part way: what was sent is kept, the rest goes in a report of its own a little later.
+      if (report.pending > 0)
+        await scheduleJob(em, 'commerce', {
+          name: 'billing-usage-report',
+          key: `billing-usage-report:${tenantId}:retry:${Date.now()}`,
+          runAt: new Date(Date.now() + 30_000),
+          payload: { tenantId },
+        });
     },
     'billing-dunning': ({ tenantId, invoiceId, step }, em) =>
       inScope(em, tenantId, () => billing.state.dunningStep(em, tenantId, invoiceId, step)),

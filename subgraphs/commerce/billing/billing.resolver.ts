@@ -164,22 +164,22 @@ export class PlanAdminResolver {
   @Authorized('platform:billing')
   @Mutation(() => Plan, { description: 'Platform operators: adds a plan; it is synced to the payment provider' })
   async createPlan(@Arg('input', () => PlanInput) input: PlanInput): Promise<Plan> {
-    return planView(await this.billing.plans.save(input, true));
+    return planView(await this.billing.plans.save(input, true, currentContext()));
   }
 
   @Authorized('platform:billing')
   @Mutation(() => Plan, {
     description:
-      'Platform operators: replaces a plan’s terms; new subscriptions and plan changes get them, running ones keep theirs',
+      'Platform operators: replaces a plan’s terms. New subscriptions and plan changes get the new prices; running Stripe subscriptions keep theirs, the built-in invoicer charges the new ones from the next period. Subscribed tenants get the new modules and limits at their subscription’s next change',
   })
   async updatePlan(@Arg('input', () => PlanInput) input: PlanInput): Promise<Plan> {
-    return planView(await this.billing.plans.save(input, false));
+    return planView(await this.billing.plans.save(input, false, currentContext()));
   }
 
   @Authorized('platform:billing')
   @Mutation(() => Plan, { description: 'Platform operators: stops offering a plan (subscriptions to it go on)' })
   async archivePlan(@Arg('id', () => ID) id: string): Promise<Plan> {
-    return planView(await this.billing.plans.setActive(id, false));
+    return planView(await this.billing.plans.setActive(id, false, currentContext()));
   }
 
   @Authorized('platform:billing')

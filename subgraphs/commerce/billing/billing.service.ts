@@ -14,12 +14,24 @@ import type {
   PlanRecord,
   SubscriptionSnapshot,
 } from './billing.model';
-import { loadAccount, loadInvoice, loadPlan, saveAccount, saveInvoice } from './billing.store';
+import { loadAccount, loadInvoice, loadInvoices, loadPlan, saveAccount, saveInvoice } from './billing.store';
 
 const log = logger('commerce.billing');
 
 /** Statuses under which the plan's modules and limits are granted (past due and unpaid keep them until suspension). */
 const GRANTING: readonly BillingStatus[] = ['trialing', 'active', 'past_due', 'unpaid'];
+/** Statuses of a subscription that has not ended. */
+const RUNNING: readonly BillingStatus[] = [...GRANTING, 'incomplete'];
+/** Account fields whose change is audited. */
+const AUDITED_FIELDS = [
+  'status',
+  'planId',
+  'interval',
+  'cancelAtPeriodEnd',
+  'seats',
+  'delinquent',
+  'subscriptionId',
+] as const;
 
 export interface Adjustment {
   kind: 'refund' | 'dispute';
@@ -61,8 +73,16 @@ export class BillingState {
     const account = await loadAccount(em, tenantId, this.provider.name, true);
     const before = { ...account };
     if (changes.subscription) await this.applySubscription(em, account, changes.subscription, actorId);
-    for (const invoice of changes.invoices ?? []) await this.applyInvoice(em, account, invoice);
+    for (const invoice of changes.invoices ?? []) await this.applyInvoice(em, account, invoice, actorId);
     await saveAccount(em, account);
+    const changed = Object.fromEntries(
+      AUDITED_FIELDS.filter((f) => String(before[f]) !== String(account[f])).map((f) => [
+        f,
+        { from: before[f], to: account[f] },
+      ]),
+    );
+    if (Object.keys(changed).length)
+      await billingAudit(em, tenantId, 'subscription_updated', actorId, account.subscriptionId, changed);
     await this.provider.onApplied?.(em, account, before);
     return account;
   }
@@ -74,7 +94,17 @@ export class BillingState {
     actorId: string | null,
   ): Promise<void> {
     // A snapshot of an older subscription than the one on record (a late event) changes nothing.
-    if (account.subscriptionId && account.subscriptionId !== s.subscriptionId && s.status === 'canceled') return;
+    if (account.subscriptionId && account.subscriptionId !== s.subscriptionId) {
+      if (s.status === 'canceled') return;
+      // A second subscription (e.g. two checkouts completed): the one on record stays until it ends.
+      if (RUNNING.includes(account.status)) {
+        log.error(
+          { tenantId: account.tenantId, kept: account.subscriptionId, other: s.subscriptionId },
+          'a second running subscription for one tenant: not applied; cancel one at the provider',
+        );
+        return;
+      }
+    }
     const granted = (a: Pick<BillingAccountRecord, 'status' | 'planId'>) =>
       GRANTING.includes(a.status) && a.planId ? a.planId : null;
     const grantBefore = granted(account);
@@ -107,14 +137,14 @@ export class BillingState {
       },
     });
     log.info({ tenantId: account.tenantId, planId: account.planId, status: account.status }, 'subscription changed');
-    // A subscription that ended leaves nothing to collect: its dunning stops, the tenant is in good standing.
-    if (s.status === 'canceled') await this.clearDunning(em, account, null);
+    // An ended subscription may still leave an invoice unpaid: dunning and standing go on until it is settled.
   }
 
   private async applyInvoice(
     em: EntityManager,
     account: BillingAccountRecord,
     invoice: InvoiceSnapshot,
+    actorId: string | null = null,
   ): Promise<void> {
     const stored = await loadInvoice(em, account.tenantId, invoice.invoiceId);
     // Stripe's states only move forward (open → paid/void/uncollectible); a late snapshot of an earlier state is ignored.
@@ -123,6 +153,13 @@ export class BillingState {
     }
     await saveInvoice(em, account.tenantId, invoice);
     const tenantId = account.tenantId;
+    if (stored?.status !== invoice.status)
+      await billingAudit(em, tenantId, `invoice_${invoice.status}`, actorId, invoice.invoiceId, {
+        from: stored?.status ?? null,
+        total: invoice.total,
+        amountDue: invoice.amountDue,
+        currency: invoice.currency,
+      });
     if (invoice.status === 'paid' && stored?.status !== 'paid') {
       if (BigInt(invoice.amountPaid) > 0n) {
         await recordEvent(em, 'commerce', {
@@ -145,6 +182,12 @@ export class BillingState {
       return;
     }
     if (invoice.status !== 'open') return;
+    await this.scheduleDunning(em, account, invoice);
+  }
+
+  /** Starts dunning for an open invoice once it is overdue, unless another invoice is under dunning already. */
+  private async scheduleDunning(em: EntityManager, account: BillingAccountRecord, invoice: InvoiceSnapshot) {
+    const tenantId = account.tenantId;
     // Overdue: a payment attempt failed (the provider retries on its own), or the due date passed (built-in invoicer).
     const overdueAt = invoice.attemptCount > 0 ? new Date() : invoice.dueAt;
     if (!overdueAt || account.dunningInvoiceId) return;
@@ -156,15 +199,26 @@ export class BillingState {
     });
   }
 
-  /** The invoice under dunning is settled (or `invoiceId` null: the subscription ended): dunning stops, standing is good. */
-  private async clearDunning(
-    em: EntityManager,
-    account: BillingAccountRecord,
-    invoiceId: string | null,
-  ): Promise<void> {
-    if (invoiceId !== null && account.dunningInvoiceId !== invoiceId) return;
+  /**
+   * The invoice under dunning is settled (paid or voided): dunning stops and standing is good again — unless another
+   * invoice is overdue too, which is dunned next (the tenant stays suspended while it is delinquent for that one).
+   */
+  private async clearDunning(em: EntityManager, account: BillingAccountRecord, invoiceId: string): Promise<void> {
+    if (account.dunningInvoiceId !== invoiceId) return;
     account.dunningInvoiceId = null;
     account.dunningStartedAt = null;
+    const [next] = (await loadInvoices(em, account.tenantId, { first: 100, status: ['open', 'uncollectible'] }))
+      .filter(
+        (i) => i.invoiceId !== invoiceId && (i.attemptCount > 0 || i.dueAt !== null || i.status === 'uncollectible'),
+      )
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    if (next) {
+      await this.scheduleDunning(em, account, {
+        ...next,
+        attemptCount: Math.max(next.attemptCount, next.status === 'uncollectible' ? 1 : 0),
+      });
+      if (account.delinquent) return;
+    }
     if (account.delinquent) {
       account.delinquent = false;
       await this.standing(em, account, 'good', invoiceId, 'paid');
@@ -195,13 +249,14 @@ export class BillingState {
   async dunningStep(em: EntityManager, tenantId: string, invoiceId: string, step: number): Promise<void> {
     const account = await loadAccount(em, tenantId, this.provider.name, true);
     if (account.dunningInvoiceId && account.dunningInvoiceId !== invoiceId) return;
-    // The first step runs once per dunning (a report of the same failed payment schedules it again).
-    if (step === 0 && account.dunningInvoiceId === invoiceId) return;
+    // The first step runs once per dunning (a report of the same failed payment schedules it again); a later step
+    // only while its dunning goes on.
+    if (step === 0 ? account.dunningInvoiceId === invoiceId : account.dunningInvoiceId !== invoiceId) return;
     const current = await this.provider.invoice(account, invoiceId, em);
     if (current) await this.applyInvoice(em, account, current);
-    const stillOwed = current
-      ? current.status === 'open'
-      : (await loadInvoice(em, tenantId, invoiceId))?.status === 'open';
+    // Uncollectible (the provider gave up retrying) is still owed: only payment or voiding settles it.
+    const status = current?.status ?? (await loadInvoice(em, tenantId, invoiceId))?.status;
+    const stillOwed = status === 'open' || status === 'uncollectible';
     if (!stillOwed) {
       await saveAccount(em, account);
       return;
@@ -246,6 +301,8 @@ export class BillingState {
   /** A refund or dispute as the provider reports it: stored, and announced once per state (a ledger transfer). */
   async adjustment(tenantId: string, a: Adjustment): Promise<void> {
     await withTenant(this.deps.ds, systemContext('billing', tenantId), async (em) => {
+      // Serialise concurrent reports of one refund or dispute on the account row (the adjustment row may not exist yet).
+      await loadAccount(em, tenantId, this.provider.name, true);
       const [prior]: { status: string }[] = await em.query(
         `SELECT status FROM commerce.billing_adjustments WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
         [tenantId, a.id],
@@ -260,6 +317,11 @@ export class BillingState {
          ON CONFLICT (tenant_id, id) DO UPDATE SET status = EXCLUDED.status, amount = EXCLUDED.amount, updated_at = now()`,
         [tenantId, a.id, a.kind, a.invoiceId, a.amount, a.currency, a.status, a.reason],
       );
+      await billingAudit(em, tenantId, `${a.kind}_${a.status}`, null, a.id, {
+        invoiceId: a.invoiceId,
+        amount: a.amount,
+        currency: a.currency,
+      });
       if (a.kind === 'refund' && a.status === 'succeeded') {
         await recordEvent(em, 'commerce', {
           type: 'commerce.refunded',
@@ -323,10 +385,40 @@ export class BillingState {
   }
 }
 
-/** `12.34 EUR` from minor units (two decimals; currencies without minor units are rare among plan currencies). */
+/** `12.34 EUR` (or `1234 JPY`) from minor units, with the currency's own number of decimals. */
 export function formatMoney(minor: string, currency: string): string {
+  let digits = 2;
+  try {
+    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    // An unknown code: two decimals.
+  }
   const v = BigInt(minor);
-  return `${v / 100n}.${String(v % 100n).padStart(2, '0')} ${currency}`;
+  if (digits === 0) return `${v} ${currency}`;
+  const unit = 10n ** BigInt(digits);
+  return `${v / unit}.${String(v % unit).padStart(digits, '0')} ${currency}`;
+}
+
+/** Records a billing change in the tenant's audit trail (identity's audit log and the tenant's ledger log). */
+export async function billingAudit(
+  em: EntityManager,
+  tenantId: string,
+  action: string,
+  actorId: string | null,
+  target: string | null,
+  details: Record<string, unknown>,
+): Promise<void> {
+  await recordEvent(em, 'commerce', {
+    type: 'commerce.billing_changed',
+    tenantId,
+    payload: {
+      tenantId,
+      action,
+      actorId,
+      target,
+      details: JSON.parse(JSON.stringify(details)) as Record<string, unknown>,
+    },
+  });
 }
 
 export type { PlanRecord };

@@ -159,7 +159,11 @@ export class BillingAccount {
   @Field(() => Int, { description: 'Seats charged (members of the tenant)' })
   seats: number;
 
-  @Field(() => String, { nullable: true, description: 'Where billing mail goes (receipts, failed payments, dunning)' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Where billing mail goes (failed payments, dunning, suspension); Stripe’s own mails go to the Stripe customer’s address',
+  })
   email: string | null;
 
   @Field(() => Boolean, {
@@ -348,7 +352,8 @@ export class PlanInput {
 
   @Field(() => [String], {
     nullable: true,
-    description: 'Module ids of the catalog (their dependencies must be in the list too)',
+    description:
+      'Module ids of the catalog; tenancy installs them in dependency order and skips one whose dependencies are neither installed nor in the plan',
   })
   modules?: string[] | null;
 

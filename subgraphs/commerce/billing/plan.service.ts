@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { isAmount } from '../../../kernel/amount.scalar';
+import type { RequestContext } from '../../../kernel/context';
 import { withSystem } from '../../../kernel/db/tenant-scope';
 import { scheduleJob } from '../../../kernel/jobs';
 import { logger } from '../../../kernel/log';
@@ -15,8 +16,10 @@ import {
   type PlanRecord,
   type PriceTier,
 } from './billing.model';
+import { billingAudit } from './billing.service';
 import { loadPlan, loadPlans, savePlan, saveProviderPrices } from './billing.store';
 import type { PlanInput, PlanPriceInput } from './billing.types';
+import { DEFAULT_PLANS } from './default-plans';
 
 const log = logger('commerce.plans');
 const PLAN_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -93,7 +96,7 @@ export class PlanService {
   }
 
   /** Creates a plan (`create`) or replaces one's terms; a replaced plan's existing subscriptions keep their prices. */
-  async save(input: PlanInput, create: boolean): Promise<PlanRecord> {
+  async save(input: PlanInput, create: boolean, actor: RequestContext | null = null): Promise<PlanRecord> {
     const plan = this.checked(input);
     const saved = await withSystem(this.deps.ds, `${create ? 'create' : 'update'} plan ${plan.id}`, async (em) => {
       const prior = await loadPlan(em, plan.id);
@@ -102,19 +105,28 @@ export class PlanService {
       plan.providerPrices = prior?.providerPrices ?? {};
       await savePlan(em, plan);
       await this.scheduleSync(em, plan.id);
+      await this.audit(em, actor, create ? 'plan_created' : 'plan_updated', plan);
       return plan;
     });
     return saved;
   }
 
-  async setActive(id: string, active: boolean): Promise<PlanRecord> {
+  async setActive(id: string, active: boolean, actor: RequestContext | null = null): Promise<PlanRecord> {
     return withSystem(this.deps.ds, `${active ? 'restore' : 'archive'} plan ${id}`, async (em) => {
       const plan = await loadPlan(em, id);
       if (!plan) throw commerceError(CommerceErrorCode.PLAN_NOT_FOUND);
       plan.active = active;
       await savePlan(em, plan);
+      await this.audit(em, actor, active ? 'plan_restored' : 'plan_archived', plan);
       return plan;
     });
+  }
+
+  /** Adds the default plans when the catalogue is empty (a platform started with demo data). */
+  async seedDefaults(): Promise<void> {
+    if ((await this.list(false)).length > 0) return;
+    for (const plan of DEFAULT_PLANS)
+      await this.save(plan, true).catch((err: unknown) => log.warn({ err }, 'default plan not added'));
   }
 
   /** Creates at the provider whatever a plan's prices need and is missing; returns the plan with the provider's ids. */
@@ -130,6 +142,13 @@ export class PlanService {
   /** The plan with a provider id for each of its prices (synced now if one is missing). */
   async synced(plan: PlanRecord): Promise<PlanRecord> {
     return plan.prices.every((p) => plan.providerPrices[p.key]) ? plan : this.sync(plan.id);
+  }
+
+  /** Catalogue changes are in the audit log of the operator's tenant. */
+  private async audit(em: EntityManager, actor: RequestContext | null, action: string, plan: PlanRecord) {
+    if (!actor?.tenantId) return;
+    const { providerPrices: _ids, ...terms } = plan;
+    await billingAudit(em, actor.tenantId, action, actor.userId, `plan:${plan.id}`, terms);
   }
 
   private scheduleSync(em: EntityManager, planId: string): Promise<void> {

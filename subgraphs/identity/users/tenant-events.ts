@@ -83,3 +83,15 @@ export async function mailBrandingOf(
   );
   return { displayName: row?.display_name ?? null, senderName: row?.sender_name ?? null };
 }
+
+/** Consumer of commerce.billing_changed: billing's changes in the tenant's audit log (subscriptions, invoices, plans). */
+export async function auditBillingChange(event: EventOf<'commerce.billing_changed'>, em: EntityManager): Promise<void> {
+  const { tenantId, action, actorId = null, target = null, details } = event.payload;
+  await audit(em, systemContext(event.id), tenantId, {
+    action: `billing_${action}`,
+    result: AuditResult.SUCCESS,
+    actorId,
+    target: target ? `billing:${target}` : 'billing',
+    details,
+  });
+}

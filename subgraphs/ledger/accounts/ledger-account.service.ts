@@ -18,6 +18,13 @@ const OWNER_ID_MAX = 128;
 
 export const ACCOUNT_CREATED_ENTRY = 'account.created';
 
+/** Codes of accounts the platform opens in a tenant's ledger (billing); a tenant neither opens nor moves them. */
+export const PLATFORM_ACCOUNT_CODE_PREFIX = 'billing.';
+
+export function isPlatformAccountCode(code: string): boolean {
+  return code.startsWith(PLATFORM_ACCOUNT_CODE_PREFIX);
+}
+
 export class LedgerAccountService {
   private readonly log: LedgerLog;
 
@@ -35,6 +42,11 @@ export class LedgerAccountService {
       debitsMustNotExceedCredits: input.debitsMustNotExceedCredits ?? false,
       creditsMustNotExceedDebits: input.creditsMustNotExceedDebits ?? false,
     });
+    if (isPlatformAccountCode(account.code))
+      throw ledgerError(
+        LedgerErrorCode.INVALID_ACCOUNT,
+        `Codes starting with ${PLATFORM_ACCOUNT_CODE_PREFIX} are the platform's (billing)`,
+      );
     return withTenant(this.deps.ds, ctx, (em, tenantId) => openLedgerAccount(em, this.log, tenantId, account));
   }
 

@@ -6,6 +6,7 @@ import { AppError, KernelErrorCode } from '../../../kernel/errors';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { isAmount } from '../amount.scalar';
 import { LedgerAccount } from '../accounts/ledger-account.entity';
+import { isPlatformAccountCode } from '../accounts/ledger-account.service';
 import { logOrderPage } from '../accounts/log-order.page';
 import { LedgerErrorCode, ledgerError } from '../ledger.errors';
 import { LedgerLog } from '../log/log.service';
@@ -156,7 +157,7 @@ export function createTransfersIn(
   if (inputs.length > MAX_TRANSFERS_PER_CALL)
     throw new AppError(KernelErrorCode.BAD_USER_INPUT, `At most ${MAX_TRANSFERS_PER_CALL} transfers per call`);
   if (inputs.length === 0) return Promise.resolve([]);
-  return runTransfers(em, log, tenantId, inputs, inputs.map(checkRequest));
+  return runTransfers(em, log, tenantId, inputs, inputs.map(checkRequest), true);
 }
 
 async function runTransfers(
@@ -165,10 +166,11 @@ async function runTransfers(
   tenantId: string,
   inputs: CreateTransferInput[],
   requests: CheckedRequest[],
+  platformAccounts = false,
 ): Promise<CreateTransferResult[]> {
   // The log's lock first: writers of this tenant's ledger take turns, so balances read below stay true.
   const now = await log.transactionTime(em, tenantId);
-  const batch = new TransferBatch(em, log, tenantId, requests, now);
+  const batch = new TransferBatch(em, log, tenantId, requests, now, platformAccounts);
   await batch.load();
   const { chains, open } = chainsOf(inputs);
   await batch.run(chains, open);
@@ -214,6 +216,8 @@ class TransferBatch {
   /** The accounts and transfers as loaded, before any chain of this batch. */
   private loaded = { accounts: new Map<string, AccountState>(), stored: new Map<string, Transfer>() };
   private savepoints = 0;
+  /** Accounts of the batch that only the platform moves. */
+  private readonly reserved = new Set<string>();
 
   constructor(
     private readonly em: EntityManager,
@@ -221,6 +225,8 @@ class TransferBatch {
     private readonly tenantId: string,
     private readonly requests: CheckedRequest[],
     private readonly now: Date,
+    /** Whether the batch may move the platform's accounts (billing events may; a tenant's createTransfers may not). */
+    private readonly platformAccounts = false,
   ) {
     this.results = requests.map((r) => result(r.id, CreateTransferStatus.FAILED));
   }
@@ -235,7 +241,10 @@ class TransferBatch {
       ? await this.em.findBy(LedgerAccount, { tenantId: this.tenantId, id: In(accountIds) })
       : [];
     for (const t of await withResolutions(this.em, this.tenantId, prior)) this.loaded.stored.set(t.id, t);
-    for (const a of accounts) this.loaded.accounts.set(a.id, accountState(a));
+    for (const a of accounts) {
+      this.loaded.accounts.set(a.id, accountState(a));
+      if (isPlatformAccountCode(a.code)) this.reserved.add(a.id);
+    }
     this.restart();
   }
 
@@ -320,6 +329,8 @@ class TransferBatch {
     const debit = work.get(debitAccountId) ?? this.accounts.get(debitAccountId);
     const credit = work.get(creditAccountId) ?? this.accounts.get(creditAccountId);
     if (!debit || !credit) return { code: LedgerErrorCode.ACCOUNT_NOT_FOUND };
+    if (!this.platformAccounts && (this.reserved.has(debit.id) || this.reserved.has(credit.id)))
+      return { code: LedgerErrorCode.INVALID_TRANSFER, message: 'Billing accounts move only with billing events' };
     const applied = applyTransfer(debit, credit, r.kind, r.amount);
     if (isRefusal(applied)) return applied;
     work.set(debit.id, applied.debit);

@@ -192,8 +192,8 @@ export async function bookBillingEvent(em: EntityManager, ledgerLog: LedgerLog, 
 
 /**
  * The ids of the tenant's billing accounts in `currency`, opening those not there yet (their `account.created`
- * entries come before the transfers'). An account is found by its code: one the tenant opened itself under that
- * code is used as it is.
+ * entries come before the transfers'). An account is found by its code (only the platform opens `billing.*` accounts;
+ * a tenant can neither open nor move them).
  */
 async function billingAccounts(
   em: EntityManager,

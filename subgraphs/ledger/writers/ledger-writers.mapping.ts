@@ -34,6 +34,9 @@ export const TENANT_AUDIT_EVENTS = [
   'tenancy.module_uninstalled',
   'tenancy.domain_verified',
   'tenancy.domain_released',
+  'commerce.subscription_changed',
+  'commerce.billing_standing_changed',
+  'commerce.billing_changed',
 ] as const satisfies readonly EventType[];
 
 /** Every event another subgraph writes to the ledger with: one entry each, in the log of the event's tenant. */

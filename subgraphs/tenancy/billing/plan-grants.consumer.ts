@@ -65,6 +65,9 @@ export function planGrantConsumer(deps: SubgraphDeps) {
   });
 }
 
+/** Subscription statuses under which the tenant is a paying (or trialing) customer of a plan. */
+const SUBSCRIBED: readonly string[] = ['trialing', 'active', 'past_due', 'unpaid'];
+
 async function applyGrant(
   deps: SubgraphDeps,
   event: EventOf<'commerce.subscription_changed'>,
@@ -155,6 +158,33 @@ async function applyGrant(
     );
   }
 
+  // A running subscription replaces the platform's trial: the trial's end no longer refuses the tenant.
+  let statusEvent: string | null = null;
+  if (SUBSCRIBED.includes(p.status)) {
+    const [tenant]: { status: TenantStatus; trial_ends_at: Date | null }[] = await em.query(
+      `SELECT status, trial_ends_at FROM tenancy.tenants WHERE tenant_id = $1 FOR UPDATE`,
+      [tenantId],
+    );
+    if (tenant?.status === TenantStatus.TRIAL_EXPIRED) {
+      await em.query(
+        `UPDATE tenancy.tenants SET status = $2, status_reason = NULL, status_changed_at = now(), trial_ends_at = NULL WHERE tenant_id = $1`,
+        [tenantId, TenantStatus.ACTIVE],
+      );
+      statusEvent = await recordEvent(em, 'tenancy', {
+        type: 'tenancy.tenant_status_changed',
+        tenantId,
+        payload: {
+          tenantId,
+          status: TenantStatus.ACTIVE,
+          reason: `${BILLING_REASON_PREFIX} subscribed`,
+          actorId: null,
+        },
+      });
+    } else if (tenant?.trial_ends_at) {
+      await em.query(`UPDATE tenancy.tenants SET trial_ends_at = NULL WHERE tenant_id = $1`, [tenantId]);
+    }
+  }
+
   await em.query(
     `UPDATE tenancy.plan_grants SET version = $2, plan_id = $3, modules = $4, limits = $5, installed = $6, updated_at = now()
       WHERE tenant_id = $1`,
@@ -166,6 +196,10 @@ async function applyGrant(
   );
 
   afterCommit(deps.ds, em, async () => {
+    if (statusEvent) {
+      await deps.pubsub.publish(TENANT_STATUS_CHANGED_TOPIC, { tenantId, status: TenantStatus.ACTIVE });
+      await deps.outbox.deliverNow([statusEvent]);
+    }
     if (limitsChanged) await deps.pubsub.publish(LIMITS_CHANGED_TOPIC, { tenantId });
     if (events.length) {
       // Identity applies the modules' permissions first; then gateways re-read rights.

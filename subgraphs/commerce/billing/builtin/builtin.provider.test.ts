@@ -160,7 +160,8 @@ describe('BuiltinProvider.startCheckout', () => {
     const s = changes.subscription!;
     expect(s.status).toBe('trialing');
     expect(s.subscriptionId).toMatch(/^sub_[0-9a-f]{24}$/);
-    expect(s.currentPeriodStart!.getTime()).toBeGreaterThanOrEqual(before);
+    // Periods start on the hour (usage is counted in hourly buckets).
+    expect(s.currentPeriodStart!.getTime()).toBe(Math.floor(before / 3_600_000) * 3_600_000);
     expect(s.currentPeriodEnd!.getTime() - s.currentPeriodStart!.getTime()).toBe(14 * DAY);
     expect(s.trialEnd).toEqual(s.currentPeriodEnd);
     expect(s).toMatchObject({ planId: 'pro', interval: 'month', seats: 3, cancelAtPeriodEnd: false });
@@ -476,7 +477,8 @@ describe('BuiltinProvider.onApplied', () => {
         'billing-period-end',
         `billing-period-end:${TENANT}:2025-04-01T00:00:00.000Z`,
         JSON.stringify({ tenantId: TENANT, periodEnd: '2025-04-01T00:00:00.000Z' }),
-        new Date('2025-04-01T00:00:00Z'),
+        // Two minutes after the end: the last hour's usage has arrived by then.
+        new Date('2025-04-01T00:02:00Z'),
       ],
     ]);
   });

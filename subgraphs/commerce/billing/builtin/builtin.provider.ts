@@ -122,7 +122,8 @@ export class BuiltinProvider implements BillingProvider {
   async startCheckout(request: CheckoutRequest): Promise<{ url: string; changes: BillingChanges }> {
     const { account, plan, interval, seats } = request;
     // Periods start on the hour: usage is counted in hourly buckets, so each bucket falls in exactly one period.
-    const now = new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS);
+    // Periods of BILLING_PERIOD_SECONDS (demos) start now: a bucket counts in the period its hour begins in.
+    const now = this.terms.periodSeconds ? new Date() : new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS);
     const base = {
       subscriptionId: randomId('sub'),
       customerId: account.customerId ?? customerIdOf(account.tenantId),

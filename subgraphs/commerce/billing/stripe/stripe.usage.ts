@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { enterTenantScope } from '../../../../kernel/db/tenant-scope';
+import { enterTenantScope, leaveTenantScope } from '../../../../kernel/db/tenant-scope';
 import { logger } from '../../../../kernel/log';
 import type { SubgraphDeps } from '../../../../kernel/subgraph';
 import { loadAccount, loadPlan } from '../billing.store';
@@ -50,6 +50,15 @@ export async function reportStripeUsage(
   provider: StripeProvider,
 ): Promise<UsageReport> {
   await enterTenantScope(em, tenantId);
+  try {
+    return await reportInScope(em, tenantId, provider);
+  } finally {
+    // The job runner marks the job done in this transaction, as the owner.
+    await leaveTenantScope(em);
+  }
+}
+
+async function reportInScope(em: EntityManager, tenantId: string, provider: StripeProvider): Promise<UsageReport> {
   const report: UsageReport = { sent: 0, expired: 0, pending: 0 };
   const account = await loadAccount(em, tenantId, provider.name);
   if (!account.customerId || !account.subscriptionId || !account.planId) return report;
@@ -74,7 +83,10 @@ export async function reportStripeUsage(
   );
   const oldest = Math.floor(Date.now() / 1000) - METER_EVENT_MAX_AGE_SECONDS;
   for (const [i, row] of rows.entries()) {
-    const timestamp = Math.floor(row.hour.getTime() / 1000);
+    // An hour bucket that began before the subscription's period counts from the period's start (Stripe bills usage
+    // by its timestamp; the bucket's first minutes would otherwise fall outside every period).
+    const periodStart = account.currentPeriodStart ? Math.floor(account.currentPeriodStart.getTime() / 1000) : 0;
+    const timestamp = Math.max(Math.floor(row.hour.getTime() / 1000), periodStart);
     if (timestamp < oldest) {
       log.warn(
         { tenantId, metric: row.metric, module: row.module, hour: row.hour, unreported: delta(row) },

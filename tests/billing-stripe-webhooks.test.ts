@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { systemContext } from '../../../../kernel/context';
-import type { DatabaseHandle } from '../../../../kernel/db/database';
-import { createSubgraphDataSource } from '../../../../kernel/db/data-source';
-import { withTenant } from '../../../../kernel/db/tenant-scope';
-import type { HookResponse } from '../../../../kernel/http/hooks';
-import type { SubgraphDeps } from '../../../../kernel/subgraph';
-import { startFakeStripe, type FakeEvent, type FakeStripe } from '../../../../tests/support/fake-stripe';
-import { freshDatabase, testConfig } from '../../../../tests/support/platform';
-import type { PlanRecord } from '../billing.model';
-import { BillingState } from '../billing.service';
-import { loadAccount, loadInvoices, savePlan } from '../billing.store';
-import { StripeProvider } from './stripe.provider';
-import { stripeWebhookHook } from './stripe.webhooks';
+import { systemContext } from '../kernel/context';
+import type { DatabaseHandle } from '../kernel/db/database';
+import { createSubgraphDataSource } from '../kernel/db/data-source';
+import { withTenant } from '../kernel/db/tenant-scope';
+import type { HookResponse } from '../kernel/http/hooks';
+import type { SubgraphDeps } from '../kernel/subgraph';
+import { startFakeStripe, type FakeEvent, type FakeStripe } from './support/fake-stripe';
+import { freshDatabase, testConfig } from './support/platform';
+import type { PlanRecord } from '../subgraphs/commerce/billing/billing.model';
+import { BillingState } from '../subgraphs/commerce/billing/billing.service';
+import { loadAccount, loadInvoices, savePlan } from '../subgraphs/commerce/billing/billing.store';
+import { StripeProvider } from '../subgraphs/commerce/billing/stripe/stripe.provider';
+import { stripeWebhookHook } from '../subgraphs/commerce/billing/stripe/stripe.webhooks';
 
 const WEBHOOK_SECRET = 'whsec_test';
 

@@ -1,10 +1,10 @@
-import type { SubgraphDeps } from '../../../../kernel/subgraph';
-import { startFakeStripe, type FakeStripe } from '../../../../tests/support/fake-stripe';
-import { testConfig } from '../../../../tests/support/platform';
-import type { BillingAccountRecord, PlanRecord } from '../billing.model';
-import type { BillingState } from '../billing.service';
-import { isDuplicateMeterEvent, StripeProvider } from './stripe.provider';
-import { stripeWebhookHook } from './stripe.webhooks';
+import type { SubgraphDeps } from '../kernel/subgraph';
+import { startFakeStripe, type FakeStripe } from './support/fake-stripe';
+import { testConfig } from './support/platform';
+import type { BillingAccountRecord, PlanRecord } from '../subgraphs/commerce/billing/billing.model';
+import type { BillingState } from '../subgraphs/commerce/billing/billing.service';
+import { isDuplicateMeterEvent, StripeProvider } from '../subgraphs/commerce/billing/stripe/stripe.provider';
+import { stripeWebhookHook } from '../subgraphs/commerce/billing/stripe/stripe.webhooks';
 
 const WEBHOOK_SECRET = 'whsec_test';
 
