@@ -2,6 +2,7 @@ import {
   BillingAccountDocument,
   BillingPortalUrlDocument,
   CancelSubscriptionDocument,
+  DeleteTenantDocument,
   ChangePlanDocument,
   InvoicesDocument,
   MarkInvoicePaidDocument,
@@ -294,6 +295,27 @@ describe('built-in invoicer', () => {
       ['INVOICE_NOT_OPEN'],
     );
   }, 60_000);
+
+  it('charges seats for members as they join, and ends the subscription of a deleted tenant with its period', async () => {
+    const { owner } = await subscribed('Seats Co');
+    expect((await account(owner)).seats).toBe(1);
+    await owner.invite('member');
+    await until(
+      () => account(owner),
+      (a) => a.seats === 2,
+    );
+    const upcoming = data(await owner.gql(UpcomingInvoiceDocument, {})).upcomingInvoice!;
+    expect(upcoming.lines.find((l) => l.kind === 'seat')).toMatchObject({ quantity: '2', amount: '1000' });
+    expect(data(await owner.gql(DeleteTenantDocument, { id: owner.tenantId })).deleteTenant.status).toBe('DELETED');
+    const ended = await until(
+      () =>
+        sqlOn(t.databaseUrl, `SELECT cancel_at_period_end FROM commerce.billing_accounts WHERE tenant_id = $1`, [
+          owner.tenantId,
+        ]),
+      (rows) => rows[0]?.cancel_at_period_end === true,
+    );
+    expect(ended).toHaveLength(1);
+  });
 
   it('keeps every tenant’s billing to itself and billing:manage to those who hold it', async () => {
     const { owner } = await subscribed('Private Co');

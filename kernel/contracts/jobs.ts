@@ -29,6 +29,8 @@ export const JOB_SCHEMAS = {
   'billing-dunning': z.object({ tenantId: z.uuid(), invoiceId: z.string().min(1), step: z.number().int().min(0) }),
   /** commerce: a billing e-mail to the tenant's billing contact (sent once the change that wrote it commits). */
   'billing-mail': z.object({ tenantId: z.uuid(), to: z.email(), subject: z.string().min(1), text: z.string().min(1) }),
+  /** commerce: the tenant was deleted; its subscription ends with the current period (no renewal is charged). */
+  'billing-tenant-deleted': z.object({ tenantId: z.uuid() }),
   /** commerce (built-in invoicer): the subscription's period ends; invoice it and start the next one. */
   'billing-period-end': z.object({ tenantId: z.uuid(), periodEnd: z.iso.datetime() }),
 } as const;

@@ -61,6 +61,20 @@ export function billingConsumers(deps: SubgraphDeps): EventConsumer[] {
       },
     }),
     consumer({
+      name: 'billing-tenant-deleted',
+      types: ['tenancy.tenant_status_changed'],
+      handle: async (event, em) => {
+        if (event.payload.status !== 'deleted') return;
+        const tenantId = event.payload.tenantId;
+        await scheduleJob(em, 'commerce', {
+          name: 'billing-tenant-deleted',
+          key: `billing-tenant-deleted:${tenantId}:${event.id}`,
+          runAt: new Date(),
+          payload: { tenantId },
+        });
+      },
+    }),
+    consumer({
       name: 'billing-usage',
       types: ['tenancy.usage_recorded'],
       handle: async (event, em) => {

@@ -9,6 +9,9 @@ import { loadAccount, loadPlan, memberCount, saveProviderPrices } from './billin
 import { endBuiltinPeriod } from './builtin/builtin.period';
 import { reportStripeUsage } from './stripe/stripe.usage';
 
+/** Subscriptions that have not ended. */
+const RUNNING = new Set(['trialing', 'active', 'past_due', 'unpaid', 'incomplete']);
+
 /** Runs tenant work in the job's transaction, then gives it back to the runner (which marks the job done as owner). */
 async function inScope(em: EntityManager, tenantId: string, work: () => Promise<void>): Promise<void> {
   await enterTenantScope(em, tenantId);
@@ -36,6 +39,12 @@ export function billingJobs(deps: SubgraphDeps): JobHandlers {
         const seats = Math.max(1, await memberCount(em, tenantId));
         if (!account.subscriptionId || account.status === 'canceled' || account.seats === seats) return;
         await billing.state.applyIn(em, tenantId, await billing.provider.setSeats(account, seats));
+      }),
+    'billing-tenant-deleted': ({ tenantId }, em) =>
+      inScope(em, tenantId, async () => {
+        const account = await loadAccount(em, tenantId, billing.provider.name, true);
+        if (!account.subscriptionId || account.cancelAtPeriodEnd || !RUNNING.has(account.status)) return;
+        await billing.state.applyIn(em, tenantId, await billing.provider.setCancelAtPeriodEnd(account, true));
       }),
     'billing-usage-report': async ({ tenantId }, em) => {
       if (!billing.stripe) return;

@@ -124,7 +124,11 @@ export function stripeWebhookHook(
     return {};
   };
 
-  const handlers: Partial<Record<string, (object: { id: string }) => Promise<Outcome>>> = {
+  /** The charge a refund event names (only which charge to read again: its state is read from Stripe). */
+  const chargeOf = (refund: { id: string; charge?: unknown }): string | null =>
+    typeof refund.charge === 'string' ? refund.charge : ((refund.charge as { id?: string } | null)?.id ?? null);
+
+  const handlers: Partial<Record<string, (object: { id: string; charge?: unknown }) => Promise<Outcome>>> = {
     'checkout.session.completed': async ({ id }) => {
       const checkout = await provider.readCheckout(id);
       if (!checkout) return { ignored: 'not a subscription checkout' };
@@ -136,14 +140,10 @@ export function stripeWebhookHook(
     'invoice.finalized': ({ id }) => refreshInvoice(id),
     'invoice.paid': ({ id }) => refreshInvoice(id),
     'invoice.payment_failed': ({ id }) => refreshInvoice(id),
-    'charge.refunded': async ({ id }) => {
-      const charge = await provider.readRefunds(id);
-      if (!charge) return { ignored: 'no such charge' };
-      const tenant = await tenantOf(charge.customerId);
-      if (typeof tenant !== 'string') return tenant;
-      for (const refund of charge.refunds) await state.adjustment(tenant, refund);
-      return {};
-    },
+    'charge.refunded': ({ id }) => refreshRefunds(id),
+    // A refund that was pending when the charge was refunded counts once it succeeds: its charge is read again.
+    'charge.refund.updated': (refund) => refreshRefunds(chargeOf(refund)),
+    'refund.updated': (refund) => refreshRefunds(chargeOf(refund)),
     'charge.dispute.created': ({ id }) => refreshDispute(id),
     'charge.dispute.closed': ({ id }) => refreshDispute(id),
   };
@@ -160,6 +160,17 @@ export function stripeWebhookHook(
       if (sub) changes.subscription = provider.snapshot(sub);
     }
     await state.apply(tenant, changes);
+    return {};
+  }
+
+  /** Applies the current state of every refund of a charge. */
+  async function refreshRefunds(chargeId: string | null): Promise<Outcome> {
+    if (!chargeId) return { ignored: 'no charge' };
+    const charge = await provider.readRefunds(chargeId);
+    if (!charge) return { ignored: 'no such charge' };
+    const tenant = await tenantOf(charge.customerId);
+    if (typeof tenant !== 'string') return tenant;
+    for (const refund of charge.refunds) await state.adjustment(tenant, refund);
     return {};
   }
 
@@ -188,10 +199,10 @@ export function stripeWebhookHook(
     if (admitted !== 'process') return admitted;
     let outcome: Outcome;
     try {
-      const object = event.data.object as { id?: unknown };
+      const object = event.data.object as { id?: unknown; charge?: unknown };
       outcome =
         handle && typeof object.id === 'string'
-          ? await handle({ id: object.id })
+          ? await handle({ id: object.id, charge: object.charge })
           : { ignored: handle ? 'no object id' : 'event type not handled' };
     } catch (err) {
       log.error({ err, eventId: event.id, type: event.type }, 'Stripe webhook failed; Stripe will deliver it again');
