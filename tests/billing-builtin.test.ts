@@ -217,7 +217,7 @@ describe('built-in invoicer', () => {
     expect((await owner.gql(ResumeSubscriptionDocument, {})).data!.resumeSubscription.cancelAtPeriodEnd).toBe(false);
   });
 
-  it('ends a cancelled subscription with its period and takes back what the plan granted', async () => {
+  it('ends a cancelled subscription with its period: the grant is taken back and the tenant is left without a plan until it subscribes again', async () => {
     const { owner } = await subscribed('Leaving Co');
     await until(
       () => installed(owner),
@@ -233,15 +233,57 @@ describe('built-in invoicer', () => {
       () => account(owner),
       (a) => a.status === 'CANCELED',
     );
+    // Without a plan the tenant is where a trial's end leaves it: refused, except billing.
     await until(
-      () => installed(owner),
-      (ids) => !ids.includes('ai-assistant'),
+      () => owner.gql(RoomsDocument, {}),
+      (r) => codes(r).includes('TRIAL_EXPIRED'),
     );
+    const modules = await until(
+      () => sqlOn(t.databaseUrl, `SELECT module_id FROM tenancy.tenant_modules WHERE tenant_id = $1`, [owner.tenantId]),
+      (rows) => !rows.some((r) => r.module_id === 'ai-assistant'),
+    );
+    expect(modules.map((r) => r.module_id)).not.toContain('ai-assistant');
+    const [limits] = await sqlOn(t.databaseUrl, `SELECT limits FROM tenancy.tenant_limits WHERE tenant_id = $1`, [
+      owner.tenantId,
+    ]);
+    expect((limits?.limits as Record<string, number> | undefined)?.messages).toBeUndefined();
+    // Subscribing again (no second trial) lets it back in.
+    const again = data(await owner.gql(StartCheckoutDocument, { planId: 'team', interval: 'MONTH' })).startCheckout;
+    expect(again.account.status).toBe('ACTIVE');
     await until(
-      () => messageLimit(owner),
-      (m) => Number(m.limit) !== 500,
+      () => owner.gql(RoomsDocument, {}),
+      (r) => !r.errors,
     );
   });
+
+  it('a paid overdue invoice ends the suspension even when the next invoice is issued but not yet due', async () => {
+    const { owner, firstInvoice } = await subscribed('Catching Up', false);
+    await until(
+      () => owner.gql(RoomsDocument, {}),
+      (r) => codes(r).includes('TENANT_SUSPENDED'),
+      20_000,
+    );
+    // The next period's invoice is issued (not due for a while), then the overdue one is paid.
+    await sqlOn(
+      t.databaseUrl,
+      `UPDATE commerce.jobs SET run_at = now() WHERE name = 'billing-period-end' AND payload->>'tenantId' = $1`,
+      [owner.tenantId],
+    );
+    const [next] = await until(
+      () => invoices(owner),
+      (list) => list.length === 2,
+    );
+    await sqlOn(t.databaseUrl, `UPDATE commerce.invoices SET due_at = now() + interval '1 day' WHERE id = $1`, [
+      next.id,
+    ]);
+    await op.gql(MarkInvoicePaidDocument, { tenantId: owner.tenantId, invoiceId: firstInvoice });
+    await until(
+      () => owner.gql(RoomsDocument, {}),
+      (r) => !r.errors,
+      20_000,
+    );
+    expect(await account(owner)).toMatchObject({ delinquent: false, dunningInvoiceId: null });
+  }, 60_000);
 
   it('dunning: an unpaid invoice mails reminders, suspends the tenant after the grace period, and payment reactivates it', async () => {
     const { owner, firstInvoice } = await subscribed('Late Payers', false);

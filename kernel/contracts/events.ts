@@ -151,6 +151,8 @@ export const EVENT_SCHEMAS = {
     modules: z.array(z.string().min(1)),
     /** Quota limits the plan sets, by usage metric (`api_calls`, `messages`, `members`, `storage_bytes`, `llm_tokens`). */
     limits: z.record(z.string(), z.number().int().min(0)),
+    /** While `trialing`: when the plan's trial ends (the platform's own trial lasts at least as long). */
+    trialEnd: z.iso.datetime().nullish(),
     actorId,
   }),
   /**

@@ -147,6 +147,12 @@ export class CommerceBilling1765800000000 implements MigrationInterface {
          received_at timestamptz NOT NULL DEFAULT now(),
          processed_at timestamptz)`,
       `GRANT SELECT, INSERT, UPDATE ON commerce.provider_events TO ${APP_ROLE}`,
+      // Tenants whose rows were purged: events and jobs that arrive later write nothing for them.
+      `CREATE TABLE commerce.purged_tenants (
+         owner_tenant uuid PRIMARY KEY,
+         purged_at timestamptz NOT NULL DEFAULT now())`,
+      `ALTER TABLE commerce.purged_tenants ENABLE ROW LEVEL SECURITY`,
+      `ALTER TABLE commerce.purged_tenants FORCE ROW LEVEL SECURITY`,
       ...jobTablesSql('commerce'),
     ]);
   }
@@ -155,6 +161,7 @@ export class CommerceBilling1765800000000 implements MigrationInterface {
     await runAll(q, [
       `DROP TABLE commerce.jobs`,
       `DROP FUNCTION commerce.schedule_job(text, text, jsonb, timestamptz)`,
+      `DROP TABLE commerce.purged_tenants`,
       `DROP TABLE commerce.provider_events`,
       `DROP FUNCTION commerce.forget_customers(uuid)`,
       `DROP FUNCTION commerce.tenant_of_customer(text, text)`,

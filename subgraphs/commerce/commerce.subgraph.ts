@@ -38,5 +38,6 @@ export const commerceSubgraph: SubgraphDefinition = {
   },
   purge: () => async (em, tenantId) => {
     await em.query(`SELECT commerce.forget_customers($1)`, [tenantId]);
+    await em.query(`INSERT INTO commerce.purged_tenants (owner_tenant) VALUES ($1) ON CONFLICT DO NOTHING`, [tenantId]);
   },
 };

@@ -69,7 +69,8 @@ export class BillingAccountService {
     return withTenant(this.deps.ds, ctx, async (em, tenantId) => {
       const account = await loadAccount(em, tenantId, this.provider.name, true);
       if (account.email !== value)
-        await billingAudit(em, tenantId, 'email_set', ctx.userId, null, { from: account.email, to: value });
+        // The audit trail reaches the append-only ledger log: it says that the contact changed, never the address.
+        await billingAudit(em, tenantId, 'email_set', ctx.userId, null, { set: value !== null });
       account.email = value;
       await saveAccount(em, account);
       return account;
@@ -167,12 +168,13 @@ export class BillingAccountService {
     if (!found.invoice) throw commerceError(CommerceErrorCode.INVOICE_NOT_FOUND);
     if (found.invoice.status !== 'open') throw commerceError(CommerceErrorCode.INVOICE_NOT_OPEN);
     log.info({ tenantId, invoiceId, operatorId: ctx.userId }, 'invoice marked paid by an operator');
+    await this.state.apply(tenantId, await this.provider.markInvoicePaid(found.account, invoiceId), ctx.userId);
     // In the operator's tenant's audit log too (the tenant's own records the invoice's change).
     if (ctx.tenantId && ctx.tenantId !== tenantId)
       await withTenant(this.deps.ds, systemContext(ctx.requestId, ctx.tenantId), (em) =>
         billingAudit(em, ctx.tenantId!, 'invoice_marked_paid', ctx.userId, invoiceId, { tenantId }),
       );
-    await this.state.apply(tenantId, await this.provider.markInvoicePaid(found.account, invoiceId), ctx.userId);
+
     const stored = await withTenant(this.deps.ds, scope, (em) => loadInvoice(em, tenantId, invoiceId));
     return stored!;
   }

@@ -5,7 +5,7 @@ import { scheduleJob } from '../../../kernel/jobs';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { METERED_METRICS, type MeteredMetric } from './billing.model';
 import { billingOf } from './billing.runtime';
-import { loadAccount, saveAccount } from './billing.store';
+import { isPurged, loadAccount, saveAccount } from './billing.store';
 
 const METERED = new Set<string>(METERED_METRICS);
 
@@ -31,6 +31,7 @@ export function billingConsumers(deps: SubgraphDeps): EventConsumer[] {
       types: ['identity.member_added', 'identity.member_removed', 'tenancy.tenant_created'],
       handle: async (event, em) => {
         const tenantId = event.payload.tenantId;
+        if (await isPurged(em, tenantId)) return;
         await enterTenantScope(em, tenantId);
         const userId = event.type === 'tenancy.tenant_created' ? event.payload.ownerUserId : event.payload.userId;
         if (event.type === 'identity.member_removed')
@@ -48,6 +49,7 @@ export function billingConsumers(deps: SubgraphDeps): EventConsumer[] {
       types: ['identity.tenant_registered'],
       handle: async (event, em) => {
         const { tenantId, ownerUserId, ownerEmail } = event.payload;
+        if (await isPurged(em, tenantId)) return;
         await enterTenantScope(em, tenantId);
         await em.query(`INSERT INTO commerce.members (tenant_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
           tenantId,
@@ -79,7 +81,7 @@ export function billingConsumers(deps: SubgraphDeps): EventConsumer[] {
       types: ['tenancy.usage_recorded'],
       handle: async (event, em) => {
         const { tenantId, metric, module, hour, amount } = event.payload;
-        if (!METERED.has(metric)) return;
+        if (!METERED.has(metric) || (await isPurged(em, tenantId))) return;
         await enterTenantScope(em, tenantId);
         // Totals only grow: a late (older) report of the same hour keeps the larger one.
         await em.query(

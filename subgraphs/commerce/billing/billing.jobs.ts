@@ -5,7 +5,7 @@ import { scheduleJob } from '../../../kernel/jobs';
 import { createMailTransport } from '../../../kernel/mail';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { billingOf } from './billing.runtime';
-import { loadAccount, loadPlan, memberCount, saveProviderPrices } from './billing.store';
+import { isPurged, loadAccount, loadPlan, memberCount, saveProviderPrices } from './billing.store';
 import { endBuiltinPeriod } from './builtin/builtin.period';
 import { reportStripeUsage } from './stripe/stripe.usage';
 
@@ -14,6 +14,8 @@ const RUNNING = new Set(['trialing', 'active', 'past_due', 'unpaid', 'incomplete
 
 /** Runs tenant work in the job's transaction, then gives it back to the runner (which marks the job done as owner). */
 async function inScope(em: EntityManager, tenantId: string, work: () => Promise<void>): Promise<void> {
+  // A purged tenant's timers find nothing to do (and must not make its rows again).
+  if (await isPurged(em, tenantId)) return;
   await enterTenantScope(em, tenantId);
   await work();
   await leaveTenantScope(em);
@@ -47,7 +49,7 @@ export function billingJobs(deps: SubgraphDeps): JobHandlers {
         await billing.state.applyIn(em, tenantId, await billing.provider.setCancelAtPeriodEnd(account, true));
       }),
     'billing-usage-report': async ({ tenantId }, em) => {
-      if (!billing.stripe) return;
+      if (!billing.stripe || (await isPurged(em, tenantId))) return;
       const report = await reportStripeUsage(deps, em, tenantId, billing.stripe);
       // Stripe failed part way: what was sent is kept, the rest goes in a report of its own a little later.
       if (report.pending > 0)
@@ -61,7 +63,7 @@ export function billingJobs(deps: SubgraphDeps): JobHandlers {
     'billing-dunning': ({ tenantId, invoiceId, step }, em) =>
       inScope(em, tenantId, () => billing.state.dunningStep(em, tenantId, invoiceId, step)),
     'billing-period-end': async (payload, em) => {
-      if (billing.provider.name !== 'builtin') return;
+      if (billing.provider.name !== 'builtin' || (await isPurged(em, payload.tenantId))) return;
       await endBuiltinPeriod(deps, billing.state, em, payload);
     },
     'billing-mail': async ({ to, subject, text }) => {

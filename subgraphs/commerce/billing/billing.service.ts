@@ -14,7 +14,7 @@ import type {
   PlanRecord,
   SubscriptionSnapshot,
 } from './billing.model';
-import { loadAccount, loadInvoice, loadInvoices, loadPlan, saveAccount, saveInvoice } from './billing.store';
+import { loadAccount, loadInvoice, loadPlan, saveAccount, saveInvoice } from './billing.store';
 
 const log = logger('commerce.billing');
 
@@ -108,6 +108,7 @@ export class BillingState {
     const granted = (a: Pick<BillingAccountRecord, 'status' | 'planId'>) =>
       GRANTING.includes(a.status) && a.planId ? a.planId : null;
     const grantBefore = granted(account);
+    const starts = s.subscriptionId !== account.subscriptionId || !RUNNING.includes(account.status);
     account.customerId = s.customerId;
     account.subscriptionId = s.subscriptionId;
     account.planId = s.planId ?? account.planId;
@@ -120,6 +121,13 @@ export class BillingState {
     account.cancelAtPeriodEnd = s.cancelAtPeriodEnd;
     account.seats = s.seats;
     const grantAfter = granted(account);
+    // Usage from before a subscription starts is nobody's to bill: only usage from its first period on is charged.
+    if (starts && RUNNING.includes(s.status) && s.currentPeriodStart)
+      await em.query(
+        `UPDATE commerce.metered_usage SET reported = amount
+          WHERE tenant_id = $1 AND hour < date_trunc('hour', $2::timestamptz) AND amount > reported`,
+        [account.tenantId, s.currentPeriodStart],
+      );
     if (!statusChanged && grantBefore === grantAfter) return;
     const plan = grantAfter ? await loadPlan(em, grantAfter) : null;
     account.version += 1;
@@ -133,6 +141,7 @@ export class BillingState {
         status: account.status,
         modules: plan?.modules ?? [],
         limits: plan?.limits ?? {},
+        trialEnd: account.status === 'trialing' && account.trialEnd ? account.trialEnd.toISOString() : null,
         actorId,
       },
     });
@@ -186,7 +195,11 @@ export class BillingState {
   }
 
   /** Starts dunning for an open invoice once it is overdue, unless another invoice is under dunning already. */
-  private async scheduleDunning(em: EntityManager, account: BillingAccountRecord, invoice: InvoiceSnapshot) {
+  private async scheduleDunning(
+    em: EntityManager,
+    account: BillingAccountRecord,
+    invoice: Pick<InvoiceSnapshot, 'invoiceId' | 'attemptCount' | 'dueAt'>,
+  ) {
     const tenantId = account.tenantId;
     // Overdue: a payment attempt failed (the provider retries on its own), or the due date passed (built-in invoicer).
     const overdueAt = invoice.attemptCount > 0 ? new Date() : invoice.dueAt;
@@ -200,24 +213,20 @@ export class BillingState {
   }
 
   /**
-   * The invoice under dunning is settled (paid or voided): dunning stops and standing is good again — unless another
-   * invoice is overdue too, which is dunned next (the tenant stays suspended while it is delinquent for that one).
+   * An invoice was settled (paid or voided). If dunning was about it, dunning stops. Then: if another invoice is
+   * overdue, it is dunned next (a delinquent tenant stays suspended for it); if none is, the tenant is in good standing.
    */
   private async clearDunning(em: EntityManager, account: BillingAccountRecord, invoiceId: string): Promise<void> {
-    if (account.dunningInvoiceId !== invoiceId) return;
-    account.dunningInvoiceId = null;
-    account.dunningStartedAt = null;
-    const [next] = (await loadInvoices(em, account.tenantId, { first: 100, status: ['open', 'uncollectible'] }))
-      .filter(
-        (i) => i.invoiceId !== invoiceId && (i.attemptCount > 0 || i.dueAt !== null || i.status === 'uncollectible'),
-      )
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    if (next) {
-      await this.scheduleDunning(em, account, {
-        ...next,
-        attemptCount: Math.max(next.attemptCount, next.status === 'uncollectible' ? 1 : 0),
-      });
-      if (account.delinquent) return;
+    if (account.dunningInvoiceId !== invoiceId && !account.delinquent) return;
+    if (account.dunningInvoiceId === invoiceId) {
+      account.dunningInvoiceId = null;
+      account.dunningStartedAt = null;
+    }
+    const overdue = (await overdueInvoices(em, account.tenantId)).filter((i) => i.invoiceId !== invoiceId);
+    if (overdue.length) {
+      if (!account.dunningInvoiceId)
+        await this.scheduleDunning(em, account, { ...overdue[0], attemptCount: 1, dueAt: null });
+      return;
     }
     if (account.delinquent) {
       account.delinquent = false;
@@ -397,6 +406,17 @@ export function formatMoney(minor: string, currency: string): string {
   if (digits === 0) return `${v} ${currency}`;
   const unit = 10n ** BigInt(digits);
   return `${v / unit}.${String(v % unit).padStart(digits, '0')} ${currency}`;
+}
+
+/** Open or uncollectible invoices of the tenant that are overdue (a payment failed, or past their due date), oldest first. */
+async function overdueInvoices(em: EntityManager, tenantId: string): Promise<{ invoiceId: string }[]> {
+  const rows: { id: string }[] = await em.query(
+    `SELECT id FROM commerce.invoices
+      WHERE tenant_id = $1 AND (status = 'uncollectible' OR (status = 'open' AND (attempt_count > 0 OR due_at <= now())))
+      ORDER BY created_at, id`,
+    [tenantId],
+  );
+  return rows.map((r) => ({ invoiceId: r.id }));
 }
 
 /** Records a billing change in the tenant's audit trail (identity's audit log and the tenant's ledger log). */

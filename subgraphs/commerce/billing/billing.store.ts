@@ -277,6 +277,12 @@ export async function saveInvoice(em: EntityManager, tenantId: string, i: Invoic
   );
 }
 
+/** Whether the tenant's rows were purged (asked before entering its scope: events and jobs that come late write nothing). */
+export async function isPurged(em: EntityManager, tenantId: string): Promise<boolean> {
+  const rows: unknown[] = await em.query(`SELECT 1 FROM commerce.purged_tenants WHERE owner_tenant = $1`, [tenantId]);
+  return rows.length > 0;
+}
+
 /** Metered usage of a tenant in [from, to) by metric, as tenancy counted it (what `usage` shows). */
 export async function meteredTotals(
   em: EntityManager,

@@ -6,6 +6,7 @@ import {
   TENANT_STATUS_CHANGED_TOPIC,
 } from '../../../kernel/contracts/topics';
 import { recordEvent } from '../../../kernel/events';
+import { scheduleJob } from '../../../kernel/jobs';
 import { logger } from '../../../kernel/log';
 import type { SubgraphDeps } from '../../../kernel/subgraph';
 import { TEXT_LIMITS, cleanName } from '../../../kernel/text';
@@ -19,6 +20,7 @@ import {
 } from '../modules/module.service';
 import type { ModuleManifest } from '../modules/module.types';
 import { TenantStatus } from '../tenants/tenant.entity';
+import { TRIAL_EXPIRY_JOB } from '../tenants/tenant.service';
 import { Metric } from '../usage/usage.types';
 import { afterCommit } from './after-commit';
 
@@ -31,6 +33,7 @@ const METRICS = new Set<string>(Object.values(Metric));
 
 interface GrantRow {
   version: number;
+  plan_id: string | null;
   limits: Record<string, number>;
   installed: string[];
   standing_version: number;
@@ -44,7 +47,7 @@ async function lockedGrant(em: EntityManager, tenantId: string): Promise<GrantRo
     tenantId,
   ]);
   const [row]: GrantRow[] = await em.query(
-    `SELECT version, limits, installed, standing_version FROM tenancy.plan_grants WHERE tenant_id = $1 FOR UPDATE`,
+    `SELECT version, plan_id, limits, installed, standing_version FROM tenancy.plan_grants WHERE tenant_id = $1 FOR UPDATE`,
     [tenantId],
   );
   return row;
@@ -65,8 +68,10 @@ export function planGrantConsumer(deps: SubgraphDeps) {
   });
 }
 
-/** Subscription statuses under which the tenant is a paying (or trialing) customer of a plan. */
-const SUBSCRIBED: readonly string[] = ['trialing', 'active', 'past_due', 'unpaid'];
+/** Subscription statuses of a paying customer (past due and unpaid: dunning decides, through the billing standing). */
+const PAYING: readonly string[] = ['active', 'past_due', 'unpaid'];
+/** How long after a plan's trial ends the platform's trial does: time for the first payment to be reported. */
+const TRIAL_CONVERSION_MS = 3_600_000;
 
 async function applyGrant(
   deps: SubgraphDeps,
@@ -158,31 +163,45 @@ async function applyGrant(
     );
   }
 
-  // A running subscription replaces the platform's trial: the trial's end no longer refuses the tenant.
+  // The platform's own trial gives way to the plan. A paying tenant has none; a plan's trial makes it last at least as
+  // long; a subscription that ended leaves the tenant without a plan, where a trial's end leaves it (billing stays open
+  // to it, so it can subscribe again).
   let statusEvent: string | null = null;
-  if (SUBSCRIBED.includes(p.status)) {
-    const [tenant]: { status: TenantStatus; trial_ends_at: Date | null }[] = await em.query(
-      `SELECT status, trial_ends_at FROM tenancy.tenants WHERE tenant_id = $1 FOR UPDATE`,
-      [tenantId],
+  const [tenant]: { status: TenantStatus; trial_ends_at: Date | null }[] = await em.query(
+    `SELECT status, trial_ends_at FROM tenancy.tenants WHERE tenant_id = $1 FOR UPDATE`,
+    [tenantId],
+  );
+  const readmit = async (trialEndsAt: Date | null) => {
+    await em.query(
+      `UPDATE tenancy.tenants SET status = $2, status_reason = NULL, status_changed_at = now(), trial_ends_at = $3 WHERE tenant_id = $1`,
+      [tenantId, TenantStatus.ACTIVE, trialEndsAt],
     );
-    if (tenant?.status === TenantStatus.TRIAL_EXPIRED) {
-      await em.query(
-        `UPDATE tenancy.tenants SET status = $2, status_reason = NULL, status_changed_at = now(), trial_ends_at = NULL WHERE tenant_id = $1`,
-        [tenantId, TenantStatus.ACTIVE],
-      );
-      statusEvent = await recordEvent(em, 'tenancy', {
-        type: 'tenancy.tenant_status_changed',
-        tenantId,
-        payload: {
-          tenantId,
-          status: TenantStatus.ACTIVE,
-          reason: `${BILLING_REASON_PREFIX} subscribed`,
-          actorId: null,
-        },
-      });
-    } else if (tenant?.trial_ends_at) {
+    statusEvent = await recordEvent(em, 'tenancy', {
+      type: 'tenancy.tenant_status_changed',
+      tenantId,
+      payload: { tenantId, status: TenantStatus.ACTIVE, reason: `${BILLING_REASON_PREFIX} subscribed`, actorId: null },
+    });
+  };
+  const trialEndsAt = async (until: Date) => {
+    await em.query(`UPDATE tenancy.tenants SET trial_ends_at = $2 WHERE tenant_id = $1`, [tenantId, until]);
+    await scheduleJob(em, 'tenancy', {
+      name: TRIAL_EXPIRY_JOB,
+      key: `trial-expiry:${tenantId}`,
+      runAt: until,
+      payload: { tenantId },
+    });
+  };
+  if (tenant && PAYING.includes(p.status)) {
+    if (tenant.status === TenantStatus.TRIAL_EXPIRED) await readmit(null);
+    else if (tenant.trial_ends_at)
       await em.query(`UPDATE tenancy.tenants SET trial_ends_at = NULL WHERE tenant_id = $1`, [tenantId]);
-    }
+  } else if (tenant && p.status === 'trialing' && p.trialEnd) {
+    // A little past the plan trial's end: the first payment's report arrives by then.
+    const until = new Date(new Date(p.trialEnd).getTime() + TRIAL_CONVERSION_MS);
+    if (tenant.status === TenantStatus.TRIAL_EXPIRED) await readmit(null);
+    if (!tenant.trial_ends_at || tenant.trial_ends_at.getTime() < until.getTime()) await trialEndsAt(until);
+  } else if (tenant && p.status === 'canceled' && grant.plan_id && tenant.status === TenantStatus.ACTIVE) {
+    if (!tenant.trial_ends_at) await trialEndsAt(new Date());
   }
 
   await em.query(
