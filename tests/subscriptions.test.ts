@@ -2,6 +2,15 @@ import type { User } from './support/client';
 import { startTestPlatform, type TestPlatform } from './support/platform';
 import { connect, sleep, type WsSession } from './support/ws';
 
+/** Waits (up to 10 s) until the gateway's subscription counters satisfy `done`. */
+async function statsSettle(
+  gateway: { stats?: () => Record<string, number> },
+  done: (s: Record<string, number>) => boolean,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done(gateway.stats!()) && Date.now() < deadline) await sleep(50);
+}
+
 let t: TestPlatform;
 let a: User;
 let b: User;
@@ -46,6 +55,8 @@ describe('subscriptions through the gateway', () => {
         live: messageAdded(roomId: $roomId) { ...M writer: author @include(if: $withAuthor) { mail: email } text: body @skip(if: $noBody) }
       }
       fragment M on Message { messageId: id room { name } }`;
+    const gateway = t.platform.services.find((s) => s.name === 'gateway')!;
+    const before = gateway.stats!().subscribers;
     const sub = open(a.token).subscribe<Record<string, unknown>>(query, {
       roomId: aRoomId,
       withAuthor: true,
@@ -56,7 +67,7 @@ describe('subscriptions through the gateway', () => {
       withAuthor: false,
       noBody: true,
     });
-    await sleep(300);
+    await statsSettle(gateway, (x) => x.subscribers >= before + 2);
     const sent = await a.sendMessage(aRoomId, 'shaped');
     const [full] = await sub.waitFor(1);
     const [slim] = await bare.waitFor(1);
@@ -130,7 +141,8 @@ describe('subscriptions through the gateway', () => {
     const subs = Array.from({ length: 20 }, () =>
       open(a.token).subscribe<{ messageAdded: { body: string } }>(MESSAGE_ADDED, { roomId: aRoomId }),
     );
-    await sleep(500);
+    // Each subscriber is admitted by the owning subgraph first: wait until all 20 are in (or time out).
+    await statsSettle(gateway, (x) => x.subscribers === before.subscribers + 20);
     expect(gateway.stats!()).toMatchObject({
       subscriptionGroups: before.subscriptionGroups + 1,
       subscribers: before.subscribers + 20,
@@ -141,7 +153,7 @@ describe('subscriptions through the gateway', () => {
       expect((await sub.waitFor(2)).map((r) => r.data!.messageAdded.body)).toEqual(['fan-out 1', 'fan-out 2']);
     expect(gateway.stats!().eventExecutions - before.eventExecutions).toBe(2);
     for (const sub of subs) sub.unsubscribe();
-    await sleep(200);
+    await statsSettle(gateway, (x) => x.subscribers === before.subscribers);
     expect(gateway.stats!()).toMatchObject({
       subscriptionGroups: before.subscriptionGroups,
       subscribers: before.subscribers,
